@@ -1,0 +1,161 @@
+"""Migrations: upgrade from every committed fixture, backup first, refuse newer, atomic, owner-only backups."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from triage_app.storage.engine import Database, DatabaseError, parse_database_url, sqlite_url
+from triage_app.storage.migrate import NewerSchemaError, current_revision, head_revision, migrate
+from triage_app.storage.models import SQLModel
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = sorted((REPO / "db" / "fixtures").glob("schema-*.sqlite3"))
+
+
+def _open(path: Path) -> Database:
+    return Database(parse_database_url(sqlite_url(path)))
+
+
+def _count(path: Path, table: str) -> int:
+    with sqlite3.connect(path) as connection:
+        return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_there_is_a_fixture_of_the_first_released_schema() -> None:
+    assert [f.name for f in FIXTURES][:1] == ["schema-0001.sqlite3"]
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.stem)
+def test_upgrade_from_each_released_schema_keeps_the_data(fixture: Path, tmp_path: Path) -> None:
+    path = tmp_path / "triage.sqlite3"
+    shutil.copyfile(fixture, path)
+    referrals_before = _count(path, "referral")
+    events_before = _count(path, "audit_event")
+    assert referrals_before > 0
+
+    database = _open(path)
+    report = migrate(database, backup_dir=tmp_path / "backups")
+    assert report.after == head_revision() == current_revision(database)
+    with database.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    database.dispose()
+    assert diff == [], "the migrated schema differs from the models"
+    assert _count(path, "referral") == referrals_before
+    assert _count(path, "audit_event") == events_before
+
+
+def test_new_database_migrates_to_head_and_matches_the_models(tmp_path: Path) -> None:
+    database = _open(tmp_path / "new.sqlite3")
+    report = migrate(database, backup_dir=tmp_path / "backups")
+    assert report.before is None and report.after == head_revision()
+    assert report.backup is None  # nothing to back up yet
+    with database.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
+    database.dispose()
+
+
+def _scripts_with_extra_revision(tmp_path: Path, body: str) -> Path:
+    """A copy of db/ with one more revision after head, as the next release would ship."""
+    scripts = tmp_path / "scripts"
+    shutil.copytree(REPO / "db", scripts, ignore=shutil.ignore_patterns("fixtures", "__pycache__"))
+    (scripts / "versions" / "9999_next.py").write_text(
+        f'''"""next release"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9999"
+down_revision = "{head_revision()}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+{body}
+
+
+def downgrade() -> None:
+    pass
+''',
+        encoding="utf-8",
+    )
+    return scripts
+
+
+def test_backup_is_taken_before_an_upgrade(db_path: Path, tmp_path: Path) -> None:
+    scripts = _scripts_with_extra_revision(
+        tmp_path,
+        '    with op.batch_alter_table("referral") as batch:\n'
+        '        batch.add_column(sa.Column("triage_note", sa.Text(), nullable=True))',
+    )
+    sqlite3.connect(db_path).execute(
+        "INSERT INTO app_setting (key, value) VALUES ('marker', 'before')"
+    ).connection.commit()
+    database = _open(db_path)
+    report = migrate(database, backup_dir=tmp_path / "backups", script_location=scripts)
+    database.dispose()
+    assert report.before == head_revision() and report.after == "9999"
+    assert report.backup is not None and report.backup.name.endswith("-before-upgrade.sqlite3")
+    with sqlite3.connect(report.backup) as backup:
+        assert backup.execute("SELECT value FROM app_setting WHERE key = 'marker'").fetchone() == ("before",)
+        assert backup.execute("SELECT version_num FROM alembic_version").fetchone() == (head_revision(),)
+        columns = [row[1] for row in backup.execute("PRAGMA table_info(referral)")]
+        assert "triage_note" not in columns
+    with sqlite3.connect(db_path) as upgraded:
+        assert "triage_note" in [row[1] for row in upgraded.execute("PRAGMA table_info(referral)")]
+    if sys.platform != "win32":
+        assert stat.S_IMODE(report.backup.stat().st_mode) == 0o600
+
+
+def test_a_failing_upgrade_leaves_the_database_as_it_was(db_path: Path, tmp_path: Path) -> None:
+    scripts = _scripts_with_extra_revision(
+        tmp_path,
+        '    op.create_table("half_done", sa.Column("id", sa.Integer, primary_key=True))\n'
+        '    op.execute("INSERT INTO no_such_table VALUES (1)")',
+    )
+    database = _open(db_path)
+    with pytest.raises(Exception, match="no_such_table"):
+        migrate(database, backup_dir=tmp_path / "backups", script_location=scripts)
+    assert current_revision(database) == head_revision()
+    database.dispose()
+    with sqlite3.connect(db_path) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "half_done" not in tables
+
+
+def test_a_database_from_a_newer_version_is_refused_untouched(db_path: Path, tmp_path: Path) -> None:
+    with sqlite3.connect(db_path) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'f00dcafe'")
+    before = db_path.read_bytes()
+    database = _open(db_path)
+    with pytest.raises(NewerSchemaError, match="newer version of the triage app.*f00dcafe.*left untouched"):
+        migrate(database, backup_dir=tmp_path / "backups")
+    database.dispose()
+    assert db_path.read_bytes() == before
+
+
+def test_a_database_of_another_program_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.sqlite3"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT)")
+    database = _open(path)
+    with pytest.raises(DatabaseError, match="database of another program"):
+        migrate(database, backup_dir=tmp_path / "backups")
+    database.dispose()
+
+
+def test_daily_backup_when_no_migration_is_due(db_path: Path, tmp_path: Path) -> None:
+    backups = tmp_path / "backups"
+    database = _open(db_path)
+    first = migrate(database, backup_dir=backups)
+    second = migrate(database, backup_dir=backups)
+    database.dispose()
+    assert first.backup is not None and first.backup.name.endswith("-daily.sqlite3")
+    assert second.backup is None  # one a day is enough when nothing changes

@@ -1,0 +1,33 @@
+"""Entry point: `triage-app` opens the GUI; `triage-app COMMAND` runs a headless command."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, set up logging, then run a command or start the GUI. Returns the exit status."""
+    from triage_app.cli import EXIT_FAILURE, build_parser, run_command, session_paths
+    from triage_app.config import ConfigError, ensure_data_dir
+    from triage_app.logs import configure_logging
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    paths = session_paths(args)
+    if args.command != "score":  # scoring touches no files but its input: no data folder needed
+        try:
+            ensure_data_dir(paths.data_dir)
+            configure_logging(paths.log_dir)
+        except (ConfigError, OSError) as exc:
+            print(f"triage-app: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+    if args.command is not None:
+        return run_command(args)
+    from triage_app.ui.app import run_gui
+
+    return run_gui(paths, smoke=args.smoke)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,417 @@
+"""The headless commands: score, import, queue, reassess, audit verify, user, backup, migrate.
+
+No Qt here. Exit status 0 on success, 2 for bad input (a file, an argument, a record), 1 when the database or
+the environment stops the command; every failure prints one clear message to standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any, TextIO
+
+from triage_app import __version__
+from triage_app.config import AppPaths, ConfigError, ensure_data_dir, resolve_paths
+from triage_app.domain.parsing import FieldError, ReferralInputError, parse_as_of, parse_referral
+from triage_app.domain.referral import format_nhs_number
+from triage_app.domain.rules import Rules, RulesFileError, load_rules
+from triage_app.domain.scoring import OUTCOMES, assess
+from triage_app.domain.workflow import ROLES, STATUSES
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+class CommandError(Exception):
+    """A command cannot go on; `status` is the exit status."""
+
+    def __init__(self, message: str, status: int = EXIT_BAD_INPUT) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def today() -> date:
+    """Today's date where the app runs (the default assessment date)."""
+    from triage_app.services.app import local_today  # lazily: keeps sqlalchemy out of the GUI's start-up
+
+    return local_today()
+
+
+# --- argument parsing ------------------------------------------------------------------------------------
+
+
+def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--data-dir", metavar="DIR", default=default, help="data folder (env TRIAGE_APP_DATA_DIR)")
+    parser.add_argument("--db", metavar="URL", default=default, help="database URL (env TRIAGE_APP_DB)")
+    parser.add_argument("--rules", metavar="FILE", default=default, help="rules file (env TRIAGE_APP_RULES)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `triage-app` command line; with no command the GUI opens."""
+    parser = argparse.ArgumentParser(
+        prog="triage-app",
+        description="SPD referral triage. With no command, opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"triage-app {__version__}")
+    _common_options(parser, suppress=False)
+    parser.add_argument("--smoke", action="store_true", help="start the GUI, then quit at once (install check)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        _common_options(sub, suppress=True)
+        return sub
+
+    score = command("score", "score referrals in a JSON file and print the results as JSON (stores nothing)")
+    score.add_argument("file", metavar="FILE", help="a referral (JSON object) or several (JSON array); - for stdin")
+    score.add_argument("--as-of", metavar="YYYY-MM-DD", help="assessment date (default: today)")
+
+    imp = command("import", "add referrals from a JSON file to the queue, scoring each")
+    imp.add_argument("file", metavar="FILE")
+    imp.add_argument("--as-of", metavar="YYYY-MM-DD", help="assessment date (default: today)")
+
+    queue = command("queue", "list the queue, highest priority first")
+    queue.add_argument("--outcome", choices=OUTCOMES)
+    queue.add_argument("--status", choices=STATUSES)
+    queue.add_argument("--json", action="store_true", help="print JSON")
+
+    reassess = command("reassess", "rescore open referrals assessed with another rules version")
+    reassess.add_argument("--all", action="store_true", help="rescore every open referral")
+    reassess.add_argument("--as-of", metavar="YYYY-MM-DD")
+
+    audit = command("audit", "check the audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = audit_commands.add_parser("verify", help="check every link of the audit hash chain")
+    _common_options(verify, suppress=True)
+
+    user = command("user", "manage users and roles (admin)")
+    user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    listing = user_commands.add_parser("list", help="list users and their roles")
+    _common_options(listing, suppress=True)
+    add = user_commands.add_parser("add", help="add a user (their operating-system login)")
+    _common_options(add, suppress=True)
+    add.add_argument("login")
+    add.add_argument("--name", required=True, help="name as shown in the app")
+    add.add_argument("--role", action="append", choices=ROLES, required=True, help="repeat for several roles")
+    add.add_argument("--mdt-role", help="MDT role, e.g. functional_neurosurgeon")
+    roles = user_commands.add_parser("roles", help="replace a user's roles")
+    _common_options(roles, suppress=True)
+    roles.add_argument("login")
+    roles.add_argument("--role", action="append", choices=ROLES, required=True)
+    for name, text in (("deactivate", "stop a user signing in"), ("activate", "let a deactivated user sign in")):
+        sub = user_commands.add_parser(name, help=text)
+        _common_options(sub, suppress=True)
+        sub.add_argument("login")
+
+    backup = command("backup", "back up the database now (SQLite online backup)")
+    backup.add_argument("--out", metavar="FILE", help="write the backup here instead of the backups folder")
+
+    command("migrate", "bring the database schema up to date (the app also does this on start)")
+    return parser
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+
+def read_json_file(name: str, stdin: TextIO | None = None) -> Any:
+    """Parse a JSON file; `CommandError` says if it is missing, empty, not UTF-8 or not JSON."""
+    if name == "-":
+        raw = (stdin or sys.stdin).buffer.read() if hasattr(stdin or sys.stdin, "buffer") else b""
+        label = "standard input"
+    else:
+        path = Path(name)
+        label = str(path)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise CommandError(f"{label}: no such file") from None
+        except IsADirectoryError:
+            raise CommandError(f"{label}: is a folder, not a file") from None
+        except OSError as exc:
+            raise CommandError(f"{label}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"{label}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again") from None
+    if not text.strip():
+        raise CommandError(f"{label}: the file is empty; expected a referral (JSON object) or a JSON array")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{label}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise CommandError(f"{label}: the JSON is nested too deeply") from None
+
+
+def _as_of(value: str | None) -> date:
+    if value is None:
+        return today()
+    try:
+        return parse_as_of(value)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _rules(paths: AppPaths) -> Rules:
+    try:
+        return load_rules(paths.rules_path)
+    except RulesFileError as exc:
+        raise CommandError(f"rules file: {exc}") from None
+
+
+def _records(document: Any) -> tuple[list[Any], bool]:
+    if isinstance(document, list):
+        return document, True
+    return [document], False
+
+
+def _print_errors(index: int | None, errors: Sequence[FieldError], err: TextIO) -> None:
+    where = "" if index is None else f"record {index}: "
+    for error in errors:
+        print(f"{where}{error.field}: {error.message}", file=err)
+
+
+# --- commands that need no database ----------------------------------------------------------------------
+
+
+def cmd_score(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: TextIO) -> int:
+    """`triage-app score FILE`: the spec's scoring command."""
+    as_of = _as_of(args.as_of)
+    rules = _rules(paths)
+    document = read_json_file(args.file)
+    records, is_array = _records(document)
+    results: list[dict[str, Any]] = []
+    failed = False
+    for index, record in enumerate(records):
+        try:
+            referral = parse_referral(record, as_of=as_of)
+        except ReferralInputError as exc:
+            failed = True
+            results.append({"errors": [e.to_json() for e in exc.errors]})
+            _print_errors(index if is_array else None, exc.errors, err)
+            continue
+        results.append(assess(referral, rules, as_of).to_json())
+    if is_array:
+        out.write(
+            "[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in results) + "\n]\n" if results else "[]\n"
+        )
+    else:
+        out.write(json.dumps(results[0], ensure_ascii=False, indent=2) + "\n")
+    return EXIT_BAD_INPUT if failed else EXIT_OK
+
+
+# --- commands on the database ----------------------------------------------------------------------------
+
+
+def _open(paths: AppPaths) -> Any:
+    from triage_app.services.app import open_session
+
+    try:
+        ensure_data_dir(paths.data_dir)
+    except ConfigError as exc:
+        raise CommandError(str(exc), EXIT_FAILURE) from None
+    return open_session(paths.db_url, backup_dir=paths.backup_dir, rules_path=paths.rules_path, today=today())
+
+
+def cmd_import(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app import FILE`: register referrals, each whole or not at all."""
+    from triage_app.services.referrals import import_referrals
+
+    as_of = _as_of(args.as_of)
+    records, _ = _records(read_json_file(args.file))
+    report = import_referrals(session.db, actor=session.actor, records=records, rules=session.rules, as_of=as_of)
+    for index, referral_id, outcome in report.added:
+        print(f"record {index}: added as referral {referral_id} ({outcome})", file=out)
+    for index, existing in report.duplicates:
+        print(
+            f"record {index}: duplicate of referral {existing} (same NHS number and received date); not added", file=out
+        )
+    for index, errors in report.refused:
+        print(f"record {index}: refused", file=out)
+        _print_errors(index, errors, err)
+    print(
+        f"{len(report.added)} added, {len(report.duplicates)} duplicate, {len(report.refused)} refused "
+        f"of {len(records)} records",
+        file=out,
+    )
+    return EXIT_OK if report.ok else EXIT_BAD_INPUT
+
+
+def cmd_queue(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app queue`: the queue, highest priority first."""
+    from triage_app.services.referrals import current_flags, list_queue
+    from triage_app.storage.referrals import QueueFilter
+
+    rows = list_queue(session.db, queue_filter=QueueFilter(outcome=args.outcome, status=args.status))
+    flags = current_flags(session.db, referral_ids=[r.id for r in rows if r.id is not None])
+    as_of = today()
+    if args.json:
+        payload = [
+            {
+                "id": r.id,
+                "priority": r.priority,
+                "nhs_number": r.nhs_number,
+                "family_name": r.family_name,
+                "given_name": r.given_name,
+                "received_on": None if r.received_on is None else r.received_on.isoformat(),
+                "weeks_waiting": None if r.received_on is None else (as_of - r.received_on).days // 7,
+                "outcome": r.outcome,
+                "status": r.status,
+                "flags": list(flags.get(r.id or 0, ())),
+                "version": r.version,
+            }
+            for r in rows
+        ]
+        out.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+        return EXIT_OK
+    print(
+        f"{'id':>6} {'pri':>3}  {'NHS number':<12}  {'name':<28} {'wks':>3}  {'outcome':<28} {'status':<20} flags",
+        file=out,
+    )
+    for r in rows:
+        name = f"{(r.family_name or '').upper()}, {r.given_name or ''}".strip(", ")
+        weeks = "" if r.received_on is None else str((as_of - r.received_on).days // 7)
+        print(
+            f"{r.id:>6} {r.priority if r.priority is not None else '':>3}  {format_nhs_number(r.nhs_number):<12}  "
+            f"{name[:28]:<28} {weeks:>3}  {r.outcome or '':<28} {r.status:<20} {' '.join(flags.get(r.id or 0, ()))}",
+            file=out,
+        )
+    print(f"{len(rows)} referrals", file=out)
+    return EXIT_OK
+
+
+def cmd_reassess(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app reassess`: rescore open referrals (stale ones, or all)."""
+    from triage_app.services.referrals import reassess_open
+
+    done = reassess_open(
+        session.db, actor=session.actor, rules=session.rules, as_of=_as_of(args.as_of), only_stale=not args.all
+    )
+    total = len(done) + session.reassessed
+    print(f"{total} open referrals reassessed with rules {session.rules.version}", file=out)
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app audit verify`: report the first broken link of the hash chain."""
+    from triage_app.services.audit import verify_audit_trail
+
+    report = verify_audit_trail(session.db)
+    if report.intact:
+        print(f"audit trail intact: {report.checked} events checked", file=out)
+        return EXIT_OK
+    print(f"audit trail BROKEN at event {report.first_broken}: {report.problem}", file=err)
+    print(f"{report.checked} events checked before the break", file=out)
+    return EXIT_FAILURE
+
+
+def cmd_user(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app user ...`: admin manages users and roles."""
+    from triage_app.services import users
+
+    if args.user_command == "list":
+        for user, roles in users.list_users(session.db):
+            state = "" if user.is_active else " (deactivated)"
+            print(
+                f"{user.login:<20} {user.display_name:<30} {', '.join(r for r in ROLES if r in roles)}{state}", file=out
+            )
+        return EXIT_OK
+    if args.user_command == "add":
+        added = users.add_user(
+            session.db,
+            actor=session.actor,
+            login=args.login,
+            display_name=args.name,
+            roles=args.role,
+            mdt_role=args.mdt_role,
+        )
+        print(f"added {added.login} ({added.describe_roles()})", file=out)
+        return EXIT_OK
+    if args.user_command == "roles":
+        changed = users.set_roles(session.db, actor=session.actor, login=args.login, roles=args.role)
+        print(f"{changed.login} now has: {changed.describe_roles()}", file=out)
+        return EXIT_OK
+    active = args.user_command == "activate"
+    users.set_active(session.db, actor=session.actor, login=args.login, active=active)
+    print(f"{args.login} {'activated' if active else 'deactivated'}", file=out)
+    return EXIT_OK
+
+
+def cmd_backup(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app backup`: an online backup now."""
+    from triage_app.services.audit import backup_now
+
+    target = backup_now(
+        session.db,
+        actor=session.actor,
+        out=Path(args.out) if args.out else None,
+        backup_dir=session_paths(args).backup_dir,
+    )
+    print(f"backed up to {target}", file=out)
+    return EXIT_OK
+
+
+def cmd_migrate(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app migrate`: report the schema (opening the session already migrated it)."""
+    report = session.migration
+    if report.upgraded:
+        print(f"database upgraded from schema {report.before or '(new)'} to {report.after}", file=out)
+        if report.backup is not None:
+            print(f"backup taken first: {report.backup}", file=out)
+    else:
+        print(f"database schema {report.after} is up to date", file=out)
+    return EXIT_OK
+
+
+def session_paths(args: argparse.Namespace) -> AppPaths:
+    """Resolved paths for the parsed arguments."""
+    return resolve_paths(data_dir=args.data_dir, db=args.db, rules=args.rules)
+
+
+DB_COMMANDS: dict[str, Callable[[argparse.Namespace, Any, TextIO, TextIO], int]] = {
+    "import": cmd_import,
+    "queue": cmd_queue,
+    "reassess": cmd_reassess,
+    "audit": cmd_audit,
+    "user": cmd_user,
+    "backup": cmd_backup,
+    "migrate": cmd_migrate,
+}
+
+
+def run_command(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """Run a parsed headless command; turn every expected failure into a message and an exit status."""
+    from triage_app.services.errors import ServiceError
+    from triage_app.storage.engine import DatabaseError
+
+    paths = session_paths(args)
+    try:
+        if args.command == "score":
+            return cmd_score(args, paths, out, err)
+        session = _open(paths)
+        try:
+            return DB_COMMANDS[args.command](args, session, out, err)
+        finally:
+            session.close()
+    except CommandError as exc:
+        print(f"triage-app {args.command}: {exc}", file=err)
+        return exc.status
+    except RulesFileError as exc:
+        print(f"triage-app {args.command}: rules file: {exc}", file=err)
+        return EXIT_BAD_INPUT
+    except (DatabaseError, ConfigError) as exc:
+        print(f"triage-app {args.command}: {exc}", file=err)
+        log.error("%s failed: %s", args.command, type(exc).__name__)
+        return EXIT_FAILURE
+    except ServiceError as exc:
+        print(f"triage-app {args.command}: {exc}", file=err)
+        return EXIT_BAD_INPUT

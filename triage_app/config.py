@@ -1,0 +1,95 @@
+"""Where things live: the data folder (platformdirs), the database URL, the rules file.
+
+Command-line options win over environment variables, which win over the defaults, so tests, portable
+installs and a later database server all run the same code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+APP_NAME = "triage-app"
+APP_AUTHOR = "SPD-MDT"
+ENV_DATA_DIR = "TRIAGE_APP_DATA_DIR"
+ENV_DB = "TRIAGE_APP_DB"
+ENV_RULES = "TRIAGE_APP_RULES"
+DATABASE_FILENAME = "triage.sqlite3"
+
+
+class ConfigError(RuntimeError):
+    """A path or setting cannot be used; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppPaths:
+    """Resolved locations for one run of the app."""
+
+    data_dir: Path
+    db_url: str
+    rules_path: Path
+    rules_overridden: bool
+
+    @property
+    def log_dir(self) -> Path:
+        """Rotating log files."""
+        return self.data_dir / "logs"
+
+    @property
+    def backup_dir(self) -> Path:
+        """Database backups taken on start and by `triage-app backup`."""
+        return self.data_dir / "backups"
+
+
+def default_rules_path() -> Path:
+    """The rules file shipped with the app."""
+    return Path(str(resources.files("triage_app.resources") / "rules" / "spd-2026.1.toml"))
+
+
+def resource_path(*parts: str) -> Path:
+    """A file shipped in resources/ (icons, templates, stylesheet)."""
+    return Path(str(resources.files("triage_app.resources").joinpath(*parts)))
+
+
+def resolve_paths(
+    *,
+    data_dir: str | None = None,
+    db: str | None = None,
+    rules: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> AppPaths:
+    """Options, then environment, then defaults."""
+    env = os.environ if environ is None else environ
+    chosen_dir = data_dir or env.get(ENV_DATA_DIR) or user_data_dir(APP_NAME, APP_AUTHOR)
+    directory = Path(chosen_dir).expanduser()
+    chosen_db = db or env.get(ENV_DB)
+    if not chosen_db:
+        chosen_db = "sqlite:///" + (directory.resolve() / DATABASE_FILENAME).as_posix()
+    chosen_rules = rules or env.get(ENV_RULES)
+    rules_path = Path(chosen_rules).expanduser() if chosen_rules else default_rules_path()
+    return AppPaths(data_dir=directory, db_url=chosen_db, rules_path=rules_path, rules_overridden=bool(chosen_rules))
+
+
+def ensure_data_dir(directory: Path) -> None:
+    """Create the data folder (owner-only) and prove it can be written, or raise `ConfigError`."""
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"the data folder {directory} is a file, not a folder; choose another with --data-dir")
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=directory)
+        os.close(fd)
+        Path(probe).unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"the data folder {directory} cannot be written ({exc.strerror or exc}); "
+            "choose another with --data-dir or ask IT for write access"
+        ) from exc
+    with contextlib.suppress(OSError):
+        directory.chmod(0o700)  # no-op on Windows, where the profile folder is already private

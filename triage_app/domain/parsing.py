@@ -1,0 +1,406 @@
+"""Reading a referral from the JSON interchange format, with the input errors of the rules spec.
+
+Every error names the field by its path (`patient.nhs_number`, `oral_medications[1].outcome`) and says what
+is wrong in words a coordinator understands. A record with any error is never scored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from triage_app.domain.nhs_number import nhs_number_problem, normalise_nhs_number
+from triage_app.domain.referral import (
+    AETIOLOGIES,
+    BONT_GUIDANCE,
+    BONT_RESPONSES,
+    CONDITIONS,
+    DISTRIBUTIONS,
+    ORAL_OUTCOMES,
+    PHENOTYPE_COMPONENTS,
+    PHYSIO_OUTCOMES,
+    REFERRER_ROLES,
+    SEXES,
+    BotulinumToxin,
+    Diagnosis,
+    History,
+    Onset,
+    OralMedication,
+    Patient,
+    Phenotype,
+    Physiotherapy,
+    Referral,
+    Referrer,
+    Severity,
+)
+
+_DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_MONTH_RE = re.compile(r"\d{4}-\d{2}")
+_ODS_RE = re.compile(r"[A-Za-z0-9]{3,9}")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One input error: the field's path and a sentence saying what is wrong."""
+
+    field: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        """As the `score` command prints it."""
+        return {"field": self.field, "message": self.message}
+
+
+class ReferralInputError(ValueError):
+    """A referral that cannot be scored; `errors` lists every offending field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+_TOP_KEYS = frozenset(
+    {
+        "external_id",
+        "received_on",
+        "patient",
+        "referrer",
+        "receiving_unit_ods",
+        "diagnosis",
+        "phenotype",
+        "severity",
+        "botulinum_toxin",
+        "oral_medications",
+        "physiotherapy",
+        "history",
+        "clinical_question",
+    }
+)
+_SECTION_KEYS: dict[str, frozenset[str]] = {
+    "patient": frozenset({"nhs_number", "family_name", "given_name", "date_of_birth", "sex", "hospital_number"}),
+    "referrer": frozenset({"name", "role", "organisation_ods"}),
+    "diagnosis": frozenset({"condition", "aetiology", "distribution", "onset", "specialist_confirmed"}),
+    "phenotype": frozenset({"components", "head_tremor"}),
+    "severity": frozenset({"twstrs_total", "twstrs_pain", "tsui"}),
+    "botulinum_toxin": frozenset({"cycles", "guidance", "response", "immunoresistance_tested"}),
+    "physiotherapy": frozenset({"completed", "outcome"}),
+    "history": frozenset(
+        {"dysphagia", "prior_neck_surgery", "congenital_head_or_spine_abnormality", "cervical_spine_disease"}
+    ),
+}
+_MEDICATION_KEYS = frozenset({"drug", "outcome"})
+_EMPTY: Mapping[str, Any] = {}
+
+
+def _listing(values: tuple[str, ...]) -> str:
+    return ", ".join(values)
+
+
+class _Reader:
+    """Collects every error of one record while reading it."""
+
+    __slots__ = ("errors",)
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.errors.append(FieldError(path, message))
+
+    def section(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+        value = data.get(key)
+        if value is None:
+            return _EMPTY
+        if not isinstance(value, dict):
+            self.fail(key, f"must be an object with the {key.replace('_', ' ')} fields, not {_kind(value)}")
+            return _EMPTY
+        allowed = _SECTION_KEYS[key]
+        for unknown in value.keys() - allowed:
+            self.fail(f"{key}.{unknown}", f"is not a field of {key} (expected one of: {', '.join(sorted(allowed))})")
+        return value
+
+    def text(self, data: Mapping[str, Any], key: str, path: str) -> str | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.fail(path, f"must be text, not {_kind(value)}")
+            return None
+        value = value.strip()
+        return value or None
+
+    def choice(self, data: Mapping[str, Any], key: str, path: str, allowed: tuple[str, ...]) -> str | None:
+        value = self.text(data, key, path)
+        if value is not None and value not in allowed:
+            self.fail(path, f"'{_clip(value)}' is not one of the allowed values: {_listing(allowed)}")
+            return None
+        return value
+
+    def flag(self, data: Mapping[str, Any], key: str, path: str) -> bool | None:
+        value = data.get(key)
+        if value is None or isinstance(value, bool):
+            return value
+        self.fail(path, f"must be true or false, not {_kind(value)}")
+        return None
+
+    def whole(self, data: Mapping[str, Any], key: str, path: str, low: int, high: int | None) -> int | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(path, f"must be a whole number, not {_kind(value)}")
+            return None
+        if value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
+            self.fail(path, f"{value} is out of range: it must be {bounds}")
+            return None
+        return value
+
+    def day(self, data: Mapping[str, Any], key: str, path: str) -> date | None:
+        value = self.text(data, key, path)
+        if value is None:
+            return None
+        parsed = _parse_day(value)
+        if parsed is None:
+            self.fail(path, f"'{_clip(value)}' is not a date: write it as YYYY-MM-DD, for example 2026-10-01")
+        return parsed
+
+    def ods(self, data: Mapping[str, Any], key: str, path: str) -> str | None:
+        value = self.text(data, key, path)
+        if value is None:
+            return None
+        if not _ODS_RE.fullmatch(value):
+            self.fail(path, f"'{_clip(value)}' is not an ODS code: it must be 3 to 9 letters and digits")
+            return None
+        return value.upper()
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _parse_day(text: str) -> date | None:
+    if not _DAY_RE.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _parse_onset(text: str) -> Onset | None:
+    if _MONTH_RE.fullmatch(text):
+        parsed = _parse_day(text + "-01")
+        return None if parsed is None else Onset(parsed, month_only=True)
+    parsed = _parse_day(text)
+    return None if parsed is None else Onset(parsed, month_only=False)
+
+
+def parse_referral(data: object, *, as_of: date) -> Referral:
+    """Validate one record of the interchange format; raise `ReferralInputError` listing every problem.
+
+    `as_of` is the assessment date: a referral received after it is an input error.
+    """
+    reader = _Reader()
+    if not isinstance(data, dict):
+        raise ReferralInputError([FieldError("(record)", f"a referral must be a JSON object, not {_kind(data)}")])
+    for unknown in data.keys() - _TOP_KEYS:
+        reader.fail(str(unknown), f"is not a field of a referral (expected one of: {', '.join(sorted(_TOP_KEYS))})")
+
+    external_id = reader.text(data, "external_id", "external_id")
+    received_on = reader.day(data, "received_on", "received_on")
+    if received_on is not None and received_on > as_of:
+        reader.fail("received_on", f"{received_on.isoformat()} is after the assessment date {as_of.isoformat()}")
+
+    patient = _read_patient(reader, reader.section(data, "patient"), received_on)
+    section = reader.section(data, "referrer")
+    referrer = Referrer(
+        name=reader.text(section, "name", "referrer.name"),
+        role=reader.choice(section, "role", "referrer.role", REFERRER_ROLES),
+        organisation_ods=reader.ods(section, "organisation_ods", "referrer.organisation_ods"),
+    )
+    receiving_unit_ods = reader.ods(data, "receiving_unit_ods", "receiving_unit_ods")
+    diagnosis = _read_diagnosis(reader, reader.section(data, "diagnosis"), patient.date_of_birth, received_on)
+    phenotype = _read_phenotype(reader, reader.section(data, "phenotype"))
+    severity = _read_severity(reader, reader.section(data, "severity"))
+    section = reader.section(data, "botulinum_toxin")
+    toxin = BotulinumToxin(
+        cycles=reader.whole(section, "cycles", "botulinum_toxin.cycles", 0, None),
+        guidance=reader.choice(section, "guidance", "botulinum_toxin.guidance", BONT_GUIDANCE),
+        response=reader.choice(section, "response", "botulinum_toxin.response", BONT_RESPONSES),
+        immunoresistance_tested=reader.flag(
+            section, "immunoresistance_tested", "botulinum_toxin.immunoresistance_tested"
+        ),
+    )
+    medications = _read_medications(reader, data.get("oral_medications"))
+    section = reader.section(data, "physiotherapy")
+    physiotherapy = Physiotherapy(
+        completed=reader.flag(section, "completed", "physiotherapy.completed"),
+        outcome=reader.choice(section, "outcome", "physiotherapy.outcome", PHYSIO_OUTCOMES),
+    )
+    section = reader.section(data, "history")
+    history = History(
+        dysphagia=reader.flag(section, "dysphagia", "history.dysphagia"),
+        prior_neck_surgery=reader.flag(section, "prior_neck_surgery", "history.prior_neck_surgery"),
+        congenital_head_or_spine_abnormality=reader.flag(
+            section, "congenital_head_or_spine_abnormality", "history.congenital_head_or_spine_abnormality"
+        ),
+        cervical_spine_disease=reader.flag(section, "cervical_spine_disease", "history.cervical_spine_disease"),
+    )
+    clinical_question = reader.text(data, "clinical_question", "clinical_question")
+
+    if reader.errors:
+        raise ReferralInputError(sorted(reader.errors, key=lambda e: e.field))
+    return Referral(
+        external_id=external_id,
+        received_on=received_on,
+        patient=patient,
+        referrer=referrer,
+        receiving_unit_ods=receiving_unit_ods,
+        diagnosis=diagnosis,
+        phenotype=phenotype,
+        severity=severity,
+        botulinum_toxin=toxin,
+        oral_medications=medications,
+        physiotherapy=physiotherapy,
+        history=history,
+        clinical_question=clinical_question,
+    )
+
+
+def _read_patient(reader: _Reader, section: Mapping[str, Any], received_on: date | None) -> Patient:
+    nhs_number = reader.text(section, "nhs_number", "patient.nhs_number")
+    if nhs_number is not None:
+        problem = nhs_number_problem(nhs_number)
+        if problem is not None:
+            reader.fail("patient.nhs_number", problem)
+            nhs_number = None
+        else:
+            nhs_number = normalise_nhs_number(nhs_number)
+    date_of_birth = reader.day(section, "date_of_birth", "patient.date_of_birth")
+    if date_of_birth is not None and received_on is not None and date_of_birth > received_on:
+        reader.fail(
+            "patient.date_of_birth",
+            f"{date_of_birth.isoformat()} is after the date the referral was received ({received_on.isoformat()})",
+        )
+    return Patient(
+        nhs_number=nhs_number,
+        family_name=reader.text(section, "family_name", "patient.family_name"),
+        given_name=reader.text(section, "given_name", "patient.given_name"),
+        date_of_birth=date_of_birth,
+        sex=reader.choice(section, "sex", "patient.sex", SEXES),
+        hospital_number=reader.text(section, "hospital_number", "patient.hospital_number"),
+    )
+
+
+def _read_diagnosis(
+    reader: _Reader, section: Mapping[str, Any], date_of_birth: date | None, received_on: date | None
+) -> Diagnosis:
+    onset_text = reader.text(section, "onset", "diagnosis.onset")
+    onset = None
+    if onset_text is not None:
+        onset = _parse_onset(onset_text)
+        if onset is None:
+            reader.fail("diagnosis.onset", f"'{_clip(onset_text)}' is not a date: write it as YYYY-MM or YYYY-MM-DD")
+        else:
+            onset_problem = _onset_problem(onset, date_of_birth, received_on)
+            if onset_problem is not None:
+                reader.fail("diagnosis.onset", onset_problem)
+                onset = None
+    return Diagnosis(
+        condition=reader.choice(section, "condition", "diagnosis.condition", CONDITIONS),
+        aetiology=reader.choice(section, "aetiology", "diagnosis.aetiology", AETIOLOGIES),
+        distribution=reader.choice(section, "distribution", "diagnosis.distribution", DISTRIBUTIONS),
+        onset=onset,
+        specialist_confirmed=reader.flag(section, "specialist_confirmed", "diagnosis.specialist_confirmed"),
+    )
+
+
+def _onset_problem(onset: Onset, date_of_birth: date | None, received_on: date | None) -> str | None:
+    """An onset given as a month is compared by month; a full date by day."""
+
+    def key(value: date) -> tuple[int, ...]:
+        return (value.year, value.month) if onset.month_only else (value.year, value.month, value.day)
+
+    if date_of_birth is not None and key(onset.first_day) < key(date_of_birth):
+        return f"{onset.isoformat()} is before the date of birth ({date_of_birth.isoformat()})"
+    if received_on is not None and key(onset.first_day) > key(received_on):
+        return f"{onset.isoformat()} is after the date the referral was received ({received_on.isoformat()})"
+    return None
+
+
+def _read_phenotype(reader: _Reader, section: Mapping[str, Any]) -> Phenotype:
+    raw = section.get("components")
+    components: tuple[str, ...] | None = None
+    if raw is not None:
+        if not isinstance(raw, list):
+            reader.fail("phenotype.components", f"must be a list of Col-Cap forms, not {_kind(raw)}")
+        else:
+            seen: dict[str, None] = {}
+            for index, item in enumerate(raw):
+                path = f"phenotype.components[{index}]"
+                if not isinstance(item, str):
+                    reader.fail(path, f"must be text, not {_kind(item)}")
+                elif item.strip() not in PHENOTYPE_COMPONENTS:
+                    reader.fail(path, f"'{_clip(item)}' is not a Col-Cap form: {_listing(PHENOTYPE_COMPONENTS)}")
+                else:
+                    seen[item.strip()] = None
+            components = tuple(seen)
+    return Phenotype(components=components, head_tremor=reader.flag(section, "head_tremor", "phenotype.head_tremor"))
+
+
+def _read_severity(reader: _Reader, section: Mapping[str, Any]) -> Severity:
+    total = reader.whole(section, "twstrs_total", "severity.twstrs_total", 0, 85)
+    pain = reader.whole(section, "twstrs_pain", "severity.twstrs_pain", 0, 20)
+    if total is not None and pain is not None and pain > total:
+        reader.fail("severity.twstrs_pain", f"{pain} is more than the TWSTRS total ({total}), which includes it")
+        pain = None
+    return Severity(twstrs_total=total, twstrs_pain=pain, tsui=reader.whole(section, "tsui", "severity.tsui", 0, 25))
+
+
+def _read_medications(reader: _Reader, raw: object) -> tuple[OralMedication, ...] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        reader.fail("oral_medications", f"must be a list of medications, not {_kind(raw)}")
+        return None
+    medications = []
+    for index, item in enumerate(raw):
+        path = f"oral_medications[{index}]"
+        if not isinstance(item, dict):
+            reader.fail(path, f"must be an object with drug and outcome, not {_kind(item)}")
+            continue
+        for unknown in item.keys() - _MEDICATION_KEYS:
+            reader.fail(f"{path}.{unknown}", "is not a field of an oral medication (expected drug, outcome)")
+        medications.append(
+            OralMedication(
+                drug=reader.text(item, "drug", f"{path}.drug"),
+                outcome=reader.choice(item, "outcome", f"{path}.outcome", ORAL_OUTCOMES),
+            )
+        )
+    return tuple(medications)
+
+
+def parse_as_of(text: str) -> date:
+    """An `--as-of` value: strictly YYYY-MM-DD, else `ValueError` with a message naming it."""
+    parsed = _parse_day(text.strip())
+    if parsed is None:
+        raise ValueError(f"--as-of '{_clip(text)}' is not a date: write it as YYYY-MM-DD")
+    return parsed

@@ -1,0 +1,76 @@
+"""Referral workflow states, who may move a referral between them, and the user roles."""
+
+from __future__ import annotations
+
+from typing import Final
+
+COORDINATOR: Final = "coordinator"
+CONSULTANT: Final = "consultant"
+ADMIN: Final = "admin"
+ROLES: Final = (COORDINATOR, CONSULTANT, ADMIN)
+
+RECEIVED: Final = "received"
+AWAITING_INFORMATION: Final = "awaiting_information"
+REDIRECTED: Final = "redirected"
+NOT_YET_REFRACTORY: Final = "not_yet_refractory"
+READY_FOR_MDT: Final = "ready_for_mdt"
+LISTED: Final = "listed"
+DISCUSSED: Final = "discussed"
+CLOSED: Final = "closed"
+
+STATUSES: Final = (
+    RECEIVED,
+    AWAITING_INFORMATION,
+    REDIRECTED,
+    NOT_YET_REFRACTORY,
+    READY_FOR_MDT,
+    LISTED,
+    DISCUSSED,
+    CLOSED,
+)
+OPEN_STATUSES: Final = frozenset(STATUSES) - {CLOSED}
+
+STATUS_LABELS: Final = {
+    RECEIVED: "Received",
+    AWAITING_INFORMATION: "Awaiting information",
+    REDIRECTED: "Redirected",
+    NOT_YET_REFRACTORY: "Not yet refractory",
+    READY_FOR_MDT: "Ready for MDT",
+    LISTED: "Listed for MDT",
+    DISCUSSED: "Discussed at MDT",
+    CLOSED: "Closed",
+}
+
+_TRIAGED: Final = frozenset({AWAITING_INFORMATION, REDIRECTED, NOT_YET_REFRACTORY, READY_FOR_MDT})
+
+#: status -> the statuses it may move to
+TRANSITIONS: Final[dict[str, frozenset[str]]] = {
+    RECEIVED: _TRIAGED | {CLOSED},
+    AWAITING_INFORMATION: (_TRIAGED - {AWAITING_INFORMATION}) | {RECEIVED, CLOSED},
+    REDIRECTED: frozenset({RECEIVED, CLOSED}),
+    NOT_YET_REFRACTORY: (_TRIAGED - {NOT_YET_REFRACTORY}) | {RECEIVED, CLOSED},
+    READY_FOR_MDT: (_TRIAGED - {READY_FOR_MDT}) | {LISTED, RECEIVED, CLOSED},
+    LISTED: frozenset({READY_FOR_MDT, DISCUSSED}),
+    DISCUSSED: frozenset({LISTED, CLOSED}),
+    CLOSED: frozenset({RECEIVED}),
+}
+
+#: Moves out of `received` into a triage state record a triage decision: a consultant's action.
+CONSULTANT_TRANSITIONS: Final = frozenset(
+    (source, target) for source in (RECEIVED, AWAITING_INFORMATION, NOT_YET_REFRACTORY) for target in _TRIAGED
+) | {(LISTED, DISCUSSED), (DISCUSSED, CLOSED)}
+
+#: The triage outcome a consultant's confirmation moves the referral to.
+STATUS_FOR_OUTCOME: Final = {
+    "out_of_scope": CLOSED,
+    "redirect_to_specialist_unit": REDIRECTED,
+    "needs_specialist_assessment": REDIRECTED,
+    "not_yet_refractory": NOT_YET_REFRACTORY,
+    "needs_information": AWAITING_INFORMATION,
+    "ready_for_mdt": READY_FOR_MDT,
+}
+
+
+def can_move(source: str, target: str) -> bool:
+    """Whether the workflow allows `source` -> `target`."""
+    return target in TRANSITIONS.get(source, frozenset())

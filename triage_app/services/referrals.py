@@ -1,0 +1,313 @@
+"""Referral use cases: register, edit (compare-and-swap), import, reassess, and read the queue.
+
+Each mutation runs in one write transaction with its audit event and returns what changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from triage_app.domain.parsing import FieldError, ReferralInputError, parse_referral
+from triage_app.domain.referral import Referral, flatten_fields
+from triage_app.domain.rules import Rules
+from triage_app.domain.scoring import Assessment, assess
+from triage_app.domain.workflow import COORDINATOR, OPEN_STATUSES, RECEIVED
+from triage_app.services.errors import ConflictError, DuplicateReferral, NotFound, PermissionDenied
+from triage_app.services.users import Actor
+from triage_app.storage import referrals as repo
+from triage_app.storage.audit import record_event
+from triage_app.storage.engine import Database
+from triage_app.storage.models import AssessmentRow, ReferralRow, StatusChangeRow, TriageDecisionRow
+
+log = logging.getLogger(__name__)
+
+ENTRY_ROLES = frozenset({COORDINATOR, "consultant", "admin"})
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What a mutation changed, for views to refresh themselves (ids of referrals touched)."""
+
+    referral_ids: frozenset[int] = frozenset()
+    users: bool = False
+    meetings: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SavedReferral:
+    """A stored referral after a save: its id, new version and current assessment."""
+
+    referral_id: int
+    version: int
+    assessment: Assessment
+    changes: Changes
+
+
+def _require_entry(actor: Actor) -> None:
+    if not actor.roles & ENTRY_ROLES:
+        raise PermissionDenied(f"{actor.display_name} has no role that may enter or edit referrals")
+
+
+def _audit_fields(referral: Referral) -> dict[str, Any]:
+    return flatten_fields(referral)
+
+
+def register_referral(db: Database, *, actor: Actor, referral: Referral, rules: Rules, as_of: date) -> SavedReferral:
+    """Store a new referral, score it and store the assessment, all in one transaction.
+
+    Raises `DuplicateReferral` when the NHS number and received date are already stored.
+    """
+    _require_entry(actor)
+    assessment = assess(referral, rules, as_of)
+    with db.write() as session:
+        _refuse_duplicate(session, referral)
+        row = repo.insert_referral(session, referral=referral, user_id=actor.user_id, status=RECEIVED)
+        assert row.id is not None
+        repo.store_assessment(session, referral_id=row.id, assessment=assessment, user_id=actor.user_id)
+        record_event(
+            session,
+            user_login=actor.login,
+            action="create",
+            entity="referral",
+            entity_id=row.id,
+            changes={path: [None, value] for path, value in _audit_fields(referral).items() if value is not None}
+            | {"outcome": [None, assessment.outcome], "rules_version": [None, rules.version]},
+        )
+        log.info("referral %s registered, outcome %s", row.id, assessment.outcome)
+        return SavedReferral(row.id, 1, assessment, Changes(referral_ids=frozenset({row.id})))
+
+
+def _refuse_duplicate(session: Any, referral: Referral, *, except_id: int | None = None) -> None:
+    nhs, received = referral.patient.nhs_number, referral.received_on
+    if nhs is None or received is None:
+        return
+    existing = repo.find_referral_id(session, nhs_number=nhs, received_on=received)
+    if existing is not None and existing != except_id:
+        raise DuplicateReferral(
+            f"a referral for this NHS number received on {received:%d-%b-%Y} is already in the queue "
+            f"(referral {existing})",
+            existing_id=existing,
+        )
+
+
+def update_referral(
+    db: Database,
+    *,
+    actor: Actor,
+    referral_id: int,
+    expected_version: int,
+    referral: Referral,
+    rules: Rules,
+    as_of: date,
+) -> SavedReferral:
+    """Save edits made to version `expected_version`; rescore. `ConflictError` if someone saved since."""
+    _require_entry(actor)
+    assessment = assess(referral, rules, as_of)
+    with db.write() as session:
+        loaded = repo.load_referral(session, referral_id)
+        if loaded is None:
+            raise NotFound(f"referral {referral_id} no longer exists")
+        _, before = loaded
+        _refuse_duplicate(session, referral, except_id=referral_id)
+        try:
+            version = repo.update_referral(
+                session,
+                referral_id=referral_id,
+                expected_version=expected_version,
+                referral=referral,
+                user_id=actor.user_id,
+            )
+        except repo.VersionConflict as conflict:
+            raise ConflictError(
+                referral_id=referral_id,
+                expected_version=expected_version,
+                current_version=conflict.current_version,
+                changed_by=conflict.changed_by,
+                changed_at=conflict.changed_at,
+            ) from None
+        repo.store_assessment(session, referral_id=referral_id, assessment=assessment, user_id=actor.user_id)
+        old, new = _audit_fields(before), _audit_fields(referral)
+        diff = {
+            path: [old.get(path), new.get(path)]
+            for path in sorted(old.keys() | new.keys())
+            if old.get(path) != new.get(path)
+        }
+        record_event(
+            session,
+            user_login=actor.login,
+            action="update",
+            entity="referral",
+            entity_id=referral_id,
+            changes=diff | {"version": [expected_version, version]},
+        )
+        log.info("referral %s updated to version %s (%d fields)", referral_id, version, len(diff))
+        return SavedReferral(referral_id, version, assessment, Changes(referral_ids=frozenset({referral_id})))
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """Per record of an import: what was added, refused (and why) or recognised as a duplicate."""
+
+    added: list[tuple[int, int, str]] = field(default_factory=list)  # (record index, referral id, outcome)
+    refused: list[tuple[int, list[FieldError]]] = field(default_factory=list)
+    duplicates: list[tuple[int, int]] = field(default_factory=list)  # (record index, existing referral id)
+
+    @property
+    def ok(self) -> bool:
+        """True when no record was refused."""
+        return not self.refused
+
+
+def import_referrals(
+    db: Database, *, actor: Actor, records: Iterable[object], rules: Rules, as_of: date
+) -> ImportReport:
+    """Register each record on its own: a bad record never blocks the good ones; each is stored whole or not."""
+    report = ImportReport()
+    for index, record in enumerate(records):
+        try:
+            referral = parse_referral(record, as_of=as_of)
+        except ReferralInputError as exc:
+            report.refused.append((index, exc.errors))
+            continue
+        try:
+            saved = register_referral(db, actor=actor, referral=referral, rules=rules, as_of=as_of)
+        except DuplicateReferral as dup:
+            report.duplicates.append((index, dup.existing_id))
+            continue
+        report.added.append((index, saved.referral_id, saved.assessment.outcome))
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralDetail:
+    """Everything the triage panel and the form show for one referral."""
+
+    row: ReferralRow
+    referral: Referral
+    assessment: repo.StoredAssessment | None
+    history: tuple[StatusChangeRow, ...]
+    decisions: tuple[TriageDecisionRow, ...]
+    user_names: dict[int, str]
+
+
+def get_referral(db: Database, *, referral_id: int) -> ReferralDetail:
+    """One referral in full, with its current assessment, status history and triage decisions."""
+    from triage_app.storage.models import AppUser
+
+    with db.read() as session:
+        loaded = repo.load_referral(session, referral_id)
+        if loaded is None:
+            raise NotFound(f"referral {referral_id} does not exist")
+        row, referral = loaded
+        stored = None if row.current_assessment_id is None else repo.load_assessment(session, row.current_assessment_id)
+        history = (
+            session.execute(
+                select(StatusChangeRow)
+                .where(col(StatusChangeRow.referral_id) == referral_id)
+                .order_by(col(StatusChangeRow.id))
+            )
+            .scalars()
+            .all()
+        )
+        decisions = (
+            session.execute(
+                select(TriageDecisionRow)
+                .where(col(TriageDecisionRow.referral_id) == referral_id)
+                .order_by(col(TriageDecisionRow.id))
+            )
+            .scalars()
+            .all()
+        )
+        names = {u.id: u.display_name for u in session.execute(select(AppUser)).scalars() if u.id is not None}
+        return ReferralDetail(row, referral, stored, tuple(history), tuple(decisions), names)
+
+
+def list_queue(
+    db: Database,
+    *,
+    queue_filter: repo.QueueFilter | None = None,
+    sort: str = "priority",
+    descending: bool = True,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[ReferralRow]:
+    """Referral rows in queue order, highest priority first."""
+    chosen = queue_filter or repo.QueueFilter()
+    with db.read() as session:
+        ids = repo.queue_ids(session, queue_filter=chosen, sort=sort, descending=descending, limit=limit, offset=offset)
+        if not ids:
+            return []
+        rows = {r.id: r for r in session.execute(select(ReferralRow).where(col(ReferralRow.id).in_(ids))).scalars()}
+        return [rows[i] for i in ids]
+
+
+def current_flags(db: Database, *, referral_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+    """Current flags of each referral given."""
+    from triage_app.storage.models import AssessmentFlagRow
+
+    ids = list(referral_ids)
+    result: dict[int, list[str]] = {i: [] for i in ids}
+    if not ids:
+        return {}
+    with db.read() as session:
+        query = (
+            select(col(ReferralRow.id), col(AssessmentFlagRow.flag))
+            .join(AssessmentFlagRow, col(AssessmentFlagRow.assessment_id) == col(ReferralRow.current_assessment_id))
+            .where(col(ReferralRow.id).in_(ids))
+            .order_by(col(AssessmentFlagRow.flag))
+        )
+        for referral_id, flag in session.execute(query).tuples():
+            result[referral_id].append(flag)
+    return {k: tuple(v) for k, v in result.items()}
+
+
+def reassess_open(db: Database, *, actor: Actor, rules: Rules, as_of: date, only_stale: bool = True) -> list[int]:
+    """Rescore open referrals whose current assessment used another rules version (or all open ones).
+
+    Earlier assessments are kept as history. Returns the ids reassessed.
+    """
+    with db.read() as session:
+        query = (
+            select(col(ReferralRow.id))
+            .join(AssessmentRow, col(AssessmentRow.id) == col(ReferralRow.current_assessment_id), isouter=True)
+            .where(col(ReferralRow.status).in_(sorted(OPEN_STATUSES)))
+        )
+        if only_stale:
+            query = query.where((col(AssessmentRow.rules_version) != rules.version) | col(AssessmentRow.id).is_(None))
+        ids = list(session.execute(query.order_by(col(ReferralRow.id))).scalars())
+    done = []
+    batch = 500
+    for start in range(0, len(ids), batch):
+        with db.write() as session:
+            for referral_id in ids[start : start + batch]:
+                loaded = repo.load_referral(session, referral_id)
+                if loaded is None:
+                    continue
+                _, referral = loaded
+                assessment = assess(referral, rules, as_of)
+                repo.store_assessment(session, referral_id=referral_id, assessment=assessment, user_id=actor.user_id)
+                record_event(
+                    session,
+                    user_login=actor.login,
+                    action="reassess",
+                    entity="referral",
+                    entity_id=referral_id,
+                    changes={"rules_version": [None, rules.version], "outcome": [None, assessment.outcome]},
+                )
+                done.append(referral_id)
+    if done:
+        log.info("reassessed %d open referrals with rules %s", len(done), rules.version)
+    return done
+
+
+def refresh_queue_priorities(db: Database, *, rules: Rules, as_of: date) -> int:
+    """Update today's priorities in the queue (the waiting term grows week by week)."""
+    with db.write() as session:
+        return repo.refresh_priorities(session, as_of=as_of, rules=rules)

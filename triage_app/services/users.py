@@ -1,0 +1,180 @@
+"""Users and roles: the OS login maps to a configured user; the first user of a new database is admin
+with every role, so a single-user install works at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlmodel import Session, col
+
+from triage_app.domain.workflow import ADMIN, ROLES
+from triage_app.services.errors import NotFound, PermissionDenied, ServiceError
+from triage_app.storage.audit import record_event
+from triage_app.storage.engine import Database
+from triage_app.storage.models import AppUser, UserRole
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The signed-in user as the use cases see them."""
+
+    user_id: int
+    login: str
+    display_name: str
+    roles: frozenset[str]
+
+    def has(self, role: str) -> bool:
+        """Whether the user holds `role`."""
+        return role in self.roles
+
+    def require(self, role: str, action: str) -> None:
+        """Raise `PermissionDenied` unless the user holds `role`."""
+        if role not in self.roles:
+            raise PermissionDenied(
+                f"{self.display_name} ({self.describe_roles()}) cannot {action}: it needs the {role} role."
+            )
+
+    def describe_roles(self) -> str:
+        """Roles in a fixed order, e.g. `coordinator, consultant`."""
+        return ", ".join(r for r in ROLES if r in self.roles) or "no role"
+
+
+class UnknownUser(ServiceError):
+    """The OS login is not configured in this database."""
+
+
+def _actor(session: Session, user: AppUser) -> Actor:
+    assert user.id is not None
+    roles = session.execute(select(col(UserRole.role)).where(col(UserRole.user_id) == user.id)).scalars().all()
+    return Actor(user_id=user.id, login=user.login, display_name=user.display_name, roles=frozenset(roles))
+
+
+def _check_roles(roles: Iterable[str]) -> frozenset[str]:
+    chosen = frozenset(roles)
+    unknown = chosen - set(ROLES)
+    if unknown:
+        raise ServiceError(f"unknown role(s): {', '.join(sorted(unknown))}; the roles are {', '.join(ROLES)}")
+    return chosen
+
+
+def sign_in(db: Database, *, login: str, display_name: str | None = None) -> Actor:
+    """The configured user for this OS login. On a new database the first login becomes admin with every role."""
+    with db.write() as session:
+        user = session.execute(select(AppUser).where(col(AppUser.login) == login)).scalar_one_or_none()
+        if user is None:
+            if session.execute(select(func.count()).select_from(AppUser)).scalar_one() > 0:
+                raise UnknownUser(
+                    f"The login '{login}' is not a user of this triage database. Ask an administrator to add "
+                    f'you (triage-app user add {login} --name "Your Name" --role coordinator).'
+                )
+            user = AppUser(login=login, display_name=display_name or login)
+            session.add(user)
+            session.flush()
+            assert user.id is not None
+            for role in ROLES:
+                session.add(UserRole(user_id=user.id, role=role))
+            record_event(
+                session,
+                user_login=login,
+                action="create",
+                entity="user",
+                entity_id=user.id,
+                changes={"login": [None, login], "roles": [None, list(ROLES)], "first_run": [None, True]},
+            )
+        if not user.is_active:
+            raise UnknownUser(f"The user '{login}' has been deactivated. Ask an administrator.")
+        return _actor(session, user)
+
+
+def add_user(
+    db: Database, *, actor: Actor, login: str, display_name: str, roles: Iterable[str], mdt_role: str | None = None
+) -> Actor:
+    """Admin: configure a new user."""
+    actor.require(ADMIN, "add users")
+    chosen = _check_roles(roles)
+    login = login.strip()
+    if not login:
+        raise ServiceError("a user needs a login (their operating-system user name)")
+    with db.write() as session:
+        if session.execute(select(col(AppUser.id)).where(col(AppUser.login) == login)).scalar_one_or_none() is not None:
+            raise ServiceError(f"the login '{login}' is already a user")
+        user = AppUser(login=login, display_name=display_name.strip() or login, mdt_role=mdt_role)
+        session.add(user)
+        session.flush()
+        assert user.id is not None
+        for role in sorted(chosen):
+            session.add(UserRole(user_id=user.id, role=role))
+        record_event(
+            session,
+            user_login=actor.login,
+            action="create",
+            entity="user",
+            entity_id=user.id,
+            changes={
+                "login": [None, login],
+                "display_name": [None, user.display_name],
+                "roles": [None, sorted(chosen)],
+            },
+        )
+        return _actor(session, user)
+
+
+def set_roles(db: Database, *, actor: Actor, login: str, roles: Iterable[str]) -> Actor:
+    """Admin: replace a user's roles. The last admin cannot give the role up."""
+    actor.require(ADMIN, "change roles")
+    chosen = _check_roles(roles)
+    with db.write() as session:
+        user = session.execute(select(AppUser).where(col(AppUser.login) == login)).scalar_one_or_none()
+        if user is None or user.id is None:
+            raise NotFound(f"no user with the login '{login}'")
+        before = _actor(session, user).roles
+        if ADMIN in before and ADMIN not in chosen:
+            admins = session.execute(
+                select(func.count()).select_from(UserRole).where(col(UserRole.role) == ADMIN)
+            ).scalar_one()
+            if admins <= 1:
+                raise ServiceError(f"'{login}' is the only admin; make someone else admin first")
+        session.execute(delete(UserRole).where(col(UserRole.user_id) == user.id))
+        for role in sorted(chosen):
+            session.add(UserRole(user_id=user.id, role=role))
+        record_event(
+            session,
+            user_login=actor.login,
+            action="update",
+            entity="user",
+            entity_id=user.id,
+            changes={"roles": [sorted(before), sorted(chosen)]},
+        )
+        session.flush()
+        return _actor(session, user)
+
+
+def set_active(db: Database, *, actor: Actor, login: str, active: bool) -> None:
+    """Admin: deactivate (or reactivate) a user. Their history stays."""
+    actor.require(ADMIN, "deactivate users")
+    if login == actor.login and not active:
+        raise ServiceError("you cannot deactivate yourself")
+    with db.write() as session:
+        user = session.execute(select(AppUser).where(col(AppUser.login) == login)).scalar_one_or_none()
+        if user is None:
+            raise NotFound(f"no user with the login '{login}'")
+        before = user.is_active
+        user.is_active = active
+        session.add(user)
+        record_event(
+            session,
+            user_login=actor.login,
+            action="update",
+            entity="user",
+            entity_id=user.id,
+            changes={"is_active": [before, active]},
+        )
+
+
+def list_users(db: Database) -> list[tuple[AppUser, frozenset[str]]]:
+    """Every user with their roles, by login."""
+    with db.read() as session:
+        users = session.execute(select(AppUser).order_by(col(AppUser.login))).scalars().all()
+        return [(u, _actor(session, u).roles) for u in users]

@@ -1,0 +1,1 @@
+"""SQLite (or server) storage: tables, engine, migrations, repositories. No Qt."""

@@ -1,0 +1,255 @@
+"""SQLModel tables. Every field of the referral format is a real column or child row, so the queue can
+filter and report on it in SQL.
+
+Times are stored as UTC and always come back timezone-aware. Schema changes need an Alembic revision in
+db/versions (tests compare the two).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+# Constraint names are fixed so batch migrations on SQLite can find them again.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out (SQLite itself keeps no time zone)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: store aware UTC times only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _when(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class AppSetting(SQLModel, table=True):
+    """Unit-wide settings and bookkeeping (meeting capacity, the date queue priorities were refreshed)."""
+
+    __tablename__ = "app_setting"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str
+
+
+class AppUser(SQLModel, table=True):
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(unique=True, max_length=128)
+    display_name: str = Field(max_length=200)
+    mdt_role: str | None = Field(default=None, max_length=64)  # e.g. functional_neurosurgeon
+    is_active: bool = True
+    created_at: datetime = _when(default_factory=utc_now)
+
+
+class UserRole(SQLModel, table=True):
+    __tablename__ = "user_role"
+
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True, ondelete="CASCADE")
+    role: str = Field(primary_key=True, max_length=32)
+
+
+class ReferralRow(SQLModel, table=True):
+    """One referral: the interchange format's fields, the workflow state and the optimistic-lock version."""
+
+    __tablename__ = "referral"
+    __table_args__ = (
+        sa.UniqueConstraint("nhs_number", "received_on", name="uq_referral_nhs_number_received_on"),
+        sa.Index("ix_referral_queue", "outcome", "priority"),
+        sa.Index("ix_referral_status_priority", "status", "priority"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = 1
+    status: str = Field(default="received", max_length=32)
+
+    external_id: str | None = Field(default=None, max_length=200)
+    received_on: date | None = Field(default=None, index=True)
+    nhs_number: str | None = Field(default=None, max_length=10, index=True)
+    family_name: str | None = Field(default=None, max_length=200, index=True)
+    given_name: str | None = Field(default=None, max_length=200)
+    date_of_birth: date | None = None
+    sex: str | None = Field(default=None, max_length=16)
+    hospital_number: str | None = Field(default=None, max_length=64, index=True)
+    referrer_name: str | None = Field(default=None, max_length=200)
+    referrer_role: str | None = Field(default=None, max_length=64)
+    referrer_organisation_ods: str | None = Field(default=None, max_length=9)
+    receiving_unit_ods: str | None = Field(default=None, max_length=9)
+    condition: str | None = Field(default=None, max_length=32)
+    aetiology: str | None = Field(default=None, max_length=32)
+    distribution: str | None = Field(default=None, max_length=32)
+    onset: date | None = None
+    onset_month_only: bool | None = None
+    specialist_confirmed: bool | None = None
+    phenotype_components_known: bool = False  # False: the list is unknown (null), not empty
+    head_tremor: bool | None = None
+    twstrs_total: int | None = None
+    twstrs_pain: int | None = None
+    tsui: int | None = None
+    bont_cycles: int | None = None
+    bont_guidance: str | None = Field(default=None, max_length=16)
+    bont_response: str | None = Field(default=None, max_length=32)
+    bont_immunoresistance_tested: bool | None = None
+    oral_medications_known: bool = False  # False: the list is unknown (null), not empty
+    physio_completed: bool | None = None
+    physio_outcome: str | None = Field(default=None, max_length=16)
+    dysphagia: bool | None = None
+    prior_neck_surgery: bool | None = None
+    congenital_head_or_spine_abnormality: bool | None = None
+    cervical_spine_disease: bool | None = None
+    clinical_question: str | None = None
+
+    # The current assessment, copied here so the queue filters and sorts on one indexed table.
+    current_assessment_id: int | None = Field(default=None)
+    outcome: str | None = Field(default=None, max_length=40)
+    priority: int | None = None  # today's priority: the waiting term is refreshed daily (see refresh_priorities)
+    priority_waiting: int | None = Field(default=None, index=True)
+
+    created_at: datetime = _when(default_factory=utc_now)
+    created_by: int = Field(foreign_key="app_user.id")
+    updated_at: datetime = _when(default_factory=utc_now)
+    updated_by: int = Field(foreign_key="app_user.id")
+
+
+class OralMedicationRow(SQLModel, table=True):
+    __tablename__ = "oral_medication"
+
+    id: int | None = Field(default=None, primary_key=True)
+    referral_id: int = Field(foreign_key="referral.id", index=True, ondelete="CASCADE")
+    position: int
+    drug: str | None = Field(default=None, max_length=200)
+    outcome: str | None = Field(default=None, max_length=32)
+
+
+class PhenotypeComponentRow(SQLModel, table=True):
+    __tablename__ = "phenotype_component"
+
+    referral_id: int = Field(foreign_key="referral.id", primary_key=True, ondelete="CASCADE")
+    component: str = Field(primary_key=True, max_length=32)
+    position: int
+
+
+class AssessmentRow(SQLModel, table=True):
+    """A stored scoring of a referral: kept as history when the referral or the rules change."""
+
+    __tablename__ = "assessment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    referral_id: int = Field(foreign_key="referral.id", index=True, ondelete="CASCADE")
+    is_current: bool = True
+    assessed_on: date
+    assessed_at: datetime = _when(default_factory=utc_now)
+    assessed_by: int = Field(foreign_key="app_user.id")
+    rules_version: str = Field(max_length=64)
+    outcome: str = Field(max_length=40)
+    priority: int
+    priority_severity: int
+    priority_pain: int
+    priority_waiting: int
+    weeks_waiting: int | None = None
+    summary: str
+
+
+class AssessmentCriterionRow(SQLModel, table=True):
+    __tablename__ = "assessment_criterion"
+
+    assessment_id: int = Field(foreign_key="assessment.id", primary_key=True, ondelete="CASCADE")
+    criterion_id: str = Field(primary_key=True, max_length=4)
+    status: str = Field(max_length=16)
+    reason: str
+
+
+class AssessmentFlagRow(SQLModel, table=True):
+    __tablename__ = "assessment_flag"
+    __table_args__ = (sa.Index("ix_assessment_flag_flag", "flag", "assessment_id"),)
+
+    assessment_id: int = Field(foreign_key="assessment.id", primary_key=True, ondelete="CASCADE")
+    flag: str = Field(primary_key=True, max_length=40)
+
+
+class AssessmentMissingRow(SQLModel, table=True):
+    __tablename__ = "assessment_missing"
+
+    assessment_id: int = Field(foreign_key="assessment.id", primary_key=True, ondelete="CASCADE")
+    field_path: str = Field(primary_key=True, max_length=80)
+
+
+class TriageDecisionRow(SQLModel, table=True):
+    """A consultant's confirmation or override of an assessment's outcome."""
+
+    __tablename__ = "triage_decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    referral_id: int = Field(foreign_key="referral.id", index=True, ondelete="CASCADE")
+    assessment_id: int = Field(foreign_key="assessment.id")
+    decision: str = Field(max_length=16)  # confirmed | overridden
+    outcome: str = Field(max_length=40)
+    reason: str | None = None
+    decided_by: int = Field(foreign_key="app_user.id")
+    decided_at: datetime = _when(default_factory=utc_now)
+
+
+class StatusChangeRow(SQLModel, table=True):
+    __tablename__ = "status_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    referral_id: int = Field(foreign_key="referral.id", index=True, ondelete="CASCADE")
+    from_status: str | None = Field(default=None, max_length=32)
+    to_status: str = Field(max_length=32)
+    note: str | None = None
+    changed_by: int = Field(foreign_key="app_user.id")
+    changed_at: datetime = _when(default_factory=utc_now)
+
+
+class AuditEventRow(SQLModel, table=True):
+    """One audited action, hash-chained to the one before (see storage.audit)."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    occurred_at: str = Field(max_length=40)  # ISO 8601 UTC text: hashed exactly as stored
+    user_login: str = Field(max_length=128)
+    action: str = Field(max_length=40)
+    entity: str = Field(max_length=40)
+    entity_id: str | None = Field(default=None, max_length=40)
+    changes: str  # canonical JSON: {"field": [before, after]} or a description of the export
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The newest event's id and hash, so deleting events from the end of the chain is caught too."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_event_id: int
+    last_hash: str = Field(max_length=64)

@@ -1,0 +1,479 @@
+"""Referral repository: domain `Referral` <-> rows, compare-and-swap saves, assessments, the queue query.
+
+Functions take the caller's session and keyword-only arguments; the services own the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import delete, func, select, update
+from sqlmodel import Session, col
+
+from triage_app.domain.referral import (
+    BotulinumToxin,
+    Diagnosis,
+    History,
+    Onset,
+    OralMedication,
+    Patient,
+    Phenotype,
+    Physiotherapy,
+    Referral,
+    Referrer,
+    Severity,
+)
+from triage_app.domain.rules import Rules
+from triage_app.domain.scoring import Assessment, waiting_term, weeks_between
+from triage_app.storage.models import (
+    AppUser,
+    AssessmentCriterionRow,
+    AssessmentFlagRow,
+    AssessmentMissingRow,
+    AssessmentRow,
+    OralMedicationRow,
+    PhenotypeComponentRow,
+    ReferralRow,
+    StatusChangeRow,
+    utc_now,
+)
+
+
+class VersionConflict(Exception):
+    """The stored referral is newer than the version the user loaded."""
+
+    def __init__(self, *, referral_id: int, expected: int, current: ReferralRow, changed_by: str) -> None:
+        super().__init__(
+            f"referral {referral_id} was changed by {changed_by} at {current.updated_at:%d-%b-%Y %H:%M} UTC "
+            f"(version {current.version}; you loaded version {expected})"
+        )
+        self.referral_id = referral_id
+        self.expected = expected
+        self.current_version = current.version
+        self.changed_by = changed_by
+        self.changed_at: datetime = current.updated_at
+
+
+def referral_columns(referral: Referral) -> dict[str, Any]:
+    """The referral's scalar fields as `referral` table columns."""
+    p, r, d = referral.patient, referral.referrer, referral.diagnosis
+    s, b, pt, h = referral.severity, referral.botulinum_toxin, referral.physiotherapy, referral.history
+    return {
+        "external_id": referral.external_id,
+        "received_on": referral.received_on,
+        "nhs_number": p.nhs_number,
+        "family_name": p.family_name,
+        "given_name": p.given_name,
+        "date_of_birth": p.date_of_birth,
+        "sex": p.sex,
+        "hospital_number": p.hospital_number,
+        "referrer_name": r.name,
+        "referrer_role": r.role,
+        "referrer_organisation_ods": r.organisation_ods,
+        "receiving_unit_ods": referral.receiving_unit_ods,
+        "condition": d.condition,
+        "aetiology": d.aetiology,
+        "distribution": d.distribution,
+        "onset": None if d.onset is None else d.onset.first_day,
+        "onset_month_only": None if d.onset is None else d.onset.month_only,
+        "specialist_confirmed": d.specialist_confirmed,
+        "phenotype_components_known": referral.phenotype.components is not None,
+        "head_tremor": referral.phenotype.head_tremor,
+        "twstrs_total": s.twstrs_total,
+        "twstrs_pain": s.twstrs_pain,
+        "tsui": s.tsui,
+        "bont_cycles": b.cycles,
+        "bont_guidance": b.guidance,
+        "bont_response": b.response,
+        "bont_immunoresistance_tested": b.immunoresistance_tested,
+        "oral_medications_known": referral.oral_medications is not None,
+        "physio_completed": pt.completed,
+        "physio_outcome": pt.outcome,
+        "dysphagia": h.dysphagia,
+        "prior_neck_surgery": h.prior_neck_surgery,
+        "congenital_head_or_spine_abnormality": h.congenital_head_or_spine_abnormality,
+        "cervical_spine_disease": h.cervical_spine_disease,
+        "clinical_question": referral.clinical_question,
+    }
+
+
+def referral_from_rows(
+    row: ReferralRow, medications: Sequence[OralMedicationRow], components: Sequence[PhenotypeComponentRow]
+) -> Referral:
+    """Rebuild the domain referral from its row and child rows."""
+    onset = None if row.onset is None else Onset(row.onset, bool(row.onset_month_only))
+    return Referral(
+        external_id=row.external_id,
+        received_on=row.received_on,
+        patient=Patient(
+            nhs_number=row.nhs_number,
+            family_name=row.family_name,
+            given_name=row.given_name,
+            date_of_birth=row.date_of_birth,
+            sex=row.sex,
+            hospital_number=row.hospital_number,
+        ),
+        referrer=Referrer(
+            name=row.referrer_name, role=row.referrer_role, organisation_ods=row.referrer_organisation_ods
+        ),
+        receiving_unit_ods=row.receiving_unit_ods,
+        diagnosis=Diagnosis(
+            condition=row.condition,
+            aetiology=row.aetiology,
+            distribution=row.distribution,
+            onset=onset,
+            specialist_confirmed=row.specialist_confirmed,
+        ),
+        phenotype=Phenotype(
+            components=tuple(c.component for c in sorted(components, key=lambda c: c.position))
+            if row.phenotype_components_known
+            else None,
+            head_tremor=row.head_tremor,
+        ),
+        severity=Severity(twstrs_total=row.twstrs_total, twstrs_pain=row.twstrs_pain, tsui=row.tsui),
+        botulinum_toxin=BotulinumToxin(
+            cycles=row.bont_cycles,
+            guidance=row.bont_guidance,
+            response=row.bont_response,
+            immunoresistance_tested=row.bont_immunoresistance_tested,
+        ),
+        oral_medications=tuple(
+            OralMedication(drug=m.drug, outcome=m.outcome) for m in sorted(medications, key=lambda m: m.position)
+        )
+        if row.oral_medications_known
+        else None,
+        physiotherapy=Physiotherapy(completed=row.physio_completed, outcome=row.physio_outcome),
+        history=History(
+            dysphagia=row.dysphagia,
+            prior_neck_surgery=row.prior_neck_surgery,
+            congenital_head_or_spine_abnormality=row.congenital_head_or_spine_abnormality,
+            cervical_spine_disease=row.cervical_spine_disease,
+        ),
+        clinical_question=row.clinical_question,
+    )
+
+
+def _write_children(session: Session, referral_id: int, referral: Referral) -> None:
+    session.execute(delete(OralMedicationRow).where(col(OralMedicationRow.referral_id) == referral_id))
+    session.execute(delete(PhenotypeComponentRow).where(col(PhenotypeComponentRow.referral_id) == referral_id))
+    for position, medication in enumerate(referral.oral_medications or ()):
+        session.add(
+            OralMedicationRow(
+                referral_id=referral_id, position=position, drug=medication.drug, outcome=medication.outcome
+            )
+        )
+    for position, component in enumerate(referral.phenotype.components or ()):
+        session.add(PhenotypeComponentRow(referral_id=referral_id, component=component, position=position))
+
+
+def insert_referral(session: Session, *, referral: Referral, user_id: int, status: str) -> ReferralRow:
+    """Store a new referral (version 1) with its child rows and first status."""
+    now = utc_now()
+    row = ReferralRow(
+        **referral_columns(referral),
+        status=status,
+        version=1,
+        created_at=now,
+        created_by=user_id,
+        updated_at=now,
+        updated_by=user_id,
+    )
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    _write_children(session, row.id, referral)
+    session.add(StatusChangeRow(referral_id=row.id, from_status=None, to_status=status, changed_by=user_id))
+    session.flush()
+    return row
+
+
+def update_referral(
+    session: Session, *, referral_id: int, expected_version: int, referral: Referral, user_id: int
+) -> int:
+    """Compare-and-swap: save only if the stored version is still `expected_version`; return the new one.
+
+    Raises `VersionConflict` naming who changed it and when. Never a silent overwrite.
+    """
+    result = session.execute(
+        update(ReferralRow)
+        .where(col(ReferralRow.id) == referral_id, col(ReferralRow.version) == expected_version)
+        .values(**referral_columns(referral), version=ReferralRow.version + 1, updated_at=utc_now(), updated_by=user_id)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise_conflict(session, referral_id=referral_id, expected_version=expected_version)
+    _write_children(session, referral_id, referral)
+    session.flush()
+    return expected_version + 1
+
+
+def bump_version(session: Session, *, referral_id: int, expected_version: int, user_id: int, **values: Any) -> int:
+    """Compare-and-swap for changes other than the referral's fields (status, for one)."""
+    result = session.execute(
+        update(ReferralRow)
+        .where(col(ReferralRow.id) == referral_id, col(ReferralRow.version) == expected_version)
+        .values(**values, version=ReferralRow.version + 1, updated_at=utc_now(), updated_by=user_id)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise_conflict(session, referral_id=referral_id, expected_version=expected_version)
+    return expected_version + 1
+
+
+def raise_conflict(session: Session, *, referral_id: int, expected_version: int) -> None:
+    """Raise `VersionConflict` (or `LookupError` when the referral is gone)."""
+    current = session.execute(
+        select(ReferralRow).where(col(ReferralRow.id) == referral_id).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if current is None:
+        raise LookupError(f"referral {referral_id} does not exist")
+    user = session.get(AppUser, current.updated_by)
+    name = user.display_name if user is not None else f"user {current.updated_by}"
+    raise VersionConflict(referral_id=referral_id, expected=expected_version, current=current, changed_by=name)
+
+
+def get_referral_row(session: Session, referral_id: int) -> ReferralRow | None:
+    """The referral's row, freshly read."""
+    return session.execute(
+        select(ReferralRow).where(col(ReferralRow.id) == referral_id).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def load_referral(session: Session, referral_id: int) -> tuple[ReferralRow, Referral] | None:
+    """The row and the domain referral, or None."""
+    row = get_referral_row(session, referral_id)
+    if row is None:
+        return None
+    medications = (
+        session.execute(select(OralMedicationRow).where(col(OralMedicationRow.referral_id) == referral_id))
+        .scalars()
+        .all()
+    )
+    components = (
+        session.execute(select(PhenotypeComponentRow).where(col(PhenotypeComponentRow.referral_id) == referral_id))
+        .scalars()
+        .all()
+    )
+    return row, referral_from_rows(row, medications, components)
+
+
+def find_referral_id(session: Session, *, nhs_number: str, received_on: date) -> int | None:
+    """The referral with this NHS number and received date (the duplicate key), if any."""
+    return session.execute(
+        select(col(ReferralRow.id)).where(
+            col(ReferralRow.nhs_number) == nhs_number, col(ReferralRow.received_on) == received_on
+        )
+    ).scalar_one_or_none()
+
+
+def store_assessment(session: Session, *, referral_id: int, assessment: Assessment, user_id: int) -> AssessmentRow:
+    """Store an assessment as the referral's current one; earlier ones stay as history."""
+    session.execute(
+        update(AssessmentRow)
+        .where(col(AssessmentRow.referral_id) == referral_id, col(AssessmentRow.is_current).is_(True))
+        .values(is_current=False)
+        .execution_options(synchronize_session=False)
+    )
+    terms = assessment.priority_terms
+    row = AssessmentRow(
+        referral_id=referral_id,
+        is_current=True,
+        assessed_on=assessment.as_of,
+        assessed_by=user_id,
+        rules_version=assessment.rules_version,
+        outcome=assessment.outcome,
+        priority=assessment.priority,
+        priority_severity=terms.severity,
+        priority_pain=terms.pain,
+        priority_waiting=terms.waiting,
+        weeks_waiting=assessment.weeks_waiting,
+        summary=assessment.summary,
+    )
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    for criterion in assessment.criteria:
+        session.add(
+            AssessmentCriterionRow(
+                assessment_id=row.id, criterion_id=criterion.id, status=criterion.status, reason=criterion.reason
+            )
+        )
+    for flag in assessment.flags:
+        session.add(AssessmentFlagRow(assessment_id=row.id, flag=flag))
+    for path in assessment.missing:
+        session.add(AssessmentMissingRow(assessment_id=row.id, field_path=path))
+    # The queue's copy of the current result. Not a user edit, so the version is left alone.
+    session.execute(
+        update(ReferralRow)
+        .where(col(ReferralRow.id) == referral_id)
+        .values(
+            current_assessment_id=row.id,
+            outcome=assessment.outcome,
+            priority=assessment.priority,
+            priority_waiting=terms.waiting,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAssessment:
+    """A stored assessment with its criteria, flags and missing fields."""
+
+    row: AssessmentRow
+    criteria: tuple[AssessmentCriterionRow, ...]
+    flags: tuple[str, ...]
+    missing: tuple[str, ...]
+
+
+def load_assessment(session: Session, assessment_id: int) -> StoredAssessment | None:
+    """One stored assessment in full."""
+    row = session.get(AssessmentRow, assessment_id)
+    if row is None:
+        return None
+    criteria = (
+        session.execute(
+            select(AssessmentCriterionRow)
+            .where(col(AssessmentCriterionRow.assessment_id) == assessment_id)
+            .order_by(col(AssessmentCriterionRow.criterion_id))
+        )
+        .scalars()
+        .all()
+    )
+    order = {key: i for i, key in enumerate(("R1", "R2", "R3", "R4", "S1", "S2", "S3", "S4"))}
+    flags = (
+        session.execute(
+            select(col(AssessmentFlagRow.flag)).where(col(AssessmentFlagRow.assessment_id) == assessment_id)
+        )
+        .scalars()
+        .all()
+    )
+    missing = (
+        session.execute(
+            select(col(AssessmentMissingRow.field_path)).where(col(AssessmentMissingRow.assessment_id) == assessment_id)
+        )
+        .scalars()
+        .all()
+    )
+    return StoredAssessment(
+        row=row,
+        criteria=tuple(sorted(criteria, key=lambda c: order.get(c.criterion_id, 99))),
+        flags=tuple(sorted(flags)),
+        missing=tuple(sorted(missing)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    """What the queue shows: each set field narrows it."""
+
+    outcome: str | None = None
+    status: str | None = None
+    flag: str | None = None
+    search: str | None = None  # NHS number (any spacing), family or given name prefix, hospital number
+    open_only: bool = False
+
+
+def queue_conditions(queue_filter: QueueFilter) -> list[sa.ColumnElement[bool]]:
+    """SQL conditions for a filter, shared by the page query and the counts."""
+    conditions: list[sa.ColumnElement[bool]] = []
+    if queue_filter.outcome:
+        conditions.append(col(ReferralRow.outcome) == queue_filter.outcome)
+    if queue_filter.status:
+        conditions.append(col(ReferralRow.status) == queue_filter.status)
+    if queue_filter.open_only:
+        conditions.append(col(ReferralRow.status) != "closed")
+    if queue_filter.flag:
+        flagged = select(col(AssessmentFlagRow.assessment_id)).where(col(AssessmentFlagRow.flag) == queue_filter.flag)
+        conditions.append(col(ReferralRow.current_assessment_id).in_(flagged))
+    text = (queue_filter.search or "").strip()
+    if text:
+        digits = text.replace(" ", "").replace("-", "")
+        options: list[sa.ColumnElement[bool]] = [
+            col(ReferralRow.family_name).istartswith(text, autoescape=True),
+            col(ReferralRow.given_name).istartswith(text, autoescape=True),
+            col(ReferralRow.hospital_number) == text.upper(),
+            col(ReferralRow.hospital_number) == text,
+        ]
+        if digits.isdigit():
+            options.append(col(ReferralRow.nhs_number).startswith(digits, autoescape=True))
+        conditions.append(sa.or_(*options))
+    return conditions
+
+
+#: sort key name -> column; ties are broken by id so pages never overlap.
+SORT_COLUMNS: dict[str, Any] = {
+    "priority": ReferralRow.priority,
+    "nhs_number": ReferralRow.nhs_number,
+    "name": ReferralRow.family_name,
+    "date_of_birth": ReferralRow.date_of_birth,
+    "received_on": ReferralRow.received_on,
+    "outcome": ReferralRow.outcome,
+    "status": ReferralRow.status,
+    "id": ReferralRow.id,
+}
+
+
+def queue_ids(
+    session: Session,
+    *,
+    queue_filter: QueueFilter,
+    sort: str = "priority",
+    descending: bool = True,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[int]:
+    """Referral ids in queue order (highest priority first by default)."""
+    column = col(SORT_COLUMNS[sort])
+    order = [column.desc().nulls_last() if descending else column.asc().nulls_last()]
+    order.append(col(ReferralRow.id).desc() if descending else col(ReferralRow.id).asc())
+    query = select(col(ReferralRow.id)).where(*queue_conditions(queue_filter)).order_by(*order)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return list(session.execute(query).scalars())
+
+
+def count_by(session: Session, column_name: str, queue_filter: QueueFilter | None = None) -> dict[str | None, int]:
+    """Counts of referrals grouped by `outcome` or `status`."""
+    column = col(getattr(ReferralRow, column_name))
+    query = select(column, func.count()).group_by(column)
+    if queue_filter is not None:
+        query = query.where(*queue_conditions(queue_filter))
+    return {key: count for key, count in session.execute(query).tuples()}
+
+
+def refresh_priorities(session: Session, *, as_of: date, rules: Rules) -> int:
+    """Bring the queue's priorities up to `as_of`: the waiting term grows as referrals wait.
+
+    Only open referrals whose waiting term is below its cap can change, so the daily cost follows the
+    number of recent referrals, not the size of the queue. Stored assessments keep their own date.
+    Returns the number of referrals whose priority changed.
+    """
+    query = select(
+        col(ReferralRow.id), col(ReferralRow.received_on), col(ReferralRow.priority), col(ReferralRow.priority_waiting)
+    ).where(
+        col(ReferralRow.priority_waiting) < rules.waiting_weight,
+        col(ReferralRow.status) != "closed",
+        col(ReferralRow.received_on).is_not(None),
+    )
+    changed = []
+    for referral_id, received_on, priority, waiting in session.execute(query).tuples():
+        weeks = weeks_between(received_on, as_of)
+        term = waiting_term(weeks, rules)
+        if term != waiting and priority is not None and waiting is not None:
+            changed.append({"rid": referral_id, "p": priority - waiting + term, "w": term})
+    if changed:
+        session.execute(
+            update(ReferralRow)
+            .where(col(ReferralRow.id) == sa.bindparam("rid"))
+            .values(priority=sa.bindparam("p"), priority_waiting=sa.bindparam("w"))
+            .execution_options(synchronize_session=False),
+            changed,
+        )
+    return len(changed)

@@ -1,0 +1,48 @@
+"""Starting the desktop app: window first, then the database on the worker thread."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from triage_app import __version__
+from triage_app.config import AppPaths
+
+log = logging.getLogger(__name__)
+
+
+def run_gui(paths: AppPaths, *, smoke: bool = False) -> int:
+    """Show the main window, open the database in the background, run the event loop."""
+    from triage_app.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("SPD Referral Triage")
+    app.setOrganizationName("SPD-MDT")
+    app.setApplicationVersion(__version__)
+    window = MainWindow(paths)
+    window.show()
+    status = {"code": 0}
+
+    if smoke:
+
+        def finish(ok: bool, message: str) -> None:
+            if not ok:
+                print(f"triage-app: {message}", file=sys.stderr)
+                status["code"] = 1
+            else:
+                print(f"smoke: started and opened {message}")
+            window.close()
+            app.quit()
+
+        window.session_ready.connect(lambda: finish(True, window.database_description()))
+        window.session_failed.connect(lambda message: finish(False, message))
+        QTimer.singleShot(60_000, lambda: finish(False, "timed out opening the database"))
+    QTimer.singleShot(0, window.open_session)
+    code = app.exec()
+    window.shutdown()
+    log.info("app closed")
+    return status["code"] or code
