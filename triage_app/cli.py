@@ -388,8 +388,10 @@ DB_COMMANDS: dict[str, Callable[[argparse.Namespace, Any, TextIO, TextIO], int]]
 }
 
 
-def run_command(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run a parsed headless command; turn every expected failure into a message and an exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
     from triage_app.services.errors import ServiceError
     from triage_app.storage.engine import DatabaseError
 

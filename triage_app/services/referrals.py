@@ -263,7 +263,7 @@ def current_flags(db: Database, *, referral_ids: Iterable[int]) -> dict[int, tup
             .where(col(ReferralRow.id).in_(ids))
             .order_by(col(AssessmentFlagRow.flag))
         )
-        for referral_id, flag in session.execute(query).tuples():
+        for referral_id, flag in session.execute(query):
             result[referral_id].append(flag)
     return {k: tuple(v) for k, v in result.items()}
 

@@ -445,7 +445,7 @@ def count_by(session: Session, column_name: str, queue_filter: QueueFilter | Non
     query = select(column, func.count()).group_by(column)
     if queue_filter is not None:
         query = query.where(*queue_conditions(queue_filter))
-    return {key: count for key, count in session.execute(query).tuples()}
+    return {key: count for key, count in session.execute(query)}
 
 
 def refresh_priorities(session: Session, *, as_of: date, rules: Rules) -> int:
@@ -463,7 +463,7 @@ def refresh_priorities(session: Session, *, as_of: date, rules: Rules) -> int:
         col(ReferralRow.received_on).is_not(None),
     )
     changed = []
-    for referral_id, received_on, priority, waiting in session.execute(query).tuples():
+    for referral_id, received_on, priority, waiting in session.execute(query):
         weeks = weeks_between(received_on, as_of)
         term = waiting_term(weeks, rules)
         if term != waiting and priority is not None and waiting is not None:
