@@ -40,9 +40,7 @@ def test_coordinator_cannot_confirm_triage(db: Database, coordinator: Actor, rul
     assert detail.row.status == "received" and detail.decisions == ()
 
 
-def test_coordinator_cannot_make_a_triage_move_by_status_change(
-    db: Database, coordinator: Actor, rules: Rules
-) -> None:
+def test_coordinator_cannot_make_a_triage_move_by_status_change(db: Database, coordinator: Actor, rules: Rules) -> None:
     saved = register_referral(db, actor=coordinator, referral=referral(1), rules=rules, as_of=AS_OF)
     with pytest.raises(PermissionDenied):
         change_status(db, actor=coordinator, referral_id=saved.referral_id, expected_version=1, status="ready_for_mdt")

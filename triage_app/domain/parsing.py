@@ -119,7 +119,10 @@ class _Reader:
             return _EMPTY
         allowed = _SECTION_KEYS[key]
         for unknown in value.keys() - allowed:
-            self.fail(f"{key}.{unknown}", f"is not a field of {key} (expected one of: {', '.join(sorted(allowed))})")
+            self.fail(
+                f"{key}.{_key_name(unknown)}",
+                f"is not a field of {key} (expected one of: {', '.join(sorted(allowed))})",
+            )
         return value
 
     def text(self, data: Mapping[str, Any], key: str, path: str) -> str | None:
@@ -178,6 +181,11 @@ class _Reader:
         return value.upper()
 
 
+def _key_name(key: str) -> str:
+    """A key as it goes into an error path: an empty or blank key is shown quoted, so the path is never blank."""
+    return key if key.strip() else f'"{key}"'
+
+
 def _kind(value: object) -> str:
     if isinstance(value, bool):
         return "true/false"
@@ -222,7 +230,9 @@ def parse_referral(data: object, *, as_of: date) -> Referral:
     if not isinstance(data, dict):
         raise ReferralInputError([FieldError("(record)", f"a referral must be a JSON object, not {_kind(data)}")])
     for unknown in data.keys() - _TOP_KEYS:
-        reader.fail(str(unknown), f"is not a field of a referral (expected one of: {', '.join(sorted(_TOP_KEYS))})")
+        reader.fail(
+            _key_name(unknown), f"is not a field of a referral (expected one of: {', '.join(sorted(_TOP_KEYS))})"
+        )
 
     external_id = reader.text(data, "external_id", "external_id")
     received_on = reader.day(data, "received_on", "received_on")
@@ -388,7 +398,7 @@ def _read_medications(reader: _Reader, raw: object) -> tuple[OralMedication, ...
             reader.fail(path, f"must be an object with drug and outcome, not {_kind(item)}")
             continue
         for unknown in item.keys() - _MEDICATION_KEYS:
-            reader.fail(f"{path}.{unknown}", "is not a field of an oral medication (expected drug, outcome)")
+            reader.fail(f"{path}.{_key_name(unknown)}", "is not a field of an oral medication (expected drug, outcome)")
         medications.append(
             OralMedication(
                 drug=reader.text(item, "drug", f"{path}.drug"),

@@ -469,11 +469,11 @@ def refresh_priorities(session: Session, *, as_of: date, rules: Rules) -> int:
         if term != waiting and priority is not None and waiting is not None:
             changed.append({"rid": referral_id, "p": priority - waiting + term, "w": term})
     if changed:
-        session.execute(
-            update(ReferralRow)
-            .where(col(ReferralRow.id) == sa.bindparam("rid"))
-            .values(priority=sa.bindparam("p"), priority_waiting=sa.bindparam("w"))
-            .execution_options(synchronize_session=False),
+        table: sa.Table = ReferralRow.__table__  # type: ignore[attr-defined]  # Core executemany: one statement
+        session.connection().execute(
+            update(table)
+            .where(table.c.id == sa.bindparam("rid"))
+            .values(priority=sa.bindparam("p"), priority_waiting=sa.bindparam("w")),
             changed,
         )
     return len(changed)
