@@ -40,7 +40,7 @@ def test_migrate_creates_an_owner_only_database(capsys: pytest.CaptureFixture[st
 
 
 def test_options_after_the_command_work_too(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
-    code, out, _ = run(capsys, "migrate", "--data-dir", str(data_dir))
+    code, _out, _ = run(capsys, "migrate", "--data-dir", str(data_dir))
     assert code == 0 and (data_dir / "triage.sqlite3").exists()
 
 

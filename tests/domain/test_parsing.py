@@ -10,8 +10,8 @@ import pytest
 from tests.factories import AS_OF, referral_json
 from triage_app.domain.nhs_number import (
     check_digit,
-    make_test_nhs_number,
     is_test_range,
+    make_test_nhs_number,
     nhs_number_problem,
     normalise_nhs_number,
 )

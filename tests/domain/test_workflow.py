@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from triage_app.domain.nhs_number import make_test_nhs_number, nhs_number_problem
 from triage_app.domain.scoring import OUTCOMES
 from triage_app.domain.workflow import STATUS_FOR_OUTCOME, STATUS_LABELS, STATUSES, TRANSITIONS, can_move
@@ -9,7 +11,7 @@ from triage_app.domain.workflow import STATUS_FOR_OUTCOME, STATUS_LABELS, STATUS
 
 def test_the_issue_workflow_is_possible() -> None:
     path = ["received", "ready_for_mdt", "listed", "discussed", "closed"]
-    assert all(can_move(a, b) for a, b in zip(path, path[1:], strict=False))
+    assert all(can_move(a, b) for a, b in itertools.pairwise(path))
     for triaged in ("awaiting_information", "redirected", "not_yet_refractory", "ready_for_mdt"):
         assert can_move("received", triaged)
 
