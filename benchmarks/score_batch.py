@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.synthetic import synthetic_referral
+from triage_app.domain.demo import synthetic_referral
 
 AS_OF = date(2026, 11, 2)
 BASELINE = "import json,sys; json.dump(json.load(open(sys.argv[1], encoding='utf-8')), open(sys.argv[2], 'w'))"

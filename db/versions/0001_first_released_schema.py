@@ -62,6 +62,8 @@ def upgrade() -> None:
     sa.Column('nhs_number', sa.String(length=10), nullable=True),
     sa.Column('family_name', sa.String(length=200), nullable=True),
     sa.Column('given_name', sa.String(length=200), nullable=True),
+    sa.Column('family_name_key', sa.String(length=200), nullable=True),
+    sa.Column('given_name_key', sa.String(length=200), nullable=True),
     sa.Column('date_of_birth', sa.Date(), nullable=True),
     sa.Column('sex', sa.String(length=16), nullable=True),
     sa.Column('hospital_number', sa.String(length=64), nullable=True),
@@ -106,9 +108,11 @@ def upgrade() -> None:
     sa.UniqueConstraint('nhs_number', 'received_on', name='uq_referral_nhs_number_received_on')
     )
     with op.batch_alter_table('referral', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_referral_family_name'), ['family_name'], unique=False)
+        batch_op.create_index(batch_op.f('ix_referral_family_name_key'), ['family_name_key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_referral_given_name_key'), ['given_name_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_referral_hospital_number'), ['hospital_number'], unique=False)
         batch_op.create_index(batch_op.f('ix_referral_nhs_number'), ['nhs_number'], unique=False)
+        batch_op.create_index('ix_referral_priority', ['priority'], unique=False)
         batch_op.create_index(batch_op.f('ix_referral_priority_waiting'), ['priority_waiting'], unique=False)
         batch_op.create_index('ix_referral_queue', ['outcome', 'priority'], unique=False)
         batch_op.create_index(batch_op.f('ix_referral_received_on'), ['received_on'], unique=False)
@@ -250,9 +254,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_referral_received_on'))
         batch_op.drop_index('ix_referral_queue')
         batch_op.drop_index(batch_op.f('ix_referral_priority_waiting'))
+        batch_op.drop_index('ix_referral_priority')
         batch_op.drop_index(batch_op.f('ix_referral_nhs_number'))
         batch_op.drop_index(batch_op.f('ix_referral_hospital_number'))
-        batch_op.drop_index(batch_op.f('ix_referral_family_name'))
+        batch_op.drop_index(batch_op.f('ix_referral_given_name_key'))
+        batch_op.drop_index(batch_op.f('ix_referral_family_name_key'))
 
     op.drop_table('referral')
     op.drop_table('audit_event')

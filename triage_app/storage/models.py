@@ -83,6 +83,8 @@ class ReferralRow(SQLModel, table=True):
     __tablename__ = "referral"
     __table_args__ = (
         sa.UniqueConstraint("nhs_number", "received_on", name="uq_referral_nhs_number_received_on"),
+        # The queue sorts and filters in SQL; these keep a million referrals quick (ids break ties).
+        sa.Index("ix_referral_priority", "priority"),
         sa.Index("ix_referral_queue", "outcome", "priority"),
         sa.Index("ix_referral_status_priority", "status", "priority"),
     )
@@ -94,8 +96,11 @@ class ReferralRow(SQLModel, table=True):
     external_id: str | None = Field(default=None, max_length=200)
     received_on: date | None = Field(default=None, index=True)
     nhs_number: str | None = Field(default=None, max_length=10, index=True)
-    family_name: str | None = Field(default=None, max_length=200, index=True)
+    family_name: str | None = Field(default=None, max_length=200)
     given_name: str | None = Field(default=None, max_length=200)
+    # Upper-cased copies for prefix search by index range (a LIKE on lower() would scan every row).
+    family_name_key: str | None = Field(default=None, max_length=200, index=True)
+    given_name_key: str | None = Field(default=None, max_length=200, index=True)
     date_of_birth: date | None = None
     sex: str | None = Field(default=None, max_length=16)
     hospital_number: str | None = Field(default=None, max_length=64, index=True)

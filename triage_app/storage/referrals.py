@@ -58,6 +58,16 @@ class VersionConflict(Exception):
         self.changed_at: datetime = current.updated_at
 
 
+def search_key(text: str | None) -> str | None:
+    """The form names are searched by: upper-cased, surrounding spaces removed."""
+    return None if text is None else text.strip().upper()
+
+
+def _prefix_range(column: Any, prefix: str) -> sa.ColumnElement[bool]:
+    """column starts with prefix, as an index range (prefix <= column < prefix + highest character)."""
+    return sa.and_(column >= prefix, column < prefix + "\U0010ffff")
+
+
 def referral_columns(referral: Referral) -> dict[str, Any]:
     """The referral's scalar fields as `referral` table columns."""
     p, r, d = referral.patient, referral.referrer, referral.diagnosis
@@ -68,6 +78,8 @@ def referral_columns(referral: Referral) -> dict[str, Any]:
         "nhs_number": p.nhs_number,
         "family_name": p.family_name,
         "given_name": p.given_name,
+        "family_name_key": search_key(p.family_name),
+        "given_name_key": search_key(p.given_name),
         "date_of_birth": p.date_of_birth,
         "sex": p.sex,
         "hospital_number": p.hospital_number,
@@ -394,15 +406,24 @@ def queue_conditions(queue_filter: QueueFilter) -> list[sa.ColumnElement[bool]]:
         conditions.append(col(ReferralRow.current_assessment_id).in_(flagged))
     text = (queue_filter.search or "").strip()
     if text:
-        digits = text.replace(" ", "").replace("-", "")
+        key = text.upper()
         options: list[sa.ColumnElement[bool]] = [
-            col(ReferralRow.family_name).istartswith(text, autoescape=True),
-            col(ReferralRow.given_name).istartswith(text, autoescape=True),
-            col(ReferralRow.hospital_number) == text.upper(),
+            _prefix_range(col(ReferralRow.family_name_key), key),
+            _prefix_range(col(ReferralRow.given_name_key), key),
             col(ReferralRow.hospital_number) == text,
+            col(ReferralRow.hospital_number) == key,
         ]
+        family, _, given = key.partition(",")
+        if given.strip():  # "ASHWORTH, M" as the queue shows names
+            options.append(
+                sa.and_(
+                    col(ReferralRow.family_name_key) == family.strip(),
+                    _prefix_range(col(ReferralRow.given_name_key), given.strip()),
+                )
+            )
+        digits = text.replace(" ", "").replace("-", "")
         if digits.isdigit():
-            options.append(col(ReferralRow.nhs_number).startswith(digits, autoescape=True))
+            options.append(_prefix_range(col(ReferralRow.nhs_number), digits))
         conditions.append(sa.or_(*options))
     return conditions
 

@@ -1,0 +1,190 @@
+"""Synthetic referrals for demo data and benchmarks: test-range NHS numbers and invented names only.
+
+The spread is realistic (most referrals complete, some incomplete or short of a criterion) and covers every
+outcome and every caution flag.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from typing import Any
+
+from triage_app.domain.nhs_number import make_test_nhs_number
+from triage_app.domain.referral import (
+    AETIOLOGIES,
+    BONT_GUIDANCE,
+    BONT_RESPONSES,
+    DISTRIBUTIONS,
+    ORAL_OUTCOMES,
+    PHENOTYPE_COMPONENTS,
+    PHYSIO_OUTCOMES,
+)
+
+# Invented surnames: a first part and a second part that do not make common real names together.
+_FAMILY_START = (
+    "Ash",
+    "Bram",
+    "Cas",
+    "Dun",
+    "Ell",
+    "Fern",
+    "Gil",
+    "Har",
+    "Ivo",
+    "Jes",
+    "Kell",
+    "Lind",
+    "Mor",
+    "Nor",
+    "Oak",
+    "Pen",
+    "Quill",
+    "Rud",
+    "Sel",
+    "Thorn",
+    "Ulm",
+    "Vant",
+    "Wex",
+    "Yar",
+    "Zell",
+)
+_FAMILY_END = (
+    "worth",
+    "ridge",
+    "feather",
+    "stone",
+    "mere",
+    "by",
+    "ington",
+    "croft",
+    "dale",
+    "holm",
+    "wick",
+    "ley",
+    "gate",
+    "brook",
+    "field",
+    "ford",
+)
+_GIVEN = (
+    "Alex",
+    "Morgan",
+    "Sam",
+    "Robin",
+    "Jules",
+    "Kit",
+    "Rowan",
+    "Toby",
+    "Nell",
+    "Ira",
+    "Priya",
+    "Tomasz",
+    "Aoife",
+    "Kwame",
+    "Mei",
+    "Yusuf",
+    "Ines",
+    "Oskar",
+    "Leila",
+    "Dev",
+    "Hana",
+    "Ruth",
+    "Emeka",
+    "Sofia",
+    "Arjun",
+    "Lotte",
+)
+_DRUGS = ("trihexyphenidyl", "clonazepam", "baclofen", "tetrabenazine", "gabapentin")
+_REFERRERS = ("Dr A Testwell", "Dr B Example", "Dr C Sample", "Dr D Placeholder", "Dr E Fictive")
+
+
+def invented_name(rng: random.Random) -> tuple[str, str]:
+    """(family, given) made up from syllables."""
+    return rng.choice(_FAMILY_START) + rng.choice(_FAMILY_END), rng.choice(_GIVEN)
+
+
+def synthetic_referral(serial: int, rng: random.Random, as_of: date) -> dict[str, Any]:
+    """One plausible referral in the interchange format, received within the last ~8 months of `as_of`."""
+    received = as_of - timedelta(days=rng.randint(0, 250))
+    age_days = rng.randint(12 * 365, 85 * 365)
+    born = received - timedelta(days=age_days)
+    onset_after_birth = rng.randint(min(age_days - 1, 10 * 365), age_days - 1)
+    onset = born + timedelta(days=onset_after_birth)
+    total = rng.randint(10, 80)
+    family, given = invented_name(rng)
+
+    def maybe(value: Any, chance: float = 0.93) -> Any:
+        return value if rng.random() < chance else None
+
+    return {
+        "external_id": f"DEMO-{serial:06d}",
+        "received_on": received.isoformat(),
+        "patient": {
+            "nhs_number": make_test_nhs_number(serial),
+            "family_name": family,
+            "given_name": given,
+            "date_of_birth": born.isoformat(),
+            "sex": rng.choice(("female", "female", "male", "other", "unknown")),
+            "hospital_number": f"K{serial:07d}",
+        },
+        "referrer": {
+            "name": rng.choice(_REFERRERS),
+            "role": rng.choice(
+                ("neurologist", "neurologist", "movement_disorders_neurologist", "gp", "neurosurgeon", "other")
+            ),
+            "organisation_ods": rng.choice(("RXX", "RAB", "RCD12")),
+        },
+        "receiving_unit_ods": rng.choice(("RXX01",) * 14 + ("RQQ07",)),
+        "diagnosis": {
+            "condition": rng.choice(("cervical_dystonia",) * 24 + ("other",)),
+            "aetiology": maybe(rng.choice(("idiopathic",) * 8 + AETIOLOGIES)),
+            "distribution": maybe(rng.choice(("focal",) * 6 + DISTRIBUTIONS)),
+            "onset": maybe(onset.strftime("%Y-%m")),
+            "specialist_confirmed": maybe(rng.random() < 0.8),
+        },
+        "phenotype": {
+            "components": rng.sample(PHENOTYPE_COMPONENTS, rng.choice((1, 1, 1, 2, 2, 3, 4, 5))),
+            "head_tremor": rng.random() < 0.3,
+        },
+        "severity": {
+            "twstrs_total": maybe(total),
+            "twstrs_pain": rng.randint(0, min(20, total)),
+            "tsui": rng.randint(0, 25),
+        },
+        "botulinum_toxin": {
+            "cycles": rng.choice((0, 2) + (3, 4, 5, 6, 8, 10, 12) * 3),
+            "guidance": maybe(rng.choice(("emg", "ultrasound", "emg", "none") + BONT_GUIDANCE)),
+            "response": maybe(
+                rng.choice(("secondary_non_response", "partial", "secondary_non_response") * 2 + BONT_RESPONSES)
+            ),
+            "immunoresistance_tested": rng.random() < 0.6,
+        },
+        "oral_medications": maybe(
+            [
+                {
+                    "drug": rng.choice(_DRUGS),
+                    "outcome": maybe(rng.choice(("ineffective", "not_tolerated") * 3 + ORAL_OUTCOMES)),
+                }
+                for _ in range(rng.choice((0, 1, 1, 1, 2, 2, 3)))
+            ]
+        ),
+        "physiotherapy": {
+            "completed": maybe(rng.random() < 0.92),
+            "outcome": maybe(rng.choice(("partial", "no_benefit") * 3 + PHYSIO_OUTCOMES)),
+        },
+        "history": {
+            "dysphagia": rng.random() < 0.1,
+            "prior_neck_surgery": rng.random() < 0.05,
+            "congenital_head_or_spine_abnormality": rng.random() < 0.02,
+            "cervical_spine_disease": rng.random() < 0.08,
+        },
+        "clinical_question": rng.choice(
+            (
+                "Is SPD suitable?",
+                "Consider SPD: lost response to toxin.",
+                "Rotational torticollis despite optimised toxin; surgical opinion please.",
+                "Please assess for selective peripheral denervation.",
+            )
+        ),
+    }
