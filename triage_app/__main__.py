@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,7 +24,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"triage-app: {exc}", file=sys.stderr)
             return EXIT_FAILURE
     if args.command is not None:
-        return run_command(args)
+        try:
+            return run_command(args)
+        except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     from triage_app.ui.app import run_gui
 
     return run_gui(paths, smoke=args.smoke)

@@ -116,7 +116,21 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--out", metavar="FILE", help="write the backup here instead of the backups folder")
 
     command("migrate", "bring the database schema up to date (the app also does this on start)")
+
+    demo = command("demo", "fill the database with synthetic referrals (test-range NHS numbers, invented names)")
+    demo.add_argument("--count", type=_count, default=300, metavar="N", help="how many (default 300)")
+    demo.add_argument("--seed", type=int, default=1, metavar="S", help="random seed, for a repeatable queue")
     return parser
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if not 0 <= value <= 5_000_000:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: choose 0 to 5,000,000")
+    return value
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -372,6 +386,27 @@ def cmd_migrate(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO
     return EXIT_OK
 
 
+def cmd_demo(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app demo`: synthetic referrals for a newcomer or a benchmark."""
+    from triage_app.services.demo import load_demo
+
+    def progress(done: int, total: int) -> None:
+        if total >= 20_000:
+            print(f"  {done:,} of {total:,}", file=err)
+
+    added = load_demo(
+        session.db,
+        actor=session.actor,
+        rules=session.rules,
+        as_of=today(),
+        count=args.count,
+        seed=args.seed,
+        progress=progress,
+    )
+    print(f"added {added:,} demo referrals (test-range NHS numbers, invented names)", file=out)
+    return EXIT_OK
+
+
 def session_paths(args: argparse.Namespace) -> AppPaths:
     """Resolved paths for the parsed arguments."""
     return resolve_paths(data_dir=args.data_dir, db=args.db, rules=args.rules)
@@ -385,6 +420,7 @@ DB_COMMANDS: dict[str, Callable[[argparse.Namespace, Any, TextIO, TextIO], int]]
     "user": cmd_user,
     "backup": cmd_backup,
     "migrate": cmd_migrate,
+    "demo": cmd_demo,
 }
 
 

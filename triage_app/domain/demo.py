@@ -106,7 +106,11 @@ def invented_name(rng: random.Random) -> tuple[str, str]:
 
 def synthetic_referral(serial: int, rng: random.Random, as_of: date) -> dict[str, Any]:
     """One plausible referral in the interchange format, received within the last ~8 months of `as_of`."""
-    received = as_of - timedelta(days=rng.randint(0, 250))
+    # Test-range numbers repeat every 100,000 serials; each repeat is received in an earlier 251-day window,
+    # so (NHS number, received date) stays unique however many are made.
+    # Most referrals are recent; a tail has waited long enough to breach the 18-week standard.
+    waited = min(250, int(rng.triangular(0, 250, 15)))
+    received = as_of - timedelta(days=waited + (serial // 100_000) * 251)
     age_days = rng.randint(12 * 365, 85 * 365)
     born = received - timedelta(days=age_days)
     onset_after_birth = rng.randint(min(age_days - 1, 10 * 365), age_days - 1)
@@ -154,7 +158,7 @@ def synthetic_referral(serial: int, rng: random.Random, as_of: date) -> dict[str
         },
         "botulinum_toxin": {
             "cycles": rng.choice((0, 2) + (3, 4, 5, 6, 8, 10, 12) * 3),
-            "guidance": maybe(rng.choice(("emg", "ultrasound", "emg", "none") + BONT_GUIDANCE)),
+            "guidance": maybe(rng.choice(("emg", "ultrasound", "emg", "none", *BONT_GUIDANCE))),
             "response": maybe(
                 rng.choice(("secondary_non_response", "partial", "secondary_non_response") * 2 + BONT_RESPONSES)
             ),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import delete, func, select, update
@@ -432,7 +432,7 @@ def queue_conditions(queue_filter: QueueFilter) -> list[sa.ColumnElement[bool]]:
 SORT_COLUMNS: dict[str, Any] = {
     "priority": ReferralRow.priority,
     "nhs_number": ReferralRow.nhs_number,
-    "name": ReferralRow.family_name,
+    "name": ReferralRow.family_name_key,
     "date_of_birth": ReferralRow.date_of_birth,
     "received_on": ReferralRow.received_on,
     "outcome": ReferralRow.outcome,
@@ -450,14 +450,14 @@ def queue_ids(
     limit: int | None = None,
     offset: int = 0,
 ) -> list[int]:
-    """Referral ids in queue order (highest priority first by default)."""
+    """Referral ids in queue order (highest priority first by default); ties broken by id."""
     column = col(SORT_COLUMNS[sort])
-    order = [column.desc().nulls_last() if descending else column.asc().nulls_last()]
-    order.append(col(ReferralRow.id).desc() if descending else col(ReferralRow.id).asc())
-    query = select(col(ReferralRow.id)).where(*queue_conditions(queue_filter)).order_by(*order)
+    identity = col(ReferralRow.id)
+    order = [column.desc(), identity.desc()] if descending else [column.asc(), identity.asc()]
+    query = select(identity).where(*queue_conditions(queue_filter)).order_by(*order)
     if limit is not None:
         query = query.limit(limit).offset(offset)
-    return list(session.execute(query).scalars())
+    return cast(list[int], session.connection().execute(query).scalars().all())
 
 
 def count_by(session: Session, column_name: str, queue_filter: QueueFilter | None = None) -> dict[str | None, int]:
@@ -498,3 +498,92 @@ def refresh_priorities(session: Session, *, as_of: date, rules: Rules) -> int:
             changed,
         )
     return len(changed)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """What one line of the queue shows."""
+
+    id: int
+    version: int
+    priority: int | None
+    nhs_number: str | None
+    family_name: str | None
+    given_name: str | None
+    date_of_birth: date | None
+    hospital_number: str | None
+    received_on: date | None
+    outcome: str | None
+    status: str
+    flags: tuple[str, ...]
+
+
+_QUEUE_COLUMNS = (
+    ReferralRow.id,
+    ReferralRow.version,
+    ReferralRow.priority,
+    ReferralRow.nhs_number,
+    ReferralRow.family_name,
+    ReferralRow.given_name,
+    ReferralRow.date_of_birth,
+    ReferralRow.hospital_number,
+    ReferralRow.received_on,
+    ReferralRow.outcome,
+    ReferralRow.status,
+    ReferralRow.current_assessment_id,
+)
+
+
+def queue_rows(session: Session, ids: Sequence[int]) -> dict[int, QueueRow]:
+    """The queue lines for these referral ids (one page), with their current flags."""
+    if not ids:
+        return {}
+    connection = session.connection()
+    rows = connection.execute(select(*(col(c) for c in _QUEUE_COLUMNS)).where(col(ReferralRow.id).in_(ids))).all()
+    assessment_ids = [row[-1] for row in rows if row[-1] is not None]
+    flags: dict[int, list[str]] = {}
+    if assessment_ids:
+        found = connection.execute(
+            select(col(AssessmentFlagRow.assessment_id), col(AssessmentFlagRow.flag))
+            .where(col(AssessmentFlagRow.assessment_id).in_(assessment_ids))
+            .order_by(col(AssessmentFlagRow.flag))
+        ).all()
+        for assessment_id, flag in found:
+            flags.setdefault(assessment_id, []).append(flag)
+    result: dict[int, QueueRow] = {}
+    for row in rows:
+        values: tuple[Any, ...] = tuple(row)
+        (rid, version, priority, nhs, family, given, born, hospital, received, outcome, status, assessment_id) = values
+        result[rid] = QueueRow(
+            rid,
+            version,
+            priority,
+            nhs,
+            family,
+            given,
+            born,
+            hospital,
+            received,
+            outcome,
+            status,
+            flags=tuple(flags.get(assessment_id, ())),
+        )
+    return result
+
+
+def queue_count(session: Session, queue_filter: QueueFilter) -> int:
+    """How many referrals the filter shows."""
+    query = select(func.count()).select_from(ReferralRow).where(*queue_conditions(queue_filter))
+    return int(session.connection().execute(query).scalar_one())
+
+
+def flag_counts(session: Session, queue_filter: QueueFilter | None = None) -> dict[str, int]:
+    """Referrals carrying each flag in their current assessment."""
+    query = (
+        select(col(AssessmentFlagRow.flag), func.count())
+        .join(ReferralRow, col(ReferralRow.current_assessment_id) == col(AssessmentFlagRow.assessment_id))
+        .group_by(col(AssessmentFlagRow.flag))
+    )
+    if queue_filter is not None:
+        query = query.where(*queue_conditions(queue_filter))
+    return {flag: count for flag, count in session.connection().execute(query).all()}

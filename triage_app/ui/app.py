@@ -24,6 +24,7 @@ def run_gui(paths: AppPaths, *, smoke: bool = False) -> int:
     app.setOrganizationName("SPD-MDT")
     app.setApplicationVersion(__version__)
     window = MainWindow(paths)
+    window.setProperty("smoke", smoke)
     window.show()
     status = {"code": 0}
 

@@ -1,17 +1,59 @@
-"""The main window: the referral queue. (Issue 4 fills in the queue table, filters and triage panel.)"""
+"""The main window: views with counts on the left, the queue in the centre, the triage panel on the right.
+
+It wires the views to the use cases. Every database call goes through the one worker; results come back on
+the GUI thread, failures always reach the user as a message.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox
+from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QTableView,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from triage_app.config import AppPaths
+from triage_app.domain.scoring import FLAGS, OUTCOME_LABELS, OUTCOMES
+from triage_app.domain.workflow import ADMIN, CONSULTANT, STATUS_LABELS, STATUSES
+from triage_app.ui.dialogs import CANCEL, RELOAD, ConflictDialog, Messages, OverrideDialog
+from triage_app.ui.queue_model import COLUMNS, ID_ROLE, QueueTableModel, QueueView
+from triage_app.ui.referral_form import ReferralForm
+from triage_app.ui.sidebar import QueueSidebar
+from triage_app.ui.triage_panel import NOT_CONSULTANT, TriagePanel
 from triage_app.ui.worker import DbWorker
 
 log = logging.getLogger(__name__)
+
+DEMO_COUNT = 300
+
+
+class GuiThreadDatabaseCall(RuntimeError):
+    """A database call was made on the GUI thread: it would freeze the window."""
+
+
+def gui_thread_guard() -> None:
+    """Installed on the app's database: every call from the GUI thread fails loudly."""
+    if threading.current_thread() is threading.main_thread():
+        raise GuiThreadDatabaseCall("database call on the GUI thread; submit it to the DbWorker instead")
 
 
 class MainWindow(QMainWindow):
@@ -19,17 +61,255 @@ class MainWindow(QMainWindow):
 
     session_ready = Signal()
     session_failed = Signal(str)
+    detail_shown = Signal(int)
+    changes_applied = Signal(object)
 
-    def __init__(self, paths: AppPaths) -> None:
+    def __init__(self, paths: AppPaths, *, settings: QSettings | None = None) -> None:
         super().__init__()
         self.paths = paths
         self.session: Any = None
         self.worker = DbWorker(self)
+        self.settings = settings or QSettings(str(paths.data_dir / "window.ini"), QSettings.Format.IniFormat)
+        self.forms: dict[int | None, ReferralForm] = {}
+        self.detail: Any = None
+        self._selected_id: int | None = None
+        self._select_after_load: int | None = None
         self.setWindowTitle("SPD Referral Triage")
-        self.resize(1280, 800)
-        self._placeholder = QLabel("Opening the referral database…")
-        self.setCentralWidget(self._placeholder)
-        self.statusBar().showMessage("Opening the referral database…")
+        self.resize(1400, 860)
+
+        self.model = QueueTableModel(
+            self.worker, self._db, today=self._today, warning_weeks=self._warning_weeks, parent=self
+        )
+        self.model.loaded.connect(self._on_loaded)
+        self.model.ids_ready.connect(self._reselect)
+        self.model.failed.connect(lambda message: self._error("The queue could not be read", message))
+        self._build_table()
+        self.sidebar = QueueSidebar()
+        self.sidebar.view_chosen.connect(self._sidebar_view)
+        self.panel = TriagePanel()
+        self.panel.confirm_requested.connect(self.confirm_triage)
+        self.panel.override_requested.connect(self.override_triage)
+        self.panel.status_requested.connect(self.move_status)
+        self.panel.missing_field_clicked.connect(self.open_form_at)
+        self.panel.edit_requested.connect(self.open_selected)
+        self._build_filters()
+        self._build_banner()
+
+        centre = QWidget()
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.addWidget(self.banner)
+        centre_layout.addWidget(self.table)
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(centre)
+        self.splitter.addWidget(self.panel)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 1)
+        self.splitter.setSizes([230, 800, 380])
+        self.setCentralWidget(self.splitter)
+        self._build_actions()
+        self._build_status_bar()
+        self._restore_layout()
+        self._set_enabled(False)
+
+    # --- construction ----------------------------------------------------------------------------------------
+
+    def _build_table(self) -> None:
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setAccessibleName("Referral queue")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSortingEnabled(True)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
+        for column, width in enumerate((50, 110, 200, 50, 100, 60, 190, 220, 140)):
+            self.table.setColumnWidth(column, width)
+        self.table.doubleClicked.connect(lambda _index: self.open_selected())
+        self.table.activated.connect(lambda _index: self.open_selected())
+
+    def _build_filters(self) -> None:
+        self.outcome_filter = QComboBox()
+        self.outcome_filter.setAccessibleName("Filter by triage outcome")
+        self.outcome_filter.addItem("All outcomes", None)
+        for outcome in OUTCOMES:
+            self.outcome_filter.addItem(OUTCOME_LABELS[outcome], outcome)
+        self.status_filter = QComboBox()
+        self.status_filter.setAccessibleName("Filter by status")
+        self.status_filter.addItem("All statuses", None)
+        for status in STATUSES:
+            self.status_filter.addItem(STATUS_LABELS[status], status)
+        self.flag_filter = QComboBox()
+        self.flag_filter.setAccessibleName("Filter by caution")
+        self.flag_filter.addItem("Any caution", None)
+        for flag, (label, explanation) in FLAGS.items():
+            self.flag_filter.addItem(label, flag)
+            self.flag_filter.setItemData(self.flag_filter.count() - 1, explanation, Qt.ItemDataRole.ToolTipRole)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search NHS no / name / hospital no  (Ctrl+F)")
+        self.search.setAccessibleName("Search the queue")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(280)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(250)
+        self._search_timer.timeout.connect(self.apply_filters)
+        self.search.textChanged.connect(lambda _text: self._search_timer.start())
+        self.search.returnPressed.connect(self.apply_filters)
+        for combo in (self.outcome_filter, self.status_filter, self.flag_filter):
+            combo.currentIndexChanged.connect(lambda _index: self.apply_filters())
+        bar = QToolBar("Filters")
+        bar.setObjectName("filters")
+        bar.setMovable(False)
+        for label, widget in (
+            ("Triage ", self.outcome_filter),
+            ("  Status ", self.status_filter),
+            ("  Caution ", self.flag_filter),
+        ):
+            caption = QLabel(label)
+            caption.setBuddy(widget)
+            bar.addWidget(caption)
+            bar.addWidget(widget)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        bar.addWidget(self.search)
+        self.addToolBar(bar)
+
+    def _build_banner(self) -> None:
+        self.banner = QWidget()
+        layout = QHBoxLayout(self.banner)
+        self.banner_text = QLabel("The queue is empty.")
+        self.demo_button = QPushButton("Load demo data")
+        self.demo_button.setToolTip(
+            f"Add {DEMO_COUNT} invented referrals (test-range NHS numbers) to see a working queue"
+        )
+        self.demo_button.clicked.connect(self.load_demo_data)
+        self.new_button = QPushButton("New referral")
+        self.new_button.clicked.connect(self.new_referral)
+        layout.addWidget(self.banner_text, 1)
+        layout.addWidget(self.demo_button)
+        layout.addWidget(self.new_button)
+        self.banner.hide()
+
+    def _action(
+        self,
+        text: str,
+        slot: Callable[[], Any],
+        shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+        tip: str = "",
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip or text.replace("&", ""))
+        action.setToolTip(tip or text.replace("&", ""))
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.new_action = self._action("&New referral…", self.new_referral, QKeySequence.StandardKey.New)
+        self.open_action = self._action(
+            "&Open referral", self.open_selected, "Ctrl+O", "Open the selected referral (Enter)"
+        )
+        self.next_action = self._action("&Next referral", lambda: self.step(1), "Alt+Down")
+        self.previous_action = self._action("&Previous referral", lambda: self.step(-1), "Alt+Up")
+        self.confirm_action = self._action("&Confirm triage", self.confirm_triage, "Ctrl+Shift+C")
+        self.override_action = self._action("O&verride triage…", self.override_triage, "Ctrl+Shift+O")
+        self.search_action = self._action("&Search", self.focus_search, QKeySequence.StandardKey.Find)
+        self.refresh_action = self._action("&Refresh", self.refresh, QKeySequence.StandardKey.Refresh)
+        self.clear_action = self._action("&Clear filters", self.clear_filters, "Ctrl+Shift+L")
+        self.demo_action = self._action("Load &demo data…", self.load_demo_data)
+        self.backup_action = self._action("&Back up database now", self.backup_now)
+        self.about_action = self._action("&About", self.show_about)
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        for action in (self.new_action, self.demo_action, self.backup_action, self.quit_action):
+            file_menu.addAction(action)
+        referral_menu = menus.addMenu("&Referral")
+        for action in (
+            self.open_action,
+            self.next_action,
+            self.previous_action,
+            self.confirm_action,
+            self.override_action,
+        ):
+            referral_menu.addAction(action)
+        view_menu = menus.addMenu("&View")
+        for action in (self.search_action, self.clear_action, self.refresh_action):
+            view_menu.addAction(action)
+        help_menu = menus.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+        self.role_actions = (self.confirm_action, self.override_action)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.user_label = QLabel("Not signed in")
+        self.user_label.setAccessibleName("Signed-in user")
+        self.count_label = QLabel()
+        self.rules_label = QLabel()
+        self.saved_label = QLabel()
+        legend = QLabel("Wks: ! warning week · ‼ past 18 weeks")
+        legend.setToolTip("Colour is never the only signal: the marks carry the same meaning")
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(120)
+        self.busy.setAccessibleName("Working")
+        self.busy.hide()
+        self._busy_timer = QTimer(self)
+        self._busy_timer.setSingleShot(True)
+        self._busy_timer.setInterval(150)  # longer than a blink
+        self._busy_timer.timeout.connect(self.busy.show)
+        self.worker.busy_changed.connect(self._busy)
+        for widget in (self.user_label, self.count_label, self.rules_label, legend, self.saved_label):
+            bar.addPermanentWidget(widget)
+        bar.addPermanentWidget(self.busy)
+
+    def _busy(self, busy: bool) -> None:
+        if busy:
+            self._busy_timer.start()
+        else:
+            self._busy_timer.stop()
+            self.busy.hide()
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window/splitter")
+        if isinstance(state, QByteArray):
+            self.splitter.restoreState(state)
+        header = self.settings.value("queue/header")
+        if isinstance(header, QByteArray):
+            self.table.horizontalHeader().restoreState(header)
+
+    def save_layout(self) -> None:
+        """Remember window size, panel sizes and column widths."""
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
+        self.settings.setValue("queue/header", self.table.horizontalHeader().saveState())
+        self.settings.sync()
+
+    # --- session ---------------------------------------------------------------------------------------------
+
+    def _db(self) -> Any:
+        return self.session.db
+
+    def _today(self) -> Any:
+        from triage_app.services.app import local_today
+
+        return local_today()
+
+    def _warning_weeks(self) -> int:
+        return self.session.rules.rtt_warning_weeks if self.session is not None else 12
 
     def database_description(self) -> str:
         """Where the open database is."""
@@ -37,38 +317,452 @@ class MainWindow(QMainWindow):
 
     def open_session(self) -> None:
         """Open, back up and migrate the database on the worker, then sign in."""
+        paths = self.paths
 
         def task() -> Any:
             from triage_app.services.app import local_today, open_session
 
-            return open_session(
-                self.paths.db_url,
-                backup_dir=self.paths.backup_dir,
-                rules_path=self.paths.rules_path,
-                today=local_today(),
+            session = open_session(
+                paths.db_url, backup_dir=paths.backup_dir, rules_path=paths.rules_path, today=local_today()
             )
+            session.db.thread_guard = gui_thread_guard
+            return session
 
         self.worker.submit(task, self._on_session, self._on_session_error)
 
     def _on_session(self, session: Any) -> None:
         self.session = session
         actor = session.actor
-        self._placeholder.setText(f"Signed in as {actor.display_name}")
-        self.statusBar().showMessage(
-            f"Signed in: {actor.display_name} ({actor.describe_roles()})  |  rules {session.rules.version}"
-        )
+        self.user_label.setText(f"Signed in: {actor.display_name} ({actor.describe_roles()})")
+        self.rules_label.setText(f"rules {session.rules.version}")
+        self._apply_roles()
+        self._set_enabled(True)
+        self.apply_filters()
+        self.refresh_counts()
         self.session_ready.emit()
 
     def _on_session_error(self, error: BaseException) -> None:
         message = str(error)
         log.error("could not open the database: %s", type(error).__name__)
-        self._placeholder.setText(f"The referral database could not be opened.\n\n{message}")
+        self.banner_text.setText(f"The referral database could not be opened.\n\n{message}")
+        self.demo_button.hide()
+        self.new_button.hide()
+        self.banner.show()
         self.session_failed.emit(message)
-        if self.isVisible() and not self.signalsBlocked():
-            QMessageBox.critical(self, "Cannot open the referral database", message)
+        if not self.property("smoke"):
+            Messages.error(self, "Cannot open the referral database", message)
+
+    def _set_enabled(self, enabled: bool) -> None:
+        for widget in (
+            self.table,
+            self.sidebar,
+            self.outcome_filter,
+            self.status_filter,
+            self.flag_filter,
+            self.search,
+        ):
+            widget.setEnabled(enabled)
+        for action in (self.new_action, self.open_action, self.demo_action, self.backup_action, self.refresh_action):
+            action.setEnabled(enabled)
+        if not enabled:
+            for action in self.role_actions:
+                action.setEnabled(False)
+
+    def _apply_roles(self) -> None:
+        actor = self.session.actor
+        consultant = actor.has(CONSULTANT)
+        for action in self.role_actions:
+            action.setEnabled(consultant)
+            action.setToolTip(action.text().replace("&", "") if consultant else NOT_CONSULTANT)
+        admin = actor.has(ADMIN)
+        self.demo_action.setEnabled(admin)
+        self.demo_button.setEnabled(admin)
+        tip = "Only an administrator can load demo data"
+        self.demo_action.setToolTip(self.demo_action.toolTip() if admin else tip)
+        if not admin:
+            self.demo_button.setToolTip(tip)
+
+    # --- the queue -------------------------------------------------------------------------------------------
+
+    def current_filter(self) -> Any:
+        """The filter the controls describe."""
+        from triage_app.services.queue import QueueFilter
+
+        return QueueFilter(
+            outcome=self.outcome_filter.currentData(),
+            status=self.status_filter.currentData(),
+            flag=self.flag_filter.currentData(),
+            search=self.search.text().strip() or None,
+        )
+
+    def apply_filters(self) -> None:
+        """Load the queue for the current filter, keeping the current sort."""
+        self._search_timer.stop()
+        if self.session is None:
+            return
+        view = self.model.view
+        sort, descending = (view.sort, view.descending) if view is not None else ("priority", True)
+        self._select_after_load = self._selected_id
+        self.model.load(QueueView(self.current_filter(), sort, descending))
+
+    def _sidebar_view(self, kind: str, value: Any) -> None:
+        combos = {"outcome": self.outcome_filter, "status": self.status_filter, "flag": self.flag_filter}
+        for combo in combos.values():
+            combo.blockSignals(True)
+            combo.setCurrentIndex(0)
+        if kind in combos:
+            combos[kind].setCurrentIndex(max(combos[kind].findData(value), 0))
+        for combo in combos.values():
+            combo.blockSignals(False)
+        self.apply_filters()
+
+    def clear_filters(self) -> None:
+        """Back to the whole queue."""
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        self._sidebar_view("all", None)
+
+    def focus_search(self) -> None:
+        """Ctrl+F: type to search."""
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def refresh(self) -> None:
+        """F5: read the queue and counts again."""
+        self.apply_filters()
+        self.refresh_counts()
+
+    def refresh_counts(self) -> None:
+        """Update the side panel's counts in the background."""
+        if self.session is None:
+            return
+        from triage_app.services import queue
+
+        db = self._db()
+        self.worker.submit(lambda: queue.counts(db), self._on_counts, self._on_worker_error("Counts"))
+
+    def _on_counts(self, counts: Any) -> None:
+        self.sidebar.set_counts(counts)
+        filtering = any(
+            (
+                self.outcome_filter.currentData(),
+                self.status_filter.currentData(),
+                self.flag_filter.currentData(),
+                self.search.text().strip(),
+            )
+        )
+        empty = counts.total == 0 and not filtering
+        self.banner_text.setText(
+            "The queue is empty. Enter the first referral, or load invented demo referrals to try the app."
+        )
+        self.banner.setVisible(empty)
+
+    def _on_loaded(self, total: int) -> None:
+        self.count_label.setText(f"{total:,} referrals shown")
+        self._reselect()
+        if self.table.currentIndex().row() < 0 and total and self._selected_id is None:
+            self.table.selectRow(0)
+
+    def _reselect(self) -> None:
+        wanted = self._select_after_load
+        if wanted is None:
+            return
+        row = self.model.row_of(wanted)
+        if row is not None:
+            self._select_after_load = None
+            self.table.selectRow(row)
+            self.table.scrollTo(self.model.index(row, 0))
+
+    def _selection_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        referral_id = self.model.data(current, ID_ROLE) if current.isValid() else None
+        if referral_id == self._selected_id:
+            return
+        self._selected_id = referral_id
+        self.show_detail(referral_id)
+
+    def show_detail(self, referral_id: int | None) -> None:
+        """Fetch and show the triage panel for a referral."""
+        if referral_id is None or self.session is None:
+            self.detail = None
+            self.panel.show_detail(None, None)
+            return
+        from triage_app.services.referrals import get_referral
+
+        db = self._db()
+
+        def shown(detail: Any) -> None:
+            if detail.row.id != self._selected_id:
+                return  # the user moved on meanwhile
+            self.detail = detail
+            self.panel.show_detail(detail, self.session.actor)
+            self.detail_shown.emit(detail.row.id)
+
+        self.worker.submit(lambda: get_referral(db, referral_id=referral_id), shown, self._on_worker_error("Referral"))
+
+    def step(self, offset: int) -> None:
+        """Next / previous referral in the queue."""
+        row = self.table.currentIndex().row()
+        target = max(0, min(self.model.rowCount() - 1, row + offset if row >= 0 else 0))
+        if self.model.rowCount():
+            self.table.selectRow(target)
+            self.table.scrollTo(self.model.index(target, 0))
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not getattr(self, "_selection_wired", False):
+            self.table.selectionModel().currentRowChanged.connect(self._selection_changed)
+            self._selection_wired = True
+
+    # --- referral form ---------------------------------------------------------------------------------------
+
+    def new_referral(self) -> None:
+        """Ctrl+N: an empty referral form."""
+        if self.session is None:
+            return
+        self._show_form(None, None, None)
+
+    def open_selected(self, focus_path: str | None = None) -> None:
+        """Enter / double-click: the selected referral's form (loaded fresh)."""
+        referral_id = self._selected_id
+        if referral_id is None or self.session is None:
+            return
+        if referral_id in self.forms:
+            form = self.forms[referral_id]
+            form.raise_()
+            form.activateWindow()
+            if focus_path:
+                form.focus_field(focus_path)
+            return
+        from triage_app.services.referrals import get_referral
+
+        db = self._db()
+
+        def opened(detail: Any) -> None:
+            form = self._show_form(detail.referral, detail.row.id, detail.row.version)
+            if focus_path:
+                form.focus_field(focus_path)
+
+        self.worker.submit(lambda: get_referral(db, referral_id=referral_id), opened, self._on_worker_error("Referral"))
+
+    def open_form_at(self, path: str) -> None:
+        """A missing-field link: open the form with the cursor in that field."""
+        self.open_selected(focus_path=path)
+
+    def _show_form(self, referral: Any, referral_id: int | None, version: int | None) -> ReferralForm:
+        form = ReferralForm(
+            rules=self.session.rules,
+            as_of=self._today(),
+            referral=referral,
+            referral_id=referral_id,
+            version=version,
+            parent=self,
+        )
+        form.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        key = referral_id
+        self.forms[key] = form
+        form.destroyed.connect(lambda _obj=None, k=key: self.forms.pop(k, None))
+        form.save_requested.connect(lambda parsed, rid, ver, f=form: self._save_form(f, parsed, rid, ver))
+        form.show()
+        return form
+
+    def _save_form(self, form: ReferralForm, referral: Any, referral_id: int | None, version: int | None) -> None:
+        from triage_app.services import referrals
+        from triage_app.services.errors import ConflictError
+
+        db, actor, rules, today = self._db(), self.session.actor, self.session.rules, self._today()
+
+        def task() -> Any:
+            if referral_id is None:
+                return referrals.register_referral(db, actor=actor, referral=referral, rules=rules, as_of=today)
+            return referrals.update_referral(
+                db,
+                actor=actor,
+                referral_id=referral_id,
+                expected_version=version or 0,
+                referral=referral,
+                rules=rules,
+                as_of=today,
+            )
+
+        def saved(result: Any) -> None:
+            if referral_id is None:
+                self.forms.pop(None, None)
+                self.forms[result.referral_id] = form
+            self._selected_id = None
+            self._select_after_load = result.referral_id
+            form.save_finished(result.referral_id, result.version)
+            self.saved_label.setText(f"saved {self._now()}")
+            self._after_change(result.changes)
+
+        def failed(error: BaseException) -> None:
+            if isinstance(error, ConflictError):
+                self._resolve_conflict(form, referral, error)
+                return
+            form.save_failed(str(error))
+            Messages.error(form, "The referral was not saved", str(error))
+
+        self.worker.submit(task, saved, failed)
+
+    def _resolve_conflict(self, form: ReferralForm, mine: Any, conflict: Any) -> None:
+        from triage_app.services.referrals import get_referral
+
+        db = self._db()
+
+        def compare(detail: Any) -> None:
+            form.save_failed("someone else changed this referral")
+            choice = ConflictDialog.ask(str(conflict), mine, detail.referral, form)
+            if choice == RELOAD:
+                form.load(detail.referral, version=detail.row.version)
+            elif choice != CANCEL:  # keep my edits on top of the saved version; the user saves again
+                form.version = detail.row.version
+                form.status.setText("Your edits are kept on top of the saved version: check them, then save.")
+
+        self.worker.submit(
+            lambda: get_referral(db, referral_id=conflict.referral_id), compare, self._on_worker_error("Referral")
+        )
+
+    # --- consultant actions and workflow ------------------------------------------------------------------------
+
+    def confirm_triage(self) -> None:
+        """Record the consultant's confirmation of the current outcome."""
+        self._decide(None, None)
+
+    def override_triage(self) -> None:
+        """Record a different outcome with the consultant's written reason."""
+        if self.detail is None or self.session is None:
+            return
+        if not self.session.actor.has(CONSULTANT):
+            Messages.error(self, "Not allowed", NOT_CONSULTANT)
+            return
+        answer = OverrideDialog.ask(self.detail.row.outcome, self)
+        if answer is not None:
+            self._decide(*answer)
+
+    def _decide(self, outcome: str | None, reason: str | None) -> None:
+        if self.detail is None or self.session is None:
+            return
+        from triage_app.services.triage import decide_triage
+
+        db, actor, detail = self._db(), self.session.actor, self.detail
+        self.worker.submit(
+            lambda: decide_triage(
+                db,
+                actor=actor,
+                referral_id=detail.row.id,
+                expected_version=detail.row.version,
+                override_outcome=outcome,
+                reason=reason,
+            ),
+            lambda result: self._after_change(result.changes),
+            self._on_worker_error("Triage decision not recorded"),
+        )
+
+    def move_status(self, status: str) -> None:
+        """Move the selected referral along the workflow."""
+        if self.detail is None or self.session is None:
+            return
+        from triage_app.services.triage import change_status
+
+        db, actor, detail = self._db(), self.session.actor, self.detail
+        self.worker.submit(
+            lambda: change_status(
+                db, actor=actor, referral_id=detail.row.id, expected_version=detail.row.version, status=status
+            ),
+            lambda result: self._after_change(result.changes),
+            self._on_worker_error("Status not changed"),
+        )
+
+    def _after_change(self, changes: Any) -> None:
+        """Views refresh themselves from what a mutation reports."""
+        self.saved_label.setText(f"saved {self._now()}")
+        if self._selected_id is not None and self._selected_id in changes.referral_ids:
+            self.show_detail(self._selected_id)
+        self._select_after_load = self._select_after_load or self._selected_id
+        self.apply_filters()
+        self.refresh_counts()
+        self.changes_applied.emit(changes)
+
+    # --- other actions ---------------------------------------------------------------------------------------
+
+    def load_demo_data(self) -> None:
+        """Admin: add invented referrals so a newcomer sees a working queue."""
+        if self.session is None:
+            return
+        if not Messages.confirm(
+            self,
+            "Load demo data",
+            f"Add {DEMO_COUNT} invented referrals (test-range NHS numbers 999 000 0000-999 999 9999) to this "
+            "database? Use this on a trial database, not on the unit's live queue.",
+        ):
+            return
+        from triage_app.services.demo import load_demo
+
+        db, actor, rules, today = self._db(), self.session.actor, self.session.rules, self._today()
+        self.worker.submit(
+            lambda: load_demo(db, actor=actor, rules=rules, as_of=today, count=DEMO_COUNT),
+            lambda _added: self._after_change(whole_queue_changed()),
+            self._on_worker_error("Demo data not loaded"),
+        )
+
+    def backup_now(self) -> None:
+        """Take an online backup and say where it went."""
+        if self.session is None:
+            return
+        from triage_app.services.audit import backup_now
+
+        db, actor, backup_dir = self._db(), self.session.actor, self.paths.backup_dir
+        self.worker.submit(
+            lambda: backup_now(db, actor=actor, backup_dir=backup_dir),
+            lambda target: self.statusBar().showMessage(f"Backed up to {target}", 10_000),
+            self._on_worker_error("Backup failed"),
+        )
+
+    def show_about(self) -> None:
+        """Version and rules version."""
+        Messages.about(self, self.session.rules.version if self.session else "not loaded")
+
+    def _on_worker_error(self, title: str) -> Callable[[BaseException], None]:
+        def report(error: BaseException) -> None:
+            log.error("%s: %s", title, type(error).__name__)
+            self._error(title, str(error))
+            if self._selected_id is not None:
+                self.show_detail(self._selected_id)
+
+        return report
+
+    def _error(self, title: str, message: str) -> None:
+        self.statusBar().showMessage(f"{title}: {message}", 15_000)
+        Messages.error(self, title, message)
+
+    @staticmethod
+    def _now() -> str:
+        from datetime import datetime
+
+        return datetime.now().astimezone().strftime("%H:%M")
+
+    # --- closing ---------------------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        for form in list(self.forms.values()):
+            if not form.close():
+                event.ignore()
+                return
+        self.save_layout()
+        event.accept()
 
     def shutdown(self) -> None:
         """Finish background work and close the database."""
         self.worker.shutdown()
         if self.session is not None:
             self.session.close()
+
+
+def whole_queue_changed() -> Any:
+    """What a change to the whole queue (demo data) reports."""
+    from triage_app.services.referrals import Changes
+
+    return Changes()
+
+
+__all__ = ["COLUMNS", "MainWindow"]

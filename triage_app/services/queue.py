@@ -1,0 +1,63 @@
+"""Reading the queue for the GUI: counts, the first page at once, then every id, then pages by id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from triage_app.storage import referrals as repo
+from triage_app.storage.engine import Database
+from triage_app.storage.referrals import QueueFilter, QueueRow
+
+__all__ = ["QueueCounts", "QueueFilter", "QueueRow", "QueueSnapshot", "all_ids", "counts", "page", "snapshot"]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSnapshot:
+    """The first screenful of a queue view: how many rows in all, and the first page."""
+
+    total: int
+    first_ids: list[int]
+    rows: dict[int, QueueRow]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    """Counts for the side panel."""
+
+    total: int
+    by_outcome: dict[str | None, int] = field(default_factory=dict)
+    by_status: dict[str | None, int] = field(default_factory=dict)
+    by_flag: dict[str, int] = field(default_factory=dict)
+
+
+def snapshot(db: Database, *, queue_filter: QueueFilter, sort: str, descending: bool, page_size: int) -> QueueSnapshot:
+    """Count the view and fetch its first page in one read transaction (a consistent picture)."""
+    with db.read() as session:
+        total = repo.queue_count(session, queue_filter)
+        ids = repo.queue_ids(session, queue_filter=queue_filter, sort=sort, descending=descending, limit=page_size)
+        return QueueSnapshot(total, ids, repo.queue_rows(session, ids))
+
+
+def all_ids(db: Database, *, queue_filter: QueueFilter, sort: str, descending: bool) -> list[int]:
+    """Every id of the view in order (fetched after the first paint)."""
+    with db.read() as session:
+        return repo.queue_ids(session, queue_filter=queue_filter, sort=sort, descending=descending)
+
+
+def page(db: Database, *, ids: Sequence[int]) -> dict[int, QueueRow]:
+    """Queue lines for these ids (rows deleted meanwhile are simply absent)."""
+    with db.read() as session:
+        return repo.queue_rows(session, ids)
+
+
+def counts(db: Database) -> QueueCounts:
+    """Totals by outcome, status and flag over open and closed referrals."""
+    with db.read() as session:
+        by_outcome = repo.count_by(session, "outcome")
+        return QueueCounts(
+            total=sum(by_outcome.values()),
+            by_outcome=by_outcome,
+            by_status=repo.count_by(session, "status"),
+            by_flag=repo.flag_counts(session),
+        )

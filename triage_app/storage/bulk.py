@@ -1,0 +1,127 @@
+"""Fast insertion of many scored referrals at once (demo data, benchmarks): Core executemany, explicit ids.
+
+The same columns and child rows as `insert_referral` + `store_assessment`, without the ORM's per-row cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from triage_app.domain.referral import Referral
+from triage_app.domain.scoring import Assessment
+from triage_app.storage.models import (
+    AssessmentCriterionRow,
+    AssessmentFlagRow,
+    AssessmentMissingRow,
+    AssessmentRow,
+    OralMedicationRow,
+    PhenotypeComponentRow,
+    ReferralRow,
+    StatusChangeRow,
+    utc_now,
+)
+from triage_app.storage.referrals import referral_columns
+
+_Rows = list[dict[str, Any]]
+
+
+def _table(model: Any) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
+
+
+def _next_id(session: Session, model: Any) -> int:
+    table = _table(model)
+    return int(session.connection().execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()) + 1
+
+
+def bulk_insert(
+    session: Session, *, items: Sequence[tuple[Referral, Assessment]], user_id: int, status: str = "received"
+) -> list[int]:
+    """Insert scored referrals in the caller's write transaction; return their new ids."""
+    if not items:
+        return []
+    now = utc_now()
+    first_referral, first_assessment = _next_id(session, ReferralRow), _next_id(session, AssessmentRow)
+    referrals: _Rows = []
+    medications: _Rows = []
+    components: _Rows = []
+    assessments: _Rows = []
+    criteria: _Rows = []
+    flags: _Rows = []
+    missing: _Rows = []
+    history: _Rows = []
+    ids: list[int] = []
+    for offset, (referral, assessment) in enumerate(items):
+        rid, aid = first_referral + offset, first_assessment + offset
+        ids.append(rid)
+        terms = assessment.priority_terms
+        referrals.append(
+            referral_columns(referral)
+            | {
+                "id": rid,
+                "version": 1,
+                "status": status,
+                "current_assessment_id": aid,
+                "outcome": assessment.outcome,
+                "priority": assessment.priority,
+                "priority_waiting": terms.waiting,
+                "created_at": now,
+                "created_by": user_id,
+                "updated_at": now,
+                "updated_by": user_id,
+            }
+        )
+        for position, medication in enumerate(referral.oral_medications or ()):
+            medications.append(
+                {"referral_id": rid, "position": position, "drug": medication.drug, "outcome": medication.outcome}
+            )
+        for position, component in enumerate(referral.phenotype.components or ()):
+            components.append({"referral_id": rid, "component": component, "position": position})
+        assessments.append(
+            {
+                "id": aid,
+                "referral_id": rid,
+                "is_current": True,
+                "assessed_on": assessment.as_of,
+                "assessed_at": now,
+                "assessed_by": user_id,
+                "rules_version": assessment.rules_version,
+                "outcome": assessment.outcome,
+                "priority": assessment.priority,
+                "priority_severity": terms.severity,
+                "priority_pain": terms.pain,
+                "priority_waiting": terms.waiting,
+                "weeks_waiting": assessment.weeks_waiting,
+                "summary": assessment.summary,
+            }
+        )
+        criteria.extend(
+            {"assessment_id": aid, "criterion_id": c.id, "status": c.status, "reason": c.reason}
+            for c in assessment.criteria
+        )
+        flags.extend({"assessment_id": aid, "flag": flag} for flag in assessment.flags)
+        missing.extend({"assessment_id": aid, "field_path": path} for path in assessment.missing)
+        history.append(
+            {"referral_id": rid, "from_status": None, "to_status": status, "changed_by": user_id, "changed_at": now}
+        )
+    connection = session.connection()
+    # Referral rows first (children point at them), their assessment pointer is filled at once: foreign
+    # keys are checked per statement, and the assessment rows follow in the same transaction.
+    for model, rows in (
+        (ReferralRow, referrals),
+        (OralMedicationRow, medications),
+        (PhenotypeComponentRow, components),
+        (AssessmentRow, assessments),
+        (AssessmentCriterionRow, criteria),
+        (AssessmentFlagRow, flags),
+        (AssessmentMissingRow, missing),
+        (StatusChangeRow, history),
+    ):
+        if rows:
+            connection.execute(sa.insert(_table(model)), rows)
+    return ids

@@ -1,0 +1,341 @@
+"""Input widgets of the referral form. Each reads and writes the JSON interchange value of one field and can
+report a problem it finds itself (a date it cannot read) before the rules' own validation runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from triage_app.domain.formats import format_date, format_month, parse_user_date, parse_user_month_or_date
+from triage_app.domain.nhs_number import normalise_nhs_number
+from triage_app.domain.referral import format_nhs_number
+
+NOT_RECORDED = "— not recorded —"
+
+
+class FormField:
+    """A field of the form: its widget, its JSON value, and a problem it found itself."""
+
+    changed: Callable[[], None] | None = None
+
+    def __init__(self, path: str, widget: QWidget) -> None:
+        self.path = path
+        self.widget = widget
+        widget.setAccessibleName(path)
+
+    def value(self) -> Any:
+        """The JSON value (None when not recorded)."""
+        raise NotImplementedError
+
+    def set_value(self, value: Any) -> None:
+        """Show a JSON value."""
+        raise NotImplementedError
+
+    def local_problem(self) -> str | None:
+        """A problem this widget can name before the rules validate (an unreadable date)."""
+        return None
+
+    def focus_widget(self) -> QWidget:
+        """Where the cursor goes when the field is opened from a link."""
+        return self.widget
+
+    def _notify(self, *_args: Any) -> None:
+        if self.changed is not None:
+            self.changed()
+
+
+class TextField(FormField):
+    def __init__(self, path: str, *, placeholder: str = "", max_length: int = 200) -> None:
+        self.edit = QLineEdit()
+        self.edit.setPlaceholderText(placeholder)
+        self.edit.setMaxLength(max_length)
+        super().__init__(path, self.edit)
+        self.edit.textChanged.connect(self._notify)
+
+    def value(self) -> Any:
+        return self.edit.text().strip() or None
+
+    def set_value(self, value: Any) -> None:
+        self.edit.setText("" if value is None else str(value))
+
+
+class NhsNumberField(TextField):
+    """Accepts pasted numbers with spaces or hyphens; shows them 3-3-4 once typed."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, placeholder="999 000 0000", max_length=20)
+        self.edit.editingFinished.connect(self._tidy)
+
+    def _tidy(self) -> None:
+        digits = normalise_nhs_number(self.edit.text())
+        if len(digits) == 10 and digits.isdigit():
+            self.edit.setText(format_nhs_number(digits))
+
+    def value(self) -> Any:
+        text = self.edit.text().strip()
+        return normalise_nhs_number(text) if text else None
+
+    def set_value(self, value: Any) -> None:
+        self.edit.setText(format_nhs_number(value) if value else "")
+
+
+class DateField(TextField):
+    """Dates typed the usual ways (03-Dec-2026, 03/12/2026, 2026-12-03); shown DD-MMM-YYYY."""
+
+    def __init__(self, path: str, *, month_allowed: bool = False) -> None:
+        hint = "Dec-2019 or 03-Dec-2019" if month_allowed else "DD-MMM-YYYY"
+        super().__init__(path, placeholder=hint, max_length=30)
+        self.month_allowed = month_allowed
+        self.edit.editingFinished.connect(self._tidy)
+
+    def _parse(self) -> tuple[date, bool] | None:
+        text = self.edit.text().strip()
+        if not text:
+            return None
+        if self.month_allowed:
+            return parse_user_month_or_date(text)
+        return parse_user_date(text), False
+
+    def _tidy(self) -> None:
+        try:
+            parsed = self._parse()
+        except ValueError:
+            return
+        if parsed is not None:
+            day, month_only = parsed
+            self.edit.setText(format_month(day) if month_only else format_date(day))
+
+    def value(self) -> Any:
+        try:
+            parsed = self._parse()
+        except ValueError:
+            return None
+        if parsed is None:
+            return None
+        day, month_only = parsed
+        return day.strftime("%Y-%m") if month_only else day.isoformat()
+
+    def set_value(self, value: Any) -> None:
+        if not value:
+            self.edit.setText("")
+        elif len(value) == 7:
+            self.edit.setText(format_month(date.fromisoformat(value + "-01")))
+        else:
+            self.edit.setText(format_date(date.fromisoformat(value)))
+
+    def local_problem(self) -> str | None:
+        try:
+            self._parse()
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+
+class WholeNumberField(TextField):
+    def __init__(self, path: str, *, low: int, high: int | None) -> None:
+        bounds = f"{low}-{high}" if high is not None else f"{low} or more"
+        super().__init__(path, placeholder=bounds, max_length=6)
+        self.edit.setMaximumWidth(90)
+
+    def value(self) -> Any:
+        text = self.edit.text().strip()
+        if not text:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            return None
+
+    def local_problem(self) -> str | None:
+        text = self.edit.text().strip()
+        if text and not text.lstrip("-").isdigit():
+            return f"'{text}' is not a whole number"
+        return None
+
+
+class ChoiceField(FormField):
+    """An enumerated value; the first entry is "not recorded"."""
+
+    def __init__(self, path: str, choices: tuple[str, ...], labels: dict[str, str] | None = None) -> None:
+        self.combo = QComboBox()
+        self.combo.addItem(NOT_RECORDED, None)
+        for choice in choices:
+            self.combo.addItem((labels or {}).get(choice, choice.replace("_", " ").capitalize()), choice)
+        super().__init__(path, self.combo)
+        self.combo.currentIndexChanged.connect(self._notify)
+
+    def value(self) -> Any:
+        return self.combo.currentData()
+
+    def set_value(self, value: Any) -> None:
+        index = self.combo.findData(value)
+        self.combo.setCurrentIndex(max(index, 0))
+
+
+class YesNoField(ChoiceField):
+    """True / False / not recorded."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, ())
+        self.combo.addItem("Yes", True)
+        self.combo.addItem("No", False)
+
+    def set_value(self, value: Any) -> None:
+        self.combo.setCurrentIndex({None: 0, True: 1, False: 2}.get(value, 0))
+
+
+class LongTextField(FormField):
+    def __init__(self, path: str) -> None:
+        self.text = QPlainTextEdit()
+        self.text.setTabChangesFocus(True)
+        self.text.setMaximumHeight(80)
+        super().__init__(path, self.text)
+        self.text.textChanged.connect(self._notify)
+
+    def value(self) -> Any:
+        return self.text.toPlainText().strip() or None
+
+    def set_value(self, value: Any) -> None:
+        self.text.setPlainText(value or "")
+
+
+class ComponentsField(FormField):
+    """Col-Cap forms as check boxes. None ticked reads as "not recorded" unless the list was empty before."""
+
+    def __init__(self, path: str, components: tuple[str, ...]) -> None:
+        box = QWidget()
+        grid = QGridLayout(box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.boxes: dict[str, QCheckBox] = {}
+        for index, component in enumerate(components):
+            check = QCheckBox(component.replace("_", " "))
+            check.setAccessibleName(f"Col-Cap component {component.replace('_', ' ')}")
+            check.toggled.connect(self._notify)
+            grid.addWidget(check, index // 2, index % 2)
+            self.boxes[component] = check
+        self._was_empty = False
+        super().__init__(path, box)
+
+    def value(self) -> Any:
+        ticked = [c for c, check in self.boxes.items() if check.isChecked()]
+        if not ticked and not self._was_empty:
+            return None
+        return ticked
+
+    def set_value(self, value: Any) -> None:
+        self._was_empty = value == []
+        for component, check in self.boxes.items():
+            check.setChecked(component in (value or ()))
+
+    def focus_widget(self) -> QWidget:
+        return next(iter(self.boxes.values()))
+
+
+class MedicationsField(FormField):
+    """Oral medications as an editable list of (drug, outcome) rows."""
+
+    def __init__(self, path: str, outcomes: tuple[str, ...]) -> None:
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.unknown = QCheckBox("Medication history not recorded")
+        self.unknown.setToolTip("Tick when the referral does not say which oral medications were tried")
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["Drug", "Outcome"])
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setAccessibleName("Oral medications")
+        self.table.setMaximumHeight(140)
+        buttons = QHBoxLayout()
+        self.add_button = QPushButton("Add medication")
+        self.remove_button = QPushButton("Remove selected")
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addStretch(1)
+        layout.addWidget(self.unknown)
+        layout.addWidget(self.table)
+        layout.addLayout(buttons)
+        self.outcomes = outcomes
+        super().__init__(path, box)
+        self.unknown.toggled.connect(self._toggle_unknown)
+        self.add_button.clicked.connect(lambda: self.add_row(None, None))
+        self.remove_button.clicked.connect(self._remove_selected)
+        self.table.itemChanged.connect(self._notify)
+
+    def _toggle_unknown(self, unknown: bool) -> None:
+        for widget in (self.table, self.add_button, self.remove_button):
+            widget.setEnabled(not unknown)
+        self._notify()
+
+    def add_row(self, drug: str | None, outcome: str | None) -> None:
+        """Append a medication row."""
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        self.table.setItem(row, 0, QTableWidgetItem(drug or ""))
+        combo = QComboBox()
+        combo.addItem(NOT_RECORDED, None)
+        for choice in self.outcomes:
+            combo.addItem(choice.replace("_", " ").capitalize(), choice)
+        combo.setCurrentIndex(max(combo.findData(outcome), 0))
+        combo.setAccessibleName(f"Outcome of medication {row + 1}")
+        combo.currentIndexChanged.connect(self._notify)
+        self.table.setCellWidget(row, 1, combo)
+        self._notify()
+
+    def _remove_selected(self) -> None:
+        rows = sorted({index.row() for index in self.table.selectedIndexes()}, reverse=True)
+        if not rows and self.table.rowCount():
+            rows = [self.table.rowCount() - 1]
+        for row in rows:
+            self.table.removeRow(row)
+        self._notify()
+
+    def value(self) -> Any:
+        if self.unknown.isChecked():
+            return None
+        result = []
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, 0)
+            combo = self.table.cellWidget(row, 1)
+            drug = item.text().strip() if item is not None else ""
+            outcome = combo.currentData() if isinstance(combo, QComboBox) else None
+            if drug or outcome:
+                result.append({"drug": drug or None, "outcome": outcome})
+        return result
+
+    def set_value(self, value: Any) -> None:
+        self.table.setRowCount(0)
+        self.unknown.setChecked(value is None)
+        for medication in value or ():
+            self.add_row(medication.get("drug"), medication.get("outcome"))
+
+    def focus_widget(self) -> QWidget:
+        return self.table if not self.unknown.isChecked() else self.unknown
+
+
+def set_value_quietly(field: FormField, value: Any) -> None:
+    """Set a field without announcing a change (loading a referral is not an edit)."""
+    callback, field.changed = field.changed, None
+    try:
+        field.set_value(value)
+    finally:
+        field.changed = callback
+
+
+ALIGN_TOP = Qt.AlignmentFlag.AlignTop

@@ -1,0 +1,359 @@
+"""The referral queue as a lazy table model: ids in order, rows fetched a page at a time off the GUI thread.
+
+Filtering and sorting happen in SQL. Loading a view is two steps, so the first screen paints at once: the
+count and first page together, then every id of the view; rows are fetched by page as they scroll into view.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+
+from triage_app.domain.formats import format_date, format_name
+from triage_app.domain.referral import format_nhs_number
+from triage_app.domain.scoring import FLAGS, OUTCOME_LABELS, age_in_years
+from triage_app.domain.workflow import STATUS_LABELS
+from triage_app.ui.worker import DbWorker
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+
+COL_PRIORITY, COL_NHS, COL_NAME, COL_AGE, COL_RECEIVED, COL_WEEKS, COL_OUTCOME, COL_FLAGS, COL_STATUS = range(9)
+COLUMNS = ("Pri", "NHS number", "Name", "Age", "Received", "Wks", "Triage", "Cautions", "Status")
+COLUMN_TOOLTIPS = (
+    "Priority 0-100: severity + pain + waiting (highest first)",
+    "NHS number",
+    "FAMILY, Given",
+    "Age in whole years today",
+    "Date the referral was received",
+    "Weeks waiting since received (18-week referral-to-treatment clock); ! marks the warning week, ‼ a breach",
+    "Triage outcome of the current assessment",
+    "Caution flags (hover for what each means)",
+    "Workflow status",
+)
+#: column -> SQL sort key and whether a click first sorts descending
+SORT_KEYS: dict[int, tuple[str, bool]] = {
+    COL_PRIORITY: ("priority", True),
+    COL_NHS: ("nhs_number", False),
+    COL_NAME: ("name", False),
+    COL_AGE: ("date_of_birth", False),  # oldest first = earliest date of birth
+    COL_RECEIVED: ("received_on", False),
+    COL_WEEKS: ("received_on", False),  # longest wait first = earliest received
+    COL_OUTCOME: ("outcome", False),
+    COL_STATUS: ("status", False),
+}
+
+ID_ROLE = Qt.ItemDataRole.UserRole + 1
+OBJECT_ROLE = Qt.ItemDataRole.UserRole + 2
+SORT_ROLE = Qt.ItemDataRole.UserRole + 3
+
+LOADING_TEXT = "…"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueView:
+    """What the table shows: a filter and a sort."""
+
+    queue_filter: Any  # services.queue.QueueFilter, imported lazily to keep SQL out of the GUI's start-up
+    sort: str = "priority"
+    descending: bool = True
+
+
+class QueueTableModel(QAbstractTableModel):
+    """Holds the ids of the current view in order; fetches visible rows lazily through the worker."""
+
+    loaded = Signal(int)  # total rows of the new view, once its first page is in
+    ids_ready = Signal()
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        worker: DbWorker,
+        database: Callable[[], Any],
+        *,
+        today: Callable[[], date],
+        warning_weeks: Callable[[], int],
+        parent: Any = None,
+    ) -> None:
+        super().__init__(parent)
+        self._worker = worker
+        self._database = database
+        self._today = today
+        self._warning_weeks = warning_weeks
+        self._generation = 0
+        self._total = 0
+        self._ids: list[int] | None = None
+        self._first_ids: list[int] = []
+        self._rows: dict[int, Any] = {}
+        self._pending_pages: set[int] = set()
+        self.view: QueueView | None = None
+
+    # --- loading -------------------------------------------------------------------------------------------
+
+    def load(self, view: QueueView) -> None:
+        """Show `view`: count and first page, then every id. Results of an older load are dropped."""
+        from triage_app.services import queue
+
+        self._generation += 1
+        generation = self._generation
+        self.view = view
+        db = self._database()
+
+        def first() -> Any:
+            return queue.snapshot(
+                db, queue_filter=view.queue_filter, sort=view.sort, descending=view.descending, page_size=PAGE_SIZE
+            )
+
+        def on_first(result: Any) -> None:
+            if generation != self._generation:
+                return
+            self.beginResetModel()
+            self._total = result.total
+            self._first_ids = result.first_ids
+            self._ids = result.first_ids if len(result.first_ids) >= result.total else None
+            self._rows = dict(result.rows)
+            self._pending_pages.clear()
+            self.endResetModel()
+            self.loaded.emit(self._total)
+            if self._ids is None:
+                self._worker.submit(every_id, on_ids, self._on_error)
+            else:
+                self.ids_ready.emit()
+
+        def every_id() -> list[int]:
+            return queue.all_ids(db, queue_filter=view.queue_filter, sort=view.sort, descending=view.descending)
+
+        def on_ids(ids: list[int]) -> None:
+            if generation != self._generation:
+                return
+            if len(ids) != self._total:  # the queue changed between the two reads: show it as it is now
+                self.beginResetModel()
+                self._total = len(ids)
+                self._ids = ids
+                self.endResetModel()
+            else:
+                self._ids = ids
+                if self._total:
+                    self.dataChanged.emit(self.index(0, 0), self.index(self._total - 1, len(COLUMNS) - 1))
+            self.ids_ready.emit()
+
+        self._worker.submit(first, on_first, self._on_error)
+
+    def reload(self) -> None:
+        """Load the current view again (after a change elsewhere)."""
+        if self.view is not None:
+            self.load(self.view)
+
+    def refresh_rows(self, referral_ids: set[int] | frozenset[int]) -> None:
+        """Fetch these referrals' lines again and repaint them where they are shown."""
+        from triage_app.services import queue
+
+        known = [i for i in referral_ids if i in self._rows]
+        if not known:
+            return
+        generation = self._generation
+        db = self._database()
+
+        def on_rows(rows: dict[int, Any]) -> None:
+            if generation != self._generation:
+                return
+            for referral_id in known:
+                if referral_id in rows:
+                    self._rows[referral_id] = rows[referral_id]
+                else:
+                    self._rows.pop(referral_id, None)
+                row = self.row_of(referral_id)
+                if row is not None:
+                    self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+        self._worker.submit(lambda: queue.page(db, ids=known), on_rows, self._on_error)
+
+    def _on_error(self, error: BaseException) -> None:
+        log.error("queue load failed: %s", type(error).__name__)
+        self.failed.emit(str(error))
+
+    def _request_page(self, page_number: int) -> None:
+        from triage_app.services import queue
+
+        if self._ids is None or page_number in self._pending_pages:
+            return
+        ids = self._ids[page_number * PAGE_SIZE : (page_number + 1) * PAGE_SIZE]
+        wanted = [i for i in ids if i not in self._rows]
+        if not wanted:
+            return
+        self._pending_pages.add(page_number)
+        generation = self._generation
+        db = self._database()
+
+        def on_page(rows: dict[int, Any]) -> None:
+            if generation != self._generation:
+                return
+            self._pending_pages.discard(page_number)
+            self._rows.update(rows)
+            first = page_number * PAGE_SIZE
+            last = min(self._total, first + PAGE_SIZE) - 1
+            if last >= first:
+                self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
+
+        self._worker.submit(lambda: queue.page(db, ids=wanted), on_page, self._on_error)
+
+    # --- lookups -------------------------------------------------------------------------------------------
+
+    @property
+    def total(self) -> int:
+        """Rows in the current view."""
+        return self._total
+
+    @property
+    def all_ids_known(self) -> bool:
+        """True once every id of the view has arrived."""
+        return self._ids is not None
+
+    def id_at(self, row: int) -> int | None:
+        """The referral id shown on `row`, if known yet."""
+        if self._ids is not None:
+            return self._ids[row] if 0 <= row < len(self._ids) else None
+        return self._first_ids[row] if 0 <= row < len(self._first_ids) else None
+
+    def row_of(self, referral_id: int) -> int | None:
+        """The row showing `referral_id`, if it is in the view."""
+        ids = self._ids if self._ids is not None else self._first_ids
+        try:
+            return ids.index(referral_id)
+        except ValueError:
+            return None
+
+    def queue_row(self, row: int) -> Any:
+        """The cached line for `row`, or None while it loads."""
+        referral_id = self.id_at(row)
+        return None if referral_id is None else self._rows.get(referral_id)
+
+    # --- Qt model API --------------------------------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else self._total
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return COLUMN_TOOLTIPS[section]
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= self._total or index.column() >= len(COLUMNS):
+            return None
+        row = self.queue_row(index.row())
+        if row is None:
+            if self._ids is not None:
+                self._request_page(index.row() // PAGE_SIZE)
+            if role == ID_ROLE:
+                return self.id_at(index.row())
+            return LOADING_TEXT if role == Qt.ItemDataRole.DisplayRole and index.column() == 0 else None
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, column)
+        if role == ID_ROLE:
+            return row.id
+        if role == OBJECT_ROLE:
+            return row
+        if role == SORT_ROLE:
+            return self._sort_value(row, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row, column)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (COL_PRIORITY, COL_AGE, COL_WEEKS):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.BackgroundRole and column == COL_WEEKS:
+            weeks = self._weeks(row)
+            if weeks is not None and weeks >= 18:
+                return QBrush(QColor(220, 80, 60, 90))
+            if weeks is not None and weeks >= self._warning_weeks():
+                return QBrush(QColor(240, 170, 40, 90))
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{COLUMNS[column]}: {self._display(row, column)}"
+        return None
+
+    def _weeks(self, row: Any) -> int | None:
+        return None if row.received_on is None else (self._today() - row.received_on).days // 7
+
+    def _display(self, row: Any, column: int) -> str:
+        if column == COL_PRIORITY:
+            return "" if row.priority is None else str(row.priority)
+        if column == COL_NHS:
+            return format_nhs_number(row.nhs_number)
+        if column == COL_NAME:
+            return format_name(row.family_name, row.given_name)
+        if column == COL_AGE:
+            return "" if row.date_of_birth is None else str(age_in_years(row.date_of_birth, self._today()))
+        if column == COL_RECEIVED:
+            return format_date(row.received_on)
+        if column == COL_WEEKS:
+            weeks = self._weeks(row)
+            if weeks is None:
+                return ""
+            mark = " ‼" if weeks >= 18 else " !" if weeks >= self._warning_weeks() else ""
+            return f"{weeks}{mark}"
+        if column == COL_OUTCOME:
+            return OUTCOME_LABELS.get(row.outcome, row.outcome or "")
+        if column == COL_FLAGS:
+            return " · ".join(FLAGS[f][0] if f in FLAGS else f for f in row.flags)
+        if column == COL_STATUS:
+            return STATUS_LABELS.get(row.status, row.status)
+        return ""
+
+    def _tooltip(self, row: Any, column: int) -> str | None:
+        if column == COL_FLAGS and row.flags:
+            return "\n".join(f"{FLAGS[f][0]}: {FLAGS[f][1]}" if f in FLAGS else f for f in row.flags)
+        if column == COL_WEEKS:
+            weeks = self._weeks(row)
+            if weeks is None:
+                return "Date received not recorded"
+            if weeks >= 18:
+                return f"{weeks} weeks waiting: past the 18-week referral-to-treatment standard"
+            if weeks >= self._warning_weeks():
+                return f"{weeks} weeks waiting: at or past the {self._warning_weeks()}-week warning of the 18-week standard"
+            return f"{weeks} weeks waiting"
+        if column == COL_NAME and row.hospital_number:
+            return f"Hospital number {row.hospital_number}"
+        return None
+
+    def _sort_value(self, row: Any, column: int) -> Any:
+        values = {
+            COL_PRIORITY: row.priority,
+            COL_NHS: row.nhs_number,
+            COL_NAME: (row.family_name or "").upper(),
+            COL_AGE: row.date_of_birth,
+            COL_RECEIVED: row.received_on,
+            COL_WEEKS: row.received_on,
+            COL_OUTCOME: row.outcome,
+            COL_FLAGS: len(row.flags),
+            COL_STATUS: row.status,
+        }
+        return values.get(column)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort in SQL by the column's key (columns without one keep the current order)."""
+        if column not in SORT_KEYS or self.view is None:
+            return
+        key, _ = SORT_KEYS[column]
+        descending = order == Qt.SortOrder.DescendingOrder
+        if column in (COL_AGE, COL_WEEKS):  # oldest / longest-waiting first reads as "descending"
+            descending = not descending
+        self.load(QueueView(self.view.queue_filter, key, descending))

@@ -1,0 +1,90 @@
+"""The left panel: saved views of the queue with live counts (by outcome, status and caution flag)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
+
+from triage_app.domain.scoring import FLAGS, OUTCOME_LABELS, OUTCOMES
+from triage_app.domain.workflow import STATUS_LABELS, STATUSES
+
+KIND_ROLE = Qt.ItemDataRole.UserRole + 1
+VALUE_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+class QueueSidebar(QTreeWidget):
+    """Click a view to filter the queue by it; counts update when referrals change."""
+
+    view_chosen = Signal(str, object)  # kind ("all", "outcome", "status", "flag"), value
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setHeaderLabels(["View", "Count"])
+        self.setColumnCount(2)
+        self.setRootIsDecorated(False)
+        self.setAccessibleName("Queue views")
+        self.setToolTip("Saved views of the queue; the number is how many referrals each holds")
+        self._items: dict[tuple[str, str | None], QTreeWidgetItem] = {}
+        queue = self._section("Queue")
+        self._add(queue, "all", None, "All referrals")
+        for outcome in OUTCOMES:
+            self._add(queue, "outcome", outcome, OUTCOME_LABELS[outcome])
+        status = self._section("Status")
+        for value in STATUSES:
+            self._add(status, "status", value, STATUS_LABELS[value])
+        cautions = self._section("Cautions")
+        for flag, (label, explanation) in FLAGS.items():
+            item = self._add(cautions, "flag", flag, label)
+            item.setToolTip(0, explanation)
+        self.expandAll()
+        header = self.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.itemClicked.connect(self._clicked)
+        self.itemActivated.connect(self._clicked)
+
+    def _section(self, title: str) -> QTreeWidgetItem:
+        item = QTreeWidgetItem([title, ""])
+        font = item.font(0)
+        font.setBold(True)
+        item.setFont(0, font)
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        self.addTopLevelItem(item)
+        return item
+
+    def _add(self, parent: QTreeWidgetItem, kind: str, value: str | None, label: str) -> QTreeWidgetItem:
+        item = QTreeWidgetItem([label, ""])
+        item.setData(0, KIND_ROLE, kind)
+        item.setData(0, VALUE_ROLE, value)
+        item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        parent.addChild(item)
+        self._items[(kind, value)] = item
+        return item
+
+    def _clicked(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        kind = item.data(0, KIND_ROLE)
+        if kind:
+            self.view_chosen.emit(kind, item.data(0, VALUE_ROLE))
+
+    def item_for(self, kind: str, value: str | None) -> QTreeWidgetItem | None:
+        """The tree item of one view (tests and keyboard navigation use it)."""
+        return self._items.get((kind, value))
+
+    def set_counts(self, counts: Any) -> None:
+        """Show a `QueueCounts`."""
+        self._set("all", None, counts.total)
+        for outcome in OUTCOMES:
+            self._set("outcome", outcome, counts.by_outcome.get(outcome, 0))
+        for status in STATUSES:
+            self._set("status", status, counts.by_status.get(status, 0))
+        for flag in FLAGS:
+            self._set("flag", flag, counts.by_flag.get(flag, 0))
+
+    def _set(self, kind: str, value: str | None, count: int) -> None:
+        item = self._items[(kind, value)]
+        item.setText(1, f"{count:,}")
+        label = item.text(0)
+        item.setData(0, Qt.ItemDataRole.AccessibleTextRole, f"{label}: {count}")

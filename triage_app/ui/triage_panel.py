@@ -1,0 +1,270 @@
+"""The triage panel for the selected referral: outcome headline, criteria with reasons, cautions, priority
+terms, missing fields (each a link to the form), the consultant's decision, the status workflow and history."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from triage_app.domain.formats import format_date, format_name
+from triage_app.domain.referral import field_label, format_nhs_number
+from triage_app.domain.scoring import CRITERIA, FLAGS, OUTCOME_LABELS
+from triage_app.domain.workflow import CONSULTANT, CONSULTANT_TRANSITIONS, STATUS_LABELS, TRANSITIONS
+
+STATUS_BADGES = {"met": "✔ met", "not_met": "✘ not met", "unknown": "? unknown"}
+STATUS_COLOURS = {"met": "#2e7d32", "not_met": "#c62828", "unknown": "#b26a00"}
+NOT_CONSULTANT = "Only a consultant can confirm or override a triage decision"
+
+
+def _when(value: Any) -> str:
+    local = value.astimezone()
+    return f"{format_date(local.date())} {local:%H:%M}"
+
+
+class TriagePanel(QScrollArea):
+    """Read-only summary plus the consultant's actions; emits requests, the window carries them out."""
+
+    confirm_requested = Signal()
+    override_requested = Signal()
+    status_requested = Signal(str)
+    missing_field_clicked = Signal(str)
+    edit_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setMinimumWidth(340)
+        self.setAccessibleName("Triage panel")
+        body = QWidget()
+        self.setWidget(body)
+        layout = QVBoxLayout(body)
+        self.headline = QLabel("Select a referral to see its triage")
+        self.headline.setWordWrap(True)
+        self.headline.setAccessibleName("Triage outcome")
+        font = self.headline.font()
+        font.setPointSizeF(font.pointSizeF() * 1.35)
+        font.setBold(True)
+        self.headline.setFont(font)
+        self.patient = QLabel()
+        self.patient.setWordWrap(True)
+        self.patient.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.priority = QLabel()
+        self.priority.setWordWrap(True)
+        self.criteria = QLabel()
+        self.criteria.setWordWrap(True)
+        self.criteria.setTextFormat(Qt.TextFormat.RichText)
+        self.cautions = QLabel()
+        self.cautions.setWordWrap(True)
+        self.missing = QLabel()
+        self.missing.setWordWrap(True)
+        self.missing.setTextFormat(Qt.TextFormat.RichText)
+        self.missing.setAccessibleName("Missing information")
+        self.missing.linkActivated.connect(lambda link: self.missing_field_clicked.emit(link.removeprefix("field:")))
+        self.decision = QLabel()
+        self.decision.setWordWrap(True)
+
+        buttons = QHBoxLayout()
+        self.confirm_button = QPushButton("&Confirm triage")
+        self.confirm_button.setAccessibleName("Confirm triage outcome")
+        self.confirm_button.clicked.connect(self.confirm_requested)
+        self.override_button = QPushButton("&Override…")
+        self.override_button.setAccessibleName("Override triage outcome with a reason")
+        self.override_button.clicked.connect(self.override_requested)
+        self.edit_button = QPushButton("&Edit referral")
+        self.edit_button.clicked.connect(self.edit_requested)
+        for button in (self.confirm_button, self.override_button, self.edit_button):
+            buttons.addWidget(button)
+
+        status_row = QHBoxLayout()
+        self.status_label = QLabel()
+        self.status_combo = QComboBox()
+        self.status_combo.setAccessibleName("Move to status")
+        self.status_button = QPushButton("&Move")
+        self.status_button.setAccessibleName("Move referral to the chosen status")
+        self.status_button.clicked.connect(self._move)
+        status_row.addWidget(self.status_label, 1)
+        status_row.addWidget(self.status_combo)
+        status_row.addWidget(self.status_button)
+
+        self.history = QLabel()
+        self.history.setWordWrap(True)
+        self.history.setAccessibleName("History")
+
+        for widget in (self.headline, self.patient, self.summary):
+            layout.addWidget(widget)
+        layout.addWidget(self._heading("Consultant decision"))
+        layout.addWidget(self.decision)
+        layout.addLayout(buttons)  # near the top: the consultant's actions need no scrolling
+        for title, widget in (
+            ("Priority", self.priority),
+            ("Criteria", self.criteria),
+            ("Cautions", self.cautions),
+            ("Missing", self.missing),
+        ):
+            layout.addWidget(self._heading(title))
+            layout.addWidget(widget)
+        layout.addWidget(self._heading("Workflow"))
+        layout.addLayout(status_row)
+        layout.addWidget(self._heading("History"))
+        layout.addWidget(self.history)
+        layout.addStretch(1)
+        self.detail: Any = None
+        self.actor: Any = None
+        self.show_detail(None, None)
+
+    @staticmethod
+    def _heading(text: str) -> QLabel:
+        label = QLabel(text)
+        font = label.font()
+        font.setBold(True)
+        label.setFont(font)
+        label.setFrameShape(QFrame.Shape.NoFrame)
+        return label
+
+    def _move(self) -> None:
+        status = self.status_combo.currentData()
+        if status:
+            self.status_requested.emit(status)
+
+    def show_detail(self, detail: Any, actor: Any) -> None:
+        """Show a `ReferralDetail` (None clears the panel) for the signed-in `actor`."""
+        self.detail, self.actor = detail, actor
+        has = detail is not None
+        for widget in (
+            self.confirm_button,
+            self.override_button,
+            self.edit_button,
+            self.status_combo,
+            self.status_button,
+        ):
+            widget.setEnabled(has)
+        if not has:
+            self.headline.setText("Select a referral to see its triage")
+            for label in (
+                self.patient,
+                self.summary,
+                self.priority,
+                self.criteria,
+                self.cautions,
+                self.missing,
+                self.decision,
+                self.status_label,
+                self.history,
+            ):
+                label.setText("")
+            self.status_combo.clear()
+            return
+        row, referral, stored = detail.row, detail.referral, detail.assessment
+        outcome: str = stored.row.outcome if stored else ""
+        self.headline.setText(f"Triage: {OUTCOME_LABELS.get(outcome, 'not assessed').upper()}")
+        patient = referral.patient
+        self.patient.setText(
+            f"{format_name(patient.family_name, patient.given_name) or 'Name not recorded'}  ·  "
+            f"NHS {format_nhs_number(patient.nhs_number) or 'not recorded'}  ·  born {format_date(patient.date_of_birth) or '?'}"
+            f"\nReceived {format_date(referral.received_on) or '?'}  ·  version {row.version}"
+        )
+        if stored is None:
+            for label in (self.summary, self.priority, self.criteria, self.cautions, self.missing):
+                label.setText("")
+        else:
+            a = stored.row
+            self.summary.setText(a.summary)
+            self.priority.setText(
+                f"Priority {a.priority} = {a.priority_severity} severity + {a.priority_pain} pain + "
+                f"{a.priority_waiting} waiting, assessed {format_date(a.assessed_on)} with rules {a.rules_version}"
+                + ("" if row.priority == a.priority else f"\nIn the queue today: {row.priority} (waiting term grows)")
+            )
+            self.criteria.setText(self._criteria_html(stored.criteria))
+            self.cautions.setText(
+                "\n".join(f"• {FLAGS[f][0]}: {FLAGS[f][1]}" if f in FLAGS else f"• {f}" for f in stored.flags) or "None"
+            )
+            if stored.missing:
+                links = ", ".join(
+                    f'<a href="field:{escape(path)}">{escape(field_label(path))}</a>' for path in stored.missing
+                )
+                self.missing.setText(f"{links}<br><small>Click a field to open the form there.</small>")
+            else:
+                self.missing.setText("(none)")
+        self._show_decision(detail)
+        self._show_workflow(detail, actor)
+        self._show_history(detail)
+
+    @staticmethod
+    def _criteria_html(criteria: Any) -> str:
+        lines = []
+        for criterion in criteria:
+            title, nice = CRITERIA.get(criterion.criterion_id, (criterion.criterion_id, ""))
+            colour = STATUS_COLOURS.get(criterion.status, "#555")
+            badge = STATUS_BADGES.get(criterion.status, criterion.status)
+            lines.append(
+                f"<p style='margin:2px 0'><b>{criterion.criterion_id}</b> "
+                f"<span style='color:{colour}'><b>{badge}</b></span> {escape(title)}<br>"
+                f"{escape(criterion.reason)} <small>({escape(nice)})</small></p>"
+            )
+        return "".join(lines)
+
+    def _show_decision(self, detail: Any) -> None:
+        if not detail.decisions:
+            self.decision.setText("Not yet confirmed by a consultant.")
+            return
+        latest = detail.decisions[-1]
+        who = detail.user_names.get(latest.decided_by, f"user {latest.decided_by}")
+        verb = "Confirmed" if latest.decision == "confirmed" else "Overridden"
+        text = f"{verb} as {OUTCOME_LABELS.get(latest.outcome, latest.outcome)} by {who}, {_when(latest.decided_at)}"
+        if latest.reason:
+            text += f"\nReason: {latest.reason}"
+        self.decision.setText(text)
+
+    def _show_workflow(self, detail: Any, actor: Any) -> None:
+        current = detail.row.status
+        self.status_label.setText(f"Status: {STATUS_LABELS.get(current, current)}")
+        self.status_combo.clear()
+        consultant = actor is not None and actor.has(CONSULTANT)
+        for target in sorted(TRANSITIONS.get(current, ()), key=list(STATUS_LABELS).index):
+            self.status_combo.addItem(STATUS_LABELS[target], target)
+            if (current, target) in CONSULTANT_TRANSITIONS and not consultant:
+                index = self.status_combo.count() - 1
+                item = self.status_combo.model().item(index)  # type: ignore[attr-defined]
+                item.setEnabled(False)
+                item.setToolTip("Only a consultant can make this move")
+        for button in (self.confirm_button, self.override_button):
+            button.setEnabled(consultant and detail.assessment is not None)
+            button.setToolTip("" if consultant else NOT_CONSULTANT)
+
+    def _show_history(self, detail: Any) -> None:
+        events = []
+        for change in detail.history:
+            who = detail.user_names.get(change.changed_by, "?")
+            source = STATUS_LABELS.get(change.from_status, "new") if change.from_status else "new"
+            note = f" ({change.note})" if change.note else ""
+            events.append(
+                (
+                    change.changed_at,
+                    f"{_when(change.changed_at)}  {source} → {STATUS_LABELS.get(change.to_status)}  by {who}{note}",
+                )
+            )
+        for decision in detail.decisions:
+            who = detail.user_names.get(decision.decided_by, "?")
+            events.append(
+                (
+                    decision.decided_at,
+                    f"{_when(decision.decided_at)}  triage {decision.decision}: "
+                    f"{OUTCOME_LABELS.get(decision.outcome, decision.outcome)} by {who}",
+                )
+            )
+        self.history.setText("\n".join(text for _, text in sorted(events, key=lambda e: e[0])))
