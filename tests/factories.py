@@ -69,9 +69,9 @@ def referral_json(serial: int = 1, **changes: Any) -> dict[str, Any]:
     return data
 
 
-def referral(serial: int = 1, **changes: Any) -> Referral:
+def referral(serial: int = 1, *, as_of: date = AS_OF, **changes: Any) -> Referral:
     """A parsed `referral_json`."""
-    return parse_referral(referral_json(serial, **changes), as_of=AS_OF)
+    return parse_referral(referral_json(serial, **changes), as_of=as_of)
 
 
 def load_example(name: str) -> Any:

@@ -64,9 +64,10 @@ class MainWindow(QMainWindow):
     detail_shown = Signal(int)
     changes_applied = Signal(object)
 
-    def __init__(self, paths: AppPaths, *, settings: QSettings | None = None) -> None:
+    def __init__(self, paths: AppPaths, *, settings: QSettings | None = None, login: str | None = None) -> None:
         super().__init__()
         self.paths = paths
+        self.login = login  # None: the operating-system login
         self.session: Any = None
         self.worker = DbWorker(self)
         self.settings = settings or QSettings(str(paths.data_dir / "window.ini"), QSettings.Format.IniFormat)
@@ -317,13 +318,17 @@ class MainWindow(QMainWindow):
 
     def open_session(self) -> None:
         """Open, back up and migrate the database on the worker, then sign in."""
-        paths = self.paths
+        paths, login = self.paths, self.login
 
         def task() -> Any:
             from triage_app.services.app import local_today, open_session
 
             session = open_session(
-                paths.db_url, backup_dir=paths.backup_dir, rules_path=paths.rules_path, today=local_today()
+                paths.db_url,
+                backup_dir=paths.backup_dir,
+                rules_path=paths.rules_path,
+                today=local_today(),
+                login=login,
             )
             session.db.thread_guard = gui_thread_guard
             return session
@@ -335,8 +340,8 @@ class MainWindow(QMainWindow):
         actor = session.actor
         self.user_label.setText(f"Signed in: {actor.display_name} ({actor.describe_roles()})")
         self.rules_label.setText(f"rules {session.rules.version}")
-        self._apply_roles()
         self._set_enabled(True)
+        self._apply_roles()  # after enabling: roles switch some actions off again
         self.apply_filters()
         self.refresh_counts()
         self.session_ready.emit()
