@@ -20,7 +20,6 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.exc import OperationalError as SAOperationalError
-from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 BUSY_TIMEOUT_MS = 10_000
@@ -145,8 +144,8 @@ class Database:
         if location.path is not None:
             check_sqlite_file(location.path)
             create_owner_only_file(location.path)
-            # NullPool: a desktop app holds few connections, and each test's file is released at once.
-            self.engine = sa.create_engine(location.url, poolclass=NullPool, echo=echo)
+            # Pooled: the pragmas run once per connection, not once per query (dispose() closes them).
+            self.engine = sa.create_engine(location.url, echo=echo, pool_size=2, max_overflow=4)
             _configure_sqlite(self.engine, busy_timeout_ms)
         else:
             try:

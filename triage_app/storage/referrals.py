@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import delete, func, select, update
@@ -450,14 +450,33 @@ def queue_ids(
     limit: int | None = None,
     offset: int = 0,
 ) -> list[int]:
-    """Referral ids in queue order (highest priority first by default); ties broken by id."""
+    """Referral ids in queue order (highest priority first by default); ties broken by id.
+
+    Read through the driver's cursor a few thousand rows at a time: one long C-level fetch of a million ids
+    would hold the interpreter lock and freeze the GUI thread for its whole length.
+    """
     column = col(SORT_COLUMNS[sort])
     identity = col(ReferralRow.id)
     order = [column.desc(), identity.desc()] if descending else [column.asc(), identity.asc()]
     query = select(identity).where(*queue_conditions(queue_filter)).order_by(*order)
     if limit is not None:
         query = query.limit(limit).offset(offset)
-    return cast(list[int], session.connection().execute(query).scalars().all())
+    connection = session.connection()
+    compiled = query.compile(dialect=connection.dialect)
+    params = compiled.construct_params()
+    positional = compiled.positiontup
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if positional is not None:
+            cursor.execute(str(compiled), [params[name] for name in positional])
+        else:
+            cursor.execute(str(compiled), params)
+        ids: list[int] = []
+        while batch := cursor.fetchmany(4096):
+            ids.extend(row[0] for row in batch)
+        return ids
+    finally:
+        cursor.close()
 
 
 def count_by(session: Session, column_name: str, queue_filter: QueueFilter | None = None) -> dict[str | None, int]:
@@ -519,40 +538,52 @@ class QueueRow:
 
 
 _QUEUE_COLUMNS = (
-    ReferralRow.id,
-    ReferralRow.version,
-    ReferralRow.priority,
-    ReferralRow.nhs_number,
-    ReferralRow.family_name,
-    ReferralRow.given_name,
-    ReferralRow.date_of_birth,
-    ReferralRow.hospital_number,
-    ReferralRow.received_on,
-    ReferralRow.outcome,
-    ReferralRow.status,
-    ReferralRow.current_assessment_id,
+    "id",
+    "version",
+    "priority",
+    "nhs_number",
+    "family_name",
+    "given_name",
+    "date_of_birth",
+    "hospital_number",
+    "received_on",
+    "outcome",
+    "status",
+    "current_assessment_id",
 )
+assert set(_QUEUE_COLUMNS) <= set(ReferralRow.model_fields), "queue columns must be referral columns"
+
+
+_QUEUE_ROWS_SQL = f"SELECT {', '.join(_QUEUE_COLUMNS)} FROM {ReferralRow.__tablename__} WHERE id IN ({{marks}})"
+_QUEUE_FLAGS_SQL = (
+    f"SELECT assessment_id, flag FROM {AssessmentFlagRow.__tablename__} WHERE assessment_id IN ({{marks}}) "
+    "ORDER BY flag"
+)
+
+
+def _driver_rows(session: Session, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run a fixed query on the driver's cursor: the queue's page reads are its hottest path."""
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, tuple(params))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def queue_rows(session: Session, ids: Sequence[int]) -> dict[int, QueueRow]:
     """The queue lines for these referral ids (one page), with their current flags."""
     if not ids:
         return {}
-    connection = session.connection()
-    rows = connection.execute(select(*(col(c) for c in _QUEUE_COLUMNS)).where(col(ReferralRow.id).in_(ids))).all()
+    rows = _driver_rows(session, _QUEUE_ROWS_SQL.format(marks=",".join("?" * len(ids))), ids)
     assessment_ids = [row[-1] for row in rows if row[-1] is not None]
     flags: dict[int, list[str]] = {}
     if assessment_ids:
-        found = connection.execute(
-            select(col(AssessmentFlagRow.assessment_id), col(AssessmentFlagRow.flag))
-            .where(col(AssessmentFlagRow.assessment_id).in_(assessment_ids))
-            .order_by(col(AssessmentFlagRow.flag))
-        ).all()
-        for assessment_id, flag in found:
+        marks = ",".join("?" * len(assessment_ids))
+        for assessment_id, flag in _driver_rows(session, _QUEUE_FLAGS_SQL.format(marks=marks), assessment_ids):
             flags.setdefault(assessment_id, []).append(flag)
     result: dict[int, QueueRow] = {}
-    for row in rows:
-        values: tuple[Any, ...] = tuple(row)
+    for values in rows:
         (rid, version, priority, nhs, family, given, born, hospital, received, outcome, status, assessment_id) = values
         result[rid] = QueueRow(
             rid,
@@ -561,14 +592,19 @@ def queue_rows(session: Session, ids: Sequence[int]) -> dict[int, QueueRow]:
             nhs,
             family,
             given,
-            born,
+            _date(born),
             hospital,
-            received,
+            _date(received),
             outcome,
             status,
             flags=tuple(flags.get(assessment_id, ())),
         )
     return result
+
+
+def _date(value: Any) -> date | None:
+    """The driver returns SQLite dates as ISO text."""
+    return None if value is None else value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def queue_count(session: Session, queue_filter: QueueFilter) -> int:

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from triage_app import __version__
 from triage_app.config import AppPaths
+from triage_app.ui.theme import apply_theme
 
 log = logging.getLogger(__name__)
 
@@ -18,11 +19,15 @@ def run_gui(paths: AppPaths, *, smoke: bool = False) -> int:
     """Show the main window, open the database in the background, run the event loop."""
     from triage_app.ui.main_window import MainWindow
 
+    # Hand the interpreter lock between the GUI thread and the database worker every millisecond (default 5):
+    # the window stays responsive while the worker runs Python.
+    sys.setswitchinterval(0.001)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("SPD Referral Triage")
     app.setOrganizationName("SPD-MDT")
     app.setApplicationVersion(__version__)
+    apply_theme(app)
     window = MainWindow(paths)
     window.setProperty("smoke", smoke)
     window.show()

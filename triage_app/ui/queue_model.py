@@ -55,6 +55,21 @@ OBJECT_ROLE = Qt.ItemDataRole.UserRole + 2
 SORT_ROLE = Qt.ItemDataRole.UserRole + 3
 
 LOADING_TEXT = "…"
+_ROLES = frozenset(
+    {
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+        Qt.ItemDataRole.BackgroundRole,
+        Qt.ItemDataRole.AccessibleTextRole,
+        ID_ROLE,
+        OBJECT_ROLE,
+        SORT_ROLE,
+    }
+)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_BREACH = QBrush(QColor(220, 80, 60, 90))
+_WARNING = QBrush(QColor(240, 170, 40, 90))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +107,7 @@ class QueueTableModel(QAbstractTableModel):
         self._ids: list[int] | None = None
         self._first_ids: list[int] = []
         self._rows: dict[int, Any] = {}
+        self._cells: dict[int, tuple[str, ...]] = {}  # display text per referral, made once per fetch
         self._pending_pages: set[int] = set()
         self.view: QueueView | None = None
 
@@ -119,6 +135,7 @@ class QueueTableModel(QAbstractTableModel):
             self._first_ids = result.first_ids
             self._ids = result.first_ids if len(result.first_ids) >= result.total else None
             self._rows = dict(result.rows)
+            self._cells.clear()
             self._pending_pages.clear()
             self.endResetModel()
             self.loaded.emit(self._total)
@@ -165,6 +182,7 @@ class QueueTableModel(QAbstractTableModel):
             if generation != self._generation:
                 return
             for referral_id in known:
+                self._cells.pop(referral_id, None)
                 if referral_id in rows:
                     self._rows[referral_id] = rows[referral_id]
                 else:
@@ -258,18 +276,23 @@ class QueueTableModel(QAbstractTableModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= self._total or index.column() >= len(COLUMNS):
+        if role not in _ROLES or not index.isValid():
+            return None  # most roles a view asks for are not ours: answer before any work
+        row_number, column = index.row(), index.column()
+        if row_number >= self._total or column >= len(COLUMNS):
             return None
-        row = self.queue_row(index.row())
+        row = self.queue_row(row_number)
         if row is None:
             if self._ids is not None:
-                self._request_page(index.row() // PAGE_SIZE)
+                self._request_page(row_number // PAGE_SIZE)
             if role == ID_ROLE:
-                return self.id_at(index.row())
-            return LOADING_TEXT if role == Qt.ItemDataRole.DisplayRole and index.column() == 0 else None
-        column = index.column()
+                return self.id_at(row_number)
+            return LOADING_TEXT if role == Qt.ItemDataRole.DisplayRole and column == 0 else None
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(row, column)
+            cells = self._cells.get(row.id)
+            if cells is None:
+                cells = self._cells[row.id] = tuple(self._display(row, c) for c in range(len(COLUMNS)))
+            return cells[column]
         if role == ID_ROLE:
             return row.id
         if role == OBJECT_ROLE:
@@ -278,17 +301,18 @@ class QueueTableModel(QAbstractTableModel):
             return self._sort_value(row, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, column)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (COL_PRIORITY, COL_AGE, COL_WEEKS):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.BackgroundRole and column == COL_WEEKS:
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _RIGHT if column in (COL_PRIORITY, COL_AGE, COL_WEEKS) else None
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if column != COL_WEEKS:
+                return None
             weeks = self._weeks(row)
             if weeks is not None and weeks >= 18:
-                return QBrush(QColor(220, 80, 60, 90))
+                return _BREACH
             if weeks is not None and weeks >= self._warning_weeks():
-                return QBrush(QColor(240, 170, 40, 90))
-        if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{COLUMNS[column]}: {self._display(row, column)}"
-        return None
+                return _WARNING
+            return None
+        return f"{COLUMNS[column]}: {self._display(row, column)}"  # AccessibleTextRole
 
     def _weeks(self, row: Any) -> int | None:
         return None if row.received_on is None else (self._today() - row.received_on).days // 7

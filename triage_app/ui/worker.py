@@ -6,6 +6,7 @@ each call has a success path and a failure path, so a failure always reaches the
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -18,9 +19,14 @@ log = logging.getLogger(__name__)
 
 
 class _Delivery(QObject):
-    """Lives on the GUI thread; signals emitted from the worker are queued to it."""
+    """Lives on the GUI thread; signals emitted from the worker are queued to it.
 
-    finished = Signal(object, object, object, object)  # on_done, on_error, result, error
+    Only an int crosses the thread boundary: results wait in a dict under their job number. (Passing Python
+    objects, None above all, through queued `Signal(object)` arguments corrupts reference counts in some
+    PySide6 releases and crashes the app after many calls.)
+    """
+
+    finished = Signal(int)
 
 
 class DbWorker(QObject):
@@ -34,6 +40,9 @@ class DbWorker(QObject):
         self._delivery = _Delivery()
         self._delivery.finished.connect(self._deliver)
         self._pending = 0
+        self._jobs = itertools.count(1)
+        self._results: dict[int, tuple[Any, Any, Any, BaseException | None]] = {}
+        self._lock = threading.Lock()
         self.worker_thread_ident: int | None = None
         self._executor.submit(self._remember_thread).result()
 
@@ -55,17 +64,22 @@ class DbWorker(QObject):
         self._pending += 1
         if self._pending == 1:
             self.busy_changed.emit(True)
+        job = next(self._jobs)
         future = self._executor.submit(task)
 
         def relay(done: Future[Any]) -> None:
             error = done.exception()
             result = None if error is not None else done.result()
-            self._delivery.finished.emit(on_done, on_error, result, error)
+            with self._lock:
+                self._results[job] = (on_done, on_error, result, error)
+            self._delivery.finished.emit(job)
 
         future.add_done_callback(relay)
         return future
 
-    def _deliver(self, on_done: Any, on_error: Any, result: Any, error: Any) -> None:
+    def _deliver(self, job: int) -> None:
+        with self._lock:
+            on_done, on_error, result, error = self._results.pop(job)
         self._pending -= 1
         if self._pending == 0:
             self.busy_changed.emit(False)
