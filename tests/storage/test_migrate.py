@@ -37,9 +37,21 @@ def test_there_is_a_fixture_of_the_first_released_schema() -> None:
 def test_upgrade_from_each_released_schema_keeps_the_data(fixture: Path, tmp_path: Path) -> None:
     path = tmp_path / "triage.sqlite3"
     shutil.copyfile(fixture, path)
-    referrals_before = _count(path, "referral")
-    events_before = _count(path, "audit_event")
-    assert referrals_before > 0
+    tables = (
+        "referral",
+        "oral_medication",
+        "phenotype_component",
+        "assessment",
+        "assessment_criterion",
+        "assessment_flag",
+        "status_change",
+        "triage_decision",
+        "audit_event",
+        "app_user",
+        "user_role",
+    )
+    before = {table: _count(path, table) for table in tables}
+    assert all(before[t] > 0 for t in ("referral", "oral_medication", "assessment", "triage_decision"))
 
     database = _open(path)
     report = migrate(database, backup_dir=tmp_path / "backups")
@@ -48,8 +60,9 @@ def test_upgrade_from_each_released_schema_keeps_the_data(fixture: Path, tmp_pat
         diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     database.dispose()
     assert diff == [], "the migrated schema differs from the models"
-    assert _count(path, "referral") == referrals_before
-    assert _count(path, "audit_event") == events_before
+    assert {table: _count(path, table) for table in tables} == before  # nothing lost, children included
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
 def test_new_database_migrates_to_head_and_matches_the_models(tmp_path: Path) -> None:
@@ -124,6 +137,8 @@ def test_a_failing_upgrade_leaves_the_database_as_it_was(db_path: Path, tmp_path
     with pytest.raises(Exception, match="no_such_table"):
         migrate(database, backup_dir=tmp_path / "backups", script_location=scripts)
     assert current_revision(database) == head_revision()
+    with database.engine.connect() as connection:  # the pooled connection has its foreign keys back on
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     database.dispose()
     with sqlite3.connect(db_path) as connection:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

@@ -102,11 +102,38 @@ def migrate(database: Database, *, backup_dir: Path | None, script_location: Pat
 
     if before != head:
         log.info("migrating database schema %s -> %s", before or "(new)", head)
-        with database.engine.connect().execution_options(write=True) as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-            connection.commit()
+        _upgrade(database, config)
     return MigrationReport(before=before, after=head, backup=backup)
+
+
+def _upgrade(database: Database, config: Config) -> None:
+    """Run the migrations in one transaction.
+
+    On SQLite, batch migrations rebuild a table by copying it and dropping the old one; with foreign keys on,
+    that DROP would cascade and delete every child row (assessments, medications, history). So foreign keys
+    are switched off for the migration (SQLite only allows that outside a transaction), every key is checked
+    before the commit, and they are switched back on before the connection is reused.
+    """
+    sqlite = database.location.is_sqlite
+    with database.engine.connect() as raw:
+        driver = raw.connection.dbapi_connection  # outside SQLAlchemy's transaction, as the pragma requires
+        if sqlite and driver is not None:
+            driver.execute("PRAGMA foreign_keys = OFF")
+        try:
+            connection = raw.execution_options(write=True)
+            config.attributes["connection"] = connection
+            with connection.begin():
+                command.upgrade(config, "head")
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise DatabaseError(
+                            f"the schema upgrade would leave {len(broken)} broken links between records; it was "
+                            "rolled back and the database is unchanged"
+                        )
+        finally:
+            if sqlite and driver is not None:
+                driver.execute("PRAGMA foreign_keys = ON")
 
 
 def _no_recent_backup(backup_dir: Path, stem: str) -> bool:

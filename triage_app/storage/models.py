@@ -132,6 +132,9 @@ class ReferralRow(SQLModel, table=True):
     cervical_spine_disease: bool | None = None
     clinical_question: str | None = None
 
+    # The open meeting the referral is listed on, if any (one at most).
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id", index=True)
+
     # The current assessment, copied here so the queue filters and sorts on one indexed table.
     current_assessment_id: int | None = Field(default=None)
     outcome: str | None = Field(default=None, max_length=40)
@@ -258,3 +261,62 @@ class AuditChainHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     last_event_id: int
     last_hash: str = Field(max_length=64)
+
+
+class MeetingRow(SQLModel, table=True):
+    """An MDT meeting: when, where, who chairs, and whether its agenda has gone out."""
+
+    __tablename__ = "meeting"
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_date: date = Field(index=True)
+    meeting_time: str = Field(max_length=5)  # HH:MM, local
+    place: str | None = Field(default=None, max_length=200)
+    video_link: str | None = Field(default=None, max_length=500)
+    chair: str | None = Field(default=None, max_length=200)
+    status: str = Field(default="planned", max_length=16)  # planned | circulated | held | cancelled
+    circulated_at: datetime | None = _when(default=None)
+    version: int = 1
+    created_at: datetime = _when(default_factory=utc_now)
+    created_by: int = Field(foreign_key="app_user.id")
+
+
+class MeetingAttendeeRow(SQLModel, table=True):
+    __tablename__ = "meeting_attendee"
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=200)
+    mdt_role: str | None = Field(default=None, max_length=64)
+
+
+class MeetingCaseRow(SQLModel, table=True):
+    """A referral on a meeting's list, and what the MDT decided."""
+
+    __tablename__ = "meeting_case"
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "referral_id", name="uq_meeting_case_meeting_referral"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True, ondelete="CASCADE")
+    referral_id: int = Field(foreign_key="referral.id", index=True, ondelete="CASCADE")
+    position: int
+    late_addition: bool = False
+    added_at: datetime = _when(default_factory=utc_now)
+    added_by: int = Field(foreign_key="app_user.id")
+    outcome: str | None = Field(default=None, max_length=40)
+    rationale: str | None = None
+    patient_information_given: bool = False
+    consent_discussion_planned: bool = False
+    baseline_severity_recorded: bool = False
+    decided_by: int | None = Field(default=None, foreign_key="app_user.id")
+    decided_at: datetime | None = _when(default=None)
+
+
+class CaseActionRow(SQLModel, table=True):
+    __tablename__ = "case_action"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="meeting_case.id", index=True, ondelete="CASCADE")
+    description: str
+    owner: str | None = Field(default=None, max_length=200)
+    due_date: date | None = None
