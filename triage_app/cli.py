@@ -117,6 +117,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("migrate", "bring the database schema up to date (the app also does this on start)")
 
+    meeting = command("meeting", "plan MDT meetings: create, fill, list, circulate, cancel")
+    meeting_commands = meeting.add_subparsers(dest="meeting_command", metavar="ACTION", required=True)
+    create = meeting_commands.add_parser("create", help="create a meeting; prints its id")
+    _common_options(create, suppress=True)
+    create.add_argument("--date", required=True, metavar="YYYY-MM-DD")
+    create.add_argument("--time", required=True, metavar="HH:MM")
+    create.add_argument("--place", metavar="PLACE")
+    create.add_argument("--video-link", metavar="URL")
+    create.add_argument("--chair", metavar="NAME")
+    create.add_argument(
+        "--attendee", action="append", default=[], metavar="NAME:ROLE", help="expected attendee and MDT role; repeat"
+    )
+    for name, text in (
+        ("fill", "add the highest-priority ready referrals up to the meeting's capacity"),
+        ("circulate", "mark the agenda as circulated (later additions are marked late)"),
+        ("cancel", "cancel a meeting; its cases move to the next meeting"),
+        ("show", "the meeting's details and its cases in order"),
+    ):
+        sub = meeting_commands.add_parser(name, help=text)
+        _common_options(sub, suppress=True)
+        sub.add_argument("meeting", type=int, metavar="MEETING")
+    listing = meeting_commands.add_parser("list", help="list meetings")
+    _common_options(listing, suppress=True)
+    listing.add_argument("--json", action="store_true")
+
+    for name, text in (
+        ("agenda", "export a meeting's agenda"),
+        ("outcomes", "export a meeting's outcome summary"),
+    ):
+        sub = command(name, text)
+        sub.add_argument("meeting", type=int, metavar="MEETING")
+        sub.add_argument("--format", required=True, choices=("pdf", "docx", "csv", "html"))
+        sub.add_argument("--out", required=True, metavar="FILE")
+        sub.add_argument("--pseudonymised", action="store_true", help="initials and last four NHS digits only")
+    letters = command("letters", "write one outcome letter per decided case, to each referrer")
+    letters.add_argument("meeting", type=int, metavar="MEETING")
+    letters.add_argument("--format", required=True, choices=("docx", "pdf"))
+    letters.add_argument("--out-dir", required=True, metavar="DIR")
+    letters.add_argument("--template", metavar="FILE", help="a unit's own letter template")
+    letters.add_argument("--unit-name", default="specialist neurosurgical unit")
+
     demo = command("demo", "fill the database with synthetic referrals (test-range NHS numbers, invented names)")
     demo.add_argument("--count", type=_count, default=300, metavar="N", help="how many (default 300)")
     demo.add_argument("--seed", type=int, default=1, metavar="S", help="random seed, for a repeatable queue")
@@ -407,6 +448,124 @@ def cmd_demo(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -
     return EXIT_OK
 
 
+def _date_argument(text: str, name: str) -> date:
+    try:
+        return parse_as_of(text)
+    except ValueError:
+        raise CommandError(f"{name} '{text}' is not a date: write it as YYYY-MM-DD") from None
+
+
+def cmd_meeting(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app meeting ...`: create, fill, list, show, circulate, cancel."""
+    from triage_app.domain.formats import format_date
+    from triage_app.services import meetings
+
+    db, actor, rules = session.db, session.actor, session.rules
+    action = args.meeting_command
+    if action == "create":
+        meeting_id = meetings.create_meeting(
+            db,
+            actor=actor,
+            meeting_date=_date_argument(args.date, "--date"),
+            meeting_time=args.time,
+            place=args.place,
+            video_link=args.video_link,
+            chair=args.chair,
+            attendees=[meetings.parse_attendee(a) for a in args.attendee],
+        )
+        print(meeting_id, file=out)
+        return EXIT_OK
+    if action == "list":
+        found = meetings.list_meetings(db, rules=rules)
+        if args.json:
+            payload = [
+                {
+                    "id": m.meeting_id,
+                    "date": m.meeting_date.isoformat(),
+                    "time": m.meeting_time,
+                    "place": m.place,
+                    "status": m.status,
+                    "cases": m.cases,
+                    "quorate": m.quorate,
+                }
+                for m in found
+            ]
+            out.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+        else:
+            for m in found:
+                quorate = "quorate" if m.quorate else "NOT quorate"
+                print(
+                    f"{m.meeting_id:>4}  {format_date(m.meeting_date)} {m.meeting_time}  {m.status:<10} "
+                    f"{m.cases:>3} cases  {quorate:<11}  {m.place or ''}",
+                    file=out,
+                )
+            print(f"{len(found)} meetings", file=out)
+        return EXIT_OK
+    if action == "fill":
+        added = meetings.fill_to_capacity(db, actor=actor, meeting_id=args.meeting)
+        print(f"added {len(added)} referrals: {', '.join(map(str, added)) or 'none ready'}", file=out)
+        return EXIT_OK
+    if action == "circulate":
+        meetings.circulate(db, actor=actor, meeting_id=args.meeting)
+        print(f"meeting {args.meeting}: agenda marked as circulated", file=out)
+        return EXIT_OK
+    if action == "cancel":
+        moved = meetings.cancel_meeting(db, actor=actor, meeting_id=args.meeting)
+        print(f"meeting {args.meeting} cancelled", file=out)
+        for referral_id, where in moved.items():
+            print(f"  referral {referral_id}: {where}", file=out)
+        return EXIT_OK
+    detail = meetings.get_meeting(db, meeting_id=args.meeting, rules=rules)
+    shown = detail.meeting
+    print(
+        f"meeting {shown.id}: {format_date(shown.meeting_date)} {shown.meeting_time} {shown.place or ''} "
+        f"({shown.status})",
+        file=out,
+    )
+    print(f"{detail.quorum_text}; {len(detail.cases)} of {detail.capacity} cases", file=out)
+    for case in detail.cases:
+        late = " LATE" if case.late_addition else ""
+        print(f"  {case.position:>2}. referral {case.referral_id}{late} {case.outcome or ''}", file=out)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app agenda|outcomes MEETING --format F --out FILE [--pseudonymised]`."""
+    from triage_app.services.exports import export_agenda_file
+
+    target = export_agenda_file(
+        session.db,
+        actor=session.actor,
+        meeting_id=args.meeting,
+        fmt=args.format,
+        out=Path(args.out),
+        rules=session.rules,
+        pseudonymised=args.pseudonymised,
+        outcomes=args.command == "outcomes",
+    )
+    print(f"wrote {target}", file=out)
+    return EXIT_OK
+
+
+def cmd_letters(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app letters MEETING --format F --out-dir DIR`."""
+    from triage_app.services.exports import export_letters
+
+    written = export_letters(
+        session.db,
+        actor=session.actor,
+        meeting_id=args.meeting,
+        fmt=args.format,
+        out_dir=Path(args.out_dir),
+        unit_name=args.unit_name,
+        template=Path(args.template) if args.template else None,
+    )
+    for path in written:
+        print(f"wrote {path}", file=out)
+    print(f"{len(written)} letters", file=out)
+    return EXIT_OK
+
+
 def session_paths(args: argparse.Namespace) -> AppPaths:
     """Resolved paths for the parsed arguments."""
     return resolve_paths(data_dir=args.data_dir, db=args.db, rules=args.rules)
@@ -421,6 +580,10 @@ DB_COMMANDS: dict[str, Callable[[argparse.Namespace, Any, TextIO, TextIO], int]]
     "backup": cmd_backup,
     "migrate": cmd_migrate,
     "demo": cmd_demo,
+    "meeting": cmd_meeting,
+    "agenda": cmd_export,
+    "outcomes": cmd_export,
+    "letters": cmd_letters,
 }
 
 

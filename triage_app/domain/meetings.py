@@ -12,7 +12,7 @@ from typing import Final
 
 from triage_app.domain.formats import format_date, format_name
 from triage_app.domain.referral import Referral, format_nhs_number
-from triage_app.domain.scoring import CRITERIA, FLAGS, OUTCOME_LABELS, age_in_years
+from triage_app.domain.scoring import CRITERIA, FLAGS, OUTCOME_LABELS, age_in_years, in_words
 
 ACCEPT_FOR_SPD: Final = "accept_for_spd"
 NOT_DISCUSSED: Final = "not_discussed"
@@ -186,7 +186,10 @@ def _yes_no(value: bool | None, yes: str, no: str) -> str:
 
 
 def _words(value: str | None) -> str:
-    return "not recorded" if value is None else value.replace("_", " ")
+    return "not recorded" if value is None else in_words(value)
+
+
+_GUIDANCE = {"emg": "EMG-guided", "ultrasound": "ultrasound-guided", "none": "unguided"}
 
 
 def _case_lines(referral: Referral) -> tuple[tuple[str, str], ...]:
@@ -228,7 +231,11 @@ def _case_lines(referral: Referral) -> tuple[tuple[str, str], ...]:
             f"{severity.twstrs_pain if severity.twstrs_pain is not None else '?'}/20, Tsui "
             f"{severity.tsui if severity.tsui is not None else '?'}/25",
         ),
-        ("Botulinum toxin", f"{cycles}, {_words(toxin.guidance)} guidance, response {_words(toxin.response)}"),
+        (
+            "Botulinum toxin",
+            f"{cycles}, {_GUIDANCE.get(toxin.guidance or '', 'guidance not recorded')}, "
+            f"response {_words(toxin.response)}",
+        ),
         ("Oral medication", oral),
         (
             "Physiotherapy",

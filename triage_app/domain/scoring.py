@@ -211,8 +211,12 @@ _WORDS = {
 }
 
 
-def _words(value: str) -> str:
+def in_words(value: str) -> str:
+    """An enumerated value as a coordinator writes it (`secondary non-response`, `no benefit`)."""
     return _WORDS.get(value, value.replace("_", " "))
+
+
+_words = in_words
 
 
 # --- Refractory to best medical treatment -------------------------------------------------------------

@@ -1,0 +1,401 @@
+"""Agenda and outcome-summary writers: an `Agenda` in, the bytes of a CSV, HTML, Word or PDF file out.
+
+Every value is text from the referral, so each writer makes it inert for its format: CSV cells that a
+spreadsheet would run as a formula are neutralised, HTML and PDF markup is escaped (nothing is fetched), and
+characters that XML forbids are dropped from Word documents.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from triage_app.domain.meetings import Agenda, AgendaCase
+
+FORMATS = ("pdf", "docx", "csv", "html")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|")
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+BLANK = "_" * 40
+LONG_TEXT = 1200  # characters: a longer value could make a table row taller than a page
+
+
+def csv_cell(value: object) -> str:
+    """A cell no spreadsheet will run: text that starts like a formula gets a leading apostrophe."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def xml_text(value: str) -> str:
+    """Text Word can store: characters that XML 1.0 forbids are dropped."""
+    return _XML_FORBIDDEN.sub("", value)
+
+
+def _decision(case: AgendaCase, agenda: Agenda) -> list[tuple[str, str]]:
+    if agenda.outcomes:
+        return [
+            ("Outcome", case.outcome or "not recorded"),
+            ("Rationale", case.rationale or "—"),
+            ("Actions", "; ".join(case.actions) or "none"),
+        ]
+    return [("Outcome", BLANK), ("Actions", BLANK), ("Owner", BLANK)]
+
+
+def _identity(case: AgendaCase) -> list[tuple[str, str]]:
+    rows = [("NHS number", case.nhs_number), ("Name", case.name)]
+    if case.date_of_birth:
+        rows.append(("Date of birth", case.date_of_birth))
+    if case.hospital_number:
+        rows.append(("Hospital number", case.hospital_number))
+    rows += [("Referrer", case.referrer), ("Received", case.received), ("Clinical question", case.clinical_question)]
+    return rows
+
+
+# --- CSV ---------------------------------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "Case",
+    "Late addition",
+    "NHS number",
+    "Name",
+    "Date of birth",
+    "Hospital number",
+    "Referrer",
+    "Received",
+    "Clinical question",
+    "Diagnosis",
+    "Phenotype",
+    "Severity",
+    "Botulinum toxin",
+    "Oral medication",
+    "Physiotherapy",
+    "History",
+    "Triage",
+    "Criteria",
+    "Cautions",
+    "Outcome",
+    "Rationale",
+    "Actions",
+)
+
+
+def agenda_csv(agenda: Agenda) -> bytes:
+    """One row per case under a header block; UTF-8 with a byte-order mark so Excel reads names right."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([csv_cell(agenda.marking)])
+    writer.writerow([csv_cell(agenda.title)])
+    for label, text in agenda.meeting:
+        writer.writerow([csv_cell(label), csv_cell(text)])
+    writer.writerow(["Attendees", csv_cell("; ".join(agenda.attendees))])
+    writer.writerow(["Quorum", csv_cell(agenda.quorum)])
+    writer.writerow(["Generated", csv_cell(agenda.generated)])
+    writer.writerow([])
+    writer.writerow(CSV_COLUMNS)
+    for case in agenda.cases:
+        lines = dict(case.lines)
+        writer.writerow(
+            [
+                csv_cell(v)
+                for v in (
+                    case.number,
+                    "yes" if case.late_addition else "",
+                    case.nhs_number,
+                    case.name,
+                    case.date_of_birth,
+                    case.hospital_number,
+                    case.referrer,
+                    case.received,
+                    case.clinical_question,
+                    lines.get("Diagnosis", ""),
+                    lines.get("Phenotype", ""),
+                    lines.get("Severity", ""),
+                    lines.get("Botulinum toxin", ""),
+                    lines.get("Oral medication", ""),
+                    lines.get("Physiotherapy", ""),
+                    lines.get("History", ""),
+                    case.triage,
+                    " | ".join(case.criteria),
+                    " | ".join(case.flags),
+                    case.outcome,
+                    case.rationale,
+                    " | ".join(case.actions),
+                )
+            ]
+        )
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+# --- HTML (also the print preview) ---------------------------------------------------------------------------------
+
+
+def agenda_html(agenda: Agenda) -> bytes:
+    """A self-contained HTML page (no scripts, no external resources) laid out for A4 printing."""
+
+    def e(value: str) -> str:
+        return escape(xml_text(value))
+
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+        f"<title>{e(agenda.title)}</title>",
+        "<style>@page{size:A4;margin:18mm}body{font-family:sans-serif;font-size:10.5pt}"
+        ".marking{border:2px solid #a00;color:#a00;font-weight:bold;padding:4px;text-align:center}"
+        ".case{page-break-inside:avoid;border-top:1px solid #888;margin-top:10px;padding-top:6px}"
+        "th{text-align:left;vertical-align:top;padding-right:8px;white-space:nowrap}td{vertical-align:top}"
+        ".late{color:#a00;font-weight:bold}.notquorate{color:#a00;font-weight:bold}</style></head><body>",
+        f"<p class='marking'>{e(agenda.marking)}</p>",
+        f"<h1>{e(agenda.title)}</h1><table>",
+    ]
+    for label, text in agenda.meeting:
+        parts.append(f"<tr><th>{e(label)}</th><td>{e(text)}</td></tr>")
+    parts.append(f"<tr><th>Attendees</th><td>{e('; '.join(agenda.attendees) or 'none listed')}</td></tr>")
+    quorum_class = "" if agenda.quorate else " class='notquorate'"
+    parts.append(f"<tr><th>Quorum</th><td{quorum_class}>{e(agenda.quorum)}</td></tr>")
+    parts.append(f"<tr><th>Generated</th><td>{e(agenda.generated)}</td></tr></table>")
+    for case in agenda.cases:
+        late = " <span class='late'>LATE ADDITION</span>" if case.late_addition else ""
+        parts.append(f"<div class='case'><h2>Case {case.number}: {e(case.name)}{late}</h2><table>")
+        rows = _identity(case) + list(case.lines) + [("Triage", case.triage)]
+        rows += [("Criteria", "\n".join(case.criteria)), ("Cautions", "\n".join(case.flags) or "none")]
+        rows += _decision(case, agenda)
+        for label, text in rows:
+            cell = "<br>".join(e(line) for line in text.split("\n"))
+            parts.append(f"<tr><th>{e(label)}</th><td>{cell}</td></tr>")
+        parts.append("</table></div>")
+    parts.append(f"<p class='marking'>{e(agenda.marking)}</p></body></html>")
+    return "".join(parts).encode("utf-8")
+
+
+# --- Word --------------------------------------------------------------------------------------------------------
+
+
+def _page_number_field(paragraph: Any) -> None:
+    """Insert Word's PAGE field, so every page shows its number."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    run = paragraph.add_run()
+    for kind, text in (("begin", None), (None, "PAGE"), ("end", None)):
+        if kind is not None:
+            element = OxmlElement("w:fldChar")
+            element.set(qn("w:fldCharType"), kind)
+        else:
+            element = OxmlElement("w:instrText")
+            element.set(qn("xml:space"), "preserve")
+            element.text = text
+        run._r.append(element)
+
+
+def _a4(document: Any) -> None:
+    from docx.shared import Mm
+
+    for section in document.sections:
+        section.page_height, section.page_width = Mm(297), Mm(210)
+        section.left_margin = section.right_margin = Mm(18)
+        section.top_margin = section.bottom_margin = Mm(18)
+
+
+def _header_footer(document: Any, marking: str) -> None:
+    section = document.sections[0]
+    header = section.header.paragraphs[0]
+    header.text = xml_text(marking)
+    footer = section.footer.paragraphs[0]
+    footer.add_run("Page ")
+    _page_number_field(footer)
+
+
+def _keep(paragraph: Any) -> None:
+    paragraph.paragraph_format.keep_with_next = True
+    paragraph.paragraph_format.keep_together = True
+
+
+def agenda_docx(agenda: Agenda) -> bytes:
+    """An A4 Word document: marking in the header, page numbers in the footer, cases kept whole."""
+    from docx import Document
+    from docx.shared import Pt
+
+    document = Document()
+    _a4(document)
+    document.styles["Normal"].font.size = Pt(10)
+    _header_footer(document, agenda.marking)
+    document.add_paragraph(xml_text(agenda.marking)).runs[0].bold = True
+    document.add_heading(xml_text(agenda.title), level=1)
+    table = document.add_table(rows=0, cols=2)
+    table.style = "Table Grid"
+    for label, text in [
+        *agenda.meeting,
+        ("Attendees", "; ".join(agenda.attendees) or "none listed"),
+        ("Quorum", agenda.quorum),
+        ("Generated", agenda.generated),
+    ]:
+        cells = table.add_row().cells
+        cells[0].text, cells[1].text = xml_text(label), xml_text(text)
+    for case in agenda.cases:
+        heading = document.add_heading(
+            xml_text(f"Case {case.number}: {case.name}" + ("  (LATE ADDITION)" if case.late_addition else "")), level=2
+        )
+        _keep(heading)
+        rows = _identity(case) + list(case.lines) + [("Triage", case.triage)]
+        rows += [("Criteria", "\n".join(case.criteria)), ("Cautions", "\n".join(case.flags) or "none")]
+        rows += _decision(case, agenda)
+        case_table = document.add_table(rows=0, cols=2)
+        case_table.style = "Table Grid"
+        for label, text in rows:
+            cells = case_table.add_row().cells
+            cells[0].text, cells[1].text = xml_text(label), xml_text(text)
+            for cell in cells:
+                for paragraph in cell.paragraphs:
+                    _keep(paragraph)  # a case's rows stay on one page where they fit
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+# --- PDF ---------------------------------------------------------------------------------------------------------
+
+_FONTS_READY = False
+
+
+def _fonts(font_dir: Path) -> tuple[str, str]:
+    """DejaVu Sans (shipped in resources/fonts) covers Latin, Greek, Cyrillic and more; Helvetica does not."""
+    global _FONTS_READY
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if not _FONTS_READY:
+        pdfmetrics.registerFont(TTFont("DejaVuSans", str(font_dir / "DejaVuSans.ttf")))
+        pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(font_dir / "DejaVuSans-Bold.ttf")))
+        _FONTS_READY = True
+    return "DejaVuSans", "DejaVuSans-Bold"
+
+
+def pdf_text(value: str) -> str:
+    """Text for a reportlab Paragraph: its mini-markup escaped, so <img> or <a> are shown, never acted on."""
+    return escape(xml_text(value), quote=False).replace("\n", "<br/>")
+
+
+def _numbered_canvas(marking: str, font: str) -> Any:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    class NumberedCanvas(canvas.Canvas):  # type: ignore[misc]
+        """Draws "Page N of M" and the marking on every page once the page count is known."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:  # noqa: N802 - reportlab's name
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for state in self._pages:
+                self.__dict__.update(state)
+                self.setFont(font, 8)
+                width, _ = A4
+                self.drawCentredString(width / 2, 10 * 2.835, f"Page {self._pageNumber} of {total}")
+                self.drawCentredString(width / 2, 287 * 2.835, marking)
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
+
+
+def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
+    """An A4 PDF: marking and "Page N of M" on every page, each case kept on one page where it fits."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    regular, bold = _fonts(font_dir)
+    body = ParagraphStyle("body", fontName=regular, fontSize=9, leading=11.5)
+    label = ParagraphStyle("label", parent=body, fontName=bold)
+    title = ParagraphStyle("title", fontName=bold, fontSize=15, leading=19, spaceAfter=6)
+    heading = ParagraphStyle("heading", fontName=bold, fontSize=11.5, leading=14, spaceBefore=8, spaceAfter=3)
+    marking = ParagraphStyle(
+        "marking",
+        parent=label,
+        textColor=colors.darkred,
+        borderColor=colors.darkred,
+        borderWidth=1,
+        borderPadding=3,
+        alignment=1,
+        spaceAfter=8,
+    )
+
+    warning = ParagraphStyle("warning", parent=label, textColor=colors.darkred)
+
+    def grid(rows: list[tuple[str, str]]) -> list[Any]:
+        """A label/value table; values too long for one page follow it as paragraphs, which can break."""
+        cells, overflow = [], []
+        for a, b in rows:
+            alarm = a == "Quorum" and not agenda.quorate
+            if len(b) > LONG_TEXT:
+                cells.append([Paragraph(pdf_text(a), label), Paragraph("(in full below)", body)])
+                overflow += [Paragraph(pdf_text(a), label), Paragraph(pdf_text(b), body)]
+            else:
+                cells.append([Paragraph(pdf_text(a), label), Paragraph(pdf_text(b), warning if alarm else body)])
+        table = Table(cells, colWidths=[38 * mm, 136 * mm])
+        table.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("BACKGROUND", (0, 0), (0, -1), colors.whitesmoke),
+                ]
+            )
+        )
+        return [table, *overflow]
+
+    story: list[Any] = [Paragraph(pdf_text(agenda.marking), marking), Paragraph(pdf_text(agenda.title), title)]
+    story += grid(
+        [
+            *agenda.meeting,
+            ("Attendees", "; ".join(agenda.attendees) or "none listed"),
+            ("Quorum", agenda.quorum),
+            ("Generated", agenda.generated),
+        ]
+    )
+    for case in agenda.cases:
+        late = "  (LATE ADDITION)" if case.late_addition else ""
+        rows = _identity(case) + list(case.lines) + [("Triage", case.triage)]
+        rows += [("Criteria", "\n".join(case.criteria)), ("Cautions", "\n".join(case.flags) or "none")]
+        rows += _decision(case, agenda)
+        heading_row = Paragraph(pdf_text(f"Case {case.number}: {case.name}{late}"), heading)
+        story.append(KeepTogether([heading_row, *grid(rows)]))
+        story.append(Spacer(1, 4 * mm))
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=18 * mm,
+        bottomMargin=18 * mm,
+        title=agenda.title,
+        author="SPD MDT",
+        subject=agenda.marking,
+    )
+    document.build(story, canvasmaker=_numbered_canvas(agenda.marking, regular))
+    return buffer.getvalue()
+
+
+def export_agenda(agenda: Agenda, fmt: str, *, font_dir: Path) -> bytes:
+    """The agenda in one of FORMATS."""
+    if fmt == "csv":
+        return agenda_csv(agenda)
+    if fmt == "html":
+        return agenda_html(agenda)
+    if fmt == "docx":
+        return agenda_docx(agenda)
+    if fmt == "pdf":
+        return agenda_pdf(agenda, font_dir=font_dir)
+    raise ValueError(f"'{fmt}' is not an export format: {', '.join(FORMATS)}")

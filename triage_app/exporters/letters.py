@@ -1,0 +1,65 @@
+"""Outcome letters as Word and PDF files (A4, confidential marking, page numbers)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from triage_app.domain.letters import Letter
+from triage_app.domain.meetings import CONFIDENTIAL
+from triage_app.exporters.agenda import _a4, _fonts, _header_footer, _numbered_canvas, pdf_text, xml_text
+
+LETTER_FORMATS = ("docx", "pdf")
+
+
+def letter_docx(letter: Letter) -> bytes:
+    """The letter as a Word document."""
+    from docx import Document
+    from docx.shared import Pt
+
+    document = Document()
+    _a4(document)
+    document.styles["Normal"].font.size = Pt(11)
+    _header_footer(document, CONFIDENTIAL)
+    document.add_heading(xml_text(letter.title), level=1)
+    for paragraph in letter.paragraphs:
+        document.add_paragraph(xml_text(paragraph))
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def letter_pdf(letter: Letter, *, font_dir: Path) -> bytes:
+    """The letter as a PDF."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    regular, bold = _fonts(font_dir)
+    body = ParagraphStyle("letter", fontName=regular, fontSize=10.5, leading=14, spaceAfter=8)
+    title = ParagraphStyle("letter-title", fontName=bold, fontSize=14, leading=18, spaceAfter=12)
+    story: list[Any] = [Paragraph(pdf_text(letter.title), title)]
+    story += [Paragraph(pdf_text(p), body) for p in letter.paragraphs]
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=22 * mm,
+        rightMargin=22 * mm,
+        topMargin=22 * mm,
+        bottomMargin=22 * mm,
+        title=letter.title,
+    )
+    document.build(story, canvasmaker=_numbered_canvas(CONFIDENTIAL, regular))
+    return buffer.getvalue()
+
+
+def export_letter(letter: Letter, fmt: str, *, font_dir: Path) -> bytes:
+    """The letter in one of LETTER_FORMATS."""
+    if fmt == "docx":
+        return letter_docx(letter)
+    if fmt == "pdf":
+        return letter_pdf(letter, font_dir=font_dir)
+    raise ValueError(f"'{fmt}' is not a letter format: {', '.join(LETTER_FORMATS)}")

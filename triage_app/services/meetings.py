@@ -1,0 +1,756 @@
+"""MDT meetings: plan the list, circulate and export the agenda, record outcomes, roll cases forward.
+
+A referral is on at most one open meeting; adding it lists it, removing or a "not discussed" outcome hands it
+on. Outcomes are consultant actions. Every change is audited in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from triage_app.domain.meetings import (
+    ACCEPT_FOR_SPD,
+    CANCELLED,
+    CIRCULATED,
+    HELD,
+    MDT_ROLES,
+    MEETING_OUTCOME_LABELS,
+    MEETING_OUTCOMES,
+    NOT_DISCUSSED,
+    OPEN_MEETING_STATUSES,
+    PLANNED,
+    CaseAction,
+    CaseInput,
+    MeetingInfo,
+    checklist_missing,
+    quorum,
+)
+from triage_app.domain.rules import Rules
+from triage_app.domain.workflow import CONSULTANT, DISCUSSED, LISTED, READY_FOR_MDT
+from triage_app.services.errors import NotFound, PermissionDenied, ServiceError
+from triage_app.services.referrals import ENTRY_ROLES, Changes
+from triage_app.services.users import Actor
+from triage_app.storage import referrals as repo
+from triage_app.storage.audit import record_event
+from triage_app.storage.engine import Database
+from triage_app.storage.models import (
+    AppSetting,
+    CaseActionRow,
+    MeetingAttendeeRow,
+    MeetingCaseRow,
+    MeetingRow,
+    ReferralRow,
+    StatusChangeRow,
+    utc_now,
+)
+
+log = logging.getLogger(__name__)
+
+CAPACITY_KEY = "meeting_capacity"
+DEFAULT_CAPACITY = 8
+_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingSummary:
+    """A line of the meetings list."""
+
+    meeting_id: int
+    meeting_date: date
+    meeting_time: str
+    place: str | None
+    status: str
+    cases: int
+    quorate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ListedCase:
+    """A case on a meeting as the planning and meeting screens show it."""
+
+    case_id: int
+    referral_id: int
+    position: int
+    late_addition: bool
+    row: Any  # storage QueueRow of the referral
+    outcome: str | None
+    rationale: str | None
+    checklist: dict[str, bool]
+    actions: tuple[CaseAction, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingDetail:
+    """One meeting in full."""
+
+    meeting: MeetingRow
+    attendees: tuple[MeetingAttendeeRow, ...]
+    cases: tuple[ListedCase, ...]
+    capacity: int
+    quorum_text: str
+    quorate: bool
+
+
+def _require_planner(actor: Actor) -> None:
+    if not actor.roles & ENTRY_ROLES:
+        raise PermissionDenied(f"{actor.display_name} has no role that may plan MDT meetings")
+
+
+def _meeting(session: Session, meeting_id: int) -> MeetingRow:
+    meeting = session.get(MeetingRow, meeting_id)
+    if meeting is None:
+        raise NotFound(f"there is no meeting {meeting_id}")
+    return meeting
+
+
+def _open_meeting(session: Session, meeting_id: int) -> MeetingRow:
+    meeting = _meeting(session, meeting_id)
+    if meeting.status not in OPEN_MEETING_STATUSES:
+        raise ServiceError(f"the meeting of {meeting.meeting_date:%d-%b-%Y} is {meeting.status}; its list is closed")
+    return meeting
+
+
+def _describe(meeting: MeetingRow) -> str:
+    return f"{meeting.meeting_date:%d-%b-%Y} {meeting.meeting_time}"
+
+
+def parse_time(text: str) -> str:
+    """A meeting time as HH:MM (24-hour); `ServiceError` names the expected form."""
+    value = text.strip()
+    if len(value) == 4 and value[1] == ":":
+        value = "0" + value
+    if not _TIME.fullmatch(value):
+        raise ServiceError(f"'{text}' is not a time: write it as HH:MM, for example 13:30")
+    return value
+
+
+def parse_attendee(text: str) -> tuple[str, str | None]:
+    """`Name:role` (role optional) as typed on the command line."""
+    name, _, role_text = text.partition(":")
+    role = role_text.strip() or None
+    if not name.strip():
+        raise ServiceError(f"attendee '{text}' has no name; write it as \"Name:role\"")
+    if role is not None and role not in MDT_ROLES:
+        raise ServiceError(f"'{role}' is not an MDT role: {', '.join(MDT_ROLES)}")
+    return name.strip(), role
+
+
+# --- meetings -------------------------------------------------------------------------------------------------
+
+
+def create_meeting(
+    db: Database,
+    *,
+    actor: Actor,
+    meeting_date: date,
+    meeting_time: str,
+    place: str | None = None,
+    video_link: str | None = None,
+    chair: str | None = None,
+    attendees: Sequence[tuple[str, str | None]] = (),
+) -> int:
+    """A new planned meeting; returns its id."""
+    _require_planner(actor)
+    time_text = parse_time(meeting_time)
+    for _, role in attendees:
+        if role is not None and role not in MDT_ROLES:
+            raise ServiceError(f"'{role}' is not an MDT role: {', '.join(MDT_ROLES)}")
+    with db.write() as session:
+        meeting = MeetingRow(
+            meeting_date=meeting_date,
+            meeting_time=time_text,
+            place=(place or "").strip() or None,
+            video_link=(video_link or "").strip() or None,
+            chair=(chair or "").strip() or None,
+            created_by=actor.user_id,
+        )
+        session.add(meeting)
+        session.flush()
+        assert meeting.id is not None
+        for name, role in attendees:
+            session.add(MeetingAttendeeRow(meeting_id=meeting.id, name=name, mdt_role=role))
+        record_event(
+            session,
+            user_login=actor.login,
+            action="create",
+            entity="meeting",
+            entity_id=meeting.id,
+            changes={
+                "date": [None, meeting_date.isoformat()],
+                "time": [None, time_text],
+                "place": [None, meeting.place],
+                "attendees": [None, [f"{n} ({r})" for n, r in attendees]],
+            },
+        )
+        return meeting.id
+
+
+def set_attendees(db: Database, *, actor: Actor, meeting_id: int, attendees: Sequence[tuple[str, str | None]]) -> None:
+    """Replace a meeting's expected attendees."""
+    _require_planner(actor)
+    with db.write() as session:
+        meeting = _meeting(session, meeting_id)
+        old = (
+            session.execute(select(MeetingAttendeeRow).where(col(MeetingAttendeeRow.meeting_id) == meeting_id))
+            .scalars()
+            .all()
+        )
+        before = [f"{a.name} ({a.mdt_role})" for a in old]
+        for attendee in old:
+            session.delete(attendee)
+        for name, role in attendees:
+            session.add(MeetingAttendeeRow(meeting_id=meeting_id, name=name, mdt_role=role))
+        record_event(
+            session,
+            user_login=actor.login,
+            action="update",
+            entity="meeting",
+            entity_id=meeting.id,
+            changes={"attendees": [before, [f"{n} ({r})" for n, r in attendees]]},
+        )
+
+
+def capacity(db: Database) -> int:
+    """Cases per meeting (a unit setting)."""
+    with db.read() as session:
+        return _capacity(session)
+
+
+def _capacity(session: Session) -> int:
+    setting = session.get(AppSetting, CAPACITY_KEY)
+    return int(setting.value) if setting is not None and setting.value.isdigit() else DEFAULT_CAPACITY
+
+
+def set_capacity(db: Database, *, actor: Actor, cases: int) -> None:
+    """Admin: cases per meeting."""
+    actor.require("admin", "change the meeting capacity")
+    if not 1 <= cases <= 100:
+        raise ServiceError(f"{cases} is out of range: a meeting takes 1 to 100 cases")
+    with db.write() as session:
+        setting = session.get(AppSetting, CAPACITY_KEY)
+        before = setting.value if setting else str(DEFAULT_CAPACITY)
+        session.merge(AppSetting(key=CAPACITY_KEY, value=str(cases)))
+        record_event(
+            session,
+            user_login=actor.login,
+            action="update",
+            entity="setting",
+            entity_id=CAPACITY_KEY,
+            changes={"value": [before, str(cases)]},
+        )
+
+
+def list_meetings(db: Database, *, rules: Rules, include_closed: bool = True) -> list[MeetingSummary]:
+    """Meetings by date, with case counts and quorum."""
+    with db.read() as session:
+        query = select(MeetingRow).order_by(col(MeetingRow.meeting_date), col(MeetingRow.meeting_time))
+        if not include_closed:
+            query = query.where(col(MeetingRow.status).in_(OPEN_MEETING_STATUSES))
+        meetings = session.execute(query).scalars().all()
+        counts = dict(
+            session.execute(
+                select(col(MeetingCaseRow.meeting_id), func.count()).group_by(col(MeetingCaseRow.meeting_id))
+            ).all()
+        )
+        roles: dict[int, list[str | None]] = {}
+        for meeting_id, role in session.execute(
+            select(col(MeetingAttendeeRow.meeting_id), col(MeetingAttendeeRow.mdt_role))
+        ).all():
+            roles.setdefault(meeting_id, []).append(role)
+        return [
+            MeetingSummary(
+                meeting_id=m.id or 0,
+                meeting_date=m.meeting_date,
+                meeting_time=m.meeting_time,
+                place=m.place,
+                status=m.status,
+                cases=int(counts.get(m.id, 0)),
+                quorate=quorum(roles.get(m.id or 0, []), rules.quorum_roles).quorate,
+            )
+            for m in meetings
+        ]
+
+
+def get_meeting(db: Database, *, meeting_id: int, rules: Rules) -> MeetingDetail:
+    """A meeting with attendees and its cases in order."""
+    with db.read() as session:
+        meeting = _meeting(session, meeting_id)
+        attendees = tuple(
+            session.execute(
+                select(MeetingAttendeeRow)
+                .where(col(MeetingAttendeeRow.meeting_id) == meeting_id)
+                .order_by(col(MeetingAttendeeRow.id))
+            ).scalars()
+        )
+        cases = _cases(session, meeting_id)
+        rows = repo.queue_rows(session, [c.referral_id for c in cases])
+        listed = tuple(
+            ListedCase(
+                case_id=c.id or 0,
+                referral_id=c.referral_id,
+                position=c.position,
+                late_addition=c.late_addition,
+                row=rows.get(c.referral_id),
+                outcome=c.outcome,
+                rationale=c.rationale,
+                checklist={
+                    "patient_information_given": c.patient_information_given,
+                    "consent_discussion_planned": c.consent_discussion_planned,
+                    "baseline_severity_recorded": c.baseline_severity_recorded,
+                },
+                actions=_actions(session, c.id or 0),
+            )
+            for c in cases
+        )
+        q = quorum([a.mdt_role for a in attendees], rules.quorum_roles)
+        return MeetingDetail(meeting, attendees, listed, _capacity(session), q.describe(), q.quorate)
+
+
+def _cases(session: Session, meeting_id: int) -> list[MeetingCaseRow]:
+    return list(
+        session.execute(
+            select(MeetingCaseRow)
+            .where(col(MeetingCaseRow.meeting_id) == meeting_id)
+            .order_by(col(MeetingCaseRow.position), col(MeetingCaseRow.id))
+        ).scalars()
+    )
+
+
+def _actions(session: Session, case_id: int) -> tuple[CaseAction, ...]:
+    rows = session.execute(
+        select(CaseActionRow).where(col(CaseActionRow.case_id) == case_id).order_by(col(CaseActionRow.id))
+    ).scalars()
+    return tuple(CaseAction(r.description, r.owner, r.due_date) for r in rows)
+
+
+# --- planning -------------------------------------------------------------------------------------------------
+
+
+def _set_referral(
+    session: Session, actor: Actor, referral: ReferralRow, *, status: str, meeting_id: int | None, note: str
+) -> None:
+    """Move a referral's status and listed meeting, with history; bumps its version (others' forms notice)."""
+    before = referral.status
+    assert referral.id is not None
+    repo.bump_version(
+        session,
+        referral_id=referral.id,
+        expected_version=referral.version,
+        user_id=actor.user_id,
+        status=status,
+        meeting_id=meeting_id,
+    )
+    if before != status:
+        session.add(
+            StatusChangeRow(
+                referral_id=referral.id, from_status=before, to_status=status, note=note, changed_by=actor.user_id
+            )
+        )
+
+
+def _add(
+    session: Session, actor: Actor, meeting: MeetingRow, referral: ReferralRow, *, leaving: int | None = None
+) -> MeetingCaseRow:
+    """List `referral` on `meeting`; `leaving` is the meeting it is moving from, if any."""
+    assert meeting.id is not None and referral.id is not None
+    if referral.meeting_id not in (None, meeting.id, leaving):
+        other = session.get(MeetingRow, referral.meeting_id)
+        if other is not None and other.status in OPEN_MEETING_STATUSES:
+            raise ServiceError(
+                f"referral {referral.id} is already on the meeting of {_describe(other)}; a referral is on one "
+                "open meeting at most"
+            )
+    existing = session.execute(
+        select(MeetingCaseRow).where(
+            col(MeetingCaseRow.meeting_id) == meeting.id, col(MeetingCaseRow.referral_id) == referral.id
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise ServiceError(f"referral {referral.id} is already on this meeting")
+    if referral.status not in (READY_FOR_MDT, LISTED):
+        raise ServiceError(
+            f"referral {referral.id} is not ready for MDT (its status is {referral.status.replace('_', ' ')}); "
+            "a consultant confirms the triage first"
+        )
+    last = session.execute(
+        select(func.max(MeetingCaseRow.position)).where(col(MeetingCaseRow.meeting_id) == meeting.id)
+    ).scalar_one()
+    case = MeetingCaseRow(
+        meeting_id=meeting.id,
+        referral_id=referral.id,
+        position=(last or 0) + 1,
+        late_addition=meeting.status == CIRCULATED,
+        added_by=actor.user_id,
+    )
+    session.add(case)
+    _set_referral(
+        session, actor, referral, status=LISTED, meeting_id=meeting.id, note=f"listed for MDT {_describe(meeting)}"
+    )
+    session.flush()
+    return case
+
+
+def add_case(db: Database, *, actor: Actor, meeting_id: int, referral_id: int) -> Changes:
+    """Put a ready referral on a meeting (marked a late addition once the agenda has gone out)."""
+    _require_planner(actor)
+    with db.write() as session:
+        meeting = _open_meeting(session, meeting_id)
+        referral = repo.get_referral_row(session, referral_id)
+        if referral is None:
+            raise NotFound(f"referral {referral_id} does not exist")
+        case = _add(session, actor, meeting, referral)
+        record_event(
+            session,
+            user_login=actor.login,
+            action="meeting_add_case",
+            entity="meeting",
+            entity_id=meeting_id,
+            changes={"referral_id": [None, referral_id], "late_addition": [None, case.late_addition]},
+        )
+        return Changes(referral_ids=frozenset({referral_id}), meetings=True)
+
+
+def remove_case(db: Database, *, actor: Actor, meeting_id: int, referral_id: int) -> Changes:
+    """Take a referral off a meeting's list; it is ready for MDT again."""
+    _require_planner(actor)
+    with db.write() as session:
+        _open_meeting(session, meeting_id)
+        case = session.execute(
+            select(MeetingCaseRow).where(
+                col(MeetingCaseRow.meeting_id) == meeting_id, col(MeetingCaseRow.referral_id) == referral_id
+            )
+        ).scalar_one_or_none()
+        if case is None:
+            raise NotFound(f"referral {referral_id} is not on meeting {meeting_id}")
+        session.delete(case)
+        referral = repo.get_referral_row(session, referral_id)
+        assert referral is not None
+        _set_referral(session, actor, referral, status=READY_FOR_MDT, meeting_id=None, note="removed from the MDT list")
+        record_event(
+            session,
+            user_login=actor.login,
+            action="meeting_remove_case",
+            entity="meeting",
+            entity_id=meeting_id,
+            changes={"referral_id": [referral_id, None]},
+        )
+        return Changes(referral_ids=frozenset({referral_id}), meetings=True)
+
+
+def ready_referral_ids(db: Database, *, limit: int | None = None) -> list[int]:
+    """Referrals ready for MDT and on no open meeting, highest priority first."""
+    with db.read() as session:
+        return _ready_ids(session, limit)
+
+
+def _ready_ids(session: Session, limit: int | None) -> list[int]:
+    query = (
+        select(col(ReferralRow.id))
+        .where(col(ReferralRow.status) == READY_FOR_MDT, col(ReferralRow.meeting_id).is_(None))
+        .order_by(col(ReferralRow.priority).desc(), col(ReferralRow.id))
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [int(i) for i in session.execute(query).scalars()]
+
+
+def fill_to_capacity(db: Database, *, actor: Actor, meeting_id: int) -> list[int]:
+    """Add the highest-priority ready referrals until the meeting is full; returns the ids added."""
+    _require_planner(actor)
+    with db.write() as session:
+        meeting = _open_meeting(session, meeting_id)
+        room = _capacity(session) - len(_cases(session, meeting_id))
+        if room <= 0:
+            return []
+        added = []
+        for referral_id in _ready_ids(session, room):
+            referral = repo.get_referral_row(session, referral_id)
+            assert referral is not None
+            _add(session, actor, meeting, referral)
+            added.append(referral_id)
+        record_event(
+            session,
+            user_login=actor.login,
+            action="meeting_fill",
+            entity="meeting",
+            entity_id=meeting_id,
+            changes={"added": [None, added]},
+        )
+        return added
+
+
+def reorder(db: Database, *, actor: Actor, meeting_id: int, referral_ids: Sequence[int]) -> None:
+    """Set the order of a meeting's cases (every case once)."""
+    _require_planner(actor)
+    with db.write() as session:
+        _open_meeting(session, meeting_id)
+        cases = {c.referral_id: c for c in _cases(session, meeting_id)}
+        if sorted(cases) != sorted(referral_ids):
+            raise ServiceError("the new order must list every case of the meeting exactly once")
+        before = [c.referral_id for c in sorted(cases.values(), key=lambda c: c.position)]
+        for position, referral_id in enumerate(referral_ids, start=1):
+            cases[referral_id].position = position
+            session.add(cases[referral_id])
+        record_event(
+            session,
+            user_login=actor.login,
+            action="meeting_reorder",
+            entity="meeting",
+            entity_id=meeting_id,
+            changes={"order": [before, list(referral_ids)]},
+        )
+
+
+def circulate(db: Database, *, actor: Actor, meeting_id: int) -> None:
+    """Mark the agenda as circulated: cases added from now on are late additions."""
+    _require_planner(actor)
+    with db.write() as session:
+        meeting = _open_meeting(session, meeting_id)
+        before = meeting.status
+        meeting.status = CIRCULATED
+        meeting.circulated_at = utc_now()
+        meeting.version += 1
+        session.add(meeting)
+        record_event(
+            session,
+            user_login=actor.login,
+            action="meeting_circulate",
+            entity="meeting",
+            entity_id=meeting_id,
+            changes={"status": [before, CIRCULATED]},
+        )
+
+
+def _next_open_meeting(session: Session, after: MeetingRow) -> MeetingRow | None:
+    return session.execute(
+        select(MeetingRow)
+        .where(
+            col(MeetingRow.status).in_(OPEN_MEETING_STATUSES),
+            col(MeetingRow.id) != after.id,
+            (col(MeetingRow.meeting_date) > after.meeting_date)
+            | (
+                (col(MeetingRow.meeting_date) == after.meeting_date)
+                & (col(MeetingRow.meeting_time) > after.meeting_time)
+            ),
+        )
+        .order_by(col(MeetingRow.meeting_date), col(MeetingRow.meeting_time))
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def _roll_forward(session: Session, actor: Actor, meeting: MeetingRow, case: MeetingCaseRow) -> str:
+    """Move a case to the next open meeting, or back to the ready list if there is none."""
+    referral = repo.get_referral_row(session, case.referral_id)
+    assert referral is not None
+    following = _next_open_meeting(session, meeting)
+    if following is not None:
+        _add(session, actor, following, referral, leaving=meeting.id)
+        return f"moved to {_describe(following)}"
+    _set_referral(
+        session,
+        actor,
+        referral,
+        status=READY_FOR_MDT,
+        meeting_id=None,
+        note=f"not discussed at {_describe(meeting)}: ready for the next meeting",
+    )
+    return "back on the ready list (no later meeting yet)"
+
+
+def cancel_meeting(db: Database, *, actor: Actor, meeting_id: int) -> dict[int, str]:
+    """Cancel a meeting; its cases move to the next open meeting. Returns where each case went."""
+    _require_planner(actor)
+    with db.write() as session:
+        meeting = _open_meeting(session, meeting_id)
+        moved = {}
+        for case in _cases(session, meeting_id):
+            if case.outcome is None:
+                moved[case.referral_id] = _roll_forward(session, actor, meeting, case)
+        meeting.status = CANCELLED
+        meeting.version += 1
+        session.add(meeting)
+        record_event(
+            session,
+            user_login=actor.login,
+            action="meeting_cancel",
+            entity="meeting",
+            entity_id=meeting_id,
+            changes={"status": [PLANNED, CANCELLED], "moved": [None, {str(k): v for k, v in moved.items()}]},
+        )
+        return moved
+
+
+# --- outcomes -------------------------------------------------------------------------------------------------
+
+
+def record_outcome(
+    db: Database,
+    *,
+    actor: Actor,
+    meeting_id: int,
+    referral_id: int,
+    outcome: str,
+    rationale: str | None = None,
+    checklist: dict[str, bool] | None = None,
+    actions: Iterable[CaseAction] = (),
+) -> Changes:
+    """Record the MDT's decision on a case (consultants only).
+
+    Accepting for SPD needs the NICE 1.1 checklist. A case not discussed rolls to the next meeting.
+    """
+    actor.require(CONSULTANT, "record an MDT outcome")
+    if outcome not in MEETING_OUTCOMES:
+        raise ServiceError(f"'{outcome}' is not an MDT outcome: {', '.join(MEETING_OUTCOMES)}")
+    ticks = checklist or {}
+    if outcome == ACCEPT_FOR_SPD:
+        missing = checklist_missing(ticks)
+        if missing:
+            raise ServiceError("accepting for SPD needs the checklist first: " + "; ".join(missing))
+    action_list = list(actions)
+    for action in action_list:
+        if not action.description.strip():
+            raise ServiceError("an action needs a description")
+    with db.write() as session:
+        meeting = _meeting(session, meeting_id)
+        if meeting.status == CANCELLED:
+            raise ServiceError("this meeting was cancelled")
+        case = session.execute(
+            select(MeetingCaseRow).where(
+                col(MeetingCaseRow.meeting_id) == meeting_id, col(MeetingCaseRow.referral_id) == referral_id
+            )
+        ).scalar_one_or_none()
+        if case is None:
+            raise NotFound(f"referral {referral_id} is not on meeting {meeting_id}")
+        before = case.outcome
+        case.outcome = outcome
+        case.rationale = (rationale or "").strip() or None
+        case.patient_information_given = bool(ticks.get("patient_information_given"))
+        case.consent_discussion_planned = bool(ticks.get("consent_discussion_planned"))
+        case.baseline_severity_recorded = bool(ticks.get("baseline_severity_recorded"))
+        case.decided_by = actor.user_id
+        case.decided_at = utc_now()
+        session.add(case)
+        assert case.id is not None
+        for old in session.execute(select(CaseActionRow).where(col(CaseActionRow.case_id) == case.id)).scalars():
+            session.delete(old)
+        for action in action_list:
+            session.add(
+                CaseActionRow(
+                    case_id=case.id, description=action.description.strip(), owner=action.owner, due_date=action.due
+                )
+            )
+        where = ""
+        referral = repo.get_referral_row(session, referral_id)
+        assert referral is not None
+        if outcome == NOT_DISCUSSED:
+            where = _roll_forward(session, actor, meeting, case)
+        elif referral.status == LISTED:
+            _set_referral(
+                session,
+                actor,
+                referral,
+                status=DISCUSSED,
+                meeting_id=None,
+                note=f"MDT {_describe(meeting)}: {MEETING_OUTCOME_LABELS[outcome]}",
+            )
+        record_event(
+            session,
+            user_login=actor.login,
+            action="meeting_outcome",
+            entity="meeting_case",
+            entity_id=case.id,
+            changes={
+                "referral_id": [None, referral_id],
+                "outcome": [before, outcome],
+                "rationale": [None, case.rationale],
+                "checklist": [None, {k: bool(v) for k, v in ticks.items()}],
+                "actions": [None, [a.description for a in action_list]],
+                "rolled": [None, where or None],
+            },
+        )
+        if all(c.outcome is not None for c in _cases(session, meeting_id)) and meeting.status != HELD:
+            meeting.status = HELD
+            session.add(meeting)
+        return Changes(referral_ids=frozenset({referral_id}), meetings=True)
+
+
+# --- agenda contents ----------------------------------------------------------------------------------------------
+
+
+def agenda_inputs(db: Database, *, meeting_id: int) -> tuple[MeetingInfo, list[CaseInput]]:
+    """Everything the agenda shows, read in one transaction."""
+    with db.read() as session:
+        meeting = _meeting(session, meeting_id)
+        attendees = (
+            session.execute(
+                select(MeetingAttendeeRow)
+                .where(col(MeetingAttendeeRow.meeting_id) == meeting_id)
+                .order_by(col(MeetingAttendeeRow.id))
+            )
+            .scalars()
+            .all()
+        )
+        info = MeetingInfo(
+            meeting_id=meeting_id,
+            meeting_date=meeting.meeting_date,
+            meeting_time=meeting.meeting_time,
+            place=meeting.place,
+            video_link=meeting.video_link,
+            chair=meeting.chair,
+            attendees=tuple((a.name, a.mdt_role) for a in attendees),
+            status=meeting.status,
+            circulated_at=meeting.circulated_at,
+        )
+        inputs = []
+        for case in _cases(session, meeting_id):
+            loaded = repo.load_referral(session, case.referral_id)
+            if loaded is None:
+                continue
+            row, referral = loaded
+            stored = (
+                None if row.current_assessment_id is None else repo.load_assessment(session, row.current_assessment_id)
+            )
+            inputs.append(
+                CaseInput(
+                    position=case.position,
+                    referral_id=case.referral_id,
+                    referral=referral,
+                    triage_outcome=row.outcome,
+                    priority=row.priority,
+                    criteria=tuple((c.criterion_id, c.status, c.reason) for c in stored.criteria) if stored else (),
+                    flags=stored.flags if stored else (),
+                    late_addition=case.late_addition,
+                    outcome=case.outcome,
+                    rationale=case.rationale,
+                    actions=_actions(session, case.id or 0),
+                )
+            )
+        return info, inputs
+
+
+def audit_export(
+    db: Database, *, actor: Actor, meeting_id: int, what: str, file_name: str, pseudonymised: bool
+) -> None:
+    """Record an export in the audit trail (the file's name, never its content)."""
+    with db.write() as session:
+        record_event(
+            session,
+            user_login=actor.login,
+            action="export",
+            entity="meeting",
+            entity_id=meeting_id,
+            changes={"what": [None, what], "file": [None, file_name], "pseudonymised": [None, pseudonymised]},
+        )
+
+
+def today_or(value: datetime | None) -> datetime:
+    """Now (aware) unless given."""
+    return value or utc_now()
