@@ -50,6 +50,27 @@ def main() -> None:
         as_of=as_of,
     )
     decide_triage(database, actor=consultant, referral_id=first.referral_id, expected_version=1)
+    if head_revision() >= "0002":  # schema 0002 added MDT meetings
+        from triage_app.services import meetings
+
+        meeting_id = meetings.create_meeting(
+            database,
+            actor=admin,
+            meeting_date=date(2026, 12, 3),
+            meeting_time="13:30",
+            place="Seminar room 2",
+            attendees=[("Dr Fixture", "functional_neurosurgeon")],
+        )
+        meetings.add_case(database, actor=admin, meeting_id=meeting_id, referral_id=first.referral_id)
+        meetings.record_outcome(
+            database,
+            actor=consultant,
+            meeting_id=meeting_id,
+            referral_id=first.referral_id,
+            outcome="more_information_needed",
+            rationale="Videofluoroscopy first",
+            actions=[meetings.CaseAction("Request videofluoroscopy", "Coordinator", date(2026, 12, 17))],
+        )
     database.dispose()
     for suffix in ("-wal", "-shm"):
         Path(str(target) + suffix).unlink(missing_ok=True)
