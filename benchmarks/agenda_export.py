@@ -51,7 +51,9 @@ def main() -> None:
         for row in ready:
             decide_triage(database, actor=actor, referral_id=row.id or 0, expected_version=row.version)
         meetings.set_capacity(database, actor=actor, cases=args.cases)
-        meeting_id = meetings.create_meeting(database, actor=actor, meeting_date=date(2026, 12, 3), meeting_time="13:30")
+        meeting_id = meetings.create_meeting(
+            database, actor=actor, meeting_date=date(2026, 12, 3), meeting_time="13:30"
+        )
         added = meetings.fill_to_capacity(database, actor=actor, meeting_id=meeting_id)
         connection = sqlite3.connect(path)
         start = time.perf_counter()
@@ -71,7 +73,12 @@ def main() -> None:
             for _ in range(args.repeat):
                 start = time.perf_counter()
                 out = export_agenda_file(
-                    database, actor=actor, meeting_id=meeting_id, fmt=fmt, out=Path(folder) / f"agenda.{fmt}", rules=rules
+                    database,
+                    actor=actor,
+                    meeting_id=meeting_id,
+                    fmt=fmt,
+                    out=Path(folder) / f"agenda.{fmt}",
+                    rules=rules,
                 )
                 times.append(time.perf_counter() - start)
             best = min(times)
