@@ -535,6 +535,7 @@ class QueueRow:
     outcome: str | None
     status: str
     flags: tuple[str, ...]
+    meeting: str | None = None  # "YYYY-MM-DD HH:MM" of the open meeting it is listed on
 
 
 _QUEUE_COLUMNS = (
@@ -554,7 +555,11 @@ _QUEUE_COLUMNS = (
 assert set(_QUEUE_COLUMNS) <= set(ReferralRow.model_fields), "queue columns must be referral columns"
 
 
-_QUEUE_ROWS_SQL = f"SELECT {', '.join(_QUEUE_COLUMNS)} FROM {ReferralRow.__tablename__} WHERE id IN ({{marks}})"
+_QUEUE_ROWS_SQL = (
+    f"SELECT {', '.join(_QUEUE_COLUMNS)}, "
+    "(SELECT m.meeting_date || ' ' || m.meeting_time FROM meeting AS m WHERE m.id = referral.meeting_id) "
+    f"FROM {ReferralRow.__tablename__} WHERE id IN ({{marks}})"
+)
 _QUEUE_FLAGS_SQL = (
     f"SELECT assessment_id, flag FROM {AssessmentFlagRow.__tablename__} WHERE assessment_id IN ({{marks}}) "
     "ORDER BY flag"
@@ -576,7 +581,7 @@ def queue_rows(session: Session, ids: Sequence[int]) -> dict[int, QueueRow]:
     if not ids:
         return {}
     rows = _driver_rows(session, _QUEUE_ROWS_SQL.format(marks=",".join("?" * len(ids))), ids)
-    assessment_ids = [row[-1] for row in rows if row[-1] is not None]
+    assessment_ids = [row[-2] for row in rows if row[-2] is not None]
     flags: dict[int, list[str]] = {}
     if assessment_ids:
         marks = ",".join("?" * len(assessment_ids))
@@ -584,7 +589,21 @@ def queue_rows(session: Session, ids: Sequence[int]) -> dict[int, QueueRow]:
             flags.setdefault(assessment_id, []).append(flag)
     result: dict[int, QueueRow] = {}
     for values in rows:
-        (rid, version, priority, nhs, family, given, born, hospital, received, outcome, status, assessment_id) = values
+        (
+            rid,
+            version,
+            priority,
+            nhs,
+            family,
+            given,
+            born,
+            hospital,
+            received,
+            outcome,
+            status,
+            assessment_id,
+            meeting,
+        ) = values
         result[rid] = QueueRow(
             rid,
             version,
@@ -598,6 +617,7 @@ def queue_rows(session: Session, ids: Sequence[int]) -> dict[int, QueueRow]:
             outcome,
             status,
             flags=tuple(flags.get(assessment_id, ())),
+            meeting=meeting,
         )
     return result
 

@@ -130,7 +130,7 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
         header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
-        for column, width in enumerate((50, 110, 200, 50, 100, 60, 190, 220, 140)):
+        for column, width in enumerate((50, 110, 200, 50, 100, 60, 190, 220, 140, 140)):
             self.table.setColumnWidth(column, width)
         self.table.doubleClicked.connect(lambda _index: self.open_selected())
         self.table.activated.connect(lambda _index: self.open_selected())

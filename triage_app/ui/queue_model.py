@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
 
-COL_PRIORITY, COL_NHS, COL_NAME, COL_AGE, COL_RECEIVED, COL_WEEKS, COL_OUTCOME, COL_FLAGS, COL_STATUS = range(9)
-COLUMNS = ("Pri", "NHS number", "Name", "Age", "Received", "Wks", "Triage", "Cautions", "Status")
+COL_PRIORITY, COL_NHS, COL_NAME, COL_AGE, COL_RECEIVED, COL_WEEKS, COL_OUTCOME, COL_FLAGS, COL_STATUS, COL_MEETING = (
+    range(10)
+)
+COLUMNS = ("Pri", "NHS number", "Name", "Age", "Received", "Wks", "Triage", "Cautions", "Status", "Meeting")
 COLUMN_TOOLTIPS = (
     "Priority 0-100: severity + pain + waiting (highest first)",
     "NHS number",
@@ -37,6 +39,7 @@ COLUMN_TOOLTIPS = (
     "Triage outcome of the current assessment",
     "Caution flags (hover for what each means)",
     "Workflow status",
+    "The MDT meeting the referral is listed on",
 )
 #: column -> SQL sort key and whether a click first sorts descending
 SORT_KEYS: dict[int, tuple[str, bool]] = {
@@ -340,6 +343,9 @@ class QueueTableModel(QAbstractTableModel):
             return " · ".join(FLAGS[f][0] if f in FLAGS else f for f in row.flags)
         if column == COL_STATUS:
             return STATUS_LABELS.get(row.status, row.status)
+        if column == COL_MEETING and row.meeting:
+            day, _, time_text = row.meeting.partition(" ")
+            return f"{format_date(date.fromisoformat(day))} {time_text}"
         return ""
 
     def _tooltip(self, row: Any, column: int) -> str | None:
@@ -369,6 +375,7 @@ class QueueTableModel(QAbstractTableModel):
             COL_OUTCOME: row.outcome,
             COL_FLAGS: len(row.flags),
             COL_STATUS: row.status,
+            COL_MEETING: row.meeting,
         }
         return values.get(column)
 
