@@ -229,6 +229,7 @@ class MainWindow(QMainWindow):
         self.clear_action = self._action("&Clear filters", self.clear_filters, "Ctrl+Shift+L")
         self.demo_action = self._action("Load &demo data…", self.load_demo_data)
         self.backup_action = self._action("&Back up database now", self.backup_now)
+        self.meetings_action = self._action("&MDT meetings…", self.open_meetings, "Ctrl+M")
         self.about_action = self._action("&About", self.show_about)
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         menus = self.menuBar()
@@ -244,6 +245,8 @@ class MainWindow(QMainWindow):
             self.override_action,
         ):
             referral_menu.addAction(action)
+        meeting_menu = menus.addMenu("&Meeting")
+        meeting_menu.addAction(self.meetings_action)
         view_menu = menus.addMenu("&View")
         for action in (self.search_action, self.clear_action, self.refresh_action):
             view_menu.addAction(action)
@@ -367,7 +370,14 @@ class MainWindow(QMainWindow):
             self.search,
         ):
             widget.setEnabled(enabled)
-        for action in (self.new_action, self.open_action, self.demo_action, self.backup_action, self.refresh_action):
+        for action in (
+            self.new_action,
+            self.open_action,
+            self.demo_action,
+            self.backup_action,
+            self.refresh_action,
+            self.meetings_action,
+        ):
             action.setEnabled(enabled)
         if not enabled:
             for action in self.role_actions:
@@ -722,6 +732,20 @@ class MainWindow(QMainWindow):
             lambda target: self.statusBar().showMessage(f"Backed up to {target}", 10_000),
             self._on_worker_error("Backup failed"),
         )
+
+    def open_meetings(self) -> Any:
+        """Ctrl+M: the MDT meetings window (one per main window)."""
+        if self.session is None:
+            return None
+        from triage_app.ui.meeting_window import MeetingWindow
+
+        if getattr(self, "meeting_window", None) is None:
+            self.meeting_window = MeetingWindow(self)
+            self.meeting_window.changed.connect(self.refresh)
+        self.meeting_window.show()
+        self.meeting_window.raise_()
+        self.meeting_window.refresh()
+        return self.meeting_window
 
     def show_about(self) -> None:
         """Version and rules version."""

@@ -1,0 +1,185 @@
+"""The MDT meeting window: planning, quorum, late additions, export, print and recording outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+
+from triage_app.services import meetings
+from triage_app.services.referrals import get_referral
+from triage_app.services.triage import decide_triage
+from triage_app.services.users import sign_in
+from triage_app.storage.engine import Database
+from triage_app.ui.main_window import MainWindow
+from triage_app.ui.meeting_window import ExportChoice, MeetingWindow, NewMeetingDialog
+
+
+@pytest.fixture
+def ready_ids(seed: Callable[..., list[int]], gui_db: Database) -> list[int]:
+    ids = seed(*[(i, {"severity__twstrs_total": 20 + 10 * i}) for i in (1, 2, 3)])
+    consultant = sign_in(gui_db, login="cons-test")
+    for referral_id in ids:
+        decide_triage(gui_db, actor=consultant, referral_id=referral_id, expected_version=1)
+    return ids
+
+
+def open_meetings(qtbot: Any, window: MainWindow) -> MeetingWindow:
+    meeting_window = window.open_meetings()
+    qtbot.waitUntil(lambda: window.worker.pending == 0, timeout=10_000)
+    return meeting_window
+
+
+def idle(qtbot: Any, window: MainWindow) -> None:
+    qtbot.waitUntil(lambda: window.worker.pending == 0, timeout=10_000)
+
+
+def test_plan_a_meeting(
+    qtbot: Any, open_window: Callable[..., MainWindow], ready_ids: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = open_window("coord-test")
+    mw = open_meetings(qtbot, window)
+    assert mw.ready.count() == 3 and "Pri" in mw.ready.item(0).text()
+    monkeypatch.setattr(
+        NewMeetingDialog,
+        "ask",
+        classmethod(
+            lambda cls, parent: {
+                "meeting_date": date(2026, 12, 3),
+                "meeting_time": "13:30",
+                "place": "Seminar room 2",
+                "video_link": "",
+                "chair": "Dr A",
+                "attendees": [("Dr A", "functional_neurosurgeon"), ("Dr B", "movement_disorders_neurologist")],
+            }
+        ),
+    )
+    mw.new_meeting()
+    idle(qtbot, window)
+    qtbot.waitUntil(lambda: mw.detail is not None, timeout=5000)
+    assert "03-Dec-2026 13:30" in mw.header.text()
+    assert mw.quorum.text() == "✘ Not quorate: no physiotherapist"
+    mw.ready.item(2).setSelected(True)
+    qtbot.mouseClick(mw.add_button, Qt.MouseButton.LeftButton)
+    idle(qtbot, window)
+    assert mw.cases.count() == 1 and mw.capacity.text() == "1 of 8 cases"
+    qtbot.mouseClick(mw.circulate_button, Qt.MouseButton.LeftButton)
+    idle(qtbot, window)
+    qtbot.mouseClick(mw.fill_button, Qt.MouseButton.LeftButton)
+    idle(qtbot, window)
+    assert mw.cases.count() == 3 and mw.ready.count() == 0
+    assert "LATE ADDITION" in mw.cases.item(1).text() and "LATE" not in mw.cases.item(0).text()
+    first = mw.cases.ids()
+    mw.cases.setCurrentRow(2)
+    mw.move_selected(-1)
+    idle(qtbot, window)
+    assert mw.cases.ids() == [first[0], first[2], first[1]]
+    mw.cases.setCurrentRow(0)
+    mw.cases.item(0).setSelected(True)
+    mw.remove_selected()
+    idle(qtbot, window)
+    assert mw.cases.count() == 2 and mw.ready.count() == 1
+    assert window.model.rowCount() == 3  # the queue refreshed itself
+
+
+def test_export_and_print(
+    qtbot: Any,
+    open_window: Callable[..., MainWindow],
+    ready_ids: list[int],
+    gui_db: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    admin = sign_in(gui_db, login="admin-test")
+    meeting_id = meetings.create_meeting(gui_db, actor=admin, meeting_date=date(2026, 12, 3), meeting_time="13:30")
+    meetings.fill_to_capacity(gui_db, actor=admin, meeting_id=meeting_id)
+    window = open_window("coord-test")
+    mw = open_meetings(qtbot, window)
+    mw.meetings.setCurrentRow(0)
+    idle(qtbot, window)
+    target = tmp_path / "agenda.docx"
+    monkeypatch.setattr(ExportChoice, "ask", classmethod(lambda cls, parent, suggested, fmt: target))
+    mw.format.setCurrentIndex(mw.format.findData("docx"))
+    qtbot.mouseClick(mw.export_button, Qt.MouseButton.LeftButton)
+    idle(qtbot, window)
+    from docx import Document
+
+    assert "CONFIDENTIAL" in Document(str(target)).paragraphs[0].text
+
+    documents: list[Any] = []
+    mw.agenda_document(documents.append)
+    qtbot.waitUntil(lambda: bool(documents), timeout=10_000)
+    text = documents[0].toPlainText()
+    assert "MDT meeting agenda" in text and "Case 3" in text
+
+    from pypdf import PdfReader
+    from PySide6.QtPrintSupport import QPrinter
+
+    printed = tmp_path / "printed.pdf"
+    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+    printer.setOutputFileName(str(printed))
+    documents[0].print_(printer)
+    printed_text = " ".join("".join(page.extract_text() or "" for page in PdfReader(printed).pages).split())
+    assert "CONFIDENTIAL" in printed_text and "Case 1" in printed_text
+
+
+def test_record_outcomes_in_the_meeting(
+    qtbot: Any,
+    open_window: Callable[..., MainWindow],
+    ready_ids: list[int],
+    gui_db: Database,
+    shown_errors: list[tuple[str, str]],
+) -> None:
+    admin = sign_in(gui_db, login="admin-test")
+    meeting_id = meetings.create_meeting(gui_db, actor=admin, meeting_date=date(2026, 12, 3), meeting_time="13:30")
+    meetings.fill_to_capacity(gui_db, actor=admin, meeting_id=meeting_id)
+    window = open_window("cons-test")
+    mw = open_meetings(qtbot, window)
+    mw.meetings.setCurrentRow(0)
+    idle(qtbot, window)
+    mw.tabs.setCurrentIndex(1)
+    assert mw.case_title.text().startswith("Case 1 of 3")
+    first_referral = mw.detail.cases[0].referral_id
+    mw.outcome_buttons["accept_for_spd"].setChecked(True)
+    mw.save_outcome()
+    qtbot.waitUntil(lambda: bool(shown_errors), timeout=5000)
+    assert "checklist" in shown_errors[-1][1]
+    for check in mw.checklist.values():
+        check.setChecked(True)
+    mw.rationale.setPlainText("Refractory; posterior pattern")
+    from PySide6.QtWidgets import QTableWidgetItem
+
+    mw.action_table.setItem(0, 0, QTableWidgetItem("Book consent clinic"))
+    mw.action_table.setItem(0, 1, QTableWidgetItem("Coordinator"))
+    mw.action_table.setItem(0, 2, QTableWidgetItem("10/12/2026"))
+    mw.outcome_buttons["accept_for_spd"].setChecked(True)
+    mw.save_outcome()
+    idle(qtbot, window)
+    qtbot.waitUntil(lambda: mw.case_title.text().startswith("Case 2 of 3"), timeout=5000)
+    detail = meetings.get_meeting(gui_db, meeting_id=meeting_id, rules=window.session.rules)
+    decided = detail.cases[0]
+    assert decided.outcome == "accept_for_spd" and decided.rationale == "Refractory; posterior pattern"
+    assert decided.actions[0].due == date(2026, 12, 10)
+    assert get_referral(gui_db, referral_id=first_referral).row.status == "discussed"
+    mw.show_case(0)
+    assert "Accept for SPD" in mw.case_body.text()
+
+
+def test_coordinator_cannot_record_outcomes(
+    qtbot: Any, open_window: Callable[..., MainWindow], ready_ids: list[int], gui_db: Database
+) -> None:
+    admin = sign_in(gui_db, login="admin-test")
+    meeting_id = meetings.create_meeting(gui_db, actor=admin, meeting_date=date(2026, 12, 3), meeting_time="13:30")
+    meetings.fill_to_capacity(gui_db, actor=admin, meeting_id=meeting_id)
+    window = open_window("coord-test")
+    mw = open_meetings(qtbot, window)
+    mw.meetings.setCurrentRow(0)
+    idle(qtbot, window)
+    assert not mw.save_outcome_button.isEnabled()
+    assert mw.save_outcome_button.toolTip() == "Only a consultant can record MDT outcomes"
+    assert mw.fill_button.isEnabled()  # planning is a coordinator's job
