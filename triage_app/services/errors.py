@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from triage_app.storage.referrals import VersionConflict
+
 
 class ServiceError(Exception):
     """Base class: a use case refused; the message says why."""
@@ -45,3 +47,14 @@ class ConflictError(ServiceError):
         self.current_version = current_version
         self.changed_by = changed_by
         self.changed_at = changed_at
+
+    @classmethod
+    def from_version_conflict(cls, conflict: VersionConflict) -> ConflictError:
+        """The user-facing refusal for a compare-and-swap the storage layer lost."""
+        return cls(
+            referral_id=conflict.referral_id,
+            expected_version=conflict.expected,
+            current_version=conflict.current_version,
+            changed_by=conflict.changed_by,
+            changed_at=conflict.changed_at,
+        )

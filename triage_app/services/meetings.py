@@ -314,6 +314,14 @@ def get_meeting(db: Database, *, meeting_id: int, rules: Rules) -> MeetingDetail
         return MeetingDetail(meeting, attendees, listed, _capacity(session), q.describe(), q.quorate)
 
 
+def _find_case(session: Session, meeting_id: int | None, referral_id: int | None) -> MeetingCaseRow | None:
+    return session.execute(
+        select(MeetingCaseRow).where(
+            col(MeetingCaseRow.meeting_id) == meeting_id, col(MeetingCaseRow.referral_id) == referral_id
+        )
+    ).scalar_one_or_none()
+
+
 def _cases(session: Session, meeting_id: int) -> list[MeetingCaseRow]:
     return list(
         session.execute(
@@ -368,11 +376,7 @@ def _add(
                 f"referral {referral.id} is already on the meeting of {_describe(other)}; a referral is on one "
                 "open meeting at most"
             )
-    existing = session.execute(
-        select(MeetingCaseRow).where(
-            col(MeetingCaseRow.meeting_id) == meeting.id, col(MeetingCaseRow.referral_id) == referral.id
-        )
-    ).scalar_one_or_none()
+    existing = _find_case(session, meeting.id, referral.id)
     if existing is not None:
         raise ServiceError(f"referral {referral.id} is already on this meeting")
     if referral.status not in (READY_FOR_MDT, LISTED):
@@ -423,11 +427,7 @@ def remove_case(db: Database, *, actor: Actor, meeting_id: int, referral_id: int
     _require_planner(actor)
     with db.write() as session:
         _open_meeting(session, meeting_id)
-        case = session.execute(
-            select(MeetingCaseRow).where(
-                col(MeetingCaseRow.meeting_id) == meeting_id, col(MeetingCaseRow.referral_id) == referral_id
-            )
-        ).scalar_one_or_none()
+        case = _find_case(session, meeting_id, referral_id)
         if case is None:
             raise NotFound(f"referral {referral_id} is not on meeting {meeting_id}")
         session.delete(case)
@@ -622,11 +622,7 @@ def record_outcome(
         meeting = _meeting(session, meeting_id)
         if meeting.status == CANCELLED:
             raise ServiceError("this meeting was cancelled")
-        case = session.execute(
-            select(MeetingCaseRow).where(
-                col(MeetingCaseRow.meeting_id) == meeting_id, col(MeetingCaseRow.referral_id) == referral_id
-            )
-        ).scalar_one_or_none()
+        case = _find_case(session, meeting_id, referral_id)
         if case is None:
             raise NotFound(f"referral {referral_id} is not on meeting {meeting_id}")
         before = case.outcome

@@ -125,13 +125,7 @@ def update_referral(
                 user_id=actor.user_id,
             )
         except repo.VersionConflict as conflict:
-            raise ConflictError(
-                referral_id=referral_id,
-                expected_version=expected_version,
-                current_version=conflict.current_version,
-                changed_by=conflict.changed_by,
-                changed_at=conflict.changed_at,
-            ) from None
+            raise ConflictError.from_version_conflict(conflict) from None
         repo.store_assessment(session, referral_id=referral_id, assessment=assessment, user_id=actor.user_id)
         old, new = _audit_fields(before), _audit_fields(referral)
         diff = {

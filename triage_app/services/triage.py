@@ -161,10 +161,4 @@ def _cas(session: object, referral_id: int, expected_version: int, actor: Actor,
             **values,
         )
     except repo.VersionConflict as conflict:
-        raise ConflictError(
-            referral_id=referral_id,
-            expected_version=expected_version,
-            current_version=conflict.current_version,
-            changed_by=conflict.changed_by,
-            changed_at=conflict.changed_at,
-        ) from None
+        raise ConflictError.from_version_conflict(conflict) from None
