@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub = meeting_commands.add_parser(name, help=text)
         _common_options(sub, suppress=True)
         sub.add_argument("meeting", type=int, metavar="MEETING")
+    capacity = meeting_commands.add_parser("capacity", help="show or set (admin) the cases per meeting")
+    _common_options(capacity, suppress=True)
+    capacity.add_argument("cases", type=int, nargs="?", metavar="N")
     listing = meeting_commands.add_parser("list", help="list meetings")
     _common_options(listing, suppress=True)
     listing.add_argument("--json", action="store_true")
@@ -500,6 +503,11 @@ def cmd_meeting(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO
                     file=out,
                 )
             print(f"{len(found)} meetings", file=out)
+        return EXIT_OK
+    if action == "capacity":
+        if args.cases is not None:
+            meetings.set_capacity(db, actor=actor, cases=args.cases)
+        print(f"{meetings.capacity(db)} cases per meeting", file=out)
         return EXIT_OK
     if action == "fill":
         added = meetings.fill_to_capacity(db, actor=actor, meeting_id=args.meeting)

@@ -60,6 +60,8 @@ def test_meeting_flow(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_pa
         "C:physiotherapist",
     )
     assert code == 0 and out.strip() == "1"
+    code, out, _ = run(capsys, *d, "meeting", "capacity")
+    assert code == 0 and out.strip() == "8 cases per meeting"
     code, out, _ = run(capsys, *d, "meeting", "fill", "1")
     assert code == 0 and "added 3 referrals: 3, 2, 1" in out
     code, out, _ = run(capsys, *d, "meeting", "list", "--json")

@@ -16,7 +16,7 @@ from triage_app.services.triage import decide_triage
 from triage_app.services.users import sign_in
 from triage_app.storage.engine import Database
 from triage_app.ui.main_window import MainWindow
-from triage_app.ui.meeting_window import ExportChoice, MeetingWindow, NewMeetingDialog
+from triage_app.ui.meeting_window import ExportChoice, FolderChoice, MeetingWindow, NewMeetingDialog
 
 
 @pytest.fixture
@@ -134,6 +134,8 @@ def test_record_outcomes_in_the_meeting(
     ready_ids: list[int],
     gui_db: Database,
     shown_errors: list[tuple[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     admin = sign_in(gui_db, login="admin-test")
     meeting_id = meetings.create_meeting(gui_db, actor=admin, meeting_date=date(2026, 12, 3), meeting_time="13:30")
@@ -168,6 +170,15 @@ def test_record_outcomes_in_the_meeting(
     assert get_referral(gui_db, referral_id=first_referral).row.status == "discussed"
     mw.show_case(0)
     assert "Accept for SPD" in mw.case_body.text()
+
+    letters_dir = tmp_path / "letters"
+    letters_dir.mkdir()
+    monkeypatch.setattr(FolderChoice, "ask", classmethod(lambda cls, parent: letters_dir))
+    mw.format.setCurrentIndex(mw.format.findData("pdf"))
+    mw.tabs.setCurrentIndex(0)
+    qtbot.mouseClick(mw.letters_button, Qt.MouseButton.LeftButton)
+    idle(qtbot, window)
+    assert [p.suffix for p in letters_dir.iterdir()] == [".pdf"]
 
 
 def test_coordinator_cannot_record_outcomes(

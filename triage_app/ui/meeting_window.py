@@ -174,6 +174,16 @@ class ExportChoice:
         return Path(name) if name else None
 
 
+class FolderChoice:
+    """Where to write letters: the folder dialog, replaceable in tests."""
+
+    @classmethod
+    def ask(cls, parent: QWidget | None) -> Path | None:
+        """The folder, or None."""
+        name = QFileDialog.getExistingDirectory(parent, "Write outcome letters to")
+        return Path(name) if name else None
+
+
 class MeetingWindow(QMainWindow):
     """Planning and in-meeting screens for the unit's MDT meetings."""
 
@@ -264,6 +274,11 @@ class MeetingWindow(QMainWindow):
         self.outcomes_button.clicked.connect(lambda: self.export(outcomes=True))
         self.print_button = QPushButton("P&rint preview…")
         self.print_button.clicked.connect(self.print_preview)
+        self.letters_button = QPushButton("Outcome &letters…")
+        self.letters_button.setToolTip(
+            "One letter per decided case to its referrer, in the chosen format (PDF or Word)"
+        )
+        self.letters_button.clicked.connect(self.write_letters)
         self.circulate_button = QPushButton("Mark agenda &circulated")
         self.circulate_button.setToolTip("Cases added after this are marked as late additions")
         self.circulate_button.clicked.connect(self.circulate)
@@ -274,6 +289,7 @@ class MeetingWindow(QMainWindow):
             self.export_button,
             self.outcomes_button,
             self.print_button,
+            self.letters_button,
             self.circulate_button,
         ):
             export_row.addWidget(widget)
@@ -438,7 +454,7 @@ class MeetingWindow(QMainWindow):
         ):
             widget.setEnabled(is_open)
         has = self.detail is not None
-        for widget in (self.export_button, self.outcomes_button, self.print_button):
+        for widget in (self.export_button, self.outcomes_button, self.print_button, self.letters_button):
             widget.setEnabled(has)
         consultant = self.main.session is not None and self.main.session.actor.has(CONSULTANT)
         has_case = has and bool(self.detail.cases)
@@ -586,6 +602,23 @@ class MeetingWindow(QMainWindow):
             ),
             lambda path: self.statusBar().showMessage(f"Exported to {path}", 10_000),
             "Export failed",
+        )
+
+    def write_letters(self) -> None:
+        """One outcome letter per decided case, as PDF or Word (CSV and HTML are not letter formats)."""
+        from triage_app.services.exports import export_letters
+
+        if self.detail is None:
+            return
+        fmt = self.format.currentData() if self.format.currentData() in ("pdf", "docx") else "docx"
+        folder = FolderChoice.ask(self)
+        if folder is None:
+            return
+        session, meeting_id = self.main.session, self.meeting_id or 0
+        self._submit(
+            lambda: export_letters(session.db, actor=session.actor, meeting_id=meeting_id, fmt=fmt, out_dir=folder),
+            lambda paths: self.statusBar().showMessage(f"{len(paths)} letters written to {folder}", 10_000),
+            "Letters not written",
         )
 
     def agenda_document(self, done: Callable[[QTextDocument], None]) -> None:
