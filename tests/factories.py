@@ -13,7 +13,11 @@ from triage_app.domain.parsing import parse_referral
 from triage_app.domain.referral import Referral
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-EXAMPLES = SHARED / "examples"
+# The shared examples live beside the repository (../shared); a clone on its own uses the copy in tests/data,
+# which tests/domain/test_examples.py keeps identical to the shared one whenever both are present.
+SHARED_EXAMPLES = SHARED / "examples"
+COPIED_EXAMPLES = Path(__file__).resolve().parent / "data" / "shared-examples"
+EXAMPLES = SHARED_EXAMPLES if (SHARED_EXAMPLES / "expected.json").is_file() else COPIED_EXAMPLES
 AS_OF = date(2026, 11, 2)
 
 READY: dict[str, Any] = {

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from tests.factories import EXAMPLES, load_example
+from tests.factories import COPIED_EXAMPLES, EXAMPLES, SHARED_EXAMPLES, load_example
 from triage_app.domain.parsing import ReferralInputError, parse_referral
 from triage_app.domain.rules import Rules
 from triage_app.domain.scoring import assess
@@ -40,3 +40,10 @@ def test_example(name: str, rules: Rules) -> None:
 def test_every_example_file_has_an_expected_result() -> None:
     files = {p.stem for p in (EXAMPLES / "referrals").glob("*.json")}
     assert files == set(EXPECTED["results"])
+
+
+@pytest.mark.skipif(not SHARED_EXAMPLES.is_dir(), reason="../shared is not beside this clone")
+def test_the_copy_in_tests_data_matches_the_shared_examples() -> None:
+    shared = {p.relative_to(SHARED_EXAMPLES): p.read_bytes() for p in SHARED_EXAMPLES.rglob("*.json")}
+    copied = {p.relative_to(COPIED_EXAMPLES): p.read_bytes() for p in COPIED_EXAMPLES.rglob("*.json")}
+    assert copied == shared, "refresh tests/data/shared-examples from ../shared/examples"
