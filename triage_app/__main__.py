@@ -22,6 +22,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             configure_logging(paths.log_dir)
         except (ConfigError, OSError) as exc:
             print(f"triage-app: {exc}", file=sys.stderr)
+            if args.command is None and not args.smoke:  # started from a desktop shortcut: no console to read
+                from triage_app.ui.app import show_startup_error
+
+                show_startup_error(str(exc))
             return EXIT_FAILURE
     if args.command is not None:
         try:

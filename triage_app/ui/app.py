@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
+from types import TracebackType
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -13,6 +15,29 @@ from triage_app.config import AppPaths
 from triage_app.ui.theme import apply_theme
 
 log = logging.getLogger(__name__)
+
+
+def show_startup_error(message: str) -> None:
+    """A problem found before the window could open (an unusable data folder), shown in a message box."""
+    from PySide6.QtWidgets import QMessageBox
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    QMessageBox.critical(None, "SPD Referral Triage cannot start", message)
+
+
+def _report_unexpected(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+    """Last resort for a bug on the GUI thread: log it (type and place, never data) and tell the user."""
+    # Frames only: an exception's message can quote what a user typed, and the log holds no patient data.
+    log.error("unexpected %s at\n%s", kind.__name__, "".join(traceback.format_tb(trace)))
+    from triage_app.ui.dialogs import Messages
+
+    Messages.error(
+        None,
+        "Something went wrong",
+        f"The app met an unexpected problem ({kind.__name__}). Nothing already saved is affected; the details "
+        "are in the log file. Please tell the unit's IT contact.",
+    )
 
 
 def run_gui(paths: AppPaths, *, smoke: bool = False) -> int:
@@ -28,6 +53,8 @@ def run_gui(paths: AppPaths, *, smoke: bool = False) -> int:
     app.setOrganizationName("SPD-MDT")
     app.setApplicationVersion(__version__)
     apply_theme(app)
+    if not smoke:
+        sys.excepthook = _report_unexpected
     window = MainWindow(paths)
     window.setProperty("smoke", smoke)
     window.show()
