@@ -271,3 +271,60 @@ def test_json_from_the_form_matches_the_interchange_format(qtbot: Any, open_wind
     assert set(data) == set(template)
     for section in ("patient", "referrer", "diagnosis", "severity", "botulinum_toxin", "physiotherapy", "history"):
         assert set(data[section]) == set(template[section])
+
+
+def test_keeping_my_edits_on_top_of_theirs_saves_mine_knowingly(
+    qtbot: Any,
+    open_window: Callable[..., MainWindow],
+    seed: Callable[..., list[int]],
+    gui_db: Database,
+    rules: Rules,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (referral_id,) = seed(1)
+    window = open_window("coord-test")
+    window.table.selectRow(0)
+    qtbot.waitUntil(lambda: window.detail is not None, timeout=5000)
+    window.open_selected()
+    qtbot.waitUntil(lambda: referral_id in window.forms, timeout=5000)
+    form = window.forms[referral_id]
+    other = sign_in(gui_db, login="cons-test")
+    stored = get_referral(gui_db, referral_id=referral_id)
+    update_referral(
+        gui_db,
+        actor=other,
+        referral_id=referral_id,
+        expected_version=1,
+        referral=replace(stored.referral, external_id="THEIRS-1"),
+        rules=rules,
+        as_of=local_today(),
+    )
+    monkeypatch.setattr(dialogs.ConflictDialog, "ask", classmethod(lambda cls, *args: dialogs.REBASE))
+    form.fields["clinical_question"].widget.setPlainText("Mine: routine")  # type: ignore[attr-defined]
+    form.save()
+    qtbot.waitUntil(lambda: form.version == 2, timeout=10_000)
+    assert form.dirty and form.fields["clinical_question"].value() == "Mine: routine"
+    assert "check them, then save" in form.status.text()
+    with qtbot.waitSignal(window.changes_applied, timeout=10_000):
+        form.save()
+    saved = get_referral(gui_db, referral_id=referral_id)
+    assert saved.row.version == 3 and saved.referral.clinical_question == "Mine: routine"
+
+
+def test_an_unconfigured_login_is_told_to_ask_an_administrator(
+    qtbot: Any, gui_paths: AppPaths, gui_db: Database
+) -> None:
+    from PySide6.QtCore import QSettings
+
+    window = MainWindow(
+        gui_paths, settings=QSettings(str(gui_paths.data_dir / "w.ini"), QSettings.Format.IniFormat), login="stranger"
+    )
+    qtbot.addWidget(window)
+    window.setProperty("smoke", True)
+    window.show()
+    with qtbot.waitSignal(window.session_failed, timeout=20_000) as failed:
+        window.open_session()
+    assert "not a user of this triage database" in failed.args[0]
+    assert window.banner.isVisible() and "Ask an administrator" in window.banner_text.text()
+    assert not window.new_action.isEnabled()
+    window.shutdown()
