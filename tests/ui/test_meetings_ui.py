@@ -194,3 +194,22 @@ def test_coordinator_cannot_record_outcomes(
     assert not mw.save_outcome_button.isEnabled()
     assert mw.save_outcome_button.toolTip() == "Only a consultant can record MDT outcomes"
     assert mw.fill_button.isEnabled()  # planning is a coordinator's job
+
+
+def test_side_panel_lists_open_meetings_and_filters_by_them(
+    qtbot: Any, open_window: Callable[..., MainWindow], ready_ids: list[int], gui_db: Database
+) -> None:
+    admin = sign_in(gui_db, login="admin-test")
+    meeting_id = meetings.create_meeting(gui_db, actor=admin, meeting_date=date(2026, 12, 3), meeting_time="13:30")
+    meetings.add_case(gui_db, actor=admin, meeting_id=meeting_id, referral_id=ready_ids[0])
+    window = open_window("coord-test")
+    item = window.sidebar.item_for("meeting", meeting_id)
+    assert item is not None and item.text(0) == "03-Dec-2026 13:30" and item.text(1) == "1"
+    window.sidebar.view_chosen.emit("meeting", meeting_id)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1 and window.model.all_ids_known, timeout=5000)
+    assert window.model.id_at(0) == ready_ids[0]
+    from triage_app.ui.queue_model import COL_MEETING
+
+    assert window.model.data(window.model.index(0, COL_MEETING)) == "03-Dec-2026 13:30"
+    window.clear_filters()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=5000)

@@ -29,6 +29,7 @@ class QueueCounts:
     by_outcome: dict[str | None, int] = field(default_factory=dict)
     by_status: dict[str | None, int] = field(default_factory=dict)
     by_flag: dict[str, int] = field(default_factory=dict)
+    meetings: tuple[tuple[int, str, int], ...] = ()  # open meetings: (id, "03-Dec-2026 13:30", cases listed)
 
 
 def snapshot(db: Database, *, queue_filter: QueueFilter, sort: str, descending: bool, page_size: int) -> QueueSnapshot:
@@ -60,4 +61,5 @@ def counts(db: Database) -> QueueCounts:
             by_outcome=by_outcome,
             by_status=repo.count_by(session, "status"),
             by_flag=repo.flag_counts(session),
+            meetings=repo.open_meetings(session),
         )

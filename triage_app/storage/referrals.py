@@ -390,6 +390,7 @@ class QueueFilter:
     flag: str | None = None
     search: str | None = None  # NHS number (any spacing), family or given name prefix, hospital number
     open_only: bool = False
+    meeting_id: int | None = None  # listed on this (open) meeting
 
 
 def queue_conditions(queue_filter: QueueFilter) -> list[sa.ColumnElement[bool]]:
@@ -399,6 +400,8 @@ def queue_conditions(queue_filter: QueueFilter) -> list[sa.ColumnElement[bool]]:
         conditions.append(col(ReferralRow.outcome) == queue_filter.outcome)
     if queue_filter.status:
         conditions.append(col(ReferralRow.status) == queue_filter.status)
+    if queue_filter.meeting_id is not None:
+        conditions.append(col(ReferralRow.meeting_id) == queue_filter.meeting_id)
     if queue_filter.open_only:
         conditions.append(col(ReferralRow.status) != "closed")
     if queue_filter.flag:
@@ -643,3 +646,23 @@ def flag_counts(session: Session, queue_filter: QueueFilter | None = None) -> di
     if queue_filter is not None:
         query = query.where(*queue_conditions(queue_filter))
     return {flag: count for flag, count in session.connection().execute(query).all()}
+
+
+def open_meetings(session: Session) -> tuple[tuple[int, str, int], ...]:
+    """Open meetings by date: (id, "03-Dec-2026 13:30", referrals listed on it)."""
+    from triage_app.domain.formats import format_date
+    from triage_app.storage.models import MeetingRow
+
+    listed = dict(
+        session.execute(
+            select(col(ReferralRow.meeting_id), func.count())
+            .where(col(ReferralRow.meeting_id).is_not(None))
+            .group_by(col(ReferralRow.meeting_id))
+        ).all()
+    )
+    rows = session.execute(
+        select(MeetingRow)
+        .where(col(MeetingRow.status).in_(("planned", "circulated")))
+        .order_by(col(MeetingRow.meeting_date), col(MeetingRow.meeting_time))
+    ).scalars()
+    return tuple((m.id or 0, f"{format_date(m.meeting_date)} {m.meeting_time}", int(listed.get(m.id, 0))) for m in rows)

@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.forms: dict[int | None, ReferralForm] = {}
         self.detail: Any = None
         self._selected_id: int | None = None
+        self.meeting_filter: int | None = None  # set from the side panel's Meetings views
         self._select_after_load: int | None = None
         self.setWindowTitle("SPD Referral Triage")
         self.resize(1400, 860)
@@ -408,6 +409,7 @@ class MainWindow(QMainWindow):
             status=self.status_filter.currentData(),
             flag=self.flag_filter.currentData(),
             search=self.search.text().strip() or None,
+            meeting_id=self.meeting_filter,
         )
 
     def apply_filters(self) -> None:
@@ -421,6 +423,7 @@ class MainWindow(QMainWindow):
         self.model.load(QueueView(self.current_filter(), sort, descending))
 
     def _sidebar_view(self, kind: str, value: Any) -> None:
+        self.meeting_filter = value if kind == "meeting" else None
         combos = {"outcome": self.outcome_filter, "status": self.status_filter, "flag": self.flag_filter}
         for combo in combos.values():
             combo.blockSignals(True)

@@ -26,7 +26,7 @@ class QueueSidebar(QTreeWidget):
         self.setRootIsDecorated(False)
         self.setAccessibleName("Queue views")
         self.setToolTip("Saved views of the queue; the number is how many referrals each holds")
-        self._items: dict[tuple[str, str | None], QTreeWidgetItem] = {}
+        self._items: dict[tuple[str, str | int | None], QTreeWidgetItem] = {}
         queue = self._section("Queue")
         self._add(queue, "all", None, "All referrals")
         for outcome in OUTCOMES:
@@ -38,6 +38,7 @@ class QueueSidebar(QTreeWidget):
         for flag, (label, explanation) in FLAGS.items():
             item = self._add(cautions, "flag", flag, label)
             item.setToolTip(0, explanation)
+        self.meetings_section = self._section("Meetings")
         self.expandAll()
         header = self.header()
         header.setStretchLastSection(False)
@@ -55,7 +56,7 @@ class QueueSidebar(QTreeWidget):
         self.addTopLevelItem(item)
         return item
 
-    def _add(self, parent: QTreeWidgetItem, kind: str, value: str | None, label: str) -> QTreeWidgetItem:
+    def _add(self, parent: QTreeWidgetItem, kind: str, value: str | int | None, label: str) -> QTreeWidgetItem:
         item = QTreeWidgetItem([label, ""])
         item.setData(0, KIND_ROLE, kind)
         item.setData(0, VALUE_ROLE, value)
@@ -69,7 +70,7 @@ class QueueSidebar(QTreeWidget):
         if kind:
             self.view_chosen.emit(kind, item.data(0, VALUE_ROLE))
 
-    def item_for(self, kind: str, value: str | None) -> QTreeWidgetItem | None:
+    def item_for(self, kind: str, value: str | int | None) -> QTreeWidgetItem | None:
         """The tree item of one view (tests and keyboard navigation use it)."""
         return self._items.get((kind, value))
 
@@ -82,8 +83,15 @@ class QueueSidebar(QTreeWidget):
             self._set("status", status, counts.by_status.get(status, 0))
         for flag in FLAGS:
             self._set("flag", flag, counts.by_flag.get(flag, 0))
+        for key in [k for k in self._items if k[0] == "meeting"]:
+            self._items.pop(key)
+        self.meetings_section.takeChildren()
+        for meeting_id, label, listed in counts.meetings:
+            self._add(self.meetings_section, "meeting", meeting_id, label)
+            self._set("meeting", meeting_id, listed)
+        self.meetings_section.setExpanded(True)
 
-    def _set(self, kind: str, value: str | None, count: int) -> None:
+    def _set(self, kind: str, value: str | int | None, count: int) -> None:
         item = self._items[(kind, value)]
         item.setText(1, f"{count:,}")
         label = item.text(0)
