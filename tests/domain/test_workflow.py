@@ -32,3 +32,11 @@ def test_test_range_numbers_are_valid_and_distinct() -> None:
     assert len(set(numbers)) == len(numbers)
     assert all(n.startswith("999") and nhs_number_problem(n) is None for n in numbers)
     assert make_test_nhs_number(100_000) == make_test_nhs_number(0)
+
+
+def test_listing_moves_belong_to_meetings_and_triage_ends_at_the_mdt() -> None:
+    from triage_app.domain.workflow import TRIAGEABLE, meeting_managed
+
+    assert meeting_managed("ready_for_mdt", "listed") and meeting_managed("listed", "discussed")
+    assert not meeting_managed("received", "ready_for_mdt")
+    assert "listed" not in TRIAGEABLE and "discussed" not in TRIAGEABLE and "received" in TRIAGEABLE

@@ -205,3 +205,21 @@ def test_attendee_parsing() -> None:
     with pytest.raises(ServiceError, match="has no name"):
         meetings.parse_attendee(":physiotherapist")
     assert meetings.parse_time("9:05") == "09:05"
+
+
+def test_a_listed_referral_keeps_its_triage_and_its_place(
+    db: Database, admin: Actor, coordinator: Actor, consultant: Actor, rules: Rules
+) -> None:
+    from triage_app.services.errors import InvalidTransition
+    from triage_app.services.triage import change_status
+
+    (a,) = ready(db, admin, consultant, rules, 1)
+    mid = meeting(db, coordinator)
+    meetings.add_case(db, actor=coordinator, meeting_id=mid, referral_id=a)
+    version = get_referral(db, referral_id=a).row.version
+    with pytest.raises(InvalidTransition, match="the MDT has it now"):
+        decide_triage(db, actor=consultant, referral_id=a, expected_version=version)
+    with pytest.raises(InvalidTransition, match="MDT meetings window"):
+        change_status(db, actor=consultant, referral_id=a, expected_version=version, status="ready_for_mdt")
+    row = get_referral(db, referral_id=a).row
+    assert (row.status, row.meeting_id) == ("listed", mid)

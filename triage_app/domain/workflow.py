@@ -74,3 +74,12 @@ STATUS_FOR_OUTCOME: Final = {
 def can_move(source: str, target: str) -> bool:
     """Whether the workflow allows `source` -> `target`."""
     return target in TRANSITIONS.get(source, frozenset())
+
+
+#: Statuses in which the triage can still be confirmed or overridden (not once the MDT has the case).
+TRIAGEABLE: Final = frozenset({RECEIVED, AWAITING_INFORMATION, REDIRECTED, NOT_YET_REFRACTORY, READY_FOR_MDT})
+
+
+def meeting_managed(source: str, target: str) -> bool:
+    """Moves into or out of "listed" belong to the meeting's list (add, remove, outcome), not to a status change."""
+    return LISTED in (source, target)

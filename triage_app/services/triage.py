@@ -15,7 +15,9 @@ from triage_app.domain.workflow import (
     STATUS_FOR_OUTCOME,
     STATUS_LABELS,
     STATUSES,
+    TRIAGEABLE,
     can_move,
+    meeting_managed,
 )
 from triage_app.services.errors import ConflictError, InvalidTransition, NotFound, ServiceError
 from triage_app.services.referrals import Changes, _require_entry
@@ -64,6 +66,11 @@ def decide_triage(
             raise NotFound(f"referral {referral_id} no longer exists")
         if row.current_assessment_id is None or row.outcome is None:
             raise ServiceError("this referral has not been assessed yet")
+        if row.status not in TRIAGEABLE:
+            raise InvalidTransition(
+                f"this referral is {STATUS_LABELS[row.status].lower()}: the MDT has it now, so its triage can no "
+                "longer be confirmed or overridden"
+            )
         outcome = override_outcome or row.outcome
         decision = "overridden" if override_outcome is not None and override_outcome != row.outcome else "confirmed"
         target = STATUS_FOR_OUTCOME[outcome]
@@ -128,6 +135,10 @@ def change_status(
         if not can_move(before, status):
             raise InvalidTransition(
                 f"a referral cannot go from {STATUS_LABELS[before].lower()} to {STATUS_LABELS[status].lower()}"
+            )
+        if meeting_managed(before, status):
+            raise InvalidTransition(
+                "listing for a meeting, and taking a case off one, is done in the MDT meetings window"
             )
         if (before, status) in CONSULTANT_TRANSITIONS:
             actor.require(

@@ -21,7 +21,14 @@ from PySide6.QtWidgets import (
 from triage_app.domain.formats import format_date, format_name
 from triage_app.domain.referral import field_label, format_nhs_number
 from triage_app.domain.scoring import CRITERIA, FLAGS, OUTCOME_LABELS
-from triage_app.domain.workflow import CONSULTANT, CONSULTANT_TRANSITIONS, STATUS_LABELS, TRANSITIONS
+from triage_app.domain.workflow import (
+    CONSULTANT,
+    CONSULTANT_TRANSITIONS,
+    STATUS_LABELS,
+    TRANSITIONS,
+    TRIAGEABLE,
+    meeting_managed,
+)
 
 STATUS_BADGES = {"met": "✔ met", "not_met": "✘ not met", "unknown": "? unknown"}
 STATUS_COLOURS = {"met": "#2e7d32", "not_met": "#c62828", "unknown": "#b26a00"}
@@ -237,14 +244,24 @@ class TriagePanel(QScrollArea):
         consultant = actor is not None and actor.has(CONSULTANT)
         for target in sorted(TRANSITIONS.get(current, ()), key=list(STATUS_LABELS).index):
             self.status_combo.addItem(STATUS_LABELS[target], target)
-            if (current, target) in CONSULTANT_TRANSITIONS and not consultant:
-                index = self.status_combo.count() - 1
-                item = self.status_combo.model().item(index)  # type: ignore[attr-defined]
+            reason = None
+            if meeting_managed(current, target):
+                reason = "Listing and taking cases off a meeting is done in the MDT meetings window (Ctrl+M)"
+            elif (current, target) in CONSULTANT_TRANSITIONS and not consultant:
+                reason = "Only a consultant can make this move"
+            if reason is not None:
+                item = self.status_combo.model().item(self.status_combo.count() - 1)  # type: ignore[attr-defined]
                 item.setEnabled(False)
-                item.setToolTip("Only a consultant can make this move")
+                item.setToolTip(reason)
+        triageable = current in TRIAGEABLE
         for button in (self.confirm_button, self.override_button):
-            button.setEnabled(consultant and detail.assessment is not None)
-            button.setToolTip("" if consultant else NOT_CONSULTANT)
+            button.setEnabled(consultant and triageable and detail.assessment is not None)
+            if not consultant:
+                button.setToolTip(NOT_CONSULTANT)
+            elif not triageable:
+                button.setToolTip("The MDT has this referral now: its triage can no longer change")
+            else:
+                button.setToolTip("")
 
     def _show_history(self, detail: Any) -> None:
         events = []
