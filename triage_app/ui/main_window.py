@@ -230,12 +230,13 @@ class MainWindow(QMainWindow):
         self.clear_action = self._action("&Clear filters", self.clear_filters, "Ctrl+Shift+L")
         self.demo_action = self._action("Load &demo data…", self.load_demo_data)
         self.backup_action = self._action("&Back up database now", self.backup_now)
+        self.users_action = self._action("&Users and roles…", self.open_users)
         self.meetings_action = self._action("&MDT meetings…", self.open_meetings, "Ctrl+M")
         self.about_action = self._action("&About", self.show_about)
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
-        for action in (self.new_action, self.demo_action, self.backup_action, self.quit_action):
+        for action in (self.new_action, self.demo_action, self.backup_action, self.users_action, self.quit_action):
             file_menu.addAction(action)
         referral_menu = menus.addMenu("&Referral")
         for action in (
@@ -381,6 +382,7 @@ class MainWindow(QMainWindow):
         ):
             action.setEnabled(enabled)
         if not enabled:
+            self.users_action.setEnabled(False)
             for action in self.role_actions:
                 action.setEnabled(False)
 
@@ -391,6 +393,8 @@ class MainWindow(QMainWindow):
             action.setEnabled(consultant)
             action.setToolTip(action.text().replace("&", "") if consultant else NOT_CONSULTANT)
         admin = actor.has(ADMIN)
+        self.users_action.setEnabled(admin)
+        self.users_action.setToolTip("Users and roles" if admin else "Only an administrator can manage users")
         self.demo_action.setEnabled(admin)
         self.demo_button.setEnabled(admin)
         tip = "Only an administrator can load demo data"
@@ -749,6 +753,17 @@ class MainWindow(QMainWindow):
         self.meeting_window.raise_()
         self.meeting_window.refresh()
         return self.meeting_window
+
+    def open_users(self) -> Any:
+        """Administrators: the users and their roles."""
+        if self.session is None or not self.session.actor.has(ADMIN):
+            return None
+        from triage_app.ui.users_dialog import UsersDialog
+
+        dialog = UsersDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
 
     def show_about(self) -> None:
         """Version and rules version."""

@@ -1,0 +1,51 @@
+"""Administrators manage users and roles from the app; others cannot open the dialog."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from triage_app.services.users import list_users
+from triage_app.storage.engine import Database
+from triage_app.ui.main_window import MainWindow
+
+
+def idle(qtbot: Any, window: MainWindow) -> None:
+    qtbot.waitUntil(lambda: window.worker.pending == 0, timeout=10_000)
+
+
+def test_admin_adds_a_user_and_changes_roles(
+    qtbot: Any, open_window: Callable[..., MainWindow], gui_db: Database, shown_errors: list[tuple[str, str]]
+) -> None:
+    window = open_window("admin-test")
+    assert window.users_action.isEnabled()
+    dialog = window.open_users()
+    idle(qtbot, window)
+    assert dialog.table.rowCount() == 3
+    dialog.login.setText("jpatel")
+    dialog.name.setText("J Patel")
+    dialog.roles["coordinator"].setChecked(True)
+    dialog.add_user()
+    idle(qtbot, window)
+    assert dialog.table.rowCount() == 4
+    dialog.roles["consultant"].setChecked(True)
+    dialog.set_roles()
+    idle(qtbot, window)
+    roles = {user.login: r for user, r in list_users(gui_db)}
+    assert roles["jpatel"] == {"coordinator", "consultant"}
+    dialog.toggle_active()
+    idle(qtbot, window)
+    assert not next(u for u, _ in list_users(gui_db) if u.login == "jpatel").is_active
+    dialog.login.setText("admin-test")
+    dialog.roles["admin"].setChecked(False)
+    dialog.set_roles()  # the only admin cannot give the role up: the service says so
+    idle(qtbot, window)
+    assert shown_errors and "only admin" in shown_errors[-1][1]
+    dialog.close()
+
+
+def test_others_cannot_manage_users(open_window: Callable[..., MainWindow]) -> None:
+    window = open_window("coord-test")
+    assert not window.users_action.isEnabled()
+    assert window.users_action.toolTip() == "Only an administrator can manage users"
+    assert window.open_users() is None

@@ -1,0 +1,138 @@
+"""Users and roles (administrators): add a user by their operating-system login, change roles, deactivate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from triage_app.domain.workflow import ROLES
+from triage_app.ui.dialogs import Messages
+
+
+class UsersDialog(QDialog):
+    """The user list with the roles each holds; changes go through the main window's worker."""
+
+    def __init__(self, main: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent or main)
+        self.main = main
+        self.setWindowTitle("Users and roles")
+        self.resize(720, 460)
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Login", "Name", "Roles", "Active"])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setAccessibleName("Users")
+        self.table.currentCellChanged.connect(lambda row, *_: self._load_row(row))
+        self.login = QLineEdit()
+        self.login.setPlaceholderText("operating-system login, e.g. jpatel")
+        self.login.setAccessibleName("Login")
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("name as shown in the app, e.g. J Patel")
+        self.name.setAccessibleName("Name")
+        self.roles = {role: QCheckBox(role) for role in ROLES}
+        roles_row = QHBoxLayout()
+        for check in self.roles.values():
+            roles_row.addWidget(check)
+        self.add_button = QPushButton("&Add user")
+        self.add_button.clicked.connect(self.add_user)
+        self.roles_button = QPushButton("Set &roles")
+        self.roles_button.clicked.connect(self.set_roles)
+        self.active_button = QPushButton("&Deactivate / reactivate")
+        self.active_button.clicked.connect(self.toggle_active)
+        buttons = QHBoxLayout()
+        for button in (self.add_button, self.roles_button, self.active_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(QLabel("Login and name (new users), roles (new or selected user):"))
+        layout.addWidget(self.login)
+        layout.addWidget(self.name)
+        layout.addLayout(roles_row)
+        layout.addLayout(buttons)
+        self.users: list[tuple[Any, frozenset[str]]] = []
+        self.refresh()
+
+    def _submit(self, task: Any, title: str) -> None:
+        def failed(error: BaseException) -> None:
+            Messages.error(self, title, str(error))
+
+        self.main.worker.submit(task, lambda _result: self.refresh(), failed)
+
+    def refresh(self) -> None:
+        """Read the users again."""
+        from triage_app.services.users import list_users
+
+        db = self.main.session.db
+        self.main.worker.submit(lambda: list_users(db), self._show, lambda e: Messages.error(self, "Users", str(e)))
+
+    def _show(self, users: list[tuple[Any, frozenset[str]]]) -> None:
+        self.users = users
+        self.table.setRowCount(len(users))
+        for row, (user, roles) in enumerate(users):
+            values = (
+                user.login,
+                user.display_name,
+                ", ".join(r for r in ROLES if r in roles),
+                "yes" if user.is_active else "no",
+            )
+            for column, text in enumerate(values):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+
+    def _load_row(self, row: int) -> None:
+        if 0 <= row < len(self.users):
+            user, roles = self.users[row]
+            self.login.setText(user.login)
+            self.name.setText(user.display_name)
+            for role, check in self.roles.items():
+                check.setChecked(role in roles)
+
+    def _chosen_roles(self) -> list[str]:
+        return [role for role, check in self.roles.items() if check.isChecked()]
+
+    def add_user(self) -> None:
+        """Add the login typed with the roles ticked."""
+        from triage_app.services.users import add_user
+
+        session, login, name, roles = self.main.session, self.login.text(), self.name.text(), self._chosen_roles()
+        if not roles:
+            Messages.error(self, "User not added", "Tick at least one role.")
+            return
+        self._submit(
+            lambda: add_user(session.db, actor=session.actor, login=login, display_name=name, roles=roles),
+            "User not added",
+        )
+
+    def set_roles(self) -> None:
+        """Give the login typed exactly the roles ticked."""
+        from triage_app.services.users import set_roles
+
+        session, login, roles = self.main.session, self.login.text().strip(), self._chosen_roles()
+        self._submit(lambda: set_roles(session.db, actor=session.actor, login=login, roles=roles), "Roles not changed")
+
+    def toggle_active(self) -> None:
+        """Deactivate an active user, or reactivate a deactivated one."""
+        from triage_app.services.users import set_active
+
+        login = self.login.text().strip()
+        current = next((u for u, _ in self.users if u.login == login), None)
+        if current is None:
+            Messages.error(self, "No such user", f"'{login}' is not in the list.")
+            return
+        session, active = self.main.session, not current.is_active
+        self._submit(
+            lambda: set_active(session.db, actor=session.actor, login=login, active=active), "User not changed"
+        )
