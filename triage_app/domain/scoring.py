@@ -216,9 +216,6 @@ def in_words(value: str) -> str:
     return _WORDS.get(value, value.replace("_", " "))
 
 
-_words = in_words
-
-
 # --- Refractory to best medical treatment -------------------------------------------------------------
 
 
@@ -252,7 +249,7 @@ def criterion_r1(referral: Referral, rules: Rules) -> CriterionResult:
     if response == "partial":
         return _r1_partial(cycles, guidance, rules.bont_min_cycles)
     minimum = rules.bont_min_cycles_primary if response == "primary_non_response" else rules.bont_min_cycles
-    label = _words(response)
+    label = in_words(response)
     if cycles is None:
         return CriterionResult(
             "R1", UNKNOWN, f"{label.capitalize()}, number of cycles not recorded.", ("botulinum_toxin.cycles",)
@@ -359,7 +356,7 @@ def criterion_r3(referral: Referral, rules: Rules) -> CriterionResult:
         return CriterionResult("R3", NOT_MET, "Good response to physiotherapy: not refractory to it.")
     if physio.completed and physio.outcome is not None:
         return CriterionResult(
-            "R3", MET, f"Physiotherapy completed, outcome {_words(physio.outcome)}: meets the criterion."
+            "R3", MET, f"Physiotherapy completed, outcome {in_words(physio.outcome)}: meets the criterion."
         )
     missing = []
     if physio.completed is None:
@@ -369,7 +366,9 @@ def criterion_r3(referral: Referral, rules: Rules) -> CriterionResult:
     if len(missing) == 2:
         reason = "Physiotherapy not recorded: whether it was completed and its outcome are unknown."
     elif physio.completed is None:
-        reason = f"Physiotherapy outcome {_words(physio.outcome or '')}, but whether it was completed is not recorded."
+        reason = (
+            f"Physiotherapy outcome {in_words(physio.outcome or '')}, but whether it was completed is not recorded."
+        )
     else:
         reason = "Physiotherapy completed, outcome not recorded."
     return CriterionResult("R3", UNKNOWN, reason, tuple(missing))
@@ -425,7 +424,7 @@ def criterion_s3(referral: Referral) -> CriterionResult:
     if confirmed:
         return CriterionResult("S3", MET, "Diagnosis confirmed by a specialist.")
     if role in SPECIALIST_REFERRER_ROLES:
-        return CriterionResult("S3", MET, f"Referred by a {_words(role or '')}.")
+        return CriterionResult("S3", MET, f"Referred by a {in_words(role or '')}.")
     if confirmed is False and role in ("gp", "other"):
         who = "a GP" if role == "gp" else "a non-specialist"
         return CriterionResult("S3", NOT_MET, f"Referred by {who} and the diagnosis is not confirmed by a specialist.")

@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -191,31 +191,6 @@ def create_meeting(
             },
         )
         return meeting.id
-
-
-def set_attendees(db: Database, *, actor: Actor, meeting_id: int, attendees: Sequence[tuple[str, str | None]]) -> None:
-    """Replace a meeting's expected attendees."""
-    _require_planner(actor)
-    with db.write() as session:
-        meeting = _meeting(session, meeting_id)
-        old = (
-            session.execute(select(MeetingAttendeeRow).where(col(MeetingAttendeeRow.meeting_id) == meeting_id))
-            .scalars()
-            .all()
-        )
-        before = [f"{a.name} ({a.mdt_role})" for a in old]
-        for attendee in old:
-            session.delete(attendee)
-        for name, role in attendees:
-            session.add(MeetingAttendeeRow(meeting_id=meeting_id, name=name, mdt_role=role))
-        record_event(
-            session,
-            user_login=actor.login,
-            action="update",
-            entity="meeting",
-            entity_id=meeting.id,
-            changes={"attendees": [before, [f"{n} ({r})" for n, r in attendees]]},
-        )
 
 
 def capacity(db: Database) -> int:
@@ -745,8 +720,3 @@ def audit_export(
             entity_id=meeting_id,
             changes={"what": [None, what], "file": [None, file_name], "pseudonymised": [None, pseudonymised]},
         )
-
-
-def today_or(value: datetime | None) -> datetime:
-    """Now (aware) unless given."""
-    return value or utc_now()

@@ -24,7 +24,14 @@ from triage_app.services.users import Actor
 from triage_app.storage import referrals as repo
 from triage_app.storage.audit import record_event
 from triage_app.storage.engine import Database
-from triage_app.storage.models import AssessmentRow, ReferralRow, StatusChangeRow, TriageDecisionRow
+from triage_app.storage.models import (
+    AppUser,
+    AssessmentFlagRow,
+    AssessmentRow,
+    ReferralRow,
+    StatusChangeRow,
+    TriageDecisionRow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +57,8 @@ class SavedReferral:
     changes: Changes
 
 
-def _require_entry(actor: Actor) -> None:
+def require_entry(actor: Actor) -> None:
+    """Refuse a user with no role that may enter or edit referrals."""
     if not actor.roles & ENTRY_ROLES:
         raise PermissionDenied(f"{actor.display_name} has no role that may enter or edit referrals")
 
@@ -64,7 +72,7 @@ def register_referral(db: Database, *, actor: Actor, referral: Referral, rules: 
 
     Raises `DuplicateReferral` when the NHS number and received date are already stored.
     """
-    _require_entry(actor)
+    require_entry(actor)
     assessment = assess(referral, rules, as_of)
     with db.write() as session:
         _refuse_duplicate(session, referral)
@@ -108,7 +116,7 @@ def update_referral(
     as_of: date,
 ) -> SavedReferral:
     """Save edits made to version `expected_version`; rescore. `ConflictError` if someone saved since."""
-    _require_entry(actor)
+    require_entry(actor)
     assessment = assess(referral, rules, as_of)
     with db.write() as session:
         loaded = repo.load_referral(session, referral_id)
@@ -193,8 +201,6 @@ class ReferralDetail:
 
 def get_referral(db: Database, *, referral_id: int) -> ReferralDetail:
     """One referral in full, with its current assessment, status history and triage decisions."""
-    from triage_app.storage.models import AppUser
-
     with db.read() as session:
         loaded = repo.load_referral(session, referral_id)
         if loaded is None:
@@ -244,8 +250,6 @@ def list_queue(
 
 def current_flags(db: Database, *, referral_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
     """Current flags of each referral given."""
-    from triage_app.storage.models import AssessmentFlagRow
-
     ids = list(referral_ids)
     result: dict[int, list[str]] = {i: [] for i in ids}
     if not ids:

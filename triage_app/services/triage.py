@@ -20,7 +20,7 @@ from triage_app.domain.workflow import (
     meeting_managed,
 )
 from triage_app.services.errors import ConflictError, InvalidTransition, NotFound, ServiceError
-from triage_app.services.referrals import Changes, _require_entry
+from triage_app.services.referrals import Changes, require_entry
 from triage_app.services.users import Actor
 from triage_app.storage import referrals as repo
 from triage_app.storage.audit import record_event
@@ -126,7 +126,7 @@ def change_status(
     """Move a referral along the workflow. Triage moves and MDT moves are consultant actions."""
     if status not in STATUSES:
         raise ServiceError(f"'{status}' is not a status: {', '.join(STATUSES)}")
-    _require_entry(actor)
+    require_entry(actor)
     with db.write() as session:
         row = repo.get_referral_row(session, referral_id)
         if row is None:

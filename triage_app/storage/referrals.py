@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy import delete, func, select, update
 from sqlmodel import Session, col
 
+from triage_app.domain.formats import format_date
+from triage_app.domain.meetings import OPEN_MEETING_STATUSES
 from triage_app.domain.referral import (
     BotulinumToxin,
     Diagnosis,
@@ -35,6 +37,7 @@ from triage_app.storage.models import (
     AssessmentFlagRow,
     AssessmentMissingRow,
     AssessmentRow,
+    MeetingRow,
     OralMedicationRow,
     PhenotypeComponentRow,
     ReferralRow,
@@ -650,9 +653,6 @@ def flag_counts(session: Session, queue_filter: QueueFilter | None = None) -> di
 
 def open_meetings(session: Session) -> tuple[tuple[int, str, int], ...]:
     """Open meetings by date: (id, "03-Dec-2026 13:30", referrals listed on it)."""
-    from triage_app.domain.formats import format_date
-    from triage_app.storage.models import MeetingRow
-
     listed = dict(
         session.execute(
             select(col(ReferralRow.meeting_id), func.count())
@@ -662,7 +662,7 @@ def open_meetings(session: Session) -> tuple[tuple[int, str, int], ...]:
     )
     rows = session.execute(
         select(MeetingRow)
-        .where(col(MeetingRow.status).in_(("planned", "circulated")))
+        .where(col(MeetingRow.status).in_(OPEN_MEETING_STATUSES))
         .order_by(col(MeetingRow.meeting_date), col(MeetingRow.meeting_time))
     ).scalars()
     return tuple((m.id or 0, f"{format_date(m.meeting_date)} {m.meeting_time}", int(listed.get(m.id, 0))) for m in rows)

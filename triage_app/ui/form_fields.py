@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -336,6 +335,3 @@ def set_value_quietly(field: FormField, value: Any) -> None:
         field.set_value(value)
     finally:
         field.changed = callback
-
-
-ALIGN_TOP = Qt.AlignmentFlag.AlignTop
