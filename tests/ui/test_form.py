@@ -145,6 +145,34 @@ def test_missing_field_link_opens_the_form_at_that_field(
     qtbot.waitUntil(lambda: form.focusWidget() is form.fields["physiotherapy.completed"].widget, timeout=3000)
 
 
+def form_open_while_another_user_saves(
+    qtbot: Any,
+    open_window: Callable[..., MainWindow],
+    seed: Callable[..., list[int]],
+    gui_db: Database,
+    rules: Rules,
+    **theirs: Any,
+) -> tuple[MainWindow, ReferralForm, int]:
+    """A coordinator opens a referral's form; meanwhile a consultant at another desk saves `theirs`."""
+    (referral_id,) = seed(1)
+    window = open_window("coord-test")
+    window.table.selectRow(0)
+    qtbot.waitUntil(lambda: window.detail is not None, timeout=5000)
+    window.open_selected()
+    qtbot.waitUntil(lambda: referral_id in window.forms, timeout=5000)
+    stored = get_referral(gui_db, referral_id=referral_id)
+    update_referral(
+        gui_db,
+        actor=sign_in(gui_db, login="cons-test"),
+        referral_id=referral_id,
+        expected_version=1,
+        referral=replace(stored.referral, **theirs),
+        rules=rules,
+        as_of=local_today(),
+    )
+    return window, window.forms[referral_id], referral_id
+
+
 def test_a_conflicting_save_shows_both_versions_and_reloads(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
@@ -153,25 +181,8 @@ def test_a_conflicting_save_shows_both_versions_and_reloads(
     rules: Rules,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    (referral_id,) = seed(1)
-    window = open_window("coord-test")
-    window.table.selectRow(0)
-    qtbot.waitUntil(lambda: window.detail is not None, timeout=5000)
-    window.open_selected()
-    qtbot.waitUntil(lambda: referral_id in window.forms, timeout=5000)
-    form = window.forms[referral_id]
-
-    # Meanwhile a consultant saves a change from another desk.
-    other = sign_in(gui_db, login="cons-test")
-    stored = get_referral(gui_db, referral_id=referral_id)
-    update_referral(
-        gui_db,
-        actor=other,
-        referral_id=referral_id,
-        expected_version=1,
-        referral=replace(stored.referral, clinical_question="Theirs: please review urgently"),
-        rules=rules,
-        as_of=local_today(),
+    _window, form, referral_id = form_open_while_another_user_saves(
+        qtbot, open_window, seed, gui_db, rules, clinical_question="Theirs: please review urgently"
     )
 
     shown: dict[str, Any] = {}
@@ -281,23 +292,8 @@ def test_keeping_my_edits_on_top_of_theirs_saves_mine_knowingly(
     rules: Rules,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    (referral_id,) = seed(1)
-    window = open_window("coord-test")
-    window.table.selectRow(0)
-    qtbot.waitUntil(lambda: window.detail is not None, timeout=5000)
-    window.open_selected()
-    qtbot.waitUntil(lambda: referral_id in window.forms, timeout=5000)
-    form = window.forms[referral_id]
-    other = sign_in(gui_db, login="cons-test")
-    stored = get_referral(gui_db, referral_id=referral_id)
-    update_referral(
-        gui_db,
-        actor=other,
-        referral_id=referral_id,
-        expected_version=1,
-        referral=replace(stored.referral, external_id="THEIRS-1"),
-        rules=rules,
-        as_of=local_today(),
+    window, form, referral_id = form_open_while_another_user_saves(
+        qtbot, open_window, seed, gui_db, rules, external_id="THEIRS-1"
     )
     monkeypatch.setattr(dialogs.ConflictDialog, "ask", classmethod(lambda cls, *args: dialogs.REBASE))
     form.fields["clinical_question"].widget.setPlainText("Mine: routine")  # type: ignore[attr-defined]

@@ -34,6 +34,25 @@ def open_meetings(qtbot: Any, window: MainWindow) -> MeetingWindow:
     return meeting_window
 
 
+def filled_meeting(gui_db: Database) -> int:
+    """A planned meeting on 03-Dec-2026 filled with the ready referrals; returns its id."""
+    admin = sign_in(gui_db, login="admin-test")
+    meeting_id = meetings.create_meeting(gui_db, actor=admin, meeting_date=date(2026, 12, 3), meeting_time="13:30")
+    meetings.fill_to_capacity(gui_db, actor=admin, meeting_id=meeting_id)
+    return meeting_id
+
+
+def open_meeting_window(
+    qtbot: Any, open_window: Callable[..., MainWindow], login: str
+) -> tuple[MainWindow, MeetingWindow]:
+    """The main window as `login`, with the meetings window showing the first meeting."""
+    window = open_window(login)
+    mw = open_meetings(qtbot, window)
+    mw.meetings.setCurrentRow(0)
+    idle(qtbot, window)
+    return window, mw
+
+
 def idle(qtbot: Any, window: MainWindow) -> None:
     qtbot.waitUntil(lambda: window.worker.pending == 0, timeout=10_000)
 
@@ -94,13 +113,8 @@ def test_export_and_print(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    admin = sign_in(gui_db, login="admin-test")
-    meeting_id = meetings.create_meeting(gui_db, actor=admin, meeting_date=date(2026, 12, 3), meeting_time="13:30")
-    meetings.fill_to_capacity(gui_db, actor=admin, meeting_id=meeting_id)
-    window = open_window("coord-test")
-    mw = open_meetings(qtbot, window)
-    mw.meetings.setCurrentRow(0)
-    idle(qtbot, window)
+    filled_meeting(gui_db)
+    window, mw = open_meeting_window(qtbot, open_window, "coord-test")
     target = tmp_path / "agenda.docx"
     monkeypatch.setattr(ExportChoice, "ask", classmethod(lambda cls, parent, suggested, fmt: target))
     mw.format.setCurrentIndex(mw.format.findData("docx"))
@@ -137,13 +151,8 @@ def test_record_outcomes_in_the_meeting(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    admin = sign_in(gui_db, login="admin-test")
-    meeting_id = meetings.create_meeting(gui_db, actor=admin, meeting_date=date(2026, 12, 3), meeting_time="13:30")
-    meetings.fill_to_capacity(gui_db, actor=admin, meeting_id=meeting_id)
-    window = open_window("cons-test")
-    mw = open_meetings(qtbot, window)
-    mw.meetings.setCurrentRow(0)
-    idle(qtbot, window)
+    meeting_id = filled_meeting(gui_db)
+    window, mw = open_meeting_window(qtbot, open_window, "cons-test")
     mw.tabs.setCurrentIndex(1)
     assert mw.case_title.text().startswith("Case 1 of 3")
     first_referral = mw.detail.cases[0].referral_id
@@ -184,13 +193,8 @@ def test_record_outcomes_in_the_meeting(
 def test_coordinator_cannot_record_outcomes(
     qtbot: Any, open_window: Callable[..., MainWindow], ready_ids: list[int], gui_db: Database
 ) -> None:
-    admin = sign_in(gui_db, login="admin-test")
-    meeting_id = meetings.create_meeting(gui_db, actor=admin, meeting_date=date(2026, 12, 3), meeting_time="13:30")
-    meetings.fill_to_capacity(gui_db, actor=admin, meeting_id=meeting_id)
-    window = open_window("coord-test")
-    mw = open_meetings(qtbot, window)
-    mw.meetings.setCurrentRow(0)
-    idle(qtbot, window)
+    filled_meeting(gui_db)
+    _window, mw = open_meeting_window(qtbot, open_window, "coord-test")
     assert not mw.save_outcome_button.isEnabled()
     assert mw.save_outcome_button.toolTip() == "Only a consultant can record MDT outcomes"
     assert mw.fill_button.isEnabled()  # planning is a coordinator's job
