@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from triage_app import __version__
 from triage_app.config import AppPaths, ConfigError, ensure_data_dir, resolve_paths
+from triage_app.domain.meetings import MEETING_OUTCOMES, SPD_CHECKLIST
 from triage_app.domain.parsing import FieldError, ReferralInputError, parse_as_of, parse_referral
 from triage_app.domain.referral import format_nhs_number
 from triage_app.domain.rules import Rules, RulesFileError, load_rules
@@ -78,6 +79,45 @@ def build_parser() -> argparse.ArgumentParser:
     imp = command("import", "add referrals from a JSON file to the queue, scoring each")
     imp.add_argument("file", metavar="FILE")
     imp.add_argument("--as-of", metavar="YYYY-MM-DD", help="assessment date (default: today)")
+    imp.add_argument(
+        "--second-referral-reason",
+        metavar="TEXT",
+        help="add records for patients who already have an open referral, recording this reason",
+    )
+
+    referral = command("referral", "show, edit or move one referral")
+    referral_commands = referral.add_subparsers(dest="referral_command", metavar="ACTION", required=True)
+    show = referral_commands.add_parser("show", help="the referral, its status and standing decision")
+    _common_options(show, suppress=True)
+    show.add_argument("referral", type=int, metavar="REFERRAL")
+    show.add_argument("--json", action="store_true", help="the interchange format with id, version, status, decision")
+    edit = referral_commands.add_parser("edit", help="replace the referral's data (compare-and-swap on its version)")
+    _common_options(edit, suppress=True)
+    edit.add_argument("referral", type=int, metavar="REFERRAL")
+    edit.add_argument("file", metavar="FILE", help="the referral in the interchange format (JSON object)")
+    edit.add_argument("--version", type=int, required=True, metavar="N", help="the version you read (referral show)")
+    edit.add_argument(
+        "--demographics-changed", action="store_true", help="confirm that the patient's name or date of birth changed"
+    )
+    move = referral_commands.add_parser("status", help="move the referral along the workflow")
+    _common_options(move, suppress=True)
+    move.add_argument("referral", type=int, metavar="REFERRAL")
+    move.add_argument("status", choices=STATUSES)
+    move.add_argument("--note", metavar="TEXT", help="why (needed to close a referral the MDT never discussed)")
+    move.add_argument("--version", type=int, metavar="N", help="the version you read (default: the current one)")
+
+    triage = command("triage", "a consultant confirms or overrides a referral's triage")
+    triage_commands = triage.add_subparsers(dest="triage_command", metavar="ACTION", required=True)
+    confirm = triage_commands.add_parser("confirm", help="confirm the computed outcome")
+    _common_options(confirm, suppress=True)
+    confirm.add_argument("referral", type=int, metavar="REFERRAL")
+    confirm.add_argument("--version", type=int, metavar="N", help="the version you read (default: the current one)")
+    override = triage_commands.add_parser("override", help="record another outcome with a written reason")
+    _common_options(override, suppress=True)
+    override.add_argument("referral", type=int, metavar="REFERRAL")
+    override.add_argument("--outcome", required=True, choices=OUTCOMES)
+    override.add_argument("--reason", required=True, metavar="TEXT")
+    override.add_argument("--version", type=int, metavar="N", help="the version you read (default: the current one)")
 
     queue = command("queue", "list the queue, highest priority first")
     queue.add_argument("--outcome", choices=OUTCOMES)
@@ -138,6 +178,24 @@ def build_parser() -> argparse.ArgumentParser:
         sub = meeting_commands.add_parser(name, help=text)
         _common_options(sub, suppress=True)
         sub.add_argument("meeting", type=int, metavar="MEETING")
+    outcome = meeting_commands.add_parser("outcome", help="record (or amend) the MDT outcome of a case (consultant)")
+    _common_options(outcome, suppress=True)
+    outcome.add_argument("meeting", type=int, metavar="MEETING")
+    outcome.add_argument("referral", type=int, metavar="REFERRAL")
+    outcome.add_argument("--outcome", required=True, choices=MEETING_OUTCOMES)
+    outcome.add_argument("--rationale", required=True, metavar="TEXT")
+    outcome.add_argument("--version", type=int, metavar="N", help="the case version you read, to amend an outcome")
+    outcome.add_argument("--amend-reason", metavar="TEXT", help="why a recorded outcome is amended")
+    outcome.add_argument(
+        "--checklist",
+        action="append",
+        default=[],
+        choices=tuple(SPD_CHECKLIST),
+        help="an SPD checklist item that is done (repeat; all three are needed to accept for SPD)",
+    )
+    outcome.add_argument(
+        "--action", action="append", default=[], metavar="TEXT|OWNER|YYYY-MM-DD", help="an agreed action; repeat"
+    )
     capacity = meeting_commands.add_parser("capacity", help="show or set (admin) the cases per meeting")
     _common_options(capacity, suppress=True)
     capacity.add_argument("cases", type=int, nargs="?", metavar="N")
@@ -286,19 +344,32 @@ def cmd_import(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO)
 
     as_of = _as_of(args.as_of)
     records, _ = _records(read_json_file(args.file))
-    report = import_referrals(session.db, actor=session.actor, records=records, rules=session.rules, as_of=as_of)
+    report = import_referrals(
+        session.db,
+        actor=session.actor,
+        records=records,
+        rules=session.rules,
+        as_of=as_of,
+        second_referral_reason=args.second_referral_reason,
+    )
     for index, referral_id, outcome in report.added:
         print(f"record {index}: added as referral {referral_id} ({outcome})", file=out)
     for index, existing in report.duplicates:
         print(
             f"record {index}: duplicate of referral {existing} (same NHS number and received date); not added", file=out
         )
+    for index, existing in report.possible_duplicates:
+        print(
+            f"record {index}: possible duplicate of referral {existing} (the patient already has an open referral); "
+            "not added. Check it; to add a second referral, import it with --second-referral-reason TEXT",
+            file=out,
+        )
     for index, errors in report.refused:
         print(f"record {index}: refused", file=out)
         _print_errors(index, errors, err)
     print(
-        f"{len(report.added)} added, {len(report.duplicates)} duplicate, {len(report.refused)} refused "
-        f"of {len(records)} records",
+        f"{len(report.added)} added, {len(report.duplicates)} duplicate, {len(report.possible_duplicates)} possible "
+        f"duplicate, {len(report.refused)} refused of {len(records)} records",
         file=out,
     )
     return EXIT_OK if report.ok else EXIT_BAD_INPUT
@@ -504,6 +575,22 @@ def cmd_meeting(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO
                 )
             print(f"{len(found)} meetings", file=out)
         return EXIT_OK
+    if action == "outcome":
+        meetings.record_outcome(
+            db,
+            actor=actor,
+            meeting_id=args.meeting,
+            referral_id=args.referral,
+            outcome=args.outcome,
+            rationale=args.rationale,
+            today=today(),
+            checklist={item: True for item in args.checklist},
+            actions=[_case_action(a) for a in args.action],
+            expected_version=args.version,
+            amend_reason=args.amend_reason,
+        )
+        print(f"meeting {args.meeting}, referral {args.referral}: outcome recorded ({args.outcome})", file=out)
+        return EXIT_OK
     if action == "capacity":
         if args.cases is not None:
             meetings.set_capacity(db, actor=actor, cases=args.cases)
@@ -574,6 +661,121 @@ def cmd_letters(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO
     return EXIT_OK
 
 
+def _current_version(session: Any, referral_id: int, given: int | None) -> int:
+    from triage_app.services.referrals import get_referral
+
+    return given if given is not None else get_referral(session.db, referral_id=referral_id).row.version
+
+
+def _referral_json(detail: Any) -> dict[str, Any]:
+    from triage_app.domain.referral import referral_to_json
+
+    row = detail.row
+    return {
+        "id": row.id,
+        "version": row.version,
+        "status": row.status,
+        "computed_outcome": row.outcome,
+        "standing_decision": None
+        if row.decided_outcome is None
+        else {"outcome": row.decided_outcome, "kind": row.decision_kind, "made_on": row.decision_basis},
+        "meeting_id": row.meeting_id,
+        "referral": referral_to_json(detail.referral),
+    }
+
+
+def cmd_referral(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app referral show|edit|status REFERRAL`."""
+    from triage_app.domain.formats import format_date, format_name
+    from triage_app.domain.meetings import triage_text
+    from triage_app.domain.workflow import STATUS_LABELS
+    from triage_app.services import referrals, triage
+
+    action = args.referral_command
+    if action == "show":
+        detail = referrals.get_referral(session.db, referral_id=args.referral)
+        if args.json:
+            out.write(json.dumps(_referral_json(detail), ensure_ascii=False, indent=2) + "\n")
+            return EXIT_OK
+        row, patient = detail.row, detail.referral.patient
+        print(
+            f"referral {row.id} (version {row.version}): {format_name(patient.family_name, patient.given_name)}, "
+            f"NHS {format_nhs_number(patient.nhs_number)}, born {format_date(patient.date_of_birth)}",
+            file=out,
+        )
+        print(f"status: {STATUS_LABELS.get(row.status, row.status)}", file=out)
+        print(f"triage: {triage_text(row.outcome, row.decided_outcome, row.decision_kind)}", file=out)
+        return EXIT_OK
+    if action == "edit":
+        record = read_json_file(args.file)
+        if not isinstance(record, dict):
+            raise CommandError(f"{args.file}: expected one referral (a JSON object)")
+        try:
+            edited = parse_referral(record, as_of=today())
+        except ReferralInputError as exc:
+            _print_errors(None, exc.errors, err)
+            raise CommandError(f"{args.file}: the referral has input errors; nothing was changed") from None
+        saved = referrals.update_referral(
+            session.db,
+            actor=session.actor,
+            referral_id=args.referral,
+            expected_version=args.version,
+            referral=edited,
+            rules=session.rules,
+            as_of=today(),
+            demographics_confirmed=args.demographics_changed,
+        )
+        print(f"referral {saved.referral_id} saved as version {saved.version} ({saved.assessment.outcome})", file=out)
+        return EXIT_OK
+    result = triage.change_status(
+        session.db,
+        actor=session.actor,
+        referral_id=args.referral,
+        expected_version=_current_version(session, args.referral, args.version),
+        status=args.status,
+        note=args.note,
+    )
+    print(
+        f"referral {args.referral} is now {STATUS_LABELS[result.status].lower()} (version {result.version})", file=out
+    )
+    return EXIT_OK
+
+
+def cmd_triage(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app triage confirm|override REFERRAL`: a consultant's triage decision."""
+    from triage_app.domain.workflow import STATUS_LABELS
+    from triage_app.services.triage import decide_triage
+
+    overriding = args.triage_command == "override"
+    result = decide_triage(
+        session.db,
+        actor=session.actor,
+        referral_id=args.referral,
+        expected_version=_current_version(session, args.referral, args.version),
+        override_outcome=args.outcome if overriding else None,
+        reason=args.reason if overriding else None,
+    )
+    verb = "overridden" if overriding else "confirmed"
+    print(
+        f"referral {args.referral}: triage {verb}; status {STATUS_LABELS[result.status].lower()} "
+        f"(version {result.version})",
+        file=out,
+    )
+    return EXIT_OK
+
+
+def _case_action(text: str) -> Any:
+    from triage_app.domain.meetings import CaseAction
+
+    description, _, rest = text.partition("|")
+    owner, _, due = rest.partition("|")
+    return CaseAction(
+        description.strip(),
+        owner.strip() or None,
+        _date_argument(due.strip(), "--action due date") if due.strip() else None,
+    )
+
+
 def session_paths(args: argparse.Namespace) -> AppPaths:
     """Resolved paths for the parsed arguments."""
     return resolve_paths(data_dir=args.data_dir, db=args.db, rules=args.rules)
@@ -581,6 +783,8 @@ def session_paths(args: argparse.Namespace) -> AppPaths:
 
 DB_COMMANDS: dict[str, Callable[[argparse.Namespace, Any, TextIO, TextIO], int]] = {
     "import": cmd_import,
+    "referral": cmd_referral,
+    "triage": cmd_triage,
     "queue": cmd_queue,
     "reassess": cmd_reassess,
     "audit": cmd_audit,

@@ -97,7 +97,11 @@ def test_status_change_against_a_stale_version_is_refused(
     db: Database, admin: Actor, consultant: Actor, rules: Rules
 ) -> None:
     saved = register_referral(db, actor=admin, referral=referral(1), rules=rules, as_of=AS_OF)
-    change_status(db, actor=consultant, referral_id=saved.referral_id, expected_version=1, status="ready_for_mdt")
+    change_status(
+        db, actor=consultant, referral_id=saved.referral_id, expected_version=1, status="awaiting_information"
+    )
     with pytest.raises(ConflictError, match="Dr Con Sultant"):
-        change_status(db, actor=admin, referral_id=saved.referral_id, expected_version=1, status="closed")
-    assert get_referral(db, referral_id=saved.referral_id).row.status == "ready_for_mdt"
+        change_status(
+            db, actor=admin, referral_id=saved.referral_id, expected_version=1, status="closed", note="Duplicate"
+        )
+    assert get_referral(db, referral_id=saved.referral_id).row.status == "awaiting_information"

@@ -17,6 +17,7 @@ from triage_app.services.users import Actor
 from triage_app.storage.engine import Database
 
 ATTENDEES = [("Dr A", "functional_neurosurgeon"), ("Dr B", "movement_disorders_neurologist"), ("C", "physiotherapist")]
+MEETING_DAY = date(2026, 12, 3)
 CHECKLIST = {"patient_information_given": True, "consent_discussion_planned": True, "baseline_severity_recorded": True}
 
 
@@ -72,7 +73,7 @@ def test_a_referral_is_on_one_open_meeting_at_most(
 
 def test_only_ready_referrals_are_listed(db: Database, admin: Actor, coordinator: Actor, rules: Rules) -> None:
     saved = register_referral(db, actor=admin, referral=referral(1), rules=rules, as_of=AS_OF)
-    with pytest.raises(ServiceError, match="not ready for MDT.*consultant confirms"):
+    with pytest.raises(ServiceError, match="no standing consultant decision of ready for MDT.*consultant confirms"):
         meetings.add_case(db, actor=coordinator, meeting_id=meeting(db, coordinator), referral_id=saved.referral_id)
 
 
@@ -136,7 +137,9 @@ def test_outcomes_are_consultant_actions(
     mid = meeting(db, coordinator)
     meetings.add_case(db, actor=coordinator, meeting_id=mid, referral_id=a)
     with pytest.raises(PermissionDenied, match="consultant"):
-        meetings.record_outcome(db, actor=coordinator, meeting_id=mid, referral_id=a, outcome="decline")
+        meetings.record_outcome(
+            db, actor=coordinator, meeting_id=mid, referral_id=a, outcome="decline", rationale="r", today=MEETING_DAY
+        )
 
 
 def test_accepting_for_spd_needs_the_checklist(
@@ -152,6 +155,8 @@ def test_accepting_for_spd_needs_the_checklist(
             meeting_id=mid,
             referral_id=a,
             outcome="accept_for_spd",
+            rationale="Refractory",
+            today=MEETING_DAY,
             checklist={"patient_information_given": True, "baseline_severity_recorded": True},
         )
     meetings.record_outcome(
@@ -161,6 +166,7 @@ def test_accepting_for_spd_needs_the_checklist(
         referral_id=a,
         outcome="accept_for_spd",
         rationale="Refractory to BMT; suitable posterior pattern",
+        today=MEETING_DAY,
         checklist=CHECKLIST,
         actions=[CaseAction("Book consent clinic", "Coordinator", date(2026, 12, 10))],
     )
@@ -178,7 +184,15 @@ def test_not_discussed_rolls_to_the_next_meeting(
     (a,) = ready(db, admin, consultant, rules, 1)
     first, second = meeting(db, coordinator, 3), meeting(db, coordinator, 17)
     meetings.add_case(db, actor=coordinator, meeting_id=first, referral_id=a)
-    meetings.record_outcome(db, actor=consultant, meeting_id=first, referral_id=a, outcome="not_discussed")
+    meetings.record_outcome(
+        db,
+        actor=consultant,
+        meeting_id=first,
+        referral_id=a,
+        outcome="not_discussed",
+        rationale="Ran out of time",
+        today=MEETING_DAY,
+    )
     assert [c.referral_id for c in meetings.get_meeting(db, meeting_id=second, rules=rules).cases] == [a]
     assert get_referral(db, referral_id=a).row.status == "listed"
 

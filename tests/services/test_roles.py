@@ -6,7 +6,7 @@ import pytest
 
 from tests.factories import AS_OF, referral
 from triage_app.domain.rules import Rules
-from triage_app.services.errors import PermissionDenied, ServiceError
+from triage_app.services.errors import InvalidTransition, PermissionDenied, ServiceError
 from triage_app.services.referrals import get_referral, register_referral
 from triage_app.services.triage import change_status, decide_triage
 from triage_app.services.users import Actor, UnknownUser, add_user, list_users, set_active, set_roles, sign_in
@@ -42,8 +42,38 @@ def test_coordinator_cannot_confirm_triage(db: Database, coordinator: Actor, rul
 
 def test_coordinator_cannot_make_a_triage_move_by_status_change(db: Database, coordinator: Actor, rules: Rules) -> None:
     saved = register_referral(db, actor=coordinator, referral=referral(1), rules=rules, as_of=AS_OF)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(InvalidTransition, match="records a triage decision"):
         change_status(db, actor=coordinator, referral_id=saved.referral_id, expected_version=1, status="ready_for_mdt")
+    with pytest.raises(PermissionDenied, match="consultant"):
+        change_status(
+            db, actor=coordinator, referral_id=saved.referral_id, expected_version=1, status="closed", note="Duplicate"
+        )
+    assert get_referral(db, referral_id=saved.referral_id).row.status == "received"
+
+
+def test_coordinator_moves_a_referral_to_awaiting_information_and_back(
+    db: Database, coordinator: Actor, rules: Rules
+) -> None:
+    saved = register_referral(db, actor=coordinator, referral=referral(1), rules=rules, as_of=AS_OF)
+    paused = change_status(
+        db, actor=coordinator, referral_id=saved.referral_id, expected_version=1, status="awaiting_information"
+    )
+    back = change_status(
+        db, actor=coordinator, referral_id=saved.referral_id, expected_version=paused.version, status="received"
+    )
+    assert back.status == "received"
+
+
+def test_closing_an_undiscussed_referral_needs_a_consultant_and_a_reason(
+    db: Database, consultant: Actor, rules: Rules
+) -> None:
+    saved = register_referral(db, actor=consultant, referral=referral(1), rules=rules, as_of=AS_OF)
+    with pytest.raises(ServiceError, match="needs a written reason"):
+        change_status(db, actor=consultant, referral_id=saved.referral_id, expected_version=1, status="closed")
+    closed = change_status(
+        db, actor=consultant, referral_id=saved.referral_id, expected_version=1, status="closed", note="Moved away"
+    )
+    assert closed.status == "closed"
 
 
 def test_consultant_confirms_and_overrides_with_reason(db: Database, consultant: Actor, rules: Rules) -> None:

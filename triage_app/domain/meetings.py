@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Final
 
 from triage_app.domain.formats import format_date, format_name
+from triage_app.domain.intended_use import INTENDED_USE_LINE
 from triage_app.domain.referral import Referral, format_nhs_number
 from triage_app.domain.scoring import CRITERIA, FLAGS, OUTCOME_LABELS, age_in_years, in_words
 
@@ -140,6 +141,23 @@ class CaseInput:
     outcome: str | None = None
     rationale: str | None = None
     actions: tuple[CaseAction, ...] = ()
+    decided_outcome: str | None = None  # the consultant's standing triage decision; None: none stands
+    decision_kind: str | None = None  # confirmed | overridden
+
+
+TRIAGE_CHANGED: Final = "triage changed: reconfirm"
+
+
+def triage_text(computed: str | None, decided: str | None, kind: str | None) -> str:
+    """The triage as every screen and document shows it: the standing decision, or the computed outcome
+    marked as awaiting a consultant (safety.md, "The current decision")."""
+    computed_label = OUTCOME_LABELS.get(computed or "", "not assessed")
+    if decided is None:
+        return f"{computed_label} (awaiting consultant)"
+    decided_label = OUTCOME_LABELS.get(decided, decided)
+    if kind == "overridden" and decided != computed:
+        return f"{decided_label} (overridden: was {computed_label.lower()})"
+    return f"{decided_label} (confirmed)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +197,7 @@ class Agenda:
     pseudonymised: bool
     outcomes: bool  # True for the post-meeting summary
     cases: tuple[AgendaCase, ...] = field(default_factory=tuple)
+    intended_use: str = INTENDED_USE_LINE
 
 
 def _yes_no(value: bool | None, yes: str, no: str) -> str:
@@ -308,8 +327,12 @@ def build_agenda(
                 else "not recorded",
                 clinical_question=case.referral.clinical_question or "not given",
                 lines=_case_lines(case.referral),
-                triage=f"{OUTCOME_LABELS.get(case.triage_outcome or '', 'not assessed')}, priority "
-                f"{case.priority if case.priority is not None else '?'}",
+                triage=(
+                    f"{TRIAGE_CHANGED.upper()}: {triage_text(case.triage_outcome, None, None)}"
+                    if case.decided_outcome is None
+                    else triage_text(case.triage_outcome, case.decided_outcome, case.decision_kind)
+                )
+                + f", priority {case.priority if case.priority is not None else '?'}",
                 criteria=tuple(
                     f"{cid} {CRITERIA[cid][0]}: {status.replace('_', ' ')}. {reason}"
                     for cid, status, reason in case.criteria

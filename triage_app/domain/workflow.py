@@ -55,10 +55,37 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     CLOSED: frozenset({RECEIVED}),
 }
 
-#: Moves out of `received` into a triage state record a triage decision: a consultant's action.
-CONSULTANT_TRANSITIONS: Final = frozenset(
-    (source, target) for source in (RECEIVED, AWAITING_INFORMATION, NOT_YET_REFRACTORY) for target in _TRIAGED
-) | {(LISTED, DISCUSSED), (DISCUSSED, CLOSED)}
+#: Moves a coordinator may make: pausing a referral to chase missing information, and back (safety.md).
+COORDINATOR_MOVES: Final = frozenset({(RECEIVED, AWAITING_INFORMATION), (AWAITING_INFORMATION, RECEIVED)})
+
+#: Statuses reached only through a consultant's triage decision (confirm or override), never by a plain move.
+DECISION_STATUSES: Final = frozenset({REDIRECTED, NOT_YET_REFRACTORY, READY_FOR_MDT})
+
+MOVE_BY_MEETING: Final = "meeting"
+MOVE_BY_DECISION: Final = "decision"
+MOVE_BY_COORDINATOR: Final = "coordinator"
+MOVE_BY_CONSULTANT: Final = "consultant"
+
+
+def move_rule(source: str, target: str) -> str:
+    """Who makes a plain status move: the meeting window, a triage decision, a coordinator or a consultant.
+
+    Coordinators and consultants may both make coordinator moves; every other move reverses or replaces a
+    consultant's judgement, so it is a consultant's.
+    """
+    if meeting_managed(source, target):
+        return MOVE_BY_MEETING
+    if target in DECISION_STATUSES:
+        return MOVE_BY_DECISION
+    if (source, target) in COORDINATOR_MOVES:
+        return MOVE_BY_COORDINATOR
+    return MOVE_BY_CONSULTANT
+
+
+def move_needs_reason(source: str, target: str) -> bool:
+    """Closing a referral the MDT never discussed needs a written reason."""
+    return target == CLOSED and source != DISCUSSED
+
 
 #: The triage outcome a consultant's confirmation moves the referral to.
 STATUS_FOR_OUTCOME: Final = {

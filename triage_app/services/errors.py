@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
+from triage_app.domain.formats import format_date
+from triage_app.domain.identity import DemographicDifference, describe_differences
+from triage_app.domain.parsing import FieldError
 from triage_app.storage.referrals import VersionConflict
 
 
@@ -25,6 +28,42 @@ class DuplicateReferral(ServiceError):
     def __init__(self, message: str, *, existing_id: int) -> None:
         super().__init__(message)
         self.existing_id = existing_id
+
+
+class IdentityIncomplete(ServiceError):
+    """The referral lacks part of the identity minimum; `errors` names each missing field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        names = ", ".join(e.field for e in errors)
+        super().__init__(f"the referral was not stored: it needs {names} to identify the patient")
+        self.errors = errors
+
+
+class DemographicsMismatch(ServiceError):
+    """The NHS number is stored with another family name or date of birth; the user must confirm the change."""
+
+    def __init__(self, *, existing_id: int, differences: list[DemographicDifference]) -> None:
+        super().__init__(
+            f"this NHS number is already stored (referral {existing_id}) with different demographics: "
+            f"{describe_differences(differences)}. Check it is the same patient; if the demographics really "
+            "changed, confirm the change to store it."
+        )
+        self.existing_id = existing_id
+        self.differences = differences
+
+
+class OpenReferralExists(ServiceError):
+    """The patient already has an open referral; a second one needs a written reason."""
+
+    def __init__(self, *, existing_id: int, received_on: date | None, status: str) -> None:
+        super().__init__(
+            f"possible duplicate: this patient already has an open referral (referral {existing_id}, received "
+            f"{format_date(received_on) or 'on an unknown date'}, {status.replace('_', ' ')}). Open that one, or "
+            "give a written reason to add a second referral."
+        )
+        self.existing_id = existing_id
+        self.received_on = received_on
+        self.status = status
 
 
 class InvalidTransition(ServiceError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlmodel import Session, col
 
 from triage_app.domain.meetings import (
@@ -43,6 +43,7 @@ from triage_app.storage.audit import record_event
 from triage_app.storage.engine import Database
 from triage_app.storage.models import (
     AppSetting,
+    AppUser,
     CaseActionRow,
     MeetingAttendeeRow,
     MeetingCaseRow,
@@ -354,10 +355,10 @@ def _add(
     existing = _find_case(session, meeting.id, referral.id)
     if existing is not None:
         raise ServiceError(f"referral {referral.id} is already on this meeting")
-    if referral.status not in (READY_FOR_MDT, LISTED):
+    if referral.status not in (READY_FOR_MDT, LISTED) or referral.decided_outcome != READY_FOR_MDT:
         raise ServiceError(
-            f"referral {referral.id} is not ready for MDT (its status is {referral.status.replace('_', ' ')}); "
-            "a consultant confirms the triage first"
+            f"referral {referral.id} has no standing consultant decision of ready for MDT (its status is "
+            f"{referral.status.replace('_', ' ')}); a consultant confirms the triage first"
         )
     last = session.execute(
         select(func.max(MeetingCaseRow.position)).where(col(MeetingCaseRow.meeting_id) == meeting.id)
@@ -429,7 +430,11 @@ def ready_referral_ids(db: Database, *, limit: int | None = None) -> list[int]:
 def _ready_ids(session: Session, limit: int | None) -> list[int]:
     query = (
         select(col(ReferralRow.id))
-        .where(col(ReferralRow.status) == READY_FOR_MDT, col(ReferralRow.meeting_id).is_(None))
+        .where(
+            col(ReferralRow.status) == READY_FOR_MDT,
+            col(ReferralRow.decided_outcome) == READY_FOR_MDT,
+            col(ReferralRow.meeting_id).is_(None),
+        )
         .order_by(col(ReferralRow.priority).desc(), col(ReferralRow.id))
     )
     if limit is not None:
@@ -566,6 +571,10 @@ def cancel_meeting(db: Database, *, actor: Actor, meeting_id: int) -> dict[int, 
 # --- outcomes -------------------------------------------------------------------------------------------------
 
 
+class OutcomeConflict(ServiceError):
+    """Someone recorded or amended this case's outcome after the user loaded it; nothing was overwritten."""
+
+
 def record_outcome(
     db: Database,
     *,
@@ -573,17 +582,27 @@ def record_outcome(
     meeting_id: int,
     referral_id: int,
     outcome: str,
-    rationale: str | None = None,
+    rationale: str | None,
+    today: date,
     checklist: dict[str, bool] | None = None,
     actions: Iterable[CaseAction] = (),
+    expected_version: int | None = None,
+    amend_reason: str | None = None,
 ) -> Changes:
-    """Record the MDT's decision on a case (consultants only).
+    """Record the MDT's decision on a case (consultants only), as a compare-and-swap on the meeting case.
 
-    Accepting for SPD needs the NICE 1.1 checklist. A case not discussed rolls to the next meeting.
+    Refused before the meeting's date, without a rationale, for a case not on the meeting, and, for accepting
+    for SPD, without the NICE 1.1 checklist or a standing consultant decision of ready for MDT. Recording
+    over an existing outcome is an amendment: it needs the version the user saw and a written reason. A case
+    not discussed rolls to the next meeting.
     """
     actor.require(CONSULTANT, "record an MDT outcome")
     if outcome not in MEETING_OUTCOMES:
         raise ServiceError(f"'{outcome}' is not an MDT outcome: {', '.join(MEETING_OUTCOMES)}")
+    rationale = (rationale or "").strip() or None
+    if rationale is None:
+        raise ServiceError("an MDT outcome needs a rationale: write why the MDT decided it")
+    amend_reason = (amend_reason or "").strip() or None
     ticks = checklist or {}
     if outcome == ACCEPT_FOR_SPD:
         missing = checklist_missing(ticks)
@@ -597,21 +616,59 @@ def record_outcome(
         meeting = _meeting(session, meeting_id)
         if meeting.status == CANCELLED:
             raise ServiceError("this meeting was cancelled")
+        if today < meeting.meeting_date:
+            raise ServiceError(
+                f"the meeting is on {meeting.meeting_date:%d-%b-%Y}: outcomes are recorded on or after that date"
+            )
         case = _find_case(session, meeting_id, referral_id)
         if case is None:
             raise NotFound(f"referral {referral_id} is not on meeting {meeting_id}")
-        before = case.outcome
-        case.outcome = outcome
-        case.rationale = (rationale or "").strip() or None
-        case.patient_information_given = bool(ticks.get("patient_information_given"))
-        case.consent_discussion_planned = bool(ticks.get("consent_discussion_planned"))
-        case.baseline_severity_recorded = bool(ticks.get("baseline_severity_recorded"))
-        case.decided_by = actor.user_id
-        case.decided_at = utc_now()
-        session.add(case)
         assert case.id is not None
-        for old in session.execute(select(CaseActionRow).where(col(CaseActionRow.case_id) == case.id)).scalars():
-            session.delete(old)
+        before = case.outcome
+        if before is not None:
+            decider = session.get(AppUser, case.decided_by) if case.decided_by is not None else None
+            who = decider.display_name if decider is not None else "another user"
+            when = f"{case.decided_at:%d-%b-%Y %H:%M} UTC" if case.decided_at else "earlier"
+            if expected_version is None or expected_version != case.version:
+                raise OutcomeConflict(
+                    f"{MEETING_OUTCOME_LABELS.get(before, before)} was already recorded for this case by {who} "
+                    f"({when}); nothing was overwritten. Reload the case to see it; to amend it, give its current "
+                    "version and a reason."
+                )
+            if amend_reason is None:
+                raise ServiceError("amending a recorded outcome needs a written reason")
+            if before == NOT_DISCUSSED or outcome == NOT_DISCUSSED:
+                raise ServiceError(
+                    "a case not discussed has moved on to the next meeting, and a discussed case cannot become "
+                    "not discussed: record the outcome on the meeting that discusses it"
+                )
+        elif expected_version is not None and expected_version != case.version:
+            raise OutcomeConflict("this case changed after you loaded it; nothing was recorded. Reload it first.")
+        referral = repo.get_referral_row(session, referral_id)
+        assert referral is not None
+        if outcome == ACCEPT_FOR_SPD and referral.decided_outcome != READY_FOR_MDT:
+            raise ServiceError(
+                "accepting for SPD needs a standing consultant decision of ready for MDT: the triage changed "
+                "since it was confirmed, so a consultant reconfirms it first"
+            )
+        swapped = session.execute(
+            update(MeetingCaseRow)
+            .where(col(MeetingCaseRow.id) == case.id, col(MeetingCaseRow.version) == case.version)
+            .values(
+                outcome=outcome,
+                rationale=rationale,
+                patient_information_given=bool(ticks.get("patient_information_given")),
+                consent_discussion_planned=bool(ticks.get("consent_discussion_planned")),
+                baseline_severity_recorded=bool(ticks.get("baseline_severity_recorded")),
+                decided_by=actor.user_id,
+                decided_at=utc_now(),
+                version=case.version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if swapped.rowcount != 1:  # type: ignore[attr-defined]
+            raise OutcomeConflict("this case changed while you were recording; nothing was recorded. Reload it.")
+        session.execute(delete(CaseActionRow).where(col(CaseActionRow.case_id) == case.id))
         for action in action_list:
             session.add(
                 CaseActionRow(
@@ -619,35 +676,47 @@ def record_outcome(
                 )
             )
         where = ""
-        referral = repo.get_referral_row(session, referral_id)
-        assert referral is not None
+        label = MEETING_OUTCOME_LABELS[outcome]
         if outcome == NOT_DISCUSSED:
             where = _roll_forward(session, actor, meeting, case)
         elif referral.status == LISTED:
             _set_referral(
-                session,
-                actor,
-                referral,
-                status=DISCUSSED,
-                meeting_id=None,
-                note=f"MDT {_describe(meeting)}: {MEETING_OUTCOME_LABELS[outcome]}",
+                session, actor, referral, status=DISCUSSED, meeting_id=None, note=f"MDT {_describe(meeting)}: {label}"
+            )
+        elif before is not None:
+            session.add(
+                StatusChangeRow(
+                    referral_id=referral_id,
+                    from_status=referral.status,
+                    to_status=referral.status,
+                    note=f"MDT outcome amended to {label}: {amend_reason}",
+                    changed_by=actor.user_id,
+                )
             )
         record_event(
             session,
             user_login=actor.login,
-            action="meeting_outcome",
+            action="meeting_outcome_amended" if before is not None else "meeting_outcome",
             entity="meeting_case",
             entity_id=case.id,
             changes={
                 "referral_id": [None, referral_id],
                 "outcome": [before, outcome],
-                "rationale": [None, case.rationale],
+                "rationale": [case.rationale if before is not None else None, rationale],
+                "amend_reason": [None, amend_reason],
                 "checklist": [None, {k: bool(v) for k, v in ticks.items()}],
                 "actions": [None, [a.description for a in action_list]],
                 "rolled": [None, where or None],
+                "version": [case.version, case.version + 1],
             },
         )
-        if all(c.outcome is not None for c in _cases(session, meeting_id)) and meeting.status != HELD:
+        session.flush()
+        remaining = session.execute(
+            select(func.count())
+            .select_from(MeetingCaseRow)
+            .where(col(MeetingCaseRow.meeting_id) == meeting_id, col(MeetingCaseRow.outcome).is_(None))
+        ).scalar_one()
+        if remaining == 0 and meeting.status != HELD:
             meeting.status = HELD
             session.add(meeting)
         return Changes(referral_ids=frozenset({referral_id}), meetings=True)
@@ -702,6 +771,8 @@ def agenda_inputs(db: Database, *, meeting_id: int) -> tuple[MeetingInfo, list[C
                     outcome=case.outcome,
                     rationale=case.rationale,
                     actions=_actions(session, case.id or 0),
+                    decided_outcome=row.decided_outcome,
+                    decision_kind=row.decision_kind,
                 )
             )
         return info, inputs

@@ -55,7 +55,7 @@ def page(db: Database, *, ids: Sequence[int]) -> dict[int, QueueRow]:
 def counts(db: Database) -> QueueCounts:
     """Totals by outcome, status and flag over open and closed referrals."""
     with db.read() as session:
-        by_outcome = repo.count_by(session, "outcome")
+        by_outcome = repo.count_by(session, "queue_outcome")
         return QueueCounts(
             total=sum(by_outcome.values()),
             by_outcome=by_outcome,

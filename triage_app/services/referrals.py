@@ -14,12 +14,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
+from triage_app.domain.identity import StoredPatient, demographic_differences, missing_identity
 from triage_app.domain.parsing import FieldError, ReferralInputError, parse_referral
-from triage_app.domain.referral import Referral, flatten_fields
+from triage_app.domain.referral import Referral, field_label, flatten_fields
 from triage_app.domain.rules import Rules
-from triage_app.domain.scoring import Assessment, assess
-from triage_app.domain.workflow import COORDINATOR, OPEN_STATUSES, RECEIVED
-from triage_app.services.errors import ConflictError, DuplicateReferral, NotFound, PermissionDenied
+from triage_app.domain.scoring import OUTCOME_LABELS, Assessment, assess
+from triage_app.domain.workflow import CLOSED, COORDINATOR, LISTED, OPEN_STATUSES, RECEIVED, TRIAGEABLE
+from triage_app.services.errors import (
+    ConflictError,
+    DemographicsMismatch,
+    DuplicateReferral,
+    IdentityIncomplete,
+    NotFound,
+    OpenReferralExists,
+    PermissionDenied,
+)
 from triage_app.services.users import Actor
 from triage_app.storage import referrals as repo
 from triage_app.storage.audit import record_event
@@ -67,15 +76,88 @@ def _audit_fields(referral: Referral) -> dict[str, Any]:
     return flatten_fields(referral)
 
 
-def register_referral(db: Database, *, actor: Actor, referral: Referral, rules: Rules, as_of: date) -> SavedReferral:
+def _require_identity(referral: Referral) -> None:
+    errors = missing_identity(referral)
+    if errors:
+        raise IdentityIncomplete(errors)
+
+
+def _check_patient(
+    session: Any,
+    referral: Referral,
+    *,
+    except_id: int | None,
+    demographics_confirmed: bool,
+    second_referral_reason: str | None,
+    check_open: bool,
+) -> dict[str, Any]:
+    """The right patient: demographics that disagree with the stored ones, and a second open referral.
+
+    Returns what the audit event records about the user's confirmations; raises when one is needed.
+    """
+    nhs = referral.patient.nhs_number
+    if nhs is None:
+        return {}
+    others = repo.referrals_for_patient(session, nhs_number=nhs, except_id=except_id)
+    if not others:
+        return {}
+    audit: dict[str, Any] = {}
+    newest = others[0]
+    differences = demographic_differences(
+        StoredPatient(newest.referral_id, newest.family_name, newest.given_name, newest.date_of_birth), referral
+    )
+    if differences:
+        if not demographics_confirmed:
+            raise DemographicsMismatch(existing_id=newest.referral_id, differences=differences)
+        audit["demographics_confirmed"] = [
+            {d.field: d.stored for d in differences} | {"referral": newest.referral_id},
+            {d.field: d.given for d in differences},
+        ]
+    still_open = [o for o in others if o.status != CLOSED]
+    if check_open and still_open:
+        if second_referral_reason is None:
+            first = still_open[0]
+            raise OpenReferralExists(existing_id=first.referral_id, received_on=first.received_on, status=first.status)
+        audit["second_referral_reason"] = [None, second_referral_reason]
+        audit["open_referrals"] = [None, [o.referral_id for o in still_open]]
+    return audit
+
+
+def _clean(text: str | None) -> str | None:
+    return (text or "").strip() or None
+
+
+def register_referral(
+    db: Database,
+    *,
+    actor: Actor,
+    referral: Referral,
+    rules: Rules,
+    as_of: date,
+    demographics_confirmed: bool = False,
+    second_referral_reason: str | None = None,
+) -> SavedReferral:
     """Store a new referral, score it and store the assessment, all in one transaction.
 
-    Raises `DuplicateReferral` when the NHS number and received date are already stored.
+    Refuses a referral without its identity minimum (`IdentityIncomplete`), one whose NHS number and received
+    date are already stored (`DuplicateReferral`), one whose NHS number is stored with another family name or
+    date of birth unless `demographics_confirmed` (`DemographicsMismatch`), and a second open referral for the
+    same patient without a written reason (`OpenReferralExists`). Confirmations are audited.
     """
     require_entry(actor)
+    _require_identity(referral)
+    reason = _clean(second_referral_reason)
     assessment = assess(referral, rules, as_of)
     with db.write() as session:
         _refuse_duplicate(session, referral)
+        confirmations = _check_patient(
+            session,
+            referral,
+            except_id=None,
+            demographics_confirmed=demographics_confirmed,
+            second_referral_reason=reason,
+            check_open=True,
+        )
         row = repo.insert_referral(session, referral=referral, user_id=actor.user_id, status=RECEIVED)
         assert row.id is not None
         repo.store_assessment(session, referral_id=row.id, assessment=assessment, user_id=actor.user_id)
@@ -86,7 +168,8 @@ def register_referral(db: Database, *, actor: Actor, referral: Referral, rules: 
             entity="referral",
             entity_id=row.id,
             changes={path: [None, value] for path, value in _audit_fields(referral).items() if value is not None}
-            | {"outcome": [None, assessment.outcome], "rules_version": [None, rules.version]},
+            | {"outcome": [None, assessment.outcome], "rules_version": [None, rules.version]}
+            | confirmations,
         )
         log.info("referral %s registered, outcome %s", row.id, assessment.outcome)
         return SavedReferral(row.id, 1, assessment, Changes(referral_ids=frozenset({row.id})))
@@ -105,6 +188,61 @@ def _refuse_duplicate(session: Any, referral: Referral, *, except_id: int | None
         )
 
 
+def apply_assessment(session: Any, *, actor: Actor, referral_id: int, assessment: Assessment) -> str | None:
+    """Store a new assessment as current; if it changes the computed outcome a standing decision was made on,
+    the decision lapses: the referral needs triage again and its history says why.
+
+    A listed referral stays on its meeting, marked for reconfirmation; a discussed one keeps the MDT's word.
+    Returns the history note when a decision lapsed.
+    """
+    stored = repo.store_assessment(session, referral_id=referral_id, assessment=assessment, user_id=actor.user_id)
+    row = repo.get_referral_row(session, referral_id)
+    assert row is not None and stored.id is not None
+    if row.decided_outcome is None or row.decision_basis == assessment.outcome:
+        return None
+    if row.status not in TRIAGEABLE and row.status != LISTED:
+        return None
+    was = OUTCOME_LABELS.get(row.decision_basis or "", row.decision_basis or "?").lower()
+    now = OUTCOME_LABELS[assessment.outcome].lower()
+    note = f"triage changed since confirmation: was {was}, now {now}"
+    session.add(
+        TriageDecisionRow(
+            referral_id=referral_id,
+            assessment_id=stored.id,
+            decision="lapsed",
+            outcome=assessment.outcome,
+            reason=note,
+            decided_by=actor.user_id,
+        )
+    )
+    repo.set_decision(session, referral_id=referral_id, decision_id=None, outcome=None, kind=None, basis=None)
+    before = row.status
+    after = RECEIVED if before in TRIAGEABLE else before
+    repo.bump_version(
+        session, referral_id=referral_id, expected_version=row.version, user_id=actor.user_id, status=after
+    )
+    session.add(
+        StatusChangeRow(
+            referral_id=referral_id, from_status=before, to_status=after, note=note, changed_by=actor.user_id
+        )
+    )
+    record_event(
+        session,
+        user_login=actor.login,
+        action="triage_lapsed",
+        entity="referral",
+        entity_id=referral_id,
+        changes={
+            "decided_outcome": [row.decided_outcome, None],
+            "outcome": [row.decision_basis, assessment.outcome],
+            "status": [before, after],
+        },
+    )
+    session.flush()
+    log.info("referral %s: standing triage decision lapsed", referral_id)
+    return note
+
+
 def update_referral(
     db: Database,
     *,
@@ -114,9 +252,16 @@ def update_referral(
     referral: Referral,
     rules: Rules,
     as_of: date,
+    demographics_confirmed: bool = False,
+    second_referral_reason: str | None = None,
 ) -> SavedReferral:
-    """Save edits made to version `expected_version`; rescore. `ConflictError` if someone saved since."""
+    """Save edits made to version `expected_version`; rescore. `ConflictError` if someone saved since.
+
+    The same identity checks as `register_referral`; a changed triage lapses a standing decision.
+    """
     require_entry(actor)
+    _require_identity(referral)
+    reason = _clean(second_referral_reason)
     assessment = assess(referral, rules, as_of)
     with db.write() as session:
         loaded = repo.load_referral(session, referral_id)
@@ -124,6 +269,14 @@ def update_referral(
             raise NotFound(f"referral {referral_id} no longer exists")
         _, before = loaded
         _refuse_duplicate(session, referral, except_id=referral_id)
+        confirmations = _check_patient(
+            session,
+            referral,
+            except_id=referral_id,
+            demographics_confirmed=demographics_confirmed,
+            second_referral_reason=reason,
+            check_open=referral.patient.nhs_number != before.patient.nhs_number,
+        )
         try:
             version = repo.update_referral(
                 session,
@@ -134,7 +287,6 @@ def update_referral(
             )
         except repo.VersionConflict as conflict:
             raise ConflictError.from_version_conflict(conflict) from None
-        repo.store_assessment(session, referral_id=referral_id, assessment=assessment, user_id=actor.user_id)
         old, new = _audit_fields(before), _audit_fields(referral)
         diff = {
             path: [old.get(path), new.get(path)]
@@ -147,10 +299,18 @@ def update_referral(
             action="update",
             entity="referral",
             entity_id=referral_id,
-            changes=diff | {"version": [expected_version, version]},
+            changes=diff | {"version": [expected_version, version]} | confirmations,
         )
+        if apply_assessment(session, actor=actor, referral_id=referral_id, assessment=assessment) is not None:
+            version += 1
         log.info("referral %s updated to version %s (%d fields)", referral_id, version, len(diff))
         return SavedReferral(referral_id, version, assessment, Changes(referral_ids=frozenset({referral_id})))
+
+
+def patient_referrals(db: Database, *, nhs_number: str, except_id: int | None = None) -> list[repo.PatientReferral]:
+    """Referrals already stored for this NHS number, newest first (the form shows open ones as it is typed)."""
+    with db.read() as session:
+        return repo.referrals_for_patient(session, nhs_number=nhs_number, except_id=except_id)
 
 
 @dataclass(slots=True)
@@ -160,17 +320,30 @@ class ImportReport:
     added: list[tuple[int, int, str]] = field(default_factory=list)  # (record index, referral id, outcome)
     refused: list[tuple[int, list[FieldError]]] = field(default_factory=list)
     duplicates: list[tuple[int, int]] = field(default_factory=list)  # (record index, existing referral id)
+    # (record index, the patient's open referral): not added unless the import gives a reason for a second one
+    possible_duplicates: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when no record was refused."""
-        return not self.refused
+        """True when every record was added or was already stored."""
+        return not self.refused and not self.possible_duplicates
 
 
 def import_referrals(
-    db: Database, *, actor: Actor, records: Iterable[object], rules: Rules, as_of: date
+    db: Database,
+    *,
+    actor: Actor,
+    records: Iterable[object],
+    rules: Rules,
+    as_of: date,
+    second_referral_reason: str | None = None,
 ) -> ImportReport:
-    """Register each record on its own: a bad record never blocks the good ones; each is stored whole or not."""
+    """Register each record on its own: a bad record never blocks the good ones; each is stored whole or not.
+
+    A record for a patient who already has an open referral is reported as a possible duplicate and not added,
+    unless `second_referral_reason` says why a second referral is wanted. Demographics that disagree with the
+    stored patient are refused (confirming a change needs a person looking at both, in the app).
+    """
     report = ImportReport()
     for index, record in enumerate(records):
         try:
@@ -179,9 +352,36 @@ def import_referrals(
             report.refused.append((index, exc.errors))
             continue
         try:
-            saved = register_referral(db, actor=actor, referral=referral, rules=rules, as_of=as_of)
+            saved = register_referral(
+                db,
+                actor=actor,
+                referral=referral,
+                rules=rules,
+                as_of=as_of,
+                second_referral_reason=second_referral_reason,
+            )
+        except IdentityIncomplete as missing:
+            report.refused.append((index, missing.errors))
+            continue
+        except DemographicsMismatch as mismatch:
+            report.refused.append(
+                (
+                    index,
+                    [
+                        FieldError(
+                            d.field,
+                            f"{field_label(d.field)} differs from referral {mismatch.existing_id} of the same NHS number: stored {d.stored}, this record {d.given}",
+                        )
+                        for d in mismatch.differences
+                    ],
+                )
+            )
+            continue
         except DuplicateReferral as dup:
             report.duplicates.append((index, dup.existing_id))
+            continue
+        except OpenReferralExists as open_referral:
+            report.possible_duplicates.append((index, open_referral.existing_id))
             continue
         report.added.append((index, saved.referral_id, saved.assessment.outcome))
     return report
@@ -290,7 +490,7 @@ def reassess_open(db: Database, *, actor: Actor, rules: Rules, as_of: date, only
                     continue
                 _, referral = loaded
                 assessment = assess(referral, rules, as_of)
-                repo.store_assessment(session, referral_id=referral_id, assessment=assessment, user_id=actor.user_id)
+                apply_assessment(session, actor=actor, referral_id=referral_id, assessment=assessment)
                 record_event(
                     session,
                     user_login=actor.login,

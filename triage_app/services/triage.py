@@ -1,6 +1,7 @@
 """Consultant triage decisions and workflow status changes.
 
-Confirming or overriding an outcome is a consultant's action, enforced here and not only in the GUI.
+Confirming or overriding an outcome is a consultant's action, enforced here and not only in the GUI. A
+decision stands on the referral until a later change of the computed outcome lapses it (services.referrals).
 """
 
 from __future__ import annotations
@@ -8,16 +9,24 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from triage_app.domain.scoring import OUTCOMES
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from triage_app.domain.scoring import OUTCOME_LABELS, OUTCOMES, READY_FOR_MDT
 from triage_app.domain.workflow import (
     CONSULTANT,
-    CONSULTANT_TRANSITIONS,
+    LISTED,
+    MOVE_BY_CONSULTANT,
+    MOVE_BY_DECISION,
+    MOVE_BY_MEETING,
+    RECEIVED,
     STATUS_FOR_OUTCOME,
     STATUS_LABELS,
     STATUSES,
     TRIAGEABLE,
     can_move,
-    meeting_managed,
+    move_needs_reason,
+    move_rule,
 )
 from triage_app.services.errors import ConflictError, InvalidTransition, NotFound, ServiceError
 from triage_app.services.referrals import Changes, require_entry
@@ -25,7 +34,7 @@ from triage_app.services.users import Actor
 from triage_app.storage import referrals as repo
 from triage_app.storage.audit import record_event
 from triage_app.storage.engine import Database
-from triage_app.storage.models import StatusChangeRow, TriageDecisionRow
+from triage_app.storage.models import MeetingCaseRow, ReferralRow, StatusChangeRow, TriageDecisionRow
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +49,10 @@ class DecisionResult:
     changes: Changes
 
 
+class StaleAssessment(ServiceError):
+    """The referral was reassessed after the consultant opened it: they must look at the new result first."""
+
+
 def decide_triage(
     db: Database,
     *,
@@ -48,10 +61,13 @@ def decide_triage(
     expected_version: int,
     override_outcome: str | None = None,
     reason: str | None = None,
+    expected_assessment_id: int | None = None,
 ) -> DecisionResult:
     """Confirm the current assessment's outcome, or override it with a written reason (consultants only).
 
-    Moves the referral to the status the decided outcome implies, recorded in its history.
+    The decision stands on the referral and moves it to the status the decided outcome implies, recorded in
+    its history. A listed referral whose decision lapsed can be reconfirmed; decided otherwise than ready for
+    MDT, it leaves its meeting. `expected_assessment_id` is the assessment the consultant was shown.
     """
     actor.require(CONSULTANT, "confirm or override a triage decision")
     reason = (reason or "").strip() or None
@@ -66,22 +82,32 @@ def decide_triage(
             raise NotFound(f"referral {referral_id} no longer exists")
         if row.current_assessment_id is None or row.outcome is None:
             raise ServiceError("this referral has not been assessed yet")
-        if row.status not in TRIAGEABLE:
+        if expected_assessment_id is not None and expected_assessment_id != row.current_assessment_id:
+            raise StaleAssessment(
+                "this referral was reassessed after you opened it, so the triage you saw is no longer current; "
+                "nothing was recorded. Look at the new result, then decide."
+            )
+        relisting = row.status == LISTED and row.decided_outcome is None
+        if row.status not in TRIAGEABLE and not relisting:
             raise InvalidTransition(
                 f"this referral is {STATUS_LABELS[row.status].lower()}: the MDT has it now, so its triage can no "
                 "longer be confirmed or overridden"
             )
         outcome = override_outcome or row.outcome
         decision = "overridden" if override_outcome is not None and override_outcome != row.outcome else "confirmed"
-        target = STATUS_FOR_OUTCOME[outcome]
         before_status = row.status
-        values = {"status": target} if target != before_status else {}
-        if values and not can_move(before_status, target):
+        target = LISTED if relisting and outcome == READY_FOR_MDT else STATUS_FOR_OUTCOME[outcome]
+        values: dict[str, object] = {"status": target} if target != before_status else {}
+        if relisting and target != LISTED:
+            values["meeting_id"] = None  # decided otherwise than ready: it leaves its meeting
+        elif values and not can_move(before_status, target):
             raise InvalidTransition(
                 f"a referral that is {STATUS_LABELS[before_status].lower()} cannot be triaged again; "
                 "move it back to received first"
             )
         version = _cas(session, referral_id, expected_version, actor, values)
+        if relisting and target != LISTED:
+            _leave_meeting(session, row)
         entry = TriageDecisionRow(
             referral_id=referral_id,
             assessment_id=row.current_assessment_id,
@@ -91,18 +117,21 @@ def decide_triage(
             decided_by=actor.user_id,
         )
         session.add(entry)
-        if values:
+        session.flush()
+        assert entry.id is not None
+        repo.set_decision(
+            session, referral_id=referral_id, decision_id=entry.id, outcome=outcome, kind=decision, basis=row.outcome
+        )
+        if target != before_status:
             session.add(
                 StatusChangeRow(
                     referral_id=referral_id,
                     from_status=before_status,
                     to_status=target,
-                    note=f"triage {decision}: {outcome}",
+                    note=f"triage {decision}: {OUTCOME_LABELS[outcome].lower()}",
                     changed_by=actor.user_id,
                 )
             )
-        session.flush()
-        assert entry.id is not None
         record_event(
             session,
             user_login=actor.login,
@@ -116,17 +145,39 @@ def decide_triage(
                 "version": [expected_version, version],
             },
         )
-        log.info("referral %s triage %s as %s", referral_id, decision, outcome)
-        return DecisionResult(entry.id, version, target, Changes(referral_ids=frozenset({referral_id})))
+        log.info("referral %s triage %s", referral_id, decision)
+        return DecisionResult(
+            entry.id, version, target, Changes(referral_ids=frozenset({referral_id}), meetings=relisting)
+        )
+
+
+def _leave_meeting(session: Session, row: ReferralRow) -> None:
+    """Take a referral off the (open) meeting it is listed on, keeping decided cases as they are."""
+    for case in session.execute(
+        select(MeetingCaseRow).where(col(MeetingCaseRow.referral_id) == row.id, col(MeetingCaseRow.outcome).is_(None))
+    ).scalars():
+        session.delete(case)
 
 
 def change_status(
-    db: Database, *, actor: Actor, referral_id: int, expected_version: int, status: str, note: str | None = None
+    db: Database,
+    *,
+    actor: Actor,
+    referral_id: int,
+    expected_version: int,
+    status: str,
+    note: str | None = None,
 ) -> DecisionResult:
-    """Move a referral along the workflow. Triage moves and MDT moves are consultant actions."""
+    """Move a referral along the workflow.
+
+    Coordinators move a referral to awaiting information and back; every other move is a consultant's, and
+    closing a referral the MDT never discussed needs a written reason. Statuses that record a triage outcome
+    are reached by confirming or overriding, and listing belongs to the meeting window.
+    """
     if status not in STATUSES:
         raise ServiceError(f"'{status}' is not a status: {', '.join(STATUSES)}")
     require_entry(actor)
+    note = (note or "").strip() or None
     with db.write() as session:
         row = repo.get_referral_row(session, referral_id)
         if row is None:
@@ -136,15 +187,25 @@ def change_status(
             raise InvalidTransition(
                 f"a referral cannot go from {STATUS_LABELS[before].lower()} to {STATUS_LABELS[status].lower()}"
             )
-        if meeting_managed(before, status):
+        rule = move_rule(before, status)
+        if rule == MOVE_BY_MEETING:
             raise InvalidTransition(
                 "listing for a meeting, and taking a case off one, is done in the MDT meetings window"
             )
-        if (before, status) in CONSULTANT_TRANSITIONS:
+        if rule == MOVE_BY_DECISION:
+            raise InvalidTransition(
+                f"'{STATUS_LABELS[status]}' records a triage decision: a consultant confirms or overrides the "
+                "triage instead"
+            )
+        if rule == MOVE_BY_CONSULTANT:
             actor.require(
                 CONSULTANT, f"move a referral from {STATUS_LABELS[before].lower()} to {STATUS_LABELS[status].lower()}"
             )
+        if move_needs_reason(before, status) and note is None:
+            raise ServiceError("closing a referral the MDT has not discussed needs a written reason")
         version = _cas(session, referral_id, expected_version, actor, {"status": status})
+        if status == RECEIVED and row.decided_outcome is not None:  # back to needing triage
+            repo.set_decision(session, referral_id=referral_id, decision_id=None, outcome=None, kind=None, basis=None)
         change = StatusChangeRow(
             referral_id=referral_id, from_status=before, to_status=status, note=note, changed_by=actor.user_id
         )
@@ -162,10 +223,10 @@ def change_status(
         return DecisionResult(change.id, version, status, Changes(referral_ids=frozenset({referral_id})))
 
 
-def _cas(session: object, referral_id: int, expected_version: int, actor: Actor, values: dict[str, str]) -> int:
+def _cas(session: Session, referral_id: int, expected_version: int, actor: Actor, values: dict[str, object]) -> int:
     try:
         return repo.bump_version(
-            session,  # type: ignore[arg-type]
+            session,
             referral_id=referral_id,
             expected_version=expected_version,
             user_id=actor.user_id,

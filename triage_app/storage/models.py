@@ -85,7 +85,7 @@ class ReferralRow(SQLModel, table=True):
         sa.UniqueConstraint("nhs_number", "received_on", name="uq_referral_nhs_number_received_on"),
         # The queue sorts and filters in SQL; these keep a million referrals quick (ids break ties).
         sa.Index("ix_referral_priority", "priority"),
-        sa.Index("ix_referral_queue", "outcome", "priority"),
+        sa.Index("ix_referral_queue", "queue_outcome", "priority"),
         sa.Index("ix_referral_status_priority", "status", "priority"),
     )
 
@@ -137,7 +137,16 @@ class ReferralRow(SQLModel, table=True):
 
     # The current assessment, copied here so the queue filters and sorts on one indexed table.
     current_assessment_id: int | None = Field(default=None)
-    outcome: str | None = Field(default=None, max_length=40)
+    outcome: str | None = Field(default=None, max_length=40)  # the computed outcome of the current assessment
+
+    # The consultant's standing decision: it applies to the computed outcome it was made on (decision_basis)
+    # and lapses when a later edit or rules change that outcome. None when no decision stands.
+    decision_id: int | None = Field(default=None)
+    decided_outcome: str | None = Field(default=None, max_length=40)
+    decision_kind: str | None = Field(default=None, max_length=16)  # confirmed | overridden
+    decision_basis: str | None = Field(default=None, max_length=40)
+    # What the queue shows and filters on: the standing decision if there is one, else the computed outcome.
+    queue_outcome: str | None = Field(default=None, max_length=40)
     priority: int | None = None  # today's priority: the waiting term is refreshed daily (see refresh_priorities)
     priority_waiting: int | None = Field(default=None, index=True)
 
@@ -218,7 +227,7 @@ class TriageDecisionRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     referral_id: int = Field(foreign_key="referral.id", index=True, ondelete="CASCADE")
     assessment_id: int = Field(foreign_key="assessment.id")
-    decision: str = Field(max_length=16)  # confirmed | overridden
+    decision: str = Field(max_length=16)  # confirmed | overridden | lapsed (a later change voided the last one)
     outcome: str = Field(max_length=40)
     reason: str | None = None
     decided_by: int = Field(foreign_key="app_user.id")
@@ -310,6 +319,7 @@ class MeetingCaseRow(SQLModel, table=True):
     baseline_severity_recorded: bool = False
     decided_by: int | None = Field(default=None, foreign_key="app_user.id")
     decided_at: datetime | None = _when(default=None)
+    version: int = 1  # compare-and-swap: two consultants never overwrite each other's outcome silently
 
 
 class CaseActionRow(SQLModel, table=True):

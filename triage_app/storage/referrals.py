@@ -321,13 +321,15 @@ def store_assessment(session: Session, *, referral_id: int, assessment: Assessme
         session.add(AssessmentFlagRow(assessment_id=row.id, flag=flag))
     for path in assessment.missing:
         session.add(AssessmentMissingRow(assessment_id=row.id, field_path=path))
-    # The queue's copy of the current result. Not a user edit, so the version is left alone.
+    # The queue's copy of the current result. Not a user edit, so the version is left alone; a standing
+    # decision keeps showing until the service decides whether it lapsed (see set_decision).
     session.execute(
         update(ReferralRow)
         .where(col(ReferralRow.id) == referral_id)
         .values(
             current_assessment_id=row.id,
             outcome=assessment.outcome,
+            queue_outcome=sa.func.coalesce(col(ReferralRow.decided_outcome), assessment.outcome),
             priority=assessment.priority,
             priority_waiting=terms.waiting,
         )
@@ -335,6 +337,58 @@ def store_assessment(session: Session, *, referral_id: int, assessment: Assessme
     )
     session.flush()
     return row
+
+
+def set_decision(
+    session: Session,
+    *,
+    referral_id: int,
+    decision_id: int | None,
+    outcome: str | None,
+    kind: str | None,
+    basis: str | None,
+) -> None:
+    """Record (or, with all None, clear) the referral's standing decision and what the queue shows."""
+    session.execute(
+        update(ReferralRow)
+        .where(col(ReferralRow.id) == referral_id)
+        .values(
+            decision_id=decision_id,
+            decided_outcome=outcome,
+            decision_kind=kind,
+            decision_basis=basis,
+            queue_outcome=outcome if outcome is not None else col(ReferralRow.outcome),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class PatientReferral:
+    """Another referral stored for the same NHS number: who, when, and where it stands."""
+
+    referral_id: int
+    received_on: date | None
+    status: str
+    family_name: str | None
+    given_name: str | None
+    date_of_birth: date | None
+
+
+def referrals_for_patient(session: Session, *, nhs_number: str, except_id: int | None = None) -> list[PatientReferral]:
+    """Every referral stored for this NHS number, newest first (the duplicate and demographics checks)."""
+    query = (
+        select(ReferralRow)
+        .where(col(ReferralRow.nhs_number) == nhs_number)
+        .order_by(col(ReferralRow.received_on).desc(), col(ReferralRow.id).desc())
+    )
+    if except_id is not None:
+        query = query.where(col(ReferralRow.id) != except_id)
+    return [
+        PatientReferral(r.id or 0, r.received_on, r.status, r.family_name, r.given_name, r.date_of_birth)
+        for r in session.execute(query).scalars()
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +415,7 @@ def load_assessment(session: Session, assessment_id: int) -> StoredAssessment | 
         .scalars()
         .all()
     )
-    order = {key: i for i, key in enumerate(("R1", "R2", "R3", "R4", "S1", "S2", "S3", "S4"))}
+    order = {key: i for i, key in enumerate(("R1", "R2", "R3", "R4", "S1", "S2", "S3", "S4", "S5"))}
     flags = (
         session.execute(
             select(col(AssessmentFlagRow.flag)).where(col(AssessmentFlagRow.assessment_id) == assessment_id)
@@ -399,8 +453,8 @@ class QueueFilter:
 def queue_conditions(queue_filter: QueueFilter) -> list[sa.ColumnElement[bool]]:
     """SQL conditions for a filter, shared by the page query and the counts."""
     conditions: list[sa.ColumnElement[bool]] = []
-    if queue_filter.outcome:
-        conditions.append(col(ReferralRow.outcome) == queue_filter.outcome)
+    if queue_filter.outcome:  # the standing decision where there is one, else the computed outcome
+        conditions.append(col(ReferralRow.queue_outcome) == queue_filter.outcome)
     if queue_filter.status:
         conditions.append(col(ReferralRow.status) == queue_filter.status)
     if queue_filter.meeting_id is not None:
@@ -441,7 +495,7 @@ SORT_COLUMNS: dict[str, Any] = {
     "name": ReferralRow.family_name_key,
     "date_of_birth": ReferralRow.date_of_birth,
     "received_on": ReferralRow.received_on,
-    "outcome": ReferralRow.outcome,
+    "outcome": ReferralRow.queue_outcome,
     "status": ReferralRow.status,
     "id": ReferralRow.id,
 }
@@ -538,10 +592,12 @@ class QueueRow:
     date_of_birth: date | None
     hospital_number: str | None
     received_on: date | None
-    outcome: str | None
+    outcome: str | None  # computed by the rules
     status: str
     flags: tuple[str, ...]
     meeting: str | None = None  # "YYYY-MM-DD HH:MM" of the open meeting it is listed on
+    decided_outcome: str | None = None  # the consultant's standing decision, if any
+    decision_kind: str | None = None  # confirmed | overridden
 
 
 _QUEUE_COLUMNS = (
@@ -556,6 +612,8 @@ _QUEUE_COLUMNS = (
     "received_on",
     "outcome",
     "status",
+    "decided_outcome",
+    "decision_kind",
     "current_assessment_id",
 )
 assert set(_QUEUE_COLUMNS) <= set(ReferralRow.model_fields), "queue columns must be referral columns"
@@ -607,6 +665,8 @@ def queue_rows(session: Session, ids: Sequence[int]) -> dict[int, QueueRow]:
             received,
             outcome,
             status,
+            decided,
+            kind,
             assessment_id,
             meeting,
         ) = values
@@ -624,6 +684,8 @@ def queue_rows(session: Session, ids: Sequence[int]) -> dict[int, QueueRow]:
             status,
             flags=tuple(flags.get(assessment_id, ())),
             meeting=meeting,
+            decided_outcome=decided,
+            decision_kind=kind,
         )
     return result
 

@@ -1,0 +1,91 @@
+"""Who a referral is for: the identity minimum a stored referral needs, and demographics that disagree.
+
+Scoring accepts anything (a referral with only a name still scores); storing it in the queue needs enough to
+be sure which patient it is. Pure functions: the services apply them inside their transactions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Final
+
+from triage_app.domain.formats import format_date
+from triage_app.domain.parsing import FieldError
+from triage_app.domain.referral import Referral, field_label
+
+#: Fields without which a referral is not stored (safety.md, "The right patient").
+IDENTITY_MINIMUM: Final = (
+    "patient.nhs_number",
+    "patient.family_name",
+    "patient.given_name",
+    "patient.date_of_birth",
+    "received_on",
+    "referrer.name",
+)
+
+
+def missing_identity(referral: Referral) -> list[FieldError]:
+    """One error per missing identity field, each named; empty when the referral can be stored."""
+    values = {
+        "patient.nhs_number": referral.patient.nhs_number,
+        "patient.family_name": referral.patient.family_name,
+        "patient.given_name": referral.patient.given_name,
+        "patient.date_of_birth": referral.patient.date_of_birth,
+        "received_on": referral.received_on,
+        "referrer.name": referral.referrer.name,
+    }
+    return [
+        FieldError(path, f"{field_label(path)} is needed to store a referral (it identifies the patient)")
+        for path in IDENTITY_MINIMUM
+        if values[path] is None
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPatient:
+    """The demographics already stored for an NHS number (from its newest referral)."""
+
+    referral_id: int
+    family_name: str | None
+    given_name: str | None
+    date_of_birth: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class DemographicDifference:
+    """A demographic the new referral gives differently from the one stored for the same NHS number."""
+
+    field: str
+    stored: str
+    given: str
+
+
+def _same_name(a: str | None, b: str | None) -> bool:
+    return (a or "").strip().casefold() == (b or "").strip().casefold()
+
+
+def demographic_differences(stored: StoredPatient, referral: Referral) -> list[DemographicDifference]:
+    """Family name or date of birth that differ from what is stored for this NHS number (case is ignored)."""
+    patient = referral.patient
+    differences = []
+    if not _same_name(stored.family_name, patient.family_name):
+        differences.append(
+            DemographicDifference(
+                "patient.family_name", stored.family_name or "not recorded", patient.family_name or "not recorded"
+            )
+        )
+    if stored.date_of_birth != patient.date_of_birth:
+        differences.append(
+            DemographicDifference(
+                "patient.date_of_birth",
+                format_date(stored.date_of_birth) or "not recorded",
+                format_date(patient.date_of_birth) or "not recorded",
+            )
+        )
+    return differences
+
+
+def describe_differences(differences: list[DemographicDifference]) -> str:
+    """`Family name: stored QUINNELL, this referral ABARA; ...` for messages."""
+    return "; ".join(f"{field_label(d.field)}: stored {d.stored}, this referral {d.given}" for d in differences)
