@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlmodel import Session, col
 
 from triage_app.domain.workflow import ADMIN, ROLES
@@ -57,6 +57,35 @@ def _check_roles(roles: Iterable[str]) -> frozenset[str]:
     if unknown:
         raise ServiceError(f"unknown role(s): {', '.join(sorted(unknown))}; the roles are {', '.join(ROLES)}")
     return chosen
+
+
+def active_admins_query() -> Select[int | None]:
+    """The ids of active users holding the admin role, their rows locked until the transaction ends.
+
+    FOR UPDATE on a server (PostgreSQL) makes a second transaction that wants the same rows wait, then see the
+    first one's change; SQLite ignores it, and needs it not: `Database.write()` begins with BEGIN IMMEDIATE,
+    so only one writer runs at a time. Ids rather than count(): FOR UPDATE is not allowed with an aggregate.
+    """
+    return (
+        select(col(AppUser.id))
+        .join(UserRole, col(UserRole.user_id) == col(AppUser.id))
+        .where(col(UserRole.role) == ADMIN, col(AppUser.is_active).is_(True))
+        .order_by(col(AppUser.id))  # the same lock order in every transaction: no deadlock between two of them
+        .with_for_update()
+    )
+
+
+def _keep_an_active_admin(session: Session, user: AppUser, change: str) -> None:
+    """Refuse a change that takes `user` out of the active admins if no other active admin would remain.
+
+    Call inside the write transaction that makes the change, before making it.
+    """
+    others = [i for i in session.execute(active_admins_query()).scalars() if i != user.id]
+    if not others:
+        raise ServiceError(
+            f"cannot {change} {user.display_name} ('{user.login}'): they are the only admin still active, and "
+            "there must always be an active one. Make someone else an active admin first."
+        )
 
 
 def sign_in(db: Database, *, login: str, display_name: str | None = None) -> Actor:
@@ -122,7 +151,7 @@ def add_user(
 
 
 def set_roles(db: Database, *, actor: Actor, login: str, roles: Iterable[str]) -> Actor:
-    """Admin: replace a user's roles. The last admin cannot give the role up."""
+    """Admin: replace a user's roles. The last active admin cannot lose the admin role."""
     actor.require(ADMIN, "change roles")
     chosen = _check_roles(roles)
     with db.write() as session:
@@ -130,12 +159,8 @@ def set_roles(db: Database, *, actor: Actor, login: str, roles: Iterable[str]) -
         if user is None or user.id is None:
             raise NotFound(f"no user with the login '{login}'")
         before = _actor(session, user).roles
-        if ADMIN in before and ADMIN not in chosen:
-            admins = session.execute(
-                select(func.count()).select_from(UserRole).where(col(UserRole.role) == ADMIN)
-            ).scalar_one()
-            if admins <= 1:
-                raise ServiceError(f"'{login}' is the only admin; make someone else admin first")
+        if user.is_active and ADMIN in before and ADMIN not in chosen:
+            _keep_an_active_admin(session, user, "take the admin role from")
         session.execute(delete(UserRole).where(col(UserRole.user_id) == user.id))
         for role in sorted(chosen):
             session.add(UserRole(user_id=user.id, role=role))
@@ -152,7 +177,7 @@ def set_roles(db: Database, *, actor: Actor, login: str, roles: Iterable[str]) -
 
 
 def set_active(db: Database, *, actor: Actor, login: str, active: bool) -> None:
-    """Admin: deactivate (or reactivate) a user. Their history stays."""
+    """Admin: deactivate (or reactivate) a user. Their history stays; the last active admin stays active."""
     actor.require(ADMIN, "deactivate users")
     if login == actor.login and not active:
         raise ServiceError("you cannot deactivate yourself")
@@ -161,6 +186,8 @@ def set_active(db: Database, *, actor: Actor, login: str, active: bool) -> None:
         if user is None:
             raise NotFound(f"no user with the login '{login}'")
         before = user.is_active
+        if before and not active and ADMIN in _actor(session, user).roles:
+            _keep_an_active_admin(session, user, "deactivate")
         user.is_active = active
         session.add(user)
         record_event(
