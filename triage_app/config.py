@@ -50,7 +50,7 @@ class AppPaths:
 
 def default_rules_path() -> Path:
     """The rules file shipped with the app."""
-    return Path(str(resources.files("triage_app.resources") / "rules" / "spd-2026.1.toml"))
+    return Path(str(resources.files("triage_app.resources") / "rules" / "spd-2026.2.toml"))
 
 
 def resource_path(*parts: str) -> Path:

@@ -110,7 +110,7 @@ def test_score_with_a_unit_rules_file(tmp_path: Path, capsys: pytest.CaptureFixt
     text = default_rules_path().read_text(encoding="utf-8")
     custom = write(
         tmp_path,
-        text.replace('"spd-2026.1"', '"unit-7"').replace('["RXX01"]', '["RQQ07"]'),
+        text.replace('"spd-2026.2"', '"unit-7"').replace('["RXX01"]', '["RQQ07"]'),
         "unit.toml",
     )
     code, out, _ = run(
@@ -211,11 +211,11 @@ def test_rules_version_change_reassesses_open_referrals_and_keeps_history(
 ) -> None:
     run(capsys, "--data-dir", str(data_dir), "import", str(write(tmp_path, [referral_json(1)])), "--as-of", AS_OF)
     text = default_rules_path().read_text(encoding="utf-8")
-    custom = write(tmp_path, text.replace('"spd-2026.1"', '"unit-8"').replace('["RXX01"]', '["RQQ07"]'), "u.toml")
+    custom = write(tmp_path, text.replace('"spd-2026.2"', '"unit-8"').replace('["RXX01"]', '["RQQ07"]'), "u.toml")
     code, out, _ = run(capsys, "--data-dir", str(data_dir), "--rules", str(custom), "queue", "--json")
     assert json.loads(out)[0]["outcome"] == "redirect_to_specialist_unit"
     with sqlite3.connect(data_dir / "triage.sqlite3") as connection:
         history = connection.execute("SELECT rules_version, outcome, is_current FROM assessment ORDER BY id").fetchall()
-    assert history == [("spd-2026.1", "ready_for_mdt", 0), ("unit-8", "redirect_to_specialist_unit", 1)]
+    assert history == [("spd-2026.2", "ready_for_mdt", 0), ("unit-8", "redirect_to_specialist_unit", 1)]
     code, out, _ = run(capsys, "--data-dir", str(data_dir), "--rules", str(custom), "reassess", "--all")
     assert code == 0 and "1 open referrals reassessed with rules unit-8" in out

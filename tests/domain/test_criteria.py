@@ -12,8 +12,11 @@ from tests.factories import AS_OF, referral
 from triage_app.domain.referral import (
     BotulinumToxin,
     Diagnosis,
+    History,
     Onset,
     OralMedication,
+    Patient,
+    Phenotype,
     Physiotherapy,
     Referral,
     Referrer,
@@ -29,6 +32,7 @@ from triage_app.domain.scoring import (
     criterion_s2,
     criterion_s3,
     criterion_s4,
+    criterion_s5,
     whole_months,
 )
 
@@ -266,3 +270,126 @@ def test_s4() -> None:
     assert criterion_s4(replace(BASE, severity=Severity(twstrs_total=0))).status == "met"
     missing = criterion_s4(replace(BASE, severity=Severity()))
     assert (missing.status, missing.missing) == ("unknown", ("severity.twstrs_total",))
+
+
+# S5 ----------------------------------------------------------------------------------------------------
+
+# Each safety fact that always applies, and how to leave it out of the (complete) base referral.
+ALWAYS_NEEDED = [
+    ("patient.date_of_birth", lambda r: replace(r, patient=replace(r.patient, date_of_birth=None))),
+    ("received_on", lambda r: replace(r, received_on=None)),
+    (
+        "history.congenital_head_or_spine_abnormality",
+        lambda r: replace(r, history=replace(r.history, congenital_head_or_spine_abnormality=None)),
+    ),
+    ("history.dysphagia", lambda r: replace(r, history=replace(r.history, dysphagia=None))),
+    ("history.prior_neck_surgery", lambda r: replace(r, history=replace(r.history, prior_neck_surgery=None))),
+    ("history.cervical_spine_disease", lambda r: replace(r, history=replace(r.history, cervical_spine_disease=None))),
+    ("phenotype.components", lambda r: replace(r, phenotype=replace(r.phenotype, components=None))),
+    ("phenotype.head_tremor", lambda r: replace(r, phenotype=replace(r.phenotype, head_tremor=None))),
+    ("diagnosis.aetiology", lambda r: replace(r, diagnosis=replace(r.diagnosis, aetiology=None))),
+    ("diagnosis.distribution", lambda r: replace(r, diagnosis=replace(r.diagnosis, distribution=None))),
+]
+
+
+def test_s5_met_when_every_safety_fact_is_recorded(rules: Rules) -> None:
+    result = criterion_s5(BASE, rules)  # secondary non-response: guidance and immunoresistance test apply
+    assert (result.status, result.missing) == ("met", ())
+    assert result.reason == (
+        "Safety screen complete: age, history, Col-Cap components, head tremor, aetiology, distribution, "
+        "injection guidance and immunoresistance testing recorded."
+    )
+    assert (result.title, result.nice) == ("Safety screen complete", "NICE HTG51 2.1.1, 2.4.2")
+
+
+@pytest.mark.parametrize(("path", "leave_out"), ALWAYS_NEEDED, ids=[path for path, _ in ALWAYS_NEEDED])
+def test_s5_each_fact_missing_alone(path: str, leave_out: Any, rules: Rules) -> None:
+    result = criterion_s5(leave_out(BASE), rules)
+    assert (result.status, result.missing) == ("unknown", (path,))
+    assert result.reason.startswith("Safety screen incomplete: ")
+    assert result.reason.endswith("not recorded, so the cautions that depend on it cannot be assessed.")
+
+
+def test_s5_reason_names_what_is_missing_in_words(rules: Rules) -> None:
+    gaps = replace(
+        BASE,
+        history=replace(BASE.history, dysphagia=None),
+        phenotype=replace(BASE.phenotype, components=()),
+    )
+    result = criterion_s5(gaps, rules)
+    assert result.missing == ("history.dysphagia", "phenotype.components")
+    assert result.reason == (
+        "Safety screen incomplete: dysphagia and Col-Cap components not recorded, "
+        "so the cautions that depend on them cannot be assessed."
+    )
+
+
+@pytest.mark.parametrize("components", [None, ()])
+def test_s5_components_missing_or_empty_both_count_as_missing(components: tuple[str, ...] | None, rules: Rules) -> None:
+    result = criterion_s5(replace(BASE, phenotype=Phenotype(components=components, head_tremor=False)), rules)
+    assert (result.status, result.missing) == ("unknown", ("phenotype.components",))
+
+
+def test_s5_nothing_recorded_lists_every_fact_that_always_applies(rules: Rules) -> None:
+    result = criterion_s5(Referral(), rules)
+    assert result.status == "unknown"
+    assert result.missing == tuple(sorted(path for path, _ in ALWAYS_NEEDED))
+    assert "date of birth, date received, congenital head or spine abnormality, dysphagia" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("toxin", "missing"),
+    [
+        # guidance is a safety fact only when a response other than good is recorded
+        ({"response": "partial"}, ("botulinum_toxin.guidance",)),
+        ({"response": "primary_non_response"}, ("botulinum_toxin.guidance",)),
+        ({"response": "not_tolerated"}, ("botulinum_toxin.guidance",)),
+        ({"response": "good"}, ()),
+        ({}, ()),
+        ({"cycles": 0}, ()),
+        ({"response": "partial", "guidance": "none"}, ()),
+        # the immunoresistance test is a safety fact only after secondary non-response
+        (
+            {"response": "secondary_non_response"},
+            ("botulinum_toxin.guidance", "botulinum_toxin.immunoresistance_tested"),
+        ),
+        ({"response": "secondary_non_response", "guidance": "emg"}, ("botulinum_toxin.immunoresistance_tested",)),
+        ({"response": "secondary_non_response", "guidance": "emg", "immunoresistance_tested": False}, ()),
+        ({"response": "primary_non_response", "guidance": "emg"}, ()),
+        ({"response": "partial", "guidance": "ultrasound"}, ()),
+    ],
+)
+def test_s5_conditional_toxin_facts(toxin: dict[str, Any], missing: tuple[str, ...], rules: Rules) -> None:
+    result = criterion_s5(with_toxin(**toxin), rules)
+    assert (result.status, result.missing) == ("unknown" if missing else "met", missing)
+
+
+def test_s5_met_reason_lists_only_the_facts_that_apply(rules: Rules) -> None:
+    good = criterion_s5(with_toxin(response="good"), rules)
+    assert (
+        good.reason
+        == "Safety screen complete: age, history, Col-Cap components, head tremor, aetiology and distribution recorded."
+    )
+    partial = criterion_s5(with_toxin(response="partial", guidance="emg"), rules)
+    assert partial.reason.endswith("distribution and injection guidance recorded.")
+
+
+def test_s5_always_met_when_the_rules_do_not_require_a_safety_screen(rules: Rules) -> None:
+    relaxed = replace(rules, require_safety_screen=False)
+    for sparse in (Referral(), replace(BASE, history=History(), phenotype=Phenotype(components=()))):
+        result = criterion_s5(sparse, relaxed)
+        assert (result.status, result.missing) == ("met", ())
+        assert "require_safety_screen is false" in result.reason
+
+
+def test_s5_is_never_not_met(rules: Rules) -> None:
+    # True cautions are flags, not failures: S5 only asks that the facts be recorded.
+    cautions = replace(
+        BASE,
+        patient=Patient(date_of_birth=date(2015, 1, 1)),
+        history=History(True, True, True, True),
+        phenotype=Phenotype(("anterocollis", "anterocaput", "retrocollis", "laterocollis"), True),
+        diagnosis=replace(BASE.diagnosis, aetiology="tardive", distribution="generalised"),
+        botulinum_toxin=BotulinumToxin(4, "none", "secondary_non_response", False),
+    )
+    assert criterion_s5(cautions, rules).status == "met"

@@ -32,7 +32,7 @@ def test_example(name: str, rules: Rules) -> None:
     assert result["flags"] == expected["flags"]
     assert result["missing"] == expected["missing"]
     assert result["priority_terms"] == expected["priority_terms"]
-    assert result["rules_version"] == "spd-2026.1"
+    assert result["rules_version"] == "spd-2026.2"
     assert all(c["reason"] and c["nice"].startswith("NICE HTG51") for c in result["criteria"])
     assert result["summary"]
 

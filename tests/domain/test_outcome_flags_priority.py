@@ -32,13 +32,15 @@ from triage_app.domain.scoring import (
 
 BASE = referral(1)
 SUMMARY_OPENINGS = {
-    "ready_for_mdt": "Ready for MDT discussion",
-    "out_of_scope": "Out of scope for SPD",
-    "redirect_to_specialist_unit": "Redirect to a specialist neurosurgical unit",
-    "needs_specialist_assessment": "Needs specialist assessment",
-    "not_yet_refractory": "Not yet refractory to best medical treatment",
-    "needs_information": "More information needed",
+    "ready_for_mdt": "All criteria met for MDT discussion: ",
+    "out_of_scope": "Criterion not met (in scope: cervical dystonia): ",
+    "redirect_to_specialist_unit": "Criterion not met (addressed to a specialist neurosurgical unit offering SPD): ",
+    "needs_specialist_assessment": "Criterion not met (specialist assessment): ",
+    "not_yet_refractory": "Criteria not met (refractory to best medical treatment): ",
+    "needs_information": "Information needed before MDT discussion: ",
 }
+# Instructions the summary must never give: results are worded as findings (safety.md, "Intended use").
+INSTRUCTIONS = ("continue", "should", "refer ", "redirect", "needs specialist", "recommend", "please", "not indicated")
 
 
 def scenario(*, s1: str = "met", s2: str = "met", s3: str = "met", r: str = "met", unknown: bool = False) -> Referral:
@@ -81,13 +83,80 @@ def test_outcome_order(kwargs: dict[str, object], outcome: str, rules: Rules) ->
     assert result.summary.startswith(SUMMARY_OPENINGS[outcome])
 
 
-def test_summaries_read_as_sentences(rules: Rules) -> None:
+def test_summaries_read_as_sentences_of_findings(rules: Rules) -> None:
     for kwargs in ({}, {"s1": "not_met"}, {"s2": "not_met"}, {"s3": "not_met"}, {"r": "not_met"}, {"unknown": True}):
         summary = assess(scenario(**kwargs), rules, AS_OF).summary  # type: ignore[arg-type]
         assert summary[0].isupper() and summary.endswith(".")
+        assert summary.count(". ") <= 1, "one or two sentences"
+        assert not any(word in summary.lower() for word in INSTRUCTIONS), summary
     info = assess(scenario(unknown=True), rules, AS_OF)
     assert "TWSTRS total" in info.summary
     assert set(SUMMARY_OPENINGS) == set(OUTCOMES) == set(OUTCOME_LABELS)
+
+
+def test_summary_wording_for_each_outcome(rules: Rules) -> None:
+    def summary(changed: Referral) -> str:
+        return assess(changed, rules, AS_OF).summary
+
+    assert summary(BASE) == (
+        "All criteria met for MDT discussion: botulinum toxin, oral medication and physiotherapy criteria met, "
+        "136 months from onset (2015-04) to referral; scope, specialist unit, specialist assessment, baseline "
+        "severity and safety screen criteria met."
+    )
+    assert summary(scenario(s1="not_met")) == (
+        "Criterion not met (in scope: cervical dystonia): diagnosis recorded is not cervical dystonia, so it is "
+        "outside the scope of the SPD criteria."
+    )
+    assert summary(scenario(s2="not_met")) == (
+        "Criterion not met (addressed to a specialist neurosurgical unit offering SPD): receiving unit RQQ07 "
+        "is not on the list of specialist neurosurgical units offering SPD."
+    )
+    assert summary(scenario(s3="not_met")) == (
+        "Criterion not met (specialist assessment): referred by a GP and the diagnosis is not confirmed by a "
+        "specialist."
+    )
+    two_short = replace(BASE, botulinum_toxin=BotulinumToxin(cycles=0), physiotherapy=Physiotherapy(False))
+    assert summary(two_short) == (
+        "Criteria not met (refractory to best medical treatment): 0 cycles of botulinum toxin: toxin has not "
+        "been tried; physiotherapy not completed."
+    )
+    gaps = replace(BASE, severity=Severity(), history=History(False, None, False, False))
+    assert (
+        summary(gaps)
+        == "Information needed before MDT discussion: previous neck surgery and TWSTRS total not recorded."
+    )
+
+
+def test_needs_information_because_of_the_safety_screen_alone(rules: Rules) -> None:
+    gaps = replace(
+        BASE, phenotype=Phenotype(components=(), head_tremor=True), history=replace(BASE.history, dysphagia=None)
+    )
+    result = assess(gaps, rules, AS_OF)
+    statuses = {c.id: c.status for c in result.criteria}
+    assert result.outcome == "needs_information"
+    assert [cid for cid, status in statuses.items() if status != "met"] == ["S5"]
+    assert result.missing == ("history.dysphagia", "phenotype.components")
+    assert result.summary == "Information needed before MDT discussion: dysphagia and Col-Cap components not recorded."
+    # a caution whose data is missing is not raised: S5 reports the data as missing instead
+    assert "dysphagia" not in result.flags
+    assert assess(gaps, replace(rules, require_safety_screen=False), AS_OF).outcome == "ready_for_mdt"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "outcome"),
+    [
+        ({"s1": "not_met"}, "out_of_scope"),
+        ({"s2": "not_met"}, "redirect_to_specialist_unit"),
+        ({"s3": "not_met"}, "needs_specialist_assessment"),
+        ({"r": "not_met"}, "not_yet_refractory"),
+    ],
+)
+def test_s5_lists_its_missing_facts_when_a_not_met_decides(kwargs: dict[str, str], outcome: str, rules: Rules) -> None:
+    decided = scenario(**kwargs)  # type: ignore[arg-type]
+    result = assess(replace(decided, diagnosis=replace(decided.diagnosis, aetiology=None)), rules, AS_OF)
+    assert result.outcome == outcome
+    assert {c.id: c.status for c in result.criteria}["S5"] == "unknown"
+    assert result.missing == ("diagnosis.aetiology",)
 
 
 def test_missing_lists_only_fields_behind_unknown_criteria(rules: Rules) -> None:
@@ -100,6 +169,15 @@ def test_missing_lists_only_fields_behind_unknown_criteria(rules: Rules) -> None
     result = assess(sparse, rules, AS_OF)
     assert result.outcome == "not_yet_refractory"
     assert result.missing == ("physiotherapy.completed", "physiotherapy.outcome", "severity.twstrs_total")
+
+
+def test_missing_lists_a_field_once_when_two_criteria_lack_it(rules: Rules) -> None:
+    # R1 (partial response) and S5 both need the injection guidance; R4 and S5 both need the received date
+    partial = replace(BASE, botulinum_toxin=BotulinumToxin(4, None, "partial"), received_on=None)
+    result = assess(partial, rules, AS_OF)
+    statuses = {c.id: c.status for c in result.criteria}
+    assert (statuses["R1"], statuses["R4"], statuses["S5"]) == ("unknown", "unknown", "unknown")
+    assert result.missing == ("botulinum_toxin.guidance", "received_on")
 
 
 # Flags ---------------------------------------------------------------------------------------------------
@@ -258,6 +336,6 @@ def test_result_json_shape(rules: Rules) -> None:
         "missing",
         "priority_terms",
     }
-    assert [c["id"] for c in result["criteria"]] == ["R1", "R2", "R3", "R4", "S1", "S2", "S3", "S4"]
+    assert [c["id"] for c in result["criteria"]] == ["R1", "R2", "R3", "R4", "S1", "S2", "S3", "S4", "S5"]
     assert result["priority"] == sum(result["priority_terms"].values())
     assert {"title", "nice", "reason", "status", "id"} == set(result["criteria"][0])

@@ -18,7 +18,7 @@ def shipped() -> dict[str, Any]:
 
 def test_shipped_rules_are_the_spec_defaults() -> None:
     rules = load_rules(default_rules_path())
-    assert rules.version == "spd-2026.1"
+    assert rules.version == "spd-2026.2"
     assert (rules.bont_min_cycles, rules.bont_min_cycles_primary, rules.oral_min_drugs) == (3, 2, 1)
     assert rules.require_physiotherapy is True and rules.min_duration_months == 24
     assert rules.specialist_units == {"RXX01"}
@@ -30,6 +30,8 @@ def test_shipped_rules_are_the_spec_defaults() -> None:
         18,
     )
     assert "functional_neurosurgeon" in rules.quorum_roles
+    assert rules.require_safety_screen is True
+    assert shipped()["safety"] == {"require_safety_screen": True}
 
 
 @pytest.mark.parametrize(
@@ -43,6 +45,8 @@ def test_shipped_rules_are_the_spec_defaults() -> None:
         ("flags", "rtt_warning_weeks", "missing key 'flags.rtt_warning_weeks'"),
         ("priority", "waiting_weight", "missing key 'priority.waiting_weight'"),
         ("mdt", None, "missing table [mdt]"),
+        ("safety", None, "missing table [safety]"),
+        ("safety", "require_safety_screen", "missing key 'safety.require_safety_screen'"),
     ],
 )
 def test_missing_keys_are_named(section: str | None, key: str | None, message: str) -> None:
@@ -64,6 +68,10 @@ def test_missing_keys_are_named(section: str | None, key: str | None, message: s
         ("refractory", "bont_min_cycles", "3", "'refractory.bont_min_cycles' must be a whole number"),
         ("refractory", "bont_min_cycles", True, "'refractory.bont_min_cycles' must be a whole number"),
         ("refractory", "require_physiotherapy", "yes", "'refractory.require_physiotherapy' must be true or false"),
+        ("safety", "require_safety_screen", "true", "'safety.require_safety_screen' must be true or false"),
+        ("safety", "require_safety_screen", 1, "'safety.require_safety_screen' must be true or false, not 1"),
+        ("safety", "require_safety_screen", 0, "'safety.require_safety_screen' must be true or false"),
+        (None, "safety", True, r"missing table \[safety\]"),
         ("specialist", "specialist_units", "RXX01", "'specialist.specialist_units' must be a list"),
         ("specialist", "specialist_units", ["RXX01", ""], "must be a list of non-empty strings"),
         ("priority", "severity_weight", 60, "weights must sum to 100"),
@@ -94,8 +102,21 @@ def test_file_problems_are_named(tmp_path: Path) -> None:
 
 def test_a_unit_file_with_its_own_values(tmp_path: Path) -> None:
     text = default_rules_path().read_text(encoding="utf-8")
-    text = text.replace('version = "spd-2026.1"', 'version = "unit-2027.1"').replace('["RXX01"]', '["rab12", "RXX01"]')
+    text = text.replace('version = "spd-2026.2"', 'version = "unit-2027.1"').replace('["RXX01"]', '["rab12", "RXX01"]')
     custom = tmp_path / "unit.toml"
     custom.write_text(text, encoding="utf-8")
     rules = load_rules(custom)
     assert rules.version == "unit-2027.1" and rules.specialist_units == {"RAB12", "RXX01"}
+
+
+def test_a_unit_file_may_switch_the_safety_screen_off(tmp_path: Path) -> None:
+    text = default_rules_path().read_text(encoding="utf-8")
+    assert "require_safety_screen = true" in text
+    custom = tmp_path / "unit.toml"
+    custom.write_text(
+        text.replace('version = "spd-2026.2"', 'version = "unit-2027.2"').replace(
+            "require_safety_screen = true", "require_safety_screen = false"
+        ),
+        encoding="utf-8",
+    )
+    assert load_rules(custom).require_safety_screen is False

@@ -1,7 +1,9 @@
 """Synthetic referrals for demo data and benchmarks: test-range NHS numbers and invented names only.
 
 The spread is realistic (most referrals complete, some incomplete or short of a criterion) and covers every
-outcome and every caution flag.
+outcome and every caution flag. Most referrals record every safety fact S5 asks for, so the queue has
+ready-for-MDT cases; about one in ten leaves one or two out, so some need information only because the safety
+screen is incomplete.
 """
 
 from __future__ import annotations
@@ -97,6 +99,21 @@ _GIVEN = (
 )
 _DRUGS = ("trihexyphenidyl", "clonazepam", "baclofen", "tetrabenazine", "gabapentin")
 _REFERRERS = ("Dr A Testwell", "Dr B Example", "Dr C Sample", "Dr D Placeholder", "Dr E Fictive")
+# Safety facts (criterion S5) a referral with a gap in its safety screen may leave out. The date of birth and the
+# received date are never left out: a referral is stored only with them.
+SAFETY_GAPS = (
+    "diagnosis.aetiology",
+    "diagnosis.distribution",
+    "phenotype.components",
+    "phenotype.head_tremor",
+    "history.dysphagia",
+    "history.prior_neck_surgery",
+    "history.congenital_head_or_spine_abnormality",
+    "history.cervical_spine_disease",
+    "botulinum_toxin.guidance",
+    "botulinum_toxin.immunoresistance_tested",
+)
+SAFETY_GAP_SHARE = 0.1
 
 
 def invented_name(rng: random.Random) -> tuple[str, str]:
@@ -121,6 +138,14 @@ def synthetic_referral(serial: int, rng: random.Random, as_of: date) -> dict[str
     def maybe(value: Any, chance: float = 0.93) -> Any:
         return value if rng.random() < chance else None
 
+    gaps = set(rng.sample(SAFETY_GAPS, rng.choice((1, 1, 2)))) if rng.random() < SAFETY_GAP_SHARE else set()
+
+    def screened(path: str, value: Any) -> Any:
+        """A safety fact: recorded, unless this referral leaves it out (an empty list for some components)."""
+        if path not in gaps:
+            return value
+        return rng.choice(([], None)) if path == "phenotype.components" else None
+
     return {
         "external_id": f"DEMO-{serial:06d}",
         "received_on": received.isoformat(),
@@ -142,14 +167,16 @@ def synthetic_referral(serial: int, rng: random.Random, as_of: date) -> dict[str
         "receiving_unit_ods": rng.choice(("RXX01",) * 14 + ("RQQ07",)),
         "diagnosis": {
             "condition": rng.choice(("cervical_dystonia",) * 24 + ("other",)),
-            "aetiology": maybe(rng.choice(("idiopathic",) * 8 + AETIOLOGIES)),
-            "distribution": maybe(rng.choice(("focal",) * 6 + DISTRIBUTIONS)),
+            "aetiology": screened("diagnosis.aetiology", rng.choice(("idiopathic",) * 8 + AETIOLOGIES)),
+            "distribution": screened("diagnosis.distribution", rng.choice(("focal",) * 6 + DISTRIBUTIONS)),
             "onset": maybe(onset.strftime("%Y-%m")),
             "specialist_confirmed": maybe(rng.random() < 0.8),
         },
         "phenotype": {
-            "components": rng.sample(PHENOTYPE_COMPONENTS, rng.choice((1, 1, 1, 2, 2, 3, 4, 5))),
-            "head_tremor": rng.random() < 0.3,
+            "components": screened(
+                "phenotype.components", rng.sample(PHENOTYPE_COMPONENTS, rng.choice((1, 1, 1, 2, 2, 3, 4, 5)))
+            ),
+            "head_tremor": screened("phenotype.head_tremor", rng.random() < 0.3),
         },
         "severity": {
             "twstrs_total": maybe(total),
@@ -158,11 +185,13 @@ def synthetic_referral(serial: int, rng: random.Random, as_of: date) -> dict[str
         },
         "botulinum_toxin": {
             "cycles": rng.choice((0, 2) + (3, 4, 5, 6, 8, 10, 12) * 3),
-            "guidance": maybe(rng.choice(("emg", "ultrasound", "emg", "none", *BONT_GUIDANCE))),
+            "guidance": screened(
+                "botulinum_toxin.guidance", rng.choice(("emg", "ultrasound", "emg", "none", *BONT_GUIDANCE))
+            ),
             "response": maybe(
                 rng.choice(("secondary_non_response", "partial", "secondary_non_response") * 2 + BONT_RESPONSES)
             ),
-            "immunoresistance_tested": rng.random() < 0.6,
+            "immunoresistance_tested": screened("botulinum_toxin.immunoresistance_tested", rng.random() < 0.6),
         },
         "oral_medications": maybe(
             [
@@ -178,10 +207,12 @@ def synthetic_referral(serial: int, rng: random.Random, as_of: date) -> dict[str
             "outcome": maybe(rng.choice(("partial", "no_benefit") * 3 + PHYSIO_OUTCOMES)),
         },
         "history": {
-            "dysphagia": rng.random() < 0.1,
-            "prior_neck_surgery": rng.random() < 0.05,
-            "congenital_head_or_spine_abnormality": rng.random() < 0.02,
-            "cervical_spine_disease": rng.random() < 0.08,
+            "dysphagia": screened("history.dysphagia", rng.random() < 0.1),
+            "prior_neck_surgery": screened("history.prior_neck_surgery", rng.random() < 0.05),
+            "congenital_head_or_spine_abnormality": screened(
+                "history.congenital_head_or_spine_abnormality", rng.random() < 0.02
+            ),
+            "cervical_spine_disease": screened("history.cervical_spine_disease", rng.random() < 0.08),
         },
         "clinical_question": rng.choice(
             (

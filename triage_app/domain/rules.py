@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DEFAULT_RULES_FILENAME = "spd-2026.1.toml"
+DEFAULT_RULES_FILENAME = "spd-2026.2.toml"
 
 
 class RulesFileError(ValueError):
@@ -37,6 +37,7 @@ class Rules:
     waiting_weight: int
     waiting_target_weeks: int
     quorum_roles: tuple[str, ...]
+    require_safety_screen: bool
 
 
 _INT_KEYS = {
@@ -66,6 +67,13 @@ def _whole(table: dict[str, Any], section: str, key: str, source: str) -> int:
     return value
 
 
+def _flag(table: dict[str, Any], section: str, key: str, source: str) -> bool:
+    value = _require(table, section, key, source)
+    if not isinstance(value, bool):
+        raise RulesFileError(f"{source}: '{section}.{key}' must be true or false, not {value!r}")
+    return value
+
+
 def _strings(table: dict[str, Any], section: str, key: str, source: str) -> tuple[str, ...]:
     value = _require(table, section, key, source)
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
@@ -77,16 +85,14 @@ def rules_from_mapping(data: dict[str, Any], source: str = "rules file") -> Rule
     """Build `Rules` from parsed TOML, checking every key; `source` names the file in messages."""
     version = data.get("version")
     if not isinstance(version, str) or not version.strip():
-        raise RulesFileError(f"{source}: missing key 'version' (a non-empty string such as \"spd-2026.1\")")
+        raise RulesFileError(f"{source}: missing key 'version' (a non-empty string such as \"spd-2026.2\")")
     values: dict[str, Any] = {}
     for section, keys in _INT_KEYS.items():
         table = _table(data, section, source)
         for key in keys:
             values[key] = _whole(table, section, key, source)
-    refractory = _table(data, "refractory", source)
-    require_physio = _require(refractory, "refractory", "require_physiotherapy", source)
-    if not isinstance(require_physio, bool):
-        raise RulesFileError(f"{source}: 'refractory.require_physiotherapy' must be true or false")
+    require_physio = _flag(_table(data, "refractory", source), "refractory", "require_physiotherapy", source)
+    require_safety = _flag(_table(data, "safety", source), "safety", "require_safety_screen", source)
     units = _strings(_table(data, "specialist", source), "specialist", "specialist_units", source)
     quorum = _strings(_table(data, "mdt", source), "mdt", "quorum_roles", source)
     weights = values["severity_weight"] + values["pain_weight"] + values["waiting_weight"]
@@ -99,6 +105,7 @@ def rules_from_mapping(data: dict[str, Any], source: str = "rules file") -> Rule
     return Rules(
         version=version.strip(),
         require_physiotherapy=require_physio,
+        require_safety_screen=require_safety,
         specialist_units=frozenset(u.upper() for u in units),
         quorum_roles=quorum,
         **values,

@@ -1,11 +1,12 @@
-"""The triage rules: criteria R1-R4 and S1-S4, the outcome, the caution flags and the priority.
+"""The triage rules: criteria R1-R4 and S1-S5, the outcome, the caution flags and the priority.
 
-Implements ../shared/spec/triage-rules.md (version spd-2026.1) exactly. Pure functions of a validated
+Implements ../shared/spec/triage-rules.md (version spd-2026.2) exactly. Pure functions of a validated
 `Referral`, the `Rules` and the assessment date; every result explains itself in words.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
@@ -45,6 +46,7 @@ CRITERIA: Final = {
     "S2": ("Addressed to a specialist neurosurgical unit offering SPD", "NICE HTG51 1.2"),
     "S3": ("Specialist assessment", "NICE HTG51 1.2"),
     "S4": ("Baseline severity for audit", "NICE HTG51 1.1"),
+    "S5": ("Safety screen complete", "NICE HTG51 2.1.1, 2.4.2"),
 }
 
 #: flag -> (short label for the queue, explanation for the triage panel and the agenda)
@@ -402,7 +404,11 @@ def criterion_s1(referral: Referral) -> CriterionResult:
     if condition == "cervical_dystonia":
         return CriterionResult("S1", MET, "Diagnosis is cervical dystonia.")
     if condition == "other":
-        return CriterionResult("S1", NOT_MET, "Diagnosis is not cervical dystonia: SPD is not indicated.")
+        return CriterionResult(
+            "S1",
+            NOT_MET,
+            "Diagnosis recorded is not cervical dystonia, so it is outside the scope of the SPD criteria.",
+        )
     return CriterionResult("S1", UNKNOWN, "Diagnosis not recorded.", ("diagnosis.condition",))
 
 
@@ -444,6 +450,73 @@ def criterion_s4(referral: Referral) -> CriterionResult:
     if total is None:
         return CriterionResult("S4", UNKNOWN, "Baseline TWSTRS total not recorded.", ("severity.twstrs_total",))
     return CriterionResult("S4", MET, f"Baseline TWSTRS total {total}/85 recorded for audit.")
+
+
+# --- Safety screen ------------------------------------------------------------------------------------------
+
+
+def safety_facts(referral: Referral) -> tuple[tuple[str, bool], ...]:
+    """(field path, recorded?) for each fact S5 needs, in the spec's order; conditional facts only when they apply.
+
+    `botulinum_toxin.guidance` applies when a toxin response other than good is recorded, and
+    `botulinum_toxin.immunoresistance_tested` when the response is secondary non-response. An empty list of
+    Col-Cap components counts as not recorded.
+    """
+    patient, history, phenotype = referral.patient, referral.history, referral.phenotype
+    diagnosis, toxin = referral.diagnosis, referral.botulinum_toxin
+    facts = [
+        ("patient.date_of_birth", patient.date_of_birth is not None),
+        ("received_on", referral.received_on is not None),
+        ("history.congenital_head_or_spine_abnormality", history.congenital_head_or_spine_abnormality is not None),
+        ("history.dysphagia", history.dysphagia is not None),
+        ("history.prior_neck_surgery", history.prior_neck_surgery is not None),
+        ("history.cervical_spine_disease", history.cervical_spine_disease is not None),
+        ("phenotype.components", bool(phenotype.components)),
+        ("phenotype.head_tremor", phenotype.head_tremor is not None),
+        ("diagnosis.aetiology", diagnosis.aetiology is not None),
+        ("diagnosis.distribution", diagnosis.distribution is not None),
+    ]
+    if toxin.response is not None and toxin.response != "good":
+        facts.append(("botulinum_toxin.guidance", toxin.guidance is not None))
+    if toxin.response == "secondary_non_response":
+        facts.append(("botulinum_toxin.immunoresistance_tested", toxin.immunoresistance_tested is not None))
+    return tuple(facts)
+
+
+def criterion_s5(referral: Referral, rules: Rules) -> CriterionResult:
+    """S5: safety screen complete; `met` or `unknown` (never `not_met`), each missing fact listed."""
+    if not rules.require_safety_screen:
+        return CriterionResult("S5", MET, "The rules do not require a safety screen (require_safety_screen is false).")
+    facts = safety_facts(referral)
+    absent = [path for path, recorded in facts if not recorded]
+    if absent:
+        them = "it" if len(absent) == 1 else "them"
+        return CriterionResult(
+            "S5",
+            UNKNOWN,
+            f"Safety screen incomplete: {_join(_in_sentence(field_label(p)) for p in absent)} not recorded, "
+            f"so the cautions that depend on {them} cannot be assessed.",
+            tuple(sorted(absent)),
+        )
+    checked = ["age", "history", "Col-Cap components", "head tremor", "aetiology", "distribution"]
+    paths = {path for path, _ in facts}
+    if "botulinum_toxin.guidance" in paths:
+        checked.append("injection guidance")
+    if "botulinum_toxin.immunoresistance_tested" in paths:
+        checked.append("immunoresistance testing")
+    return CriterionResult("S5", MET, f"Safety screen complete: {_join(checked)} recorded.")
+
+
+def _in_sentence(label: str) -> str:
+    """A form label inside a sentence: `Dysphagia` -> `dysphagia`; `TWSTRS total` and `Col-Cap components` kept."""
+    first_word = label.split(" ", 1)[0]
+    return label if any(ch.isupper() for ch in first_word[1:]) else label[:1].lower() + label[1:]
+
+
+def _join(items: Iterable[str]) -> str:
+    """`a`, `a and b`, `a, b and c` (and nothing for no items)."""
+    words = list(items)
+    return " and ".join(part for part in (", ".join(words[:-1]), *words[-1:]) if part)
 
 
 # --- Outcome, flags and priority ---------------------------------------------------------------------------
@@ -525,24 +598,27 @@ def waiting_term(weeks_waiting: int | None, rules: Rules) -> int:
     return min(rules.waiting_weight, round_half_up(rules.waiting_weight * weeks_waiting, rules.waiting_target_weeks))
 
 
+_DECIDING_CRITERION: Final = {OUT_OF_SCOPE: "S1", REDIRECT: "S2", NEEDS_SPECIALIST: "S3"}
+
+
 def summarise(outcome: str, criteria: dict[str, CriterionResult], missing: tuple[str, ...]) -> str:
-    """One or two sentences a coordinator can paste into a letter."""
-    if outcome == OUT_OF_SCOPE:
-        return f"Out of scope for SPD: {_lower_first(criteria['S1'].reason)}"
-    if outcome == REDIRECT:
-        return f"Redirect to a specialist neurosurgical unit: {_lower_first(criteria['S2'].reason)}"
-    if outcome == NEEDS_SPECIALIST:
-        return f"Needs specialist assessment before SPD can be considered: {_lower_first(criteria['S3'].reason)}"
+    """The outcome and its deciding reasons, worded as findings (never as instructions), in one sentence a
+    coordinator can paste into a letter."""
+    if outcome in _DECIDING_CRITERION:
+        deciding = criteria[_DECIDING_CRITERION[outcome]]
+        return f"Criterion not met ({_in_sentence(deciding.title)}): {_lower_first(deciding.reason)}"
     if outcome == NOT_YET_REFRACTORY:
         failing = [criteria[c] for c in ("R1", "R2", "R3", "R4") if criteria[c].status == NOT_MET]
-        reasons = " ".join(c.reason for c in failing)
-        return f"Not yet refractory to best medical treatment; continue best medical treatment. {reasons}"
+        reasons = "; ".join(_lower_first(c.reason).removesuffix(".") for c in failing)
+        return f"Criteria not met (refractory to best medical treatment): {reasons}."
     if outcome == NEEDS_INFORMATION:
-        fields = ", ".join(field_label(path) for path in missing)
-        return f"More information needed before MDT discussion: {fields}."
+        fields = _join(_in_sentence(field_label(path)) for path in missing)
+        return f"Information needed before MDT discussion: {fields} not recorded."
+    duration = _lower_first(criteria["R4"].reason).split(":")[0]
     return (
-        "Ready for MDT discussion: refractory to botulinum toxin, oral medication and physiotherapy, "
-        f"with persistent disease ({_lower_first(criteria['R4'].reason).split(':')[0]})."
+        "All criteria met for MDT discussion: botulinum toxin, oral medication and physiotherapy criteria met, "
+        f"{duration}; scope, specialist unit, specialist assessment, baseline severity and safety screen "
+        "criteria met."
     )
 
 
@@ -561,6 +637,7 @@ def assess(referral: Referral, rules: Rules, as_of: date) -> Assessment:
         criterion_s2(referral, rules),
         criterion_s3(referral),
         criterion_s4(referral),
+        criterion_s5(referral, rules),
     )
     by_id = {c.id: c for c in results}
     outcome = decide_outcome(by_id)
