@@ -111,6 +111,8 @@ def shown_errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     )
     monkeypatch.setattr(dialogs.Messages, "confirm", classmethod(lambda cls, parent, title, text: False))
     monkeypatch.setattr(dialogs.Messages, "about", classmethod(lambda cls, parent, rules_version: None))
+    monkeypatch.setattr(dialogs.Messages, "intended_use", classmethod(lambda cls, parent: None))
+    monkeypatch.setattr(dialogs.ReasonDialog, "ask", classmethod(lambda cls, *args, **kwargs: None))
     monkeypatch.setattr(dialogs.ConflictDialog, "ask", classmethod(lambda cls, *args: dialogs.CANCEL))
     monkeypatch.setattr(dialogs.OverrideDialog, "ask", classmethod(lambda cls, *args: None))
     monkeypatch.setattr(

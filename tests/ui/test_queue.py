@@ -80,7 +80,7 @@ def test_filter_by_outcome_status_and_flag(
     window = open_window()
     window.outcome_filter.setCurrentIndex(window.outcome_filter.findData("needs_information"))
     wait_idle(qtbot, window)
-    assert shown_column(window, COL_OUTCOME) == ["Needs information"]
+    assert shown_column(window, COL_OUTCOME) == ["Needs information (awaiting consultant)"]
     window.clear_filters()
     wait_idle(qtbot, window)
     assert window.model.rowCount() == 5
@@ -183,4 +183,4 @@ def test_database_calls_on_the_gui_thread_fail_loudly(open_window: Callable[...,
 def test_status_bar_shows_user_role_and_rules(open_window: Callable[..., MainWindow]) -> None:
     window = open_window("coord-test")
     assert window.user_label.text() == "Signed in: Cora Ordinator (coordinator)"
-    assert window.rules_label.text() == "rules spd-2026.1"
+    assert window.rules_label.text() == "rules spd-2026.2"

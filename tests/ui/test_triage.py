@@ -27,27 +27,37 @@ def test_panel_explains_the_result(
     window = open_window("cons-test")
     select_first(qtbot, window)
     panel = window.panel
-    assert panel.headline.text() == "Triage: READY FOR MDT"
+    assert panel.headline.text() == "Triage: Ready for MDT (awaiting consultant)"
     criteria = panel.criteria.text()
-    for criterion in ("R1", "R2", "R3", "R4", "S1", "S2", "S3", "S4"):
+    for criterion in ("R1", "R2", "R3", "R4", "S1", "S2", "S3", "S4", "S5"):
         assert f"<b>{criterion}</b>" in criteria
     assert "✔ met" in criteria and "NICE HTG51 1.3" in criteria
     assert "meets the 3-cycle minimum" in criteria
     assert "tremor: Head tremor" in panel.cautions.text()
     assert panel.priority.text().startswith("Priority ")
     assert panel.missing.text() == "(none)"
-    assert "Not yet confirmed" in panel.decision.text()
+    assert "Awaiting a consultant" in panel.decision.text()
+    assert "the quorate MDT decides" in panel.intended_use.text()
 
 
 def test_consultant_confirms(
-    qtbot: Any, open_window: Callable[..., MainWindow], seed: Callable[..., list[int]], gui_db: Database
+    qtbot: Any,
+    open_window: Callable[..., MainWindow],
+    seed: Callable[..., list[int]],
+    gui_db: Database,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     (referral_id,) = seed(1)
     window = open_window("cons-test")
     select_first(qtbot, window)
     assert window.panel.confirm_button.isEnabled()
+    asked: list[str] = []
+    monkeypatch.setattr(
+        dialogs.Messages, "confirm", classmethod(lambda cls, parent, title, text: asked.append(text) or True)
+    )
     with qtbot.waitSignal(window.changes_applied, timeout=10_000):
         qtbot.mouseClick(window.panel.confirm_button, Qt.MouseButton.LeftButton)
+    assert "QUILLFEATHER, Morwenna" in asked[0] and "born 12-Nov-1979" in asked[0]  # the dialog names the patient
     qtbot.waitUntil(
         lambda: "Confirmed as Ready for MDT by Dr Con Sultant" in window.panel.decision.text(), timeout=5000
     )
@@ -71,7 +81,11 @@ def test_consultant_overrides_with_a_reason(
     monkeypatch.setattr(
         dialogs.OverrideDialog,
         "ask",
-        classmethod(lambda cls, current, parent: ("needs_information", "Awaiting swallow study")),
+        classmethod(
+            lambda cls, current, patient, parent: ("needs_information", "Awaiting swallow study")
+            if "QUILLFEATHER, Morwenna" in patient
+            else None
+        ),
     )
     with qtbot.waitSignal(window.changes_applied, timeout=10_000):
         qtbot.mouseClick(window.panel.override_button, Qt.MouseButton.LeftButton)
@@ -83,7 +97,7 @@ def test_consultant_overrides_with_a_reason(
 
 
 def test_override_dialog_needs_a_reason(qtbot: Any) -> None:
-    dialog = dialogs.OverrideDialog("ready_for_mdt")
+    dialog = dialogs.OverrideDialog("ready_for_mdt", "QUILLFEATHER, Morwenna · NHS 999 000 0018 · born 12-Nov-1979")
     qtbot.addWidget(dialog)
     ok = dialog.buttons.button(dialog.buttons.StandardButton.Ok)
     assert not ok.isEnabled() and "reason" in ok.toolTip()
@@ -107,7 +121,9 @@ def test_coordinator_cannot_confirm_and_is_told_why(
     ready = combo.findData("ready_for_mdt")
     assert ready >= 0 and not combo.model().item(ready).isEnabled()  # type: ignore[attr-defined]
     closed = combo.findData("closed")
-    assert combo.model().item(closed).isEnabled()  # type: ignore[attr-defined]
+    assert not combo.model().item(closed).isEnabled()  # type: ignore[attr-defined]  # a consultant's move
+    waiting = combo.findData("awaiting_information")
+    assert combo.model().item(waiting).isEnabled()  # type: ignore[attr-defined]  # chasing is a coordinator's
 
 
 def test_service_refuses_a_coordinator_even_if_the_ui_asked(
@@ -119,7 +135,7 @@ def test_service_refuses_a_coordinator_even_if_the_ui_asked(
     seed(1)
     window = open_window("coord-test")
     select_first(qtbot, window)
-    window.confirm_triage()  # the button is disabled; call the slot anyway
+    window._decide(window.acting_on(), None, None)  # the button and the slot refuse; go past them
     qtbot.waitUntil(lambda: bool(shown_errors), timeout=5000)
     assert shown_errors[-1][0] == "Triage decision not recorded"
     assert "needs the consultant role" in shown_errors[-1][1]
@@ -132,13 +148,13 @@ def test_status_workflow_with_history(
     window = open_window("coord-test")
     select_first(qtbot, window)
     combo = window.panel.status_combo
-    combo.setCurrentIndex(combo.findData("closed"))
+    combo.setCurrentIndex(combo.findData("awaiting_information"))
     with qtbot.waitSignal(window.changes_applied, timeout=10_000):
         qtbot.mouseClick(window.panel.status_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "Status: Closed" in window.panel.status_label.text(), timeout=5000)
-    assert "Received → Closed  by Cora Ordinator" in window.panel.history.text()
-    assert get_referral(gui_db, referral_id=referral_id).row.status == "closed"
-    item = window.sidebar.item_for("status", "closed")
+    qtbot.waitUntil(lambda: "Status: Awaiting information" in window.panel.status_label.text(), timeout=5000)
+    assert "Received → Awaiting information  by Cora Ordinator" in window.panel.history.text()
+    assert get_referral(gui_db, referral_id=referral_id).row.status == "awaiting_information"
+    item = window.sidebar.item_for("status", "awaiting_information")
     qtbot.waitUntil(lambda: item is not None and item.text(1) == "1", timeout=5000)
 
 
@@ -147,4 +163,4 @@ def test_about_box_names_versions(open_window: Callable[..., MainWindow], monkey
     shown: list[str] = []
     monkeypatch.setattr(dialogs.Messages, "about", classmethod(lambda cls, parent, version: shown.append(version)))
     window.about_action.trigger()
-    assert shown == ["spd-2026.1"]
+    assert shown == ["spd-2026.2"]

@@ -5,6 +5,7 @@ Each dialog is opened through a class method that tests can replace, as qutebrow
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -24,10 +25,27 @@ from PySide6.QtWidgets import (
 )
 
 from triage_app import __version__
-from triage_app.domain.referral import Referral, field_label, flatten_fields
+from triage_app.domain.formats import format_date, format_name
+from triage_app.domain.intended_use import INTENDED_USE
+from triage_app.domain.referral import Referral, field_label, flatten_fields, format_nhs_number
 from triage_app.domain.scoring import OUTCOME_LABELS, OUTCOMES
 
 RELOAD, REBASE, CANCEL = "reload", "rebase", "cancel"
+OPEN_EXISTING = "open"
+
+
+def patient_line(family: str | None, given: str | None, nhs_number: str | None, born: Any) -> str:
+    """The three identifiers every decision names: `QUINNELL, Marguerite · NHS 999 000 0301 · born 12-Nov-1979`."""
+    return (
+        f"{format_name(family, given) or 'name not recorded'} · NHS {format_nhs_number(nhs_number) or 'not recorded'} "
+        f"· born {format_date(born) or 'not recorded'}"
+    )
+
+
+def referral_patient_line(referral: Referral) -> str:
+    """`patient_line` of a referral's patient."""
+    p = referral.patient
+    return patient_line(p.family_name, p.given_name, p.nhs_number, p.date_of_birth)
 
 
 def _shown(value: Any) -> str:
@@ -110,12 +128,15 @@ class ConflictDialog(QDialog):
 
 
 class OverrideDialog(QDialog):
-    """A consultant overrides the triage outcome; a written reason is required."""
+    """A consultant overrides the triage outcome; a written reason is required. It names the patient."""
 
-    def __init__(self, current: str | None, parent: QWidget | None = None) -> None:
+    def __init__(self, current: str | None, patient: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Override triage outcome")
         layout = QFormLayout(self)
+        who = QLabel(f"<b>{escape(patient)}</b>")
+        who.setAccessibleName("Patient")
+        layout.addRow("Patient", who)
         self.outcome = QComboBox()
         for outcome in OUTCOMES:
             if outcome != current:
@@ -141,12 +162,53 @@ class OverrideDialog(QDialog):
         ok.setToolTip("" if has_reason else "Write the reason first")
 
     @classmethod
-    def ask(cls, current: str | None, parent: QWidget | None) -> tuple[str, str] | None:
+    def ask(cls, current: str | None, patient: str, parent: QWidget | None) -> tuple[str, str] | None:
         """(outcome, reason), or None if cancelled. (Tests replace this class method.)"""
-        dialog = cls(current, parent)
+        dialog = cls(current, patient, parent)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         return dialog.outcome.currentData(), dialog.reason.toPlainText().strip()
+
+
+class ReasonDialog(QDialog):
+    """Asks for a written reason (closing an undiscussed referral, a second open referral); names the patient."""
+
+    def __init__(self, title: str, message: str, parent: QWidget | None = None, *, other_choice: str = "") -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.choice: str | None = None
+        layout = QVBoxLayout(self)
+        intro = QLabel(message)
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        self.reason = QPlainTextEdit()
+        self.reason.setAccessibleName("Reason")
+        self.reason.setPlaceholderText("Reason (recorded with your name)")
+        layout.addWidget(self.reason)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok.setEnabled(False)
+        self.reason.textChanged.connect(lambda: self.ok.setEnabled(bool(self.reason.toPlainText().strip())))
+        if other_choice:
+            other = QPushButton(other_choice)
+            buttons.addButton(other, QDialogButtonBox.ButtonRole.ActionRole)
+            other.clicked.connect(self._other)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.resize(560, 300)
+
+    def _other(self) -> None:
+        self.choice = OPEN_EXISTING
+        self.reject()
+
+    @classmethod
+    def ask(cls, title: str, message: str, parent: QWidget | None, other_choice: str = "") -> str | None:
+        """The reason typed, OPEN_EXISTING when the other choice was taken, or None. (Tests replace this.)"""
+        dialog = cls(title, message, parent, other_choice=other_choice)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            return dialog.reason.toPlainText().strip()
+        return dialog.choice
 
 
 class Messages:
@@ -169,8 +231,10 @@ class Messages:
         QMessageBox.about(
             parent,
             "About SPD Referral Triage",
-            f"<b>SPD Referral Triage</b> {__version__}<br>Rules: {rules_version}<br><br>"
-            "Triage of referrals for selective peripheral denervation for cervical dystonia, against the "
-            "unit's rules derived from NICE HTG51. The app supports the MDT's judgement and never replaces it: "
-            "a consultant confirms every decision.",
+            f"<b>SPD Referral Triage</b> {__version__}<br>Rules: {rules_version}<br><br>{escape(INTENDED_USE)}",
         )
+
+    @classmethod
+    def intended_use(cls, parent: QWidget | None) -> None:
+        """What the app is for and what it does not do, shown on first start."""
+        QMessageBox.information(parent, "What this app does, and does not do", INTENDED_USE)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -248,39 +249,61 @@ class ComponentsField(FormField):
 
 
 class MedicationsField(FormField):
-    """Oral medications as an editable list of (drug, outcome) rows."""
+    """Oral medications as an editable list of (drug, outcome) rows.
+
+    Three states, because "none tried" is a finding and "not recorded" is missing information: rows listed;
+    "None tried" ticked (an empty list); or neither, an untouched list, which is *not recorded* (None).
+    """
 
     def __init__(self, path: str, outcomes: tuple[str, ...]) -> None:
         box = QWidget()
         layout = QVBoxLayout(box)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.unknown = QCheckBox("Medication history not recorded")
-        self.unknown.setToolTip("Tick when the referral does not say which oral medications were tried")
+        self.none_tried = QCheckBox("None tried (the referral says no oral anti-spasm medication was tried)")
+        self.none_tried.setToolTip("Leave unticked with no rows when the referral does not say: that is 'not recorded'")
+        self.state = QLabel()
+        self.state.setAccessibleName("Oral medication history")
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["Drug", "Outcome"])
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setAccessibleName("Oral medications")
         self.table.setMaximumHeight(140)
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table, as in every other field of the form
         buttons = QHBoxLayout()
         self.add_button = QPushButton("Add medication")
         self.remove_button = QPushButton("Remove selected")
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
         buttons.addStretch(1)
-        layout.addWidget(self.unknown)
+        layout.addWidget(self.state)
         layout.addWidget(self.table)
         layout.addLayout(buttons)
+        layout.addWidget(self.none_tried)
         self.outcomes = outcomes
         super().__init__(path, box)
-        self.unknown.toggled.connect(self._toggle_unknown)
+        self.none_tried.toggled.connect(self._toggle_none)
         self.add_button.clicked.connect(lambda: self.add_row(None, None))
         self.remove_button.clicked.connect(self._remove_selected)
         self.table.itemChanged.connect(self._notify)
+        self._show_state()
 
-    def _toggle_unknown(self, unknown: bool) -> None:
+    def _toggle_none(self, none: bool) -> None:
         for widget in (self.table, self.add_button, self.remove_button):
-            widget.setEnabled(not unknown)
+            widget.setEnabled(not none)
         self._notify()
+
+    def _notify(self, *_args: Any) -> None:
+        self._show_state()
+        super()._notify()
+
+    def _show_state(self) -> None:
+        value = self.value()
+        if value is None:
+            self.state.setText("Not recorded: add each drug tried, or tick 'None tried'")
+        elif not value:
+            self.state.setText("None tried")
+        else:
+            self.state.setText(f"{len(value)} listed")
 
     def add_row(self, drug: str | None, outcome: str | None) -> None:
         """Append a medication row."""
@@ -306,8 +329,8 @@ class MedicationsField(FormField):
         self._notify()
 
     def value(self) -> Any:
-        if self.unknown.isChecked():
-            return None
+        if self.none_tried.isChecked():
+            return []
         result = []
         for row in range(self.table.rowCount()):
             item = self.table.item(row, 0)
@@ -316,16 +339,17 @@ class MedicationsField(FormField):
             outcome = combo.currentData() if isinstance(combo, QComboBox) else None
             if drug or outcome:
                 result.append({"drug": drug or None, "outcome": outcome})
-        return result
+        return result or None  # an untouched (or emptied) list is not recorded, never "none tried"
 
     def set_value(self, value: Any) -> None:
         self.table.setRowCount(0)
-        self.unknown.setChecked(value is None)
+        self.none_tried.setChecked(value == [])
         for medication in value or ():
             self.add_row(medication.get("drug"), medication.get("outcome"))
+        self._show_state()
 
     def focus_widget(self) -> QWidget:
-        return self.table if not self.unknown.isChecked() else self.unknown
+        return self.add_button if not self.none_tried.isChecked() else self.none_tried
 
 
 def set_value_quietly(field: FormField, value: Any) -> None:

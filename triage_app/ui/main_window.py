@@ -32,11 +32,22 @@ from PySide6.QtWidgets import (
 )
 
 from triage_app.config import AppPaths
+from triage_app.domain.meetings import triage_text
 from triage_app.domain.scoring import FLAGS, OUTCOME_LABELS, OUTCOMES
-from triage_app.domain.workflow import ADMIN, CONSULTANT, STATUS_LABELS, STATUSES
-from triage_app.ui.dialogs import CANCEL, RELOAD, ConflictDialog, Messages, OverrideDialog
+from triage_app.domain.workflow import ADMIN, CONSULTANT, STATUS_LABELS, STATUSES, move_needs_reason
+from triage_app.ui.dialogs import (
+    CANCEL,
+    OPEN_EXISTING,
+    RELOAD,
+    ConflictDialog,
+    Messages,
+    OverrideDialog,
+    ReasonDialog,
+    referral_patient_line,
+)
 from triage_app.ui.queue_model import COLUMNS, ID_ROLE, QueueTableModel, QueueView
 from triage_app.ui.referral_form import ReferralForm
+from triage_app.ui.selection import Selection
 from triage_app.ui.sidebar import QueueSidebar
 from triage_app.ui.triage_panel import NOT_CONSULTANT, TriagePanel
 from triage_app.ui.worker import DbWorker
@@ -71,11 +82,12 @@ class MainWindow(QMainWindow):
         self.session: Any = None
         self.worker = DbWorker(self)
         self.settings = settings or QSettings(str(paths.data_dir / "window.ini"), QSettings.Format.IniFormat)
-        self.forms: dict[int | None, ReferralForm] = {}
-        self.detail: Any = None
-        self._selected_id: int | None = None
+        self.forms: list[ReferralForm] = []  # every open form, new or not; each removes itself when it closes
+        self.selection = Selection(self)
+        self.selection.changed.connect(self._selection_shown)
         self.meeting_filter: int | None = None  # set from the side panel's Meetings views
-        self._select_after_load: int | None = None
+        self._first_load = True
+        self._quitting = False
         self.setWindowTitle("SPD Referral Triage")
         self.resize(1400, 860)
 
@@ -83,7 +95,7 @@ class MainWindow(QMainWindow):
             self.worker, self._db, today=self._today, warning_weeks=self._warning_weeks, parent=self
         )
         self.model.loaded.connect(self._on_loaded)
-        self.model.ids_ready.connect(self._reselect)
+        self.model.ids_ready.connect(self._on_ids_ready)
         self.model.failed.connect(lambda message: self._error("The queue could not be read", message))
         self._build_table()
         self.sidebar = QueueSidebar()
@@ -347,9 +359,13 @@ class MainWindow(QMainWindow):
         self.rules_label.setText(f"rules {session.rules.version}")
         self._set_enabled(True)
         self._apply_roles()  # after enabling: roles switch some actions off again
+        self._selection_shown()  # and actions on a referral wait for one to be selected
         self.apply_filters()
         self.refresh_counts()
         self.session_ready.emit()
+        if not self.settings.value("intended_use/shown", False, type=bool) and not self.property("smoke"):
+            self.settings.setValue("intended_use/shown", True)
+            Messages.intended_use(self)  # what the app does and does not do, once on each desktop
 
     def _on_session_error(self, error: BaseException) -> None:
         message = str(error)
@@ -423,7 +439,6 @@ class MainWindow(QMainWindow):
             return
         view = self.model.view
         sort, descending = (view.sort, view.descending) if view is not None else ("priority", True)
-        self._select_after_load = self._selected_id
         self.model.load(QueueView(self.current_filter(), sort, descending))
 
     def _sidebar_view(self, kind: str, value: Any) -> None:
@@ -481,46 +496,83 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(empty)
 
     def _on_loaded(self, total: int) -> None:
+        """A new view's first page is in: keep the selected referral if it is still shown, else clear it."""
         self.count_label.setText(f"{total:,} referrals shown")
-        self._reselect()
-        if self.table.currentIndex().row() < 0 and total and self._selected_id is None:
-            self.table.selectRow(0)
+        wanted = self.selection.referral_id
+        if wanted is not None:
+            row = self.model.row_of(wanted)
+            if row is not None:
+                self._select_row(row)
+            elif self.model.all_ids_known:
+                self.selection.select(None)  # it left the view: the panel clears and its actions disable
+            else:
+                self.selection.hold()  # decided when every id of the view has arrived
+        elif self._first_load and total:
+            self._select_row(0)
+        self._first_load = False
 
-    def _reselect(self) -> None:
-        wanted = self._select_after_load
+    def _on_ids_ready(self) -> None:
+        wanted = self.selection.referral_id
         if wanted is None:
             return
         row = self.model.row_of(wanted)
-        if row is not None:
-            self._select_after_load = None
-            self.table.selectRow(row)
-            self.table.scrollTo(self.model.index(row, 0))
+        if row is None:
+            self.selection.select(None)
+        else:
+            self._select_row(row)
+            if self.selection.detail is None:
+                self.show_detail(wanted)
+
+    def _select_row(self, row: int) -> None:
+        self.table.selectRow(row)
+        self.table.scrollTo(self.model.index(row, 0))
 
     def _selection_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         referral_id = self.model.data(current, ID_ROLE) if current.isValid() else None
-        if referral_id == self._selected_id:
-            return
-        self._selected_id = referral_id
-        self.show_detail(referral_id)
+        if self.selection.select(referral_id) or (referral_id is not None and self.selection.detail is None):
+            self.show_detail(referral_id)
+
+    def _selection_shown(self) -> None:
+        """The panel and every action follow the selection."""
+        detail = self.selection.detail
+        self.panel.show_detail(detail, self.session.actor if self.session is not None else None)
+        has_row = self.selection.referral_id is not None and self.session is not None
+        self.open_action.setEnabled(has_row)
+        consultant = self.session is not None and self.session.actor.has(CONSULTANT)
+        for action in self.role_actions:
+            action.setEnabled(consultant and detail is not None and self.panel.confirm_button.isEnabled())
+
+    def acting_on(self) -> Any:
+        """The referral an action may act on: the selected row of the current view, with its detail loaded.
+
+        None when no row is selected, the detail is still loading, or the row is no longer the table's current one.
+        """
+        detail = self.selection.detail
+        current = self.table.currentIndex()
+        if detail is None or not current.isValid() or self.model.data(current, ID_ROLE) != detail.row.id:
+            return None
+        return detail
 
     def show_detail(self, referral_id: int | None) -> None:
         """Fetch and show the triage panel for a referral."""
         if referral_id is None or self.session is None:
-            self.detail = None
-            self.panel.show_detail(None, None)
+            self.selection.select(None)
             return
         from triage_app.services.referrals import get_referral
 
         db = self._db()
 
         def shown(detail: Any) -> None:
-            if detail.row.id != self._selected_id:
-                return  # the user moved on meanwhile
-            self.detail = detail
-            self.panel.show_detail(detail, self.session.actor)
-            self.detail_shown.emit(detail.row.id)
+            self.selection.set_detail(detail)
+            if self.selection.detail is detail:
+                self.detail_shown.emit(detail.row.id)
 
         self.worker.submit(lambda: get_referral(db, referral_id=referral_id), shown, self._on_worker_error("Referral"))
+
+    @property
+    def detail(self) -> Any:
+        """The selected referral's detail (None when nothing is selected)."""
+        return self.selection.detail
 
     def step(self, offset: int) -> None:
         """Next / previous referral in the queue."""
@@ -545,12 +597,21 @@ class MainWindow(QMainWindow):
         self._show_form(None, None, None)
 
     def open_selected(self, focus_path: str | None = None) -> None:
-        """Enter / double-click: the selected referral's form (loaded fresh)."""
-        referral_id = self._selected_id
-        if referral_id is None or self.session is None:
+        """Enter / double-click / Edit: the selected referral's form (loaded fresh)."""
+        if self.selection.referral_id is None or self.session is None:
             return
-        if referral_id in self.forms:
-            form = self.forms[referral_id]
+        self.open_referral(self.selection.referral_id, focus_path)
+
+    def form_for(self, referral_id: int | None) -> ReferralForm | None:
+        """The open form of a stored referral, if there is one."""
+        if referral_id is None:
+            return None
+        return next((f for f in self.forms if f.referral_id == referral_id), None)
+
+    def open_referral(self, referral_id: int, focus_path: str | None = None) -> None:
+        """Open a referral's form, or bring its open form forward."""
+        form = self.form_for(referral_id)
+        if form is not None:
             form.raise_()
             form.activateWindow()
             if focus_path:
@@ -561,7 +622,8 @@ class MainWindow(QMainWindow):
         db = self._db()
 
         def opened(detail: Any) -> None:
-            form = self._show_form(detail.referral, detail.row.id, detail.row.version)
+            existing = self.form_for(referral_id)  # opened twice quickly: one form only
+            form = existing or self._show_form(detail.referral, detail.row.id, detail.row.version)
             if focus_path:
                 form.focus_field(focus_path)
 
@@ -581,22 +643,66 @@ class MainWindow(QMainWindow):
             parent=self,
         )
         form.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        key = referral_id
-        self.forms[key] = form
-        form.destroyed.connect(lambda _obj=None, k=key: self.forms.pop(k, None))
+        self.forms.append(form)
+        form.closed.connect(self._form_closed)
         form.save_requested.connect(lambda parsed, rid, ver, f=form: self._save_form(f, parsed, rid, ver))
+        form.nhs_number_entered.connect(lambda nhs, f=form: self._look_up_patient(f, nhs))
+        form.open_existing_requested.connect(self.open_referral)
         form.show()
         return form
 
-    def _save_form(self, form: ReferralForm, referral: Any, referral_id: int | None, version: int | None) -> None:
+    def _form_closed(self, form: ReferralForm) -> None:
+        if form in self.forms:
+            self.forms.remove(form)
+        if self._quitting and not any(f.dirty or f.closing_after_save for f in self.forms):
+            QTimer.singleShot(0, self.close)  # the last unsaved form was saved and closed: go on quitting
+
+    def _look_up_patient(self, form: ReferralForm, nhs_number: str) -> None:
+        from triage_app.services.referrals import patient_referrals
+
+        db, except_id = self._db(), form.referral_id
+
+        def found(referrals: Any) -> None:
+            if form in self.forms:
+                form.show_existing(referrals)
+
+        self.worker.submit(
+            lambda: patient_referrals(db, nhs_number=nhs_number, except_id=except_id),
+            found,
+            self._on_worker_error("Patient look-up"),
+        )
+
+    def _save_form(
+        self,
+        form: ReferralForm,
+        referral: Any,
+        referral_id: int | None,
+        version: int | None,
+        *,
+        demographics_confirmed: bool = False,
+        second_referral_reason: str | None = None,
+    ) -> None:
         from triage_app.services import referrals
-        from triage_app.services.errors import ConflictError
+        from triage_app.services.errors import (
+            ConflictError,
+            DemographicsMismatch,
+            IdentityIncomplete,
+            OpenReferralExists,
+        )
 
         db, actor, rules, today = self._db(), self.session.actor, self.session.rules, self._today()
 
         def task() -> Any:
             if referral_id is None:
-                return referrals.register_referral(db, actor=actor, referral=referral, rules=rules, as_of=today)
+                return referrals.register_referral(
+                    db,
+                    actor=actor,
+                    referral=referral,
+                    rules=rules,
+                    as_of=today,
+                    demographics_confirmed=demographics_confirmed,
+                    second_referral_reason=second_referral_reason,
+                )
             return referrals.update_referral(
                 db,
                 actor=actor,
@@ -605,24 +711,60 @@ class MainWindow(QMainWindow):
                 referral=referral,
                 rules=rules,
                 as_of=today,
+                demographics_confirmed=demographics_confirmed,
+                second_referral_reason=second_referral_reason,
             )
 
         def saved(result: Any) -> None:
-            if referral_id is None:
-                self.forms.pop(None, None)
-                self.forms[result.referral_id] = form
-            self._selected_id = None
-            self._select_after_load = result.referral_id
+            if referral_id is None:  # a new referral: show it, selected, once the queue reloads
+                self.selection.select(result.referral_id)
             form.save_finished(result.referral_id, result.version)
             self.saved_label.setText(f"saved {self._now()}")
             self._after_change(result.changes)
 
+        def again(**confirmations: Any) -> None:
+            self._save_form(
+                form,
+                referral,
+                referral_id,
+                version,
+                demographics_confirmed=confirmations.get("demographics", demographics_confirmed),
+                second_referral_reason=confirmations.get("reason", second_referral_reason),
+            )
+
         def failed(error: BaseException) -> None:
+            self._quitting = False  # a save on the way out failed: stay, with the form open
+            who = referral_patient_line(referral)
             if isinstance(error, ConflictError):
                 self._resolve_conflict(form, referral, error)
-                return
-            form.save_failed(str(error))
-            Messages.error(form, "The referral was not saved", str(error))
+            elif isinstance(error, IdentityIncomplete):
+                form.save_failed(str(error))
+                form.show_field_errors(error.errors)
+            elif isinstance(error, DemographicsMismatch):
+                form.save_failed("the demographics differ from the stored patient")
+                if Messages.confirm(
+                    form,
+                    "Different demographics for this NHS number",
+                    f"{error}\n\nThis referral: {who}\n\nStore it as the same patient whose demographics changed?",
+                ):
+                    form.mark_saving()
+                    again(demographics=True)
+            elif isinstance(error, OpenReferralExists):
+                form.save_failed("the patient already has an open referral")
+                answer = ReasonDialog.ask(
+                    "Possible duplicate referral",
+                    f"{who}\n\n{error}",
+                    form,
+                    other_choice=f"Open referral {error.existing_id}",
+                )
+                if answer == OPEN_EXISTING:
+                    self.open_referral(error.existing_id)
+                elif answer:
+                    form.mark_saving()
+                    again(reason=answer)
+            else:
+                form.save_failed(str(error))
+                Messages.error(form, "The referral was not saved", str(error))
 
         self.worker.submit(task, saved, failed)
 
@@ -636,9 +778,9 @@ class MainWindow(QMainWindow):
             choice = ConflictDialog.ask(str(conflict), mine, detail.referral, form)
             if choice == RELOAD:
                 form.load(detail.referral, version=detail.row.version)
-            elif choice != CANCEL:  # keep my edits on top of the saved version; the user saves again
-                form.version = detail.row.version
-                form.status.setText("Your edits are kept on top of the saved version: check them, then save.")
+            elif choice != CANCEL:  # only the fields I changed go on top of theirs; the user saves again
+                form.rebase(detail.referral, detail.row.version)
+                form.status.setText("Your changes are kept on top of the saved version: check them, then save.")
 
         self.worker.submit(
             lambda: get_referral(db, referral_id=conflict.referral_id), compare, self._on_worker_error("Referral")
@@ -647,26 +789,39 @@ class MainWindow(QMainWindow):
     # --- consultant actions and workflow ------------------------------------------------------------------------
 
     def confirm_triage(self) -> None:
-        """Record the consultant's confirmation of the current outcome."""
-        self._decide(None, None)
-
-    def override_triage(self) -> None:
-        """Record a different outcome with the consultant's written reason."""
-        if self.detail is None or self.session is None:
+        """Record the consultant's confirmation of the outcome, after naming the patient it acts on."""
+        detail = self.acting_on()
+        if detail is None or self.session is None:
+            self.statusBar().showMessage("Select a referral in the queue first", 5000)
             return
         if not self.session.actor.has(CONSULTANT):
             Messages.error(self, "Not allowed", NOT_CONSULTANT)
             return
-        answer = OverrideDialog.ask(self.detail.row.outcome, self)
-        if answer is not None:
-            self._decide(*answer)
+        shown = triage_text(detail.row.outcome, None, None).replace(" (awaiting consultant)", "")
+        if Messages.confirm(
+            self,
+            "Confirm triage",
+            f"Confirm the triage of\n\n{referral_patient_line(detail.referral)}\n\nas {shown}?",
+        ):
+            self._decide(detail, None, None)
 
-    def _decide(self, outcome: str | None, reason: str | None) -> None:
-        if self.detail is None or self.session is None:
+    def override_triage(self) -> None:
+        """Record a different outcome with the consultant's written reason."""
+        detail = self.acting_on()
+        if detail is None or self.session is None:
+            self.statusBar().showMessage("Select a referral in the queue first", 5000)
             return
+        if not self.session.actor.has(CONSULTANT):
+            Messages.error(self, "Not allowed", NOT_CONSULTANT)
+            return
+        answer = OverrideDialog.ask(detail.row.outcome, referral_patient_line(detail.referral), self)
+        if answer is not None and self.acting_on() is detail:
+            self._decide(detail, *answer)
+
+    def _decide(self, detail: Any, outcome: str | None, reason: str | None) -> None:
         from triage_app.services.triage import decide_triage
 
-        db, actor, detail = self._db(), self.session.actor, self.detail
+        db, actor = self._db(), self.session.actor
         self.worker.submit(
             lambda: decide_triage(
                 db,
@@ -675,21 +830,38 @@ class MainWindow(QMainWindow):
                 expected_version=detail.row.version,
                 override_outcome=outcome,
                 reason=reason,
+                expected_assessment_id=detail.row.current_assessment_id,
             ),
             lambda result: self._after_change(result.changes),
             self._on_worker_error("Triage decision not recorded"),
         )
 
     def move_status(self, status: str) -> None:
-        """Move the selected referral along the workflow."""
-        if self.detail is None or self.session is None:
+        """Move the selected referral along the workflow (closing an undiscussed one asks for a reason)."""
+        detail = self.acting_on()
+        if detail is None or self.session is None:
             return
         from triage_app.services.triage import change_status
 
-        db, actor, detail = self._db(), self.session.actor, self.detail
+        note = None
+        if move_needs_reason(detail.row.status, status):
+            note = ReasonDialog.ask(
+                "Close referral",
+                f"Close the referral of\n\n{referral_patient_line(detail.referral)}\n\nThe MDT has not "
+                "discussed it: write why it is closed.",
+                self,
+            )
+            if not note or note == OPEN_EXISTING:
+                return
+        db, actor = self._db(), self.session.actor
         self.worker.submit(
             lambda: change_status(
-                db, actor=actor, referral_id=detail.row.id, expected_version=detail.row.version, status=status
+                db,
+                actor=actor,
+                referral_id=detail.row.id,
+                expected_version=detail.row.version,
+                status=status,
+                note=note,
             ),
             lambda result: self._after_change(result.changes),
             self._on_worker_error("Status not changed"),
@@ -698,9 +870,9 @@ class MainWindow(QMainWindow):
     def _after_change(self, changes: Any) -> None:
         """Views refresh themselves from what a mutation reports."""
         self.saved_label.setText(f"saved {self._now()}")
-        if self._selected_id is not None and self._selected_id in changes.referral_ids:
-            self.show_detail(self._selected_id)
-        self._select_after_load = self._select_after_load or self._selected_id
+        selected = self.selection.referral_id
+        if selected is not None and selected in changes.referral_ids:
+            self.show_detail(selected)
         self.apply_filters()
         self.refresh_counts()
         self.changes_applied.emit(changes)
@@ -773,8 +945,8 @@ class MainWindow(QMainWindow):
         def report(error: BaseException) -> None:
             log.error("%s: %s", title, type(error).__name__)
             self._error(title, str(error))
-            if self._selected_id is not None:
-                self.show_detail(self._selected_id)
+            if self.selection.referral_id is not None:
+                self.show_detail(self.selection.referral_id)
 
         return report
 
@@ -791,10 +963,22 @@ class MainWindow(QMainWindow):
     # --- closing ---------------------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        for form in list(self.forms.values()):
-            if not form.close():
+        """Quitting asks about every unsaved form; one saved on the way closes when its save lands."""
+        self._quitting = True
+        meeting_window = getattr(self, "meeting_window", None)
+        if meeting_window is not None and meeting_window.isVisible() and not meeting_window.close():
+            self._quitting = False
+            event.ignore()
+            return
+        for form in list(self.forms):
+            form.close()
+            if form in self.forms and not form.closing_after_save:  # the user chose Cancel
+                self._quitting = False
                 event.ignore()
                 return
+        if self.forms:  # saves in flight: quit once they land (or stop if one fails)
+            event.ignore()
+            return
         self.save_layout()
         event.accept()
 

@@ -16,8 +16,9 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from triage_app.domain.formats import format_date, format_name
+from triage_app.domain.meetings import triage_text
 from triage_app.domain.referral import format_nhs_number
-from triage_app.domain.scoring import FLAGS, OUTCOME_LABELS, age_in_years
+from triage_app.domain.scoring import FLAGS, age_in_years
 from triage_app.domain.workflow import STATUS_LABELS
 from triage_app.ui.worker import DbWorker
 
@@ -36,7 +37,7 @@ COLUMN_TOOLTIPS = (
     "Age in whole years today",
     "Date the referral was received",
     "Weeks waiting since received (18-week referral-to-treatment clock); ! marks the warning week, ‼ a breach",
-    "Triage outcome of the current assessment",
+    "Triage: the consultant's standing decision, or the computed outcome awaiting a consultant",
     "Caution flags (hover for what each means)",
     "Workflow status",
     "The MDT meeting the referral is listed on",
@@ -337,8 +338,8 @@ class QueueTableModel(QAbstractTableModel):
                 return ""
             mark = " ‼" if weeks >= 18 else " !" if weeks >= self._warning_weeks() else ""
             return f"{weeks}{mark}"
-        if column == COL_OUTCOME:
-            return OUTCOME_LABELS.get(row.outcome, row.outcome or "")
+        if column == COL_OUTCOME:  # the standing decision, else the computed outcome awaiting a consultant
+            return triage_text(row.outcome, row.decided_outcome, row.decision_kind)
         if column == COL_FLAGS:
             return " · ".join(FLAGS[f][0] if f in FLAGS else f for f in row.flags)
         if column == COL_STATUS:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import date
+from html import escape
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -27,6 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from triage_app.domain.formats import format_date
+from triage_app.domain.identity import IDENTITY_MINIMUM, missing_identity
 from triage_app.domain.parsing import ReferralInputError, parse_referral
 from triage_app.domain.referral import (
     AETIOLOGIES,
@@ -45,6 +48,8 @@ from triage_app.domain.referral import (
 )
 from triage_app.domain.rules import Rules
 from triage_app.domain.scoring import CRITERIA, OUTCOME_LABELS, assess
+from triage_app.domain.workflow import STATUS_LABELS
+from triage_app.ui.dialogs import patient_line
 from triage_app.ui.form_fields import (
     ChoiceField,
     ComponentsField,
@@ -153,10 +158,23 @@ def _put(data: dict[str, Any], path: str, value: Any) -> None:
     target[keys[-1]] = value
 
 
+def merge_edits(base: dict[str, Any], mine: dict[str, Any], theirs: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    """My edits on top of their saved version: for each form field, mine where I changed it from what I
+    loaded (`base`), theirs everywhere else. A list (oral medications) is one field."""
+    merged: dict[str, Any] = {}
+    for path in paths:
+        chosen = mine if _get(mine, path) != _get(base, path) else theirs
+        _put(merged, path, _get(chosen, path))
+    return merged
+
+
 class ReferralForm(QDialog):
     """New or edit. `save_requested(referral, referral_id, version)` asks the window to save."""
 
     save_requested = Signal(object, object, object)
+    closed = Signal(object)  # the form, once its close is accepted (the window stops tracking it)
+    nhs_number_entered = Signal(str)  # a complete NHS number was typed: the window looks the patient up
+    open_existing_requested = Signal(int)  # the user chose to open the patient's open referral instead
 
     def __init__(
         self,
@@ -171,7 +189,10 @@ class ReferralForm(QDialog):
         super().__init__(parent)
         self.rules, self.as_of = rules, as_of
         self.referral_id, self.version = referral_id, version
-        self.setWindowTitle("New referral" if referral_id is None else f"Referral {referral_id}")
+        self.base: dict[str, Any] = {}  # the interchange JSON as loaded: what "my edits" are measured against
+        self._save_attempted = False
+        self._looked_up: str | None = None
+        self.existing: list[Any] = []
         self.resize(1150, 820)
         self.setModal(False)
         self.fields: dict[str, FormField] = {}
@@ -208,7 +229,10 @@ class ReferralForm(QDialog):
                 holder_layout.setSpacing(2)
                 holder_layout.addWidget(field.widget)
                 holder_layout.addWidget(error)
-                label = QLabel(field_label(field.path))
+                required = field.path in IDENTITY_MINIMUM
+                label = QLabel(field_label(field.path) + (" *" if required else ""))
+                if required:
+                    label.setToolTip("Needed to store the referral: it identifies the patient")
                 label.setBuddy(field.focus_widget())
                 field.widget.setAccessibleName(field_label(field.path))
                 form.addRow(label, holder)
@@ -242,6 +266,21 @@ class ReferralForm(QDialog):
         splitter.setStretchFactor(1, 3)
         splitter.setStretchFactor(2, 1)
 
+        self.patient_header = QLabel()
+        self.patient_header.setAccessibleName("Patient")
+        header_font = self.patient_header.font()
+        header_font.setPointSizeF(header_font.pointSizeF() * 1.2)
+        header_font.setBold(True)
+        self.patient_header.setFont(header_font)
+        self.existing_banner = QLabel()
+        self.existing_banner.setWordWrap(True)
+        self.existing_banner.setTextFormat(Qt.TextFormat.RichText)
+        self.existing_banner.setAccessibleName("Other referrals of this patient")
+        self.existing_banner.setStyleSheet("border: 2px solid #b26a00; padding: 6px;")
+        self.existing_banner.linkActivated.connect(
+            lambda link: self.open_existing_requested.emit(int(link.removeprefix("referral:")))
+        )
+        self.existing_banner.hide()
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setAccessibleName("Form status")
@@ -256,6 +295,8 @@ class ReferralForm(QDialog):
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.save_button)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.patient_header)
+        layout.addWidget(self.existing_banner)
         layout.addWidget(splitter, 1)
         layout.addLayout(buttons)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Save), self, self.save)
@@ -271,7 +312,7 @@ class ReferralForm(QDialog):
         if isinstance(field, ComponentsField):
             return list(field.boxes.values())
         if isinstance(field, MedicationsField):
-            return [field.unknown, field.table, field.add_button, field.remove_button]
+            return [field.add_button, field.table, field.remove_button, field.none_tried]
         return [field.widget]
 
     # --- content ---------------------------------------------------------------------------------------------
@@ -280,13 +321,26 @@ class ReferralForm(QDialog):
         """Show a referral (None: an empty form), as not yet edited."""
         data = referral_to_json(referral) if referral is not None else {}
         for path, field in self.fields.items():
-            value = _get(data, path)
-            if referral is None and path == "oral_medications":
-                value = []  # a new referral starts with an empty list to fill in
-            set_value_quietly(field, value)
+            set_value_quietly(field, _get(data, path))  # an untouched list stays "not recorded"
         if version is not None:
             self.version = version
+        self.base = self.to_json()
         self._dirty = False
+        self.validate()
+
+    def rebase(self, theirs: Referral, version: int) -> None:
+        """Keep my edits on top of their saved version: only the fields I changed replace theirs."""
+        mine = self.to_json()
+        theirs_json = referral_to_json(theirs)
+        for path, field in self.fields.items():  # read theirs the way the form reads any referral
+            set_value_quietly(field, _get(theirs_json, path))
+        theirs_read = self.to_json()
+        merged = merge_edits(self.base, mine, theirs_read, list(self.fields))
+        for path, field in self.fields.items():
+            set_value_quietly(field, _get(merged, path))
+        self.base = theirs_read  # my edits are measured against their version from now on
+        self.version = version
+        self._dirty = True
         self.validate()
 
     def to_json(self) -> dict[str, Any]:
@@ -299,6 +353,40 @@ class ReferralForm(QDialog):
     def _changed(self) -> None:
         self._dirty = True
         self._timer.start()
+        self._look_up_patient()
+
+    def _look_up_patient(self) -> None:
+        """As soon as a whole, valid NHS number is typed, ask the window for the patient's other referrals."""
+        nhs = self.fields["patient.nhs_number"].value()
+        if nhs and len(nhs) == 10 and nhs.isdigit() and nhs != self._looked_up:
+            self._looked_up = nhs
+            self.nhs_number_entered.emit(nhs)
+        elif not nhs or len(nhs) != 10:
+            self._looked_up = None
+            self.show_existing([])
+
+    def show_existing(self, referrals: list[Any]) -> None:
+        """Show the patient's other referrals (open ones first), each a link that opens it."""
+        self.existing = [r for r in referrals if r.referral_id != self.referral_id]
+        open_ones = [r for r in self.existing if r.status != "closed"]
+        if not self.existing:
+            self.existing_banner.hide()
+            return
+        lines = []
+        for r in open_ones or self.existing[:1]:
+            lines.append(
+                f'<a href="referral:{r.referral_id}">Open referral {r.referral_id}</a>: '
+                f"{escape(patient_line(r.family_name, r.given_name, self.fields['patient.nhs_number'].value(), r.date_of_birth))}, "
+                f"received {format_date(r.received_on) or '?'}, {STATUS_LABELS.get(r.status, r.status).lower()}"
+            )
+        lead = (
+            "<b>This patient already has an open referral.</b> Open it instead, or save this one with a written "
+            "reason for a second referral."
+            if open_ones
+            else "<b>This NHS number is already stored</b> (closed referral):"
+        )
+        self.existing_banner.setText(lead + "<br>" + "<br>".join(lines))
+        self.existing_banner.show()
 
     @property
     def dirty(self) -> bool:
@@ -320,9 +408,13 @@ class ReferralForm(QDialog):
             for error in exc.errors:
                 path = self._owner(error.field)
                 problems.setdefault(path, error.message)
+        if self._save_attempted and self.parsed is not None:
+            for error in missing_identity(self.parsed):
+                problems.setdefault(error.field, error.message)
         if problems:
             self.parsed = None
         self.current_errors = problems
+        self._show_patient()
         for path, label in self.errors.items():
             message = problems.get(path)
             label.setText(f"⚠ {message}" if message else "")
@@ -337,6 +429,29 @@ class ReferralForm(QDialog):
             self.save_button.setToolTip("Save and score the referral (Ctrl+S)")
         self._show_preview()
         return not problems
+
+    def _show_patient(self) -> None:
+        values = {path: self.fields[path].value() for path in ("patient.family_name", "patient.given_name")}
+        born_text = self.fields["patient.date_of_birth"].value()
+        born = date.fromisoformat(born_text) if born_text else None
+        line = patient_line(
+            values["patient.family_name"], values["patient.given_name"], self.fields["patient.nhs_number"].value(), born
+        )
+        self.patient_header.setText(line)
+        prefix = "New referral" if self.referral_id is None else f"Referral {self.referral_id}"
+        self.setWindowTitle(f"{prefix}: {line}")
+
+    def show_field_errors(self, errors: list[Any]) -> None:
+        """Errors the service found (the identity minimum), each beside its field; the first gets the cursor."""
+        self._save_attempted = True
+        self.validate()
+        for error in errors:
+            label = self.errors.get(self._owner(error.field))
+            if label is not None:
+                label.setText(f"⚠ {error.message}")
+                label.show()
+        if errors:
+            self.focus_field(errors[0].field)
 
     def _owner(self, path: str) -> str:
         """The form field an error path belongs to (list items belong to their list)."""
@@ -381,19 +496,34 @@ class ReferralForm(QDialog):
 
     def save(self) -> None:
         """Validate and, if clean, ask the window to save; saving is blocked while errors remain."""
+        self._save_attempted = True  # from now on, missing identity fields are shown beside each field
         if self._saving or not self.validate() or self.parsed is None:
+            first = next(iter(self.current_errors), None)
+            if first is not None:
+                self.focus_field(first)
             return
         self._saving = True
         self.save_button.setEnabled(False)
         self.status.setText("Saving…")
         self.save_requested.emit(self.parsed, self.referral_id, self.version)
 
+    @property
+    def closing_after_save(self) -> bool:
+        """True while a save chosen on closing is in flight (the form closes when it lands)."""
+        return self._close_after_save
+
+    def mark_saving(self) -> None:
+        """A save resubmitted by the window after a confirmation: block a second one meanwhile."""
+        self._saving = True
+        self.save_button.setEnabled(False)
+        self.status.setText("Saving…")
+
     def save_finished(self, referral_id: int, version: int) -> None:
         """The save went through: the form is clean and shows the stored version."""
         self._saving = False
         self.referral_id, self.version = referral_id, version
         self._dirty = False
-        self.setWindowTitle(f"Referral {referral_id}")
+        self.base = self.to_json()
         self.validate()
         self.status.setText("Saved")
         if self._close_after_save:
@@ -431,6 +561,7 @@ class ReferralForm(QDialog):
                 event.ignore()  # stays open until the save lands; the window closes it then
                 return
         event.accept()
+        self.closed.emit(self)
 
     def reject(self) -> None:
         """Esc asks before discarding changes (through closeEvent)."""

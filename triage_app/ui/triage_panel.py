@@ -19,15 +19,20 @@ from PySide6.QtWidgets import (
 )
 
 from triage_app.domain.formats import format_date, format_name
+from triage_app.domain.intended_use import INTENDED_USE_LINE
+from triage_app.domain.meetings import TRIAGE_CHANGED, triage_text
 from triage_app.domain.referral import field_label, format_nhs_number
 from triage_app.domain.scoring import CRITERIA, FLAGS, OUTCOME_LABELS
 from triage_app.domain.workflow import (
     CONSULTANT,
-    CONSULTANT_TRANSITIONS,
+    LISTED,
+    MOVE_BY_CONSULTANT,
+    MOVE_BY_DECISION,
+    MOVE_BY_MEETING,
     STATUS_LABELS,
     TRANSITIONS,
     TRIAGEABLE,
-    meeting_managed,
+    move_rule,
 )
 
 STATUS_BADGES = {"met": "✔ met", "not_met": "✘ not met", "unknown": "? unknown"}
@@ -84,6 +89,14 @@ class TriagePanel(QScrollArea):
         self.missing.linkActivated.connect(lambda link: self.missing_field_clicked.emit(link.removeprefix("field:")))
         self.decision = QLabel()
         self.decision.setWordWrap(True)
+        self.decision.setAccessibleName("Consultant decision")
+        self.intended_use = QLabel(INTENDED_USE_LINE)
+        self.intended_use.setWordWrap(True)
+        self.intended_use.setAccessibleName("Intended use")
+        small = self.intended_use.font()
+        small.setPointSizeF(small.pointSizeF() * 0.9)
+        small.setItalic(True)
+        self.intended_use.setFont(small)
 
         buttons = QHBoxLayout()
         self.confirm_button = QPushButton("&Confirm triage")
@@ -112,7 +125,7 @@ class TriagePanel(QScrollArea):
         self.history.setWordWrap(True)
         self.history.setAccessibleName("History")
 
-        for widget in (self.headline, self.patient, self.summary):
+        for widget in (self.headline, self.patient, self.intended_use, self.summary):
             layout.addWidget(widget)
         layout.addWidget(self._heading("Consultant decision"))
         layout.addWidget(self.decision)
@@ -177,8 +190,10 @@ class TriagePanel(QScrollArea):
             self.status_combo.clear()
             return
         row, referral, stored = detail.row, detail.referral, detail.assessment
-        outcome: str = stored.row.outcome if stored else ""
-        self.headline.setText(f"Triage: {OUTCOME_LABELS.get(outcome, 'not assessed').upper()}")
+        # The standing decision where there is one, else the computed outcome marked as awaiting a consultant.
+        shown = triage_text(row.outcome, row.decided_outcome, row.decision_kind)
+        lapsed = row.status == LISTED and row.decided_outcome is None
+        self.headline.setText(f"Triage: {shown}" + (f" · {TRIAGE_CHANGED.upper()}" if lapsed else ""))
         patient = referral.patient
         self.patient.setText(
             f"{format_name(patient.family_name, patient.given_name) or 'Name not recorded'}  ·  "
@@ -226,15 +241,24 @@ class TriagePanel(QScrollArea):
         return "".join(lines)
 
     def _show_decision(self, detail: Any) -> None:
-        if not detail.decisions:
-            self.decision.setText("Not yet confirmed by a consultant.")
+        row = detail.row
+        standing = next((d for d in detail.decisions if d.id == row.decision_id), None)
+        if standing is None:
+            lapsed = detail.decisions[-1] if detail.decisions and detail.decisions[-1].decision == "lapsed" else None
+            text = "Awaiting a consultant: no decision stands."
+            if lapsed is not None:
+                text += f"\nThe last one lapsed: {lapsed.reason}."
+            self.decision.setText(text)
             return
-        latest = detail.decisions[-1]
-        who = detail.user_names.get(latest.decided_by, f"user {latest.decided_by}")
-        verb = "Confirmed" if latest.decision == "confirmed" else "Overridden"
-        text = f"{verb} as {OUTCOME_LABELS.get(latest.outcome, latest.outcome)} by {who}, {_when(latest.decided_at)}"
-        if latest.reason:
-            text += f"\nReason: {latest.reason}"
+        who = detail.user_names.get(standing.decided_by, f"user {standing.decided_by}")
+        verb = "Confirmed" if standing.decision == "confirmed" else "Overridden"
+        text = (
+            f"{verb} as {OUTCOME_LABELS.get(standing.outcome, standing.outcome)} by {who}, {_when(standing.decided_at)}"
+        )
+        if standing.decision == "overridden":
+            text += f" (the rules found {OUTCOME_LABELS.get(row.decision_basis or '', '?').lower()})"
+        if standing.reason:
+            text += f"\nReason: {standing.reason}"
         self.decision.setText(text)
 
     def _show_workflow(self, detail: Any, actor: Any) -> None:
@@ -245,15 +269,18 @@ class TriagePanel(QScrollArea):
         for target in sorted(TRANSITIONS.get(current, ()), key=list(STATUS_LABELS).index):
             self.status_combo.addItem(STATUS_LABELS[target], target)
             reason = None
-            if meeting_managed(current, target):
+            rule = move_rule(current, target)
+            if rule == MOVE_BY_MEETING:
                 reason = "Listing and taking cases off a meeting is done in the MDT meetings window (Ctrl+M)"
-            elif (current, target) in CONSULTANT_TRANSITIONS and not consultant:
+            elif rule == MOVE_BY_DECISION:
+                reason = "A triage decision: a consultant confirms or overrides the triage instead"
+            elif rule == MOVE_BY_CONSULTANT and not consultant:
                 reason = "Only a consultant can make this move"
             if reason is not None:
                 item = self.status_combo.model().item(self.status_combo.count() - 1)  # type: ignore[attr-defined]
                 item.setEnabled(False)
                 item.setToolTip(reason)
-        triageable = current in TRIAGEABLE
+        triageable = current in TRIAGEABLE or (current == LISTED and detail.row.decided_outcome is None)
         for button in (self.confirm_button, self.override_button):
             button.setEnabled(consultant and triageable and detail.assessment is not None)
             if not consultant:
@@ -276,12 +303,12 @@ class TriagePanel(QScrollArea):
                 )
             )
         for decision in detail.decisions:
+            if decision.decision == "lapsed":
+                continue  # its status change carries the note: "triage changed since confirmation: ..."
             who = detail.user_names.get(decision.decided_by, "?")
-            events.append(
-                (
-                    decision.decided_at,
-                    f"{_when(decision.decided_at)}  triage {decision.decision}: "
-                    f"{OUTCOME_LABELS.get(decision.outcome, decision.outcome)} by {who}",
-                )
+            text = (
+                f"{_when(decision.decided_at)}  triage {decision.decision}: "
+                f"{OUTCOME_LABELS.get(decision.outcome, decision.outcome)} by {who}"
             )
+            events.append((decision.decided_at, text))
         self.history.setText("\n".join(text for _, text in sorted(events, key=lambda e: e[0])))
