@@ -654,6 +654,7 @@ def cmd_letters(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO
         out_dir=Path(args.out_dir),
         unit_name=args.unit_name,
         template=Path(args.template) if args.template else None,
+        today=today(),
     )
     for path in written:
         print(f"wrote {path}", file=out)

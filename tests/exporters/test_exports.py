@@ -8,112 +8,19 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-import shutil
-import subprocess
-from datetime import date
 from pathlib import Path
 
 import pytest
 from docx import Document
 from pypdf import PdfReader
 
-from tests.factories import AS_OF, referral
-from triage_app.domain.meetings import CaseAction
+from tests.exporters.corpus import HOSTILE, LONG, MEETING_DAY
+from tests.exporters.readback import docx_everything, pdf_text_of, poppler_text, squash
 from triage_app.domain.rules import Rules
-from triage_app.services import meetings
 from triage_app.services.errors import ServiceError
 from triage_app.services.exports import export_agenda_file, export_letters, make_agenda, write_atomically
-from triage_app.services.referrals import register_referral
-from triage_app.services.triage import decide_triage
 from triage_app.services.users import Actor
 from triage_app.storage.engine import Database
-
-LONG = "Long clinical question with many words. " * 80  # 3,200 characters
-HOSTILE = {
-    "formula": '=HYPERLINK("http://example.invalid","click")',
-    "plus": "+SUM(A1:A9)",
-    "minus": "-2+3",
-    "at": "@cmd",
-    "bold": "<b>not bold</b>",
-    "wordxml": "</w:t><w:t>injected",
-    "img": "<img src='http://example.invalid/x.png'>",
-    "template": "{{7*7}}",
-    "greek": "Ηλέκτρα Παπαδοπούλου",
-    "cyrillic": "Светлана Иванова",
-    "quote": 'O\'Brien & "Sons"',
-}
-
-
-@pytest.fixture
-def hostile_meeting(db: Database, admin: Actor, consultant: Actor, rules: Rules) -> tuple[int, list[int]]:
-    """A meeting whose cases carry every hostile value in names, question, drug, referrer and decisions."""
-    ids = []
-    plans = [
-        dict(
-            patient__family_name=HOSTILE["formula"],
-            patient__given_name=HOSTILE["greek"],
-            clinical_question=HOSTILE["img"] + " " + HOSTILE["template"],
-            referrer__name=HOSTILE["plus"],
-            oral_medications=[{"drug": HOSTILE["wordxml"], "outcome": "ineffective"}],
-        ),
-        dict(
-            patient__family_name=HOSTILE["cyrillic"],
-            patient__given_name=HOSTILE["at"],
-            clinical_question=LONG,
-            referrer__name=HOSTILE["quote"],
-            patient__hospital_number=HOSTILE["minus"],
-        ),
-        dict(
-            patient__family_name=HOSTILE["bold"], patient__given_name="Ann\x07bell", clinical_question=HOSTILE["minus"]
-        ),
-    ]
-    for serial, changes in enumerate(plans, start=1):
-        saved = register_referral(db, actor=admin, referral=referral(serial, **changes), rules=rules, as_of=AS_OF)
-        decide_triage(db, actor=consultant, referral_id=saved.referral_id, expected_version=1)
-        ids.append(saved.referral_id)
-    meeting_id = meetings.create_meeting(
-        db,
-        actor=admin,
-        meeting_date=date(2026, 12, 3),
-        meeting_time="13:30",
-        place=HOSTILE["template"],
-        chair=HOSTILE["formula"],
-        attendees=[(HOSTILE["cyrillic"], "functional_neurosurgeon")],
-    )
-    for rid in ids:
-        meetings.add_case(db, actor=admin, meeting_id=meeting_id, referral_id=rid)
-    meetings.record_outcome(
-        db,
-        actor=consultant,
-        meeting_id=meeting_id,
-        referral_id=ids[0],
-        outcome="decline",
-        rationale=HOSTILE["formula"] + " " + HOSTILE["bold"],
-        actions=[CaseAction(HOSTILE["at"] + " write to GP", HOSTILE["greek"], date(2026, 12, 10))],
-    )
-    return meeting_id, ids
-
-
-def pdf_text_of(path: Path) -> str:
-    """The text of every page, without the page furniture (marking and page number) between pages."""
-    furniture = re.compile(r"^(CONFIDENTIAL: .*|Pseudonymised: .*|Page \d+ of \d+)$")
-    lines = [
-        line
-        for page in PdfReader(path).pages
-        for line in (page.extract_text() or "").splitlines()
-        if not furniture.match(line.strip())
-    ]
-    return "\n".join(lines)
-
-
-def docx_text(path: Path) -> str:
-    return "\n".join(p.text for p in Document(str(path)).paragraphs)
-
-
-def squash(text: str) -> str:
-    """Without white space (PDF lines wrap anywhere) and case-folded (family names are shown in capitals)."""
-    return re.sub(r"\s+", "", text).casefold()
 
 
 @pytest.mark.parametrize("outcomes", [False, True], ids=["agenda", "outcome-summary"])
@@ -138,8 +45,8 @@ def test_pdf_shows_hostile_text_literally_and_fetches_nothing(
     assert reader.pages[0].mediabox.width == pytest.approx(595.28, abs=1)  # A4
     if outcomes:
         assert "outcomedecline" in text and squash("write to GP") in text
-    if shutil.which("pdftotext"):
-        poppler = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    poppler = poppler_text(out)
+    if poppler is not None:
         assert squash(HOSTILE["cyrillic"]) in squash(poppler) and squash(HOSTILE["img"]) in squash(poppler)
 
 
@@ -160,7 +67,8 @@ def test_word_document_is_valid_and_literal(
     assert "annbell" in everything  # the control character that XML forbids is dropped, the rest kept
     assert "CONFIDENTIAL" in document.sections[0].header.paragraphs[0].text
     assert "PAGE" in document.sections[0].footer._element.xml
-    assert round(document.sections[0].page_width.mm) == 210
+    width = document.sections[0].page_width
+    assert width is not None and round(width.mm) == 210
 
 
 def test_csv_cells_are_neutralised(
@@ -255,9 +163,11 @@ def test_outcome_letters_one_per_decided_case(
     db: Database, admin: Actor, hostile_meeting: tuple[int, list[int]], tmp_path: Path, fmt: str
 ) -> None:
     meeting_id, ids = hostile_meeting
-    written = export_letters(db, actor=admin, meeting_id=meeting_id, fmt=fmt, out_dir=tmp_path, unit_name="Unit X")
+    written = export_letters(
+        db, actor=admin, meeting_id=meeting_id, fmt=fmt, out_dir=tmp_path, unit_name="Unit X", today=MEETING_DAY
+    )
     assert [p.name for p in written] == [f"outcome-letter-2026-12-03-referral-{ids[0]}.{fmt}"]
-    flat = squash(docx_text(written[0]) if fmt == "docx" else pdf_text_of(written[0]))
+    flat = squash(docx_everything(written[0]) if fmt == "docx" else pdf_text_of(written[0]))
     for value in (
         HOSTILE["formula"],
         HOSTILE["bold"],
@@ -269,15 +179,35 @@ def test_outcome_letters_one_per_decided_case(
         assert squash(value) in flat, value
 
 
+UNIT_TEMPLATE = (
+    "Our letter\n\nOutcome for $patient_name: $outcome\n\n$nhs_number $date_of_birth, $today\n\n$intended_use\n\n"
+    "$signatory\n\n"
+)
+
+
 def test_a_unit_template_is_used_and_checked(
     db: Database, admin: Actor, hostile_meeting: tuple[int, list[int]], tmp_path: Path
 ) -> None:
     template = tmp_path / "letter.txt"
-    template.write_text("Our letter\n\nOutcome for $patient_name: $outcome\n", encoding="utf-8")
+    template.write_text(UNIT_TEMPLATE, encoding="utf-8")
     (written,) = export_letters(
-        db, actor=admin, meeting_id=hostile_meeting[0], fmt="docx", out_dir=tmp_path, template=template
+        db,
+        actor=admin,
+        meeting_id=hostile_meeting[0],
+        fmt="docx",
+        out_dir=tmp_path,
+        template=template,
+        today=MEETING_DAY,
     )
     assert Document(str(written)).paragraphs[1].text.endswith(": Decline")
-    template.write_text("Title\n\n$patient_name $nonsense\n", encoding="utf-8")
+    template.write_text(UNIT_TEMPLATE + "$patient_name $nonsense\n", encoding="utf-8")
     with pytest.raises(ServiceError, match="unknown placeholders: nonsense"):
-        export_letters(db, actor=admin, meeting_id=hostile_meeting[0], fmt="pdf", out_dir=tmp_path, template=template)
+        export_letters(
+            db,
+            actor=admin,
+            meeting_id=hostile_meeting[0],
+            fmt="pdf",
+            out_dir=tmp_path,
+            template=template,
+            today=MEETING_DAY,
+        )

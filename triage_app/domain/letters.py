@@ -2,6 +2,11 @@
 
 Placeholders are `$name`; values go in as plain text in one pass, so nothing in a referral (`{{7*7}}`,
 `$other`, markup) is ever evaluated.
+
+A letter goes to the referrer, outside the MDT, so safety.md asks more of it than of other text: it is made
+only for an outcome the MDT recorded, never before the meeting's date, is dated the day it is made, names
+the patient by three identifiers, carries the one-line intended-use statement and is signed with the name
+and role of the consultant who recorded the outcome. A template that leaves out any of those is refused.
 """
 
 from __future__ import annotations
@@ -9,10 +14,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from string import Template
+from typing import Final
 
 from triage_app.domain.formats import format_date, format_name
-from triage_app.domain.meetings import MEETING_OUTCOME_LABELS, CaseInput, MeetingInfo
+from triage_app.domain.intended_use import INTENDED_USE_LINE
+from triage_app.domain.meetings import MEETING_OUTCOME_LABELS, NOT_DISCUSSED, CaseInput, MeetingInfo, role_label
 from triage_app.domain.referral import format_nhs_number
+
+#: The marking on every page of a letter: it leaves the MDT for the referrer, so no "do not forward".
+LETTER_MARKING: Final = "Confidential: contains patient-identifiable information"
+
+#: The signature's role when the consultant who recorded the outcome has no MDT role on file.
+DEFAULT_SIGNATORY_ROLE: Final = "Consultant"
 
 PLACEHOLDERS = (
     "today",
@@ -27,23 +40,72 @@ PLACEHOLDERS = (
     "outcome",
     "rationale",
     "actions",
-    "signatory",
+    "signatory",  # "name, role" on one line, kept for templates written before the two below
+    "signatory_name",
+    "signatory_role",
+    "intended_use",
+)
+
+#: What every template must say; each entry is met by any one of its placeholders.
+REQUIRED_PLACEHOLDERS: Final[tuple[tuple[str, ...], ...]] = (
+    ("today",),
+    ("patient_name",),
+    ("nhs_number",),
+    ("date_of_birth",),
+    ("intended_use",),
+    ("signatory_name", "signatory"),
+    ("signatory_role", "signatory"),
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Letter:
-    """A filled letter: a title and paragraphs of plain text."""
+    """A filled letter: a title and paragraphs of plain text, and the marking every page carries."""
 
     referral_id: int
     title: str
     paragraphs: tuple[str, ...]
+    marking: str = LETTER_MARKING
+
+
+@dataclass(frozen=True, slots=True)
+class Signatory:
+    """Who signs a letter: the consultant who recorded the outcome, by name and role in words."""
+
+    name: str
+    role: str
+
+
+def signatory_role(mdt_role: str | None) -> str:
+    """The signature's role: the consultant's MDT role in words (`Functional neurosurgeon`), else `Consultant`."""
+    return role_label(mdt_role) if mdt_role else DEFAULT_SIGNATORY_ROLE
+
+
+def needs_letter(case: CaseInput) -> bool:
+    """Whether the case gets a letter: only a recorded outcome does, and "not discussed" is no outcome."""
+    return case.outcome is not None and case.outcome != NOT_DISCUSSED
+
+
+def too_early(meeting: MeetingInfo, today: date) -> str | None:
+    """Why no letter can be made `today` for this meeting, or None when it can (on or after its date)."""
+    if today >= meeting.meeting_date:
+        return None
+    return (
+        f"the meeting is on {format_date(meeting.meeting_date)}: outcome letters are made on or after that date, "
+        f"once the MDT has recorded its outcomes (today is {format_date(today)})"
+    )
 
 
 def letter_fields(
-    case: CaseInput, meeting: MeetingInfo, *, unit_name: str, signatory: str, today: date
+    case: CaseInput,
+    meeting: MeetingInfo,
+    *,
+    unit_name: str,
+    signatory: Signatory,
+    today: date,
+    intended_use: str = INTENDED_USE_LINE,
 ) -> dict[str, str]:
-    """Every placeholder's text for one case."""
+    """Every placeholder's text for one case; `today` is the day the letter is made and the date it bears."""
     patient = case.referral.patient
     referrer = case.referral.referrer
     return {
@@ -63,7 +125,10 @@ def letter_fields(
             for a in case.actions
         )
         or "none",
-        "signatory": signatory,
+        "signatory": f"{signatory.name}, {signatory.role}",
+        "signatory_name": signatory.name,
+        "signatory_role": signatory.role,
+        "intended_use": intended_use,
     }
 
 
@@ -71,8 +136,9 @@ class TemplateError(ValueError):
     """The letter template cannot be used; the message says why."""
 
 
-def fill_letter(template_text: str, fields: dict[str, str], referral_id: int) -> Letter:
-    """Fill the template: comment lines (#) dropped, the first line is the title, blank lines split paragraphs."""
+def check_template(template_text: str) -> Template:
+    """The template without its comment lines, refused if empty, if it uses an unknown placeholder or if it
+    leaves out something every letter must say (date, three identifiers, intended use, signatory)."""
     lines = [line for line in template_text.splitlines() if not line.lstrip().startswith("#")]
     text = "\n".join(lines).strip()
     if not text:
@@ -82,7 +148,17 @@ def fill_letter(template_text: str, fields: dict[str, str], referral_id: int) ->
     unknown = used - set(PLACEHOLDERS)
     if unknown:
         raise TemplateError(f"the letter template uses unknown placeholders: {', '.join(sorted(unknown))}")
-    filled = template.safe_substitute(fields)
+    missing = [group[0] for group in REQUIRED_PLACEHOLDERS if not used & set(group)]
+    if missing:
+        raise TemplateError(
+            "the letter template leaves out what every letter must say: " + ", ".join(f"${name}" for name in missing)
+        )
+    return template
+
+
+def fill_letter(template_text: str, fields: dict[str, str], referral_id: int) -> Letter:
+    """Fill the template: comment lines (#) dropped, the first line is the title, blank lines split paragraphs."""
+    filled = check_template(template_text).safe_substitute(fields)
     blocks = [block.strip() for block in filled.split("\n\n")]
     blocks = [" ".join(line.strip() for line in block.splitlines()) for block in blocks if block]
     return Letter(referral_id, blocks[0], tuple(blocks[1:]))

@@ -3,6 +3,10 @@
 Every value is text from the referral, so each writer makes it inert for its format: CSV cells that a
 spreadsheet would run as a formula are neutralised, HTML and PDF markup is escaped (nothing is fetched), and
 characters that XML forbids are dropped from Word documents.
+
+Every format says what the app is for (`Agenda.intended_use`) beside the title, and the PDF and Word files
+also in every page's footer; every case shows its triage as it stands, a lapsed consultant decision marked
+"TRIAGE CHANGED: RECONFIRM" (safety.md, "The current decision").
 """
 
 from __future__ import annotations
@@ -14,13 +18,26 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from triage_app.domain.meetings import Agenda, AgendaCase
+from triage_app.domain.meetings import TRIAGE_CHANGED, Agenda, AgendaCase
 
 FORMATS = ("pdf", "docx", "csv", "html")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|")
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 BLANK = "_" * 40
 LONG_TEXT = 1200  # characters: a longer value could make a table row taller than a page
+RECONFIRM = TRIAGE_CHANGED.upper()
+
+
+def needs_reconfirming(case: AgendaCase) -> bool:
+    """Whether the case's consultant decision lapsed since it was listed: the agenda says so loudly."""
+    return case.triage.startswith(RECONFIRM)
+
+
+def case_heading(case: AgendaCase) -> str:
+    """`Case 2: NAME, Given`, with the late-addition and triage-changed warnings when they apply."""
+    late = "  (LATE ADDITION)" if case.late_addition else ""
+    changed = f"  ({RECONFIRM})" if needs_reconfirming(case) else ""
+    return f"Case {case.number}: {case.name}{late}{changed}"
 
 
 def csv_cell(value: object) -> str:
@@ -42,6 +59,13 @@ def _decision(case: AgendaCase, agenda: Agenda) -> list[tuple[str, str]]:
             ("Actions", "; ".join(case.actions) or "none"),
         ]
     return [("Outcome", BLANK), ("Actions", BLANK), ("Owner", BLANK)]
+
+
+def _case_rows(case: AgendaCase, agenda: Agenda) -> list[tuple[str, str]]:
+    """A case's label/value rows, the same in HTML, Word and PDF: identity, history, triage, decision."""
+    rows = _identity(case) + list(case.lines) + [("Triage", case.triage)]
+    rows += [("Criteria", "\n".join(case.criteria)), ("Cautions", "\n".join(case.flags) or "none")]
+    return rows + _decision(case, agenda)
 
 
 def _identity(case: AgendaCase) -> list[tuple[str, str]]:
@@ -88,6 +112,7 @@ def agenda_csv(agenda: Agenda) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([csv_cell(agenda.marking)])
     writer.writerow([csv_cell(agenda.title)])
+    writer.writerow([csv_cell(agenda.intended_use)])
     for label, text in agenda.meeting:
         writer.writerow([csv_cell(label), csv_cell(text)])
     writer.writerow(["Attendees", csv_cell("; ".join(agenda.attendees))])
@@ -146,9 +171,11 @@ def agenda_html(agenda: Agenda) -> bytes:
         ".marking{border:2px solid #a00;color:#a00;font-weight:bold;padding:4px;text-align:center}"
         ".case{page-break-inside:avoid;border-top:1px solid #888;margin-top:10px;padding-top:6px}"
         "th{text-align:left;vertical-align:top;padding-right:8px;white-space:nowrap}td{vertical-align:top}"
-        ".late{color:#a00;font-weight:bold}.notquorate{color:#a00;font-weight:bold}</style></head><body>",
+        ".late{color:#a00;font-weight:bold}.notquorate{color:#a00;font-weight:bold}.reconfirm{color:#a00;font-weight:bold}"
+        ".intended-use{font-style:italic;border-left:3px solid #888;padding-left:6px}</style></head><body>",
         f"<p class='marking'>{e(agenda.marking)}</p>",
-        f"<h1>{e(agenda.title)}</h1><table>",
+        f"<h1>{e(agenda.title)}</h1>",
+        f"<p class='intended-use'>{e(agenda.intended_use)}</p><table>",
     ]
     for label, text in agenda.meeting:
         parts.append(f"<tr><th>{e(label)}</th><td>{e(text)}</td></tr>")
@@ -158,14 +185,16 @@ def agenda_html(agenda: Agenda) -> bytes:
     parts.append(f"<tr><th>Generated</th><td>{e(agenda.generated)}</td></tr></table>")
     for case in agenda.cases:
         late = " <span class='late'>LATE ADDITION</span>" if case.late_addition else ""
+        changed = needs_reconfirming(case)
+        if changed:
+            late += f" <span class='reconfirm'>{e(RECONFIRM)}</span>"
         parts.append(f"<div class='case'><h2>Case {case.number}: {e(case.name)}{late}</h2><table>")
-        rows = _identity(case) + list(case.lines) + [("Triage", case.triage)]
-        rows += [("Criteria", "\n".join(case.criteria)), ("Cautions", "\n".join(case.flags) or "none")]
-        rows += _decision(case, agenda)
-        for label, text in rows:
+        for label, text in _case_rows(case, agenda):
             cell = "<br>".join(e(line) for line in text.split("\n"))
-            parts.append(f"<tr><th>{e(label)}</th><td>{cell}</td></tr>")
+            alarm = " class='reconfirm'" if changed and label == "Triage" else ""
+            parts.append(f"<tr><th>{e(label)}</th><td{alarm}>{cell}</td></tr>")
         parts.append("</table></div>")
+    parts.append(f"<p class='intended-use'>{e(agenda.intended_use)}</p>")
     parts.append(f"<p class='marking'>{e(agenda.marking)}</p></body></html>")
     return "".join(parts).encode("utf-8")
 
@@ -199,11 +228,17 @@ def _a4(document: Any) -> None:
         section.top_margin = section.bottom_margin = Mm(18)
 
 
-def _header_footer(document: Any, marking: str) -> None:
+def _header_footer(document: Any, marking: str, note: str | None = None) -> None:
+    """The marking in the header; the page number in the footer, under `note` (small) when there is one."""
+    from docx.shared import Pt
+
     section = document.sections[0]
     header = section.header.paragraphs[0]
     header.text = xml_text(marking)
     footer = section.footer.paragraphs[0]
+    if note:
+        footer.add_run(xml_text(note)).font.size = Pt(7.5)
+        footer = section.footer.add_paragraph()
     footer.add_run("Page ")
     _page_number_field(footer)
 
@@ -214,16 +249,18 @@ def _keep(paragraph: Any) -> None:
 
 
 def agenda_docx(agenda: Agenda) -> bytes:
-    """An A4 Word document: marking in the header, page numbers in the footer, cases kept whole."""
+    """An A4 Word document: marking in the header, intended use and page numbers in the footer, cases kept
+    whole."""
     from docx import Document
     from docx.shared import Pt
 
     document = Document()
     _a4(document)
     document.styles["Normal"].font.size = Pt(10)
-    _header_footer(document, agenda.marking)
+    _header_footer(document, agenda.marking, agenda.intended_use)
     document.add_paragraph(xml_text(agenda.marking)).runs[0].bold = True
     document.add_heading(xml_text(agenda.title), level=1)
+    document.add_paragraph(xml_text(agenda.intended_use)).runs[0].italic = True
     table = document.add_table(rows=0, cols=2)
     table.style = "Table Grid"
     for label, text in [
@@ -235,18 +272,16 @@ def agenda_docx(agenda: Agenda) -> bytes:
         cells = table.add_row().cells
         cells[0].text, cells[1].text = xml_text(label), xml_text(text)
     for case in agenda.cases:
-        heading = document.add_heading(
-            xml_text(f"Case {case.number}: {case.name}" + ("  (LATE ADDITION)" if case.late_addition else "")), level=2
-        )
+        heading = document.add_heading(xml_text(case_heading(case)), level=2)
         _keep(heading)
-        rows = _identity(case) + list(case.lines) + [("Triage", case.triage)]
-        rows += [("Criteria", "\n".join(case.criteria)), ("Cautions", "\n".join(case.flags) or "none")]
-        rows += _decision(case, agenda)
         case_table = document.add_table(rows=0, cols=2)
         case_table.style = "Table Grid"
-        for label, text in rows:
+        for label, text in _case_rows(case, agenda):
             cells = case_table.add_row().cells
             cells[0].text, cells[1].text = xml_text(label), xml_text(text)
+            if label == "Triage" and needs_reconfirming(case):
+                for run in cells[1].paragraphs[0].runs:
+                    run.bold = True
             for cell in cells:
                 for paragraph in cell.paragraphs:
                     _keep(paragraph)  # a case's rows stay on one page where they fit
@@ -278,12 +313,31 @@ def pdf_text(value: str) -> str:
     return escape(xml_text(value), quote=False).replace("\n", "<br/>")
 
 
-def _numbered_canvas(marking: str, font: str) -> Any:
+FOOTER_MARGIN = 18  # mm either side of a footer note
+NOTE_SIZES = (7.0, 6.75, 6.5)  # points: a note takes the largest that fits on one line, else wraps at the last
+
+
+def footer_note_lines(note: str, font: str) -> tuple[float, list[str]]:
+    """The font size and lines of a footer note: one line if a slightly smaller size fits, else wrapped."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import simpleSplit
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    width = A4[0] - 2 * FOOTER_MARGIN * 2.835
+    for size in NOTE_SIZES:
+        if stringWidth(note, font, size) <= width:
+            return size, [note]
+    return NOTE_SIZES[-1], simpleSplit(note, font, NOTE_SIZES[-1], width)
+
+
+def _numbered_canvas(marking: str, font: str, note: str | None = None) -> Any:
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 
+    size, note_lines = footer_note_lines(note, font) if note else (0.0, [])
+
     class NumberedCanvas(canvas.Canvas):  # type: ignore[misc]
-        """Draws "Page N of M" and the marking on every page once the page count is known."""
+        """Draws "Page N of M", the marking and any note on every page once the page count is known."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -299,8 +353,11 @@ def _numbered_canvas(marking: str, font: str) -> Any:
                 self.__dict__.update(state)
                 self.setFont(font, 8)
                 width, _ = A4
-                self.drawCentredString(width / 2, 10 * 2.835, f"Page {self._pageNumber} of {total}")
+                self.drawCentredString(width / 2, 8 * 2.835, f"Page {self._pageNumber} of {total}")
                 self.drawCentredString(width / 2, 287 * 2.835, marking)
+                self.setFont(font, size or 8)
+                for number, line in enumerate(reversed(note_lines)):
+                    self.drawCentredString(width / 2, 12 * 2.835 + number * (size + 1.5), line)
                 super().showPage()
             super().save()
 
@@ -308,7 +365,8 @@ def _numbered_canvas(marking: str, font: str) -> Any:
 
 
 def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
-    """An A4 PDF: marking and "Page N of M" on every page, each case kept on one page where it fits."""
+    """An A4 PDF: marking, intended use and "Page N of M" on every page, each case kept on one page where it
+    fits."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
@@ -332,12 +390,15 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
     )
 
     warning = ParagraphStyle("warning", parent=label, textColor=colors.darkred)
+    intended = ParagraphStyle(
+        "intended-use", parent=body, fontSize=8.5, leading=11, spaceAfter=8, textColor=colors.dimgrey
+    )
 
     def grid(rows: list[tuple[str, str]]) -> list[Any]:
         """A label/value table; values too long for one page follow it as paragraphs, which can break."""
         cells, overflow = [], []
         for a, b in rows:
-            alarm = a == "Quorum" and not agenda.quorate
+            alarm = (a == "Quorum" and not agenda.quorate) or (a == "Triage" and b.startswith(RECONFIRM))
             if len(b) > LONG_TEXT:
                 cells.append([Paragraph(pdf_text(a), label), Paragraph("(in full below)", body)])
                 overflow += [Paragraph(pdf_text(a), label), Paragraph(pdf_text(b), body)]
@@ -355,7 +416,11 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
         )
         return [table, *overflow]
 
-    story: list[Any] = [Paragraph(pdf_text(agenda.marking), marking), Paragraph(pdf_text(agenda.title), title)]
+    story: list[Any] = [
+        Paragraph(pdf_text(agenda.marking), marking),
+        Paragraph(pdf_text(agenda.title), title),
+        Paragraph(pdf_text(agenda.intended_use), intended),
+    ]
     story += grid(
         [
             *agenda.meeting,
@@ -365,12 +430,8 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
         ]
     )
     for case in agenda.cases:
-        late = "  (LATE ADDITION)" if case.late_addition else ""
-        rows = _identity(case) + list(case.lines) + [("Triage", case.triage)]
-        rows += [("Criteria", "\n".join(case.criteria)), ("Cautions", "\n".join(case.flags) or "none")]
-        rows += _decision(case, agenda)
-        heading_row = Paragraph(pdf_text(f"Case {case.number}: {case.name}{late}"), heading)
-        story.append(KeepTogether([heading_row, *grid(rows)]))
+        heading_row = Paragraph(pdf_text(case_heading(case)), heading)
+        story.append(KeepTogether([heading_row, *grid(_case_rows(case, agenda))]))
         story.append(Spacer(1, 4 * mm))
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
@@ -379,12 +440,12 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
         leftMargin=18 * mm,
         rightMargin=18 * mm,
         topMargin=18 * mm,
-        bottomMargin=18 * mm,
+        bottomMargin=20 * mm,
         title=agenda.title,
         author="SPD MDT",
         subject=agenda.marking,
     )
-    document.build(story, canvasmaker=_numbered_canvas(agenda.marking, regular))
+    document.build(story, canvasmaker=_numbered_canvas(agenda.marking, regular, agenda.intended_use))
     return buffer.getvalue()
 
 

@@ -1,4 +1,8 @@
-"""Outcome letters as Word and PDF files (A4, confidential marking, page numbers)."""
+"""Outcome letters as Word and PDF files (A4, the letter's confidentiality marking on every page, page numbers).
+
+A letter goes to the referrer, so it carries `Letter.marking` (patient-identifiable, no "do not forward outside
+the MDT"); what it says, the intended-use statement and the signature included, comes from its template.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from triage_app.domain.letters import Letter
-from triage_app.domain.meetings import CONFIDENTIAL
 from triage_app.exporters.agenda import _a4, _fonts, _header_footer, _numbered_canvas, pdf_text, xml_text
 
 LETTER_FORMATS = ("docx", "pdf")
@@ -21,7 +24,7 @@ def letter_docx(letter: Letter) -> bytes:
     document = Document()
     _a4(document)
     document.styles["Normal"].font.size = Pt(11)
-    _header_footer(document, CONFIDENTIAL)
+    _header_footer(document, letter.marking)
     document.add_heading(xml_text(letter.title), level=1)
     for paragraph in letter.paragraphs:
         document.add_paragraph(xml_text(paragraph))
@@ -52,7 +55,7 @@ def letter_pdf(letter: Letter, *, font_dir: Path) -> bytes:
         bottomMargin=22 * mm,
         title=letter.title,
     )
-    document.build(story, canvasmaker=_numbered_canvas(CONFIDENTIAL, regular))
+    document.build(story, canvasmaker=_numbered_canvas(letter.marking, regular))
     return buffer.getvalue()
 
 

@@ -1,4 +1,9 @@
-"""Exports that leave the app: agendas, outcome summaries and letters, written atomically and audited."""
+"""Exports that leave the app: agendas, outcome summaries and letters, written atomically and audited.
+
+Patient data leaves the app only for a user with an active role (safety.md, "Who is signed in"). Letters
+are written by a coordinator or a consultant once the meeting has been held, one for each recorded outcome,
+and each is signed by the consultant who recorded that outcome, whoever writes the files.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +13,54 @@ import tempfile
 from datetime import date, datetime
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlmodel import col
+
 from triage_app.config import resource_path
-from triage_app.domain.letters import TemplateError, fill_letter, letter_fields
-from triage_app.domain.meetings import NOT_DISCUSSED, Agenda, build_agenda
+from triage_app.domain.letters import (
+    Letter,
+    Signatory,
+    TemplateError,
+    check_template,
+    fill_letter,
+    letter_fields,
+    needs_letter,
+    signatory_role,
+    too_early,
+)
+from triage_app.domain.meetings import Agenda, build_agenda
 from triage_app.domain.rules import Rules
+from triage_app.domain.workflow import ADMIN, CONSULTANT, COORDINATOR
 from triage_app.exporters.agenda import FORMATS, export_agenda
 from triage_app.exporters.letters import LETTER_FORMATS, export_letter
-from triage_app.services.app import local_today
-from triage_app.services.errors import ServiceError
+from triage_app.services.errors import PermissionDenied, ServiceError
 from triage_app.services.meetings import agenda_inputs, audit_export
 from triage_app.services.users import Actor
 from triage_app.storage.engine import Database
-from triage_app.storage.models import utc_now
+from triage_app.storage.models import AppUser, MeetingCaseRow, utc_now
 
 DEFAULT_UNIT_NAME = "specialist neurosurgical unit"
+EXPORT_ROLES = frozenset({COORDINATOR, CONSULTANT, ADMIN})  # any active role may export patient data
+LETTER_ROLES = frozenset({COORDINATOR, CONSULTANT})  # the coordinator sends them, a consultant signs them
+
+
+def require_export_role(actor: Actor, what: str) -> None:
+    """Refuse a user with no active role: they may not take patient data out of the app."""
+    if not actor.roles & EXPORT_ROLES:
+        raise PermissionDenied(
+            f"{actor.display_name} has no active role, so cannot export {what}: patient data leaves the app only "
+            "for a coordinator, a consultant or an administrator"
+        )
+
+
+def require_letter_role(actor: Actor) -> None:
+    """Refuse anyone but a coordinator or a consultant: writing outcome letters to referrers is theirs."""
+    require_export_role(actor, "outcome letters")
+    if not actor.roles & LETTER_ROLES:
+        raise PermissionDenied(
+            f"{actor.display_name} ({actor.describe_roles()}) cannot write outcome letters: it needs the "
+            "coordinator or consultant role"
+        )
 
 
 def font_dir() -> Path:
@@ -83,7 +122,8 @@ def export_agenda_file(
     outcomes: bool = False,
     now: datetime | None = None,
 ) -> Path:
-    """Write the agenda or the outcome summary to `out` in `fmt`, and audit it."""
+    """Write the agenda or the outcome summary to `out` in `fmt`, and audit it (any active role)."""
+    require_export_role(actor, "an outcome summary" if outcomes else "an agenda")
     if fmt not in FORMATS:
         raise ServiceError(f"'{fmt}' is not an export format: choose {', '.join(FORMATS)}")
     agenda = make_agenda(
@@ -95,6 +135,28 @@ def export_agenda_file(
     return out
 
 
+def _signatories(db: Database, *, meeting_id: int) -> dict[int, tuple[str | None, str | None, Signatory | None]]:
+    """Per referral on the meeting: its recorded outcome and rationale as stored now, and the consultant who
+    recorded it (None when no one is on record)."""
+    with db.read() as session:
+        rows = session.execute(
+            select(
+                col(MeetingCaseRow.referral_id),
+                col(MeetingCaseRow.outcome),
+                col(MeetingCaseRow.rationale),
+                col(AppUser.display_name),
+                col(AppUser.mdt_role),
+            )
+            .select_from(MeetingCaseRow)
+            .outerjoin(AppUser, col(AppUser.id) == col(MeetingCaseRow.decided_by))
+            .where(col(MeetingCaseRow.meeting_id) == meeting_id)
+        ).all()
+    return {
+        referral_id: (outcome, rationale, None if name is None else Signatory(name, signatory_role(role)))
+        for referral_id, outcome, rationale, name, role in rows
+    }
+
+
 def export_letters(
     db: Database,
     *,
@@ -102,12 +164,17 @@ def export_letters(
     meeting_id: int,
     fmt: str,
     out_dir: Path,
+    today: date,
     unit_name: str = DEFAULT_UNIT_NAME,
-    signatory: str | None = None,
     template: Path | None = None,
-    today: date | None = None,
 ) -> list[Path]:
-    """One outcome letter per decided case (not "not discussed"), named by meeting and referral."""
+    """One outcome letter per recorded outcome (none for a case not discussed or not yet decided), named by
+    meeting and referral, dated `today` and signed by the consultant who recorded the outcome.
+
+    Coordinators and consultants only; refused before the meeting's date. Every letter is made before any is
+    written, so a case that cannot be signed (or a template that cannot be used) writes none.
+    """
+    require_letter_role(actor)
     if fmt not in LETTER_FORMATS:
         raise ServiceError(f"'{fmt}' is not a letter format: choose {', '.join(LETTER_FORMATS)}")
     source = template or resource_path("templates", "outcome_letter.txt")
@@ -115,19 +182,39 @@ def export_letters(
         template_text = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ServiceError(f"cannot read the letter template {source}: {exc}") from exc
+    try:
+        check_template(template_text)
+    except TemplateError as exc:
+        raise ServiceError(f"{source}: {exc}") from exc
     info, cases = agenda_inputs(db, meeting_id=meeting_id)
-    written = []
+    early = too_early(info, today)
+    if early is not None:
+        raise ServiceError(f"no letters written: {early}")
+    recorded = _signatories(db, meeting_id=meeting_id)
+    letters: list[Letter] = []
     for case in cases:
-        if case.outcome is None or case.outcome == NOT_DISCUSSED:
+        if not needs_letter(case):
             continue
-        fields = letter_fields(
-            case, info, unit_name=unit_name, signatory=signatory or actor.display_name, today=today or local_today()
-        )
+        outcome, rationale, signatory = recorded.get(case.referral_id, (None, None, None))
+        if (outcome, rationale) != (case.outcome, case.rationale):
+            raise ServiceError(
+                f"the outcome for referral {case.referral_id} changed while the letters were being made; no letters "
+                "were written. Write them again."
+            )
+        if signatory is None:
+            raise ServiceError(
+                f"the outcome for referral {case.referral_id} has no consultant on record as recording it, so its "
+                "letter cannot be signed; no letters were written. A consultant records the outcome again (amending "
+                "it with a reason) to sign it."
+            )
+        fields = letter_fields(case, info, unit_name=unit_name, signatory=signatory, today=today)
         try:
-            letter = fill_letter(template_text, fields, case.referral_id)
+            letters.append(fill_letter(template_text, fields, case.referral_id))
         except TemplateError as exc:
             raise ServiceError(f"{source}: {exc}") from exc
-        path = out_dir / f"outcome-letter-{info.meeting_date.isoformat()}-referral-{case.referral_id}.{fmt}"
+    written = []
+    for letter in letters:
+        path = out_dir / f"outcome-letter-{info.meeting_date.isoformat()}-referral-{letter.referral_id}.{fmt}"
         write_atomically(path, export_letter(letter, fmt, font_dir=font_dir()))
         audit_export(
             db,

@@ -606,6 +606,7 @@ class MeetingWindow(QMainWindow):
 
     def write_letters(self) -> None:
         """One outcome letter per decided case, as PDF or Word (CSV and HTML are not letter formats)."""
+        from triage_app.services.app import local_today
         from triage_app.services.exports import export_letters
 
         if self.detail is None:
@@ -616,7 +617,9 @@ class MeetingWindow(QMainWindow):
             return
         session, meeting_id = self.main.session, self.meeting_id or 0
         self._submit(
-            lambda: export_letters(session.db, actor=session.actor, meeting_id=meeting_id, fmt=fmt, out_dir=folder),
+            lambda: export_letters(
+                session.db, actor=session.actor, meeting_id=meeting_id, fmt=fmt, out_dir=folder, today=local_today()
+            ),
             lambda paths: self.statusBar().showMessage(f"{len(paths)} letters written to {folder}", 10_000),
             "Letters not written",
         )
