@@ -86,8 +86,8 @@ def test_meeting_flow(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_pa
     pseudo = tmp_path / "agenda-p.pdf"
     assert run(capsys, *d, "agenda", "1", "--format", "pdf", "--out", str(pseudo), "--pseudonymised")[0] == 0
     assert pseudo.read_bytes().startswith(b"%PDF")
-    code, out, _ = run(capsys, *d, "letters", "1", "--format", "docx", "--out-dir", str(tmp_path))
-    assert code == 0 and "0 letters" in out  # no outcome recorded yet
+    code, _, err = run(capsys, *d, "letters", "1", "--format", "docx", "--out-dir", str(tmp_path))
+    assert code == 2 and "the meeting is on 03-Dec-2026" in err  # letters only on or after the meeting date
     code, out, _ = run(capsys, *d, "meeting", "cancel", "1")
     assert code == 0 and "referral 3: back on the ready list" in out
 

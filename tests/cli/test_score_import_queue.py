@@ -157,7 +157,7 @@ def test_import_adds_refuses_and_reports(tmp_path: Path, data_dir: Path, capsys:
     assert "record 0: added as referral 1 (ready_for_mdt)" in out
     assert "record 1: refused" in out and "record 2: added as referral 2" in out
     assert "record 1: patient.nhs_number:" in err and "record 1: severity.tsui:" in err
-    assert "2 added, 0 duplicate, 1 refused of 3 records" in out
+    assert "2 added, 0 duplicate, 0 possible duplicate, 1 refused of 3 records" in out
 
     code, out, _ = run(
         capsys, "--data-dir", str(data_dir), "import", str(write(tmp_path, good, "one.json")), "--as-of", AS_OF

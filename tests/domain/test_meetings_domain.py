@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from tests.factories import referral
-from triage_app.domain.letters import PLACEHOLDERS, TemplateError, fill_letter, letter_fields
+from triage_app.domain.formats import format_date
+from triage_app.domain.letters import PLACEHOLDERS, Signatory, TemplateError, fill_letter, letter_fields
 from triage_app.domain.meetings import (
     CONFIDENTIAL,
     PSEUDONYMISED,
@@ -49,6 +50,8 @@ def case(position: int = 1, source: Referral | None = None, **changes: object) -
         criteria=(("R1", "met", "9 cycles: meets the 3-cycle minimum."), ("ZZ", "met", "ignored")),
         flags=("head_tremor", "custom_flag"),
         late_addition=False,
+        decided_outcome="ready_for_mdt",
+        decision_kind="confirmed",
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -98,7 +101,7 @@ def test_agenda_shows_every_section() -> None:
     assert labels["History"] == "none of the listed conditions"
     assert first.criteria == ("R1 Botulinum toxin adequately tried: met. 9 cycles: meets the 3-cycle minimum.",)
     assert first.flags[0].startswith("tremor: ") and first.flags[1] == "custom_flag"
-    assert first.triage == "Ready for MDT, priority 53" and first.outcome == ""
+    assert first.triage == "Ready for MDT (confirmed), priority 53" and first.outcome == ""
 
 
 def test_pseudonymised_agenda_hides_identifiers() -> None:
@@ -113,7 +116,7 @@ def test_unknown_values_read_as_not_recorded() -> None:
     sparse = Referral()
     agenda = build_agenda(
         replace(MEETING, place=None, video_link=None, chair=None, attendees=()),
-        [case(1, sparse, triage_outcome=None, priority=None, criteria=(), flags=())],
+        [case(1, sparse, triage_outcome=None, priority=None, criteria=(), flags=(), decided_outcome=None)],
         quorum_roles=REQUIRED,
         generated_at=NOW,
     )
@@ -125,7 +128,7 @@ def test_unknown_values_read_as_not_recorded() -> None:
     assert lines["Oral medication"] == "not recorded"
     assert "cycles not recorded" in lines["Botulinum toxin"] and "guidance not recorded" in lines["Botulinum toxin"]
     assert lines["Severity"] == "TWSTRS total ?/85, pain ?/20, Tsui ?/25"
-    assert shown.triage == "not assessed, priority ?"
+    assert shown.triage == "TRIAGE CHANGED: RECONFIRM: not assessed (awaiting consultant), priority ?"
     assert ("Chair", "not set") in agenda.meeting
 
 
@@ -162,7 +165,10 @@ def test_outcome_summary_carries_decisions() -> None:
     )
 
 
-TEMPLATE = "# comment\nOutcome\n\nDear $referrer_name,\nabout $patient_name\n\n$outcome. $rationale\n\n$actions"
+TEMPLATE = (
+    "# comment\nOutcome\n\nDear $referrer_name,\nabout $patient_name\n\n$outcome. $rationale\n\n$actions\n\n"
+    "$today $nhs_number $date_of_birth $intended_use $signatory"
+)
 
 
 def test_letter_fills_placeholders_as_plain_text() -> None:
@@ -173,17 +179,22 @@ def test_letter_fills_placeholders_as_plain_text() -> None:
         rationale="${unit_name} stays literal",
         actions=(CaseAction("Review", "GP", None),),
     )
-    fields = letter_fields(hostile, MEETING, unit_name="Unit X", signatory="Dr Z", today=date(2026, 12, 4))
+    fields = letter_fields(
+        hostile, MEETING, unit_name="Unit X", signatory=Signatory("Dr Z", "Consultant"), today=date(2026, 12, 4)
+    )
     assert set(fields) == set(PLACEHOLDERS)
     letter = fill_letter(TEMPLATE, fields, 1)
     assert letter.title == "Outcome"
     assert letter.paragraphs[0] == "Dear Dr Ada Testwell, about {{7*7}}, $signatory <b>"
     assert letter.paragraphs[1] == "Decline. ${unit_name} stays literal"
     assert letter.paragraphs[2] == "Review (GP, by date not set)"
+    assert letter.paragraphs[3].endswith("Dr Z, Consultant")
 
 
 def test_letter_defaults_for_missing_values() -> None:
-    fields = letter_fields(case(1, Referral()), MEETING, unit_name="U", signatory="S", today=date(2026, 12, 4))
+    fields = letter_fields(
+        case(1, Referral()), MEETING, unit_name="U", signatory=Signatory("S", "Consultant"), today=date(2026, 12, 4)
+    )
     assert fields["referrer_name"] == "Colleague" and fields["nhs_number"] == "not recorded"
     assert fields["outcome"] == "not recorded" and fields["actions"] == "none"
 
@@ -195,3 +206,20 @@ def test_letter_defaults_for_missing_values() -> None:
 def test_bad_templates_are_named(template: str, message: str) -> None:
     with pytest.raises(TemplateError, match=message):
         fill_letter(template, {}, 1)
+
+
+def test_who_signs_and_which_cases_get_letters() -> None:
+    from triage_app.domain.letters import needs_letter, signatory_role, too_early
+
+    assert signatory_role("functional_neurosurgeon") == "Functional neurosurgeon"
+    assert signatory_role(None) == "Consultant"
+    assert needs_letter(case(1, outcome="decline")) and not needs_letter(case(1, outcome="not_discussed"))
+    assert not needs_letter(case(1))
+    assert too_early(MEETING, MEETING.meeting_date) is None
+    early = too_early(MEETING, MEETING.meeting_date - timedelta(days=1))
+    assert early is not None and early.startswith(f"the meeting is on {format_date(MEETING.meeting_date)}")
+
+
+def test_a_template_without_the_patient_identifiers_is_refused() -> None:
+    with pytest.raises(TemplateError, match=r"\$nhs_number"):
+        fill_letter("Outcome\n\n$today $patient_name $date_of_birth $intended_use $signatory", {}, 1)

@@ -164,7 +164,7 @@ def test_an_edit_that_changes_the_triage_lapses_the_decision(
     assert saved.version == detail.row.version
     assert detail.row.status == "received" and detail.row.decided_outcome is None
     assert detail.row.outcome == "not_yet_refractory" and detail.row.queue_outcome == "not_yet_refractory"
-    assert detail.history[-1].note == "triage changed since confirmation: was ready for mdt, now not yet refractory"
+    assert detail.history[-1].note == "triage changed since confirmation: was ready for MDT, now not yet refractory"
     assert detail.decisions[-1].decision == "lapsed"
     mid = meetings.create_meeting(db, actor=coordinator, meeting_date=MEETING_DAY, meeting_time="13:30")
     assert meetings.fill_to_capacity(db, actor=coordinator, meeting_id=mid) == []

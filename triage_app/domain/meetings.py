@@ -13,7 +13,7 @@ from typing import Final
 from triage_app.domain.formats import format_date, format_name
 from triage_app.domain.intended_use import INTENDED_USE_LINE
 from triage_app.domain.referral import Referral, format_nhs_number
-from triage_app.domain.scoring import CRITERIA, FLAGS, OUTCOME_LABELS, age_in_years, in_words
+from triage_app.domain.scoring import CRITERIA, FLAGS, OUTCOME_LABELS, age_in_years, in_words, outcome_words
 
 ACCEPT_FOR_SPD: Final = "accept_for_spd"
 NOT_DISCUSSED: Final = "not_discussed"
@@ -156,7 +156,7 @@ def triage_text(computed: str | None, decided: str | None, kind: str | None) -> 
         return f"{computed_label} (awaiting consultant)"
     decided_label = OUTCOME_LABELS.get(decided, decided)
     if kind == "overridden" and decided != computed:
-        return f"{decided_label} (overridden: was {computed_label.lower()})"
+        return f"{decided_label} (overridden: was {outcome_words(computed)})"
     return f"{decided_label} (confirmed)"
 
 

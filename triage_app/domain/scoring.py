@@ -36,6 +36,13 @@ OUTCOME_LABELS: Final = {
     READY_FOR_MDT: "Ready for MDT",
 }
 
+
+def outcome_words(outcome: str | None) -> str:
+    """An outcome inside a sentence: `ready for MDT`, `not yet refractory` (`not assessed` when None)."""
+    label = OUTCOME_LABELS.get(outcome or "", outcome or "not assessed")
+    return label[:1].lower() + label[1:]
+
+
 #: id -> (short title, NICE recommendation it rests on)
 CRITERIA: Final = {
     "R1": ("Botulinum toxin adequately tried", "NICE HTG51 1.3, 2.1.2"),

@@ -18,7 +18,7 @@ from triage_app.domain.identity import StoredPatient, demographic_differences, m
 from triage_app.domain.parsing import FieldError, ReferralInputError, parse_referral
 from triage_app.domain.referral import Referral, field_label, flatten_fields
 from triage_app.domain.rules import Rules
-from triage_app.domain.scoring import OUTCOME_LABELS, Assessment, assess
+from triage_app.domain.scoring import Assessment, assess, outcome_words
 from triage_app.domain.workflow import CLOSED, COORDINATOR, LISTED, OPEN_STATUSES, RECEIVED, TRIAGEABLE
 from triage_app.services.errors import (
     ConflictError,
@@ -202,9 +202,10 @@ def apply_assessment(session: Any, *, actor: Actor, referral_id: int, assessment
         return None
     if row.status not in TRIAGEABLE and row.status != LISTED:
         return None
-    was = OUTCOME_LABELS.get(row.decision_basis or "", row.decision_basis or "?").lower()
-    now = OUTCOME_LABELS[assessment.outcome].lower()
-    note = f"triage changed since confirmation: was {was}, now {now}"
+    note = (
+        f"triage changed since confirmation: was {outcome_words(row.decision_basis)}, "
+        f"now {outcome_words(assessment.outcome)}"
+    )
     session.add(
         TriageDecisionRow(
             referral_id=referral_id,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from triage_app.domain.scoring import OUTCOME_LABELS, OUTCOMES, READY_FOR_MDT
+from triage_app.domain.scoring import OUTCOMES, READY_FOR_MDT, outcome_words
 from triage_app.domain.workflow import (
     CONSULTANT,
     LISTED,
@@ -128,7 +128,7 @@ def decide_triage(
                     referral_id=referral_id,
                     from_status=before_status,
                     to_status=target,
-                    note=f"triage {decision}: {OUTCOME_LABELS[outcome].lower()}",
+                    note=f"triage {decision}: {outcome_words(outcome)}",
                     changed_by=actor.user_id,
                 )
             )

@@ -22,7 +22,7 @@ from triage_app.domain.formats import format_date, format_name
 from triage_app.domain.intended_use import INTENDED_USE_LINE
 from triage_app.domain.meetings import TRIAGE_CHANGED, triage_text
 from triage_app.domain.referral import field_label, format_nhs_number
-from triage_app.domain.scoring import CRITERIA, FLAGS, OUTCOME_LABELS
+from triage_app.domain.scoring import CRITERIA, FLAGS, OUTCOME_LABELS, outcome_words
 from triage_app.domain.workflow import (
     CONSULTANT,
     LISTED,
@@ -256,7 +256,7 @@ class TriagePanel(QScrollArea):
             f"{verb} as {OUTCOME_LABELS.get(standing.outcome, standing.outcome)} by {who}, {_when(standing.decided_at)}"
         )
         if standing.decision == "overridden":
-            text += f" (the rules found {OUTCOME_LABELS.get(row.decision_basis or '', '?').lower()})"
+            text += f" (the rules found {outcome_words(row.decision_basis)})"
         if standing.reason:
             text += f"\nReason: {standing.reason}"
         self.decision.setText(text)
