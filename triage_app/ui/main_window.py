@@ -245,7 +245,7 @@ class MainWindow(QMainWindow):
         self.users_action = self._action("&Users and roles…", self.open_users)
         self.meetings_action = self._action("&MDT meetings…", self.open_meetings, "Ctrl+M")
         self.about_action = self._action("&About", self.show_about)
-        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.quit_action = self._action("&Quit", self.close, "Ctrl+Q")  # StandardKey.Quit is empty on Windows
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
         for action in (self.new_action, self.demo_action, self.backup_action, self.users_action, self.quit_action):
@@ -594,7 +594,9 @@ class MainWindow(QMainWindow):
         """Ctrl+N: an empty referral form."""
         if self.session is None:
             return
-        self._show_form(None, None, None)
+        form = self._show_form(None, None, None)
+        form.activateWindow()
+        form.focus_field("patient.nhs_number")  # a coordinator types the NHS number first
 
     def open_selected(self, focus_path: str | None = None) -> None:
         """Enter / double-click / Edit: the selected referral's form (loaded fresh)."""
@@ -970,12 +972,14 @@ class MainWindow(QMainWindow):
             self._quitting = False
             event.ignore()
             return
-        for form in list(self.forms):
+        for form in [f for f in self.forms if f.dirty]:  # unsaved ones first: a Cancel leaves every form open
             form.close()
             if form in self.forms and not form.closing_after_save:  # the user chose Cancel
                 self._quitting = False
                 event.ignore()
                 return
+        for form in [f for f in self.forms if not f.dirty and not f.closing_after_save]:
+            form.close()
         if self.forms:  # saves in flight: quit once they land (or stop if one fails)
             event.ignore()
             return
