@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -86,6 +86,9 @@ class ListedCase:
     rationale: str | None
     checklist: dict[str, bool]
     actions: tuple[CaseAction, ...]
+    version: int  # the meeting case's version: recording passes it back (compare-and-swap)
+    decided_by_name: str | None  # who recorded the outcome, if one is recorded
+    decided_at: datetime | None  # when (UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +271,16 @@ def get_meeting(db: Database, *, meeting_id: int, rules: Rules) -> MeetingDetail
         )
         cases = _cases(session, meeting_id)
         rows = repo.queue_rows(session, [c.referral_id for c in cases])
+        deciders = {c.decided_by for c in cases if c.decided_by is not None}
+        names = (
+            dict(
+                session.execute(
+                    select(col(AppUser.id), col(AppUser.display_name)).where(col(AppUser.id).in_(deciders))
+                ).all()
+            )
+            if deciders
+            else {}
+        )
         listed = tuple(
             ListedCase(
                 case_id=c.id or 0,
@@ -283,6 +296,9 @@ def get_meeting(db: Database, *, meeting_id: int, rules: Rules) -> MeetingDetail
                     "baseline_severity_recorded": c.baseline_severity_recorded,
                 },
                 actions=_actions(session, c.id or 0),
+                version=c.version,
+                decided_by_name=names.get(c.decided_by) if c.decided_by is not None else None,
+                decided_at=c.decided_at,
             )
             for c in cases
         )
