@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from triage_app.services import meetings
+from triage_app.services.app import local_today
 from triage_app.services.referrals import get_referral
 from triage_app.services.triage import decide_triage
 from triage_app.services.users import sign_in
@@ -19,25 +20,48 @@ from triage_app.ui.main_window import MainWindow
 from triage_app.ui.meeting_window import ExportChoice, FolderChoice, MeetingWindow, NewMeetingDialog
 
 
-@pytest.fixture
-def ready_ids(seed: Callable[..., list[int]], gui_db: Database) -> list[int]:
-    ids = seed(*[(i, {"severity__twstrs_total": 20 + 10 * i}) for i in (1, 2, 3)])
+@pytest.fixture(autouse=True)
+def discard_questions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """ "Discard the outcome you have not recorded …?" is answered Discard (and recorded) unless a test says."""
+    asked: list[str] = []
+
+    def answer(cls: type, parent: Any, text: str) -> bool:
+        asked.append(text)
+        return True
+
+    monkeypatch.setattr(MeetingWindow, "ask_discard", classmethod(answer))
+    return asked
+
+
+def confirm_ready(gui_db: Database, ids: list[int]) -> list[int]:
+    """A consultant confirms each referral's triage: only then can it be listed on a meeting."""
     consultant = sign_in(gui_db, login="cons-test")
     for referral_id in ids:
-        decide_triage(gui_db, actor=consultant, referral_id=referral_id, expected_version=1)
+        version = get_referral(gui_db, referral_id=referral_id).row.version
+        decide_triage(gui_db, actor=consultant, referral_id=referral_id, expected_version=version)
     return ids
 
 
+@pytest.fixture
+def ready_ids(seed: Callable[..., list[int]], gui_db: Database) -> list[int]:
+    return confirm_ready(gui_db, seed(*[(i, {"severity__twstrs_total": 20 + 10 * i}) for i in (1, 2, 3)]))
+
+
 def open_meetings(qtbot: Any, window: MainWindow) -> MeetingWindow:
-    meeting_window = window.open_meetings()
+    meeting_window: MeetingWindow = window.open_meetings()
     qtbot.waitUntil(lambda: window.worker.pending == 0, timeout=10_000)
     return meeting_window
 
 
-def filled_meeting(gui_db: Database) -> int:
-    """A planned meeting on 03-Dec-2026 filled with the ready referrals; returns its id."""
+def filled_meeting(gui_db: Database, meeting_date: date | None = None) -> int:
+    """A planned meeting filled with the ready referrals; returns its id.
+
+    Dated today unless told: outcomes are refused before the meeting's date.
+    """
     admin = sign_in(gui_db, login="admin-test")
-    meeting_id = meetings.create_meeting(gui_db, actor=admin, meeting_date=date(2026, 12, 3), meeting_time="13:30")
+    meeting_id = meetings.create_meeting(
+        gui_db, actor=admin, meeting_date=meeting_date or local_today(), meeting_time="13:30"
+    )
     meetings.fill_to_capacity(gui_db, actor=admin, meeting_id=meeting_id)
     return meeting_id
 
@@ -157,12 +181,17 @@ def test_record_outcomes_in_the_meeting(
     assert mw.case_title.text().startswith("Case 1 of 3")
     first_referral = mw.detail.cases[0].referral_id
     mw.outcome_buttons["accept_for_spd"].setChecked(True)
-    mw.save_outcome()
-    qtbot.waitUntil(lambda: bool(shown_errors), timeout=5000)
+    mw.save_outcome()  # no rationale: refused on screen, naming the patient and what is missing
+    assert shown_errors[-1][0] == "Outcome not recorded"
+    assert "write the rationale" in shown_errors[-1][1] and "999 000" in shown_errors[-1][1]
+    mw.rationale.setPlainText("Refractory; posterior pattern")
+    mw.save_outcome()  # no checklist: refused by the service, the entry kept
+    qtbot.waitUntil(lambda: len(shown_errors) == 2, timeout=5000)
+    idle(qtbot, window)
     assert "checklist" in shown_errors[-1][1]
+    assert mw.rationale.toPlainText() == "Refractory; posterior pattern" and mw.case_title.text().startswith("Case 1")
     for check in mw.checklist.values():
         check.setChecked(True)
-    mw.rationale.setPlainText("Refractory; posterior pattern")
     from PySide6.QtWidgets import QTableWidgetItem
 
     mw.action_table.setItem(0, 0, QTableWidgetItem("Book consent clinic"))
@@ -178,7 +207,8 @@ def test_record_outcomes_in_the_meeting(
     assert decided.actions[0].due == date(2026, 12, 10)
     assert get_referral(gui_db, referral_id=first_referral).row.status == "discussed"
     mw.show_case(0)
-    assert "Accept for SPD" in mw.case_body.text()
+    assert "Recorded: Accept for SPD</b> by Dr Con Sultant" in mw.case_body.text()
+    assert mw.amend_reason.isEnabled() and mw.chosen_outcome() is None
 
     letters_dir = tmp_path / "letters"
     letters_dir.mkdir()

@@ -7,14 +7,15 @@ All database work goes through the main window's worker; this window only lays o
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt, QTime, Signal
-from PySide6.QtGui import QDropEvent, QKeySequence, QShortcut, QTextDocument
+from PySide6.QtCore import QDate, QModelIndex, Qt, QTime, Signal
+from PySide6.QtGui import QCloseEvent, QDropEvent, QFont, QKeySequence, QShortcut, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -33,28 +34,33 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QTimeEdit,
     QVBoxLayout,
     QWidget,
 )
 
-from triage_app.domain.formats import format_date, format_name, parse_user_date
+from triage_app.domain.formats import format_date, format_month, format_name, parse_user_date
 from triage_app.domain.meetings import (
     MDT_ROLES,
     MEETING_OUTCOME_LABELS,
     MEETING_OUTCOMES,
     OPEN_MEETING_STATUSES,
     SPD_CHECKLIST,
+    TRIAGE_CHANGED,
+    AgendaCase,
     CaseAction,
+    build_agenda,
 )
 from triage_app.domain.referral import format_nhs_number
+from triage_app.domain.scoring import in_words
 from triage_app.domain.workflow import CONSULTANT
 from triage_app.ui.dialogs import Messages
 
@@ -72,6 +78,111 @@ def _line(row: Any) -> str:
         f"Pri {row.priority if row.priority is not None else '?':>3} · {format_nhs_number(row.nhs_number)} · "
         f"{format_name(row.family_name, row.given_name)}"
     )
+
+
+_ISO_ONSET = re.compile(r"(?<=onset )(\d{4})-(\d{2})(?:-(\d{2}))?\b")
+_CODE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+
+
+def _scaled(font: QFont, factor: float, *, bold: bool = False) -> QFont:
+    """`font` enlarged for the shared display (point or pixel sized)."""
+    larger = QFont(font)
+    if larger.pointSizeF() > 0:
+        larger.setPointSizeF(larger.pointSizeF() * factor)
+    elif larger.pixelSize() > 0:
+        larger.setPixelSize(round(larger.pixelSize() * factor))
+    larger.setBold(bold)
+    return larger
+
+
+def _in_words(text: str) -> str:
+    """A case line fully in words: enumerated codes the domain's lines pass through (Col-Cap components such as
+    `sagittal_shift`) in words, and the onset, given as ISO (2015-04), as the screens show dates (Apr-2015)."""
+
+    def word(match: re.Match[str]) -> str:
+        try:
+            if match[3] is None:
+                return format_month(date(int(match[1]), int(match[2]), 1))
+            return format_date(date(int(match[1]), int(match[2]), int(match[3])))
+        except ValueError:
+            return match[0]
+
+    return _ISO_ONSET.sub(word, _CODE.sub(lambda m: in_words(m[0]), text))
+
+
+def patient_label(case: Any) -> str:
+    """The three identifiers of a listed case, for messages and questions: `FAMILY, Given (NHS …, born …)`."""
+    row = case.row
+    if row is None:
+        return f"referral {case.referral_id}"
+    name = format_name(row.family_name, row.given_name) or "name not recorded"
+    nhs = format_nhs_number(row.nhs_number) or "not recorded"
+    born = format_date(row.date_of_birth) or "not recorded"
+    return f"{name} (NHS {nhs}, born {born})"
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return "time not recorded"
+    local = value.astimezone()
+    return f"{format_date(local.date())} {local:%H:%M}"
+
+
+def case_html(case: Any, agenda: AgendaCase | None) -> str:
+    """The case body of the in-meeting screen, every field in words and escaped (rich text)."""
+    parts: list[str] = []
+    if case.outcome is not None:
+        label = MEETING_OUTCOME_LABELS.get(case.outcome, case.outcome)
+        who = case.decided_by_name or "another user"
+        actions = "; ".join(agenda.actions) if agenda is not None and agenda.actions else "none"
+        parts.append(
+            '<table width="100%" cellpadding="6" style="background:#e8f5e9; color:#1b5e20;"><tr><td>'
+            f"<b>✔ Recorded: {escape(label)}</b> by {escape(who)}, {_when(case.decided_at)} — rationale: "
+            f"{escape(case.rationale or 'not given')}<br>Actions: {escape(actions)}<br>"
+            "<i>Recording again amends it: choose the outcome, write its rationale and the reason for amending."
+            "</i></td></tr></table>"
+        )
+    else:
+        parts.append("<p><b>MDT outcome: not yet recorded.</b></p>")
+    if agenda is None:  # the agenda text was not read (the case was added meanwhile): the next refresh has it
+        parts.append("<p>Reading the case…</p>")
+        return "".join(parts)
+    triage = agenda.triage
+    prefix = TRIAGE_CHANGED.upper()
+    if triage.startswith(prefix):
+        rest = triage[len(prefix) :].lstrip(": ")
+        triage_cell = (
+            '<span style="background:#fff3cd; color:#5c3c00;"><b>⚠ TRIAGE CHANGED: RECONFIRM</b></span> — '
+            f"{escape(rest)}. The consultant decision lapsed; accepting for SPD is refused until a consultant "
+            "reconfirms the triage."
+        )
+    else:
+        triage_cell = escape(triage)
+    rows: list[tuple[str, str]] = [
+        ("Referrer", escape(agenda.referrer)),
+        ("Received", escape(agenda.received)),
+    ]
+    if agenda.hospital_number:
+        rows.append(("Hospital number", escape(agenda.hospital_number)))
+    rows += [
+        ("Clinical question", escape(agenda.clinical_question)),
+        ("Triage", triage_cell),
+        # Cautions before the detail: short, and what the MDT must not miss.
+        ("Cautions", "<br>".join(escape(f) for f in agenda.flags) or "none found"),
+    ]
+    rows += [(label, escape(_in_words(text))) for label, text in agenda.lines]
+    criteria = []
+    for line in agenda.criteria:
+        head, _, reason = line.partition(". ")  # "R1 …: not met" then its reason
+        criteria.append(f"<b>{escape(head)}.</b> {escape(reason)}" if reason else f"<b>{escape(head)}</b>")
+    rows.append(("Criteria", "<br>".join(criteria) or "not assessed"))
+    parts.append('<table cellspacing="0" cellpadding="4">')
+    for label, cell in rows:
+        parts.append(
+            f'<tr><td valign="top" style="padding-right:12px;"><b>{escape(label)}</b></td><td>{cell}</td></tr>'
+        )
+    parts.append("</table>")
+    return "".join(parts)
 
 
 class MeetingList(QListWidget):
@@ -193,14 +304,21 @@ class MeetingWindow(QMainWindow):
         super().__init__(main)
         self.main = main
         self.setWindowTitle("MDT meetings")
-        self.resize(1250, 820)
+        available = self.screen().availableGeometry()
+        # Fit a 1366x768 laptop or projector: the outcome controls must never fall off screen.
+        self.resize(min(1250, available.width()), min(820, available.height() - 40))
         self.detail: Any = None
+        self.agenda_cases: dict[int, AgendaCase] = {}
         self.meeting_id: int | None = None
         self.case_index = 0
+        self.shown: tuple[int, int] | None = None  # (meeting id, referral id) of the case on screen
+        self._goto: int | None = None  # the referral to show, blank, after a successful record
+        self._recording = False
 
         self.meetings = QListWidget()
         self.meetings.setAccessibleName("Meetings")
-        self.meetings.currentItemChanged.connect(lambda item, _prev: self._choose(item))
+        self.meetings.setWordWrap(True)  # a narrow pane: wrap the date, status and counts rather than cut them
+        self.meetings.currentItemChanged.connect(self._choose)
         new_button = QPushButton("&New meeting…")
         new_button.clicked.connect(self.new_meeting)
         self.cancel_button = QPushButton("Cancel meeting")
@@ -304,65 +422,113 @@ class MeetingWindow(QMainWindow):
     def _in_meeting(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
+        base = page.font()
+        control_font = _scaled(base, 1.15)
         self.case_title = QLabel()
-        font = self.case_title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.8)
-        font.setBold(True)
-        self.case_title.setFont(font)
+        self.case_title.setWordWrap(True)
+        self.case_title.setTextFormat(Qt.TextFormat.RichText)
+        self.case_title.setFont(_scaled(base, 1.5))
+        self.case_title.setAccessibleName("Case number and patient: name, NHS number, date of birth")
         self.case_body = QLabel()
         self.case_body.setWordWrap(True)
         self.case_body.setTextFormat(Qt.TextFormat.RichText)
-        body_font = self.case_body.font()
-        body_font.setPointSizeF(body_font.pointSizeF() * 1.25)
-        self.case_body.setFont(body_font)
+        self.case_body.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.case_body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.case_body.setFont(_scaled(base, 1.3))
+        self.case_body.setAccessibleName("The case in full")
+        # A long case scrolls; the outcome controls below stay on screen.
+        self.case_scroll = QScrollArea()
+        self.case_scroll.setWidgetResizable(True)
+        self.case_scroll.setWidget(self.case_body)
+        self.case_scroll.setMinimumHeight(120)
+
         self.outcome_group = QButtonGroup(self)
-        outcomes = QHBoxLayout()
+        outcome_grid = QGridLayout()
+        outcome_label = QLabel("Outcome:")
+        outcome_label.setFont(_scaled(base, 1.15, bold=True))
+        outcome_grid.addWidget(outcome_label, 0, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
         self.outcome_buttons: dict[str, QRadioButton] = {}
-        for outcome in MEETING_OUTCOMES:
-            button = QRadioButton(MEETING_OUTCOME_LABELS[outcome])
-            button.setFont(body_font)
-            self.outcome_group.addButton(button)
+        for number, outcome in enumerate(MEETING_OUTCOMES, start=1):
+            button = QRadioButton(f"{MEETING_OUTCOME_LABELS[outcome]}  (Alt+{number})")
+            button.setFont(control_font)
+            self.outcome_group.addButton(button, number)
             self.outcome_buttons[outcome] = button
-            outcomes.addWidget(button)
+            outcome_grid.addWidget(button, (number - 1) // 3, 1 + (number - 1) % 3)
         self.checklist: dict[str, QCheckBox] = {}
         checks = QHBoxLayout()
+        checks.addWidget(QLabel("To accept for SPD (NICE 1.1):"))
         for key, label in SPD_CHECKLIST.items():
             check = QCheckBox(label)
             check.setToolTip("Needed to accept for SPD (NICE HTG51 1.1: consent, audit and clinical governance)")
             self.checklist[key] = check
             checks.addWidget(check)
+        checks.addStretch(1)
         self.rationale = QPlainTextEdit()
-        self.rationale.setPlaceholderText("Rationale (recorded with your name)")
+        self.rationale.setPlaceholderText("Why the MDT decided this (required; recorded with your name)")
         self.rationale.setAccessibleName("Rationale")
-        self.rationale.setMaximumHeight(90)
+        self.rationale.setTabChangesFocus(True)
+        self.rationale.setFont(control_font)
+        self.rationale.setFixedHeight(96)
+        rationale_label = QLabel("R&ationale:")
+        rationale_label.setBuddy(self.rationale)
         self.action_table = QTableWidget(3, 3)
         self.action_table.setHorizontalHeaderLabels(["Action", "Owner", "Due (DD-MMM-YYYY)"])
         self.action_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.action_table.setMaximumHeight(130)
+        self.action_table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.action_table.setColumnWidth(1, 150)
+        self.action_table.verticalHeader().setDefaultSectionSize(24)
+        self.action_table.setFixedHeight(24 * 3 + self.action_table.horizontalHeader().sizeHint().height() + 4)
         self.action_table.setAccessibleName("Actions with owner and due date")
-        self.save_outcome_button = QPushButton("&Record outcome (Ctrl+Enter)")
+        self.action_table.setEditTriggers(  # typing into a cell starts editing it, as in a spreadsheet
+            QAbstractItemView.EditTrigger.AnyKeyPressed
+            | QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+        )
+        actions_label = QLabel("Ac&tions:")
+        actions_label.setBuddy(self.action_table)
+        entry = QGridLayout()
+        entry.addWidget(rationale_label, 0, 0)
+        entry.addWidget(actions_label, 0, 1)
+        entry.addWidget(self.rationale, 1, 0)
+        entry.addWidget(self.action_table, 1, 1)
+        entry.setColumnStretch(0, 1)
+        entry.setColumnStretch(1, 1)
+        self.amend_reason = QLineEdit()
+        self.amend_reason.setAccessibleName("Reason for amending")
+        self.amend_reason.setPlaceholderText("Only when changing an outcome already recorded: why it is amended")
+        self.amend_reason.setFont(control_font)
+        amend_label = QLabel("Reason for a&mending:")
+        amend_label.setBuddy(self.amend_reason)
+        amend = QHBoxLayout()
+        amend.addWidget(amend_label)
+        amend.addWidget(self.amend_reason, 1)
+        self.save_outcome_button = QPushButton("Record outcome (Ctrl+Enter)")
+        self.save_outcome_button.setFont(_scaled(base, 1.15, bold=True))
         self.save_outcome_button.clicked.connect(self.save_outcome)
         self.previous_case_button = QPushButton("← Previous case (PgUp)")
-        self.previous_case_button.clicked.connect(lambda: self.show_case(self.case_index - 1))
+        self.previous_case_button.clicked.connect(lambda: self.move_case(-1))
         self.next_case_button = QPushButton("Next case (PgDn) →")
-        self.next_case_button.clicked.connect(lambda: self.show_case(self.case_index + 1))
+        self.next_case_button.clicked.connect(lambda: self.move_case(1))
         nav = QHBoxLayout()
         nav.addWidget(self.previous_case_button)
         nav.addStretch(1)
         nav.addWidget(self.save_outcome_button)
         nav.addStretch(1)
         nav.addWidget(self.next_case_button)
-        for widget in (self.case_title, self.case_body):
-            layout.addWidget(widget)
-        layout.addLayout(outcomes)
+        layout.addWidget(self.case_title)
+        layout.addWidget(self.case_scroll, 1)
+        layout.addLayout(outcome_grid)
         layout.addLayout(checks)
-        layout.addWidget(self.rationale)
-        layout.addWidget(self.action_table)
+        layout.addLayout(entry)
+        layout.addLayout(amend)
         layout.addLayout(nav)
-        layout.addStretch(1)
-        QShortcut(QKeySequence("Ctrl+Return"), page, self.save_outcome)
-        QShortcut(QKeySequence(Qt.Key.Key_PageDown), page, lambda: self.show_case(self.case_index + 1))
-        QShortcut(QKeySequence(Qt.Key.Key_PageUp), page, lambda: self.show_case(self.case_index - 1))
+        # Parented to the page: these keys act only while the in-meeting tab is showing.
+        for key in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(key), page, self.save_outcome)
+        QShortcut(QKeySequence(Qt.Key.Key_PageDown), page, lambda: self.move_case(1))
+        QShortcut(QKeySequence(Qt.Key.Key_PageUp), page, lambda: self.move_case(-1))
+        for number, outcome in enumerate(MEETING_OUTCOMES, start=1):
+            QShortcut(QKeySequence(f"Alt+{number}"), page, lambda o=outcome: self.choose_outcome(o))
         return page
 
     # --- data -----------------------------------------------------------------------------------------------
@@ -386,13 +552,18 @@ class MeetingWindow(QMainWindow):
         def task() -> Any:
             listing = meetings.list_meetings(db, rules=rules)
             detail = meetings.get_meeting(db, meeting_id=chosen, rules=rules) if chosen else None
+            agenda = None
+            if chosen:
+                # Every field of every case already in words, as the agenda prints it.
+                info, inputs = meetings.agenda_inputs(db, meeting_id=chosen)
+                agenda = build_agenda(info, inputs, quorum_roles=rules.quorum_roles, generated_at=datetime.now(UTC))
             ready_ids = meetings.ready_referral_ids(db)
-            return listing, detail, ready_ids, page(db, ids=ready_ids)
+            return listing, detail, agenda, ready_ids, page(db, ids=ready_ids)
 
         self._submit(task, self._show, "Meetings could not be read")
 
     def _show(self, result: Any) -> None:
-        listing, detail, ready_ids, rows = result
+        listing, detail, agenda, ready_ids, rows = result
         self.meetings.blockSignals(True)
         self.meetings.clear()
         for summary in listing:
@@ -412,11 +583,13 @@ class MeetingWindow(QMainWindow):
             item.setData(REFERRAL_ROLE, referral_id)
             self.ready.addItem(item)
         self.detail = detail
+        self.agenda_cases = {} if agenda is None else {c.referral_id: c for c in agenda.cases}
         self.cases.clear()
         if detail is None:
             self.header.setText("Choose or create a meeting")
             self.quorum.setText("")
             self.capacity.setText("")
+            self._show_meeting_case()
         else:
             m = detail.meeting
             where = " · ".join(p for p in (m.place, m.video_link) if p) or "place not set"
@@ -433,12 +606,23 @@ class MeetingWindow(QMainWindow):
                 item = QListWidgetItem(f"{case.position}. {_line(case.row)}{late}{outcome}")
                 item.setData(REFERRAL_ROLE, case.referral_id)
                 self.cases.addItem(item)
-            self.show_case(min(self.case_index, max(len(detail.cases) - 1, 0)))
+            self._show_meeting_case()
         self._enable()
 
-    def _choose(self, item: QListWidgetItem | None) -> None:
+    def _choose(self, item: QListWidgetItem | None, previous: QListWidgetItem | None = None) -> None:
+        if not self.may_discard():
+            # The user keeps their unrecorded text: put the list back on the meeting they were in.
+            self.meetings.blockSignals(True)
+            if previous is None:
+                self.meetings.setCurrentRow(-1)
+            else:
+                self.meetings.setCurrentItem(previous)
+            self.meetings.blockSignals(False)
+            return
+        self._clear_entry()
         self.meeting_id = None if item is None else item.data(REFERRAL_ROLE)
         self.case_index = 0
+        self.shown = None
         self.refresh()
 
     def _enable(self) -> None:
@@ -456,8 +640,14 @@ class MeetingWindow(QMainWindow):
         has = self.detail is not None
         for widget in (self.export_button, self.outcomes_button, self.print_button, self.letters_button):
             widget.setEnabled(has)
-        consultant = self.main.session is not None and self.main.session.actor.has(CONSULTANT)
-        has_case = has and bool(self.detail.cases)
+        self._enable_entry()
+
+    def _consultant(self) -> bool:
+        return self.main.session is not None and self.main.session.actor.has(CONSULTANT)
+
+    def _enable_entry(self) -> None:
+        consultant = self._consultant()
+        has_case = self.detail is not None and bool(self.detail.cases)
         for control in (
             self.save_outcome_button,
             *self.outcome_buttons.values(),
@@ -467,6 +657,16 @@ class MeetingWindow(QMainWindow):
         ):
             control.setEnabled(consultant and has_case)
             control.setToolTip("" if consultant else NOT_CONSULTANT)
+        recorded = (
+            has_case
+            and 0 <= self.case_index < len(self.detail.cases)
+            and self.detail.cases[self.case_index].outcome is not None
+        )
+        # Only an amendment takes a reason; an empty, disabled field says so for a first record.
+        self.amend_reason.setEnabled(consultant and recorded)
+        self.amend_reason.setToolTip(
+            NOT_CONSULTANT if not consultant else "" if recorded else "Only when amending a recorded outcome"
+        )
 
     # --- planning actions ------------------------------------------------------------------------------------
 
@@ -481,13 +681,18 @@ class MeetingWindow(QMainWindow):
         """Ask for the details and create the meeting."""
         from triage_app.services import meetings
 
+        if not self.may_discard():
+            return
         values = NewMeetingDialog.ask(self)
         if values is None:
             return
         db, actor = self.main.session.db, self.main.session.actor
 
         def done(meeting_id: int) -> None:
+            self._clear_entry()
             self.meeting_id = meeting_id
+            self.case_index = 0
+            self.shown = None
             self.refresh()
             self.changed.emit()
 
@@ -658,38 +863,144 @@ class MeetingWindow(QMainWindow):
 
     # --- in the meeting ----------------------------------------------------------------------------------------
 
-    def show_case(self, index: int) -> None:
-        """One case per screen, large type for a shared display."""
+    @classmethod
+    def ask_discard(cls, parent: QWidget | None, text: str) -> bool:
+        """Whether to drop what the user typed and did not record. (Tests replace this class method.)"""
+        box = QMessageBox(QMessageBox.Icon.Question, "Outcome not recorded", text, parent=parent)
+        discard = box.addButton("&Discard", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("&Keep editing", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+        box.exec()
+        return box.clickedButton() is discard
+
+    def chosen_outcome(self) -> str | None:
+        """The outcome ticked on screen, if any."""
+        return next((o for o, b in self.outcome_buttons.items() if b.isChecked()), None)
+
+    def choose_outcome(self, outcome: str) -> None:
+        """Alt+1..Alt+6: tick an outcome (consultants only; the buttons are disabled otherwise)."""
+        button = self.outcome_buttons[outcome]
+        if button.isEnabled():
+            button.setChecked(True)
+
+    def _commit_action_edit(self) -> None:
+        # A cell still being typed in holds its text in the editor: moving the current cell commits it.
+        current = self.action_table.currentIndex()
+        self.action_table.setCurrentIndex(QModelIndex())
+        self.action_table.setCurrentIndex(current if current.isValid() else self.action_table.model().index(0, 0))
+
+    def has_unrecorded(self) -> bool:
+        """Whether the user chose, ticked or typed anything on this case that is not recorded."""
+        self._commit_action_edit()
+        typed_action = any(
+            (item := self.action_table.item(r, c)) is not None and item.text().strip()
+            for r in range(self.action_table.rowCount())
+            for c in range(self.action_table.columnCount())
+        )
+        return (
+            self.chosen_outcome() is not None
+            or any(check.isChecked() for check in self.checklist.values())
+            or bool(self.rationale.toPlainText().strip())
+            or bool(self.amend_reason.text().strip())
+            or typed_action
+        )
+
+    def may_discard(self) -> bool:
+        """True when nothing unrecorded is on screen, or the user agrees to drop it."""
+        if self.detail is None or not self.detail.cases or self.shown is None or not self.has_unrecorded():
+            return True
+        case = self.detail.cases[self.case_index]
+        return self.ask_discard(self, f"Discard the outcome you have not recorded for {patient_label(case)}?")
+
+    def _clear_entry(self) -> None:
+        """A blank outcome entry: nothing chosen, ticked or typed."""
+        # An exclusive group always keeps one button checked; lift it to untick them all.
+        self.outcome_group.setExclusive(False)
+        for button in self.outcome_buttons.values():
+            button.setChecked(False)
+        self.outcome_group.setExclusive(True)
+        for check in self.checklist.values():
+            check.setChecked(False)
+        self.rationale.clear()
+        self._commit_action_edit()
+        self.action_table.clearContents()
+        self.amend_reason.clear()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        """Closing asks before unrecorded text is dropped."""
+        if not self.may_discard():
+            event.ignore()
+            return
+        self._clear_entry()
+        super().closeEvent(event)
+
+    def move_case(self, offset: int) -> None:
+        """PgDn/PgUp and the Next/Previous buttons: another case, asking before unrecorded text is dropped."""
         if self.detail is None or not self.detail.cases:
-            self.case_title.setText("No cases on this meeting")
+            return
+        target = self.case_index + offset
+        if not 0 <= target < len(self.detail.cases) or not self.may_discard():
+            return
+        self.show_case(target)
+
+    def _show_meeting_case(self) -> None:
+        """After a refresh: the case the user was on (their text kept), or the next one after a record."""
+        detail = self.detail
+        if detail is None or not detail.cases:
+            self.show_case(0)
+            return
+        ids = [c.referral_id for c in detail.cases]
+        goto, self._goto = self._goto, None
+        if goto is not None and goto in ids:
+            self.show_case(ids.index(goto))
+        elif self.shown is not None and self.shown[0] == detail.meeting.id and self.shown[1] in ids:
+            self.show_case(ids.index(self.shown[1]), keep_entry=True)
+        else:
+            if self.shown is not None and self.shown[0] == detail.meeting.id and self.has_unrecorded():
+                self.statusBar().showMessage("The case on screen left this meeting; its unrecorded entry was cleared")
+            self.show_case(min(self.case_index, len(ids) - 1))
+
+    def show_case(self, index: int, *, keep_entry: bool = False) -> None:
+        """Show case `index` in full, in large type for a shared display. A case starts blank; `keep_entry`
+        keeps what the user typed when the same case is read again (a refresh)."""
+        if not keep_entry:
+            self._clear_entry()
+        if self.detail is None or not self.detail.cases:
+            self.shown = None
+            self.case_index = 0
+            self.case_title.setText("No cases on this meeting" if self.detail is not None else "No meeting chosen")
             self.case_body.setText("")
+            self.previous_case_button.setEnabled(False)
+            self.next_case_button.setEnabled(False)
+            self._enable_entry()
             return
         index = max(0, min(index, len(self.detail.cases) - 1))
         self.case_index = index
         case = self.detail.cases[index]
-        row = case.row
-        late = "  (late addition)" if case.late_addition else ""
-        self.case_title.setText(f"Case {index + 1} of {len(self.detail.cases)}: {_line(row)}{late}")
-        status = MEETING_OUTCOME_LABELS.get(case.outcome or "", "not yet decided")
-        flags = ", ".join(row.flags) if row is not None and row.flags else "none"
-        self.case_body.setText(
-            f"Triage outcome: <b>{escape(row.outcome or '?') if row else '?'}</b> · cautions: {escape(flags)}<br>"
-            f"MDT outcome so far: <b>{escape(status)}</b>"
+        self.shown = (self.detail.meeting.id or 0, case.referral_id)
+        agenda = self.agenda_cases.get(case.referral_id)
+        late = " <i>(late addition)</i>" if case.late_addition else ""
+        if agenda is not None:
+            name, nhs, born = agenda.name, agenda.nhs_number, agenda.date_of_birth or "not recorded"
+        else:
+            row = case.row
+            name = format_name(row.family_name, row.given_name) if row else f"referral {case.referral_id}"
+            nhs = format_nhs_number(row.nhs_number) if row else "not recorded"
+            born = format_date(row.date_of_birth) if row else "not recorded"
+        self.case_title.setText(
+            f"Case {index + 1} of {len(self.detail.cases)}: <b>{escape(name)}</b>{late}<br>"
+            f"NHS {escape(nhs)} · born {escape(born)}"
         )
-        for outcome, button in self.outcome_buttons.items():
-            button.setChecked(outcome == case.outcome)
-        for key, check in self.checklist.items():
-            check.setChecked(case.checklist.get(key, False))
-        self.rationale.setPlainText(case.rationale or "")
-        self.action_table.clearContents()
-        for number, action in enumerate(case.actions[: self.action_table.rowCount()]):
-            self.action_table.setItem(number, 0, QTableWidgetItem(action.description))
-            self.action_table.setItem(number, 1, QTableWidgetItem(action.owner or ""))
-            self.action_table.setItem(number, 2, QTableWidgetItem(format_date(action.due)))
+        self.case_body.setText(case_html(case, agenda))
+        if not keep_entry:
+            self.case_scroll.verticalScrollBar().setValue(0)
         self.previous_case_button.setEnabled(index > 0)
         self.next_case_button.setEnabled(index < len(self.detail.cases) - 1)
+        self._enable_entry()
 
     def _actions_entered(self) -> list[CaseAction]:
+        self._commit_action_edit()
         actions = []
         for row in range(self.action_table.rowCount()):
             cells = [self.action_table.item(row, c) for c in range(3)]
@@ -708,42 +1019,85 @@ class MeetingWindow(QMainWindow):
         return actions
 
     def save_outcome(self) -> None:
-        """Record the chosen outcome for the case on screen (consultants only)."""
-        from triage_app.services import meetings
+        """Ctrl+Enter or Record: record the chosen outcome for the case on screen (consultants only).
 
-        if self.detail is None or not self.detail.cases or self.meeting_id is None:
+        The case (meeting, referral and the version shown) is captured at the key press, so a refresh or a
+        move while the call runs cannot redirect the outcome to another patient.
+        """
+        from triage_app.services import meetings
+        from triage_app.services.app import local_today
+
+        if self.detail is None or not self.detail.cases or self.shown is None or self._recording:
             return
-        chosen = next((o for o, b in self.outcome_buttons.items() if b.isChecked()), None)
+        case = self.detail.cases[self.case_index]
+        meeting_id, referral_id, version = self.detail.meeting.id or 0, case.referral_id, case.version
+        patient = patient_label(case)
+        title = "Outcome not recorded"
+        if not self._consultant():
+            Messages.error(self, title, f"{NOT_CONSULTANT}: nothing was recorded for {patient}.")
+            return
+        chosen = self.chosen_outcome()
+        rationale = self.rationale.toPlainText().strip()
+        amending = case.outcome is not None
+        amend_reason = self.amend_reason.text().strip() if amending else ""
+        missing = []
         if chosen is None:
-            Messages.error(self, "Outcome not recorded", "Choose an outcome first.")
+            missing.append("choose an outcome (Alt+1 to Alt+6)")
+        if not rationale:
+            missing.append("write the rationale")
+        if amending and not amend_reason:
+            missing.append("write the reason for amending the recorded outcome")
+        if missing:
+            Messages.error(self, title, f"Nothing was recorded for {patient}: {'; '.join(missing)}.")
             return
+        assert chosen is not None
         try:
             actions = self._actions_entered()
         except ValueError as exc:
-            Messages.error(self, "Outcome not recorded", str(exc))
+            Messages.error(self, title, f"Nothing was recorded for {patient}: {exc}.")
             return
-        case = self.detail.cases[self.case_index]
-        session, meeting_id = self.main.session, self.meeting_id
+        ids = [c.referral_id for c in self.detail.cases]
+        following = ids[self.case_index + 1] if self.case_index + 1 < len(ids) else referral_id
+        session = self.main.session
         ticks = {key: check.isChecked() for key, check in self.checklist.items()}
-        rationale = self.rationale.toPlainText()
-        advance = self.case_index + 1
+        today = local_today()
+        label = MEETING_OUTCOME_LABELS[chosen]
 
-        def done(_result: Any) -> None:
-            self.case_index = min(advance, len(self.detail.cases) - 1) if self.detail else 0
-            self.refresh()
-            self.changed.emit()
-
-        self._submit(
-            lambda: meetings.record_outcome(
+        def task() -> Any:
+            return meetings.record_outcome(
                 session.db,
                 actor=session.actor,
                 meeting_id=meeting_id,
-                referral_id=case.referral_id,
+                referral_id=referral_id,
                 outcome=chosen,
                 rationale=rationale,
+                today=today,
                 checklist=ticks,
                 actions=actions,
-            ),
-            done,
-            "Outcome not recorded",
-        )
+                expected_version=version,
+                amend_reason=amend_reason or None,
+            )
+
+        def done(_result: Any) -> None:
+            self._recording = False
+            if self.shown == (meeting_id, referral_id):  # still on it: its entry is now stored
+                self._clear_entry()
+                self._goto = following
+            self.statusBar().showMessage(f"{'Amended' if amending else 'Recorded'}: {label} for {patient}", 15_000)
+            self.refresh()
+            self.changed.emit()
+
+        def failed(error: BaseException) -> None:
+            self._recording = False
+            log.error("%s: %s", title, type(error).__name__)
+            text = f"Nothing was recorded for {patient}: {error}"
+            if isinstance(error, meetings.OutcomeConflict):
+                text += (
+                    "\n\nThe case now shows the outcome recorded meanwhile; your entry is kept. To change that "
+                    "outcome, write the reason for amending and record again."
+                )
+            Messages.error(self, title, text)
+            self.refresh()  # the same case is read again with the entry kept, showing what is stored now
+
+        self._recording = True
+        self.main.worker.submit(task, done, failed)
