@@ -1,22 +1,27 @@
-"""Screenshot of the main window with demo data, in a real X window (run under Xvfb):
+"""Screenshots of the main window and the MDT meeting window with demo data, in a real X window (run under Xvfb):
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/screenshot.py docs/screenshot-main.png \
         docs/screenshot-meeting.png
+
+and the in-meeting screen as a 1366x768 laptop or projector shows it (today's meeting, case 1 in full):
+
+    xvfb-run -a -s "-screen 0 1366x768x24" python scripts/screenshot.py /tmp/main.png \
+        --in-meeting /tmp/in-meeting.png --count 60
 
 Uses a throw-away data folder with invented referrals (test-range NHS numbers) and a demo user.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
-from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from triage_app.config import default_rules_path, resolve_paths
 from triage_app.domain.rules import load_rules
@@ -33,23 +38,26 @@ from triage_app.ui.main_window import MainWindow
 from triage_app.ui.theme import apply_theme
 
 
-def prepare(data_dir: Path) -> None:
-    """A database with demo referrals and a demo consultant-coordinator."""
+def prepare(data_dir: Path, count: int = 412) -> None:
+    """A database with demo referrals, a demo consultant-coordinator and today's meeting, filled."""
     paths = resolve_paths(data_dir=str(data_dir), environ={})
     database = Database(parse_database_url(paths.db_url))
     migrate(database, backup_dir=None)
     admin = sign_in(database, login="demo-admin", display_name="Demo Admin")
     add_user(database, actor=admin, login="jpatel", display_name="J Patel", roles=["coordinator", "consultant"])
     rules = load_rules(default_rules_path())
-    load_demo(database, actor=admin, rules=rules, as_of=local_today(), count=412, seed=7)
-    # A planned meeting with the week's ready cases, confirmed by a consultant, so the meeting window has a list.
+    load_demo(database, actor=admin, rules=rules, as_of=local_today(), count=count, seed=7)
+    # Today's meeting with the ready cases a consultant confirmed, so both meeting screens have a list (outcomes
+    # are recorded on or after the meeting's date).
     consultant = sign_in(database, login="jpatel")
-    for row in list_queue(database, queue_filter=QueueFilter(outcome="ready_for_mdt"), limit=10):
+    # By the computed outcome: demo referrals are bulk-inserted, and the queue's outcome filter may not see them.
+    ready = [row for row in list_queue(database, queue_filter=QueueFilter()) if row.outcome == "ready_for_mdt"]
+    for row in ready[:10]:
         decide_triage(database, actor=consultant, referral_id=row.id or 0, expected_version=row.version)
     meeting_id = meetings.create_meeting(
         database,
         actor=consultant,
-        meeting_date=local_today() + timedelta(days=12),
+        meeting_date=local_today(),
         meeting_time="13:30",
         place="Neurosciences seminar room 2",
         chair="Dr R Example",
@@ -59,21 +67,35 @@ def prepare(data_dir: Path) -> None:
     database.dispose()
 
 
+def _save(widget: QWidget, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    widget.grab().save(str(target))
+    print(f"wrote {target}")
+
+
 def main() -> int:
-    """Open the window, pick a ready case, save the picture."""
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshot-main.png")
-    meeting_target = Path(sys.argv[2]) if len(sys.argv) > 2 else None
+    """Open the window, pick a ready case, save the pictures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("main", nargs="?", type=Path, default=Path("docs/screenshot-main.png"))
+    parser.add_argument("meeting", nargs="?", type=Path, help="the meeting window's planning tab")
+    parser.add_argument("--in-meeting", type=Path, help="the meeting window's in-meeting tab, case 1")
+    parser.add_argument("--count", type=int, default=412, help="demo referrals (default 412)")
+    args = parser.parse_args()
+    target: Path = args.main
+    meeting_target: Path | None = args.meeting
+    in_meeting_target: Path | None = args.in_meeting
     app = QApplication(sys.argv[:1])
     apply_theme(app)
     with tempfile.TemporaryDirectory() as folder:
         data_dir = Path(folder)
-        prepare(data_dir)
+        prepare(data_dir, args.count)
         paths = resolve_paths(data_dir=str(data_dir), environ={})
         window = MainWindow(
             paths, settings=QSettings(str(data_dir / "w.ini"), QSettings.Format.IniFormat), login="jpatel"
         )
         window.setProperty("smoke", True)
-        window.resize(1560, 940)
+        available = window.screen().availableGeometry()
+        window.resize(min(1560, available.width()), min(940, available.height()))
         window.show()
 
         def pick() -> None:
@@ -87,21 +109,28 @@ def main() -> int:
             QTimer.singleShot(1500, shoot)
 
         def shoot() -> None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            window.grab().save(str(target))
-            print(f"wrote {target}")
-            if meeting_target is None:
+            _save(window, target)
+            if meeting_target is None and in_meeting_target is None:
                 finish()
                 return
             meeting_window = window.open_meetings()
-            meeting_window.resize(1400, 820)
+            if meeting_target is not None:  # the docs picture: roomier than the window opens on a laptop
+                meeting_window.resize(min(1400, available.width()), min(820, available.height() - 40))
             QTimer.singleShot(1500, lambda: meeting_window.meetings.setCurrentRow(0))
             QTimer.singleShot(3500, lambda: shoot_meeting(meeting_window))
 
-        def shoot_meeting(meeting_window: object) -> None:
-            assert meeting_target is not None
-            meeting_window.grab().save(str(meeting_target))  # type: ignore[attr-defined]
-            print(f"wrote {meeting_target}")
+        def shoot_meeting(meeting_window: QWidget) -> None:
+            if meeting_target is not None:
+                _save(meeting_window, meeting_target)
+            if in_meeting_target is None:
+                finish()
+                return
+            meeting_window.tabs.setCurrentIndex(1)  # type: ignore[attr-defined]
+            QTimer.singleShot(1000, lambda: shoot_in_meeting(meeting_window))
+
+        def shoot_in_meeting(meeting_window: QWidget) -> None:
+            assert in_meeting_target is not None
+            _save(meeting_window, in_meeting_target)
             finish()
 
         def finish() -> None:
