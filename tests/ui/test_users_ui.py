@@ -49,3 +49,19 @@ def test_others_cannot_manage_users(open_window: Callable[..., MainWindow]) -> N
     assert not window.users_action.isEnabled()
     assert window.users_action.toolTip() == "Only an administrator can manage users"
     assert window.open_users() is None
+
+
+def test_opening_the_dialog_ticks_no_one_elses_roles(
+    qtbot: Any, open_window: Callable[..., MainWindow], gui_db: Database
+) -> None:
+    window = open_window("admin-test")
+    dialog = window.open_users()
+    qtbot.waitExposed(dialog)
+    idle(qtbot, window)
+    assert dialog.login.text() == "" and not any(check.isChecked() for check in dialog.roles.values())
+    qtbot.keyClicks(dialog.login, "newcoord")
+    qtbot.keyClicks(dialog.name, "N Coordinator")
+    dialog.roles["coordinator"].setChecked(True)
+    dialog.add_user()
+    idle(qtbot, window)
+    assert {user.login: r for user, r in list_users(gui_db)}["newcoord"] == {"coordinator"}  # never admin

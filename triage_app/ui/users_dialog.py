@@ -36,7 +36,10 @@ class UsersDialog(QDialog):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setAccessibleName("Users")
-        self.table.currentCellChanged.connect(lambda row, *_: self._load_row(row))
+        # Only the user's own choice of a row loads it into the fields below: a refresh, or focus arriving in the
+        # table, must never tick another user's roles (an admin's!) for the next user added.
+        self.table.currentCellChanged.connect(lambda row, *_: self._load_row(row) if self.table.hasFocus() else None)
+        self.table.cellClicked.connect(lambda row, _column: self._load_row(row))
         self.login = QLineEdit()
         self.login.setPlaceholderText("operating-system login, e.g. jpatel")
         self.login.setAccessibleName("Login")
@@ -64,6 +67,8 @@ class UsersDialog(QDialog):
         layout.addLayout(roles_row)
         layout.addLayout(buttons)
         self.users: list[tuple[Any, frozenset[str]]] = []
+        self.setTabOrder(self.login, self.name)
+        self.login.setFocus()  # adding a user starts at the login, with nothing ticked
         self.refresh()
 
     def _submit(self, task: Any, title: str) -> None:
@@ -80,7 +85,10 @@ class UsersDialog(QDialog):
         self.main.worker.submit(lambda: list_users(db), self._show, lambda e: Messages.error(self, "Users", str(e)))
 
     def _show(self, users: list[tuple[Any, frozenset[str]]]) -> None:
+        # A refresh must never load another user into the fields being typed (the next action acts on them):
+        # rows are rebuilt quietly and the user whose login is typed stays the current one.
         self.users = users
+        self.table.blockSignals(True)
         self.table.setRowCount(len(users))
         for row, (user, roles) in enumerate(users):
             values = (
@@ -91,6 +99,11 @@ class UsersDialog(QDialog):
             )
             for column, text in enumerate(values):
                 self.table.setItem(row, column, QTableWidgetItem(text))
+        typed = self.login.text().strip()
+        current = next((row for row, (user, _) in enumerate(users) if user.login == typed), -1)
+        if current >= 0:
+            self.table.setCurrentCell(current, 0)
+        self.table.blockSignals(False)
 
     def _load_row(self, row: int) -> None:
         if 0 <= row < len(self.users):
