@@ -68,6 +68,7 @@ def bulk_insert(
                 "status": status,
                 "current_assessment_id": aid,
                 "outcome": assessment.outcome,
+                "queue_outcome": assessment.outcome,  # no consultant decision yet: the computed outcome shows
                 "priority": assessment.priority,
                 "priority_waiting": terms.waiting,
                 "created_at": now,
