@@ -223,3 +223,17 @@ def test_who_signs_and_which_cases_get_letters() -> None:
 def test_a_template_without_the_patient_identifiers_is_refused() -> None:
     with pytest.raises(TemplateError, match=r"\$nhs_number"):
         fill_letter("Outcome\n\n$today $patient_name $date_of_birth $intended_use $signatory", {}, 1)
+
+
+def test_case_lines_use_words_and_dates_people_read() -> None:
+    source = referral(1, phenotype__components=["sagittal_shift", "torticollis"], diagnosis__onset="2015-04")
+    agenda = build_agenda(MEETING, [case(1, source)], quorum_roles=REQUIRED, generated_at=NOW)
+    lines = dict(agenda.cases[0].lines)
+    assert lines["Phenotype"].startswith("sagittal shift, torticollis") and "onset Apr-2015" in lines["Diagnosis"]
+    dated = referral(1, diagnosis__onset="2015-04-03")
+    assert (
+        "onset 03-Apr-2015"
+        in dict(build_agenda(MEETING, [case(1, dated)], quorum_roles=REQUIRED, generated_at=NOW).cases[0].lines)[
+            "Diagnosis"
+        ]
+    )

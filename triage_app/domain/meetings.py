@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Final
 
-from triage_app.domain.formats import format_date, format_name
+from triage_app.domain.formats import format_date, format_month, format_name
 from triage_app.domain.intended_use import INTENDED_USE_LINE
-from triage_app.domain.referral import Referral, format_nhs_number
+from triage_app.domain.referral import Onset, Referral, format_nhs_number
 from triage_app.domain.scoring import CRITERIA, FLAGS, OUTCOME_LABELS, age_in_years, in_words, outcome_words
 
 ACCEPT_FOR_SPD: Final = "accept_for_spd"
@@ -211,9 +211,18 @@ def _words(value: str | None) -> str:
 _GUIDANCE = {"emg": "EMG-guided", "ultrasound": "ultrasound-guided", "none": "unguided"}
 
 
+def _onset_text(onset: Onset | None) -> str:
+    """`Apr-2015`, or `03-Apr-2015` when the day was given (never ISO on a document people read)."""
+    if onset is None:
+        return "not recorded"
+    return format_month(onset.first_day) if onset.month_only else format_date(onset.first_day)
+
+
 def _case_lines(referral: Referral) -> tuple[tuple[str, str], ...]:
     phenotype = referral.phenotype
-    components = "not recorded" if phenotype.components is None else ", ".join(phenotype.components) or "none"
+    components = (
+        "not recorded" if phenotype.components is None else ", ".join(map(in_words, phenotype.components)) or "none"
+    )
     tremor = _yes_no(phenotype.head_tremor, "head tremor", "no head tremor")
     severity = referral.severity
     toxin = referral.botulinum_toxin
@@ -241,7 +250,7 @@ def _case_lines(referral: Referral) -> tuple[tuple[str, str], ...]:
         (
             "Diagnosis",
             f"{_words(diagnosis.condition)}; {_words(diagnosis.aetiology)}; {_words(diagnosis.distribution)}; "
-            f"onset {diagnosis.onset.isoformat() if diagnosis.onset else 'not recorded'}",
+            f"onset {_onset_text(diagnosis.onset)}",
         ),
         ("Phenotype", f"{components}; {tremor}"),
         (
