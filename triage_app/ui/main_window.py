@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
         header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
-        for column, width in enumerate((50, 110, 200, 50, 100, 60, 190, 220, 140, 140)):
+        for column, width in enumerate((50, 110, 180, 45, 100, 55, 330, 200, 140, 140)):
             self.table.setColumnWidth(column, width)
         self.table.doubleClicked.connect(lambda _index: self.open_selected())
         self.table.activated.connect(lambda _index: self.open_selected())

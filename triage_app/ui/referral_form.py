@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QFormLayout,
@@ -193,7 +193,7 @@ class ReferralForm(QDialog):
         self._save_attempted = False
         self._looked_up: str | None = None
         self.existing: list[Any] = []
-        self.resize(1150, 820)
+        self._fit_to_screen(parent)
         self.setModal(False)
         self.fields: dict[str, FormField] = {}
         self.errors: dict[str, QLabel] = {}
@@ -265,6 +265,7 @@ class ReferralForm(QDialog):
         splitter.addWidget(preview_scroll)
         splitter.setStretchFactor(1, 3)
         splitter.setStretchFactor(2, 1)
+        splitter.setSizes([150, 640, 320])  # the live triage stays readable beside the fields
 
         self.patient_header = QLabel()
         self.patient_header.setAccessibleName("Patient")
@@ -306,6 +307,15 @@ class ReferralForm(QDialog):
         self._timer.setInterval(150)
         self._timer.timeout.connect(self.validate)
         self.load(referral)
+
+    def _fit_to_screen(self, parent: QWidget | None) -> None:
+        """As large as is comfortable, never taller or wider than the screen (Save must stay on it at 1366x768)."""
+        screen = (parent.screen() if parent is not None else None) or QGuiApplication.primaryScreen()
+        available = screen.availableGeometry() if screen is not None else None
+        width, height = 1150, 820
+        if available is not None:
+            width, height = min(width, available.width() - 40), min(height, available.height() - 60)
+        self.resize(width, height)
 
     @staticmethod
     def _focusable(field: FormField) -> list[QWidget]:
@@ -377,7 +387,7 @@ class ReferralForm(QDialog):
             lines.append(
                 f'<a href="referral:{r.referral_id}">Open referral {r.referral_id}</a>: '
                 f"{escape(patient_line(r.family_name, r.given_name, self.fields['patient.nhs_number'].value(), r.date_of_birth))}, "
-                f"received {format_date(r.received_on) or '?'}, {STATUS_LABELS.get(r.status, r.status).lower()}"
+                f"received {format_date(r.received_on) or '?'}, status: {STATUS_LABELS.get(r.status, r.status)}"
             )
         lead = (
             "<b>This patient already has an open referral.</b> Open it instead, or save this one with a written "
@@ -408,6 +418,8 @@ class ReferralForm(QDialog):
             for error in exc.errors:
                 path = self._owner(error.field)
                 problems.setdefault(path, error.message)
+        # What the live triage scores: anything readable (scoring accepts a referral without identity)
+        scorable = self.parsed if not problems else None
         if self._save_attempted and self.parsed is not None:
             for error in missing_identity(self.parsed):
                 problems.setdefault(error.field, error.message)
@@ -427,7 +439,7 @@ class ReferralForm(QDialog):
         else:
             self.status.setText("Unsaved changes" if self._dirty else "")
             self.save_button.setToolTip("Save and score the referral (Ctrl+S)")
-        self._show_preview()
+        self._show_preview(scorable)
         return not problems
 
     def _show_patient(self) -> None:
@@ -462,11 +474,11 @@ class ReferralForm(QDialog):
                 return prefix
         return path
 
-    def _show_preview(self) -> None:
-        if self.parsed is None:
+    def _show_preview(self, scorable: Referral | None) -> None:
+        if scorable is None:
             self.preview.setText("<b>Live triage</b><br>Correct the fields marked ⚠ to see the triage.")
             return
-        result = assess(self.parsed, self.rules, self.as_of)
+        result = assess(scorable, self.rules, self.as_of)
         lines = [f"<b>Live triage: {OUTCOME_LABELS[result.outcome]}</b>", f"Priority {result.priority}"]
         for criterion in result.criteria:
             lines.append(f"{criterion.id} {STATUS_BADGES[criterion.status]}: {CRITERIA[criterion.id][0]}")
