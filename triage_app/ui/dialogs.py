@@ -84,6 +84,9 @@ class ConflictDialog(QDialog):
         self.setWindowTitle("This referral was changed by someone else")
         self.choice = CANCEL
         layout = QVBoxLayout(self)
+        who = QLabel(f"<b>{escape(referral_patient_line(theirs))}</b>")
+        who.setAccessibleName("Patient")
+        layout.addWidget(who)
         intro = QLabel(message)
         intro.setWordWrap(True)
         layout.addWidget(intro)

@@ -553,10 +553,11 @@ class ReferralForm(QDialog):
     @classmethod
     def ask_unsaved(cls, parent: QWidget) -> QMessageBox.StandardButton:
         """Save, Discard or Cancel? (Tests replace this class method.)"""
+        who = parent.patient_header.text() if isinstance(parent, ReferralForm) else "This referral"
         return QMessageBox.question(
             parent,
             "Unsaved changes",
-            "This referral has changes that are not saved. Save them now?",
+            f"{who}\n\nThis referral has changes that are not saved. Save them now?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save,
         )
