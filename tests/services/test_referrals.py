@@ -34,7 +34,17 @@ def test_a_referral_round_trips_through_the_database(db: Database, admin: Actor,
     assert detail.assessment is not None
     assert detail.assessment.row.outcome == saved.assessment.outcome == "needs_information"
     assert detail.assessment.missing == ("oral_medications[0].outcome",)
-    assert [c.criterion_id for c in detail.assessment.criteria] == ["R1", "R2", "R3", "R4", "S1", "S2", "S3", "S4", "S5"]
+    assert [c.criterion_id for c in detail.assessment.criteria] == [
+        "R1",
+        "R2",
+        "R3",
+        "R4",
+        "S1",
+        "S2",
+        "S3",
+        "S4",
+        "S5",
+    ]
 
 
 def test_unknown_lists_stay_unknown(db: Database, admin: Actor, rules: Rules) -> None:

@@ -63,7 +63,12 @@ def fill_ready_referral(qtbot: Any, form: ReferralForm, nhs: str) -> None:
     choose(form.fields["diagnosis.specialist_confirmed"].widget, True)
     form.fields["phenotype.components"].boxes["torticollis"].setChecked(True)  # type: ignore[attr-defined]
     choose(form.fields["phenotype.head_tremor"].widget, False)
-    for history in ("dysphagia", "prior_neck_surgery", "congenital_head_or_spine_abnormality", "cervical_spine_disease"):
+    for history in (
+        "dysphagia",
+        "prior_neck_surgery",
+        "congenital_head_or_spine_abnormality",
+        "cervical_spine_disease",
+    ):
         choose(form.fields[f"history.{history}"].widget, False)
     type_into(qtbot, form, "severity.twstrs_total", "38")
     type_into(qtbot, form, "severity.twstrs_pain", "9")

@@ -82,9 +82,9 @@ def test_consultant_overrides_with_a_reason(
         dialogs.OverrideDialog,
         "ask",
         classmethod(
-            lambda cls, current, patient, parent: ("needs_information", "Awaiting swallow study")
-            if "QUILLFEATHER, Morwenna" in patient
-            else None
+            lambda cls, current, patient, parent: (
+                ("needs_information", "Awaiting swallow study") if "QUILLFEATHER, Morwenna" in patient else None
+            )
         ),
     )
     with qtbot.waitSignal(window.changes_applied, timeout=10_000):
