@@ -114,6 +114,7 @@ class TriagePanel(QScrollArea):
         self.status_label = QLabel()
         self.status_combo = QComboBox()
         self.status_combo.setAccessibleName("Move to status")
+        self.status_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # whole words
         self.status_button = QPushButton("&Move")
         self.status_button.setAccessibleName("Move referral to the chosen status")
         self.status_button.clicked.connect(self._move)
