@@ -5,14 +5,15 @@ Each mutation runs in one write transaction with its audit event and returns wha
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import col
+from sqlalchemy import func, select
+from sqlmodel import Session, col
 
 from triage_app.domain.identity import StoredPatient, demographic_differences, missing_identity
 from triage_app.domain.parsing import FieldError, ReferralInputError, parse_referral
@@ -82,6 +83,20 @@ def _require_identity(referral: Referral) -> None:
         raise IdentityIncomplete(errors)
 
 
+def _lock_patient(session: Session, nhs_number: str | None) -> None:
+    """Hold this patient's checks until the transaction ends, so two desktops cannot both pass them.
+
+    The duplicate, demographics and second-open-referral checks read the patient's referrals and then insert or
+    change one. SQLite runs one write transaction at a time (BEGIN IMMEDIATE), so the read is still true at the
+    commit. PostgreSQL runs them side by side and, under READ COMMITTED, neither sees the other's new referral:
+    a transaction-scoped advisory lock on the NHS number makes the second wait for the first, then see it.
+    """
+    if nhs_number is None or session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(f"triage_app.patient:{nhs_number}".encode(), digest_size=8).digest()
+    session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
+
+
 def _check_patient(
     session: Any,
     referral: Referral,
@@ -149,6 +164,7 @@ def register_referral(
     reason = _clean(second_referral_reason)
     assessment = assess(referral, rules, as_of)
     with db.write() as session:
+        _lock_patient(session, referral.patient.nhs_number)
         _refuse_duplicate(session, referral)
         confirmations = _check_patient(
             session,
@@ -265,6 +281,7 @@ def update_referral(
     reason = _clean(second_referral_reason)
     assessment = assess(referral, rules, as_of)
     with db.write() as session:
+        _lock_patient(session, referral.patient.nhs_number)
         loaded = repo.load_referral(session, referral_id)
         if loaded is None:
             raise NotFound(f"referral {referral_id} no longer exists")
