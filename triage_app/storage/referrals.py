@@ -377,11 +377,17 @@ class PatientReferral:
 
 
 def referrals_for_patient(session: Session, *, nhs_number: str, except_id: int | None = None) -> list[PatientReferral]:
-    """Every referral stored for this NHS number, newest first (the duplicate and demographics checks)."""
+    """Every referral stored for this NHS number, newest first (the duplicate and demographics checks).
+
+    One stored without a received date (before the identity minimum) comes last: SQLite sorts NULL lowest,
+    PostgreSQL highest, so the order says where NULLs go rather than leaving it to the database.
+    """
     query = (
         select(ReferralRow)
         .where(col(ReferralRow.nhs_number) == nhs_number)
-        .order_by(col(ReferralRow.received_on).desc(), col(ReferralRow.id).desc())
+        .order_by(
+            col(ReferralRow.received_on).is_(None), col(ReferralRow.received_on).desc(), col(ReferralRow.id).desc()
+        )
     )
     if except_id is not None:
         query = query.where(col(ReferralRow.id) != except_id)
