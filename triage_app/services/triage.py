@@ -53,6 +53,19 @@ class StaleAssessment(ServiceError):
     """The referral was reassessed after the consultant opened it: they must look at the new result first."""
 
 
+def _lock_referral(session: Session, referral_id: int) -> None:
+    """Lock the referral's row before reading it, so the decision is made on what is stored at the commit.
+
+    On SQLite the write transaction already holds the database's write lock (BEGIN IMMEDIATE). On PostgreSQL
+    a reassessment may be changing the computed outcome at the same moment without bumping the version (only
+    a lapse does), so the compare-and-swap alone would let a decision stand on the outcome it replaced.
+    SQLite ignores FOR UPDATE.
+    """
+    session.execute(
+        select(col(ReferralRow.id)).where(col(ReferralRow.id) == referral_id).with_for_update(key_share=True)
+    )
+
+
 def decide_triage(
     db: Database,
     *,
@@ -77,6 +90,7 @@ def decide_triage(
         if reason is None:
             raise ServiceError("an override needs a written reason")
     with db.write() as session:
+        _lock_referral(session, referral_id)
         row = repo.get_referral_row(session, referral_id)
         if row is None:
             raise NotFound(f"referral {referral_id} no longer exists")
@@ -179,6 +193,7 @@ def change_status(
     require_entry(actor)
     note = (note or "").strip() or None
     with db.write() as session:
+        _lock_referral(session, referral_id)
         row = repo.get_referral_row(session, referral_id)
         if row is None:
             raise NotFound(f"referral {referral_id} no longer exists")
