@@ -356,11 +356,31 @@ def _set_referral(
         )
 
 
+def _lock_referral(session: Session, referral_id: int) -> ReferralRow:
+    """Lock the referral's row until the transaction ends and re-read it (the loaded object is refreshed).
+
+    SQLite needs it not: `Database.write()` holds the write lock from the first read (BEGIN IMMEDIATE), and
+    ignores FOR UPDATE. On PostgreSQL another desktop may be listing the referral, confirming it, or lapsing
+    its decision at the same moment: without the lock the checks here read the row as it was, and the
+    compare-and-swap on its version then fails with a storage error instead of the service's refusal.
+    """
+    row: ReferralRow | None = session.execute(
+        select(ReferralRow)
+        .where(col(ReferralRow.id) == referral_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"referral {referral_id} does not exist")
+    return row
+
+
 def _add(
     session: Session, actor: Actor, meeting: MeetingRow, referral: ReferralRow, *, leaving: int | None = None
 ) -> MeetingCaseRow:
     """List `referral` on `meeting`; `leaving` is the meeting it is moving from, if any."""
     assert meeting.id is not None and referral.id is not None
+    _lock_referral(session, referral.id)  # `referral` is re-read: its meeting and decision as they stand now
     if referral.meeting_id not in (None, meeting.id, leaving):
         other = session.get(MeetingRow, referral.meeting_id)
         if other is not None and other.status in OPEN_MEETING_STATUSES:
@@ -591,6 +611,14 @@ class OutcomeConflict(ServiceError):
     """Someone recorded or amended this case's outcome after the user loaded it; nothing was overwritten."""
 
 
+def _require_standing_decision(referral: ReferralRow, outcome: str) -> None:
+    if outcome == ACCEPT_FOR_SPD and referral.decided_outcome != READY_FOR_MDT:
+        raise ServiceError(
+            "accepting for SPD needs a standing consultant decision of ready for MDT: the triage changed "
+            "since it was confirmed, so a consultant reconfirms it first"
+        )
+
+
 def record_outcome(
     db: Database,
     *,
@@ -662,11 +690,7 @@ def record_outcome(
             raise OutcomeConflict("this case changed after you loaded it; nothing was recorded. Reload it first.")
         referral = repo.get_referral_row(session, referral_id)
         assert referral is not None
-        if outcome == ACCEPT_FOR_SPD and referral.decided_outcome != READY_FOR_MDT:
-            raise ServiceError(
-                "accepting for SPD needs a standing consultant decision of ready for MDT: the triage changed "
-                "since it was confirmed, so a consultant reconfirms it first"
-            )
+        _require_standing_decision(referral, outcome)
         swapped = session.execute(
             update(MeetingCaseRow)
             .where(col(MeetingCaseRow.id) == case.id, col(MeetingCaseRow.version) == case.version)
@@ -684,6 +708,10 @@ def record_outcome(
         )
         if swapped.rowcount != 1:  # type: ignore[attr-defined]
             raise OutcomeConflict("this case changed while you were recording; nothing was recorded. Reload it.")
+        # Read the referral again, locked, after the case (the order remove_case takes them in): on PostgreSQL
+        # an edit may have lapsed its decision since the read above. A refusal here rolls the case back too.
+        referral = _lock_referral(session, referral_id)
+        _require_standing_decision(referral, outcome)
         session.execute(delete(CaseActionRow).where(col(CaseActionRow.case_id) == case.id))
         for action in action_list:
             session.add(
