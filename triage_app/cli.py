@@ -17,12 +17,13 @@ from typing import Any, TextIO
 
 from triage_app import __version__
 from triage_app.config import AppPaths, ConfigError, ensure_data_dir, resolve_paths
-from triage_app.domain.meetings import MEETING_OUTCOMES, SPD_CHECKLIST
+from triage_app.domain.formats import format_name
+from triage_app.domain.meetings import MEETING_OUTCOME_LABELS, MEETING_OUTCOMES, SPD_CHECKLIST, triage_text
 from triage_app.domain.parsing import FieldError, ReferralInputError, parse_as_of, parse_referral
 from triage_app.domain.referral import format_nhs_number
 from triage_app.domain.rules import Rules, RulesFileError, load_rules
-from triage_app.domain.scoring import OUTCOMES, assess
-from triage_app.domain.workflow import ROLES, STATUSES
+from triage_app.domain.scoring import FLAGS, OUTCOMES, assess
+from triage_app.domain.workflow import ROLES, STATUS_LABELS, STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("file", metavar="FILE", help="the referral in the interchange format (JSON object)")
     edit.add_argument("--version", type=int, required=True, metavar="N", help="the version you read (referral show)")
     edit.add_argument(
-        "--demographics-changed", action="store_true", help="confirm that the patient's name or date of birth changed"
+        "--demographics-changed",
+        action="store_true",
+        help="confirm that the patient's NHS number, name or date of birth changed, having checked both",
     )
+    edit.add_argument("--second-referral-reason", metavar="TEXT", help="why this patient has a second open referral")
     move = referral_commands.add_parser("status", help="move the referral along the workflow")
     _common_options(move, suppress=True)
     move.add_argument("referral", type=int, metavar="REFERRAL")
@@ -393,7 +397,10 @@ def cmd_queue(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) 
                 "given_name": r.given_name,
                 "received_on": None if r.received_on is None else r.received_on.isoformat(),
                 "weeks_waiting": None if r.received_on is None else (as_of - r.received_on).days // 7,
-                "outcome": r.outcome,
+                "outcome": r.queue_outcome,  # the standing decision, else the computed outcome
+                "computed_outcome": r.outcome,
+                "decided_outcome": r.decided_outcome,
+                "triage": triage_text(r.outcome, r.decided_outcome, r.decision_kind),
                 "status": r.status,
                 "flags": list(flags.get(r.id or 0, ())),
                 "version": r.version,
@@ -403,7 +410,7 @@ def cmd_queue(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) 
         out.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         return EXIT_OK
     print(
-        f"{'id':>6} {'pri':>3}  {'NHS number':<12}  {'name':<28} {'wks':>3}  {'outcome':<28} {'status':<20} flags",
+        f"{'id':>6} {'pri':>3}  {'NHS number':<12}  {'name':<28} {'wks':>3}  {'triage':<44} {'status':<22} cautions",
         file=out,
     )
     for r in rows:
@@ -411,10 +418,11 @@ def cmd_queue(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) 
         weeks = "" if r.received_on is None else str((as_of - r.received_on).days // 7)
         print(
             f"{r.id:>6} {r.priority if r.priority is not None else '':>3}  {format_nhs_number(r.nhs_number):<12}  "
-            f"{name[:28]:<28} {weeks:>3}  {r.outcome or '':<28} {r.status:<20} {' '.join(flags.get(r.id or 0, ()))}",
+            f"{name[:28]:<28} {weeks:>3}  {triage_text(r.outcome, r.decided_outcome, r.decision_kind):<44} "
+            f"{STATUS_LABELS.get(r.status, r.status):<22} {', '.join(FLAGS[f][0] if f in FLAGS else f for f in flags.get(r.id or 0, ()))}",
             file=out,
         )
-    print(f"{len(rows)} referrals", file=out)
+    print(_count_of(len(rows), "referral"), file=out)
     return EXIT_OK
 
 
@@ -573,7 +581,7 @@ def cmd_meeting(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO
                     f"{m.cases:>3} cases  {quorate:<11}  {m.place or ''}",
                     file=out,
                 )
-            print(f"{len(found)} meetings", file=out)
+            print(_count_of(len(found), "meeting"), file=out)
         return EXIT_OK
     if action == "outcome":
         meetings.record_outcome(
@@ -585,7 +593,7 @@ def cmd_meeting(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO
             rationale=args.rationale,
             today=today(),
             checklist={item: True for item in args.checklist},
-            actions=[_case_action(a) for a in args.action],
+            actions=[_case_action(a) for a in args.action] or None,  # none given: an amendment keeps them
             expected_version=args.version,
             amend_reason=args.amend_reason,
         )
@@ -598,7 +606,7 @@ def cmd_meeting(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO
         return EXIT_OK
     if action == "fill":
         added = meetings.fill_to_capacity(db, actor=actor, meeting_id=args.meeting)
-        print(f"added {len(added)} referrals: {', '.join(map(str, added)) or 'none ready'}", file=out)
+        print(f"added {_count_of(len(added), 'referral')}: {', '.join(map(str, added)) or 'none ready'}", file=out)
         return EXIT_OK
     if action == "circulate":
         meetings.circulate(db, actor=actor, meeting_id=args.meeting)
@@ -619,8 +627,20 @@ def cmd_meeting(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO
     )
     print(f"{detail.quorum_text}; {len(detail.cases)} of {detail.capacity} cases", file=out)
     for case in detail.cases:
-        late = " LATE" if case.late_addition else ""
-        print(f"  {case.position:>2}. referral {case.referral_id}{late} {case.outcome or ''}", file=out)
+        row = case.row
+        late = " (late addition)" if case.late_addition else ""
+        who = f"{format_name(row.family_name, row.given_name)}, NHS {format_nhs_number(row.nhs_number)}" if row else ""
+        lapsed = "  TRIAGE CHANGED: RECONFIRM" if row is not None and row.decided_outcome is None else ""
+        outcome = (
+            f"  outcome: {MEETING_OUTCOME_LABELS.get(case.outcome, case.outcome)} by {case.decided_by_name}"
+            if case.outcome
+            else "  outcome not yet recorded"
+        )
+        print(
+            f"  {case.position:>2}. referral {case.referral_id}: {who}{late}{lapsed}{outcome} "
+            f"(case version {case.version})",
+            file=out,
+        )
     return EXIT_OK
 
 
@@ -658,7 +678,7 @@ def cmd_letters(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO
     )
     for path in written:
         print(f"wrote {path}", file=out)
-    print(f"{len(written)} letters", file=out)
+    print(_count_of(len(written), "letter"), file=out)
     return EXIT_OK
 
 
@@ -687,9 +707,7 @@ def _referral_json(detail: Any) -> dict[str, Any]:
 
 def cmd_referral(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
     """`triage-app referral show|edit|status REFERRAL`."""
-    from triage_app.domain.formats import format_date, format_name
-    from triage_app.domain.meetings import triage_text
-    from triage_app.domain.workflow import STATUS_LABELS
+    from triage_app.domain.formats import format_date
     from triage_app.services import referrals, triage
 
     action = args.referral_command
@@ -725,6 +743,7 @@ def cmd_referral(args: argparse.Namespace, session: Any, out: TextIO, err: TextI
             rules=session.rules,
             as_of=today(),
             demographics_confirmed=args.demographics_changed,
+            second_referral_reason=args.second_referral_reason,
         )
         print(f"referral {saved.referral_id} saved as version {saved.version} ({saved.assessment.outcome})", file=out)
         return EXIT_OK
@@ -744,7 +763,6 @@ def cmd_referral(args: argparse.Namespace, session: Any, out: TextIO, err: TextI
 
 def cmd_triage(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
     """`triage-app triage confirm|override REFERRAL`: a consultant's triage decision."""
-    from triage_app.domain.workflow import STATUS_LABELS
     from triage_app.services.triage import decide_triage
 
     overriding = args.triage_command == "override"
@@ -775,6 +793,11 @@ def _case_action(text: str) -> Any:
         owner.strip() or None,
         _date_argument(due.strip(), "--action due date") if due.strip() else None,
     )
+
+
+def _count_of(count: int, noun: str) -> str:
+    """`1 referral`, `3 referrals`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def session_paths(args: argparse.Namespace) -> AppPaths:

@@ -63,6 +63,8 @@ def test_enter_triage_edit_list_decide_and_write_letters(capsys: pytest.CaptureF
     }
     code, out, _ = run(capsys, *d, "queue", "--outcome", "ready_for_mdt", "--json")
     assert [r["nhs_number"] for r in json.loads(out)] == [make_test_nhs_number(1)]  # the override is what shows
+    code, out, _ = run(capsys, *d, "queue")
+    assert "Not yet refractory (overridden: was ready for MDT)" in out and "Ready for MDT (confirmed)" in out
 
     # an edit with a stale version is refused and changes nothing
     edited = tmp_path / "edit.json"
@@ -101,7 +103,7 @@ def test_enter_triage_edit_list_decide_and_write_letters(capsys: pytest.CaptureF
     assert code == 0, err
     assert run(capsys, *d, "triage", "confirm", "2")[0] == 0
     code, out, _ = run(capsys, *d, "meeting", "fill", meeting)
-    assert code == 0 and "added 1 referrals: 2" in out
+    assert code == 0 and "added 1 referral: 2" in out
 
     code, _, err = run(capsys, *d, "meeting", "outcome", meeting, "2", "--outcome", "decline", "--rationale", " ")
     assert code == 2 and "needs a rationale" in err
@@ -112,7 +114,9 @@ def test_enter_triage_edit_list_decide_and_write_letters(capsys: pytest.CaptureF
     )
     assert code == 0, err
     code, _, err = run(capsys, *d, "meeting", "outcome", meeting, "2", "--outcome", "decline", "--rationale", "No")
-    assert code == 2 and "already recorded for this case" in err  # no silent overwrite
+    assert code == 2 and "already recorded for this case" in err and "current version (2)" in err  # no overwrite
+    code, out, _ = run(capsys, *d, "meeting", "show", meeting)
+    assert "Refer for DBS assessment by" in out and "(case version 2)" in out and "NHS 999 000" in out
     code, _, err = run(
         capsys,
         *d,
@@ -135,7 +139,7 @@ def test_enter_triage_edit_list_decide_and_write_letters(capsys: pytest.CaptureF
     letters = tmp_path / "letters"
     letters.mkdir()
     code, out, err = run(capsys, *d, "letters", meeting, "--format", "docx", "--out-dir", str(letters))
-    assert code == 0 and "1 letters" in out, err
+    assert code == 0 and "1 letter" in out, err
 
 
 def test_outcomes_before_the_meeting_date_are_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -100,7 +100,7 @@ def test_summary_wording_for_each_outcome(rules: Rules) -> None:
 
     assert summary(BASE) == (
         "All criteria met for MDT discussion: botulinum toxin, oral medication and physiotherapy criteria met, "
-        "136 months from onset (2015-04) to referral; scope, specialist unit, specialist assessment, baseline "
+        "136 months from onset (Apr-2015) to referral; scope, specialist unit, specialist assessment, baseline "
         "severity and safety screen criteria met."
     )
     assert summary(scenario(s1="not_met")) == (

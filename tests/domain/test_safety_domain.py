@@ -31,7 +31,10 @@ AS_OF = date(2026, 11, 2)
 def test_an_empty_referral_misses_every_identity_field() -> None:
     errors = missing_identity(parse_referral({}, as_of=AS_OF))
     assert [e.field for e in errors] == list(IDENTITY_MINIMUM)
-    assert errors[0].message == "NHS number is needed to store a referral (it identifies the patient)"
+    assert (
+        errors[0].message
+        == "NHS number is needed to store a referral (part of the identity minimum that makes sure it is the right patient)"
+    )
 
 
 def test_a_complete_referral_misses_nothing() -> None:
@@ -101,3 +104,18 @@ def test_triage_text_shows_the_standing_decision_or_awaiting() -> None:
         == "Not yet refractory (overridden: was ready for MDT)"
     )
     assert triage_text(None, None, None) == "not assessed (awaiting consultant)"
+
+
+def test_an_edit_that_changes_who_the_referral_is_for_is_named() -> None:
+    from triage_app.domain.identity import identity_changes
+
+    before = referral(1)
+    assert identity_changes(before, referral(1, patient__hospital_number="H-1")) == []
+    moved = identity_changes(before, referral(2, patient__family_name="Newname"))
+    assert [d.field for d in moved] == ["patient.nhs_number", "patient.family_name"]
+    assert moved[0].stored.count(" ") == 2 and moved[1].given == "Newname"
+    cleared = identity_changes(parse_referral({}, as_of=AS_OF), parse_referral({}, as_of=AS_OF))
+    assert cleared == []
+    unknown = identity_changes(parse_referral({}, as_of=AS_OF), referral(1))
+    assert unknown[0].stored == "not recorded"
+    assert identity_changes(referral(1), parse_referral({"patient": {}}, as_of=AS_OF))[0].given == "not recorded"

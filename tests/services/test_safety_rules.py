@@ -346,3 +346,86 @@ def test_two_consultants_never_overwrite_each_other(
     )
     case = meetings.get_meeting(db, meeting_id=mid, rules=rules).cases[0]
     assert case.outcome == "continue_best_medical_treatment"
+
+
+def test_an_edit_that_changes_the_patient_needs_confirmation(db: Database, admin: Actor, rules: Rules) -> None:
+    from triage_app.services.errors import IdentityChanged
+
+    saved = register_referral(db, actor=admin, referral=referral(1), rules=rules, as_of=AS_OF)
+    other_patient = referral(2, patient__family_name="Newname")
+    with pytest.raises(IdentityChanged, match="NHS number: stored 999 000 0107, this referral 999 000 0204"):
+        update_referral(
+            db,
+            actor=admin,
+            referral_id=saved.referral_id,
+            expected_version=1,
+            referral=other_patient,
+            rules=rules,
+            as_of=AS_OF,
+        )
+    assert get_referral(db, referral_id=saved.referral_id).referral.patient.nhs_number == referral(1).patient.nhs_number
+    changed = update_referral(
+        db,
+        actor=admin,
+        referral_id=saved.referral_id,
+        expected_version=1,
+        referral=other_patient,
+        rules=rules,
+        as_of=AS_OF,
+        demographics_confirmed=True,
+    )
+    assert changed.version == 2
+
+
+def test_saving_without_a_change_makes_no_new_version(db: Database, admin: Actor, rules: Rules) -> None:
+    saved = register_referral(db, actor=admin, referral=referral(1), rules=rules, as_of=AS_OF)
+    again = update_referral(
+        db,
+        actor=admin,
+        referral_id=saved.referral_id,
+        expected_version=1,
+        referral=referral(1),
+        rules=rules,
+        as_of=AS_OF,
+    )
+    assert again.version == 1 and get_referral(db, referral_id=saved.referral_id).row.version == 1
+
+
+def test_an_amendment_keeps_the_agreed_actions_and_a_held_meeting_cannot_be_cancelled(
+    db: Database, admin: Actor, consultant: Actor, coordinator: Actor, listed: tuple[int, int], rules: Rules
+) -> None:
+    from triage_app.domain.meetings import CaseAction
+
+    mid, rid = listed
+    second = _confirmed_ready(db, admin, consultant, rules, serial=2)
+    meetings.add_case(db, actor=coordinator, meeting_id=mid, referral_id=second)  # still undecided
+    action = CaseAction("Book pre-op assessment", "Mr A Surgeon", date(2026, 12, 5))
+    meetings.record_outcome(
+        db,
+        actor=consultant,
+        meeting_id=mid,
+        referral_id=rid,
+        outcome="refer_for_dbs_assessment",
+        rationale="DBS first",
+        today=MEETING_DAY,
+        actions=[action],
+    )
+    meetings.record_outcome(
+        db,
+        actor=consultant,
+        meeting_id=mid,
+        referral_id=rid,
+        outcome="decline",
+        rationale="Declined after review",
+        today=MEETING_DAY,
+        expected_version=2,
+        amend_reason="Chair corrected the minutes",
+    )
+    with db.read() as session:
+        from sqlalchemy import select
+
+        from triage_app.storage.models import CaseActionRow
+
+        assert [a.description for a in session.execute(select(CaseActionRow)).scalars()] == [action.description]
+    with pytest.raises(ServiceError, match="has recorded outcomes"):
+        meetings.cancel_meeting(db, actor=coordinator, meeting_id=mid)

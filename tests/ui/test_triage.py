@@ -103,6 +103,8 @@ def test_override_dialog_needs_a_reason(qtbot: Any) -> None:
     assert not ok.isEnabled() and "reason" in ok.toolTip()
     assert dialog.outcome.findData("ready_for_mdt") == -1  # overriding means choosing another outcome
     dialog.reason.setPlainText("MDT asked for DBS assessment first")
+    assert not ok.isEnabled()  # no outcome is chosen for the consultant: a default is one Enter away
+    dialog.outcome.setCurrentIndex(dialog.outcome.findData("needs_information"))
     assert ok.isEnabled()
 
 

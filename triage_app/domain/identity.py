@@ -12,7 +12,7 @@ from typing import Final
 
 from triage_app.domain.formats import format_date
 from triage_app.domain.parsing import FieldError
-from triage_app.domain.referral import Referral, field_label
+from triage_app.domain.referral import Referral, field_label, format_nhs_number
 
 #: Fields without which a referral is not stored (safety.md, "The right patient").
 IDENTITY_MINIMUM: Final = (
@@ -36,7 +36,7 @@ def missing_identity(referral: Referral) -> list[FieldError]:
         "referrer.name": referral.referrer.name,
     }
     return [
-        FieldError(path, f"{field_label(path)} is needed to store a referral (it identifies the patient)")
+        FieldError(path, f"{field_label(path)} is needed to store a referral (part of the identity minimum that makes sure it is the right patient)")
         for path in IDENTITY_MINIMUM
         if values[path] is None
     ]
@@ -89,3 +89,22 @@ def demographic_differences(stored: StoredPatient, referral: Referral) -> list[D
 def describe_differences(differences: list[DemographicDifference]) -> str:
     """`Family name: stored QUINNELL, this referral ABARA; ...` for messages."""
     return "; ".join(f"{field_label(d.field)}: stored {d.stored}, this referral {d.given}" for d in differences)
+
+
+def identity_changes(before: Referral, after: Referral) -> list[DemographicDifference]:
+    """What an edit changes of the referral's own patient: NHS number, family name (case ignored), date of birth.
+
+    Changing them makes the referral another patient's, or corrects who it is for: the user confirms, seeing both.
+    """
+    differences = []
+    old, new = before.patient, after.patient
+    if old.nhs_number != new.nhs_number:
+        differences.append(
+            DemographicDifference(
+                "patient.nhs_number",
+                format_nhs_number(old.nhs_number) or "not recorded",
+                format_nhs_number(new.nhs_number) or "not recorded",
+            )
+        )
+    stored = StoredPatient(0, old.family_name, old.given_name, old.date_of_birth)
+    return differences + demographic_differences(stored, after)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
-from triage_app.domain.referral import SPECIALIST_REFERRER_ROLES, Referral, field_label
+from triage_app.domain.formats import format_date, format_month
+from triage_app.domain.referral import SPECIALIST_REFERRER_ROLES, Onset, Referral, field_label
 from triage_app.domain.rules import Rules
 
 MET: Final = "met"
@@ -383,6 +384,11 @@ def criterion_r3(referral: Referral, rules: Rules) -> CriterionResult:
     return CriterionResult("R3", UNKNOWN, reason, tuple(missing))
 
 
+def _onset_words(onset: Onset) -> str:
+    """`Apr-2015`, or `03-Apr-2015` when the day was given: a date as people read it, in the reason."""
+    return format_month(onset.first_day) if onset.month_only else format_date(onset.first_day)
+
+
 def criterion_r4(referral: Referral, rules: Rules) -> CriterionResult:
     """R4: persistent disease, past the window of spontaneous remission."""
     onset, received = referral.diagnosis.onset, referral.received_on
@@ -394,7 +400,7 @@ def criterion_r4(referral: Referral, rules: Rules) -> CriterionResult:
         return CriterionResult("R4", UNKNOWN, f"Duration cannot be worked out: {lacking} not recorded.", missing)
     months = whole_months(onset.first_day, received)
     minimum = rules.min_duration_months
-    span = f"{_plural(months, 'month')} from onset ({onset.isoformat()}) to referral"
+    span = f"{_plural(months, 'month')} from onset ({_onset_words(onset)}) to referral"
     if months >= minimum:
         return CriterionResult("R4", MET, f"{span}: meets the {minimum}-month minimum.")
     return CriterionResult(

@@ -52,6 +52,19 @@ class DemographicsMismatch(ServiceError):
         self.differences = differences
 
 
+class IdentityChanged(DemographicsMismatch):
+    """An edit changes who the referral is for (NHS number, family name, date of birth); the user confirms."""
+
+    def __init__(self, *, referral_id: int, differences: list[DemographicDifference]) -> None:
+        ServiceError.__init__(
+            self,
+            f"this edit changes who referral {referral_id} is for: {describe_differences(differences)}. Check it "
+            "is the right patient; confirm the change to store it.",
+        )
+        self.existing_id = referral_id
+        self.differences = differences
+
+
 class OpenReferralExists(ServiceError):
     """The patient already has an open referral; a second one needs a written reason."""
 

@@ -586,6 +586,12 @@ def cancel_meeting(db: Database, *, actor: Actor, meeting_id: int) -> dict[int, 
     _require_planner(actor)
     with db.write() as session:
         meeting = _open_meeting(session, meeting_id)
+        decided = [c for c in _cases(session, meeting_id) if c.outcome not in (None, NOT_DISCUSSED)]
+        if decided:
+            raise ServiceError(
+                f"the meeting of {_describe(meeting)} has recorded outcomes ({len(decided)}): it was held, so it "
+                "cannot be cancelled"
+            )
         moved = {}
         for case in _cases(session, meeting_id):
             if case.outcome is None:
@@ -629,7 +635,7 @@ def record_outcome(
     rationale: str | None,
     today: date,
     checklist: dict[str, bool] | None = None,
-    actions: Iterable[CaseAction] = (),
+    actions: Iterable[CaseAction] | None = None,
     expected_version: int | None = None,
     amend_reason: str | None = None,
 ) -> Changes:
@@ -652,8 +658,8 @@ def record_outcome(
         missing = checklist_missing(ticks)
         if missing:
             raise ServiceError("accepting for SPD needs the checklist first: " + "; ".join(missing))
-    action_list = list(actions)
-    for action in action_list:
+    action_list = None if actions is None else list(actions)  # None: keep what an amended outcome had
+    for action in action_list or ():
         if not action.description.strip():
             raise ServiceError("an action needs a description")
     with db.write() as session:
@@ -676,8 +682,8 @@ def record_outcome(
             if expected_version is None or expected_version != case.version:
                 raise OutcomeConflict(
                     f"{MEETING_OUTCOME_LABELS.get(before, before)} was already recorded for this case by {who} "
-                    f"({when}); nothing was overwritten. Reload the case to see it; to amend it, give its current "
-                    "version and a reason."
+                    f"({when}); nothing was overwritten. To amend it, give its current version ({case.version}) "
+                    "and a reason."
                 )
             if amend_reason is None:
                 raise ServiceError("amending a recorded outcome needs a written reason")
@@ -712,6 +718,8 @@ def record_outcome(
         # an edit may have lapsed its decision since the read above. A refusal here rolls the case back too.
         referral = _lock_referral(session, referral_id)
         _require_standing_decision(referral, outcome)
+        if action_list is None:
+            action_list = list(_actions(session, case.id))  # an amendment keeps the agreed actions
         session.execute(delete(CaseActionRow).where(col(CaseActionRow.case_id) == case.id))
         for action in action_list:
             session.add(

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from triage_app.domain.identity import StoredPatient, demographic_differences, missing_identity
+from triage_app.domain.identity import StoredPatient, demographic_differences, identity_changes, missing_identity
 from triage_app.domain.parsing import FieldError, ReferralInputError, parse_referral
 from triage_app.domain.referral import Referral, field_label, flatten_fields
 from triage_app.domain.rules import Rules
@@ -25,6 +25,7 @@ from triage_app.services.errors import (
     ConflictError,
     DemographicsMismatch,
     DuplicateReferral,
+    IdentityChanged,
     IdentityIncomplete,
     NotFound,
     OpenReferralExists,
@@ -285,7 +286,23 @@ def update_referral(
         loaded = repo.load_referral(session, referral_id)
         if loaded is None:
             raise NotFound(f"referral {referral_id} no longer exists")
-        _, before = loaded
+        stored_row, before = loaded
+        old, new = _audit_fields(before), _audit_fields(referral)
+        diff = {
+            path: [old.get(path), new.get(path)]
+            for path in sorted(old.keys() | new.keys())
+            if old.get(path) != new.get(path)
+        }
+        if not diff:  # nothing changed: no new version (another user's open form stays current), no event
+            if stored_row.version != expected_version:
+                try:
+                    repo.raise_conflict(session, referral_id=referral_id, expected_version=expected_version)
+                except repo.VersionConflict as conflict:
+                    raise ConflictError.from_version_conflict(conflict) from None
+            return SavedReferral(referral_id, expected_version, assessment, Changes())
+        own = identity_changes(before, referral)
+        if own and not demographics_confirmed:
+            raise IdentityChanged(referral_id=referral_id, differences=own)
         _refuse_duplicate(session, referral, except_id=referral_id)
         confirmations = _check_patient(
             session,
@@ -305,12 +322,8 @@ def update_referral(
             )
         except repo.VersionConflict as conflict:
             raise ConflictError.from_version_conflict(conflict) from None
-        old, new = _audit_fields(before), _audit_fields(referral)
-        diff = {
-            path: [old.get(path), new.get(path)]
-            for path in sorted(old.keys() | new.keys())
-            if old.get(path) != new.get(path)
-        }
+        if own:
+            confirmations["identity_changed"] = [{d.field: d.stored for d in own}, {d.field: d.given for d in own}]
         record_event(
             session,
             user_login=actor.login,

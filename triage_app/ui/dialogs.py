@@ -141,6 +141,7 @@ class OverrideDialog(QDialog):
         who.setAccessibleName("Patient")
         layout.addRow("Patient", who)
         self.outcome = QComboBox()
+        self.outcome.addItem("— choose the outcome —", None)  # no default: a wrong default is one key away
         for outcome in OUTCOMES:
             if outcome != current:
                 self.outcome.addItem(OUTCOME_LABELS[outcome], outcome)
@@ -156,13 +157,15 @@ class OverrideDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         layout.addRow(self.buttons)
         self.reason.textChanged.connect(self._update)
+        self.outcome.currentIndexChanged.connect(lambda _index: self._update())
         self._update()
 
     def _update(self) -> None:
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         has_reason = bool(self.reason.toPlainText().strip())
-        ok.setEnabled(has_reason)
-        ok.setToolTip("" if has_reason else "Write the reason first")
+        chosen = self.outcome.currentData() is not None
+        ok.setEnabled(has_reason and chosen)
+        ok.setToolTip("" if has_reason and chosen else "Choose the outcome and write the reason first")
 
     @classmethod
     def ask(cls, current: str | None, patient: str, parent: QWidget | None) -> tuple[str, str] | None:

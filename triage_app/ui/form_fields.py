@@ -322,8 +322,8 @@ class MedicationsField(FormField):
 
     def _remove_selected(self) -> None:
         rows = sorted({index.row() for index in self.table.selectedIndexes()}, reverse=True)
-        if not rows and self.table.rowCount():
-            rows = [self.table.rowCount() - 1]
+        if not rows:  # never guess which drug: removing one the user did not choose loses information
+            return
         for row in rows:
             self.table.removeRow(row)
         self._notify()

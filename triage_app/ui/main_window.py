@@ -6,9 +6,11 @@ the GUI thread, failures always reach the user as a message.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, QTimer, Signal
@@ -23,7 +25,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QSplitter,
     QTableView,
     QToolBar,
@@ -89,7 +90,7 @@ class MainWindow(QMainWindow):
         self._first_load = True
         self._quitting = False
         self.setWindowTitle("SPD Referral Triage")
-        self.resize(1400, 860)
+        self._fit_to_screen()
 
         self.model = QueueTableModel(
             self.worker, self._db, today=self._today, warning_weeks=self._warning_weeks, parent=self
@@ -169,7 +170,6 @@ class MainWindow(QMainWindow):
         self.search.setPlaceholderText("Search NHS no / name / hospital no  (Ctrl+F)")
         self.search.setAccessibleName("Search the queue")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(280)
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(250)
@@ -190,10 +190,14 @@ class MainWindow(QMainWindow):
             caption.setBuddy(widget)
             bar.addWidget(caption)
             bar.addWidget(widget)
-        spacer = QWidget()
-        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        bar.addWidget(spacer)
-        bar.addWidget(self.search)
+        # The search sits in the menu bar's corner, as the design sketches it: a narrow window folds the filter
+        # toolbar into its overflow menu, but the search box always stays on screen.
+        self.search.setMinimumWidth(320)
+        corner = self._search_corner = QWidget()  # held: PySide does not hand the corner to the menu bar
+        corner_layout = QHBoxLayout(corner)
+        corner_layout.setContentsMargins(0, 2, 6, 2)
+        corner_layout.addWidget(self.search)
+        self.menuBar().setCornerWidget(corner)
         self.addToolBar(bar)
 
     def _build_banner(self) -> None:
@@ -298,6 +302,15 @@ class MainWindow(QMainWindow):
             self._busy_timer.stop()
             self.busy.hide()
 
+    def _fit_to_screen(self) -> None:
+        """Roomy on a large screen, never larger than the screen (1366x768 laptops and projectors)."""
+        screen = self.screen()
+        available = screen.availableGeometry() if screen is not None else None
+        width, height = 1400, 860
+        if available is not None:
+            width, height = min(width, available.width()), min(height, available.height())
+        self.resize(width, height)
+
     def _restore_layout(self) -> None:
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray):
@@ -315,6 +328,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/splitter", self.splitter.saveState())
         self.settings.setValue("queue/header", self.table.horizontalHeader().saveState())
         self.settings.sync()
+        with contextlib.suppress(OSError):  # the layout file sits beside patient data: owner-only like it
+            Path(self.settings.fileName()).chmod(0o600)
 
     # --- session ---------------------------------------------------------------------------------------------
 
@@ -466,9 +481,11 @@ class MainWindow(QMainWindow):
         self.search.selectAll()
 
     def refresh(self) -> None:
-        """F5: read the queue and counts again."""
+        """F5 (and after the meeting window changed something): read the queue, the counts and the panel again."""
         self.apply_filters()
         self.refresh_counts()
+        if self.selection.referral_id is not None:
+            self.show_detail(self.selection.referral_id)
 
     def refresh_counts(self) -> None:
         """Update the side panel's counts in the background."""

@@ -602,6 +602,8 @@ class MeetingWindow(QMainWindow):
             self.capacity.setText(f"{len(detail.cases)} of {detail.capacity} cases")
             for case in detail.cases:
                 late = "  [LATE ADDITION]" if case.late_addition else ""
+                if case.row is not None and case.row.decided_outcome is None:
+                    late += "  [TRIAGE CHANGED: RECONFIRM]"
                 outcome = f"  → {MEETING_OUTCOME_LABELS[case.outcome]}" if case.outcome else ""
                 item = QListWidgetItem(f"{case.position}. {_line(case.row)}{late}{outcome}")
                 item.setData(REFERRAL_ROLE, case.referral_id)
@@ -1073,7 +1075,7 @@ class MeetingWindow(QMainWindow):
                 rationale=rationale,
                 today=today,
                 checklist=ticks,
-                actions=actions,
+                actions=actions or (None if amending else ()),  # an amendment with no new actions keeps them
                 expected_version=version,
                 amend_reason=amend_reason or None,
             )
