@@ -421,3 +421,32 @@ def test_keeping_my_edits_on_top_writes_only_the_fields_i_changed(
     assert saved.referral.clinical_question == "Please consider SPD soon"  # mine
     assert saved.referral.severity.twstrs_total == 55 and saved.referral.patient.hospital_number == "H-99"  # theirs
     assert saved.row.version == 3
+
+
+def test_changing_the_nhs_number_of_a_saved_referral_asks_first_showing_both(
+    qtbot: Any,
+    open_window: Callable[..., MainWindow],
+    seed: Callable[..., list[int]],
+    gui_db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seed(1)
+    window = open_window("coord-test")
+    select_patient(qtbot, window, 1)
+    focus_queue(qtbot, window)
+    qtbot.keyClick(window.table, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.form_for(1) is not None, timeout=5000)
+    form = window.form_for(1)
+    assert form is not None
+    qtbot.waitExposed(form)
+    form.fields["patient.nhs_number"].set_value(nhs(9))
+    asked: list[str] = []
+    monkeypatch.setattr(
+        dialogs.Messages, "confirm", classmethod(lambda cls, parent, title, text: asked.append(text) or False)
+    )
+    save_with_keys(qtbot, form)
+    qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    idle(qtbot, window)
+    assert "NHS number: stored 999 000" in asked[0] and f"this referral {nhs(9)[:3]} {nhs(9)[3:6]}" in asked[0]
+    assert get_referral(gui_db, referral_id=1).referral.patient.nhs_number == nhs(1)  # declined: nothing changed
+    assert form.dirty  # and the typed change is still in the form

@@ -36,7 +36,10 @@ def missing_identity(referral: Referral) -> list[FieldError]:
         "referrer.name": referral.referrer.name,
     }
     return [
-        FieldError(path, f"{field_label(path)} is needed to store a referral (part of the identity minimum that makes sure it is the right patient)")
+        FieldError(
+            path,
+            f"{field_label(path)} is needed to store a referral (part of the identity minimum that makes sure it is the right patient)",
+        )
         for path in IDENTITY_MINIMUM
         if values[path] is None
     ]
