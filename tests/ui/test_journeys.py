@@ -60,6 +60,17 @@ def focus_queue(qtbot: Any, window: MainWindow) -> None:
     qtbot.waitUntil(lambda: QApplication.focusWidget() is window.table, timeout=3000)
 
 
+def open_with_enter(qtbot: Any, window: MainWindow, referral_id: int) -> ReferralForm:
+    """Enter on the selected row opens its form (and nothing else)."""
+    focus_queue(qtbot, window)
+    qtbot.keyClick(window.table, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.form_for(referral_id) is not None, timeout=5000)
+    form = window.form_for(referral_id)
+    assert form is not None
+    qtbot.waitExposed(form)
+    return form
+
+
 def select_patient(qtbot: Any, window: MainWindow, serial: int) -> None:
     """Click the patient's row, as a user does, and wait for the panel to show them."""
     row = shown_nhs(window).index(nhs(serial))
@@ -170,12 +181,7 @@ def test_new_referral_save_close_reopen_edit_save(
     idle(qtbot, window)
     # the saved referral is selected; Enter opens it again (no "unexpected problem")
     qtbot.waitUntil(lambda: window.detail is not None and window.detail.row.id == referral_id, timeout=5000)
-    focus_queue(qtbot, window)
-    qtbot.keyClick(window.table, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: window.form_for(referral_id) is not None, timeout=5000)
-    form = window.form_for(referral_id)
-    assert form is not None
-    qtbot.waitExposed(form)
+    form = open_with_enter(qtbot, window, referral_id)
     shown = form.fields["patient.nhs_number"].widget.text()  # type: ignore[attr-defined]
     assert shown.replace(" ", "") == nhs(7) and shown.count(" ") == 2  # the saved patient, shown 3-3-4
     type_into(qtbot, form, "patient.hospital_number", "H-77")
@@ -303,11 +309,7 @@ def test_override_shows_everywhere_and_an_edit_that_changes_the_triage_lapses_th
     assert "QUILLFEATHER" in consent[-1]
     idle(qtbot, window)
     assert get_referral(gui_db, referral_id=1).row.status == "ready_for_mdt"
-    qtbot.keyClick(window.table, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: window.form_for(1) is not None, timeout=5000)
-    form = window.form_for(1)
-    assert form is not None
-    qtbot.waitExposed(form)
+    form = open_with_enter(qtbot, window, 1)
     form.fields["botulinum_toxin.response"].widget.setCurrentIndex(  # type: ignore[attr-defined]
         form.fields["botulinum_toxin.response"].widget.findData("good")  # type: ignore[attr-defined]
     )
@@ -388,12 +390,7 @@ def test_keeping_my_edits_on_top_writes_only_the_fields_i_changed(
     seed(1)
     window = open_window("coord-test")
     select_patient(qtbot, window, 1)
-    focus_queue(qtbot, window)
-    qtbot.keyClick(window.table, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: window.form_for(1) is not None, timeout=5000)
-    form = window.form_for(1)
-    assert form is not None
-    qtbot.waitExposed(form)
+    form = open_with_enter(qtbot, window, 1)
     form.fields["clinical_question"].widget.setPlainText("Please consider SPD soon")  # type: ignore[attr-defined]
     # meanwhile a consultant elsewhere records a new TWSTRS and a hospital number
     stored = get_referral(gui_db, referral_id=1)
@@ -433,12 +430,7 @@ def test_changing_the_nhs_number_of_a_saved_referral_asks_first_showing_both(
     seed(1)
     window = open_window("coord-test")
     select_patient(qtbot, window, 1)
-    focus_queue(qtbot, window)
-    qtbot.keyClick(window.table, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: window.form_for(1) is not None, timeout=5000)
-    form = window.form_for(1)
-    assert form is not None
-    qtbot.waitExposed(form)
+    form = open_with_enter(qtbot, window, 1)
     form.fields["patient.nhs_number"].set_value(nhs(9))
     asked: list[str] = []
     monkeypatch.setattr(
