@@ -429,3 +429,13 @@ def test_an_amendment_keeps_the_agreed_actions_and_a_held_meeting_cannot_be_canc
         assert [a.description for a in session.execute(select(CaseActionRow)).scalars()] == [action.description]
     with pytest.raises(ServiceError, match="has recorded outcomes"):
         meetings.cancel_meeting(db, actor=coordinator, meeting_id=mid)
+
+
+def test_only_an_administrator_loads_demo_data(db: Database, coordinator: Actor, admin: Actor, rules: Rules) -> None:
+    from triage_app.services.demo import load_demo
+    from triage_app.services.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied, match="load demo data"):
+        load_demo(db, actor=coordinator, rules=rules, as_of=AS_OF, count=3)
+    assert queue.counts(db).total == 0
+    assert load_demo(db, actor=admin, rules=rules, as_of=AS_OF, count=3) == 3

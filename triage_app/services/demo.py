@@ -11,6 +11,7 @@ from triage_app.domain.demo import synthetic_referral
 from triage_app.domain.parsing import parse_referral
 from triage_app.domain.rules import Rules
 from triage_app.domain.scoring import assess
+from triage_app.domain.workflow import ADMIN
 from triage_app.services.users import Actor
 from triage_app.storage.audit import record_event
 from triage_app.storage.bulk import bulk_insert
@@ -34,8 +35,10 @@ def load_demo(
 ) -> int:
     """Add `count` synthetic referrals, scored on `as_of`, in batches; one audit event per batch.
 
-    Serial numbers continue after the referrals already stored, so loading twice adds new patients.
+    Serial numbers continue after the referrals already stored, so loading twice adds new patients. Invented
+    patients in a unit's queue are an administrator's decision (safety.md, "Who is signed in").
     """
+    actor.require(ADMIN, "load demo data")
     if count < 0:
         raise ValueError("the number of demo referrals cannot be negative")
     rng = random.Random(seed)
