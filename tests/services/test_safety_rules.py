@@ -439,3 +439,14 @@ def test_only_an_administrator_loads_demo_data(db: Database, coordinator: Actor,
         load_demo(db, actor=coordinator, rules=rules, as_of=AS_OF, count=3)
     assert queue.counts(db).total == 0
     assert load_demo(db, actor=admin, rules=rules, as_of=AS_OF, count=3) == 3
+
+
+def test_confirming_a_standing_decision_again_records_nothing(
+    db: Database, admin: Actor, consultant: Actor, rules: Rules
+) -> None:
+    rid = _confirmed_ready(db, admin, consultant, rules)
+    row = get_referral(db, referral_id=rid).row
+    with pytest.raises(ServiceError, match="already stands as ready for MDT"):
+        decide_triage(db, actor=consultant, referral_id=rid, expected_version=row.version)
+    detail = get_referral(db, referral_id=rid)
+    assert detail.row.version == row.version and len(detail.decisions) == 1

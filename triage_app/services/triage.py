@@ -109,6 +109,11 @@ def decide_triage(
             )
         outcome = override_outcome or row.outcome
         decision = "overridden" if override_outcome is not None and override_outcome != row.outcome else "confirmed"
+        if row.decided_outcome == outcome and row.decision_basis == row.outcome:
+            raise ServiceError(
+                f"this triage already stands as {outcome_words(outcome)}: nothing was recorded (override it to "
+                "record another outcome)"
+            )
         before_status = row.status
         target = LISTED if relisting and outcome == READY_FOR_MDT else STATUS_FOR_OUTCOME[outcome]
         values: dict[str, object] = {"status": target} if target != before_status else {}

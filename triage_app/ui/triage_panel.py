@@ -281,13 +281,20 @@ class TriagePanel(QScrollArea):
                 item = self.status_combo.model().item(self.status_combo.count() - 1)  # type: ignore[attr-defined]
                 item.setEnabled(False)
                 item.setToolTip(reason)
-        triageable = current in TRIAGEABLE or (current == LISTED and detail.row.decided_outcome is None)
+        row = detail.row
+        triageable = current in TRIAGEABLE or (current == LISTED and row.decided_outcome is None)
+        standing = row.decided_outcome == row.outcome and row.decision_basis == row.outcome
         for button in (self.confirm_button, self.override_button):
-            button.setEnabled(consultant and triageable and detail.assessment is not None)
+            enabled = consultant and triageable and detail.assessment is not None
+            if button is self.confirm_button and standing:
+                enabled = False  # confirming again would record nothing new
+            button.setEnabled(enabled)
             if not consultant:
                 button.setToolTip(NOT_CONSULTANT)
             elif not triageable:
                 button.setToolTip("The MDT has this referral now: its triage can no longer change")
+            elif button is self.confirm_button and standing:
+                button.setToolTip("Already confirmed: this decision stands")
             else:
                 button.setToolTip("")
 
