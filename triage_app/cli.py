@@ -151,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common_options(roles, suppress=True)
     roles.add_argument("login")
     roles.add_argument("--role", action="append", choices=ROLES, required=True)
+    rename = user_commands.add_parser("name", help="set the name shown in the app and on letters (admin, or yourself)")
+    _common_options(rename, suppress=True)
+    rename.add_argument("login")
+    rename.add_argument("--name", required=True, help='e.g. "Dr R Example"')
     for name, text in (("deactivate", "stop a user signing in"), ("activate", "let a deactivated user sign in")):
         sub = user_commands.add_parser(name, help=text)
         _common_options(sub, suppress=True)
@@ -472,6 +476,10 @@ def cmd_user(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -
             mdt_role=args.mdt_role,
         )
         print(f"added {added.login} ({added.describe_roles()})", file=out)
+        return EXIT_OK
+    if args.user_command == "name":
+        users.set_display_name(session.db, actor=session.actor, login=args.login, display_name=args.name)
+        print(f"{args.login} is now shown as {args.name.strip()}", file=out)
         return EXIT_OK
     if args.user_command == "roles":
         changed = users.set_roles(session.db, actor=session.actor, login=args.login, roles=args.role)

@@ -152,3 +152,15 @@ def test_outcomes_before_the_meeting_date_are_refused(capsys: pytest.CaptureFixt
     assert run(capsys, *d, "meeting", "fill", out.strip())[0] == 0
     code, _, err = run(capsys, *d, "meeting", "outcome", "1", "1", "--outcome", "decline", "--rationale", "x")
     assert code == 2 and "the meeting is on 03-Dec-2099" in err
+
+
+def test_the_first_user_sets_the_name_that_signs_letters(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    d = ["--data-dir", str(tmp_path / "data")]
+    code, out, _ = run(capsys, *d, "user", "list")
+    login = out.split()[0]
+    code, out, err = run(capsys, *d, "user", "name", login, "--name", "Dr R Example")
+    assert code == 0, err
+    code, out, _ = run(capsys, *d, "user", "list")
+    assert "Dr R Example" in out
+    code, _, err = run(capsys, *d, "user", "name", login, "--name", "  ")
+    assert code == 2 and "cannot be empty" in err

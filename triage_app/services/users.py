@@ -176,6 +176,32 @@ def set_roles(db: Database, *, actor: Actor, login: str, roles: Iterable[str]) -
         return _actor(session, user)
 
 
+def set_display_name(db: Database, *, actor: Actor, login: str, display_name: str) -> None:
+    """Admin, or the user themself: the name shown in the app and signing letters ("Dr R Example")."""
+    if login != actor.login:
+        actor.require(ADMIN, "rename other users")
+    name = display_name.strip()
+    if not name:
+        raise ServiceError("a user's name cannot be empty")
+    if len(name) > 200:
+        raise ServiceError(f"a user's name is at most 200 characters (this one has {len(name)})")
+    with db.write() as session:
+        user = session.execute(select(AppUser).where(col(AppUser.login) == login)).scalar_one_or_none()
+        if user is None:
+            raise NotFound(f"no user with the login '{login}'")
+        before = user.display_name
+        user.display_name = name
+        session.add(user)
+        record_event(
+            session,
+            user_login=actor.login,
+            action="update",
+            entity="user",
+            entity_id=user.id,
+            changes={"display_name": [before, name]},
+        )
+
+
 def set_active(db: Database, *, actor: Actor, login: str, active: bool) -> None:
     """Admin: deactivate (or reactivate) a user. Their history stays; the last active admin stays active."""
     actor.require(ADMIN, "deactivate users")
