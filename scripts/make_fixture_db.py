@@ -69,6 +69,7 @@ def main() -> None:
             referral_id=first.referral_id,
             outcome="more_information_needed",
             rationale="Videofluoroscopy first",
+            today=date(2026, 12, 3),
             actions=[meetings.CaseAction("Request videofluoroscopy", "Coordinator", date(2026, 12, 17))],
         )
     database.dispose()

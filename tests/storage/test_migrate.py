@@ -167,3 +167,31 @@ def test_daily_backup_when_no_migration_is_due(db_path: Path, tmp_path: Path) ->
     database.dispose()
     assert first.backup is not None and first.backup.name.endswith("-daily.sqlite3")
     assert second.backup is None  # one a day is enough when nothing changes
+
+
+def test_upgrade_to_0003_lets_standing_decisions_stand(tmp_path: Path) -> None:
+    """A decision made on the referral's current computed outcome stands after the upgrade; the queue shows it."""
+    path = tmp_path / "triage.sqlite3"
+    shutil.copyfile(REPO / "db" / "fixtures" / "schema-0002.sqlite3", path)
+    with sqlite3.connect(path) as connection:
+        decided = dict(
+            connection.execute(
+                "SELECT d.referral_id, d.outcome FROM triage_decision d JOIN assessment a ON a.id = d.assessment_id "
+                "JOIN referral r ON r.id = d.referral_id WHERE a.outcome = r.outcome "
+                "AND d.id = (SELECT max(id) FROM triage_decision WHERE referral_id = d.referral_id)"
+            ).fetchall()
+        )
+    assert decided  # the fixture holds a consultant's confirmation
+    database = _open(path)
+    migrate(database, backup_dir=tmp_path / "backups")
+    database.dispose()
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute(
+            "SELECT id, outcome, decided_outcome, decision_basis, queue_outcome FROM referral ORDER BY id"
+        ).fetchall()
+        versions = {v for (v,) in connection.execute("SELECT version FROM meeting_case")}
+    for referral_id, outcome, decided_outcome, basis, shown in rows:
+        assert decided_outcome == decided.get(referral_id)
+        assert basis == (outcome if decided_outcome else None)
+        assert shown == (decided_outcome or outcome)
+    assert versions <= {1}
