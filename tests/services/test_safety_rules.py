@@ -450,3 +450,69 @@ def test_confirming_a_standing_decision_again_records_nothing(
         decide_triage(db, actor=consultant, referral_id=rid, expected_version=row.version)
     detail = get_referral(db, referral_id=rid)
     assert detail.row.version == row.version and len(detail.decisions) == 1
+
+
+def test_an_outcome_on_a_case_changed_since_it_was_shown_is_refused(
+    db: Database, coordinator: Actor, consultant: Actor, listed: tuple[int, int], rules: Rules
+) -> None:
+    mid, rid = listed
+    shown = get_referral(db, referral_id=rid).row.version
+    update_referral(
+        db,
+        actor=coordinator,
+        referral_id=rid,
+        expected_version=shown,
+        referral=referral(1, clinical_question="Swallowing worse since October"),
+        rules=rules,
+        as_of=AS_OF,
+    )
+    with pytest.raises(meetings.OutcomeConflict, match="changed after its case was put on the screen"):
+        meetings.record_outcome(
+            db,
+            actor=consultant,
+            meeting_id=mid,
+            referral_id=rid,
+            outcome="decline",
+            rationale="x",
+            today=MEETING_DAY,
+            expected_referral_version=shown,
+        )
+    assert meetings.get_meeting(db, meeting_id=mid, rules=rules).cases[0].outcome is None
+
+
+def test_an_edit_after_the_mdt_lapses_the_triage_but_keeps_the_mdt_outcome(
+    db: Database, coordinator: Actor, consultant: Actor, listed: tuple[int, int], rules: Rules
+) -> None:
+    mid, rid = listed
+    meetings.record_outcome(
+        db, actor=consultant, meeting_id=mid, referral_id=rid, outcome="decline", rationale="x", today=MEETING_DAY
+    )
+    version = get_referral(db, referral_id=rid).row.version
+    update_referral(
+        db, actor=coordinator, referral_id=rid, expected_version=version, referral=_worse(), rules=rules, as_of=AS_OF
+    )
+    row = get_referral(db, referral_id=rid).row
+    assert (row.status, row.decided_outcome, row.queue_outcome) == ("discussed", None, "not_yet_refractory")
+    assert get_referral(db, referral_id=rid).history[-1].note.startswith("triage changed since confirmation")
+    decide_triage(db, actor=consultant, referral_id=rid, expected_version=row.version)  # reconfirmed for the record
+    again = get_referral(db, referral_id=rid).row
+    assert (again.status, again.decided_outcome) == ("discussed", "not_yet_refractory")
+
+
+def test_moving_a_referral_to_another_patients_nhs_number_names_that_patient(
+    db: Database, admin: Actor, rules: Rules
+) -> None:
+    from triage_app.services.errors import IdentityChanged
+
+    register_referral(db, actor=admin, referral=referral(2, patient__family_name="Carbis"), rules=rules, as_of=AS_OF)
+    mine = register_referral(db, actor=admin, referral=referral(1), rules=rules, as_of=AS_OF)
+    with pytest.raises(IdentityChanged, match="already stored for another patient: CARBIS, Morwenna"):
+        update_referral(
+            db,
+            actor=admin,
+            referral_id=mine.referral_id,
+            expected_version=1,
+            referral=referral(2),
+            rules=rules,
+            as_of=AS_OF,
+        )

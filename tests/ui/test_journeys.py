@@ -442,3 +442,26 @@ def test_changing_the_nhs_number_of_a_saved_referral_asks_first_showing_both(
     assert "NHS number: stored 999 000" in asked[0] and f"this referral {nhs(9)[:3]} {nhs(9)[3:6]}" in asked[0]
     assert get_referral(gui_db, referral_id=1).referral.patient.nhs_number == nhs(1)  # declined: nothing changed
     assert form.dirty  # and the typed change is still in the form
+
+
+def test_quitting_from_inside_a_form_that_cannot_be_saved_yet_stays_and_keeps_working(
+    qtbot: Any, open_window: Callable[..., MainWindow], gui_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = open_window("coord-test")
+    window.new_action.trigger()
+    form = window.forms[0]
+    qtbot.waitExposed(form)
+    type_into(qtbot, form, "patient.family_name", "Quinnell")
+    monkeypatch.setattr(ReferralForm, "ask_unsaved", classmethod(lambda cls, parent: QMessageBox.StandardButton.Save))
+    form.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is form, timeout=3000)
+    qtbot.keyClick(form, Qt.Key.Key_Q, CTRL)  # Ctrl+Q works from the form too
+    idle(qtbot, window)
+    # it cannot be saved yet (no NHS number...): the form and the app stay, and the app is no longer quitting
+    assert window.isVisible() and form.isVisible() and "needed to store a referral" in form.errors["received_on"].text()
+    fill_ready_referral(qtbot, form, nhs(5))
+    with qtbot.waitSignal(window.changes_applied, timeout=10_000):
+        save_with_keys(qtbot, form)
+    idle(qtbot, window)
+    assert window.isVisible() and form.isVisible()  # saving later does not finish an abandoned quit
+    assert get_referral(gui_db, referral_id=form.referral_id or 0).referral.patient.nhs_number == nhs(5)

@@ -55,11 +55,19 @@ class DemographicsMismatch(ServiceError):
 class IdentityChanged(DemographicsMismatch):
     """An edit changes who the referral is for (NHS number, family name, date of birth); the user confirms."""
 
-    def __init__(self, *, referral_id: int, differences: list[DemographicDifference]) -> None:
+    def __init__(
+        self, *, referral_id: int, differences: list[DemographicDifference], other_patient: str | None = None
+    ) -> None:
+        also = (
+            f" The new NHS number is already stored for another patient: {other_patient}; saving puts this "
+            "referral under that patient."
+            if other_patient
+            else ""
+        )
         ServiceError.__init__(
             self,
-            f"this edit changes who referral {referral_id} is for: {describe_differences(differences)}. Check it "
-            "is the right patient; confirm the change to store it.",
+            f"this edit changes who referral {referral_id} is for: {describe_differences(differences)}.{also} Check "
+            "it is the right patient; confirm the change to store it.",
         )
         self.existing_id = referral_id
         self.differences = differences

@@ -638,6 +638,7 @@ def record_outcome(
     actions: Iterable[CaseAction] | None = None,
     expected_version: int | None = None,
     amend_reason: str | None = None,
+    expected_referral_version: int | None = None,
 ) -> Changes:
     """Record the MDT's decision on a case (consultants only), as a compare-and-swap on the meeting case.
 
@@ -696,6 +697,11 @@ def record_outcome(
             raise OutcomeConflict("this case changed after you loaded it; nothing was recorded. Reload it first.")
         referral = repo.get_referral_row(session, referral_id)
         assert referral is not None
+        if expected_referral_version is not None and referral.version != expected_referral_version:
+            raise OutcomeConflict(
+                "this referral was changed after its case was put on the screen (for example an edit to its "
+                "history or cautions); nothing was recorded. Look at the case as it is now, then record."
+            )
         _require_standing_decision(referral, outcome)
         swapped = session.execute(
             update(MeetingCaseRow)

@@ -15,12 +15,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from triage_app.domain.formats import format_date, format_name
 from triage_app.domain.identity import StoredPatient, demographic_differences, identity_changes, missing_identity
 from triage_app.domain.parsing import FieldError, ReferralInputError, parse_referral
-from triage_app.domain.referral import Referral, field_label, flatten_fields
+from triage_app.domain.referral import Referral, field_label, flatten_fields, format_nhs_number
 from triage_app.domain.rules import Rules
 from triage_app.domain.scoring import Assessment, assess, outcome_words
-from triage_app.domain.workflow import CLOSED, COORDINATOR, LISTED, OPEN_STATUSES, RECEIVED, TRIAGEABLE
+from triage_app.domain.workflow import CLOSED, COORDINATOR, DISCUSSED, LISTED, OPEN_STATUSES, RECEIVED, TRIAGEABLE
 from triage_app.services.errors import (
     ConflictError,
     DemographicsMismatch,
@@ -139,6 +140,19 @@ def _check_patient(
     return audit
 
 
+def _other_patient(session: Any, referral: Referral, referral_id: int) -> str | None:
+    """Who else is stored under the referral's (new) NHS number, in words: name, NHS number, date of birth."""
+    nhs = referral.patient.nhs_number
+    others = [] if nhs is None else repo.referrals_for_patient(session, nhs_number=nhs, except_id=referral_id)
+    if not others:
+        return None
+    first = others[0]
+    return (
+        f"{format_name(first.family_name, first.given_name) or 'name not recorded'}, NHS {format_nhs_number(nhs)}, "
+        f"born {format_date(first.date_of_birth) or 'not recorded'} (referral {first.referral_id})"
+    )
+
+
 def _clean(text: str | None) -> str | None:
     return (text or "").strip() or None
 
@@ -209,7 +223,8 @@ def apply_assessment(session: Any, *, actor: Actor, referral_id: int, assessment
     """Store a new assessment as current; if it changes the computed outcome a standing decision was made on,
     the decision lapses: the referral needs triage again and its history says why.
 
-    A listed referral stays on its meeting, marked for reconfirmation; a discussed one keeps the MDT's word.
+    A listed referral stays on its meeting, marked for reconfirmation; a discussed one keeps its MDT outcome and
+    status, and a consultant reconfirms its triage for the record.
     Returns the history note when a decision lapsed.
     """
     stored = repo.store_assessment(session, referral_id=referral_id, assessment=assessment, user_id=actor.user_id)
@@ -217,7 +232,7 @@ def apply_assessment(session: Any, *, actor: Actor, referral_id: int, assessment
     assert row is not None and stored.id is not None
     if row.decided_outcome is None or row.decision_basis == assessment.outcome:
         return None
-    if row.status not in TRIAGEABLE and row.status != LISTED:
+    if row.status not in TRIAGEABLE and row.status not in (LISTED, DISCUSSED):
         return None
     note = (
         f"triage changed since confirmation: was {outcome_words(row.decision_basis)}, "
@@ -302,7 +317,9 @@ def update_referral(
             return SavedReferral(referral_id, expected_version, assessment, Changes())
         own = identity_changes(before, referral)
         if own and not demographics_confirmed:
-            raise IdentityChanged(referral_id=referral_id, differences=own)
+            raise IdentityChanged(
+                referral_id=referral_id, differences=own, other_patient=_other_patient(session, referral, referral_id)
+            )
         _refuse_duplicate(session, referral, except_id=referral_id)
         confirmations = _check_patient(
             session,

@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 from triage_app.domain.scoring import OUTCOMES, READY_FOR_MDT, outcome_words
 from triage_app.domain.workflow import (
     CONSULTANT,
+    DISCUSSED,
     LISTED,
     MOVE_BY_CONSULTANT,
     MOVE_BY_DECISION,
@@ -102,7 +103,9 @@ def decide_triage(
                 "nothing was recorded. Look at the new result, then decide."
             )
         relisting = row.status == LISTED and row.decided_outcome is None
-        if row.status not in TRIAGEABLE and not relisting:
+        # After the MDT discussed it, a changed triage is reconfirmed for the record; the MDT's outcome stands.
+        rediscussed = row.status == DISCUSSED and row.decided_outcome is None
+        if row.status not in TRIAGEABLE and not relisting and not rediscussed:
             raise InvalidTransition(
                 f"this referral is {STATUS_LABELS[row.status].lower()}: the MDT has it now, so its triage can no "
                 "longer be confirmed or overridden"
@@ -116,6 +119,8 @@ def decide_triage(
             )
         before_status = row.status
         target = LISTED if relisting and outcome == READY_FOR_MDT else STATUS_FOR_OUTCOME[outcome]
+        if rediscussed:
+            target = DISCUSSED
         values: dict[str, object] = {"status": target} if target != before_status else {}
         if relisting and target != LISTED:
             values["meeting_id"] = None  # decided otherwise than ready: it leaves its meeting

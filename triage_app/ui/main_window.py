@@ -250,6 +250,7 @@ class MainWindow(QMainWindow):
         self.meetings_action = self._action("&MDT meetings…", self.open_meetings, "Ctrl+M")
         self.about_action = self._action("&About", self.show_about)
         self.quit_action = self._action("&Quit", self.close, "Ctrl+Q")  # StandardKey.Quit is empty on Windows
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)  # from a form too
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
         for action in (self.new_action, self.demo_action, self.backup_action, self.users_action, self.quit_action):
@@ -327,6 +328,9 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.splitter.saveState())
         self.settings.setValue("queue/header", self.table.horizontalHeader().saveState())
+        self._sync_settings()
+
+    def _sync_settings(self) -> None:
         self.settings.sync()
         with contextlib.suppress(OSError):  # the layout file sits beside patient data: owner-only like it
             Path(self.settings.fileName()).chmod(0o600)
@@ -380,6 +384,7 @@ class MainWindow(QMainWindow):
         self.session_ready.emit()
         if not self.settings.value("intended_use/shown", False, type=bool) and not self.property("smoke"):
             self.settings.setValue("intended_use/shown", True)
+            self._sync_settings()
             Messages.intended_use(self)  # what the app does and does not do, once on each desktop
 
     def _on_session_error(self, error: BaseException) -> None:
@@ -556,14 +561,17 @@ class MainWindow(QMainWindow):
         has_row = self.selection.referral_id is not None and self.session is not None
         self.open_action.setEnabled(has_row)
         consultant = self.session is not None and self.session.actor.has(CONSULTANT)
-        for action in self.role_actions:
-            action.setEnabled(consultant and detail is not None and self.panel.confirm_button.isEnabled())
+        self.confirm_action.setEnabled(consultant and detail is not None and self.panel.confirm_button.isEnabled())
+        self.override_action.setEnabled(consultant and detail is not None and self.panel.override_button.isEnabled())
 
     def acting_on(self) -> Any:
         """The referral an action may act on: the selected row of the current view, with its detail loaded.
 
         None when no row is selected, the detail is still loading, or the row is no longer the table's current one.
         """
+        if self._search_timer.isActive():  # a search typed but not yet applied: the row may be about to leave
+            self.apply_filters()
+            return None
         detail = self.selection.detail
         current = self.table.currentIndex()
         if detail is None or not current.isValid() or self.model.data(current, ID_ROLE) != detail.row.id:
@@ -820,7 +828,8 @@ class MainWindow(QMainWindow):
         if Messages.confirm(
             self,
             "Confirm triage",
-            f"Confirm the triage of\n\n{referral_patient_line(detail.referral)}\n\nas {shown}?",
+            f"Confirm the triage of\n\n{referral_patient_line(detail.referral)}\n\nas {shown}?"
+            + self._leaves_meeting(detail, detail.row.outcome),
         ):
             self._decide(detail, None, None)
 
@@ -834,8 +843,19 @@ class MainWindow(QMainWindow):
             Messages.error(self, "Not allowed", NOT_CONSULTANT)
             return
         answer = OverrideDialog.ask(detail.row.outcome, referral_patient_line(detail.referral), self)
-        if answer is not None and self.acting_on() is detail:
-            self._decide(detail, *answer)
+        if answer is None or self.acting_on() is not detail:
+            return
+        leaving = self._leaves_meeting(detail, answer[0])
+        if leaving and not Messages.confirm(self, "Override triage", referral_patient_line(detail.referral) + leaving):
+            return
+        self._decide(detail, *answer)
+
+    @staticmethod
+    def _leaves_meeting(detail: Any, outcome: str | None) -> str:
+        """What a decision other than ready for MDT does to a listed referral, said before it is made."""
+        if detail.row.status == "listed" and outcome != "ready_for_mdt":
+            return "\n\nIt is listed for an MDT meeting: decided otherwise than ready for MDT, it leaves that meeting."
+        return ""
 
     def _decide(self, detail: Any, outcome: str | None, reason: str | None) -> None:
         from triage_app.services.triage import decide_triage
@@ -964,6 +984,7 @@ class MainWindow(QMainWindow):
         def report(error: BaseException) -> None:
             log.error("%s: %s", title, type(error).__name__)
             self._error(title, str(error))
+            self.apply_filters()  # a refusal often means the data moved on: the queue and the panel catch up
             if self.selection.referral_id is not None:
                 self.show_detail(self.selection.referral_id)
 

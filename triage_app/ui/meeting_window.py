@@ -1033,6 +1033,7 @@ class MeetingWindow(QMainWindow):
             return
         case = self.detail.cases[self.case_index]
         meeting_id, referral_id, version = self.detail.meeting.id or 0, case.referral_id, case.version
+        referral_version = case.row.version if case.row is not None else None  # what the screen showed
         patient = patient_label(case)
         title = "Outcome not recorded"
         if not self._consultant():
@@ -1077,6 +1078,7 @@ class MeetingWindow(QMainWindow):
                 checklist=ticks,
                 actions=actions or (None if amending else ()),  # an amendment with no new actions keeps them
                 expected_version=version,
+                expected_referral_version=referral_version,
                 amend_reason=amend_reason or None,
             )
 

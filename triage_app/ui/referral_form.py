@@ -571,6 +571,8 @@ class ReferralForm(QDialog):
             if answer == QMessageBox.StandardButton.Save:
                 self._close_after_save = True
                 self.save()
+                if not self._saving:  # it cannot be saved yet (fields to correct): stay open, stop the closing
+                    self._close_after_save = False
                 event.ignore()  # stays open until the save lands; the window closes it then
                 return
         event.accept()

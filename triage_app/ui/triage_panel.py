@@ -25,6 +25,7 @@ from triage_app.domain.referral import field_label, format_nhs_number
 from triage_app.domain.scoring import CRITERIA, FLAGS, OUTCOME_LABELS, outcome_words
 from triage_app.domain.workflow import (
     CONSULTANT,
+    DISCUSSED,
     LISTED,
     MOVE_BY_CONSULTANT,
     MOVE_BY_DECISION,
@@ -193,7 +194,7 @@ class TriagePanel(QScrollArea):
         row, referral, stored = detail.row, detail.referral, detail.assessment
         # The standing decision where there is one, else the computed outcome marked as awaiting a consultant.
         shown = triage_text(row.outcome, row.decided_outcome, row.decision_kind)
-        lapsed = row.status == LISTED and row.decided_outcome is None
+        lapsed = row.status in (LISTED, DISCUSSED) and row.decided_outcome is None
         self.headline.setText(f"Triage: {shown}" + (f" · {TRIAGE_CHANGED.upper()}" if lapsed else ""))
         patient = referral.patient
         self.patient.setText(
@@ -282,7 +283,7 @@ class TriagePanel(QScrollArea):
                 item.setEnabled(False)
                 item.setToolTip(reason)
         row = detail.row
-        triageable = current in TRIAGEABLE or (current == LISTED and row.decided_outcome is None)
+        triageable = current in TRIAGEABLE or (current in (LISTED, DISCUSSED) and row.decided_outcome is None)
         standing = row.decided_outcome == row.outcome and row.decision_basis == row.outcome
         for button in (self.confirm_button, self.override_button):
             enabled = consultant and triageable and detail.assessment is not None
