@@ -7,7 +7,6 @@ All database work goes through the main window's worker; this window only lays o
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from html import escape
@@ -47,7 +46,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from triage_app.domain.formats import format_date, format_month, format_name, parse_user_date
+from triage_app.domain.formats import format_date, format_name, parse_user_date
 from triage_app.domain.meetings import (
     MDT_ROLES,
     MEETING_OUTCOME_LABELS,
@@ -60,7 +59,6 @@ from triage_app.domain.meetings import (
     build_agenda,
 )
 from triage_app.domain.referral import format_nhs_number
-from triage_app.domain.scoring import in_words
 from triage_app.domain.workflow import CONSULTANT
 from triage_app.ui.dialogs import Messages
 
@@ -76,12 +74,8 @@ def _line(row: Any) -> str:
         return "…"
     return (
         f"Pri {row.priority if row.priority is not None else '?':>3} · {format_nhs_number(row.nhs_number)} · "
-        f"{format_name(row.family_name, row.given_name)}"
-    )
-
-
-_ISO_ONSET = re.compile(r"(?<=onset )(\d{4})-(\d{2})(?:-(\d{2}))?\b")
-_CODE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+        f"{format_name(row.family_name, row.given_name)} · born {format_date(row.date_of_birth) or '?'}"
+    )  # three identifiers on every line a coordinator acts on
 
 
 def _scaled(font: QFont, factor: float, *, bold: bool = False) -> QFont:
@@ -93,21 +87,6 @@ def _scaled(font: QFont, factor: float, *, bold: bool = False) -> QFont:
         larger.setPixelSize(round(larger.pixelSize() * factor))
     larger.setBold(bold)
     return larger
-
-
-def _in_words(text: str) -> str:
-    """A case line fully in words: enumerated codes the domain's lines pass through (Col-Cap components such as
-    `sagittal_shift`) in words, and the onset, given as ISO (2015-04), as the screens show dates (Apr-2015)."""
-
-    def word(match: re.Match[str]) -> str:
-        try:
-            if match[3] is None:
-                return format_month(date(int(match[1]), int(match[2]), 1))
-            return format_date(date(int(match[1]), int(match[2]), int(match[3])))
-        except ValueError:
-            return match[0]
-
-    return _ISO_ONSET.sub(word, _CODE.sub(lambda m: in_words(m[0]), text))
 
 
 def patient_label(case: Any) -> str:
@@ -170,7 +149,7 @@ def case_html(case: Any, agenda: AgendaCase | None) -> str:
         # Cautions before the detail: short, and what the MDT must not miss.
         ("Cautions", "<br>".join(escape(f) for f in agenda.flags) or "none found"),
     ]
-    rows += [(label, escape(_in_words(text))) for label, text in agenda.lines]
+    rows += [(label, escape(text)) for label, text in agenda.lines]  # the domain words them already
     criteria = []
     for line in agenda.criteria:
         head, _, reason = line.partition(". ")  # "R1 …: not met" then its reason
