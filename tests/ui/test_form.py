@@ -133,6 +133,7 @@ def test_errors_are_shown_beside_the_field_and_block_saving(
     assert label.isVisible() and message in label.text() and label.text().startswith("⚠")
     assert not form.save_button.isEnabled()
     assert "to correct before saving" in form.status.text()
+    qtbot.waitUntil(lambda: window.worker.pending == 0, timeout=5000)  # the patient look-up as the NHS number was typed
     form.save()  # Ctrl+S does nothing either
     assert window.worker.pending == 0
     form.fields[path].set_value(None)
