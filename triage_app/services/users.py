@@ -88,6 +88,14 @@ def _keep_an_active_admin(session: Session, user: AppUser, change: str) -> None:
         )
 
 
+def _existing_user(session: Session, login: str) -> AppUser:
+    """The user with this login; `NotFound` names the login otherwise."""
+    user: AppUser | None = session.execute(select(AppUser).where(col(AppUser.login) == login)).scalar_one_or_none()
+    if user is None or user.id is None:
+        raise NotFound(f"no user with the login '{login}'")
+    return user
+
+
 def sign_in(db: Database, *, login: str, display_name: str | None = None) -> Actor:
     """The configured user for this OS login. On a new database the first login becomes admin with every role."""
     with db.write() as session:
@@ -155,9 +163,8 @@ def set_roles(db: Database, *, actor: Actor, login: str, roles: Iterable[str]) -
     actor.require(ADMIN, "change roles")
     chosen = _check_roles(roles)
     with db.write() as session:
-        user = session.execute(select(AppUser).where(col(AppUser.login) == login)).scalar_one_or_none()
-        if user is None or user.id is None:
-            raise NotFound(f"no user with the login '{login}'")
+        user = _existing_user(session, login)
+        assert user.id is not None  # _existing_user refuses a user without one
         before = _actor(session, user).roles
         if user.is_active and ADMIN in before and ADMIN not in chosen:
             _keep_an_active_admin(session, user, "take the admin role from")
@@ -186,9 +193,7 @@ def set_display_name(db: Database, *, actor: Actor, login: str, display_name: st
     if len(name) > 200:
         raise ServiceError(f"a user's name is at most 200 characters (this one has {len(name)})")
     with db.write() as session:
-        user = session.execute(select(AppUser).where(col(AppUser.login) == login)).scalar_one_or_none()
-        if user is None:
-            raise NotFound(f"no user with the login '{login}'")
+        user = _existing_user(session, login)
         before = user.display_name
         user.display_name = name
         session.add(user)
@@ -208,9 +213,7 @@ def set_active(db: Database, *, actor: Actor, login: str, active: bool) -> None:
     if login == actor.login and not active:
         raise ServiceError("you cannot deactivate yourself")
     with db.write() as session:
-        user = session.execute(select(AppUser).where(col(AppUser.login) == login)).scalar_one_or_none()
-        if user is None:
-            raise NotFound(f"no user with the login '{login}'")
+        user = _existing_user(session, login)
         before = user.is_active
         if before and not active and ADMIN in _actor(session, user).roles:
             _keep_an_active_admin(session, user, "deactivate")
