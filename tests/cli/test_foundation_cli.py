@@ -27,6 +27,7 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
+@pytest.mark.hazard("H11")
 def test_migrate_creates_an_owner_only_database(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     code, out, _ = run(capsys, "--data-dir", str(data_dir), "migrate")
     assert code == 0 and "upgraded from schema (new)" in out
@@ -71,6 +72,7 @@ def test_backup_command_and_audit(capsys: pytest.CaptureFixture[str], data_dir: 
     assert code == 0 and "intact" in out
 
 
+@pytest.mark.hazard("H03")
 def test_audit_verify_reports_the_break(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     run(capsys, "--data-dir", str(data_dir), "migrate")
     run(capsys, "--data-dir", str(data_dir), "user", "add", "jo", "--name", "Jo Test", "--role", "coordinator")
@@ -112,6 +114,7 @@ def test_unknown_database_type_is_named(capsys: pytest.CaptureFixture[str], data
     assert code == 1 and "unknown database type" in err
 
 
+@pytest.mark.hazard("H11")
 def test_log_holds_no_patient_identifiers(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path) -> None:
     record = referral_json(7)
     source = tmp_path / "in.json"
@@ -125,6 +128,7 @@ def test_log_holds_no_patient_identifiers(capsys: pytest.CaptureFixture[str], da
         assert identifier not in log_text  # ...and says nothing about who
 
 
+@pytest.mark.hazard("H11")
 def test_log_filter_masks_nhs_numbers() -> None:
     import logging
 
@@ -151,6 +155,7 @@ def test_gui_smoke_start(tmp_path: Path) -> None:
     assert (tmp_path / "d" / "triage.sqlite3").exists()
 
 
+@pytest.mark.hazard("H03")
 def test_gui_smoke_start_reports_a_bad_database(tmp_path: Path) -> None:
     data = tmp_path / "d"
     data.mkdir()

@@ -29,6 +29,7 @@ def show(capsys: pytest.CaptureFixture[str], d: list[str], referral_id: int) -> 
     return json.loads(out)  # type: ignore[no-any-return]
 
 
+@pytest.mark.hazard("H01", "H02", "H03", "H09", "H16")
 def test_enter_triage_edit_list_decide_and_write_letters(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     d = ["--data-dir", str(tmp_path / "data")]
     today = local_today().isoformat()
@@ -142,6 +143,7 @@ def test_enter_triage_edit_list_decide_and_write_letters(capsys: pytest.CaptureF
     assert code == 0 and "1 letter" in out, err
 
 
+@pytest.mark.hazard("H09")
 def test_outcomes_before_the_meeting_date_are_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     d = ["--data-dir", str(tmp_path / "data")]
     source = tmp_path / "in.json"

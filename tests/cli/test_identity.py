@@ -31,6 +31,7 @@ def spoofed_env(**extra: str) -> dict[str, str]:
 
 
 @posix_only
+@pytest.mark.hazard("H12")
 def test_environment_variables_do_not_choose_the_user(tmp_path: Path) -> None:
     assert real_account() != "someone"
     # The first user of a new database becomes its admin: whoever signs in here is who the app thinks we are.
@@ -64,12 +65,14 @@ def nameless_account(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @posix_only
+@pytest.mark.hazard("H12")
 def test_an_account_without_a_name_is_refused_not_guessed(nameless_account: None) -> None:
     with pytest.raises(UnknownUser, match=r"user id \d+\) has no name"):
         app.current_login()
 
 
 @posix_only
+@pytest.mark.hazard("H12")
 def test_the_command_line_says_so_and_fails(
     nameless_account: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -110,6 +113,7 @@ class FakeDatabase:
         return contextlib.nullcontext(self.session)
 
 
+@pytest.mark.hazard("H12")
 def test_on_a_database_server_the_identity_is_the_role_it_authenticated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("USER", "someone")
     database = FakeDatabase("postgresql://triage-host/triage", role="dr_server_role")

@@ -77,6 +77,7 @@ def with_toxin(**values: Any) -> Referral:
         ({"response": "partial"}, "unknown", ("botulinum_toxin.cycles", "botulinum_toxin.guidance")),
     ],
 )
+@pytest.mark.hazard("H05")
 def test_r1(toxin: dict[str, Any], status: str, missing: tuple[str, ...], rules: Rules) -> None:
     result = criterion_r1(with_toxin(**toxin), rules)
     assert (result.status, result.missing) == (status, missing)
@@ -90,6 +91,7 @@ def test_r1_reason_quotes_the_values(rules: Rules) -> None:
     assert one.reason.startswith("1 cycle, ")
 
 
+@pytest.mark.hazard("H05")
 def test_r1_thresholds_come_from_the_rules(rules: Rules) -> None:
     strict = replace(rules, bont_min_cycles=5, bont_min_cycles_primary=4)
     assert criterion_r1(with_toxin(cycles=4, response="secondary_non_response"), strict).status == "not_met"
@@ -122,6 +124,7 @@ def with_drugs(*outcomes: str | None) -> Referral:
         (("ineffective", "not_tolerated"), 2, "met", ()),
     ],
 )
+@pytest.mark.hazard("H05")
 def test_r2(
     outcomes: tuple[str | None, ...], minimum: int, status: str, missing: tuple[str, ...], rules: Rules
 ) -> None:
@@ -165,6 +168,7 @@ def test_r2_names_drugs_without_a_name_by_position(rules: Rules) -> None:
         (None, None, "unknown", ("physiotherapy.completed", "physiotherapy.outcome")),
     ],
 )
+@pytest.mark.hazard("H05")
 def test_r3(completed: bool | None, outcome: str | None, status: str, missing: tuple[str, ...], rules: Rules) -> None:
     result = criterion_r3(replace(BASE, physiotherapy=Physiotherapy(completed, outcome)), rules)
     assert (result.status, result.missing) == (status, missing)
@@ -191,6 +195,7 @@ def with_onset(onset: Onset | None, received: date | None) -> Referral:
         (date(2024, 1, 1), date(2025, 12, 31), 23),
     ],
 )
+@pytest.mark.hazard("H13")
 def test_whole_months(onset: date, received: date, months: int) -> None:
     assert whole_months(onset, received) == months
 
@@ -204,6 +209,7 @@ def test_whole_months(onset: date, received: date, months: int) -> None:
         (Onset(date(2024, 2, 1), True), date(2026, 1, 31), "not_met"),
     ],
 )
+@pytest.mark.hazard("H05")
 def test_r4(onset: Onset, received: date, status: str, rules: Rules) -> None:
     assert criterion_r4(with_onset(onset, received), rules).status == status
 
@@ -222,6 +228,7 @@ def test_r4_unknown_without_onset_or_received(rules: Rules) -> None:
 @pytest.mark.parametrize(
     ("condition", "status"), [("cervical_dystonia", "met"), ("other", "not_met"), (None, "unknown")]
 )
+@pytest.mark.hazard("H05")
 def test_s1(condition: str | None, status: str) -> None:
     assert criterion_s1(replace(BASE, diagnosis=Diagnosis(condition=condition))).status == status
 
@@ -229,6 +236,7 @@ def test_s1(condition: str | None, status: str) -> None:
 @pytest.mark.parametrize(
     ("unit", "status"), [("RXX01", "met"), ("rxx01", "met"), ("RQQ07", "not_met"), (None, "unknown")]
 )
+@pytest.mark.hazard("H05")
 def test_s2(unit: str | None, status: str, rules: Rules) -> None:
     result = criterion_s2(replace(BASE, receiving_unit_ods=unit), rules)
     assert result.status == status
@@ -251,6 +259,7 @@ def test_s2(unit: str | None, status: str, rules: Rules) -> None:
         (None, None, "unknown", ("diagnosis.specialist_confirmed", "referrer.role")),
     ],
 )
+@pytest.mark.hazard("H05")
 def test_s3(confirmed: bool | None, role: str | None, status: str, missing: tuple[str, ...]) -> None:
     changed = replace(
         BASE,
@@ -266,6 +275,7 @@ def test_s3_names_a_gp() -> None:
     assert "a GP" in criterion_s3(gp).reason
 
 
+@pytest.mark.hazard("H05")
 def test_s4() -> None:
     assert criterion_s4(replace(BASE, severity=Severity(twstrs_total=0))).status == "met"
     missing = criterion_s4(replace(BASE, severity=Severity()))
@@ -303,6 +313,7 @@ def test_s5_met_when_every_safety_fact_is_recorded(rules: Rules) -> None:
 
 
 @pytest.mark.parametrize(("path", "leave_out"), ALWAYS_NEEDED, ids=[path for path, _ in ALWAYS_NEEDED])
+@pytest.mark.hazard("H06")
 def test_s5_each_fact_missing_alone(path: str, leave_out: Any, rules: Rules) -> None:
     result = criterion_s5(leave_out(BASE), rules)
     assert (result.status, result.missing) == ("unknown", (path,))
@@ -325,6 +336,7 @@ def test_s5_reason_names_what_is_missing_in_words(rules: Rules) -> None:
 
 
 @pytest.mark.parametrize("components", [None, ()])
+@pytest.mark.hazard("H06")
 def test_s5_components_missing_or_empty_both_count_as_missing(components: tuple[str, ...] | None, rules: Rules) -> None:
     result = criterion_s5(replace(BASE, phenotype=Phenotype(components=components, head_tremor=False)), rules)
     assert (result.status, result.missing) == ("unknown", ("phenotype.components",))
@@ -359,6 +371,7 @@ def test_s5_nothing_recorded_lists_every_fact_that_always_applies(rules: Rules) 
         ({"response": "partial", "guidance": "ultrasound"}, ()),
     ],
 )
+@pytest.mark.hazard("H06")
 def test_s5_conditional_toxin_facts(toxin: dict[str, Any], missing: tuple[str, ...], rules: Rules) -> None:
     result = criterion_s5(with_toxin(**toxin), rules)
     assert (result.status, result.missing) == ("unknown" if missing else "met", missing)
@@ -382,6 +395,7 @@ def test_s5_always_met_when_the_rules_do_not_require_a_safety_screen(rules: Rule
         assert "require_safety_screen is false" in result.reason
 
 
+@pytest.mark.hazard("H06")
 def test_s5_is_never_not_met(rules: Rules) -> None:
     # True cautions are flags, not failures: S5 only asks that the facts be recorded.
     cautions = replace(

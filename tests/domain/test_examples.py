@@ -17,6 +17,7 @@ AS_OF = date.fromisoformat(EXPECTED["as_of"])
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED["results"]))
+@pytest.mark.hazard("H05")
 def test_example(name: str, rules: Rules) -> None:
     expected = EXPECTED["results"][name]
     data = load_example(name)
@@ -37,12 +38,14 @@ def test_example(name: str, rules: Rules) -> None:
     assert result["summary"]
 
 
+@pytest.mark.hazard("H05")
 def test_every_example_file_has_an_expected_result() -> None:
     files = {p.stem for p in (EXAMPLES / "referrals").glob("*.json")}
     assert files == set(EXPECTED["results"])
 
 
 @pytest.mark.skipif(not SHARED_EXAMPLES.is_dir(), reason="../shared is not beside this clone")
+@pytest.mark.hazard("H05")
 def test_the_copy_in_tests_data_matches_the_shared_examples() -> None:
     shared = {p.relative_to(SHARED_EXAMPLES): p.read_bytes() for p in SHARED_EXAMPLES.rglob("*.json")}
     copied = {p.relative_to(COPIED_EXAMPLES): p.read_bytes() for p in COPIED_EXAMPLES.rglob("*.json")}

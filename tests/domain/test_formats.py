@@ -15,6 +15,7 @@ from triage_app.domain.formats import (
 )
 
 
+@pytest.mark.hazard("H13")
 def test_display_formats() -> None:
     assert format_date(date(2026, 12, 3)) == "03-Dec-2026"
     assert format_date(None) == "" and format_month(None) == ""
@@ -27,6 +28,7 @@ def test_display_formats() -> None:
     "text",
     ["03-Dec-2026", "3-dec-2026", "03 December 2026", "03/12/2026", "3.12.2026", "2026-12-03", " 2026-12-3 "],
 )
+@pytest.mark.hazard("H13")
 def test_dates_people_type(text: str) -> None:
     assert parse_user_date(text) == date(2026, 12, 3)
 
@@ -41,6 +43,7 @@ def test_dates_people_type(text: str) -> None:
         ("12/2026", "is not a date"),
     ],
 )
+@pytest.mark.hazard("H13")
 def test_bad_dates_say_what_is_expected(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_user_date(text)
@@ -57,6 +60,7 @@ def test_bad_dates_say_what_is_expected(text: str, message: str) -> None:
         ("15-Dec-2019", (date(2019, 12, 15), False)),
     ],
 )
+@pytest.mark.hazard("H13")
 def test_onsets(text: str, expected: tuple[date, bool]) -> None:
     assert parse_user_month_or_date(text) == expected
 

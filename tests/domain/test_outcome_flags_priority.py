@@ -77,12 +77,14 @@ def scenario(*, s1: str = "met", s2: str = "met", s3: str = "met", r: str = "met
         ({"r": "unknown"}, "needs_information"),
     ],
 )
+@pytest.mark.hazard("H05")
 def test_outcome_order(kwargs: dict[str, object], outcome: str, rules: Rules) -> None:
     result = assess(scenario(**kwargs), rules, AS_OF)  # type: ignore[arg-type]
     assert result.outcome == outcome
     assert result.summary.startswith(SUMMARY_OPENINGS[outcome])
 
 
+@pytest.mark.hazard("H14")
 def test_summaries_read_as_sentences_of_findings(rules: Rules) -> None:
     for kwargs in ({}, {"s1": "not_met"}, {"s2": "not_met"}, {"s3": "not_met"}, {"r": "not_met"}, {"unknown": True}):
         summary = assess(scenario(**kwargs), rules, AS_OF).summary  # type: ignore[arg-type]
@@ -94,6 +96,7 @@ def test_summaries_read_as_sentences_of_findings(rules: Rules) -> None:
     assert set(SUMMARY_OPENINGS) == set(OUTCOMES) == set(OUTCOME_LABELS)
 
 
+@pytest.mark.hazard("H14")
 def test_summary_wording_for_each_outcome(rules: Rules) -> None:
     def summary(changed: Referral) -> str:
         return assess(changed, rules, AS_OF).summary
@@ -127,6 +130,7 @@ def test_summary_wording_for_each_outcome(rules: Rules) -> None:
     )
 
 
+@pytest.mark.hazard("H06")
 def test_needs_information_because_of_the_safety_screen_alone(rules: Rules) -> None:
     gaps = replace(
         BASE, phenotype=Phenotype(components=(), head_tremor=True), history=replace(BASE.history, dysphagia=None)
@@ -224,6 +228,7 @@ NO_FLAGS = replace(
         (replace(NO_FLAGS, received_on=AS_OF - timedelta(weeks=12)), "rtt_breach_risk"),
     ],
 )
+@pytest.mark.hazard("H06", "H07")
 def test_each_flag(changed: Referral, flag: str, rules: Rules) -> None:
     assert raise_flags(NO_FLAGS, rules, 0) == ()
     result = assess(changed, rules, AS_OF)
@@ -250,6 +255,7 @@ def test_each_flag(changed: Referral, flag: str, rules: Rules) -> None:
         replace(NO_FLAGS, history=History(), phenotype=Phenotype(), diagnosis=Diagnosis()),
     ],
 )
+@pytest.mark.hazard("H07")
 def test_flags_not_raised(changed: Referral, rules: Rules) -> None:
     assert assess(changed, rules, AS_OF).flags == ()
 
@@ -266,10 +272,12 @@ def test_flags_not_raised(changed: Referral, rules: Rules) -> None:
         (date(1900, 1, 1), date(2000, 1, 1), 100),
     ],
 )
+@pytest.mark.hazard("H13")
 def test_age_in_whole_years(born: date, on: date, age: int) -> None:
     assert age_in_years(born, on) == age
 
 
+@pytest.mark.hazard("H06", "H13")
 def test_paediatric_boundary_with_leap_day_birthday(rules: Rules) -> None:
     leapling = replace(NO_FLAGS, patient=Patient(date_of_birth=date(2008, 2, 29)))
     assert "paediatric" in raise_flags(replace(leapling, received_on=date(2026, 2, 28)), rules, 0)
@@ -283,6 +291,7 @@ def test_paediatric_boundary_with_leap_day_birthday(rules: Rules) -> None:
     ("numerator", "denominator", "rounded"),
     [(1, 2, 1), (3, 2, 2), (5, 2, 3), (1, 3, 0), (2, 3, 1), (0, 5, 0), (85, 85, 1)],
 )
+@pytest.mark.hazard("H08")
 def test_round_half_up(numerator: int, denominator: int, rounded: int) -> None:
     assert round_half_up(numerator, denominator) == rounded
 
@@ -299,6 +308,7 @@ def test_round_half_up(numerator: int, denominator: int, rounded: int) -> None:
         (None, None, None, (0, 0, 0)),  # a missing term counts 0
     ],
 )
+@pytest.mark.hazard("H08")
 def test_priority_terms(
     total: int | None, pain: int | None, weeks: int | None, terms: tuple[int, int, int], rules: Rules
 ) -> None:
@@ -307,6 +317,7 @@ def test_priority_terms(
     assert result.total == sum(terms)
 
 
+@pytest.mark.hazard("H08")
 def test_priority_halves_round_up(rules: Rules) -> None:
     # 50 * 17/85 = 10 exactly; find a value with an exact half: 20 * pain/20 never halves, so use weights
     halves = replace(rules, severity_weight=85, pain_weight=10, waiting_weight=5, waiting_target_weeks=2)
@@ -315,6 +326,7 @@ def test_priority_halves_round_up(rules: Rules) -> None:
     assert (result.severity, result.pain, result.waiting) == (1, 1, 3)
 
 
+@pytest.mark.hazard("H07", "H13")
 def test_weeks_waiting_are_whole_weeks(rules: Rules) -> None:
     received = date(2026, 8, 3)
     six_days = assess(replace(BASE, received_on=received), rules, received + timedelta(days=6))

@@ -56,12 +56,14 @@ def test_blank_strings_count_as_missing() -> None:
         ("9990000140", "not a valid NHS number"),
     ],
 )
+@pytest.mark.hazard("H01")
 def test_bad_nhs_numbers(value: str, fragment: str) -> None:
     assert check_digit("999000014") is None  # the remainder-10 case used above
     assert fragment in errors_of(referral_json(1, patient__nhs_number=value))["patient.nhs_number"]
 
 
 @pytest.mark.parametrize("value", ["9990000301", "999 000 0301", "999-000-0301", " 999 000-0301 "])
+@pytest.mark.hazard("H01")
 def test_nhs_number_spacing_is_normalised(value: str) -> None:
     assert parse_referral(referral_json(1, patient__nhs_number=value), as_of=AS_OF).patient.nhs_number == "9990000301"
 
@@ -166,6 +168,7 @@ def test_kind_of_unexpected_python_objects() -> None:
     assert "not object" in errors_of(referral_json(1, patient__family_name=object()))["patient.family_name"]
 
 
+@pytest.mark.hazard("H13")
 def test_equal_dates_are_allowed() -> None:
     data = referral_json(1, received_on="2026-11-02", patient__date_of_birth="2026-11-02", diagnosis__onset="2026-11")
     parsed = parse_referral(data, as_of=date(2026, 11, 2))

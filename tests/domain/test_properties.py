@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -59,6 +60,7 @@ def score_or_errors(data: object, as_of: date) -> dict[str, Any]:
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(json_values)
+@pytest.mark.hazard("H05")
 def test_arbitrary_json_gives_a_result_or_field_errors(data: object) -> None:
     result = score_or_errors(data, AS_OF)
     assert "errors" in result or result["outcome"] in OUTCOMES
@@ -66,6 +68,7 @@ def test_arbitrary_json_gives_a_result_or_field_errors(data: object) -> None:
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_referrals(), st.dates(min_value=date(2026, 8, 3), max_value=date(2030, 1, 1)))
+@pytest.mark.hazard("H05")
 def test_mutated_referrals_never_crash_and_score_deterministically(data: dict[str, Any], as_of: date) -> None:
     first = score_or_errors(data, as_of)
     second = score_or_errors(data, as_of)

@@ -16,6 +16,7 @@ def shipped() -> dict[str, Any]:
     return tomllib.loads(default_rules_path().read_text(encoding="utf-8"))
 
 
+@pytest.mark.hazard("H05")
 def test_shipped_rules_are_the_spec_defaults() -> None:
     rules = load_rules(default_rules_path())
     assert rules.version == "spd-2026.2"
@@ -49,6 +50,7 @@ def test_shipped_rules_are_the_spec_defaults() -> None:
         ("safety", "require_safety_screen", "missing key 'safety.require_safety_screen'"),
     ],
 )
+@pytest.mark.hazard("H05")
 def test_missing_keys_are_named(section: str | None, key: str | None, message: str) -> None:
     data = shipped()
     if section is None:
@@ -80,6 +82,7 @@ def test_missing_keys_are_named(section: str | None, key: str | None, message: s
         (None, "refractory", "x", r"missing table \[refractory\]"),
     ],
 )
+@pytest.mark.hazard("H05")
 def test_bad_values_are_named(section: str | None, key: str, value: object, message: str) -> None:
     data = shipped()
     (data if section is None else data[section])[key] = value
@@ -87,6 +90,7 @@ def test_bad_values_are_named(section: str | None, key: str, value: object, mess
         rules_from_mapping(data, "unit.toml")
 
 
+@pytest.mark.hazard("H05")
 def test_file_problems_are_named(tmp_path: Path) -> None:
     with pytest.raises(RulesFileError, match="cannot read rules file"):
         load_rules(tmp_path / "absent.toml")

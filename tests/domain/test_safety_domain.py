@@ -28,6 +28,7 @@ from triage_app.domain.workflow import (
 AS_OF = date(2026, 11, 2)
 
 
+@pytest.mark.hazard("H01")
 def test_an_empty_referral_misses_every_identity_field() -> None:
     errors = missing_identity(parse_referral({}, as_of=AS_OF))
     assert [e.field for e in errors] == list(IDENTITY_MINIMUM)
@@ -42,12 +43,14 @@ def test_a_complete_referral_misses_nothing() -> None:
 
 
 @pytest.mark.parametrize("path", IDENTITY_MINIMUM)
+@pytest.mark.hazard("H01")
 def test_each_identity_field_is_named_alone(path: str) -> None:
     section, _, key = path.rpartition(".")
     changes = {f"{section}__{key}" if section else key: None}
     assert [e.field for e in missing_identity(referral(1, **changes))] == [path]
 
 
+@pytest.mark.hazard("H01")
 def test_demographics_compare_family_name_ignoring_case_and_date_of_birth() -> None:
     stored = StoredPatient(7, "Quillfeather", "Morwenna", date(1979, 11, 12))
     assert demographic_differences(stored, referral(1, patient__family_name=" QUILLFEATHER ")) == []
@@ -61,6 +64,7 @@ def test_demographics_compare_family_name_ignoring_case_and_date_of_birth() -> N
     )
 
 
+@pytest.mark.hazard("H01")
 def test_unknown_stored_demographics_read_as_not_recorded() -> None:
     stored = StoredPatient(7, None, None, None)
     changed = demographic_differences(stored, referral(1))
@@ -87,15 +91,18 @@ def test_unknown_stored_demographics_read_as_not_recorded() -> None:
         ("received", "closed", MOVE_BY_CONSULTANT),
     ],
 )
+@pytest.mark.hazard("H15")
 def test_who_makes_each_move(source: str, target: str, rule: str) -> None:
     assert move_rule(source, target) == rule
 
 
+@pytest.mark.hazard("H15")
 def test_closing_an_undiscussed_referral_needs_a_reason() -> None:
     assert move_needs_reason("received", "closed") and not move_needs_reason("discussed", "closed")
     assert not move_needs_reason("received", "awaiting_information")
 
 
+@pytest.mark.hazard("H14", "H16")
 def test_triage_text_shows_the_standing_decision_or_awaiting() -> None:
     assert triage_text("ready_for_mdt", None, None) == "Ready for MDT (awaiting consultant)"
     assert triage_text("ready_for_mdt", "ready_for_mdt", "confirmed") == "Ready for MDT (confirmed)"
@@ -106,6 +113,7 @@ def test_triage_text_shows_the_standing_decision_or_awaiting() -> None:
     assert triage_text(None, None, None) == "not assessed (awaiting consultant)"
 
 
+@pytest.mark.hazard("H01")
 def test_an_edit_that_changes_who_the_referral_is_for_is_named() -> None:
     from triage_app.domain.identity import identity_changes
 

@@ -24,6 +24,7 @@ from triage_app.storage.engine import Database
 
 
 @pytest.mark.parametrize("outcomes", [False, True], ids=["agenda", "outcome-summary"])
+@pytest.mark.hazard("H11")
 def test_pdf_shows_hostile_text_literally_and_fetches_nothing(
     db: Database, admin: Actor, rules: Rules, hostile_meeting: tuple[int, list[int]], tmp_path: Path, outcomes: bool
 ) -> None:
@@ -50,6 +51,7 @@ def test_pdf_shows_hostile_text_literally_and_fetches_nothing(
         assert squash(HOSTILE["cyrillic"]) in squash(poppler) and squash(HOSTILE["img"]) in squash(poppler)
 
 
+@pytest.mark.hazard("H11")
 def test_word_document_is_valid_and_literal(
     db: Database, admin: Actor, rules: Rules, hostile_meeting: tuple[int, list[int]], tmp_path: Path
 ) -> None:
@@ -71,6 +73,7 @@ def test_word_document_is_valid_and_literal(
     assert width is not None and round(width.mm) == 210
 
 
+@pytest.mark.hazard("H11")
 def test_csv_cells_are_neutralised(
     db: Database, admin: Actor, rules: Rules, hostile_meeting: tuple[int, list[int]], tmp_path: Path
 ) -> None:
@@ -89,6 +92,7 @@ def test_csv_cells_are_neutralised(
     assert len(rows) - header - 1 == 3  # one row per case
 
 
+@pytest.mark.hazard("H11")
 def test_html_escapes_everything(
     db: Database, admin: Actor, rules: Rules, hostile_meeting: tuple[int, list[int]], tmp_path: Path
 ) -> None:
@@ -101,6 +105,7 @@ def test_html_escapes_everything(
     assert "default-src 'none'" in html
 
 
+@pytest.mark.hazard("H11")
 def test_pseudonymised_agenda_carries_no_names(
     db: Database, admin: Actor, rules: Rules, hostile_meeting: tuple[int, list[int]], tmp_path: Path
 ) -> None:
@@ -125,6 +130,7 @@ def test_agenda_header_and_case_sections(
     assert first.triage.startswith("Ready for MDT")
 
 
+@pytest.mark.hazard("H11")
 def test_exports_are_audited_by_file_name(
     db: Database, db_path: Path, admin: Actor, rules: Rules, hostile_meeting: tuple[int, list[int]], tmp_path: Path
 ) -> None:
@@ -159,6 +165,7 @@ def test_unknown_format_is_named(
 
 
 @pytest.mark.parametrize("fmt", ["docx", "pdf"])
+@pytest.mark.hazard("H10")
 def test_outcome_letters_one_per_decided_case(
     db: Database, admin: Actor, hostile_meeting: tuple[int, list[int]], tmp_path: Path, fmt: str
 ) -> None:

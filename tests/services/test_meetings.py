@@ -44,6 +44,7 @@ def meeting(db: Database, actor: Actor, day: int = 3, **kwargs: object) -> int:
     )
 
 
+@pytest.mark.hazard("H08")
 def test_fill_to_capacity_takes_the_highest_priority(
     db: Database, admin: Actor, coordinator: Actor, consultant: Actor, rules: Rules
 ) -> None:
@@ -59,6 +60,7 @@ def test_fill_to_capacity_takes_the_highest_priority(
     assert meetings.ready_referral_ids(db) == [ids[0]]
 
 
+@pytest.mark.hazard("H02")
 def test_a_referral_is_on_one_open_meeting_at_most(
     db: Database, admin: Actor, coordinator: Actor, consultant: Actor, rules: Rules
 ) -> None:
@@ -71,6 +73,7 @@ def test_a_referral_is_on_one_open_meeting_at_most(
         meetings.add_case(db, actor=coordinator, meeting_id=first, referral_id=rid)
 
 
+@pytest.mark.hazard("H14")
 def test_only_ready_referrals_are_listed(db: Database, admin: Actor, coordinator: Actor, rules: Rules) -> None:
     saved = register_referral(db, actor=admin, referral=referral(1), rules=rules, as_of=AS_OF)
     with pytest.raises(ServiceError, match="no standing consultant decision of ready for MDT.*consultant confirms"):
@@ -89,6 +92,7 @@ def test_late_additions_after_circulation(
     assert [(c.referral_id, c.late_addition) for c in cases] == [(early, False), (late, True)]
 
 
+@pytest.mark.hazard("H08")
 def test_reorder_and_remove(db: Database, admin: Actor, coordinator: Actor, consultant: Actor, rules: Rules) -> None:
     a, b, c = ready(db, admin, consultant, rules, 1, 2, 3)
     mid = meeting(db, coordinator)
@@ -103,6 +107,7 @@ def test_reorder_and_remove(db: Database, admin: Actor, coordinator: Actor, cons
     assert get_referral(db, referral_id=a).row.meeting_id is None
 
 
+@pytest.mark.hazard("H03")
 def test_cancelling_moves_cases_to_the_next_meeting(
     db: Database, admin: Actor, coordinator: Actor, consultant: Actor, rules: Rules
 ) -> None:
@@ -120,6 +125,7 @@ def test_cancelling_moves_cases_to_the_next_meeting(
         meetings.add_case(db, actor=coordinator, meeting_id=first, referral_id=a)
 
 
+@pytest.mark.hazard("H03")
 def test_cancelling_without_a_later_meeting_returns_cases_to_ready(
     db: Database, admin: Actor, coordinator: Actor, consultant: Actor, rules: Rules
 ) -> None:
@@ -130,6 +136,7 @@ def test_cancelling_without_a_later_meeting_returns_cases_to_ready(
     assert get_referral(db, referral_id=a).row.status == "ready_for_mdt"
 
 
+@pytest.mark.hazard("H15")
 def test_outcomes_are_consultant_actions(
     db: Database, admin: Actor, coordinator: Actor, consultant: Actor, rules: Rules
 ) -> None:
@@ -142,6 +149,7 @@ def test_outcomes_are_consultant_actions(
         )
 
 
+@pytest.mark.hazard("H09")
 def test_accepting_for_spd_needs_the_checklist(
     db: Database, admin: Actor, coordinator: Actor, consultant: Actor, rules: Rules
 ) -> None:
@@ -178,6 +186,7 @@ def test_accepting_for_spd_needs_the_checklist(
     assert get_referral(db, referral_id=a).row.status == "discussed"
 
 
+@pytest.mark.hazard("H03")
 def test_not_discussed_rolls_to_the_next_meeting(
     db: Database, admin: Actor, coordinator: Actor, consultant: Actor, rules: Rules
 ) -> None:
@@ -221,6 +230,7 @@ def test_attendee_parsing() -> None:
     assert meetings.parse_time("9:05") == "09:05"
 
 
+@pytest.mark.hazard("H16")
 def test_a_listed_referral_keeps_its_triage_and_its_place(
     db: Database, admin: Actor, coordinator: Actor, consultant: Actor, rules: Rules
 ) -> None:

@@ -47,6 +47,7 @@ def test_a_referral_round_trips_through_the_database(db: Database, admin: Actor,
     ]
 
 
+@pytest.mark.hazard("H06")
 def test_unknown_lists_stay_unknown(db: Database, admin: Actor, rules: Rules) -> None:
     sparse = referral(6, oral_medications=None, phenotype__components=None)
     saved = register_referral(db, actor=admin, referral=sparse, rules=rules, as_of=AS_OF)
@@ -59,12 +60,14 @@ def test_unknown_lists_stay_unknown(db: Database, admin: Actor, rules: Rules) ->
     assert stored.oral_medications == () and stored.phenotype.components == ()
 
 
+@pytest.mark.hazard("H02")
 def test_duplicate_is_refused(db: Database, admin: Actor, rules: Rules) -> None:
     register_referral(db, actor=admin, referral=referral(1), rules=rules, as_of=AS_OF)
     with pytest.raises(DuplicateReferral, match="already in the queue"):
         register_referral(db, actor=admin, referral=referral(1), rules=rules, as_of=AS_OF)
 
 
+@pytest.mark.hazard("H03")
 def test_an_import_failure_leaves_no_half_stored_record(
     db: Database, db_path: Path, admin: Actor, rules: Rules, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -87,6 +90,7 @@ def test_an_import_failure_leaves_no_half_stored_record(
     assert medications == (1,)
 
 
+@pytest.mark.hazard("H07", "H08")
 def test_waiting_term_of_the_queue_priority_grows(db: Database, admin: Actor, rules: Rules) -> None:
     received = date(2026, 10, 1)
     recent = referral(1, received_on=received.isoformat())
@@ -103,6 +107,7 @@ def test_waiting_term_of_the_queue_priority_grows(db: Database, admin: Actor, ru
     assert get_referral(db, referral_id=saved.referral_id).assessment.row.priority == base  # type: ignore[union-attr]
 
 
+@pytest.mark.hazard("H02")
 def test_queue_search_by_nhs_number_name_and_hospital_number(db: Database, admin: Actor, rules: Rules) -> None:
     first = register_referral(
         db, actor=admin, referral=referral(1, patient__family_name="Abernethy"), rules=rules, as_of=AS_OF

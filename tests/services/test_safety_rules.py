@@ -42,6 +42,7 @@ def _worse(serial: int = 1) -> object:
 # --- the right patient ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.hazard("H01")
 def test_an_empty_referral_is_not_stored_and_each_missing_identity_field_is_named(
     db: Database, admin: Actor, rules: Rules
 ) -> None:
@@ -58,6 +59,7 @@ def test_an_empty_referral_is_not_stored_and_each_missing_identity_field_is_name
     assert queue.counts(db).total == 0
 
 
+@pytest.mark.hazard("H01")
 def test_a_name_only_referral_is_refused_naming_what_is_missing(db: Database, admin: Actor, rules: Rules) -> None:
     data = {"patient": {"family_name": "Quinnell", "given_name": "Marguerite"}}
     with pytest.raises(
@@ -66,6 +68,7 @@ def test_a_name_only_referral_is_refused_naming_what_is_missing(db: Database, ad
         register_referral(db, actor=admin, referral=parse_referral(data, as_of=AS_OF), rules=rules, as_of=AS_OF)
 
 
+@pytest.mark.hazard("H01")
 def test_different_demographics_for_a_stored_nhs_number_need_confirmation(
     db: Database, admin: Actor, consultant: Actor, rules: Rules
 ) -> None:
@@ -99,6 +102,7 @@ def test_different_demographics_for_a_stored_nhs_number_need_confirmation(
         assert verify_chain(session).intact
 
 
+@pytest.mark.hazard("H02")
 def test_a_second_open_referral_needs_a_reason_and_import_reports_it(db: Database, admin: Actor, rules: Rules) -> None:
     first = register_referral(db, actor=admin, referral=referral(1), rules=rules, as_of=AS_OF)
     later = referral(1, received_on="2026-09-14")
@@ -115,6 +119,7 @@ def test_a_second_open_referral_needs_a_reason_and_import_reports_it(db: Databas
     assert second.referral_id != first.referral_id and queue.counts(db).total == 2
 
 
+@pytest.mark.hazard("H01")
 def test_import_refuses_a_record_whose_demographics_disagree(db: Database, admin: Actor, rules: Rules) -> None:
     register_referral(db, actor=admin, referral=referral(1), rules=rules, as_of=AS_OF)
     record = referral_json(1, received_on="2026-09-14", patient__family_name="Abara")
@@ -126,6 +131,7 @@ def test_import_refuses_a_record_whose_demographics_disagree(db: Database, admin
 # --- the current decision -------------------------------------------------------------------------------------
 
 
+@pytest.mark.hazard("H16")
 def test_an_override_is_what_the_queue_and_its_views_show(
     db: Database, admin: Actor, consultant: Actor, rules: Rules
 ) -> None:
@@ -152,6 +158,7 @@ def test_an_override_is_what_the_queue_and_its_views_show(
     )
 
 
+@pytest.mark.hazard("H16")
 def test_an_edit_that_changes_the_triage_lapses_the_decision(
     db: Database, admin: Actor, coordinator: Actor, consultant: Actor, rules: Rules
 ) -> None:
@@ -172,6 +179,7 @@ def test_an_edit_that_changes_the_triage_lapses_the_decision(
         meetings.add_case(db, actor=coordinator, meeting_id=mid, referral_id=rid)
 
 
+@pytest.mark.hazard("H16")
 def test_an_edit_that_keeps_the_triage_keeps_the_decision(
     db: Database, admin: Actor, coordinator: Actor, consultant: Actor, rules: Rules
 ) -> None:
@@ -190,6 +198,7 @@ def test_an_edit_that_keeps_the_triage_keeps_the_decision(
     assert (row.status, row.decided_outcome) == ("ready_for_mdt", "ready_for_mdt")
 
 
+@pytest.mark.hazard("H16")
 def test_a_listed_case_whose_triage_changed_must_be_reconfirmed_before_acceptance(
     db: Database, admin: Actor, coordinator: Actor, consultant: Actor, rules: Rules
 ) -> None:
@@ -249,6 +258,7 @@ def test_a_listed_case_whose_triage_changed_must_be_reconfirmed_before_acceptanc
     assert get_referral(db, referral_id=rid).row.status == "discussed"
 
 
+@pytest.mark.hazard("H16")
 def test_a_decision_on_a_reassessed_referral_is_refused(
     db: Database, admin: Actor, consultant: Actor, rules: Rules
 ) -> None:
@@ -276,6 +286,7 @@ def listed(db: Database, admin: Actor, coordinator: Actor, consultant: Actor, ru
     return mid, rid
 
 
+@pytest.mark.hazard("H09")
 def test_outcomes_need_the_meeting_date_and_a_rationale(
     db: Database, consultant: Actor, listed: tuple[int, int]
 ) -> None:
@@ -297,6 +308,7 @@ def test_outcomes_need_the_meeting_date_and_a_rationale(
     assert get_referral(db, referral_id=rid).row.status == "listed"
 
 
+@pytest.mark.hazard("H09")
 def test_two_consultants_never_overwrite_each_other(
     db: Database, admin: Actor, consultant: Actor, listed: tuple[int, int], rules: Rules
 ) -> None:
@@ -348,6 +360,7 @@ def test_two_consultants_never_overwrite_each_other(
     assert case.outcome == "continue_best_medical_treatment"
 
 
+@pytest.mark.hazard("H01")
 def test_an_edit_that_changes_the_patient_needs_confirmation(db: Database, admin: Actor, rules: Rules) -> None:
     from triage_app.services.errors import IdentityChanged
 
@@ -391,6 +404,7 @@ def test_saving_without_a_change_makes_no_new_version(db: Database, admin: Actor
     assert again.version == 1 and get_referral(db, referral_id=saved.referral_id).row.version == 1
 
 
+@pytest.mark.hazard("H03", "H09")
 def test_an_amendment_keeps_the_agreed_actions_and_a_held_meeting_cannot_be_cancelled(
     db: Database, admin: Actor, consultant: Actor, coordinator: Actor, listed: tuple[int, int], rules: Rules
 ) -> None:
@@ -431,6 +445,7 @@ def test_an_amendment_keeps_the_agreed_actions_and_a_held_meeting_cannot_be_canc
         meetings.cancel_meeting(db, actor=coordinator, meeting_id=mid)
 
 
+@pytest.mark.hazard("H15")
 def test_only_an_administrator_loads_demo_data(db: Database, coordinator: Actor, admin: Actor, rules: Rules) -> None:
     from triage_app.services.demo import load_demo
     from triage_app.services.errors import PermissionDenied
@@ -441,6 +456,7 @@ def test_only_an_administrator_loads_demo_data(db: Database, coordinator: Actor,
     assert load_demo(db, actor=admin, rules=rules, as_of=AS_OF, count=3) == 3
 
 
+@pytest.mark.hazard("H16")
 def test_confirming_a_standing_decision_again_records_nothing(
     db: Database, admin: Actor, consultant: Actor, rules: Rules
 ) -> None:
@@ -452,6 +468,7 @@ def test_confirming_a_standing_decision_again_records_nothing(
     assert detail.row.version == row.version and len(detail.decisions) == 1
 
 
+@pytest.mark.hazard("H16")
 def test_an_outcome_on_a_case_changed_since_it_was_shown_is_refused(
     db: Database, coordinator: Actor, consultant: Actor, listed: tuple[int, int], rules: Rules
 ) -> None:
@@ -480,6 +497,7 @@ def test_an_outcome_on_a_case_changed_since_it_was_shown_is_refused(
     assert meetings.get_meeting(db, meeting_id=mid, rules=rules).cases[0].outcome is None
 
 
+@pytest.mark.hazard("H16")
 def test_an_edit_after_the_mdt_lapses_the_triage_but_keeps_the_mdt_outcome(
     db: Database, coordinator: Actor, consultant: Actor, listed: tuple[int, int], rules: Rules
 ) -> None:
@@ -499,6 +517,7 @@ def test_an_edit_after_the_mdt_lapses_the_triage_but_keeps_the_mdt_outcome(
     assert (again.status, again.decided_outcome) == ("discussed", "not_yet_refractory")
 
 
+@pytest.mark.hazard("H01")
 def test_moving_a_referral_to_another_patients_nhs_number_names_that_patient(
     db: Database, admin: Actor, rules: Rules
 ) -> None:

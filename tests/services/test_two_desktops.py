@@ -170,6 +170,7 @@ def listed_referral(db: Database, admin: Actor, coordinator: Actor, consultant: 
     return referral_id, meeting_id
 
 
+@pytest.mark.hazard("H03")
 def test_a_save_after_another_desktop_saved_is_refused(
     db: Database, other_desktop: Database, admin: Actor, coordinator: Actor, rules: Rules
 ) -> None:
@@ -195,6 +196,7 @@ def test_a_save_after_another_desktop_saved_is_refused(
 
 
 @pytest.mark.parametrize("same_day", [False, True], ids=["second-open-referral", "same-day-duplicate"])
+@pytest.mark.hazard("H02")
 def test_two_desktops_register_the_same_patient(
     db: Database,
     other_desktop: Database,
@@ -218,6 +220,7 @@ def test_two_desktops_register_the_same_patient(
         assert session.execute(sa.text("SELECT count(*) FROM referral")).scalar_one() == 1
 
 
+@pytest.mark.hazard("H16")
 def test_a_decision_on_a_triage_being_reassessed_is_refused_as_stale(
     db: Database, other_desktop: Database, desktops: TwoDesktops, admin: Actor, consultant: Actor, rules: Rules
 ) -> None:
@@ -247,6 +250,7 @@ def test_a_decision_on_a_triage_being_reassessed_is_refused_as_stale(
     assert row.outcome == reassessment.outcome and row.decided_outcome is None  # no decision on the old triage
 
 
+@pytest.mark.hazard("H09")
 def test_two_consultants_record_an_outcome_at_once(
     db: Database,
     other_desktop: Database,
@@ -284,6 +288,7 @@ def test_two_consultants_record_an_outcome_at_once(
     assert tuple(stored) == ("decline", "theirs", 2)
 
 
+@pytest.mark.hazard("H16")
 def test_accepting_for_spd_while_an_edit_lapses_the_decision_is_refused(
     db: Database,
     other_desktop: Database,
@@ -326,6 +331,7 @@ def test_accepting_for_spd_while_an_edit_lapses_the_decision_is_refused(
         assert session.execute(sa.text("SELECT outcome FROM meeting_case")).scalar_one() is None
 
 
+@pytest.mark.hazard("H08")
 def test_two_coordinators_add_cases_to_one_meeting(
     db: Database,
     other_desktop: Database,
@@ -355,6 +361,7 @@ def test_two_coordinators_add_cases_to_one_meeting(
     assert waited, "the second coordinator's transaction did not wait for the first's"
 
 
+@pytest.mark.hazard("H02")
 def test_two_coordinators_list_the_same_referral_on_two_meetings(
     db: Database,
     other_desktop: Database,
@@ -391,6 +398,7 @@ def _sort_nulls_as_postgresql(
     return f"{head} ORDER BY {', '.join(terms)}", parameters
 
 
+@pytest.mark.hazard("H02")
 def test_a_referral_without_a_received_date_is_not_the_newest(
     db: Database, other_desktop: Database, admin: Actor, rules: Rules
 ) -> None:

@@ -20,6 +20,7 @@ from triage_app.storage.engine import (
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
 
 
+@pytest.mark.hazard("H03")
 def test_every_connection_has_the_pragmas(db: Database) -> None:
     with db.engine.connect() as connection:
         raw = connection.connection.dbapi_connection
@@ -31,6 +32,7 @@ def test_every_connection_has_the_pragmas(db: Database) -> None:
 
 
 @posix_only
+@pytest.mark.hazard("H11")
 def test_new_database_file_is_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "new.sqlite3"
     database = Database(parse_database_url(sqlite_url(path)))
@@ -39,6 +41,7 @@ def test_new_database_file_is_owner_only(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
+@pytest.mark.hazard("H03")
 def test_a_file_that_is_not_sqlite_is_refused_and_left_untouched(tmp_path: Path) -> None:
     path = tmp_path / "triage.sqlite3"
     content = b"Referral list, do not delete\n" * 100
@@ -48,6 +51,7 @@ def test_a_file_that_is_not_sqlite_is_refused_and_left_untouched(tmp_path: Path)
     assert path.read_bytes() == content
 
 
+@pytest.mark.hazard("H03")
 def test_a_damaged_sqlite_file_is_refused_and_left_untouched(db_path: Path) -> None:
     data = bytearray(db_path.read_bytes())
     data[100:4096] = b"\xff" * (4096 - 100)  # wreck the schema page, keep the header
@@ -90,6 +94,7 @@ def test_server_url_without_driver_says_so() -> None:
             database.check_connection()
 
 
+@pytest.mark.hazard("H03")
 def test_locked_database_waits_then_says_so(db_path: Path) -> None:
     holder = sqlite3.connect(db_path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")

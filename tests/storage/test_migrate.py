@@ -34,6 +34,7 @@ def test_there_is_a_fixture_of_the_first_released_schema() -> None:
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.stem)
+@pytest.mark.hazard("H03")
 def test_upgrade_from_each_released_schema_keeps_the_data(fixture: Path, tmp_path: Path) -> None:
     path = tmp_path / "triage.sqlite3"
     shutil.copyfile(fixture, path)
@@ -95,6 +96,7 @@ def downgrade() -> None:
     return scripts
 
 
+@pytest.mark.hazard("H03")
 def test_backup_is_taken_before_an_upgrade(db_path: Path, tmp_path: Path) -> None:
     scripts = _scripts_with_extra_revision(
         tmp_path,
@@ -120,6 +122,7 @@ def test_backup_is_taken_before_an_upgrade(db_path: Path, tmp_path: Path) -> Non
         assert stat.S_IMODE(report.backup.stat().st_mode) == 0o600
 
 
+@pytest.mark.hazard("H03")
 def test_a_failing_upgrade_leaves_the_database_as_it_was(db_path: Path, tmp_path: Path) -> None:
     scripts = _scripts_with_extra_revision(
         tmp_path,
@@ -138,6 +141,7 @@ def test_a_failing_upgrade_leaves_the_database_as_it_was(db_path: Path, tmp_path
     assert "half_done" not in tables
 
 
+@pytest.mark.hazard("H03")
 def test_a_database_from_a_newer_version_is_refused_untouched(db_path: Path, tmp_path: Path) -> None:
     with sqlite3.connect(db_path) as connection:
         connection.execute("UPDATE alembic_version SET version_num = 'f00dcafe'")
@@ -159,6 +163,7 @@ def test_a_database_of_another_program_is_refused(tmp_path: Path) -> None:
     database.dispose()
 
 
+@pytest.mark.hazard("H03")
 def test_daily_backup_when_no_migration_is_due(db_path: Path, tmp_path: Path) -> None:
     backups = tmp_path / "backups"
     database = _open(db_path)

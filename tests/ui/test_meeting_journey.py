@@ -140,6 +140,7 @@ def type_rationale(qtbot: Any, mw: MeetingWindow, text: str) -> None:
     qtbot.keyClicks(mw.rationale, text)
 
 
+@pytest.mark.hazard("H09")
 def test_a_whole_meeting_recorded_from_the_keyboard(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
@@ -307,6 +308,7 @@ def plain(html: str) -> str:
     return document.toPlainText()
 
 
+@pytest.mark.hazard("H01", "H06")
 def test_the_case_in_full_in_words(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
@@ -336,6 +338,7 @@ def test_the_case_in_full_in_words(
     assert not re.search(r"\b[a-z]+_[a-z_]+\b", title + body), "a raw code is on screen"
 
 
+@pytest.mark.hazard("H16")
 def test_a_lapsed_triage_says_reconfirm_and_acceptance_is_refused(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
@@ -384,6 +387,7 @@ def test_a_lapsed_triage_says_reconfirm_and_acceptance_is_refused(
     assert on_case(mw) == nhs[first_id] and mw.rationale.toPlainText() == "Suitable"
 
 
+@pytest.mark.hazard("H09")
 def test_the_outcome_goes_to_the_case_on_screen_when_record_was_pressed(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
@@ -418,6 +422,7 @@ def test_the_outcome_goes_to_the_case_on_screen_when_record_was_pressed(
     assert_blank(mw)
 
 
+@pytest.mark.hazard("H09")
 def test_choosing_another_meeting_asks_first(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
@@ -453,6 +458,7 @@ def test_choosing_another_meeting_asks_first(
     assert all(c.outcome is None for c in stored(gui_db, window, meeting_id).values())
 
 
+@pytest.mark.hazard("H09")
 def test_outcomes_are_refused_before_the_meeting_date_and_the_entry_is_kept(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
@@ -476,6 +482,7 @@ def test_outcomes_are_refused_before_the_meeting_date_and_the_entry_is_kept(
     assert mw.chosen_outcome() == "not_discussed" and mw.rationale.toPlainText() == "Ran out of time"
 
 
+@pytest.mark.hazard("H15")
 def test_a_coordinator_cannot_record_from_the_keyboard(
     qtbot: Any,
     open_window: Callable[..., MainWindow],

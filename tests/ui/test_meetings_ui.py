@@ -220,6 +220,7 @@ def test_record_outcomes_in_the_meeting(
     assert [p.suffix for p in letters_dir.iterdir()] == [".pdf"]
 
 
+@pytest.mark.hazard("H15")
 def test_coordinator_cannot_record_outcomes(
     qtbot: Any, open_window: Callable[..., MainWindow], ready_ids: list[int], gui_db: Database
 ) -> None:

@@ -42,6 +42,7 @@ def test_queue_model_passes_qtmodeltester(
     qtmodeltester.check(window.model)
 
 
+@pytest.mark.hazard("H08")
 def test_queue_opens_highest_priority_first(open_window: Callable[..., MainWindow], queue_of_five: list[int]) -> None:
     window = open_window()
     priorities = [int(p) for p in shown_column(window, COL_PRIORITY)]
@@ -51,6 +52,7 @@ def test_queue_opens_highest_priority_first(open_window: Callable[..., MainWindo
     assert "BRAMWICK, " in shown_column(window, COL_NAME)[1] or "BRAMWICK, " in shown_column(window, COL_NAME)[0]
 
 
+@pytest.mark.hazard("H07")
 def test_weeks_waiting_are_marked_in_words_not_only_colour(
     qtbot: Any, open_window: Callable[..., MainWindow], queue_of_five: list[int]
 ) -> None:
@@ -62,6 +64,7 @@ def test_weeks_waiting_are_marked_in_words_not_only_colour(
     assert "past the 18-week" in tooltip
 
 
+@pytest.mark.hazard("H08")
 def test_sorting_happens_in_sql(qtbot: Any, open_window: Callable[..., MainWindow], queue_of_five: list[int]) -> None:
     window = open_window()
     window.table.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
@@ -74,6 +77,7 @@ def test_sorting_happens_in_sql(qtbot: Any, open_window: Callable[..., MainWindo
     assert shown_column(window, COL_NAME)[0].startswith("ELLMERE")
 
 
+@pytest.mark.hazard("H06")
 def test_filter_by_outcome_status_and_flag(
     qtbot: Any, open_window: Callable[..., MainWindow], queue_of_five: list[int]
 ) -> None:
@@ -111,6 +115,7 @@ def test_search_by_name_and_hospital_number(
     assert [n.split(",")[0] for n in shown_column(window, COL_NAME)] == [family]
 
 
+@pytest.mark.hazard("H02")
 def test_search_by_nhs_number_as_pasted(
     qtbot: Any, open_window: Callable[..., MainWindow], queue_of_five: list[int]
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -24,6 +25,7 @@ def test_theme_and_icon_apply(qapp: QApplication, qtbot: Any) -> None:
     assert not icon.pixmap(256, 256).isNull()  # SVG: sharp at any size
 
 
+@pytest.mark.hazard("H11")
 def test_unexpected_errors_are_logged_without_their_message(caplog: Any, shown_errors: list[tuple[str, str]]) -> None:
     import logging
 

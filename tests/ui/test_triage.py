@@ -20,6 +20,7 @@ def select_first(qtbot: Any, window: MainWindow) -> None:
     qtbot.waitUntil(lambda: window.detail is not None, timeout=5000)
 
 
+@pytest.mark.hazard("H06", "H14")
 def test_panel_explains_the_result(
     qtbot: Any, open_window: Callable[..., MainWindow], seed: Callable[..., list[int]]
 ) -> None:
@@ -40,6 +41,7 @@ def test_panel_explains_the_result(
     assert "the quorate MDT decides" in panel.intended_use.text()
 
 
+@pytest.mark.hazard("H01")
 def test_consultant_confirms(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
@@ -68,6 +70,7 @@ def test_consultant_confirms(
     assert "triage confirmed" in window.panel.history.text()
 
 
+@pytest.mark.hazard("H01")
 def test_consultant_overrides_with_a_reason(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
@@ -96,6 +99,7 @@ def test_consultant_overrides_with_a_reason(
     assert detail.decisions[-1].decision == "overridden"
 
 
+@pytest.mark.hazard("H14")
 def test_override_dialog_needs_a_reason(qtbot: Any) -> None:
     dialog = dialogs.OverrideDialog("ready_for_mdt", "QUILLFEATHER, Morwenna · NHS 999 000 0018 · born 12-Nov-1979")
     qtbot.addWidget(dialog)
@@ -108,6 +112,7 @@ def test_override_dialog_needs_a_reason(qtbot: Any) -> None:
     assert ok.isEnabled()
 
 
+@pytest.mark.hazard("H15")
 def test_coordinator_cannot_confirm_and_is_told_why(
     qtbot: Any, open_window: Callable[..., MainWindow], seed: Callable[..., list[int]]
 ) -> None:
@@ -128,6 +133,7 @@ def test_coordinator_cannot_confirm_and_is_told_why(
     assert combo.model().item(waiting).isEnabled()  # type: ignore[attr-defined]  # chasing is a coordinator's
 
 
+@pytest.mark.hazard("H15")
 def test_service_refuses_a_coordinator_even_if_the_ui_asked(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
@@ -143,6 +149,7 @@ def test_service_refuses_a_coordinator_even_if_the_ui_asked(
     assert "needs the consultant role" in shown_errors[-1][1]
 
 
+@pytest.mark.hazard("H04")
 def test_status_workflow_with_history(
     qtbot: Any, open_window: Callable[..., MainWindow], seed: Callable[..., list[int]], gui_db: Database
 ) -> None:

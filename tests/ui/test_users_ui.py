@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from triage_app.services.users import list_users
 from triage_app.storage.engine import Database
 from triage_app.ui.main_window import MainWindow
@@ -44,6 +46,7 @@ def test_admin_adds_a_user_and_changes_roles(
     dialog.close()
 
 
+@pytest.mark.hazard("H15")
 def test_others_cannot_manage_users(open_window: Callable[..., MainWindow]) -> None:
     window = open_window("coord-test")
     assert not window.users_action.isEnabled()
@@ -51,6 +54,7 @@ def test_others_cannot_manage_users(open_window: Callable[..., MainWindow]) -> N
     assert window.open_users() is None
 
 
+@pytest.mark.hazard("H15")
 def test_opening_the_dialog_ticks_no_one_elses_roles(
     qtbot: Any, open_window: Callable[..., MainWindow], gui_db: Database
 ) -> None:
