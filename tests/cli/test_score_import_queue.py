@@ -36,6 +36,7 @@ def write(tmp_path: Path, content: Any, name: str = "in.json") -> Path:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED["results"]))
+@pytest.mark.hazard("H05")
 def test_score_each_example_file(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     path = EXAMPLES / "referrals" / f"{name}.json"
     code, out, err = run(capsys, "score", str(path), "--as-of", AS_OF)
@@ -142,6 +143,7 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
+@pytest.mark.hazard("H02")
 def test_import_adds_refuses_and_reports(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good, bad = referral_json(1), referral_json(2, patient__nhs_number="999 000 0302", severity__tsui=40)
     code, out, err = run(
@@ -169,6 +171,7 @@ def test_import_adds_refuses_and_reports(tmp_path: Path, data_dir: Path, capsys:
         assert connection.execute("SELECT count(*) FROM assessment").fetchone() == (2,)
 
 
+@pytest.mark.hazard("H03")
 def test_import_of_a_bad_file_stores_nothing(
     tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -180,6 +183,7 @@ def test_import_of_a_bad_file_stores_nothing(
     assert json.loads(out) == []
 
 
+@pytest.mark.hazard("H08")
 def test_queue_is_highest_priority_first_and_filters(
     tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -206,6 +210,7 @@ def test_queue_is_highest_priority_first_and_filters(
     assert exited.value.code == 2 and "invalid choice: 'maybe'" in capsys.readouterr().err
 
 
+@pytest.mark.hazard("H05")
 def test_rules_version_change_reassesses_open_referrals_and_keeps_history(
     tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -83,6 +83,7 @@ def test_checklist() -> None:
     )
 
 
+@pytest.mark.hazard("H01", "H06")
 def test_agenda_shows_every_section() -> None:
     agenda = build_agenda(MEETING, [case(2), case(1, late_addition=True)], quorum_roles=REQUIRED, generated_at=NOW)
     assert agenda.marking == CONFIDENTIAL and not agenda.quorate
@@ -104,6 +105,7 @@ def test_agenda_shows_every_section() -> None:
     assert first.triage == "Ready for MDT (confirmed), priority 53" and first.outcome == ""
 
 
+@pytest.mark.hazard("H11")
 def test_pseudonymised_agenda_hides_identifiers() -> None:
     agenda = build_agenda(MEETING, [case(1)], quorum_roles=REQUIRED, generated_at=NOW, pseudonymised=True)
     only = agenda.cases[0]
@@ -112,6 +114,7 @@ def test_pseudonymised_agenda_hides_identifiers() -> None:
     assert only.date_of_birth == "" and only.hospital_number == ""
 
 
+@pytest.mark.hazard("H06")
 def test_unknown_values_read_as_not_recorded() -> None:
     sparse = Referral()
     agenda = build_agenda(
@@ -171,6 +174,7 @@ TEMPLATE = (
 )
 
 
+@pytest.mark.hazard("H10")
 def test_letter_fills_placeholders_as_plain_text() -> None:
     hostile = case(
         1,
@@ -208,6 +212,7 @@ def test_bad_templates_are_named(template: str, message: str) -> None:
         fill_letter(template, {}, 1)
 
 
+@pytest.mark.hazard("H10")
 def test_who_signs_and_which_cases_get_letters() -> None:
     from triage_app.domain.letters import needs_letter, signatory_role, too_early
 
@@ -220,6 +225,7 @@ def test_who_signs_and_which_cases_get_letters() -> None:
     assert early is not None and early.startswith(f"the meeting is on {format_date(MEETING.meeting_date)}")
 
 
+@pytest.mark.hazard("H10")
 def test_a_template_without_the_patient_identifiers_is_refused() -> None:
     with pytest.raises(TemplateError, match=r"\$nhs_number"):
         fill_letter("Outcome\n\n$today $patient_name $date_of_birth $intended_use $signatory", {}, 1)

@@ -89,6 +89,7 @@ def lapse_decision(db: Database, admin: Actor, rules: Rules, referral_id: int) -
 
 @pytest.mark.parametrize("outcomes", [False, True], ids=["agenda", "outcome-summary"])
 @pytest.mark.parametrize("fmt", AGENDA_FORMATS)
+@pytest.mark.hazard("H14")
 def test_every_agenda_format_says_what_the_app_is_for(
     db: Database, admin: Actor, rules: Rules, hostile_meeting: Meeting, tmp_path: Path, fmt: str, outcomes: bool
 ) -> None:
@@ -122,6 +123,7 @@ def test_every_agenda_format_says_what_the_app_is_for(
         assert f"</h1><p class='intended-use'>{html.escape(INTENDED_USE_LINE)}</p>" in page
 
 
+@pytest.mark.hazard("H14")
 def test_a_pseudonymised_agenda_says_it_too(
     db: Database, admin: Actor, rules: Rules, hostile_meeting: Meeting, tmp_path: Path
 ) -> None:
@@ -138,6 +140,7 @@ def test_a_pseudonymised_agenda_says_it_too(
 
 
 @pytest.mark.parametrize("fmt", AGENDA_FORMATS)
+@pytest.mark.hazard("H16")
 def test_each_case_shows_its_triage_and_a_lapsed_decision_says_reconfirm(
     db: Database, admin: Actor, rules: Rules, hostile_meeting: Meeting, tmp_path: Path, fmt: str
 ) -> None:
@@ -159,6 +162,7 @@ def test_each_case_shows_its_triage_and_a_lapsed_decision_says_reconfirm(
         assert [row[column].startswith(RECONFIRM) for row in rows[header + 1 :]] == [False, True, False]
 
 
+@pytest.mark.hazard("H14", "H16")
 def test_the_print_preview_shows_the_intended_use_and_a_lapsed_triage(
     qapp: Any, db: Database, admin: Actor, rules: Rules, hostile_meeting: Meeting
 ) -> None:
@@ -184,6 +188,7 @@ def letter_text(path: Path) -> str:
     return visible_text(path, path.suffix.lstrip("."))
 
 
+@pytest.mark.hazard("H10")
 def test_letters_only_for_recorded_outcomes(
     db: Database, coordinator: Actor, surgeon: Actor, hostile_meeting: Meeting, tmp_path: Path
 ) -> None:
@@ -202,6 +207,7 @@ def test_letters_only_for_recorded_outcomes(
     assert sorted(p.name for p in (tmp_path / "letters").iterdir()) == [written[0].name]
 
 
+@pytest.mark.hazard("H10")
 def test_no_letters_before_the_meeting_date(
     db: Database, db_path: Path, coordinator: Actor, hostile_meeting: Meeting, tmp_path: Path
 ) -> None:
@@ -214,6 +220,7 @@ def test_no_letters_before_the_meeting_date(
 
 
 @pytest.mark.parametrize("fmt", ["docx", "pdf"])
+@pytest.mark.hazard("H10")
 def test_a_letter_is_dated_the_day_it_is_made_and_signed_by_the_recording_consultant(
     db: Database, coordinator: Actor, surgeon: Actor, hostile_meeting: Meeting, tmp_path: Path, fmt: str
 ) -> None:
@@ -231,6 +238,7 @@ def test_a_letter_is_dated_the_day_it_is_made_and_signed_by_the_recording_consul
         assert paragraphs[:2] == ["Outcome of the multidisciplinary team meeting", "15-Jan-2027"]
 
 
+@pytest.mark.hazard("H10")
 def test_a_consultant_with_no_mdt_role_signs_as_consultant_and_an_amendment_is_signed_by_its_author(
     db: Database, coordinator: Actor, consultant: Actor, rules: Rules, hostile_meeting: Meeting, tmp_path: Path
 ) -> None:
@@ -254,6 +262,7 @@ def test_a_consultant_with_no_mdt_role_signs_as_consultant_and_an_amendment_is_s
 
 
 @pytest.mark.parametrize("fmt", ["docx", "pdf"])
+@pytest.mark.hazard("H01", "H10", "H14")
 def test_a_letter_names_the_patient_three_ways_says_what_the_app_is_for_and_is_marked_for_a_referrer(
     db: Database, consultant: Actor, hostile_meeting: Meeting, tmp_path: Path, fmt: str
 ) -> None:
@@ -277,6 +286,7 @@ def test_a_letter_names_the_patient_three_ways_says_what_the_app_is_for_and_is_m
         assert all(LETTER_MARKING in page for page in pdf_pages(letter))
 
 
+@pytest.mark.hazard("H10")
 def test_a_unit_template_must_say_what_every_letter_says(
     db: Database, coordinator: Actor, hostile_meeting: Meeting, tmp_path: Path
 ) -> None:
@@ -287,6 +297,7 @@ def test_a_unit_template_must_say_what_every_letter_says(
     assert list((tmp_path / "out").iterdir()) == []
 
 
+@pytest.mark.hazard("H10")
 def test_placeholders_in_the_data_are_never_filled(db: Database, hostile_meeting: Meeting) -> None:
     info, cases = agenda_inputs(db, meeting_id=hostile_meeting[0])
     case = dataclasses.replace(cases[0], rationale="$signatory_name ${today} {{7*7}}")
@@ -309,6 +320,7 @@ def test_placeholders_in_the_data_are_never_filled(db: Database, hostile_meeting
 
 
 @pytest.mark.parametrize("what", ["agenda", "outcomes", "letters"])
+@pytest.mark.hazard("H11", "H15")
 def test_a_user_with_no_role_exports_no_patient_data(
     db: Database, db_path: Path, nobody: Actor, rules: Rules, hostile_meeting: Meeting, tmp_path: Path, what: str
 ) -> None:

@@ -42,6 +42,7 @@ def _events(path: Path) -> list[tuple[int, str, str]]:
         return connection.execute("SELECT id, action, changes FROM audit_event ORDER BY id").fetchall()
 
 
+@pytest.mark.hazard("H03")
 def test_every_change_writes_an_event(trail: Database, db_path: Path) -> None:
     actions = [action for _, action, _ in _events(db_path)]
     assert actions.count("create") == 2 + 3  # two users (admin, consultant) and three referrals
@@ -68,6 +69,7 @@ def _tamper(path: Path, *statements: str) -> None:
             connection.execute(statement)
 
 
+@pytest.mark.hazard("H12")
 def test_altered_event_is_caught(trail: Database, db_path: Path) -> None:
     _tamper(db_path, "UPDATE audit_event SET user_login = 'someone-else' WHERE id = 5")
     report = verify_audit_trail(trail)
@@ -75,6 +77,7 @@ def test_altered_event_is_caught(trail: Database, db_path: Path) -> None:
     assert "altered" in (report.problem or "")
 
 
+@pytest.mark.hazard("H03")
 def test_deleted_event_is_caught(trail: Database, db_path: Path) -> None:
     _tamper(db_path, "DELETE FROM audit_event WHERE id = 4")
     report = verify_audit_trail(trail)
@@ -82,6 +85,7 @@ def test_deleted_event_is_caught(trail: Database, db_path: Path) -> None:
     assert "missing" in (report.problem or "")
 
 
+@pytest.mark.hazard("H03")
 def test_deleted_event_with_ids_renumbered_is_caught(trail: Database, db_path: Path) -> None:
     _tamper(
         db_path,
@@ -92,6 +96,7 @@ def test_deleted_event_with_ids_renumbered_is_caught(trail: Database, db_path: P
     assert not report.intact and report.first_broken == 4
 
 
+@pytest.mark.hazard("H03")
 def test_deleted_newest_event_is_caught(trail: Database, db_path: Path) -> None:
     last = _events(db_path)[-1][0]
     _tamper(db_path, f"DELETE FROM audit_event WHERE id = {last}")
@@ -99,6 +104,7 @@ def test_deleted_newest_event_is_caught(trail: Database, db_path: Path) -> None:
     assert not report.intact and "newest events were deleted" in (report.problem or "")
 
 
+@pytest.mark.hazard("H03")
 def test_reordered_events_are_caught(trail: Database, db_path: Path) -> None:
     _tamper(
         db_path,
@@ -110,6 +116,7 @@ def test_reordered_events_are_caught(trail: Database, db_path: Path) -> None:
     assert not report.intact and report.first_broken == 3
 
 
+@pytest.mark.hazard("H12")
 def test_recomputed_hash_without_relinking_is_caught(trail: Database, db_path: Path) -> None:
     """A forger who rewrites an event and its own hash still breaks the next event's link."""
     from triage_app.storage.audit import event_hash

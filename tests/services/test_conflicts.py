@@ -41,6 +41,7 @@ def _other_user_saves(db_file: str, referral_id: int, version: int, total: int) 
     database.dispose()
 
 
+@pytest.mark.hazard("H03")
 def test_save_after_another_process_saved_is_refused(
     db: Database, db_path: Path, admin: Actor, coordinator: Actor, rules: Rules
 ) -> None:
@@ -74,6 +75,7 @@ def test_save_after_another_process_saved_is_refused(
     assert stored.referral.severity.twstrs_total == 60  # the other user's save stands, nothing overwritten
 
 
+@pytest.mark.hazard("H03")
 def test_save_at_the_current_version_succeeds_and_bumps_it(db: Database, admin: Actor, rules: Rules) -> None:
     saved = register_referral(db, actor=admin, referral=referral(1), rules=rules, as_of=AS_OF)
     changed = replace(referral(1), clinical_question="Updated question")
@@ -93,6 +95,7 @@ def test_save_at_the_current_version_succeeds_and_bumps_it(db: Database, admin: 
         )
 
 
+@pytest.mark.hazard("H03")
 def test_status_change_against_a_stale_version_is_refused(
     db: Database, admin: Actor, consultant: Actor, rules: Rules
 ) -> None:

@@ -18,6 +18,7 @@ def test_first_login_becomes_admin_with_every_role(db: Database) -> None:
     assert actor.roles == {"coordinator", "consultant", "admin"}
 
 
+@pytest.mark.hazard("H12")
 def test_unconfigured_login_is_refused_once_users_exist(db: Database, admin: Actor) -> None:
     with pytest.raises(UnknownUser, match="not a user of this triage database"):
         sign_in(db, login="stranger")
@@ -120,6 +121,7 @@ def test_last_admin_keeps_the_role(db: Database, admin: Actor) -> None:
 
 def test_deactivated_user_cannot_sign_in(db: Database, admin: Actor, coordinator: Actor) -> None:
     set_active(db, actor=admin, login="coord-test", active=False)
+@pytest.mark.hazard("H12")
     with pytest.raises(UnknownUser, match="deactivated"):
         sign_in(db, login="coord-test")
     assert [u.login for u, _ in list_users(db)] == ["admin-test", "coord-test"]

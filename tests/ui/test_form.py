@@ -120,6 +120,7 @@ def test_enter_a_referral_end_to_end(qtbot: Any, open_window: Callable[..., Main
         ("diagnosis.onset", "2040-01", "after the date the referral was received"),
     ],
 )
+@pytest.mark.hazard("H01", "H13")
 def test_errors_are_shown_beside_the_field_and_block_saving(
     qtbot: Any, open_window: Callable[..., MainWindow], path: str, text: str, message: str
 ) -> None:
@@ -188,6 +189,7 @@ def form_open_while_another_user_saves(
 
 
 def test_a_conflicting_save_shows_both_versions_and_reloads(
+@pytest.mark.hazard("H03")
     qtbot: Any,
     open_window: Callable[..., MainWindow],
     seed: Callable[..., list[int]],
@@ -219,6 +221,7 @@ def test_a_conflicting_save_shows_both_versions_and_reloads(
 
 
 def test_conflict_dialog_lists_the_differences(qtbot: Any) -> None:
+@pytest.mark.hazard("H03")
     from tests.factories import referral
 
     mine = referral(1, clinical_question="Mine")
@@ -231,6 +234,7 @@ def test_conflict_dialog_lists_the_differences(qtbot: Any) -> None:
 
 
 def test_unsaved_changes_are_never_lost_without_a_question(
+@pytest.mark.hazard("H03")
     qtbot: Any, open_window: Callable[..., MainWindow], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     window = open_window("coord-test")
@@ -253,6 +257,7 @@ def test_unsaved_changes_are_never_lost_without_a_question(
 
 
 def test_closing_the_window_asks_about_open_forms(
+@pytest.mark.hazard("H03")
     qtbot: Any, open_window: Callable[..., MainWindow], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     window = open_window("coord-test")
@@ -299,6 +304,7 @@ def test_json_from_the_form_matches_the_interchange_format(qtbot: Any, open_wind
 
 
 def test_keeping_my_edits_on_top_of_theirs_saves_mine_knowingly(
+@pytest.mark.hazard("H03")
     qtbot: Any,
     open_window: Callable[..., MainWindow],
     seed: Callable[..., list[int]],
@@ -322,6 +328,7 @@ def test_keeping_my_edits_on_top_of_theirs_saves_mine_knowingly(
 
 
 def test_an_unconfigured_login_is_told_to_ask_an_administrator(
+@pytest.mark.hazard("H12")
     qtbot: Any, gui_paths: AppPaths, gui_db: Database
 ) -> None:
     from PySide6.QtCore import QSettings

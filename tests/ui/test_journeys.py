@@ -94,6 +94,7 @@ def consent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 # --- 1. the right patient ------------------------------------------------------------------------------------
 
 
+@pytest.mark.hazard("H04")
 def test_search_leaves_nothing_selected_so_nothing_hidden_can_be_confirmed(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
@@ -127,6 +128,7 @@ def test_search_leaves_nothing_selected_so_nothing_hidden_can_be_confirmed(
     assert get_referral(gui_db, referral_id=1).row.decided_outcome is None
 
 
+@pytest.mark.hazard("H04")
 def test_another_users_change_takes_the_row_out_of_the_view_and_the_panel_clears(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
@@ -158,6 +160,7 @@ def test_another_users_change_takes_the_row_out_of_the_view_and_the_panel_clears
 # --- 2. enter, save, close, reopen, edit ------------------------------------------------------------------------
 
 
+@pytest.mark.hazard("H03")
 def test_new_referral_save_close_reopen_edit_save(
     qtbot: Any, open_window: Callable[..., MainWindow], gui_db: Database
 ) -> None:
@@ -204,6 +207,7 @@ def test_new_referral_save_close_reopen_edit_save(
     qtbot.waitUntil(lambda: window.form_for(referral_id) is not None, timeout=5000)
 
 
+@pytest.mark.hazard("H01", "H06")
 def test_a_name_only_referral_is_not_stored_and_an_untouched_medication_list_is_not_recorded(
     qtbot: Any, open_window: Callable[..., MainWindow], gui_db: Database
 ) -> None:
@@ -234,6 +238,7 @@ def test_a_name_only_referral_is_not_stored_and_an_untouched_medication_list_is_
     assert stored.assessment is not None and "oral_medications" in stored.assessment.missing
 
 
+@pytest.mark.hazard("H01", "H02")
 def test_a_patient_with_an_open_referral_is_shown_as_the_nhs_number_is_typed(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
@@ -272,6 +277,7 @@ def test_a_patient_with_an_open_referral_is_shown_as_the_nhs_number_is_typed(
 # --- 3. confirm, override, then edit so the triage changes ------------------------------------------------------
 
 
+@pytest.mark.hazard("H04", "H16")
 def test_override_shows_everywhere_and_an_edit_that_changes_the_triage_lapses_the_decision(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
@@ -336,6 +342,7 @@ def test_override_shows_everywhere_and_an_edit_that_changes_the_triage_lapses_th
 # --- 4. quitting with unsaved forms -----------------------------------------------------------------------------
 
 
+@pytest.mark.hazard("H03")
 def test_quitting_asks_about_every_unsaved_form_and_cancel_keeps_everything(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
@@ -379,6 +386,7 @@ def test_quitting_asks_about_every_unsaved_form_and_cancel_keeps_everything(
 # --- 5. a second user's change arrives while my form is open -----------------------------------------------------
 
 
+@pytest.mark.hazard("H03")
 def test_keeping_my_edits_on_top_writes_only_the_fields_i_changed(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
@@ -420,6 +428,7 @@ def test_keeping_my_edits_on_top_writes_only_the_fields_i_changed(
     assert saved.row.version == 3
 
 
+@pytest.mark.hazard("H01")
 def test_changing_the_nhs_number_of_a_saved_referral_asks_first_showing_both(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
@@ -444,6 +453,7 @@ def test_changing_the_nhs_number_of_a_saved_referral_asks_first_showing_both(
     assert form.dirty  # and the typed change is still in the form
 
 
+@pytest.mark.hazard("H03")
 def test_quitting_from_inside_a_form_that_cannot_be_saved_yet_stays_and_keeps_working(
     qtbot: Any, open_window: Callable[..., MainWindow], gui_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
