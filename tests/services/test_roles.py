@@ -119,9 +119,9 @@ def test_last_admin_keeps_the_role(db: Database, admin: Actor) -> None:
         set_roles(db, actor=admin, login="admin-test", roles=["consultant"])
 
 
+@pytest.mark.hazard("H12")
 def test_deactivated_user_cannot_sign_in(db: Database, admin: Actor, coordinator: Actor) -> None:
     set_active(db, actor=admin, login="coord-test", active=False)
-@pytest.mark.hazard("H12")
     with pytest.raises(UnknownUser, match="deactivated"):
         sign_in(db, login="coord-test")
     assert [u.login for u, _ in list_users(db)] == ["admin-test", "coord-test"]

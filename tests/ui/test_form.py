@@ -188,8 +188,8 @@ def form_open_while_another_user_saves(
     return window, window.form_for(referral_id), referral_id
 
 
-def test_a_conflicting_save_shows_both_versions_and_reloads(
 @pytest.mark.hazard("H03")
+def test_a_conflicting_save_shows_both_versions_and_reloads(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
     seed: Callable[..., list[int]],
@@ -220,8 +220,8 @@ def test_a_conflicting_save_shows_both_versions_and_reloads(
     assert get_referral(gui_db, referral_id=referral_id).referral.clinical_question == "Theirs: please review urgently"
 
 
-def test_conflict_dialog_lists_the_differences(qtbot: Any) -> None:
 @pytest.mark.hazard("H03")
+def test_conflict_dialog_lists_the_differences(qtbot: Any) -> None:
     from tests.factories import referral
 
     mine = referral(1, clinical_question="Mine")
@@ -233,8 +233,8 @@ def test_conflict_dialog_lists_the_differences(qtbot: Any) -> None:
     assert ["TWSTRS total", "38", "50"] in cells
 
 
-def test_unsaved_changes_are_never_lost_without_a_question(
 @pytest.mark.hazard("H03")
+def test_unsaved_changes_are_never_lost_without_a_question(
     qtbot: Any, open_window: Callable[..., MainWindow], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     window = open_window("coord-test")
@@ -256,8 +256,8 @@ def test_unsaved_changes_are_never_lost_without_a_question(
     assert not form.isVisible() and len(asked) == 2
 
 
-def test_closing_the_window_asks_about_open_forms(
 @pytest.mark.hazard("H03")
+def test_closing_the_window_asks_about_open_forms(
     qtbot: Any, open_window: Callable[..., MainWindow], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     window = open_window("coord-test")
@@ -303,8 +303,8 @@ def test_json_from_the_form_matches_the_interchange_format(qtbot: Any, open_wind
         assert set(data[section]) == set(template[section])
 
 
-def test_keeping_my_edits_on_top_of_theirs_saves_mine_knowingly(
 @pytest.mark.hazard("H03")
+def test_keeping_my_edits_on_top_of_theirs_saves_mine_knowingly(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
     seed: Callable[..., list[int]],
@@ -327,8 +327,8 @@ def test_keeping_my_edits_on_top_of_theirs_saves_mine_knowingly(
     assert saved.row.version == 3 and saved.referral.clinical_question == "Mine: routine"
 
 
-def test_an_unconfigured_login_is_told_to_ask_an_administrator(
 @pytest.mark.hazard("H12")
+def test_an_unconfigured_login_is_told_to_ask_an_administrator(
     qtbot: Any, gui_paths: AppPaths, gui_db: Database
 ) -> None:
     from PySide6.QtCore import QSettings

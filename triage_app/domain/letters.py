@@ -7,6 +7,9 @@ A letter goes to the referrer, outside the MDT, so safety.md asks more of it tha
 only for an outcome the MDT recorded, never before the meeting's date, is dated the day it is made, names
 the patient by three identifiers, carries the one-line intended-use statement and is signed with the name
 and role of the consultant who recorded the outcome. A template that leaves out any of those is refused.
+
+When the caller gives a rules line (which approved rules the triage used), the letter carries it: where the
+template puts `$rules_line`, or else right after the intended-use statement, in the same paragraph.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ PLACEHOLDERS = (
     "signatory_name",
     "signatory_role",
     "intended_use",
+    "rules_line",  # optional: where a template does not place it, it follows the intended-use statement
 )
 
 #: What every template must say; each entry is met by any one of its placeholders.
@@ -104,8 +108,10 @@ def letter_fields(
     signatory: Signatory,
     today: date,
     intended_use: str = INTENDED_USE_LINE,
+    rules_line: str = "",
 ) -> dict[str, str]:
-    """Every placeholder's text for one case; `today` is the day the letter is made and the date it bears."""
+    """Every placeholder's text for one case; `today` is the day the letter is made and the date it bears;
+    `rules_line` (empty: none) says which approved rules the triage used."""
     patient = case.referral.patient
     referrer = case.referral.referrer
     return {
@@ -129,11 +135,16 @@ def letter_fields(
         "signatory_name": signatory.name,
         "signatory_role": signatory.role,
         "intended_use": intended_use,
+        "rules_line": rules_line.strip(),
     }
 
 
 class TemplateError(ValueError):
     """The letter template cannot be used; the message says why."""
+
+
+def _used_placeholders(template: Template, text: str) -> set[str]:
+    return {named or braced for _, named, braced, _ in template.pattern.findall(text) if named or braced}
 
 
 def check_template(template_text: str) -> Template:
@@ -144,7 +155,7 @@ def check_template(template_text: str) -> Template:
     if not text:
         raise TemplateError("the letter template is empty")
     template = Template(text)
-    used = {named or braced for _, named, braced, _ in template.pattern.findall(text) if named or braced}
+    used = _used_placeholders(template, text)
     unknown = used - set(PLACEHOLDERS)
     if unknown:
         raise TemplateError(f"the letter template uses unknown placeholders: {', '.join(sorted(unknown))}")
@@ -157,8 +168,16 @@ def check_template(template_text: str) -> Template:
 
 
 def fill_letter(template_text: str, fields: dict[str, str], referral_id: int) -> Letter:
-    """Fill the template: comment lines (#) dropped, the first line is the title, blank lines split paragraphs."""
-    filled = check_template(template_text).safe_substitute(fields)
+    """Fill the template: comment lines (#) dropped, the first line is the title, blank lines split paragraphs.
+
+    A rules line the template does not place itself follows the intended-use statement.
+    """
+    template = check_template(template_text)
+    values = dict(fields)
+    rules_line = values.get("rules_line", "")
+    if rules_line and "rules_line" not in _used_placeholders(template, template.template):
+        values["intended_use"] = f"{values.get('intended_use', '')} {rules_line}".strip()
+    filled = template.safe_substitute(values)
     blocks = [block.strip() for block in filled.split("\n\n")]
     blocks = [" ".join(line.strip() for line in block.splitlines()) for block in blocks if block]
     return Letter(referral_id, blocks[0], tuple(blocks[1:]))

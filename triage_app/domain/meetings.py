@@ -2,18 +2,47 @@
 
 The agenda is built here as plain text fields, so every exporter (PDF, Word, CSV, HTML, print) shows the same
 words; exporters only lay them out and make them safe for their format.
+
+The pseudonymised agenda and outcome summary go wider than the MDT (architecture.md, "Patient data"), so they
+carry what identifies the case to the MDT and no more (decided for H11, a breach through exports):
+
+- the patient as initials and the last four digits of the NHS number (`M.Q.`, `xxx xxx 0301`);
+- an age band instead of the date of birth: an exact age is a quasi-identifier (with initials and four digits
+  it narrows a patient down), while a band still shows a child or an older patient; no hospital number;
+- the referrer's role only: the referrer's name and organisation code point at a practice and so at the patient;
+- the month received, not the day: together with the weeks waiting it is what the 18-week clock needs, and a
+  day of receipt is one more fact that could match a patient's letters; the onset likewise as a month;
+- no free text at all: clinical question, drug names, rationale and agreed actions are typed by people and can
+  hold anything (a name, a date of birth, a family member), so they are left out, saying so; criteria reasons
+  are the rules' own words, with drug names and an onset's day taken out;
+- every case field is finally checked against the patient's identifiers and the case's free text, and any
+  that still turns up is replaced by `[withheld]`, so a future field cannot leak them by accident.
+
+Weeks waiting and the `rtt_breach_risk` caution are those of the day the document is made, not of the day the
+referral was scored (H07).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Final
 
 from triage_app.domain.formats import format_date, format_month, format_name
 from triage_app.domain.intended_use import INTENDED_USE_LINE
 from triage_app.domain.referral import Onset, Referral, format_nhs_number
-from triage_app.domain.scoring import CRITERIA, FLAGS, OUTCOME_LABELS, age_in_years, in_words, outcome_words
+from triage_app.domain.scoring import (
+    CRITERIA,
+    FLAGS,
+    OUTCOME_LABELS,
+    RttClock,
+    age_in_years,
+    in_words,
+    outcome_words,
+    weeks_waiting,
+)
 
 ACCEPT_FOR_SPD: Final = "accept_for_spd"
 NOT_DISCUSSED: Final = "not_discussed"
@@ -58,7 +87,11 @@ CANCELLED: Final = "cancelled"
 OPEN_MEETING_STATUSES: Final = (PLANNED, CIRCULATED)
 
 CONFIDENTIAL: Final = "CONFIDENTIAL: patient-identifiable data. Do not forward outside the MDT."
-PSEUDONYMISED: Final = "Pseudonymised: initials and the last four digits of the NHS number only."
+PSEUDONYMISED: Final = (
+    "Pseudonymised: initials, last 4 NHS digits and age band; no free text, birth dates or referrers."
+)
+WITHHELD: Final = "[withheld]"
+FREE_TEXT_WITHHELD: Final = "withheld from the pseudonymised copy (free text)"
 
 
 def role_label(role: str | None) -> str:
@@ -93,8 +126,63 @@ def initials(family: str | None, given: str | None) -> str:
 
 
 def nhs_last_four(digits: str | None) -> str:
-    """`xxx xxx 0301`: the last four digits only."""
+    """`xxx xxx 0301`: the last four digits only, in the 3-3-4 shape people read an NHS number in."""
     return "" if not digits else f"xxx xxx {digits[-4:]}"
+
+
+def age_band(age: int) -> str:
+    """`under 18`, `18-19`, `40-49`, `90 or over`: an age that still tells a child from an older patient."""
+    if age < 18:
+        return "under 18"
+    if age >= 90:
+        return "90 or over"
+    low = max(18, age // 10 * 10)
+    return f"{low}-{age // 10 * 10 + 9}"
+
+
+def _pattern(value: str) -> str:
+    """A regular expression for `value` as a whole word, any run of spaces standing for any white space."""
+    return r"(?<!\w)" + r"\s+".join(re.escape(part) for part in value.split()) + r"(?!\w)"
+
+
+def identifier_patterns(referral: Referral, extra: Iterable[str | None] = ()) -> re.Pattern[str] | None:
+    """One pattern matching any of the referral's identifiers as people write them, and any `extra` text.
+
+    Names, hospital number, the referrer's name and organisation, the external reference, drug names; the NHS
+    number in any grouping (`9990000301`, `999 000 0301`, `999-000-0301`); the date of birth as ISO, DD-Mon-YYYY,
+    DD/MM/YYYY and D/M/YYYY. Parts shorter than two characters are skipped (an initial is no identifier).
+    """
+    patient, referrer = referral.patient, referral.referrer
+    words = [
+        patient.family_name,
+        patient.given_name,
+        patient.hospital_number,
+        referrer.name,
+        referrer.organisation_ods,
+        referral.external_id,
+        referral.clinical_question,
+        *(m.drug for m in referral.oral_medications or ()),
+        *extra,
+    ]
+    patterns = [_pattern(w.strip()) for w in words if w and len(w.strip()) >= 2]
+    digits = re.sub(r"\D", "", patient.nhs_number or "")
+    if digits:
+        patterns.append(r"[\s-]*".join(digits))
+    born = patient.date_of_birth
+    if born is not None:
+        for text in {
+            born.isoformat(),
+            format_date(born),
+            f"{born.day:02d}/{born.month:02d}/{born.year}",
+            f"{born.day}/{born.month}/{born.year}",
+        }:
+            patterns.append(re.escape(text))
+    return re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
+
+
+def withhold(text: str, identifiers: re.Pattern[str] | None) -> str:
+    """`text` with anything `identifiers` matches replaced by `[withheld]`."""
+    return text if identifiers is None else identifiers.sub(WITHHELD, text)
 
 
 def checklist_missing(ticked: dict[str, bool]) -> list[str]:
@@ -169,7 +257,7 @@ class AgendaCase:
     late_addition: bool
     nhs_number: str
     name: str
-    date_of_birth: str
+    date_of_birth: str  # with the age; empty when pseudonymised
     hospital_number: str
     referrer: str
     received: str
@@ -181,6 +269,7 @@ class AgendaCase:
     outcome: str
     rationale: str
     actions: tuple[str, ...]
+    age_band: str = ""  # pseudonymised only: in place of the date of birth
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +287,7 @@ class Agenda:
     outcomes: bool  # True for the post-meeting summary
     cases: tuple[AgendaCase, ...] = field(default_factory=tuple)
     intended_use: str = INTENDED_USE_LINE
+    rules_line: str = ""  # which approved rules the triage used; shown beside the intended use when given
 
 
 def _yes_no(value: bool | None, yes: str, no: str) -> str:
@@ -211,14 +301,22 @@ def _words(value: str | None) -> str:
 _GUIDANCE = {"emg": "EMG-guided", "ultrasound": "ultrasound-guided", "none": "unguided"}
 
 
-def _onset_text(onset: Onset | None) -> str:
-    """`Apr-2015`, or `03-Apr-2015` when the day was given (never ISO on a document people read)."""
+def _onset_text(onset: Onset | None, *, month_only: bool = False) -> str:
+    """`Apr-2015`, or `03-Apr-2015` when the day was given (never ISO on a document people read); the month only
+    when asked (the pseudonymised copy)."""
     if onset is None:
         return "not recorded"
-    return format_month(onset.first_day) if onset.month_only else format_date(onset.first_day)
+    return format_month(onset.first_day) if onset.month_only or month_only else format_date(onset.first_day)
 
 
-def _case_lines(referral: Referral) -> tuple[tuple[str, str], ...]:
+def _drug_name(name: str | None, index: int, pseudonymised: bool) -> str:
+    """A drug as typed, or `drug 2` (as the R2 reason names an unnamed drug) where free text is withheld."""
+    if pseudonymised:
+        return f"drug {index + 1}"
+    return name or "unnamed drug"
+
+
+def _case_lines(referral: Referral, *, pseudonymised: bool = False) -> tuple[tuple[str, str], ...]:
     phenotype = referral.phenotype
     components = (
         "not recorded" if phenotype.components is None else ", ".join(map(in_words, phenotype.components)) or "none"
@@ -231,8 +329,13 @@ def _case_lines(referral: Referral) -> tuple[tuple[str, str], ...]:
     oral = (
         "not recorded"
         if medications is None
-        else "; ".join(f"{m.drug or 'unnamed drug'}: {_words(m.outcome)}" for m in medications) or "none tried"
+        else "; ".join(
+            f"{_drug_name(m.drug, i, pseudonymised)}: {_words(m.outcome)}" for i, m in enumerate(medications)
+        )
+        or "none tried"
     )
+    if pseudonymised and medications:
+        oral += " (drug names withheld: free text)"
     physio = referral.physiotherapy
     history = referral.history
     history_items = [
@@ -250,7 +353,7 @@ def _case_lines(referral: Referral) -> tuple[tuple[str, str], ...]:
         (
             "Diagnosis",
             f"{_words(diagnosis.condition)}; {_words(diagnosis.aetiology)}; {_words(diagnosis.distribution)}; "
-            f"onset {_onset_text(diagnosis.onset)}",
+            f"onset {_onset_text(diagnosis.onset, month_only=pseudonymised)}",
         ),
         ("Phenotype", f"{components}; {tremor}"),
         (
@@ -273,6 +376,130 @@ def _case_lines(referral: Referral) -> tuple[tuple[str, str], ...]:
     )
 
 
+def _referrer_text(referral: Referral, *, pseudonymised: bool) -> str:
+    """`Dr Jo Smith, neurologist, RXX`; the role only when pseudonymised (a name or practice points at a patient)."""
+    referrer = referral.referrer
+    role = _words(referrer.role) if referrer.role else None
+    if pseudonymised:
+        return f"{role or 'role not recorded'} (name and organisation withheld)"
+    return ", ".join(p for p in (referrer.name, role, referrer.organisation_ods) if p) or "not recorded"
+
+
+def _received_text(received: date | None, meeting_day: date, as_of: date, *, pseudonymised: bool) -> str:
+    """The received date and the weeks waiting on the day the document is made (and by the meeting, if later)."""
+    if received is None:
+        return "not recorded"
+    shown = format_month(received) if pseudonymised else format_date(received)
+    text = f"{shown}: {weeks_waiting(received, as_of)} weeks waiting on {format_date(as_of)}"
+    if meeting_day > as_of:
+        text += f", {weeks_waiting(received, meeting_day)} by the meeting"
+    return text
+
+
+def _criterion_reason(reason: str, referral: Referral, pseudonymised: bool) -> str:
+    """A stored criterion reason; in the pseudonymised copy without drug names (R2 quotes them) or the day of
+    onset (R4 quotes it when it was given), the only free text and patient dates the rules' reasons hold."""
+    if not pseudonymised:
+        return reason
+    for index, medication in enumerate(referral.oral_medications or ()):
+        if medication.drug and medication.drug.strip():
+            reason = re.sub(_pattern(medication.drug.strip()), f"drug {index + 1}", reason, flags=re.IGNORECASE)
+    onset = referral.diagnosis.onset
+    if onset is not None and not onset.month_only:
+        reason = reason.replace(format_date(onset.first_day), format_month(onset.first_day))
+    return reason
+
+
+def _triage_line(case: CaseInput) -> str:
+    text = (
+        f"{TRIAGE_CHANGED.upper()}: {triage_text(case.triage_outcome, None, None)}"
+        if case.decided_outcome is None
+        else triage_text(case.triage_outcome, case.decided_outcome, case.decision_kind)
+    )
+    return text + f", priority {case.priority if case.priority is not None else '?'}"
+
+
+def _agenda_case(
+    number: int, case: CaseInput, meeting: MeetingInfo, clock: RttClock | None, as_of: date, pseudonymised: bool
+) -> AgendaCase:
+    """One case in words; pseudonymised as the module docstring says."""
+    referral, patient = case.referral, case.referral.patient
+    if pseudonymised:
+        name, born, hospital = initials(patient.family_name, patient.given_name), "", ""
+        nhs = nhs_last_four(patient.nhs_number) or "not recorded"
+        age = None if patient.date_of_birth is None else age_in_years(patient.date_of_birth, meeting.meeting_date)
+        band = "not recorded" if age is None else age_band(age)
+    else:
+        name = format_name(patient.family_name, patient.given_name) or "name not recorded"
+        nhs = format_nhs_number(patient.nhs_number) or "not recorded"
+        born = format_date(patient.date_of_birth)
+        if patient.date_of_birth is not None:
+            born += f" (age {age_in_years(patient.date_of_birth, meeting.meeting_date)})"
+        hospital, band = patient.hospital_number or "", ""
+    # Today's rtt_breach_risk, not the one frozen when the referral was scored (H07).
+    flags = case.flags if clock is None else clock.flags(case.flags, referral.received_on)
+    actions = tuple(
+        f"{a.description} (owner: {a.owner or 'not set'}, due {format_date(a.due) or 'not set'})" for a in case.actions
+    )
+    rationale = case.rationale or ""
+    question = referral.clinical_question or "not given"
+    if pseudonymised:
+        rationale = FREE_TEXT_WITHHELD if rationale else ""
+        question = FREE_TEXT_WITHHELD if referral.clinical_question else "not given"
+        count = len(case.actions)
+        actions = (f"{count} agreed ({FREE_TEXT_WITHHELD})",) if count else ()
+    shown = AgendaCase(
+        number=number,
+        referral_id=case.referral_id,
+        late_addition=case.late_addition,
+        nhs_number=nhs,
+        name=name,
+        date_of_birth=born,
+        hospital_number=hospital,
+        referrer=_referrer_text(referral, pseudonymised=pseudonymised),
+        received=_received_text(referral.received_on, meeting.meeting_date, as_of, pseudonymised=pseudonymised),
+        clinical_question=question,
+        lines=_case_lines(referral, pseudonymised=pseudonymised),
+        triage=_triage_line(case),
+        criteria=tuple(
+            f"{cid} {CRITERIA[cid][0]}: {status.replace('_', ' ')}. {_criterion_reason(reason, referral, pseudonymised)}"
+            for cid, status, reason in case.criteria
+            if cid in CRITERIA
+        ),
+        flags=tuple(f"{FLAGS[f][0]}: {FLAGS[f][1]}" if f in FLAGS else f for f in flags),
+        outcome=MEETING_OUTCOME_LABELS.get(case.outcome or "", ""),
+        rationale=rationale,
+        actions=actions,
+        age_band=band,
+    )
+    return _withhold_case(shown, case) if pseudonymised else shown
+
+
+def _withhold_case(shown: AgendaCase, case: CaseInput) -> AgendaCase:
+    """The last line of defence of the pseudonymised copy: no identifier or free text in any field, whatever
+    a field was built from."""
+    texts = [case.rationale, *(a.description for a in case.actions), *(a.owner for a in case.actions)]
+    identifiers = identifier_patterns(case.referral, texts)
+
+    def clean(text: str) -> str:
+        return withhold(text, identifiers)
+
+    return replace(
+        shown,
+        date_of_birth="",
+        hospital_number="",
+        referrer=clean(shown.referrer),
+        received=clean(shown.received),
+        clinical_question=clean(shown.clinical_question),
+        lines=tuple((label, clean(text)) for label, text in shown.lines),
+        triage=clean(shown.triage),
+        criteria=tuple(map(clean, shown.criteria)),
+        flags=tuple(map(clean, shown.flags)),
+        rationale=clean(shown.rationale),
+        actions=tuple(map(clean, shown.actions)),
+    )
+
+
 def build_agenda(
     meeting: MeetingInfo,
     cases: list[CaseInput],
@@ -281,81 +508,30 @@ def build_agenda(
     generated_at: datetime,
     pseudonymised: bool = False,
     outcomes: bool = False,
+    rtt_warning_weeks: int | None = None,
+    rules_line: str = "",
 ) -> Agenda:
-    """The agenda (or, with `outcomes`, the outcome summary) of a meeting."""
+    """The agenda (or, with `outcomes`, the outcome summary) of a meeting.
+
+    Weeks waiting are counted to the local date of `generated_at` (the day the document is made); with
+    `rtt_warning_weeks` (the rules in force) the `rtt_breach_risk` caution is that day's too, else as scored.
+    `rules_line` says which approved rules the triage used, beside the intended-use statement.
+    """
     q = quorum([role for _, role in meeting.attendees], quorum_roles)
+    as_of = generated_at.astimezone().date()
+    clock = None if rtt_warning_weeks is None else RttClock(as_of, rtt_warning_weeks)
     when = f"{format_date(meeting.meeting_date)} at {meeting.meeting_time}"
     details = [("Date", when)]
     if meeting.place:
         details.append(("Place", meeting.place))
-    if meeting.video_link:
-        details.append(("Video link", meeting.video_link))
+    if meeting.video_link:  # a way into the meeting: not for a copy that goes wider than the MDT
+        details.append(("Video link", "withheld from the pseudonymised copy" if pseudonymised else meeting.video_link))
     details.append(("Chair", meeting.chair or "not set"))
     details.append(("Cases", str(len(cases))))
-    agenda_cases = []
-    for number, case in enumerate(sorted(cases, key=lambda c: c.position), start=1):
-        patient = case.referral.patient
-        if pseudonymised:
-            name, nhs, born, hospital = (
-                initials(patient.family_name, patient.given_name),
-                nhs_last_four(patient.nhs_number),
-                "",
-                "",
-            )
-        else:
-            name = format_name(patient.family_name, patient.given_name) or "name not recorded"
-            nhs = format_nhs_number(patient.nhs_number) or "not recorded"
-            born = format_date(patient.date_of_birth)
-            if patient.date_of_birth is not None:
-                born += f" (age {age_in_years(patient.date_of_birth, meeting.meeting_date)})"
-            hospital = patient.hospital_number or ""
-        referrer = case.referral.referrer
-        received = case.referral.received_on
-        weeks = None if received is None else (meeting.meeting_date - received).days // 7
-        agenda_cases.append(
-            AgendaCase(
-                number=number,
-                referral_id=case.referral_id,
-                late_addition=case.late_addition,
-                nhs_number=nhs,
-                name=name,
-                date_of_birth=born,
-                hospital_number=hospital,
-                referrer=", ".join(
-                    p
-                    for p in (
-                        referrer.name,
-                        _words(referrer.role) if referrer.role else None,
-                        referrer.organisation_ods,
-                    )
-                    if p
-                )
-                or "not recorded",
-                received=f"{format_date(received)} ({weeks} weeks waiting at the meeting)"
-                if received
-                else "not recorded",
-                clinical_question=case.referral.clinical_question or "not given",
-                lines=_case_lines(case.referral),
-                triage=(
-                    f"{TRIAGE_CHANGED.upper()}: {triage_text(case.triage_outcome, None, None)}"
-                    if case.decided_outcome is None
-                    else triage_text(case.triage_outcome, case.decided_outcome, case.decision_kind)
-                )
-                + f", priority {case.priority if case.priority is not None else '?'}",
-                criteria=tuple(
-                    f"{cid} {CRITERIA[cid][0]}: {status.replace('_', ' ')}. {reason}"
-                    for cid, status, reason in case.criteria
-                    if cid in CRITERIA
-                ),
-                flags=tuple(f"{FLAGS[f][0]}: {FLAGS[f][1]}" if f in FLAGS else f for f in case.flags),
-                outcome=MEETING_OUTCOME_LABELS.get(case.outcome or "", ""),
-                rationale=case.rationale or "",
-                actions=tuple(
-                    f"{a.description} (owner: {a.owner or 'not set'}, due {format_date(a.due) or 'not set'})"
-                    for a in case.actions
-                ),
-            )
-        )
+    agenda_cases = tuple(
+        _agenda_case(number, case, meeting, clock, as_of, pseudonymised)
+        for number, case in enumerate(sorted(cases, key=lambda c: c.position), start=1)
+    )
     title = "MDT outcome summary" if outcomes else "MDT meeting agenda"
     return Agenda(
         title=f"{title}: selective peripheral denervation, {format_date(meeting.meeting_date)}",
@@ -367,5 +543,6 @@ def build_agenda(
         generated=generated_at.astimezone().strftime("%d-%b-%Y %H:%M %Z").strip(),
         pseudonymised=pseudonymised,
         outcomes=outcomes,
-        cases=tuple(agenda_cases),
+        cases=agenda_cases,
+        rules_line=rules_line.strip(),
     )

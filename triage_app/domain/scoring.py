@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Final
 
 from triage_app.domain.formats import format_date, format_month
@@ -550,9 +550,107 @@ def decide_outcome(criteria: dict[str, CriterionResult]) -> str:
     return READY_FOR_MDT
 
 
-def weeks_between(start: date | None, end: date) -> int | None:
-    """Whole weeks (days // 7); None when the start is unknown."""
-    return None if start is None else (end - start).days // 7
+def weeks_waiting(received_on: date | None, as_of: date) -> int | None:
+    """Whole weeks (days // 7) from `received_on` to `as_of`; None when the received date is unknown.
+
+    The one definition of weeks waiting: the priority's waiting term, the `rtt_breach_risk` caution, the queue,
+    the triage panel and the agenda all count with it.
+    """
+    return None if received_on is None else (as_of - received_on).days // 7
+
+
+def rtt_at_risk(weeks: int | None, warning_weeks: int) -> bool:
+    """The `rtt_breach_risk` rule: whole weeks waiting at or beyond the warning week (unknown weeks: not raised)."""
+    return weeks is not None and weeks >= warning_weeks
+
+
+def rtt_flag(received_on: date | None, as_of: date, rules: Rules) -> bool:
+    """Whether `rtt_breach_risk` stands on `as_of` for a referral received on `received_on`."""
+    return rtt_at_risk(weeks_waiting(received_on, as_of), rules.rtt_warning_weeks)
+
+
+def received_by(as_of: date, weeks: int) -> date:
+    """The latest received date that has waited `weeks` whole weeks or more on `as_of`.
+
+    weeks_waiting(r, as_of) >= weeks exactly when r <= as_of - 7 * weeks days, so SQL can filter and sort on the
+    received date against this cutoff (an index range, the same on SQLite and PostgreSQL) instead of doing date
+    arithmetic in the database.
+    """
+    return as_of - timedelta(weeks=weeks)
+
+
+#: The referral-to-treatment standard the clock runs against; the rules' `rtt_warning_weeks` warns ahead of it.
+RTT_STANDARD_WEEKS: Final = 18
+RTT_FLAG: Final = "rtt_breach_risk"
+RTT_BREACHED: Final = "breached"  # 18 whole weeks or more
+RTT_WARNING: Final = "warning"  # from the warning week up to 17 weeks
+RTT_WITHIN: Final = "within"  # below the warning week
+
+
+@dataclass(frozen=True, slots=True)
+class RttClock:
+    """The 18-week clock read on one day: weeks waiting and the `rtt_breach_risk` caution as they stand on `as_of`.
+
+    A stored assessment keeps the flags of the day it was scored; every screen and document that shows the
+    clock reads it for the day it is made (`as_of`, the local date), so a referral that crossed the warning week
+    since it was scored shows the caution now, not at its next edit.
+    """
+
+    as_of: date
+    warning_weeks: int
+
+    @classmethod
+    def of(cls, rules: Rules, as_of: date) -> RttClock:
+        """The clock of these rules read on `as_of`."""
+        return cls(as_of, rules.rtt_warning_weeks)
+
+    @property
+    def warning_cutoff(self) -> date:
+        """Received on or before this date: at or past the warning week (`rtt_breach_risk` raised)."""
+        return received_by(self.as_of, self.warning_weeks)
+
+    @property
+    def breach_cutoff(self) -> date:
+        """Received on or before this date: 18 whole weeks or more."""
+        return received_by(self.as_of, RTT_STANDARD_WEEKS)
+
+    def weeks(self, received_on: date | None) -> int | None:
+        """Whole weeks waiting on `as_of`."""
+        return weeks_waiting(received_on, self.as_of)
+
+    def at_risk(self, received_on: date | None) -> bool:
+        """Whether `rtt_breach_risk` stands on `as_of`."""
+        return rtt_at_risk(self.weeks(received_on), self.warning_weeks)
+
+    def band(self, received_on: date | None) -> str | None:
+        """`breached`, `warning` or `within` on `as_of`; None when the received date is unknown."""
+        weeks = self.weeks(received_on)
+        if weeks is None:
+            return None
+        if weeks >= RTT_STANDARD_WEEKS:
+            return RTT_BREACHED
+        return RTT_WARNING if rtt_at_risk(weeks, self.warning_weeks) else RTT_WITHIN
+
+    def describe(self, received_on: date | None) -> str:
+        """The clock in words: `19 weeks waiting: past the 18-week referral-to-treatment standard`."""
+        weeks, band = self.weeks(received_on), self.band(received_on)
+        if weeks is None:
+            return "date received not recorded"
+        waiting = f"{_plural(weeks, 'week')} waiting"
+        if band == RTT_BREACHED:
+            return f"{waiting}: past the {RTT_STANDARD_WEEKS}-week referral-to-treatment standard"
+        if band == RTT_WARNING:
+            return (
+                f"{waiting}: at or past the {self.warning_weeks}-week warning of the {RTT_STANDARD_WEEKS}-week standard"
+            )
+        return waiting
+
+    def flags(self, stored: Iterable[str], received_on: date | None) -> tuple[str, ...]:
+        """Stored flags with `rtt_breach_risk` as it stands on `as_of` (raised or not), sorted by name as scored."""
+        flags = {flag for flag in stored if flag != RTT_FLAG}
+        if self.at_risk(received_on):
+            flags.add(RTT_FLAG)
+        return tuple(sorted(flags))
 
 
 def raise_flags(referral: Referral, rules: Rules, weeks_waiting: int | None) -> tuple[str, ...]:
@@ -591,8 +689,8 @@ def raise_flags(referral: Referral, rules: Rules, weeks_waiting: int | None) -> 
         flags.append("primary_non_responder")
     if history.prior_neck_surgery:
         flags.append("prior_neck_surgery")
-    if weeks_waiting is not None and weeks_waiting >= rules.rtt_warning_weeks:
-        flags.append("rtt_breach_risk")
+    if rtt_at_risk(weeks_waiting, rules.rtt_warning_weeks):
+        flags.append(RTT_FLAG)
     return tuple(flags)  # appended in name order
 
 
@@ -655,7 +753,7 @@ def assess(referral: Referral, rules: Rules, as_of: date) -> Assessment:
     by_id = {c.id: c for c in results}
     outcome = decide_outcome(by_id)
     missing = tuple(sorted({path for c in results if c.status == UNKNOWN for path in c.missing}))
-    weeks = weeks_between(referral.received_on, as_of)
+    weeks = weeks_waiting(referral.received_on, as_of)
     terms = priority_terms(referral, rules, weeks)
     return Assessment(
         outcome=outcome,

@@ -5,8 +5,13 @@ spreadsheet would run as a formula are neutralised, HTML and PDF markup is escap
 characters that XML forbids are dropped from Word documents.
 
 Every format says what the app is for (`Agenda.intended_use`) beside the title, and the PDF and Word files
-also in every page's footer; every case shows its triage as it stands, a lapsed consultant decision marked
+also in every page's footer; the rules line (`Agenda.rules_line`, which approved rules the triage used), when
+there is one, follows it. Every case shows its triage as it stands, a lapsed consultant decision marked
 "TRIAGE CHANGED: RECONFIRM" (safety.md, "The current decision").
+
+A pseudonymised agenda (`Agenda.pseudonymised`) has only what `domain.meetings` put in it; its identity rows
+and CSV columns are named for what they hold (initials, last four digits, age band), it has no hospital number
+or date of birth rows or columns, and its clinical question and rationale say they are withheld.
 """
 
 from __future__ import annotations
@@ -63,12 +68,21 @@ def _decision(case: AgendaCase, agenda: Agenda) -> list[tuple[str, str]]:
 
 def _case_rows(case: AgendaCase, agenda: Agenda) -> list[tuple[str, str]]:
     """A case's label/value rows, the same in HTML, Word and PDF: identity, history, triage, decision."""
-    rows = _identity(case) + list(case.lines) + [("Triage", case.triage)]
+    rows = _identity(case, agenda) + list(case.lines) + [("Triage", case.triage)]
     rows += [("Criteria", "\n".join(case.criteria)), ("Cautions", "\n".join(case.flags) or "none")]
     return rows + _decision(case, agenda)
 
 
-def _identity(case: AgendaCase) -> list[tuple[str, str]]:
+def _identity(case: AgendaCase, agenda: Agenda | None = None) -> list[tuple[str, str]]:
+    if agenda is not None and agenda.pseudonymised:
+        return [
+            ("NHS number (last four)", case.nhs_number),
+            ("Initials", case.name),
+            ("Age band", case.age_band),
+            ("Referrer", case.referrer),
+            ("Received", case.received),
+            ("Clinical question", case.clinical_question),  # says it is withheld
+        ]
     rows = [("NHS number", case.nhs_number), ("Name", case.name)]
     if case.date_of_birth:
         rows.append(("Date of birth", case.date_of_birth))
@@ -104,6 +118,31 @@ CSV_COLUMNS = (
     "Rationale",
     "Actions",
 )
+#: The pseudonymised CSV: identity columns named for what they hold; no date of birth or hospital number.
+PSEUDONYMISED_CSV_COLUMNS = (
+    "Case",
+    "Late addition",
+    "NHS number (last four)",
+    "Initials",
+    "Age band",
+    *CSV_COLUMNS[6:],
+)
+_LINE_COLUMNS = CSV_COLUMNS[9:16]  # the case lines, by their labels
+
+
+def _csv_values(case: AgendaCase, agenda: Agenda) -> list[object]:
+    lines = dict(case.lines)
+    history = [lines.get(label, "") for label in _LINE_COLUMNS]
+    assessment = [case.triage, " | ".join(case.criteria), " | ".join(case.flags), case.outcome]
+    actions = " | ".join(case.actions)
+    late = "yes" if case.late_addition else ""
+    who = (
+        [case.nhs_number, case.name, case.age_band]
+        if agenda.pseudonymised
+        else [case.nhs_number, case.name, case.date_of_birth, case.hospital_number]
+    )
+    referral = [case.referrer, case.received, case.clinical_question]
+    return [case.number, late, *who, *referral, *history, *assessment, case.rationale, actions]
 
 
 def agenda_csv(agenda: Agenda) -> bytes:
@@ -113,44 +152,17 @@ def agenda_csv(agenda: Agenda) -> bytes:
     writer.writerow([csv_cell(agenda.marking)])
     writer.writerow([csv_cell(agenda.title)])
     writer.writerow([csv_cell(agenda.intended_use)])
+    if agenda.rules_line:
+        writer.writerow([csv_cell(agenda.rules_line)])
     for label, text in agenda.meeting:
         writer.writerow([csv_cell(label), csv_cell(text)])
     writer.writerow(["Attendees", csv_cell("; ".join(agenda.attendees))])
     writer.writerow(["Quorum", csv_cell(agenda.quorum)])
     writer.writerow(["Generated", csv_cell(agenda.generated)])
     writer.writerow([])
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(PSEUDONYMISED_CSV_COLUMNS if agenda.pseudonymised else CSV_COLUMNS)
     for case in agenda.cases:
-        lines = dict(case.lines)
-        writer.writerow(
-            [
-                csv_cell(v)
-                for v in (
-                    case.number,
-                    "yes" if case.late_addition else "",
-                    case.nhs_number,
-                    case.name,
-                    case.date_of_birth,
-                    case.hospital_number,
-                    case.referrer,
-                    case.received,
-                    case.clinical_question,
-                    lines.get("Diagnosis", ""),
-                    lines.get("Phenotype", ""),
-                    lines.get("Severity", ""),
-                    lines.get("Botulinum toxin", ""),
-                    lines.get("Oral medication", ""),
-                    lines.get("Physiotherapy", ""),
-                    lines.get("History", ""),
-                    case.triage,
-                    " | ".join(case.criteria),
-                    " | ".join(case.flags),
-                    case.outcome,
-                    case.rationale,
-                    " | ".join(case.actions),
-                )
-            ]
-        )
+        writer.writerow([csv_cell(v) for v in _csv_values(case, agenda)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -172,10 +184,13 @@ def agenda_html(agenda: Agenda) -> bytes:
         ".case{page-break-inside:avoid;border-top:1px solid #888;margin-top:10px;padding-top:6px}"
         "th{text-align:left;vertical-align:top;padding-right:8px;white-space:nowrap}td{vertical-align:top}"
         ".late{color:#a00;font-weight:bold}.notquorate{color:#a00;font-weight:bold}.reconfirm{color:#a00;font-weight:bold}"
-        ".intended-use{font-style:italic;border-left:3px solid #888;padding-left:6px}</style></head><body>",
+        ".intended-use{font-style:italic;border-left:3px solid #888;padding-left:6px}"
+        ".rules-line{font-size:9pt;color:#444;padding-left:9px}</style></head><body>",
         f"<p class='marking'>{e(agenda.marking)}</p>",
         f"<h1>{e(agenda.title)}</h1>",
-        f"<p class='intended-use'>{e(agenda.intended_use)}</p><table>",
+        f"<p class='intended-use'>{e(agenda.intended_use)}</p>",
+        f"<p class='rules-line'>{e(agenda.rules_line)}</p>" if agenda.rules_line else "",
+        "<table>",
     ]
     for label, text in agenda.meeting:
         parts.append(f"<tr><th>{e(label)}</th><td>{e(text)}</td></tr>")
@@ -261,6 +276,8 @@ def agenda_docx(agenda: Agenda) -> bytes:
     document.add_paragraph(xml_text(agenda.marking)).runs[0].bold = True
     document.add_heading(xml_text(agenda.title), level=1)
     document.add_paragraph(xml_text(agenda.intended_use)).runs[0].italic = True
+    if agenda.rules_line:
+        document.add_paragraph(xml_text(agenda.rules_line))
     table = document.add_table(rows=0, cols=2)
     table.style = "Table Grid"
     for label, text in [
@@ -421,6 +438,8 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
         Paragraph(pdf_text(agenda.title), title),
         Paragraph(pdf_text(agenda.intended_use), intended),
     ]
+    if agenda.rules_line:
+        story.append(Paragraph(pdf_text(agenda.rules_line), intended))
     story += grid(
         [
             *agenda.meeting,

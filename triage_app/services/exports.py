@@ -107,6 +107,7 @@ def make_agenda(
         generated_at=now or utc_now(),
         pseudonymised=pseudonymised,
         outcomes=outcomes,
+        rtt_warning_weeks=rules.rtt_warning_weeks,  # the 18-week caution of the day the document is made
     )
 
 

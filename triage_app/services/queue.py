@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from triage_app.domain.scoring import RttClock
 from triage_app.storage import referrals as repo
 from triage_app.storage.engine import Database
 from triage_app.storage.referrals import QueueFilter, QueueRow
@@ -37,7 +38,7 @@ def snapshot(db: Database, *, queue_filter: QueueFilter, sort: str, descending: 
     with db.read() as session:
         total = repo.queue_count(session, queue_filter)
         ids = repo.queue_ids(session, queue_filter=queue_filter, sort=sort, descending=descending, limit=page_size)
-        return QueueSnapshot(total, ids, repo.queue_rows(session, ids))
+        return QueueSnapshot(total, ids, repo.queue_rows(session, ids, clock=queue_filter.clock))
 
 
 def all_ids(db: Database, *, queue_filter: QueueFilter, sort: str, descending: bool) -> list[int]:
@@ -46,20 +47,21 @@ def all_ids(db: Database, *, queue_filter: QueueFilter, sort: str, descending: b
         return repo.queue_ids(session, queue_filter=queue_filter, sort=sort, descending=descending)
 
 
-def page(db: Database, *, ids: Sequence[int]) -> dict[int, QueueRow]:
-    """Queue lines for these ids (rows deleted meanwhile are simply absent)."""
+def page(db: Database, *, ids: Sequence[int], clock: RttClock | None = None) -> dict[int, QueueRow]:
+    """Queue lines for these ids (rows deleted meanwhile are simply absent); `rtt_breach_risk` of the clock's day."""
     with db.read() as session:
-        return repo.queue_rows(session, ids)
+        return repo.queue_rows(session, ids, clock=clock)
 
 
-def counts(db: Database) -> QueueCounts:
-    """Totals by outcome, status and flag over open and closed referrals."""
+def counts(db: Database, *, clock: RttClock | None = None) -> QueueCounts:
+    """Totals by outcome, status and flag over open and closed referrals; given a clock (the day the counts
+    are shown), `rtt_breach_risk` counts that day's, else the caution as stored at scoring."""
     with db.read() as session:
         by_outcome = repo.count_by(session, "queue_outcome")
         return QueueCounts(
             total=sum(by_outcome.values()),
             by_outcome=by_outcome,
             by_status=repo.count_by(session, "status"),
-            by_flag=repo.flag_counts(session),
+            by_flag=repo.flag_counts(session, clock=clock),
             meetings=repo.open_meetings(session),
         )

@@ -1,6 +1,10 @@
 """Referral repository: domain `Referral` <-> rows, compare-and-swap saves, assessments, the queue query.
 
 Functions take the caller's session and keyword-only arguments; the services own the transaction.
+
+The 18-week clock is read for the day a screen is made, not frozen at scoring (H07): given an `RttClock`, the
+queue filters, counts, sorts and shows `rtt_breach_risk` from the received date against cutoff dates worked out
+in Python (`received_on <= cutoff`), which SQLite and PostgreSQL both run on the received-date index.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from triage_app.domain.referral import (
     Severity,
 )
 from triage_app.domain.rules import Rules
-from triage_app.domain.scoring import Assessment, waiting_term, weeks_between
+from triage_app.domain.scoring import RTT_FLAG, Assessment, RttClock, waiting_term, weeks_waiting
 from triage_app.storage.models import (
     AppUser,
     AssessmentCriterionRow,
@@ -446,7 +450,12 @@ def load_assessment(session: Session, assessment_id: int) -> StoredAssessment | 
 
 @dataclass(frozen=True, slots=True)
 class QueueFilter:
-    """What the queue shows: each set field narrows it."""
+    """What the queue shows: each set field narrows it.
+
+    `clock` is the 18-week clock of the day the view is made: with it, the `rtt_breach_risk` view holds the
+    referrals waiting at or past the warning week today, and the "breaches" sort can run. Without it that view
+    falls back to the caution as stored at scoring.
+    """
 
     outcome: str | None = None
     status: str | None = None
@@ -454,6 +463,21 @@ class QueueFilter:
     search: str | None = None  # NHS number (any spacing), family or given name prefix, hospital number
     open_only: bool = False
     meeting_id: int | None = None  # listed on this (open) meeting
+    clock: RttClock | None = None
+
+
+def rtt_condition(clock: RttClock) -> sa.ColumnElement[bool]:
+    """Referrals whose `rtt_breach_risk` stands on the clock's day: assessed (as every flag needs) and received on
+    or before the warning cutoff."""
+    return sa.and_(
+        col(ReferralRow.current_assessment_id).is_not(None), col(ReferralRow.received_on) <= clock.warning_cutoff
+    )
+
+
+def rtt_band(clock: RttClock) -> sa.ColumnElement[int]:
+    """2 for 18 weeks or more, 1 from the warning week, 0 otherwise (a missing received date included)."""
+    received = col(ReferralRow.received_on)
+    return sa.case((received <= clock.breach_cutoff, 2), (received <= clock.warning_cutoff, 1), else_=0)
 
 
 def queue_conditions(queue_filter: QueueFilter) -> list[sa.ColumnElement[bool]]:
@@ -467,7 +491,9 @@ def queue_conditions(queue_filter: QueueFilter) -> list[sa.ColumnElement[bool]]:
         conditions.append(col(ReferralRow.meeting_id) == queue_filter.meeting_id)
     if queue_filter.open_only:
         conditions.append(col(ReferralRow.status) != "closed")
-    if queue_filter.flag:
+    if queue_filter.flag == RTT_FLAG and queue_filter.clock is not None:
+        conditions.append(rtt_condition(queue_filter.clock))  # today's, not the stored one
+    elif queue_filter.flag:
         flagged = select(col(AssessmentFlagRow.assessment_id)).where(col(AssessmentFlagRow.flag) == queue_filter.flag)
         conditions.append(col(ReferralRow.current_assessment_id).in_(flagged))
     text = (queue_filter.search or "").strip()
@@ -494,6 +520,9 @@ def queue_conditions(queue_filter: QueueFilter) -> list[sa.ColumnElement[bool]]:
     return conditions
 
 
+#: "Breaches first": 18 weeks or more, then from the warning week, then the rest; each by priority (needs a clock).
+SORT_BREACHES = "breaches"
+
 #: sort key name -> column; ties are broken by id so pages never overlap.
 SORT_COLUMNS: dict[str, Any] = {
     "priority": ReferralRow.priority,
@@ -505,6 +534,23 @@ SORT_COLUMNS: dict[str, Any] = {
     "status": ReferralRow.status,
     "id": ReferralRow.id,
 }
+#: Every sort the queue takes.
+QUEUE_SORTS: tuple[str, ...] = (*SORT_COLUMNS, SORT_BREACHES)
+
+
+def queue_order(queue_filter: QueueFilter, sort: str, descending: bool) -> list[sa.ColumnElement[Any]]:
+    """ORDER BY terms for a sort; ties broken by id. "breaches" puts referrals without a priority last."""
+    identity = col(ReferralRow.id)
+    if sort == SORT_BREACHES:
+        if queue_filter.clock is None:
+            raise ValueError("the breaches-first order needs the day the 18-week clock is read for (a clock)")
+        priority = col(ReferralRow.priority)
+        terms: list[Any] = [rtt_band(queue_filter.clock), priority.is_not(None), priority, identity]
+        return [term.desc() if descending else term.asc() for term in terms]
+    if sort not in SORT_COLUMNS:
+        raise ValueError(f"'{sort}' is not a queue order: choose {', '.join(QUEUE_SORTS)}")
+    column = col(SORT_COLUMNS[sort])
+    return [column.desc(), identity.desc()] if descending else [column.asc(), identity.asc()]
 
 
 def queue_ids(
@@ -521,15 +567,16 @@ def queue_ids(
     Read through the driver's cursor a few thousand rows at a time: one long C-level fetch of a million ids
     would hold the interpreter lock and freeze the GUI thread for its whole length.
     """
-    column = col(SORT_COLUMNS[sort])
-    identity = col(ReferralRow.id)
-    order = [column.desc(), identity.desc()] if descending else [column.asc(), identity.asc()]
-    query = select(identity).where(*queue_conditions(queue_filter)).order_by(*order)
+    query = (
+        select(col(ReferralRow.id))
+        .where(*queue_conditions(queue_filter))
+        .order_by(*queue_order(queue_filter, sort, descending))
+    )
     if limit is not None:
         query = query.limit(limit).offset(offset)
     connection = session.connection()
     compiled = query.compile(dialect=connection.dialect)
-    params = compiled.construct_params()
+    params = _driver_values(compiled, connection.dialect)
     positional = compiled.positiontup
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -543,6 +590,18 @@ def queue_ids(
         return ids
     finally:
         cursor.close()
+
+
+def _driver_values(compiled: Any, dialect: sa.Dialect) -> dict[str, Any]:
+    """The statement's parameters as its driver takes them: each through its type's bind processor, as
+    SQLAlchemy would (a date becomes ISO text for SQLite rather than relying on sqlite3's deprecated adapter)."""
+    params: dict[str, Any] = compiled.construct_params()
+    for name, bind in compiled.binds.items():
+        if name in params:
+            processor = bind.type.bind_processor(dialect)
+            if processor is not None:
+                params[name] = processor(params[name])
+    return params
 
 
 def count_by(session: Session, column_name: str, queue_filter: QueueFilter | None = None) -> dict[str | None, int]:
@@ -570,7 +629,7 @@ def refresh_priorities(session: Session, *, as_of: date, rules: Rules) -> int:
     )
     changed = []
     for referral_id, received_on, priority, waiting in session.execute(query):
-        weeks = weeks_between(received_on, as_of)
+        weeks = weeks_waiting(received_on, as_of)
         term = waiting_term(weeks, rules)
         if term != waiting and priority is not None and waiting is not None:
             changed.append({"rid": referral_id, "p": priority - waiting + term, "w": term})
@@ -637,8 +696,14 @@ _QUEUE_FLAGS_SQL = (
 
 
 def _driver_rows(session: Session, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Run a fixed query on the driver's cursor: the queue's page reads are its hottest path."""
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    """Run a fixed query on the driver's cursor: the queue's page reads are its hottest path.
+
+    `sql` marks its parameters `?`; they become the driver's own marks (`%s` for psycopg on PostgreSQL).
+    """
+    connection = session.connection()
+    if connection.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")  # the fixed queries hold no literal question marks
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql, tuple(params))
         return list(cursor.fetchall())
@@ -646,8 +711,9 @@ def _driver_rows(session: Session, sql: str, params: Sequence[Any]) -> list[tupl
         cursor.close()
 
 
-def queue_rows(session: Session, ids: Sequence[int]) -> dict[int, QueueRow]:
-    """The queue lines for these referral ids (one page), with their current flags."""
+def queue_rows(session: Session, ids: Sequence[int], *, clock: RttClock | None = None) -> dict[int, QueueRow]:
+    """The queue lines for these referral ids (one page), with their current flags; given a clock,
+    `rtt_breach_risk` is the clock's day's rather than the one stored at scoring."""
     if not ids:
         return {}
     rows = _driver_rows(session, _QUEUE_ROWS_SQL.format(marks=",".join("?" * len(ids))), ids)
@@ -676,6 +742,8 @@ def queue_rows(session: Session, ids: Sequence[int]) -> dict[int, QueueRow]:
             assessment_id,
             meeting,
         ) = values
+        stored = tuple(flags.get(assessment_id, ()))
+        received_on = _date(received)
         result[rid] = QueueRow(
             rid,
             version,
@@ -685,10 +753,10 @@ def queue_rows(session: Session, ids: Sequence[int]) -> dict[int, QueueRow]:
             given,
             _date(born),
             hospital,
-            _date(received),
+            received_on,
             outcome,
             status,
-            flags=tuple(flags.get(assessment_id, ())),
+            flags=stored if clock is None else clock.flags(stored, received_on),
             meeting=meeting,
             decided_outcome=decided,
             decision_kind=kind,
@@ -707,16 +775,25 @@ def queue_count(session: Session, queue_filter: QueueFilter) -> int:
     return int(session.connection().execute(query).scalar_one())
 
 
-def flag_counts(session: Session, queue_filter: QueueFilter | None = None) -> dict[str, int]:
-    """Referrals carrying each flag in their current assessment."""
+def flag_counts(
+    session: Session, queue_filter: QueueFilter | None = None, *, clock: RttClock | None = None
+) -> dict[str, int]:
+    """Referrals carrying each flag in their current assessment; given a clock, `rtt_breach_risk` counts the
+    referrals at or past the warning week on the clock's day (every referral with a current assessment, as the
+    other flags count), not those flagged when they were scored."""
     query = (
         select(col(AssessmentFlagRow.flag), func.count())
         .join(ReferralRow, col(ReferralRow.current_assessment_id) == col(AssessmentFlagRow.assessment_id))
         .group_by(col(AssessmentFlagRow.flag))
     )
-    if queue_filter is not None:
-        query = query.where(*queue_conditions(queue_filter))
-    return {flag: count for flag, count in session.connection().execute(query).all()}
+    conditions = [] if queue_filter is None else queue_conditions(queue_filter)
+    if clock is not None:
+        query = query.where(col(AssessmentFlagRow.flag) != RTT_FLAG)
+    counts = {flag: count for flag, count in session.connection().execute(query.where(*conditions)).all()}
+    if clock is not None:
+        at_risk = select(func.count()).select_from(ReferralRow).where(rtt_condition(clock), *conditions)
+        counts[RTT_FLAG] = int(session.connection().execute(at_risk).scalar_one())
+    return counts
 
 
 def open_meetings(session: Session) -> tuple[tuple[int, str, int], ...]:

@@ -2,13 +2,17 @@
 
 Filtering and sorting happen in SQL. Loading a view is two steps, so the first screen paints at once: the
 count and first page together, then every id of the view; rows are fetched by page as they scroll into view.
+
+The 18-week clock is read for today on every load (H07): the model puts today's `RttClock` into each view's
+filter, so the weeks column, the `rtt_breach_risk` caution and view, and the "breaches first" order (a click on
+the Wks header) are today's, not those of the day a referral was scored.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -18,7 +22,7 @@ from PySide6.QtGui import QBrush, QColor
 from triage_app.domain.formats import format_date, format_name
 from triage_app.domain.meetings import triage_text
 from triage_app.domain.referral import format_nhs_number
-from triage_app.domain.scoring import FLAGS, age_in_years
+from triage_app.domain.scoring import FLAGS, RTT_BREACHED, RTT_WARNING, RttClock, age_in_years
 from triage_app.domain.workflow import STATUS_LABELS
 from triage_app.ui.worker import DbWorker
 
@@ -36,7 +40,8 @@ COLUMN_TOOLTIPS = (
     "FAMILY, Given",
     "Age in whole years today",
     "Date the referral was received",
-    "Weeks waiting since received (18-week referral-to-treatment clock); ! marks the warning week, ‼ a breach",
+    "Weeks waiting today since received (18-week referral-to-treatment clock); ! marks the warning week, ‼ a breach. "
+    "Click to show breaches first (18 weeks or more, then from the warning week, then the rest, each by priority)",
     "Triage: the consultant's standing decision, or the computed outcome awaiting a consultant",
     "Caution flags (hover for what each means)",
     "Workflow status",
@@ -49,7 +54,7 @@ SORT_KEYS: dict[int, tuple[str, bool]] = {
     COL_NAME: ("name", False),
     COL_AGE: ("date_of_birth", False),  # oldest first = earliest date of birth
     COL_RECEIVED: ("received_on", False),
-    COL_WEEKS: ("received_on", False),  # longest wait first = earliest received
+    COL_WEEKS: ("breaches", True),  # breaches first: 18 weeks or more, then the warning weeks, each by priority
     COL_OUTCOME: ("outcome", False),
     COL_STATUS: ("status", False),
 }
@@ -74,6 +79,11 @@ _ROLES = frozenset(
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _BREACH = QBrush(QColor(220, 80, 60, 90))
 _WARNING = QBrush(QColor(240, 170, 40, 90))
+
+
+#: The "breaches first" order (storage.referrals.SORT_BREACHES): 18 weeks or more, then from the warning week,
+#: then the rest, each by priority.
+SORT_BREACHES = "breaches"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +133,7 @@ class QueueTableModel(QAbstractTableModel):
 
         self._generation += 1
         generation = self._generation
+        view = QueueView(replace(view.queue_filter, clock=self.clock()), view.sort, view.descending)
         self.view = view
         db = self._database()
 
@@ -167,6 +178,15 @@ class QueueTableModel(QAbstractTableModel):
 
         self._worker.submit(first, on_first, self._on_error)
 
+    def clock(self) -> RttClock:
+        """Today's 18-week clock, with the rules' warning week."""
+        return RttClock(self._today(), self._warning_weeks())
+
+    def show_breaches_first(self) -> None:
+        """Order the current view by the 18-week clock: 18 weeks or more, then the warning weeks, then the rest."""
+        if self.view is not None:
+            self.load(QueueView(self.view.queue_filter, SORT_BREACHES, True))
+
     def reload(self) -> None:
         """Load the current view again (after a change elsewhere)."""
         if self.view is not None:
@@ -195,7 +215,8 @@ class QueueTableModel(QAbstractTableModel):
                 if row is not None:
                     self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
-        self._worker.submit(lambda: queue.page(db, ids=known), on_rows, self._on_error)
+        clock = self.clock()
+        self._worker.submit(lambda: queue.page(db, ids=known, clock=clock), on_rows, self._on_error)
 
     def _on_error(self, error: BaseException) -> None:
         log.error("queue load failed: %s", type(error).__name__)
@@ -224,7 +245,8 @@ class QueueTableModel(QAbstractTableModel):
             if last >= first:
                 self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
 
-        self._worker.submit(lambda: queue.page(db, ids=wanted), on_page, self._on_error)
+        clock = self.clock()
+        self._worker.submit(lambda: queue.page(db, ids=wanted, clock=clock), on_page, self._on_error)
 
     # --- lookups -------------------------------------------------------------------------------------------
 
@@ -272,6 +294,10 @@ class QueueTableModel(QAbstractTableModel):
             return COLUMNS[section]
         if role == Qt.ItemDataRole.ToolTipRole:
             return COLUMN_TOOLTIPS[section]
+        if role == Qt.ItemDataRole.InitialSortOrderRole and section in SORT_KEYS:
+            # The header's first click: highest priority first, and breaches first on the weeks column.
+            first_descending = SORT_KEYS[section][1]
+            return Qt.SortOrder.DescendingOrder if first_descending else Qt.SortOrder.AscendingOrder
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
@@ -310,16 +336,8 @@ class QueueTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.BackgroundRole:
             if column != COL_WEEKS:
                 return None
-            weeks = self._weeks(row)
-            if weeks is not None and weeks >= 18:
-                return _BREACH
-            if weeks is not None and weeks >= self._warning_weeks():
-                return _WARNING
-            return None
+            return {RTT_BREACHED: _BREACH, RTT_WARNING: _WARNING}.get(self.clock().band(row.received_on) or "")
         return f"{COLUMNS[column]}: {self._display(row, column)}"  # AccessibleTextRole
-
-    def _weeks(self, row: Any) -> int | None:
-        return None if row.received_on is None else (self._today() - row.received_on).days // 7
 
     def _display(self, row: Any, column: int) -> str:
         if column == COL_PRIORITY:
@@ -333,10 +351,11 @@ class QueueTableModel(QAbstractTableModel):
         if column == COL_RECEIVED:
             return format_date(row.received_on)
         if column == COL_WEEKS:
-            weeks = self._weeks(row)
+            clock = self.clock()
+            weeks = clock.weeks(row.received_on)
             if weeks is None:
                 return ""
-            mark = " ‼" if weeks >= 18 else " !" if weeks >= self._warning_weeks() else ""
+            mark = {RTT_BREACHED: " ‼", RTT_WARNING: " !"}.get(clock.band(row.received_on) or "", "")
             return f"{weeks}{mark}"
         if column == COL_OUTCOME:  # the standing decision, else the computed outcome awaiting a consultant
             return triage_text(row.outcome, row.decided_outcome, row.decision_kind)
@@ -353,14 +372,8 @@ class QueueTableModel(QAbstractTableModel):
         if column == COL_FLAGS and row.flags:
             return "\n".join(f"{FLAGS[f][0]}: {FLAGS[f][1]}" if f in FLAGS else f for f in row.flags)
         if column == COL_WEEKS:
-            weeks = self._weeks(row)
-            if weeks is None:
-                return "Date received not recorded"
-            if weeks >= 18:
-                return f"{weeks} weeks waiting: past the 18-week referral-to-treatment standard"
-            if weeks >= self._warning_weeks():
-                return f"{weeks} weeks waiting: at or past the {self._warning_weeks()}-week warning of the 18-week standard"
-            return f"{weeks} weeks waiting"
+            text = self.clock().describe(row.received_on)
+            return text[:1].upper() + text[1:]
         if column == COL_NAME and row.hospital_number:
             return f"Hospital number {row.hospital_number}"
         return None
@@ -386,6 +399,8 @@ class QueueTableModel(QAbstractTableModel):
             return
         key, _ = SORT_KEYS[column]
         descending = order == Qt.SortOrder.DescendingOrder
-        if column in (COL_AGE, COL_WEEKS):  # oldest / longest-waiting first reads as "descending"
+        if column == COL_AGE:  # oldest first reads as "descending"
             descending = not descending
+        if column == COL_WEEKS:  # a click shows breaches first; the other direction shows the shortest waits first
+            descending = order == Qt.SortOrder.DescendingOrder
         self.load(QueueView(self.view.queue_filter, key, descending))

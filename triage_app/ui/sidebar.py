@@ -1,4 +1,8 @@
-"""The left panel: saved views of the queue with live counts (by outcome, status and caution flag)."""
+"""The left panel: saved views of the queue with live counts (by outcome, status and caution flag).
+
+The RTT risk view and its count are today's (the window reads them with today's 18-week clock), not the
+caution stored when each referral was scored.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
-from triage_app.domain.scoring import FLAGS, OUTCOME_LABELS, OUTCOMES
+from triage_app.domain.scoring import FLAGS, OUTCOME_LABELS, OUTCOMES, RTT_FLAG
 from triage_app.domain.workflow import STATUS_LABELS, STATUSES
 
 KIND_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -37,6 +41,8 @@ class QueueSidebar(QTreeWidget):
         cautions = self._section("Cautions")
         for flag, (label, explanation) in FLAGS.items():
             item = self._add(cautions, "flag", flag, label)
+            if flag == RTT_FLAG:
+                explanation += " Counted for today: the weeks waiting grow after a referral is scored."
             item.setToolTip(0, explanation)
         self.meetings_section = self._section("Meetings")
         self.expandAll()

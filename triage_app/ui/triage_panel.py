@@ -1,8 +1,14 @@
 """The triage panel for the selected referral: outcome headline, criteria with reasons, cautions, priority
-terms, missing fields (each a link to the form), the consultant's decision, the status workflow and history."""
+terms, missing fields (each a link to the form), the consultant's decision, the status workflow and history.
+
+Weeks waiting and the `rtt_breach_risk` caution are today's (H07, H16): the panel reads the 18-week clock it is
+given (`clock`, the window's today and rules) each time it shows a referral, rather than the flags stored when
+the referral was scored. Without a clock it says plainly that the caution is as scored, and on which day.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
@@ -22,7 +28,7 @@ from triage_app.domain.formats import format_date, format_name
 from triage_app.domain.intended_use import INTENDED_USE_LINE
 from triage_app.domain.meetings import TRIAGE_CHANGED, triage_text
 from triage_app.domain.referral import field_label, format_nhs_number
-from triage_app.domain.scoring import CRITERIA, FLAGS, OUTCOME_LABELS, outcome_words
+from triage_app.domain.scoring import CRITERIA, FLAGS, OUTCOME_LABELS, RttClock, outcome_words
 from triage_app.domain.workflow import (
     CONSULTANT,
     DISCUSSED,
@@ -55,8 +61,9 @@ class TriagePanel(QScrollArea):
     missing_field_clicked = Signal(str)
     edit_requested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, clock: Callable[[], RttClock] | None = None) -> None:
         super().__init__(parent)
+        self._clock = clock
         self.setWidgetResizable(True)
         self.setMinimumWidth(340)
         self.setAccessibleName("Triage panel")
@@ -149,6 +156,12 @@ class TriagePanel(QScrollArea):
         self.actor: Any = None
         self.show_detail(None, None)
 
+    def set_clock(self, clock: Callable[[], RttClock] | None) -> None:
+        """Read the 18-week clock from `clock` (today's date and the rules' warning week) from now on."""
+        self._clock = clock
+        if self.detail is not None:
+            self.show_detail(self.detail, self.actor)
+
     @staticmethod
     def _heading(text: str) -> QLabel:
         label = QLabel(text)
@@ -197,10 +210,15 @@ class TriagePanel(QScrollArea):
         lapsed = row.status in (LISTED, DISCUSSED) and row.decided_outcome is None
         self.headline.setText(f"Triage: {shown}" + (f" · {TRIAGE_CHANGED.upper()}" if lapsed else ""))
         patient = referral.patient
+        clock = self._clock() if self._clock is not None else None
+        waiting = ""
+        if clock is not None and referral.received_on is not None:
+            described = clock.describe(referral.received_on)
+            waiting = f"\n{described[:1].upper()}{described[1:]} (today, {format_date(clock.as_of)})"
         self.patient.setText(
             f"{format_name(patient.family_name, patient.given_name) or 'Name not recorded'}  ·  "
             f"NHS {format_nhs_number(patient.nhs_number) or 'not recorded'}  ·  born {format_date(patient.date_of_birth) or '?'}"
-            f"\nReceived {format_date(referral.received_on) or '?'}  ·  version {row.version}"
+            f"\nReceived {format_date(referral.received_on) or '?'}  ·  version {row.version}{waiting}"
         )
         if stored is None:
             for label in (self.summary, self.priority, self.criteria, self.cautions, self.missing):
@@ -214,9 +232,13 @@ class TriagePanel(QScrollArea):
                 + ("" if row.priority == a.priority else f"\nIn the queue today: {row.priority} (waiting term grows)")
             )
             self.criteria.setText(self._criteria_html(stored.criteria))
-            self.cautions.setText(
-                "\n".join(f"• {FLAGS[f][0]}: {FLAGS[f][1]}" if f in FLAGS else f"• {f}" for f in stored.flags) or "None"
-            )
+            # Today's rtt_breach_risk, not the one stored when the referral was scored.
+            flags = stored.flags if clock is None else clock.flags(stored.flags, referral.received_on)
+            cautions = "\n".join(f"• {FLAGS[f][0]}: {FLAGS[f][1]}" if f in FLAGS else f"• {f}" for f in flags)
+            cautions = cautions or "None"
+            if clock is None:  # not wired to today's clock: say what the RTT caution is
+                cautions += f"\n(RTT risk as scored on {format_date(a.assessed_on)}, not read for today)"
+            self.cautions.setText(cautions)
             if stored.missing:
                 links = ", ".join(
                     f'<a href="field:{escape(path)}">{escape(field_label(path))}</a>' for path in stored.missing
