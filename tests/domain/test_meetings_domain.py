@@ -95,7 +95,7 @@ def test_agenda_shows_every_section() -> None:
     assert first.nhs_number.count(" ") == 2 and "(age 47)" in first.date_of_birth
     assert first.hospital_number == "K0043921"
     assert first.referrer == "Dr Ada Testwell, neurologist, RXX"
-    assert "17 weeks waiting at the meeting" in first.received
+    assert first.received == "03-Aug-2026: 15 weeks waiting on 21-Nov-2026, 17 by the meeting"
     labels = dict(first.lines)
     assert labels["Botulinum toxin"] == "9 cycles, ultrasound-guided, response secondary non-response"
     assert labels["Oral medication"] == "clonazepam: ineffective"
