@@ -22,7 +22,7 @@ from triage_app.domain.meetings import MEETING_OUTCOME_LABELS, MEETING_OUTCOMES,
 from triage_app.domain.parsing import FieldError, ReferralInputError, parse_as_of, parse_referral
 from triage_app.domain.referral import format_nhs_number
 from triage_app.domain.rules import Rules, RulesFileError, load_rules
-from triage_app.domain.scoring import FLAGS, OUTCOMES, assess
+from triage_app.domain.scoring import FLAGS, OUTCOMES, RttClock, assess
 from triage_app.domain.workflow import ROLES, STATUS_LABELS, STATUSES
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_argument("--outcome", choices=OUTCOMES)
     queue.add_argument("--status", choices=STATUSES)
     queue.add_argument("--json", action="store_true", help="print JSON")
+    queue.add_argument(
+        "--sort",
+        choices=("priority", "breaches"),
+        default="priority",
+        help="priority (highest first, the default) or breaches: 18 weeks or more, then the warning weeks, then the rest",
+    )
 
     reassess = command("reassess", "rescore open referrals assessed with another rules version")
     reassess.add_argument("--all", action="store_true", help="rescore every open referral")
@@ -388,9 +394,11 @@ def cmd_queue(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) 
     from triage_app.services.referrals import current_flags, list_queue
     from triage_app.storage.referrals import QueueFilter
 
-    rows = list_queue(session.db, queue_filter=QueueFilter(outcome=args.outcome, status=args.status))
-    flags = current_flags(session.db, referral_ids=[r.id for r in rows if r.id is not None])
-    as_of = today()
+    clock = RttClock.of(session.rules, today())  # weeks and the RTT caution of today, not of scoring
+    chosen = QueueFilter(outcome=args.outcome, status=args.status, clock=clock)
+    rows = list_queue(session.db, queue_filter=chosen, sort=args.sort)
+    stored = current_flags(session.db, referral_ids=[r.id for r in rows if r.id is not None])
+    flags = {r.id or 0: clock.flags(stored.get(r.id or 0, ()), r.received_on) for r in rows}
     if args.json:
         payload = [
             {
@@ -400,7 +408,7 @@ def cmd_queue(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) 
                 "family_name": r.family_name,
                 "given_name": r.given_name,
                 "received_on": None if r.received_on is None else r.received_on.isoformat(),
-                "weeks_waiting": None if r.received_on is None else (as_of - r.received_on).days // 7,
+                "weeks_waiting": clock.weeks(r.received_on),
                 "outcome": r.queue_outcome,  # the standing decision, else the computed outcome
                 "computed_outcome": r.outcome,
                 "decided_outcome": r.decided_outcome,
@@ -419,7 +427,7 @@ def cmd_queue(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) 
     )
     for r in rows:
         name = f"{(r.family_name or '').upper()}, {r.given_name or ''}".strip(", ")
-        weeks = "" if r.received_on is None else str((as_of - r.received_on).days // 7)
+        weeks = "" if r.received_on is None else str(clock.weeks(r.received_on))
         print(
             f"{r.id:>6} {r.priority if r.priority is not None else '':>3}  {format_nhs_number(r.nhs_number):<12}  "
             f"{name[:28]:<28} {weeks:>3}  {triage_text(r.outcome, r.decided_outcome, r.decision_kind):<44} "
@@ -732,6 +740,11 @@ def cmd_referral(args: argparse.Namespace, session: Any, out: TextIO, err: TextI
         )
         print(f"status: {STATUS_LABELS.get(row.status, row.status)}", file=out)
         print(f"triage: {triage_text(row.outcome, row.decided_outcome, row.decision_kind)}", file=out)
+        clock = RttClock.of(session.rules, today())  # the 18-week clock of today, not of scoring
+        print(f"waiting: {clock.describe(detail.referral.received_on)} (on {format_date(clock.as_of)})", file=out)
+        stored = detail.assessment.flags if detail.assessment is not None else ()
+        shown = clock.flags(stored, detail.referral.received_on)
+        print(f"cautions: {', '.join(FLAGS[f][0] if f in FLAGS else f for f in shown) or 'none'}", file=out)
         return EXIT_OK
     if action == "edit":
         record = read_json_file(args.file)
