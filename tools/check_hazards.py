@@ -433,7 +433,13 @@ def run_pytest(root: Path, tests: Path, report: Path, *, collect_only: bool, ext
         *extra,
     ]
     print("hazard check: " + " ".join(command[2:]), flush=True)
-    return subprocess.run(command, cwd=root, env=env, check=False).returncode
+    if not collect_only:  # the test run's own report is shown as it goes
+        return subprocess.run(command, cwd=root, env=env, check=False).returncode
+    # collecting only: pytest's list of files is noise unless something went wrong
+    done = subprocess.run(command, cwd=root, env=env, check=False, capture_output=True, text=True)
+    if done.returncode not in (0, 5):
+        print(done.stdout + done.stderr, end="", flush=True)
+    return done.returncode
 
 
 def main(argv: list[str] | None = None) -> int:
