@@ -342,7 +342,8 @@ def test_a_user_with_no_role_exports_no_patient_data(
     assert [p.name for p in tmp_path.iterdir()] == ["data"] and export_events(db_path) == before
 
 
-def test_letters_are_for_coordinators_and_consultants_agendas_for_any_role(
+@pytest.mark.hazard("H15")
+def test_letters_are_for_coordinators_and_consultants_agendas_for_coordinators(
     db: Database,
     admin_only: Actor,
     coordinator: Actor,
@@ -355,8 +356,12 @@ def test_letters_are_for_coordinators_and_consultants_agendas_for_any_role(
     with pytest.raises(PermissionDenied, match="needs the coordinator or consultant role"):
         write_letters(db, admin_only, meeting_id, tmp_path / "admin", today=MEETING_DAY)
     assert list((tmp_path / "admin").iterdir()) == []
+    # An administrator who has no part in the patients' care exports no patient data (services/permissions.py).
+    with pytest.raises(PermissionDenied, match="needs the coordinator role"):
+        export_agenda_file(db, actor=admin_only, meeting_id=meeting_id, fmt="csv", out=tmp_path / "a.csv", rules=rules)
+    assert not (tmp_path / "a.csv").exists()
     agenda = export_agenda_file(
-        db, actor=admin_only, meeting_id=meeting_id, fmt="csv", out=tmp_path / "a.csv", rules=rules
+        db, actor=coordinator, meeting_id=meeting_id, fmt="csv", out=tmp_path / "a.csv", rules=rules
     )
     assert agenda.exists()
     for writer in (coordinator, surgeon):

@@ -33,7 +33,7 @@ def trail(db: Database, admin: Actor, consultant: Actor, rules: Rules) -> Databa
             as_of=AS_OF,
         )
     decide_triage(db, actor=consultant, referral_id=1, expected_version=2)
-    change_status(db, actor=consultant, referral_id=2, expected_version=2, status="awaiting_information")
+    change_status(db, actor=admin, referral_id=2, expected_version=2, status="awaiting_information")
     return db
 
 

@@ -97,13 +97,13 @@ def test_save_at_the_current_version_succeeds_and_bumps_it(db: Database, admin: 
 
 @pytest.mark.hazard("H03")
 def test_status_change_against_a_stale_version_is_refused(
-    db: Database, admin: Actor, consultant: Actor, rules: Rules
+    db: Database, admin: Actor, coordinator: Actor, rules: Rules
 ) -> None:
     saved = register_referral(db, actor=admin, referral=referral(1), rules=rules, as_of=AS_OF)
     change_status(
-        db, actor=consultant, referral_id=saved.referral_id, expected_version=1, status="awaiting_information"
+        db, actor=coordinator, referral_id=saved.referral_id, expected_version=1, status="awaiting_information"
     )
-    with pytest.raises(ConflictError, match="Dr Con Sultant"):
+    with pytest.raises(ConflictError, match="Cora Ordinator"):
         change_status(
             db, actor=admin, referral_id=saved.referral_id, expected_version=1, status="closed", note="Duplicate"
         )

@@ -66,9 +66,9 @@ def test_coordinator_moves_a_referral_to_awaiting_information_and_back(
 
 
 def test_closing_an_undiscussed_referral_needs_a_consultant_and_a_reason(
-    db: Database, consultant: Actor, rules: Rules
+    db: Database, coordinator: Actor, consultant: Actor, rules: Rules
 ) -> None:
-    saved = register_referral(db, actor=consultant, referral=referral(1), rules=rules, as_of=AS_OF)
+    saved = register_referral(db, actor=coordinator, referral=referral(1), rules=rules, as_of=AS_OF)
     with pytest.raises(ServiceError, match="needs a written reason"):
         change_status(db, actor=consultant, referral_id=saved.referral_id, expected_version=1, status="closed")
     closed = change_status(
@@ -77,8 +77,10 @@ def test_closing_an_undiscussed_referral_needs_a_consultant_and_a_reason(
     assert closed.status == "closed"
 
 
-def test_consultant_confirms_and_overrides_with_reason(db: Database, consultant: Actor, rules: Rules) -> None:
-    saved = register_referral(db, actor=consultant, referral=referral(1), rules=rules, as_of=AS_OF)
+def test_consultant_confirms_and_overrides_with_reason(
+    db: Database, coordinator: Actor, consultant: Actor, rules: Rules
+) -> None:
+    saved = register_referral(db, actor=coordinator, referral=referral(1), rules=rules, as_of=AS_OF)
     confirmed = decide_triage(db, actor=consultant, referral_id=saved.referral_id, expected_version=1)
     assert confirmed.status == "ready_for_mdt"
     with pytest.raises(ServiceError, match="needs a written reason"):

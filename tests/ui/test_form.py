@@ -168,7 +168,8 @@ def form_open_while_another_user_saves(
     rules: Rules,
     **theirs: Any,
 ) -> tuple[MainWindow, ReferralForm, int]:
-    """A coordinator opens a referral's form; meanwhile a consultant at another desk saves `theirs`."""
+    """A coordinator opens a referral's form; meanwhile another user (an admin who also coordinates) at another
+    desk saves `theirs`."""
     (referral_id,) = seed(1)
     window = open_window("coord-test")
     window.table.selectRow(0)
@@ -178,7 +179,7 @@ def form_open_while_another_user_saves(
     stored = get_referral(gui_db, referral_id=referral_id)
     update_referral(
         gui_db,
-        actor=sign_in(gui_db, login="cons-test"),
+        actor=sign_in(gui_db, login="admin-test"),
         referral_id=referral_id,
         expected_version=1,
         referral=replace(stored.referral, **theirs),
@@ -213,7 +214,7 @@ def test_a_conflicting_save_shows_both_versions_and_reloads(
     form.save()
     qtbot.waitUntil(lambda: "rows" in shown, timeout=10_000)
     qtbot.waitUntil(lambda: form.version == 2, timeout=5000)
-    assert "Dr Con Sultant" in shown["message"]
+    assert "Ada Admin" in shown["message"]
     assert ("Clinical question", "Mine: routine", "Theirs: please review urgently") in shown["rows"]
     assert form.fields["clinical_question"].value() == "Theirs: please review urgently"
     assert not form.dirty

@@ -400,7 +400,7 @@ def test_keeping_my_edits_on_top_writes_only_the_fields_i_changed(
     select_patient(qtbot, window, 1)
     form = open_with_enter(qtbot, window, 1)
     form.fields["clinical_question"].widget.setPlainText("Please consider SPD soon")  # type: ignore[attr-defined]
-    # meanwhile a consultant elsewhere records a new TWSTRS and a hospital number
+    # meanwhile another user elsewhere records a new TWSTRS and a hospital number
     stored = get_referral(gui_db, referral_id=1)
     theirs = replace(
         stored.referral,
@@ -409,7 +409,7 @@ def test_keeping_my_edits_on_top_writes_only_the_fields_i_changed(
     )
     update_referral(
         gui_db,
-        actor=sign_in(gui_db, login="cons-test"),
+        actor=sign_in(gui_db, login="admin-test"),
         referral_id=1,
         expected_version=1,
         referral=theirs,

@@ -1,4 +1,7 @@
-"""Referral workflow states, who may move a referral between them, and the user roles."""
+"""Referral workflow states, which kind of move each change of status is, and the user roles.
+
+Who may make each kind of move is the role matrix's (services.permissions): this module says only what a move is.
+"""
 
 from __future__ import annotations
 
@@ -55,7 +58,7 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     CLOSED: frozenset({RECEIVED}),
 }
 
-#: Moves a coordinator may make: pausing a referral to chase missing information, and back (safety.md).
+#: Coordinator moves: pausing a referral to chase missing information, and back (safety.md).
 COORDINATOR_MOVES: Final = frozenset({(RECEIVED, AWAITING_INFORMATION), (AWAITING_INFORMATION, RECEIVED)})
 
 #: Statuses reached only through a consultant's triage decision (confirm or override), never by a plain move.
@@ -68,10 +71,11 @@ MOVE_BY_CONSULTANT: Final = "consultant"
 
 
 def move_rule(source: str, target: str) -> str:
-    """Who makes a plain status move: the meeting window, a triage decision, a coordinator or a consultant.
+    """What kind of move `source` -> `target` is: the meeting window's, a triage decision's, or a plain move
+    that is a coordinator's (awaiting information and back) or a consultant's.
 
-    Coordinators and consultants may both make coordinator moves; every other move reverses or replaces a
-    consultant's judgement, so it is a consultant's.
+    Every plain move other than the coordinator's reverses or replaces a consultant's judgement, so it is a
+    consultant's. The role matrix (services.permissions.status_move_action) turns each into the action checked.
     """
     if meeting_managed(source, target):
         return MOVE_BY_MEETING

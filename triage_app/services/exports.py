@@ -1,8 +1,9 @@
 """Exports that leave the app: agendas, outcome summaries and letters, written atomically and audited.
 
-Patient data leaves the app only for a user with an active role (safety.md, "Who is signed in"). Letters
-are written by a coordinator or a consultant once the meeting has been held, one for each recorded outcome,
-and each is signed by the consultant who recorded that outcome, whoever writes the files.
+Patient data leaves the app only for a user whose role the matrix allows (services.permissions): agendas for
+coordinators; outcome summaries and letters for coordinators and consultants. Letters are written once the
+meeting has been held, one for each recorded outcome, and each is signed by the consultant who recorded that
+outcome, whoever writes the files.
 """
 
 from __future__ import annotations
@@ -30,37 +31,16 @@ from triage_app.domain.letters import (
 )
 from triage_app.domain.meetings import Agenda, build_agenda
 from triage_app.domain.rules import Rules
-from triage_app.domain.workflow import ADMIN, CONSULTANT, COORDINATOR
 from triage_app.exporters.agenda import FORMATS, export_agenda
 from triage_app.exporters.letters import LETTER_FORMATS, export_letter
-from triage_app.services.errors import PermissionDenied, ServiceError
+from triage_app.services.errors import ServiceError
 from triage_app.services.meetings import agenda_inputs, audit_export
+from triage_app.services.permissions import EXPORT_AGENDA, EXPORT_LETTERS, EXPORT_OUTCOMES, authorize
 from triage_app.services.users import Actor
 from triage_app.storage.engine import Database
 from triage_app.storage.models import AppUser, MeetingCaseRow, utc_now
 
 DEFAULT_UNIT_NAME = "specialist neurosurgical unit"
-EXPORT_ROLES = frozenset({COORDINATOR, CONSULTANT, ADMIN})  # any active role may export patient data
-LETTER_ROLES = frozenset({COORDINATOR, CONSULTANT})  # the coordinator sends them, a consultant signs them
-
-
-def require_export_role(actor: Actor, what: str) -> None:
-    """Refuse a user with no active role: they may not take patient data out of the app."""
-    if not actor.roles & EXPORT_ROLES:
-        raise PermissionDenied(
-            f"{actor.display_name} has no active role, so cannot export {what}: patient data leaves the app only "
-            "for a coordinator, a consultant or an administrator"
-        )
-
-
-def require_letter_role(actor: Actor) -> None:
-    """Refuse anyone but a coordinator or a consultant: writing outcome letters to referrers is theirs."""
-    require_export_role(actor, "outcome letters")
-    if not actor.roles & LETTER_ROLES:
-        raise PermissionDenied(
-            f"{actor.display_name} ({actor.describe_roles()}) cannot write outcome letters: it needs the "
-            "coordinator or consultant role"
-        )
 
 
 def font_dir() -> Path:
@@ -97,8 +77,14 @@ def make_agenda(
     pseudonymised: bool = False,
     outcomes: bool = False,
     now: datetime | None = None,
+    actor: Actor | None = None,
 ) -> Agenda:
-    """The agenda (or outcome summary) of a meeting, as every exporter and the print preview show it."""
+    """The agenda (or outcome summary) of a meeting, as every exporter and the print preview show it.
+
+    Given the `actor` (the print preview gives it), checks they may export it: printing takes it out of the app.
+    """
+    if actor is not None:
+        authorize(actor, EXPORT_OUTCOMES if outcomes else EXPORT_AGENDA, db=db)
     info, cases = agenda_inputs(db, meeting_id=meeting_id)
     return build_agenda(
         info,
@@ -123,8 +109,9 @@ def export_agenda_file(
     outcomes: bool = False,
     now: datetime | None = None,
 ) -> Path:
-    """Write the agenda or the outcome summary to `out` in `fmt`, and audit it (any active role)."""
-    require_export_role(actor, "an outcome summary" if outcomes else "an agenda")
+    """Write the agenda (coordinators) or the outcome summary (coordinators, consultants) to `out` in `fmt`, and
+    audit it."""
+    authorize(actor, EXPORT_OUTCOMES if outcomes else EXPORT_AGENDA, db=db)
     if fmt not in FORMATS:
         raise ServiceError(f"'{fmt}' is not an export format: choose {', '.join(FORMATS)}")
     agenda = make_agenda(
@@ -175,7 +162,7 @@ def export_letters(
     Coordinators and consultants only; refused before the meeting's date. Every letter is made before any is
     written, so a case that cannot be signed (or a template that cannot be used) writes none.
     """
-    require_letter_role(actor)
+    authorize(actor, EXPORT_LETTERS, db=db)
     if fmt not in LETTER_FORMATS:
         raise ServiceError(f"'{fmt}' is not a letter format: choose {', '.join(LETTER_FORMATS)}")
     source = template or resource_path("templates", "outcome_letter.txt")

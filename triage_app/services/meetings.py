@@ -1,7 +1,8 @@
 """MDT meetings: plan the list, circulate and export the agenda, record outcomes, roll cases forward.
 
 A referral is on at most one open meeting; adding it lists it, removing or a "not discussed" outcome hands it
-on. Outcomes are consultant actions. Every change is audited in the same transaction.
+on. Who may do each (plan, record, amend, set the capacity) is the role matrix's (services.permissions). Every
+change is audited in the same transaction.
 """
 
 from __future__ import annotations
@@ -34,9 +35,17 @@ from triage_app.domain.meetings import (
     quorum,
 )
 from triage_app.domain.rules import Rules
-from triage_app.domain.workflow import CONSULTANT, DISCUSSED, LISTED, READY_FOR_MDT
-from triage_app.services.errors import NotFound, PermissionDenied, ServiceError
-from triage_app.services.referrals import ENTRY_ROLES, Changes
+from triage_app.domain.workflow import DISCUSSED, LISTED, READY_FOR_MDT
+from triage_app.services.errors import NotFound, ServiceError
+from triage_app.services.permissions import (
+    AMEND_OUTCOME,
+    PLAN_MEETING,
+    RECORD_OUTCOME,
+    SET_MEETING_CAPACITY,
+    VIEW_MEETINGS,
+    authorize,
+)
+from triage_app.services.referrals import Changes
 from triage_app.services.users import Actor
 from triage_app.storage import referrals as repo
 from triage_app.storage.audit import record_event
@@ -103,9 +112,10 @@ class MeetingDetail:
     quorate: bool
 
 
-def _require_planner(actor: Actor) -> None:
-    if not actor.roles & ENTRY_ROLES:
-        raise PermissionDenied(f"{actor.display_name} has no role that may plan MDT meetings")
+def _may_view(session: Session, actor: Actor | None) -> None:
+    """Reads take the actor (the desktop and commands give it) to check they may see meetings now."""
+    if actor is not None:
+        authorize(actor, VIEW_MEETINGS, session=session)
 
 
 def _meeting(session: Session, meeting_id: int) -> MeetingRow:
@@ -162,7 +172,7 @@ def create_meeting(
     attendees: Sequence[tuple[str, str | None]] = (),
 ) -> int:
     """A new planned meeting; returns its id."""
-    _require_planner(actor)
+    authorize(actor, PLAN_MEETING, db=db)
     time_text = parse_time(meeting_time)
     for _, role in attendees:
         if role is not None and role not in MDT_ROLES:
@@ -197,9 +207,10 @@ def create_meeting(
         return meeting.id
 
 
-def capacity(db: Database) -> int:
+def capacity(db: Database, *, actor: Actor | None = None) -> int:
     """Cases per meeting (a unit setting)."""
     with db.read() as session:
+        _may_view(session, actor)
         return _capacity(session)
 
 
@@ -210,7 +221,7 @@ def _capacity(session: Session) -> int:
 
 def set_capacity(db: Database, *, actor: Actor, cases: int) -> None:
     """Admin: cases per meeting."""
-    actor.require("admin", "change the meeting capacity")
+    authorize(actor, SET_MEETING_CAPACITY, db=db)
     if not 1 <= cases <= 100:
         raise ServiceError(f"{cases} is out of range: a meeting takes 1 to 100 cases")
     with db.write() as session:
@@ -227,9 +238,12 @@ def set_capacity(db: Database, *, actor: Actor, cases: int) -> None:
         )
 
 
-def list_meetings(db: Database, *, rules: Rules, include_closed: bool = True) -> list[MeetingSummary]:
+def list_meetings(
+    db: Database, *, rules: Rules, include_closed: bool = True, actor: Actor | None = None
+) -> list[MeetingSummary]:
     """Meetings by date, with case counts and quorum."""
     with db.read() as session:
+        _may_view(session, actor)
         query = select(MeetingRow).order_by(col(MeetingRow.meeting_date), col(MeetingRow.meeting_time))
         if not include_closed:
             query = query.where(col(MeetingRow.status).in_(OPEN_MEETING_STATUSES))
@@ -258,9 +272,10 @@ def list_meetings(db: Database, *, rules: Rules, include_closed: bool = True) ->
         ]
 
 
-def get_meeting(db: Database, *, meeting_id: int, rules: Rules) -> MeetingDetail:
+def get_meeting(db: Database, *, meeting_id: int, rules: Rules, actor: Actor | None = None) -> MeetingDetail:
     """A meeting with attendees and its cases in order."""
     with db.read() as session:
+        _may_view(session, actor)
         meeting = _meeting(session, meeting_id)
         attendees = tuple(
             session.execute(
@@ -416,7 +431,7 @@ def _add(
 
 def add_case(db: Database, *, actor: Actor, meeting_id: int, referral_id: int) -> Changes:
     """Put a ready referral on a meeting (marked a late addition once the agenda has gone out)."""
-    _require_planner(actor)
+    authorize(actor, PLAN_MEETING, db=db)
     with db.write() as session:
         meeting = _open_meeting(session, meeting_id)
         referral = repo.get_referral_row(session, referral_id)
@@ -436,7 +451,7 @@ def add_case(db: Database, *, actor: Actor, meeting_id: int, referral_id: int) -
 
 def remove_case(db: Database, *, actor: Actor, meeting_id: int, referral_id: int) -> Changes:
     """Take a referral off a meeting's list; it is ready for MDT again."""
-    _require_planner(actor)
+    authorize(actor, PLAN_MEETING, db=db)
     with db.write() as session:
         _open_meeting(session, meeting_id)
         case = _find_case(session, meeting_id, referral_id)
@@ -457,9 +472,10 @@ def remove_case(db: Database, *, actor: Actor, meeting_id: int, referral_id: int
         return Changes(referral_ids=frozenset({referral_id}), meetings=True)
 
 
-def ready_referral_ids(db: Database, *, limit: int | None = None) -> list[int]:
+def ready_referral_ids(db: Database, *, limit: int | None = None, actor: Actor | None = None) -> list[int]:
     """Referrals ready for MDT and on no open meeting, highest priority first."""
     with db.read() as session:
+        _may_view(session, actor)
         return _ready_ids(session, limit)
 
 
@@ -480,7 +496,7 @@ def _ready_ids(session: Session, limit: int | None) -> list[int]:
 
 def fill_to_capacity(db: Database, *, actor: Actor, meeting_id: int) -> list[int]:
     """Add the highest-priority ready referrals until the meeting is full; returns the ids added."""
-    _require_planner(actor)
+    authorize(actor, PLAN_MEETING, db=db)
     with db.write() as session:
         meeting = _open_meeting(session, meeting_id)
         room = _capacity(session) - len(_cases(session, meeting_id))
@@ -505,7 +521,7 @@ def fill_to_capacity(db: Database, *, actor: Actor, meeting_id: int) -> list[int
 
 def reorder(db: Database, *, actor: Actor, meeting_id: int, referral_ids: Sequence[int]) -> None:
     """Set the order of a meeting's cases (every case once)."""
-    _require_planner(actor)
+    authorize(actor, PLAN_MEETING, db=db)
     with db.write() as session:
         _open_meeting(session, meeting_id)
         cases = {c.referral_id: c for c in _cases(session, meeting_id)}
@@ -527,7 +543,7 @@ def reorder(db: Database, *, actor: Actor, meeting_id: int, referral_ids: Sequen
 
 def circulate(db: Database, *, actor: Actor, meeting_id: int) -> None:
     """Mark the agenda as circulated: cases added from now on are late additions."""
-    _require_planner(actor)
+    authorize(actor, PLAN_MEETING, db=db)
     with db.write() as session:
         meeting = _open_meeting(session, meeting_id)
         before = meeting.status
@@ -583,7 +599,7 @@ def _roll_forward(session: Session, actor: Actor, meeting: MeetingRow, case: Mee
 
 def cancel_meeting(db: Database, *, actor: Actor, meeting_id: int) -> dict[int, str]:
     """Cancel a meeting; its cases move to the next open meeting. Returns where each case went."""
-    _require_planner(actor)
+    authorize(actor, PLAN_MEETING, db=db)
     with db.write() as session:
         meeting = _open_meeting(session, meeting_id)
         decided = [c for c in _cases(session, meeting_id) if c.outcome not in (None, NOT_DISCUSSED)]
@@ -647,7 +663,8 @@ def record_outcome(
     over an existing outcome is an amendment: it needs the version the user saw and a written reason. A case
     not discussed rolls to the next meeting.
     """
-    actor.require(CONSULTANT, "record an MDT outcome")
+    # An amendment (a reason given) is checked as one at once; one recorded over unawares is checked below.
+    authorize(actor, AMEND_OUTCOME if (amend_reason or "").strip() else RECORD_OUTCOME, db=db)
     if outcome not in MEETING_OUTCOMES:
         raise ServiceError(f"'{outcome}' is not an MDT outcome: {', '.join(MEETING_OUTCOMES)}")
     rationale = (rationale or "").strip() or None
@@ -677,6 +694,7 @@ def record_outcome(
         assert case.id is not None
         before = case.outcome
         if before is not None:
+            authorize(actor, AMEND_OUTCOME, session=session)
             decider = session.get(AppUser, case.decided_by) if case.decided_by is not None else None
             who = decider.display_name if decider is not None else "another user"
             when = f"{case.decided_at:%d-%b-%Y %H:%M} UTC" if case.decided_at else "earlier"
@@ -783,9 +801,10 @@ def record_outcome(
 # --- agenda contents ----------------------------------------------------------------------------------------------
 
 
-def agenda_inputs(db: Database, *, meeting_id: int) -> tuple[MeetingInfo, list[CaseInput]]:
+def agenda_inputs(db: Database, *, meeting_id: int, actor: Actor | None = None) -> tuple[MeetingInfo, list[CaseInput]]:
     """Everything the agenda shows, read in one transaction."""
     with db.read() as session:
+        _may_view(session, actor)
         meeting = _meeting(session, meeting_id)
         attendees = (
             session.execute(

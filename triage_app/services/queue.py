@@ -1,11 +1,20 @@
-"""Reading the queue for the GUI: counts, the first page at once, then every id, then pages by id."""
+"""Reading the queue for the GUI: counts, the first page at once, then every id, then pages by id.
+
+Seeing the queue needs an active role (`view_queue` in services.permissions). Each read takes the signed-in
+`actor` and checks them as stored now, so a desktop whose user was deactivated stops showing patients; sign-in
+already refuses a user with no active role, so a caller without an actor to hand (tests) may leave it out.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sqlmodel import Session
+
 from triage_app.domain.scoring import RttClock
+from triage_app.services.permissions import VIEW_QUEUE, authorize
+from triage_app.services.users import Actor
 from triage_app.storage import referrals as repo
 from triage_app.storage.engine import Database
 from triage_app.storage.referrals import QueueFilter, QueueRow
@@ -33,30 +42,51 @@ class QueueCounts:
     meetings: tuple[tuple[int, str, int], ...] = ()  # open meetings: (id, "03-Dec-2026 13:30", cases listed)
 
 
-def snapshot(db: Database, *, queue_filter: QueueFilter, sort: str, descending: bool, page_size: int) -> QueueSnapshot:
+def _may_view(session: Session, actor: Actor | None) -> None:
+    if actor is not None:
+        authorize(actor, VIEW_QUEUE, session=session)
+
+
+def snapshot(
+    db: Database,
+    *,
+    queue_filter: QueueFilter,
+    sort: str,
+    descending: bool,
+    page_size: int,
+    actor: Actor | None = None,
+) -> QueueSnapshot:
     """Count the view and fetch its first page in one read transaction (a consistent picture)."""
     with db.read() as session:
+        _may_view(session, actor)
         total = repo.queue_count(session, queue_filter)
         ids = repo.queue_ids(session, queue_filter=queue_filter, sort=sort, descending=descending, limit=page_size)
         return QueueSnapshot(total, ids, repo.queue_rows(session, ids, clock=queue_filter.clock))
 
 
-def all_ids(db: Database, *, queue_filter: QueueFilter, sort: str, descending: bool) -> list[int]:
+def all_ids(
+    db: Database, *, queue_filter: QueueFilter, sort: str, descending: bool, actor: Actor | None = None
+) -> list[int]:
     """Every id of the view in order (fetched after the first paint)."""
     with db.read() as session:
+        _may_view(session, actor)
         return repo.queue_ids(session, queue_filter=queue_filter, sort=sort, descending=descending)
 
 
-def page(db: Database, *, ids: Sequence[int], clock: RttClock | None = None) -> dict[int, QueueRow]:
+def page(
+    db: Database, *, ids: Sequence[int], actor: Actor | None = None, clock: RttClock | None = None
+) -> dict[int, QueueRow]:
     """Queue lines for these ids (rows deleted meanwhile are simply absent); `rtt_breach_risk` of the clock's day."""
     with db.read() as session:
+        _may_view(session, actor)
         return repo.queue_rows(session, ids, clock=clock)
 
 
-def counts(db: Database, *, clock: RttClock | None = None) -> QueueCounts:
+def counts(db: Database, *, actor: Actor | None = None, clock: RttClock | None = None) -> QueueCounts:
     """Totals by outcome, status and flag over open and closed referrals; given a clock (the day the counts
     are shown), `rtt_breach_risk` counts that day's, else the caution as stored at scoring."""
     with db.read() as session:
+        _may_view(session, actor)
         by_outcome = repo.count_by(session, "queue_outcome")
         return QueueCounts(
             total=sum(by_outcome.values()),

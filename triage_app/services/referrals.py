@@ -21,7 +21,7 @@ from triage_app.domain.parsing import FieldError, ReferralInputError, parse_refe
 from triage_app.domain.referral import Referral, field_label, flatten_fields, format_nhs_number
 from triage_app.domain.rules import Rules
 from triage_app.domain.scoring import Assessment, assess, outcome_words
-from triage_app.domain.workflow import CLOSED, COORDINATOR, DISCUSSED, LISTED, OPEN_STATUSES, RECEIVED, TRIAGEABLE
+from triage_app.domain.workflow import CLOSED, DISCUSSED, LISTED, OPEN_STATUSES, RECEIVED, TRIAGEABLE
 from triage_app.services.errors import (
     ConflictError,
     DemographicsMismatch,
@@ -30,7 +30,14 @@ from triage_app.services.errors import (
     IdentityIncomplete,
     NotFound,
     OpenReferralExists,
-    PermissionDenied,
+)
+from triage_app.services.permissions import (
+    EDIT_REFERRAL,
+    ENTER_REFERRAL,
+    IMPORT_REFERRALS,
+    VIEW_QUEUE,
+    VIEW_REFERRAL,
+    authorize,
 )
 from triage_app.services.users import Actor
 from triage_app.storage import referrals as repo
@@ -46,8 +53,6 @@ from triage_app.storage.models import (
 )
 
 log = logging.getLogger(__name__)
-
-ENTRY_ROLES = frozenset({COORDINATOR, "consultant", "admin"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +72,6 @@ class SavedReferral:
     version: int
     assessment: Assessment
     changes: Changes
-
-
-def require_entry(actor: Actor) -> None:
-    """Refuse a user with no role that may enter or edit referrals."""
-    if not actor.roles & ENTRY_ROLES:
-        raise PermissionDenied(f"{actor.display_name} has no role that may enter or edit referrals")
 
 
 def _audit_fields(referral: Referral) -> dict[str, Any]:
@@ -174,7 +173,7 @@ def register_referral(
     date of birth unless `demographics_confirmed` (`DemographicsMismatch`), and a second open referral for the
     same patient without a written reason (`OpenReferralExists`). Confirmations are audited.
     """
-    require_entry(actor)
+    authorize(actor, ENTER_REFERRAL, db=db)
     _require_identity(referral)
     reason = _clean(second_referral_reason)
     assessment = assess(referral, rules, as_of)
@@ -292,7 +291,7 @@ def update_referral(
 
     The same identity checks as `register_referral`; a changed triage lapses a standing decision.
     """
-    require_entry(actor)
+    authorize(actor, EDIT_REFERRAL, db=db)
     _require_identity(referral)
     reason = _clean(second_referral_reason)
     assessment = assess(referral, rules, as_of)
@@ -355,9 +354,16 @@ def update_referral(
         return SavedReferral(referral_id, version, assessment, Changes(referral_ids=frozenset({referral_id})))
 
 
-def patient_referrals(db: Database, *, nhs_number: str, except_id: int | None = None) -> list[repo.PatientReferral]:
-    """Referrals already stored for this NHS number, newest first (the form shows open ones as it is typed)."""
+def patient_referrals(
+    db: Database, *, nhs_number: str, except_id: int | None = None, actor: Actor | None = None
+) -> list[repo.PatientReferral]:
+    """Referrals already stored for this NHS number, newest first (the form shows open ones as it is typed).
+
+    Reads take the `actor` (the desktop gives it) to check they may see referrals now; see services.permissions.
+    """
     with db.read() as session:
+        if actor is not None:
+            authorize(actor, VIEW_REFERRAL, session=session)
         return repo.referrals_for_patient(session, nhs_number=nhs_number, except_id=except_id)
 
 
@@ -392,6 +398,7 @@ def import_referrals(
     unless `second_referral_reason` says why a second referral is wanted. Demographics that disagree with the
     stored patient are refused (confirming a change needs a person looking at both, in the app).
     """
+    authorize(actor, IMPORT_REFERRALS, db=db)
     report = ImportReport()
     for index, record in enumerate(records):
         try:
@@ -447,9 +454,14 @@ class ReferralDetail:
     user_names: dict[int, str]
 
 
-def get_referral(db: Database, *, referral_id: int) -> ReferralDetail:
-    """One referral in full, with its current assessment, status history and triage decisions."""
+def get_referral(db: Database, *, referral_id: int, actor: Actor | None = None) -> ReferralDetail:
+    """One referral in full, with its current assessment, status history and triage decisions.
+
+    Given the `actor` (the desktop and commands give it), checks they may see referrals (`view_referral`).
+    """
     with db.read() as session:
+        if actor is not None:
+            authorize(actor, VIEW_REFERRAL, session=session)
         loaded = repo.load_referral(session, referral_id)
         if loaded is None:
             raise NotFound(f"referral {referral_id} does not exist")
@@ -485,10 +497,13 @@ def list_queue(
     descending: bool = True,
     limit: int | None = None,
     offset: int = 0,
+    actor: Actor | None = None,
 ) -> list[ReferralRow]:
-    """Referral rows in queue order, highest priority first."""
+    """Referral rows in queue order, highest priority first (given the `actor`, checks `view_queue`)."""
     chosen = queue_filter or repo.QueueFilter()
     with db.read() as session:
+        if actor is not None:
+            authorize(actor, VIEW_QUEUE, session=session)
         ids = repo.queue_ids(session, queue_filter=chosen, sort=sort, descending=descending, limit=limit, offset=offset)
         if not ids:
             return []

@@ -1,7 +1,7 @@
 """Consultant triage decisions and workflow status changes.
 
-Confirming or overriding an outcome is a consultant's action, enforced here and not only in the GUI. A
-decision stands on the referral until a later change of the computed outcome lapses it (services.referrals).
+Confirming or overriding an outcome is a consultant's action, enforced here (services.permissions) and not
+only in the GUI; so is every status move, each an action of the role matrix. A decision stands on the referral until a later change of the computed outcome lapses it (services.referrals).
 """
 
 from __future__ import annotations
@@ -14,10 +14,8 @@ from sqlmodel import Session, col
 
 from triage_app.domain.scoring import OUTCOMES, READY_FOR_MDT, outcome_words
 from triage_app.domain.workflow import (
-    CONSULTANT,
     DISCUSSED,
     LISTED,
-    MOVE_BY_CONSULTANT,
     MOVE_BY_DECISION,
     MOVE_BY_MEETING,
     RECEIVED,
@@ -30,7 +28,14 @@ from triage_app.domain.workflow import (
     move_rule,
 )
 from triage_app.services.errors import ConflictError, InvalidTransition, NotFound, ServiceError
-from triage_app.services.referrals import Changes, require_entry
+from triage_app.services.permissions import (
+    CONFIRM_TRIAGE,
+    OVERRIDE_TRIAGE,
+    VIEW_REFERRAL,
+    authorize,
+    status_move_action,
+)
+from triage_app.services.referrals import Changes
 from triage_app.services.users import Actor
 from triage_app.storage import referrals as repo
 from triage_app.storage.audit import record_event
@@ -83,7 +88,7 @@ def decide_triage(
     its history. A listed referral whose decision lapsed can be reconfirmed; decided otherwise than ready for
     MDT, it leaves its meeting. `expected_assessment_id` is the assessment the consultant was shown.
     """
-    actor.require(CONSULTANT, "confirm or override a triage decision")
+    authorize(actor, CONFIRM_TRIAGE if override_outcome is None else OVERRIDE_TRIAGE, db=db)
     reason = (reason or "").strip() or None
     if override_outcome is not None:
         if override_outcome not in OUTCOMES:
@@ -194,13 +199,14 @@ def change_status(
 ) -> DecisionResult:
     """Move a referral along the workflow.
 
-    Coordinators move a referral to awaiting information and back; every other move is a consultant's, and
-    closing a referral the MDT never discussed needs a written reason. Statuses that record a triage outcome
-    are reached by confirming or overriding, and listing belongs to the meeting window.
+    Each plain move is an action of the role matrix (`status_move_action`): coordinators move a referral to
+    awaiting information and back; every other move is a consultant's, and closing a referral the MDT never
+    discussed needs a written reason. Statuses that record a triage outcome are reached by confirming or
+    overriding, and listing belongs to the meeting window. Who may is checked against the status the referral
+    has in the write transaction, so a move is judged on the referral as it is, not as it was shown.
     """
     if status not in STATUSES:
         raise ServiceError(f"'{status}' is not a status: {', '.join(STATUSES)}")
-    require_entry(actor)
     note = (note or "").strip() or None
     with db.write() as session:
         _lock_referral(session, referral_id)
@@ -208,6 +214,10 @@ def change_status(
         if row is None:
             raise NotFound(f"referral {referral_id} no longer exists")
         before = row.status
+        # Who may, first: judged on the status as stored now. A move the workflow forbids, or that is not a plain
+        # move, is refused below, but only to someone who may see the referral at all.
+        move = status_move_action(before, status) if can_move(before, status) else None
+        authorize(actor, move or VIEW_REFERRAL, session=session)
         if not can_move(before, status):
             raise InvalidTransition(
                 f"a referral cannot go from {STATUS_LABELS[before].lower()} to {STATUS_LABELS[status].lower()}"
@@ -221,10 +231,6 @@ def change_status(
             raise InvalidTransition(
                 f"'{STATUS_LABELS[status]}' records a triage decision: a consultant confirms or overrides the "
                 "triage instead"
-            )
-        if rule == MOVE_BY_CONSULTANT:
-            actor.require(
-                CONSULTANT, f"move a referral from {STATUS_LABELS[before].lower()} to {STATUS_LABELS[status].lower()}"
             )
         if move_needs_reason(before, status) and note is None:
             raise ServiceError("closing a referral the MDT has not discussed needs a written reason")

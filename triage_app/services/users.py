@@ -11,6 +11,7 @@ from sqlmodel import Session, col
 
 from triage_app.domain.workflow import ADMIN, ROLES
 from triage_app.services.errors import NotFound, PermissionDenied, ServiceError
+from triage_app.services.permissions import MANAGE_USERS, RENAME_SELF, VIEW_USERS, authorize
 from triage_app.storage.audit import record_event
 from triage_app.storage.engine import Database
 from triage_app.storage.models import AppUser, UserRole
@@ -30,7 +31,11 @@ class Actor:
         return role in self.roles
 
     def require(self, role: str, action: str) -> None:
-        """Raise `PermissionDenied` unless the user holds `role`."""
+        """Raise `PermissionDenied` unless the user holds `role`.
+
+        Use cases check `services.permissions.authorize(actor, ACTION)` instead: the role matrix there is the one
+        place that says who may do what. This stays only for code not yet moved onto it.
+        """
         if role not in self.roles:
             raise PermissionDenied(
                 f"{self.display_name} ({self.describe_roles()}) cannot {action}: it needs the {role} role."
@@ -122,19 +127,27 @@ def sign_in(db: Database, *, login: str, display_name: str | None = None) -> Act
             )
         if not user.is_active:
             raise UnknownUser(f"The user '{login}' has been deactivated. Ask an administrator.")
-        return _actor(session, user)
+        actor = _actor(session, user)
+        if not actor.roles:
+            # Viewing needs an active role too (services/permissions.py): a user with none gets no session.
+            raise UnknownUser(
+                f"The user '{login}' has no role in this triage database, so it shows them nothing. Ask an "
+                f"administrator to give you one (triage-app user roles {login} --role coordinator)."
+            )
+        return actor
 
 
 def add_user(
     db: Database, *, actor: Actor, login: str, display_name: str, roles: Iterable[str], mdt_role: str | None = None
 ) -> Actor:
     """Admin: configure a new user."""
-    actor.require(ADMIN, "add users")
+    authorize(actor, MANAGE_USERS)
     chosen = _check_roles(roles)
     login = login.strip()
     if not login:
         raise ServiceError("a user needs a login (their operating-system user name)")
     with db.write() as session:
+        authorize(actor, MANAGE_USERS, session=session)  # an admin still, as stored now (not only at sign-in)
         if session.execute(select(col(AppUser.id)).where(col(AppUser.login) == login)).scalar_one_or_none() is not None:
             raise ServiceError(f"the login '{login}' is already a user")
         user = AppUser(login=login, display_name=display_name.strip() or login, mdt_role=mdt_role)
@@ -160,9 +173,10 @@ def add_user(
 
 def set_roles(db: Database, *, actor: Actor, login: str, roles: Iterable[str]) -> Actor:
     """Admin: replace a user's roles. The last active admin cannot lose the admin role."""
-    actor.require(ADMIN, "change roles")
+    authorize(actor, MANAGE_USERS)
     chosen = _check_roles(roles)
     with db.write() as session:
+        authorize(actor, MANAGE_USERS, session=session)
         user = _existing_user(session, login)
         assert user.id is not None  # _existing_user refuses a user without one
         before = _actor(session, user).roles
@@ -185,14 +199,15 @@ def set_roles(db: Database, *, actor: Actor, login: str, roles: Iterable[str]) -
 
 def set_display_name(db: Database, *, actor: Actor, login: str, display_name: str) -> None:
     """Admin, or the user themself: the name shown in the app and signing letters ("Dr R Example")."""
-    if login != actor.login:
-        actor.require(ADMIN, "rename other users")
+    wanted = RENAME_SELF if login == actor.login else MANAGE_USERS
+    authorize(actor, wanted)
     name = display_name.strip()
     if not name:
         raise ServiceError("a user's name cannot be empty")
     if len(name) > 200:
         raise ServiceError(f"a user's name is at most 200 characters (this one has {len(name)})")
     with db.write() as session:
+        authorize(actor, wanted, session=session)
         user = _existing_user(session, login)
         before = user.display_name
         user.display_name = name
@@ -209,10 +224,13 @@ def set_display_name(db: Database, *, actor: Actor, login: str, display_name: st
 
 def set_active(db: Database, *, actor: Actor, login: str, active: bool) -> None:
     """Admin: deactivate (or reactivate) a user. Their history stays; the last active admin stays active."""
-    actor.require(ADMIN, "deactivate users")
+    authorize(actor, MANAGE_USERS)
     if login == actor.login and not active:
         raise ServiceError("you cannot deactivate yourself")
     with db.write() as session:
+        # Checked again in the transaction: of two admins deactivating each other at once, the second finds
+        # itself deactivated here (SQLite runs one writer at a time); on a server the locked count below decides.
+        authorize(actor, MANAGE_USERS, session=session)
         user = _existing_user(session, login)
         before = user.is_active
         if before and not active and ADMIN in _actor(session, user).roles:
@@ -229,8 +247,11 @@ def set_active(db: Database, *, actor: Actor, login: str, active: bool) -> None:
         )
 
 
-def list_users(db: Database) -> list[tuple[AppUser, frozenset[str]]]:
-    """Every user with their roles, by login."""
+def list_users(db: Database, *, actor: Actor | None = None) -> list[tuple[AppUser, frozenset[str]]]:
+    """Every user with their roles, by login. Given the `actor` (the desktop and commands give it), checks that
+    they may see them (`view_users`); callers inside a use case that checked already leave it out."""
     with db.read() as session:
+        if actor is not None:
+            authorize(actor, VIEW_USERS, session=session)
         users = session.execute(select(AppUser).order_by(col(AppUser.login))).scalars().all()
         return [(u, _actor(session, u).roles) for u in users]
