@@ -35,7 +35,18 @@ from PySide6.QtWidgets import (
 from triage_app.config import AppPaths
 from triage_app.domain.meetings import triage_text
 from triage_app.domain.scoring import FLAGS, OUTCOME_LABELS, OUTCOMES
-from triage_app.domain.workflow import ADMIN, CONSULTANT, STATUS_LABELS, STATUSES, move_needs_reason
+from triage_app.domain.workflow import STATUS_LABELS, STATUSES, move_needs_reason
+from triage_app.services.permissions import (
+    BACKUP,
+    CONFIRM_TRIAGE,
+    ENTER_REFERRAL,
+    LOAD_DEMO,
+    MANAGE_USERS,
+    OVERRIDE_TRIAGE,
+    VIEW_MEETINGS,
+    actor_may,
+    who_may,
+)
 from triage_app.ui.dialogs import (
     CANCEL,
     OPEN_EXISTING,
@@ -422,21 +433,29 @@ class MainWindow(QMainWindow):
             for action in self.role_actions:
                 action.setEnabled(False)
 
+    def may(self, action: str) -> bool:
+        """Whether the signed-in user's roles allow the action (services.permissions); the service decides."""
+        return self.session is not None and actor_may(self.session.actor, action)
+
     def _apply_roles(self) -> None:
-        actor = self.session.actor
-        consultant = actor.has(CONSULTANT)
-        for action in self.role_actions:
-            action.setEnabled(consultant)
-            action.setToolTip(action.text().replace("&", "") if consultant else NOT_CONSULTANT)
-        admin = actor.has(ADMIN)
-        self.users_action.setEnabled(admin)
-        self.users_action.setToolTip("Users and roles" if admin else "Only an administrator can manage users")
-        self.demo_action.setEnabled(admin)
-        self.demo_button.setEnabled(admin)
-        tip = "Only an administrator can load demo data"
-        self.demo_action.setToolTip(self.demo_action.toolTip() if admin else tip)
-        if not admin:
-            self.demo_button.setToolTip(tip)
+        """Each control is enabled by the role matrix; a disabled one says who may use it."""
+        for action_name, controls, allowed_tip in (
+            (CONFIRM_TRIAGE, (self.confirm_action,), "Confirm triage"),
+            (OVERRIDE_TRIAGE, (self.override_action,), "Override triage…"),
+            (ENTER_REFERRAL, (self.new_action, self.new_button), "New referral"),
+            (MANAGE_USERS, (self.users_action,), "Users and roles"),
+            (LOAD_DEMO, (self.demo_action, self.demo_button), None),
+            (BACKUP, (self.backup_action,), "Back up database now"),
+            (VIEW_MEETINGS, (self.meetings_action,), "MDT meetings"),
+        ):
+            allowed = self.may(action_name)
+            refused = NOT_CONSULTANT if action_name in (CONFIRM_TRIAGE, OVERRIDE_TRIAGE) else who_may(action_name)
+            for control in controls:
+                control.setEnabled(allowed)
+                if not allowed:
+                    control.setToolTip(refused)
+                elif allowed_tip is not None:
+                    control.setToolTip(allowed_tip)
 
     # --- the queue -------------------------------------------------------------------------------------------
 
@@ -498,8 +517,8 @@ class MainWindow(QMainWindow):
             return
         from triage_app.services import queue
 
-        db = self._db()
-        self.worker.submit(lambda: queue.counts(db), self._on_counts, self._on_worker_error("Counts"))
+        db, actor = self._db(), self.session.actor
+        self.worker.submit(lambda: queue.counts(db, actor=actor), self._on_counts, self._on_worker_error("Counts"))
 
     def _on_counts(self, counts: Any) -> None:
         self.sidebar.set_counts(counts)
@@ -560,9 +579,12 @@ class MainWindow(QMainWindow):
         self.panel.show_detail(detail, self.session.actor if self.session is not None else None)
         has_row = self.selection.referral_id is not None and self.session is not None
         self.open_action.setEnabled(has_row)
-        consultant = self.session is not None and self.session.actor.has(CONSULTANT)
-        self.confirm_action.setEnabled(consultant and detail is not None and self.panel.confirm_button.isEnabled())
-        self.override_action.setEnabled(consultant and detail is not None and self.panel.override_button.isEnabled())
+        self.confirm_action.setEnabled(
+            self.may(CONFIRM_TRIAGE) and detail is not None and self.panel.confirm_button.isEnabled()
+        )
+        self.override_action.setEnabled(
+            self.may(OVERRIDE_TRIAGE) and detail is not None and self.panel.override_button.isEnabled()
+        )
 
     def acting_on(self) -> Any:
         """The referral an action may act on: the selected row of the current view, with its detail loaded.
@@ -585,14 +607,16 @@ class MainWindow(QMainWindow):
             return
         from triage_app.services.referrals import get_referral
 
-        db = self._db()
+        db, actor = self._db(), self.session.actor
 
         def shown(detail: Any) -> None:
             self.selection.set_detail(detail)
             if self.selection.detail is detail:
                 self.detail_shown.emit(detail.row.id)
 
-        self.worker.submit(lambda: get_referral(db, referral_id=referral_id), shown, self._on_worker_error("Referral"))
+        self.worker.submit(
+            lambda: get_referral(db, referral_id=referral_id, actor=actor), shown, self._on_worker_error("Referral")
+        )
 
     @property
     def detail(self) -> Any:
@@ -617,7 +641,7 @@ class MainWindow(QMainWindow):
 
     def new_referral(self) -> None:
         """Ctrl+N: an empty referral form."""
-        if self.session is None:
+        if self.session is None or not self.may(ENTER_REFERRAL):
             return
         form = self._show_form(None, None, None)
         form.activateWindow()
@@ -646,7 +670,7 @@ class MainWindow(QMainWindow):
             return
         from triage_app.services.referrals import get_referral
 
-        db = self._db()
+        db, actor = self._db(), self.session.actor
 
         def opened(detail: Any) -> None:
             existing = self.form_for(referral_id)  # opened twice quickly: one form only
@@ -654,7 +678,9 @@ class MainWindow(QMainWindow):
             if focus_path:
                 form.focus_field(focus_path)
 
-        self.worker.submit(lambda: get_referral(db, referral_id=referral_id), opened, self._on_worker_error("Referral"))
+        self.worker.submit(
+            lambda: get_referral(db, referral_id=referral_id, actor=actor), opened, self._on_worker_error("Referral")
+        )
 
     def open_form_at(self, path: str) -> None:
         """A missing-field link: open the form with the cursor in that field."""
@@ -687,14 +713,14 @@ class MainWindow(QMainWindow):
     def _look_up_patient(self, form: ReferralForm, nhs_number: str) -> None:
         from triage_app.services.referrals import patient_referrals
 
-        db, except_id = self._db(), form.referral_id
+        db, actor, except_id = self._db(), self.session.actor, form.referral_id
 
         def found(referrals: Any) -> None:
             if form in self.forms:
                 form.show_existing(referrals)
 
         self.worker.submit(
-            lambda: patient_referrals(db, nhs_number=nhs_number, except_id=except_id),
+            lambda: patient_referrals(db, nhs_number=nhs_number, except_id=except_id, actor=actor),
             found,
             self._on_worker_error("Patient look-up"),
         )
@@ -798,7 +824,7 @@ class MainWindow(QMainWindow):
     def _resolve_conflict(self, form: ReferralForm, mine: Any, conflict: Any) -> None:
         from triage_app.services.referrals import get_referral
 
-        db = self._db()
+        db, actor = self._db(), self.session.actor
 
         def compare(detail: Any) -> None:
             form.save_failed("someone else changed this referral")
@@ -810,7 +836,9 @@ class MainWindow(QMainWindow):
                 form.status.setText("Your changes are kept on top of the saved version: check them, then save.")
 
         self.worker.submit(
-            lambda: get_referral(db, referral_id=conflict.referral_id), compare, self._on_worker_error("Referral")
+            lambda: get_referral(db, referral_id=conflict.referral_id, actor=actor),
+            compare,
+            self._on_worker_error("Referral"),
         )
 
     # --- consultant actions and workflow ------------------------------------------------------------------------
@@ -821,7 +849,7 @@ class MainWindow(QMainWindow):
         if detail is None or self.session is None:
             self.statusBar().showMessage("Select a referral in the queue first", 5000)
             return
-        if not self.session.actor.has(CONSULTANT):
+        if not self.may(CONFIRM_TRIAGE):
             Messages.error(self, "Not allowed", NOT_CONSULTANT)
             return
         shown = triage_text(detail.row.outcome, None, None).replace(" (awaiting consultant)", "")
@@ -839,7 +867,7 @@ class MainWindow(QMainWindow):
         if detail is None or self.session is None:
             self.statusBar().showMessage("Select a referral in the queue first", 5000)
             return
-        if not self.session.actor.has(CONSULTANT):
+        if not self.may(OVERRIDE_TRIAGE):
             Messages.error(self, "Not allowed", NOT_CONSULTANT)
             return
         answer = OverrideDialog.ask(detail.row.outcome, referral_patient_line(detail.referral), self)
@@ -919,8 +947,8 @@ class MainWindow(QMainWindow):
     # --- other actions ---------------------------------------------------------------------------------------
 
     def load_demo_data(self) -> None:
-        """Admin: add invented referrals so a newcomer sees a working queue."""
-        if self.session is None:
+        """Admin: add invented referrals so a newcomer sees a working queue (never among real referrals)."""
+        if self.session is None or not self.may(LOAD_DEMO):
             return
         if not Messages.confirm(
             self,
@@ -967,7 +995,7 @@ class MainWindow(QMainWindow):
 
     def open_users(self) -> Any:
         """Administrators: the users and their roles."""
-        if self.session is None or not self.session.actor.has(ADMIN):
+        if not self.may(MANAGE_USERS):
             return None
         from triage_app.ui.users_dialog import UsersDialog
 
@@ -982,8 +1010,14 @@ class MainWindow(QMainWindow):
 
     def _on_worker_error(self, title: str) -> Callable[[BaseException], None]:
         def report(error: BaseException) -> None:
+            from triage_app.services.errors import PermissionDenied
+
             log.error("%s: %s", title, type(error).__name__)
             self._error(title, str(error))
+            if isinstance(error, PermissionDenied):
+                # The user's roles refused it (perhaps changed since they signed in): reading again would be
+                # refused again, and a refused read of the panel must not ask again and again.
+                return
             self.apply_filters()  # a refusal often means the data moved on: the queue and the panel catch up
             if self.selection.referral_id is not None:
                 self.show_detail(self.selection.referral_id)

@@ -59,7 +59,16 @@ from triage_app.domain.meetings import (
     build_agenda,
 )
 from triage_app.domain.referral import format_nhs_number
-from triage_app.domain.workflow import CONSULTANT
+from triage_app.services.permissions import (
+    AMEND_OUTCOME,
+    EXPORT_AGENDA,
+    EXPORT_LETTERS,
+    EXPORT_OUTCOMES,
+    PLAN_MEETING,
+    RECORD_OUTCOME,
+    actor_may,
+    who_may,
+)
 from triage_app.ui.dialogs import Messages
 
 log = logging.getLogger(__name__)
@@ -298,7 +307,7 @@ class MeetingWindow(QMainWindow):
         self.meetings.setAccessibleName("Meetings")
         self.meetings.setWordWrap(True)  # a narrow pane: wrap the date, status and counts rather than cut them
         self.meetings.currentItemChanged.connect(self._choose)
-        new_button = QPushButton("&New meeting…")
+        self.new_button = new_button = QPushButton("&New meeting…")
         new_button.clicked.connect(self.new_meeting)
         self.cancel_button = QPushButton("Cancel meeting")
         self.cancel_button.clicked.connect(self.cancel_meeting)
@@ -526,18 +535,18 @@ class MeetingWindow(QMainWindow):
         from triage_app.services.queue import page
 
         session = self.main.session
-        db, rules, chosen = session.db, session.rules, self.meeting_id
+        db, rules, chosen, actor = session.db, session.rules, self.meeting_id, session.actor
 
         def task() -> Any:
-            listing = meetings.list_meetings(db, rules=rules)
-            detail = meetings.get_meeting(db, meeting_id=chosen, rules=rules) if chosen else None
+            listing = meetings.list_meetings(db, rules=rules, actor=actor)
+            detail = meetings.get_meeting(db, meeting_id=chosen, rules=rules, actor=actor) if chosen else None
             agenda = None
             if chosen:
                 # Every field of every case already in words, as the agenda prints it.
-                info, inputs = meetings.agenda_inputs(db, meeting_id=chosen)
+                info, inputs = meetings.agenda_inputs(db, meeting_id=chosen, actor=actor)
                 agenda = build_agenda(info, inputs, quorum_roles=rules.quorum_roles, generated_at=datetime.now(UTC))
-            ready_ids = meetings.ready_referral_ids(db)
-            return listing, detail, agenda, ready_ids, page(db, ids=ready_ids)
+            ready_ids = meetings.ready_referral_ids(db, actor=actor)
+            return listing, detail, agenda, ready_ids, page(db, ids=ready_ids, actor=actor)
 
         self._submit(task, self._show, "Meetings could not be read")
 
@@ -606,7 +615,13 @@ class MeetingWindow(QMainWindow):
         self.shown = None
         self.refresh()
 
+    def may(self, action: str) -> bool:
+        """Whether the signed-in user's roles allow the action (services.permissions); the service decides."""
+        return self.main.session is not None and actor_may(self.main.session.actor, action)
+
     def _enable(self) -> None:
+        """Controls follow the meeting shown and the role matrix; one disabled by role says who may use it."""
+        planner = self.may(PLAN_MEETING)
         is_open = self.detail is not None and self.detail.meeting.status in OPEN_MEETING_STATUSES
         for widget in (
             self.add_button,
@@ -617,14 +632,31 @@ class MeetingWindow(QMainWindow):
             self.circulate_button,
             self.cancel_button,
         ):
-            widget.setEnabled(is_open)
+            widget.setEnabled(is_open and planner)
+        self.new_button.setEnabled(planner)
+        # Dragging plans the list too: only a planner can drag referrals across or reorder them.
+        self.ready.setDragEnabled(planner)
+        self.cases.setDragDropMode(
+            QAbstractItemView.DragDropMode.DragDrop if planner else QAbstractItemView.DragDropMode.NoDragDrop
+        )
+        for widget in (self.new_button, self.add_button, self.fill_button, self.circulate_button, self.cancel_button):
+            if not planner:
+                widget.setToolTip(who_may(PLAN_MEETING))
         has = self.detail is not None
-        for widget in (self.export_button, self.outcomes_button, self.print_button, self.letters_button):
-            widget.setEnabled(has)
+        for widget, action in (
+            (self.export_button, EXPORT_AGENDA),
+            (self.print_button, EXPORT_AGENDA),
+            (self.outcomes_button, EXPORT_OUTCOMES),
+            (self.letters_button, EXPORT_LETTERS),
+        ):
+            allowed = self.may(action)
+            widget.setEnabled(has and allowed)
+            if not allowed:
+                widget.setToolTip(who_may(action))
         self._enable_entry()
 
     def _consultant(self) -> bool:
-        return self.main.session is not None and self.main.session.actor.has(CONSULTANT)
+        return self.may(RECORD_OUTCOME)
 
     def _enable_entry(self) -> None:
         consultant = self._consultant()
@@ -644,9 +676,10 @@ class MeetingWindow(QMainWindow):
             and self.detail.cases[self.case_index].outcome is not None
         )
         # Only an amendment takes a reason; an empty, disabled field says so for a first record.
-        self.amend_reason.setEnabled(consultant and recorded)
+        amender = self.may(AMEND_OUTCOME)
+        self.amend_reason.setEnabled(amender and recorded)
         self.amend_reason.setToolTip(
-            NOT_CONSULTANT if not consultant else "" if recorded else "Only when amending a recorded outcome"
+            who_may(AMEND_OUTCOME) if not amender else "" if recorded else "Only when amending a recorded outcome"
         )
 
     # --- planning actions ------------------------------------------------------------------------------------
@@ -824,7 +857,13 @@ class MeetingWindow(QMainWindow):
 
         self._submit(
             lambda: agenda_html(
-                make_agenda(session.db, meeting_id=meeting_id or 0, rules=session.rules, pseudonymised=pseudo)
+                make_agenda(
+                    session.db,
+                    meeting_id=meeting_id or 0,
+                    rules=session.rules,
+                    pseudonymised=pseudo,
+                    actor=session.actor,  # printing takes the agenda out of the app: an export
+                )
             ),
             made,
             "Agenda not prepared",

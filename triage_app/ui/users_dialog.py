@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from triage_app.domain.workflow import ROLES
+from triage_app.services.permissions import MANAGE_USERS, actor_may, who_may
 from triage_app.ui.dialogs import Messages
 
 
@@ -57,8 +58,13 @@ class UsersDialog(QDialog):
         self.active_button = QPushButton("&Deactivate / reactivate")
         self.active_button.clicked.connect(self.toggle_active)
         buttons = QHBoxLayout()
+        # The main window opens this only for administrators; the buttons follow the role matrix all the same.
+        manager = self.main.session is not None and actor_may(self.main.session.actor, MANAGE_USERS)
         for button in (self.add_button, self.roles_button, self.active_button):
             buttons.addWidget(button)
+            button.setEnabled(manager)
+            if not manager:
+                button.setToolTip(who_may(MANAGE_USERS))
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
         layout.addWidget(QLabel("Login and name (new users), roles (new or selected user):"))
@@ -81,8 +87,10 @@ class UsersDialog(QDialog):
         """Read the users again."""
         from triage_app.services.users import list_users
 
-        db = self.main.session.db
-        self.main.worker.submit(lambda: list_users(db), self._show, lambda e: Messages.error(self, "Users", str(e)))
+        db, actor = self.main.session.db, self.main.session.actor
+        self.main.worker.submit(
+            lambda: list_users(db, actor=actor), self._show, lambda e: Messages.error(self, "Users", str(e))
+        )
 
     def _show(self, users: list[tuple[Any, frozenset[str]]]) -> None:
         # A refresh must never load another user into the fields being typed (the next action acts on them):
