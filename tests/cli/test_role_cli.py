@@ -160,3 +160,30 @@ def test_a_user_with_no_active_role_gets_nothing_from_the_command_line(
         assert code == 2 and why in err and out == "", (argv, out, err)
         assert "QUILLFEATHER" not in (out + err).upper() and state(data_dir) == before
     assert [p.name for p in tmp_path.iterdir()] == ["data"]
+
+
+@pytest.mark.hazard("H15")
+def test_every_plain_status_move_has_a_working_command(run: Run, data_dir: Path) -> None:
+    # referral 1 received, 2 listed on meeting 1, 3 ready for MDT; the MDT then discusses referral 2
+    database = Database(parse_database_url(sqlite_url(data_dir / "triage.sqlite3")))
+    try:
+        admin = sign_in(database, login="admin-test")
+        meetings.record_outcome(
+            database, actor=admin, meeting_id=1, referral_id=2, outcome="decline", rationale="Invented", today=AS_OF
+        )
+    finally:
+        database.dispose()
+    as_user(data_dir, ["coordinator", "consultant"])
+    moves = [
+        ("1", "awaiting_information", []),  # awaiting_information (coordinator)
+        ("1", "received", []),  # and back
+        ("3", "awaiting_information", []),  # reverse_triage_status (consultant)
+        ("1", "closed", ["--note", "Invented: moved out of the area"]),  # close_undiscussed, with its reason
+        ("1", "received", []),  # reopen
+        ("2", "closed", []),  # close_discussed
+    ]
+    for referral_id, status, extra in moves:
+        code, out, err = run("referral", "status", referral_id, status, *extra)
+        assert code == 0 and f"referral {referral_id} is now" in out, (referral_id, status, err)
+    code, _, err = run("referral", "status", "3", "closed")
+    assert code == 2 and "closing a referral the MDT has not discussed needs a written reason" in err
