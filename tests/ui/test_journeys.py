@@ -94,7 +94,7 @@ def consent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 # --- 1. the right patient ------------------------------------------------------------------------------------
 
 
-@pytest.mark.hazard("H04")
+@pytest.mark.hazard("H01", "H04")
 def test_search_leaves_nothing_selected_so_nothing_hidden_can_be_confirmed(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
