@@ -177,7 +177,7 @@ def test_a_pseudonymised_case_holds_no_identifier_or_free_text(rules: Rules) -> 
     as_of = generated.astimezone().date()
     assert shown.received.startswith("Aug-2026: ") and f"on {as_of:%d-%b-%Y}" in shown.received
     assert shown.clinical_question == FREE_TEXT_WITHHELD and shown.rationale == FREE_TEXT_WITHHELD
-    assert shown.actions == (f"1 agreed ({FREE_TEXT_WITHHELD})",)
+    assert shown.actions == (f"1 agreed; details {FREE_TEXT_WITHHELD}",)
     lines = dict(shown.lines)
     assert lines["Oral medication"].startswith("drug 1: ineffective; drug 2: not recorded (drug names withheld")
     assert "onset Apr-2015" in lines["Diagnosis"]

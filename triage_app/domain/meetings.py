@@ -447,7 +447,7 @@ def _agenda_case(
         rationale = FREE_TEXT_WITHHELD if rationale else ""
         question = FREE_TEXT_WITHHELD if referral.clinical_question else "not given"
         count = len(case.actions)
-        actions = (f"{count} agreed ({FREE_TEXT_WITHHELD})",) if count else ()
+        actions = (f"{count} agreed; details {FREE_TEXT_WITHHELD}",) if count else ()
     shown = AgendaCase(
         number=number,
         referral_id=case.referral_id,
