@@ -1,7 +1,8 @@
 """The left panel: saved views of the queue with live counts (by outcome, status and caution flag).
 
-The RTT risk view and its count are today's (the window reads them with today's 18-week clock), not the
-caution stored when each referral was scored.
+The RTT risk view is today's (the queue model reads every view with today's 18-week clock), not the caution
+stored when each referral was scored; its count is today's when the window asks `services.queue.counts` with
+that clock.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class QueueSidebar(QTreeWidget):
         for flag, (label, explanation) in FLAGS.items():
             item = self._add(cautions, "flag", flag, label)
             if flag == RTT_FLAG:
-                explanation += " Counted for today: the weeks waiting grow after a referral is scored."
+                explanation += " The view lists the referrals at or past the warning week today, not when scored."
             item.setToolTip(0, explanation)
         self.meetings_section = self._section("Meetings")
         self.expandAll()
