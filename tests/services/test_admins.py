@@ -7,7 +7,6 @@ deactivate each other at the same moment cannot leave the database with none.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -24,10 +23,16 @@ from triage_app.services.users import (
     set_roles,
     sign_in,
 )
-from triage_app.storage.engine import Database, parse_database_url, sqlite_url
+from triage_app.storage.engine import Database, parse_database_url
 from triage_app.storage.models import AppUser
 
 ALL_ROLES = ["coordinator", "consultant", "admin"]
+
+
+def same_database(db: Database) -> str:
+    """The URL of the `db` fixture's database, for a second desktop on it (SQLite, or PostgreSQL with the plugin
+    named in test_two_desktops.py)."""
+    return db.location.url.render_as_string(hide_password=False)
 
 
 def active_admins(db: Database) -> list[str]:
@@ -82,11 +87,9 @@ def test_deactivating_a_non_admin_is_not_checked(db: Database, admin: Actor, coo
     assert active_admins(db) == ["admin-test"]
 
 
-def test_two_admins_deactivating_each_other_from_two_databases(
-    db: Database, db_path: Path, admin: Actor, second_admin: Actor
-) -> None:
+def test_two_admins_deactivating_each_other_from_two_databases(db: Database, admin: Actor, second_admin: Actor) -> None:
     # Two desktops on the same file, each signed in before the other's change: their Actors are both admins.
-    other_desk = Database(parse_database_url(sqlite_url(db_path)))
+    other_desk = Database(parse_database_url(same_database(db)))
     try:
         ada = sign_in(db, login="admin-test")
         bea = sign_in(other_desk, login="admin-two")
@@ -100,9 +103,9 @@ def test_two_admins_deactivating_each_other_from_two_databases(
 
 
 def test_two_admins_removing_each_others_role_from_two_databases(
-    db: Database, db_path: Path, admin: Actor, second_admin: Actor
+    db: Database, admin: Actor, second_admin: Actor
 ) -> None:
-    other_desk = Database(parse_database_url(sqlite_url(db_path)))
+    other_desk = Database(parse_database_url(same_database(db)))
     try:
         set_roles(db, actor=admin, login="admin-two", roles=["consultant"])
         with pytest.raises(PermissionDenied, match=r"Bea Backup \(login 'admin-two', consultant\) cannot manage"):
@@ -114,11 +117,11 @@ def test_two_admins_removing_each_others_role_from_two_databases(
 
 @pytest.mark.parametrize("change", ["deactivate", "remove the role"])
 def test_two_admins_racing_to_remove_each_other_leave_one(
-    db: Database, db_path: Path, admin: Actor, second_admin: Actor, change: str
+    db: Database, admin: Actor, second_admin: Actor, change: str
 ) -> None:
     # Each round both threads start together (a barrier), each with its own Database as two desktops would,
     # and each takes the other out. Exactly one wins; the other is refused; one active admin remains.
-    desks = [Database(parse_database_url(sqlite_url(db_path))) for _ in range(2)]
+    desks = [Database(parse_database_url(same_database(db))) for _ in range(2)]
     actors = [admin, second_admin]
     targets = ["admin-two", "admin-test"]
     try:
