@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import multiprocessing
 from multiprocessing.synchronize import Barrier
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from triage_app.services.errors import ServiceError
 from triage_app.services.users import Actor, add_user, list_users, set_active, set_roles, sign_in
-from triage_app.storage.engine import Database, parse_database_url, sqlite_url
+from triage_app.storage.engine import Database, parse_database_url
 
 ALL_ROLES = ["coordinator", "consultant", "admin"]
 ROUNDS = 3
 
 
-def desk(db_path: str, login: str, target: str, change: str, start: Barrier, end: Barrier, results: Any) -> None:
+def desk(db_url: str, login: str, target: str, change: str, start: Barrier, end: Barrier, results: Any) -> None:
     """One desktop's process: sign in, then each round take `target` out when both desks are ready."""
-    database = Database(parse_database_url(sqlite_url(Path(db_path))))
+    database = Database(parse_database_url(db_url))
     try:
         actor = sign_in(database, login=login)
         for _ in range(ROUNDS):
@@ -48,17 +47,14 @@ def active_admins(db: Database) -> list[str]:
 
 @pytest.mark.hazard("H15")
 @pytest.mark.parametrize("change", ["deactivate", "remove the role"])
-def test_two_admins_in_two_processes_taking_each_other_out_leave_one(
-    db: Database, db_path: Path, admin: Actor, change: str
-) -> None:
+def test_two_admins_in_two_processes_taking_each_other_out_leave_one(db: Database, admin: Actor, change: str) -> None:
     add_user(db, actor=admin, login="admin-two", display_name="Bea Backup", roles=ALL_ROLES)
+    url = db.location.url.render_as_string(hide_password=False)  # SQLite, or PostgreSQL with the test plugin
     context = multiprocessing.get_context("spawn")  # a fresh interpreter each: nothing shared but the file
     start, end = context.Barrier(3), context.Barrier(3)
     results = context.Queue()
     desks = [
-        context.Process(
-            target=desk, args=(str(db_path), login, target, change, start, end, results), name=f"desk-{login}"
-        )
+        context.Process(target=desk, args=(url, login, target, change, start, end, results), name=f"desk-{login}")
         for login, target in (("admin-test", "admin-two"), ("admin-two", "admin-test"))
     ]
     for process in desks:
