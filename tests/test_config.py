@@ -30,7 +30,7 @@ def test_default_is_the_user_data_folder() -> None:
     paths = resolve_paths(environ={})
     assert "triage-app" in paths.data_dir.as_posix()
     assert paths.db_url.endswith("/triage.sqlite3")
-    assert paths.rules_path.name == "spd-2026.2.toml" and paths.rules_path.is_file()
+    assert not hasattr(paths, "rules_path")  # the rules in force come from the database, never from a path
 
 
 def test_data_folder_that_is_a_file_is_named(tmp_path: Path) -> None:

@@ -9,12 +9,29 @@ from collections.abc import Sequence
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, set up logging, then run a command or start the GUI. Returns the exit status."""
-    from triage_app.cli import EXIT_FAILURE, build_parser, run_command, session_paths
+    from triage_app.cli import (
+        EXIT_BAD_INPUT,
+        EXIT_FAILURE,
+        build_parser,
+        rules_option_refusal,
+        run_command,
+        session_paths,
+    )
     from triage_app.config import ConfigError, ensure_data_dir
     from triage_app.logs import configure_logging
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    # A rules file is refused before anything is opened: the rules in force are the database's approved ones, so
+    # neither a command nor the desktop app may be started with a file of its own (only `score` takes one).
+    refusal = rules_option_refusal(args)
+    if refusal is not None:
+        print(f"triage-app{' ' + args.command if args.command else ''}: {refusal}", file=sys.stderr)
+        if args.command is None and not args.smoke:  # started from a desktop shortcut: no console to read
+            from triage_app.ui.app import show_startup_error
+
+            show_startup_error(refusal)
+        return EXIT_BAD_INPUT
     paths = session_paths(args)
     if args.command != "score":  # scoring touches no files but its input: no data folder needed
         try:

@@ -1,4 +1,7 @@
-"""The headless commands: score, import, queue, reassess, audit verify, user, backup, migrate.
+"""The headless commands: score, import, queue, reassess, rules, audit verify, user, backup, migrate.
+
+Every command on the database uses the rules approved in it; only `score`, which stores nothing, takes a rules
+file (`--rules FILE`). A stateful command given `--rules` is refused: rules change by `triage-app rules approve`.
 
 No Qt here. Exit status 0 on success, 2 for bad input (a file, an argument, a record), 1 when the database or
 the environment stops the command; every failure prints one clear message to standard error.
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -16,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from triage_app import __version__
-from triage_app.config import AppPaths, ConfigError, ensure_data_dir, resolve_paths
+from triage_app.config import ENV_RULES, AppPaths, ConfigError, default_rules_path, ensure_data_dir, resolve_paths
 from triage_app.domain.formats import format_name
 from triage_app.domain.meetings import MEETING_OUTCOME_LABELS, MEETING_OUTCOMES, SPD_CHECKLIST, triage_text
 from triage_app.domain.parsing import FieldError, ReferralInputError, parse_as_of, parse_referral
@@ -50,11 +54,19 @@ def today() -> date:
 # --- argument parsing ------------------------------------------------------------------------------------
 
 
-def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+RULES_IN_DATABASE = (
+    "the rules are approved in the database, not taken from a file: every command and desktop uses the rules in "
+    "force (see `triage-app rules show`). To change them, an administrator runs `triage-app rules approve FILE`."
+)
+
+
+def _common_options(parser: argparse.ArgumentParser, *, suppress: bool, rules_help: str | None = None) -> None:
     default = argparse.SUPPRESS if suppress else None
     parser.add_argument("--data-dir", metavar="DIR", default=default, help="data folder (env TRIAGE_APP_DATA_DIR)")
     parser.add_argument("--db", metavar="URL", default=default, help="database URL (env TRIAGE_APP_DB)")
-    parser.add_argument("--rules", metavar="FILE", default=default, help="rules file (env TRIAGE_APP_RULES)")
+    # Only `score` takes a rules file. Everywhere else the option is parsed (hidden) so that it can be refused
+    # with a message that says where the rules come from, instead of argparse's "unrecognized arguments".
+    parser.add_argument("--rules", metavar="FILE", default=default, help=rules_help or argparse.SUPPRESS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,12 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--smoke", action="store_true", help="start the GUI, then quit at once (install check)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str, *, rules_help: str | None = None) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        _common_options(sub, suppress=True)
+        _common_options(sub, suppress=True, rules_help=rules_help)
         return sub
 
-    score = command("score", "score referrals in a JSON file and print the results as JSON (stores nothing)")
+    score = command(
+        "score",
+        "score referrals in a JSON file and print the results as JSON (stores nothing)",
+        rules_help="rules file to score with (default: the rules shipped with the app); score stores nothing",
+    )
     score.add_argument("file", metavar="FILE", help="a referral (JSON object) or several (JSON array); - for stdin")
     score.add_argument("--as-of", metavar="YYYY-MM-DD", help="assessment date (default: today)")
 
@@ -134,9 +150,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="priority (highest first, the default) or breaches: 18 weeks or more, then the warning weeks, then the rest",
     )
 
-    reassess = command("reassess", "rescore open referrals assessed with another rules version")
-    reassess.add_argument("--all", action="store_true", help="rescore every open referral")
+    reassess = command(
+        "reassess", "rescore open referrals not yet at an MDT that were assessed with other rules than those in force"
+    )
+    reassess.add_argument("--all", action="store_true", help="rescore every open referral not yet at an MDT")
     reassess.add_argument("--as-of", metavar="YYYY-MM-DD")
+
+    rules = command("rules", "the clinical rules in force: show them, compare a file with them, approve one (admin)")
+    rules_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    rules_show = rules_commands.add_parser(
+        "show", help="version, SHA-256, approver and time of the rules in force, and a shipped proposal if any"
+    )
+    _common_options(rules_show, suppress=True)
+    rules_diff = rules_commands.add_parser("diff", help="what a rules file would change, criterion by criterion")
+    _common_options(rules_diff, suppress=True)
+    rules_diff.add_argument("file", metavar="FILE", help="a rules file (TOML)")
+    rules_approve = rules_commands.add_parser(
+        "approve", help="approve a rules file for every desktop (admin); reassesses referrals not yet at an MDT"
+    )
+    _common_options(rules_approve, suppress=True)
+    rules_approve.add_argument("file", metavar="FILE", help="a rules file (TOML)")
 
     audit = command("audit", "check the audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
@@ -291,11 +324,25 @@ def _as_of(value: str | None) -> date:
         raise CommandError(str(exc)) from None
 
 
-def _rules(paths: AppPaths) -> Rules:
+def _rules(args: argparse.Namespace) -> Rules:
+    """The rules `score` uses: the file given with --rules, else the one shipped with the app."""
+    path = Path(args.rules).expanduser() if args.rules else default_rules_path()
     try:
-        return load_rules(paths.rules_path)
+        return load_rules(path)
     except RulesFileError as exc:
         raise CommandError(f"rules file: {exc}") from None
+
+
+def rules_option_refusal(args: argparse.Namespace, environ: dict[str, str] | None = None) -> str | None:
+    """Why the command line cannot run as given: a rules file offered to anything but `score`; else None."""
+    env = os.environ if environ is None else environ
+    if env.get(ENV_RULES):
+        if args.command == "score":
+            return f"{ENV_RULES} is no longer read; give score its rules file with --rules FILE (and unset {ENV_RULES})"
+        return f"{ENV_RULES} is set, but {RULES_IN_DATABASE} Unset {ENV_RULES}."
+    if getattr(args, "rules", None) is not None and args.command != "score":
+        return f"--rules is not taken here: {RULES_IN_DATABASE}"
+    return None
 
 
 def _records(document: Any) -> tuple[list[Any], bool]:
@@ -316,7 +363,7 @@ def _print_errors(index: int | None, errors: Sequence[FieldError], err: TextIO) 
 def cmd_score(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: TextIO) -> int:
     """`triage-app score FILE`: the spec's scoring command."""
     as_of = _as_of(args.as_of)
-    rules = _rules(paths)
+    rules = _rules(args)
     document = read_json_file(args.file)
     records, is_array = _records(document)
     results: list[dict[str, Any]] = []
@@ -349,7 +396,7 @@ def _open(paths: AppPaths) -> Any:
         ensure_data_dir(paths.data_dir)
     except ConfigError as exc:
         raise CommandError(str(exc), EXIT_FAILURE) from None
-    return open_session(paths.db_url, backup_dir=paths.backup_dir, rules_path=paths.rules_path, today=today())
+    return open_session(paths.db_url, backup_dir=paths.backup_dir, today=today())
 
 
 def cmd_import(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
@@ -447,6 +494,83 @@ def cmd_reassess(args: argparse.Namespace, session: Any, out: TextIO, err: TextI
     )
     total = len(done) + session.reassessed
     print(f"{total} open referrals reassessed with rules {session.rules.version}", file=out)
+    return EXIT_OK
+
+
+def _when(moment: Any) -> str:
+    """An approval's time in words, in UTC: 21-Nov-2026 15:57 UTC."""
+    from datetime import UTC
+
+    from triage_app.domain.formats import format_date
+
+    utc = moment.astimezone(UTC)
+    return f"{format_date(utc.date())} {utc:%H:%M} UTC"
+
+
+def _read_rules_argument(name: str) -> Any:
+    from triage_app.domain.rules import read_rules_file
+
+    try:
+        return read_rules_file(Path(name).expanduser())
+    except RulesFileError as exc:
+        raise CommandError(f"rules file refused, the rules in force are unchanged: {exc}") from None
+
+
+def cmd_rules(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app rules show|diff FILE|approve FILE`: the rules in force, under an administrator's approval."""
+    from triage_app.domain.rules_changes import sha_prefix
+    from triage_app.services import rules as rules_service
+
+    in_force = session.approval
+    if args.rules_command == "show":
+        from triage_app.services.permissions import VIEW_RULES, authorize
+
+        authorize(session.actor, VIEW_RULES, db=session.db)
+        print(f"rules in force: {in_force.version}", file=out)
+        print(f"SHA-256: {in_force.sha256}", file=out)
+        print(
+            f"approved by: {in_force.approved_by} ({in_force.approved_by_login}) on {_when(in_force.approved_at)}",
+            file=out,
+        )
+        proposal = session.proposal
+        if proposal is None:
+            print(
+                "shipped proposal: none (the rules shipped with this version of the app were approved here)", file=out
+            )
+            return EXIT_OK
+        print(f"shipped proposal: {proposal.notice()}", file=out)
+        print(f"  file: {proposal.proposed.source}", file=out)
+        for line in proposal.changes:
+            print(f"  {line}", file=out)
+        if proposal.refusal is None:
+            print(f"  to approve it: triage-app rules approve {proposal.proposed.source}", file=out)
+        return EXIT_OK
+    proposed = _read_rules_argument(args.file)
+    if args.rules_command == "diff":
+        preview = rules_service.preview_rules(session.db, actor=session.actor, proposed=proposed)
+        print(
+            f"rules in force: {in_force.version} (SHA-256 {in_force.sha_prefix}), approved by {in_force.approved_by} "
+            f"on {_when(in_force.approved_at)}",
+            file=out,
+        )
+        print(f"this file: {proposed.version} (SHA-256 {sha_prefix(proposed.sha256)}), {proposed.source}", file=out)
+        for line in preview.changes:
+            print(f"  {line}", file=out)
+        if preview.refusal is not None:
+            print(f"cannot be approved: {preview.refusal}", file=out)
+        elif not preview.same_as_in_force:
+            print(
+                f"approving it would reassess {_count_of(preview.to_reassess, 'open referral')} not yet at an MDT "
+                "(listed, discussed and closed referrals keep their assessment)",
+                file=out,
+            )
+        return EXIT_OK
+    result = rules_service.approve_rules(session.db, actor=session.actor, proposed=proposed, as_of=today())
+    if not result.already_in_force:
+        print(f"rules {in_force.version} -> {proposed.version}:", file=out)
+        for line in result.changes:
+            print(f"  {line}", file=out)
+    print(result.summary(), file=out)
     return EXIT_OK
 
 
@@ -823,7 +947,7 @@ def _count_of(count: int, noun: str) -> str:
 
 def session_paths(args: argparse.Namespace) -> AppPaths:
     """Resolved paths for the parsed arguments."""
-    return resolve_paths(data_dir=args.data_dir, db=args.db, rules=args.rules)
+    return resolve_paths(data_dir=args.data_dir, db=args.db)
 
 
 DB_COMMANDS: dict[str, Callable[[argparse.Namespace, Any, TextIO, TextIO], int]] = {
@@ -832,6 +956,7 @@ DB_COMMANDS: dict[str, Callable[[argparse.Namespace, Any, TextIO, TextIO], int]]
     "triage": cmd_triage,
     "queue": cmd_queue,
     "reassess": cmd_reassess,
+    "rules": cmd_rules,
     "audit": cmd_audit,
     "user": cmd_user,
     "backup": cmd_backup,
@@ -852,6 +977,10 @@ def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
     from triage_app.storage.engine import DatabaseError
 
     paths = session_paths(args)
+    refusal = rules_option_refusal(args)
+    if refusal is not None:
+        print(f"triage-app {args.command}: {refusal}", file=err)
+        return EXIT_BAD_INPUT
     try:
         if args.command == "score":
             return cmd_score(args, paths, out, err)

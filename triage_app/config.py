@@ -1,7 +1,9 @@
-"""Where things live: the data folder (platformdirs), the database URL, the rules file.
+"""Where things live: the data folder (platformdirs) and the database URL.
 
 Command-line options win over environment variables, which win over the defaults, so tests, portable
-installs and a later database server all run the same code.
+installs and a later database server all run the same code. There is no rules-file setting: the rules in
+force are the ones approved in the database (`triage-app rules approve FILE`); only `score`, which stores
+nothing, takes a rules file of its own (`--rules FILE`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ APP_NAME = "triage-app"
 APP_AUTHOR = "SPD-MDT"
 ENV_DATA_DIR = "TRIAGE_APP_DATA_DIR"
 ENV_DB = "TRIAGE_APP_DB"
+#: No longer read: named so that a leftover setting is refused with a message instead of silently ignored.
 ENV_RULES = "TRIAGE_APP_RULES"
 DATABASE_FILENAME = "triage.sqlite3"
 
@@ -34,8 +37,6 @@ class AppPaths:
 
     data_dir: Path
     db_url: str
-    rules_path: Path
-    rules_overridden: bool
 
     @property
     def log_dir(self) -> Path:
@@ -49,7 +50,7 @@ class AppPaths:
 
 
 def default_rules_path() -> Path:
-    """The rules file shipped with the app."""
+    """The rules file shipped with the app: approved on a new database, otherwise only a proposal."""
     return Path(str(resources.files("triage_app.resources") / "rules" / "spd-2026.2.toml"))
 
 
@@ -62,7 +63,6 @@ def resolve_paths(
     *,
     data_dir: str | None = None,
     db: str | None = None,
-    rules: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> AppPaths:
     """Options, then environment, then defaults."""
@@ -72,9 +72,7 @@ def resolve_paths(
     chosen_db = db or env.get(ENV_DB)
     if not chosen_db:
         chosen_db = "sqlite:///" + (directory.resolve() / DATABASE_FILENAME).as_posix()
-    chosen_rules = rules or env.get(ENV_RULES)
-    rules_path = Path(chosen_rules).expanduser() if chosen_rules else default_rules_path()
-    return AppPaths(data_dir=directory, db_url=chosen_db, rules_path=rules_path, rules_overridden=bool(chosen_rules))
+    return AppPaths(data_dir=directory, db_url=chosen_db)
 
 
 def ensure_data_dir(directory: Path) -> None:

@@ -217,10 +217,13 @@ def test_rules_version_change_reassesses_open_referrals_and_keeps_history(
     run(capsys, "--data-dir", str(data_dir), "import", str(write(tmp_path, [referral_json(1)])), "--as-of", AS_OF)
     text = default_rules_path().read_text(encoding="utf-8")
     custom = write(tmp_path, text.replace('"spd-2026.2"', '"unit-8"').replace('["RXX01"]', '["RQQ07"]'), "u.toml")
-    code, out, _ = run(capsys, "--data-dir", str(data_dir), "--rules", str(custom), "queue", "--json")
+    # rules change only by an administrator's approval in the database (the first user here is the admin)
+    code, out, _ = run(capsys, "--data-dir", str(data_dir), "rules", "approve", str(custom))
+    assert code == 0 and "S2 specialist units offering SPD: RXX01 -> RQQ07" in out and "1 open referral " in out
+    code, out, _ = run(capsys, "--data-dir", str(data_dir), "queue", "--json")
     assert json.loads(out)[0]["outcome"] == "redirect_to_specialist_unit"
     with sqlite3.connect(data_dir / "triage.sqlite3") as connection:
         history = connection.execute("SELECT rules_version, outcome, is_current FROM assessment ORDER BY id").fetchall()
     assert history == [("spd-2026.2", "ready_for_mdt", 0), ("unit-8", "redirect_to_specialist_unit", 1)]
-    code, out, _ = run(capsys, "--data-dir", str(data_dir), "--rules", str(custom), "reassess", "--all")
+    code, out, _ = run(capsys, "--data-dir", str(data_dir), "reassess", "--all")
     assert code == 0 and "1 open referrals reassessed with rules unit-8" in out

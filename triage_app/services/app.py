@@ -1,4 +1,8 @@
-"""Opening the app's database for a session: check, back up, migrate, sign in, reassess stale referrals."""
+"""Opening the app's database for a session: check, back up, migrate, sign in, load the approved rules.
+
+No rules file is taken here: every desktop and command uses the database's approved rules. The file shipped
+with the app is approved on a database's first start; after that it is only a proposal (services.rules).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from triage_app.domain.rules import Rules, load_rules
-from triage_app.services.referrals import reassess_open, refresh_queue_priorities
+from triage_app.domain.rules import ApprovedRules, Rules, RulesFileError, RulesText, read_rules_file, shipped_rules_path
+from triage_app.services.referrals import refresh_queue_priorities
+from triage_app.services.rules import RulesProposal, ensure_rules_approved, rules_in_force, shipped_proposal
 from triage_app.services.users import Actor, UnknownUser, sign_in
 from triage_app.storage.engine import Database, parse_database_url
 from triage_app.storage.migrate import MigrationReport, migrate
@@ -20,15 +25,37 @@ from triage_app.storage.migrate import MigrationReport, migrate
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AppSession:
-    """An open, migrated database, the signed-in user and the rules in force."""
+    """An open, migrated database, the signed-in user and the rules in force (the database's approval).
+
+    `proposal` is the rules file shipped with this version of the app when it differs from every approval:
+    administrators are offered it, never given it silently. `reassessed` counts the referrals rescored when
+    opening the database approved the shipped rules (a new or upgraded database), else 0.
+    """
 
     db: Database
     actor: Actor
-    rules: Rules
+    approval: ApprovedRules
     migration: MigrationReport
     reassessed: int
+    proposal: RulesProposal | None = None
+
+    @property
+    def rules(self) -> Rules:
+        """The rules in force when the session opened (or when this desktop last approved or reloaded them)."""
+        return self.approval.rules
+
+    def use_approval(self, approval: ApprovedRules) -> None:
+        """This desktop approved (or read) newer rules: use them from now on, and drop a proposal they answer."""
+        self.approval = approval
+        if self.proposal is not None and self.proposal.proposed.sha256 == approval.sha256:
+            self.proposal = None
+
+    def reload_rules(self) -> ApprovedRules:
+        """Read the rules in force again (on the database worker): another desktop may have approved newer ones."""
+        self.use_approval(rules_in_force(self.db))
+        return self.approval
 
     def close(self) -> None:
         """Release the database."""
@@ -123,18 +150,37 @@ def open_database(db_url: str, *, backup_dir: Path | None) -> tuple[Database, Mi
     return database, report
 
 
+def _shipped_rules(path: Path) -> RulesText | None:
+    """The rules file shipped with the app, or None if it cannot be used (logged; needed only on a first start)."""
+    try:
+        return read_rules_file(path)
+    except RulesFileError as exc:
+        log.error("the shipped rules file cannot be used: %s", exc)
+        return None
+
+
 def open_session(
-    db_url: str, *, backup_dir: Path | None, rules_path: Path, login: str | None = None, today: date | None = None
+    db_url: str,
+    *,
+    backup_dir: Path | None,
+    login: str | None = None,
+    today: date | None = None,
+    shipped_rules: Path | None = None,
 ) -> AppSession:
-    """Everything a command or the GUI needs before it starts work."""
-    rules = load_rules(rules_path)
+    """Everything a command or the GUI needs before it starts work, the approved rules included.
+
+    `shipped_rules` is the rules file this version of the app ships (default: resources/rules/); tests give
+    another to play a newer release. It is approved only when the database holds no approval yet.
+    """
+    shipped = _shipped_rules(shipped_rules or shipped_rules_path())
     database, report = open_database(db_url, backup_dir=backup_dir)
     try:
         actor = sign_in(database, login=login or current_login(database))
         as_of = today or local_today()
-        reassessed = reassess_open(database, actor=actor, rules=rules, as_of=as_of)
-        refresh_queue_priorities(database, rules=rules, as_of=as_of)
+        started = ensure_rules_approved(database, signed_in=actor, shipped=shipped, as_of=as_of)
+        proposal = shipped_proposal(database, shipped=shipped)
+        refresh_queue_priorities(database, rules=started.approval.rules, as_of=as_of)
     except BaseException:
         database.dispose()
         raise
-    return AppSession(database, actor, rules, report, len(reassessed))
+    return AppSession(database, actor, started.approval, report, started.reassessed, proposal)

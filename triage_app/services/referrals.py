@@ -21,7 +21,7 @@ from triage_app.domain.parsing import FieldError, ReferralInputError, parse_refe
 from triage_app.domain.referral import Referral, field_label, flatten_fields, format_nhs_number
 from triage_app.domain.rules import Rules
 from triage_app.domain.scoring import Assessment, assess, outcome_words
-from triage_app.domain.workflow import CLOSED, DISCUSSED, LISTED, OPEN_STATUSES, RECEIVED, TRIAGEABLE
+from triage_app.domain.workflow import CLOSED, DISCUSSED, LISTED, RECEIVED, TRIAGEABLE
 from triage_app.services.errors import (
     ConflictError,
     DemographicsMismatch,
@@ -529,40 +529,84 @@ def current_flags(db: Database, *, referral_ids: Iterable[int]) -> dict[int, tup
     return {k: tuple(v) for k, v in result.items()}
 
 
+#: Statuses that have not reached an MDT: new rules may rescore them. A listed, discussed or closed referral keeps
+#: the assessment the MDT saw (a rules change never alters what a meeting had before it).
+REASSESSABLE = TRIAGEABLE
+
+
+def _reassessable_ids(session: Session, *, rules: Rules, only_stale: bool, ids: list[int] | None = None) -> list[int]:
+    """Open referrals not yet at an MDT (nor on a meeting's list), optionally only those assessed by other rules."""
+    query = (
+        select(col(ReferralRow.id))
+        .join(AssessmentRow, col(AssessmentRow.id) == col(ReferralRow.current_assessment_id), isouter=True)
+        .where(col(ReferralRow.status).in_(sorted(REASSESSABLE)), col(ReferralRow.meeting_id).is_(None))
+    )
+    if only_stale:
+        query = query.where((col(AssessmentRow.rules_version) != rules.version) | col(AssessmentRow.id).is_(None))
+    if ids is not None:
+        query = query.where(col(ReferralRow.id).in_(ids))
+    return list(session.execute(query.order_by(col(ReferralRow.id))).scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class Reassessment:
+    """What a reassessment did: the referrals rescored and those whose standing triage decision lapsed."""
+
+    referral_ids: tuple[int, ...]
+    lapsed: tuple[int, ...]
+
+
+def count_reassessable(session: Session, *, rules: Rules, only_stale: bool = False) -> int:
+    """How many referrals a reassessment with `rules` would rescore (an approval shows it before it is made)."""
+    return len(_reassessable_ids(session, rules=rules, only_stale=only_stale))
+
+
+def reassess_in_transaction(
+    session: Session, *, actor: Actor, rules: Rules, as_of: date, only_stale: bool, ids: list[int] | None = None
+) -> Reassessment:
+    """Rescore, inside the caller's write transaction, the open referrals that have not reached an MDT.
+
+    Used by a rules approval, so the approval and the reassessment it causes commit together or not at all.
+    """
+    done: list[int] = []
+    lapsed: list[int] = []
+    for referral_id in _reassessable_ids(session, rules=rules, only_stale=only_stale, ids=ids):
+        loaded = repo.load_referral(session, referral_id)
+        if loaded is None:
+            continue
+        _, referral = loaded
+        assessment = assess(referral, rules, as_of)
+        if apply_assessment(session, actor=actor, referral_id=referral_id, assessment=assessment) is not None:
+            lapsed.append(referral_id)
+        record_event(
+            session,
+            user_login=actor.login,
+            action="reassess",
+            entity="referral",
+            entity_id=referral_id,
+            changes={"rules_version": [None, rules.version], "outcome": [None, assessment.outcome]},
+        )
+        done.append(referral_id)
+    return Reassessment(tuple(done), tuple(lapsed))
+
+
 def reassess_open(db: Database, *, actor: Actor, rules: Rules, as_of: date, only_stale: bool = True) -> list[int]:
-    """Rescore open referrals whose current assessment used another rules version (or all open ones).
+    """Rescore open referrals that have not reached an MDT whose current assessment used another rules version
+    (or all of them). Listed, discussed and closed referrals are never rescored.
 
     Earlier assessments are kept as history. Returns the ids reassessed.
     """
     with db.read() as session:
-        query = (
-            select(col(ReferralRow.id))
-            .join(AssessmentRow, col(AssessmentRow.id) == col(ReferralRow.current_assessment_id), isouter=True)
-            .where(col(ReferralRow.status).in_(sorted(OPEN_STATUSES)))
-        )
-        if only_stale:
-            query = query.where((col(AssessmentRow.rules_version) != rules.version) | col(AssessmentRow.id).is_(None))
-        ids = list(session.execute(query.order_by(col(ReferralRow.id))).scalars())
-    done = []
+        ids = _reassessable_ids(session, rules=rules, only_stale=only_stale)
+    done: list[int] = []
     batch = 500
     for start in range(0, len(ids), batch):
         with db.write() as session:
-            for referral_id in ids[start : start + batch]:
-                loaded = repo.load_referral(session, referral_id)
-                if loaded is None:
-                    continue
-                _, referral = loaded
-                assessment = assess(referral, rules, as_of)
-                apply_assessment(session, actor=actor, referral_id=referral_id, assessment=assessment)
-                record_event(
-                    session,
-                    user_login=actor.login,
-                    action="reassess",
-                    entity="referral",
-                    entity_id=referral_id,
-                    changes={"rules_version": [None, rules.version], "outcome": [None, assessment.outcome]},
-                )
-                done.append(referral_id)
+            # checked again inside the write: a referral listed since the read keeps the assessment it has
+            result = reassess_in_transaction(
+                session, actor=actor, rules=rules, as_of=as_of, only_stale=only_stale, ids=ids[start : start + batch]
+            )
+            done.extend(result.referral_ids)
     if done:
         log.info("reassessed %d open referrals with rules %s", len(done), rules.version)
     return done

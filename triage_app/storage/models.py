@@ -330,3 +330,21 @@ class CaseActionRow(SQLModel, table=True):
     description: str
     owner: str | None = Field(default=None, max_length=200)
     due_date: date | None = None
+
+
+class ApprovedRulesRow(SQLModel, table=True):
+    """Rules an administrator approved: the file's exact text, its version and SHA-256, who and when.
+
+    Rows are only ever added; the newest (highest id) is in force on every desktop. A version keeps one content:
+    the service refuses a file that reuses an approved version with other text.
+    """
+
+    __tablename__ = "approved_rules"
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(max_length=64, index=True)
+    sha256: str = Field(max_length=64)
+    content: str = Field(sa_type=sa.Text)
+    approved_by: int = Field(foreign_key="app_user.id")
+    approved_at: datetime = _when(default_factory=utc_now)
+    basis: str | None = Field(default=None, max_length=200)  # how it came: an administrator, or the first start

@@ -373,7 +373,6 @@ class MainWindow(QMainWindow):
             session = open_session(
                 paths.db_url,
                 backup_dir=paths.backup_dir,
-                rules_path=paths.rules_path,
                 today=local_today(),
                 login=login,
             )

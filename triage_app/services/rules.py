@@ -1,0 +1,336 @@
+"""Clinical rules under governance: the database's newest approval is in force on every desktop and command.
+
+A rules file is only ever a proposal: the one shipped with the app, or a unit's own. An administrator approves
+it, seeing what changes criterion by criterion; the approval and the reassessment it causes (open referrals
+that have not reached an MDT) commit in one audited transaction. A version keeps one content for ever: a file
+that reuses an approved version with other text is refused, naming both SHA-256 prefixes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from triage_app.domain.rules import ApprovedRules, Rules, RulesFileError, RulesText, parse_rules_text
+from triage_app.domain.rules_changes import describe_changes, sha_prefix
+from triage_app.services.errors import ServiceError
+from triage_app.services.permissions import APPROVE_RULES, VIEW_RULES, authorize
+from triage_app.services.referrals import count_reassessable, reassess_in_transaction
+from triage_app.services.users import Actor, active_admins_query
+from triage_app.storage import rules as repo
+from triage_app.storage.audit import record_event
+from triage_app.storage.engine import Database
+from triage_app.storage.models import AppUser, ReferralRow, UserRole
+
+log = logging.getLogger(__name__)
+
+BASIS_ADMIN = "approved by an administrator"
+BASIS_NEW_DATABASE = "new database: the rules shipped with the app, approved in the name of its first administrator"
+BASIS_UPGRADED = (
+    "database without approved rules (made by an earlier version of the app): the rules shipped with the app, "
+    "approved in the name of its first active administrator"
+)
+APPROVE_HINT = "an administrator approves rules with `triage-app rules approve FILE` or Rules in force… in the app"
+
+
+class RulesRefused(ServiceError):
+    """A rules file that cannot be approved: it reuses an approved version with other content."""
+
+
+class NoApprovedRules(ServiceError):
+    """The database holds no approved rules and none could be approved on start."""
+
+
+class RulesChanged(ServiceError):
+    """The rules a desktop loaded are no longer the ones in force (another desktop approved newer ones)."""
+
+
+def _approved(stored: repo.StoredApproval) -> ApprovedRules:
+    """The stored approval, its text checked against its SHA-256 and read again."""
+    try:
+        parsed = parse_rules_text(stored.content, f"the approved rules {stored.version}")
+    except RulesFileError as exc:
+        raise ServiceError(
+            f"the rules approved in this database ({stored.version}) cannot be read by this version of the app: "
+            f"{exc}. Install the version of the app that approved them, or {APPROVE_HINT}."
+        ) from None
+    if parsed.sha256 != stored.sha256 or parsed.version != stored.version:
+        raise ServiceError(
+            f"the approved rules {stored.version} in this database do not match their SHA-256 "
+            f"({sha_prefix(stored.sha256)}): they were altered outside the app. Restore a backup, or {APPROVE_HINT}."
+        )
+    return ApprovedRules(
+        approval_id=stored.id,
+        version=stored.version,
+        sha256=stored.sha256,
+        approved_by=stored.approver_name,
+        approved_by_login=stored.approver_login,
+        approved_at=stored.approved_at,
+        rules=parsed.rules,
+        text=stored.content,
+    )
+
+
+def _in_force(session: Session) -> ApprovedRules:
+    stored = repo.newest_approval(session)
+    if stored is None:
+        raise NoApprovedRules(f"this database holds no approved rules yet; {APPROVE_HINT}")
+    return _approved(stored)
+
+
+def rules_in_force(db: Database) -> ApprovedRules:
+    """The rules in force: the database's newest approval (version, SHA-256, approver, time, the parsed rules)."""
+    with db.read() as session:
+        return _in_force(session)
+
+
+def require_rules_in_force(session: Session, rules: Rules) -> None:
+    """Inside a write transaction: refuse to score with rules that are no longer the ones in force.
+
+    A desktop loads the rules when it opens; if another desktop approves newer ones meanwhile, a save scored with
+    the old ones would store an assessment by rules no longer approved. (A version has one content, so the
+    version names the rules.)
+    """
+    stored = repo.newest_approval(session)
+    if stored is not None and stored.version != rules.version:
+        raise RulesChanged(
+            f"the rules in force changed to {stored.version} (approved by {stored.approver_name}) after this "
+            f"desktop loaded {rules.version}; nothing was saved. Refresh or restart the app and try again."
+        )
+
+
+def _refusal(session: Session, proposed: RulesText) -> str | None:
+    """Why `proposed` cannot be approved, or None: a version keeps the one content it was first approved with."""
+    for earlier in repo.approvals_of_version(session, version=proposed.version):
+        if earlier.sha256 != proposed.sha256:
+            return (
+                f"rules version {proposed.version} is already approved with other content (approved SHA-256 "
+                f"{sha_prefix(earlier.sha256)}, this file {sha_prefix(proposed.sha256)}). A changed rules file "
+                "needs a new version, so that every stored assessment says which rules made it."
+            )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RulesPreview:
+    """What approving a rules file would do: its changes in words, and how many referrals it would reassess."""
+
+    in_force: ApprovedRules
+    proposed: RulesText
+    changes: tuple[str, ...]
+    same_as_in_force: bool
+    refusal: str | None  # why it cannot be approved, if it cannot
+    to_reassess: int
+
+    @property
+    def approvable(self) -> bool:
+        """True when approving would change the rules in force."""
+        return not self.same_as_in_force and self.refusal is None
+
+
+def preview_rules(db: Database, *, actor: Actor, proposed: RulesText) -> RulesPreview:
+    """Compare a rules file with the rules in force (anyone with an active role); nothing is stored."""
+    with db.read() as session:
+        authorize(actor, VIEW_RULES, session=session)  # anyone with an active role, as stored now
+        in_force = _in_force(session)
+        same = in_force.sha256 == proposed.sha256
+        return RulesPreview(
+            in_force=in_force,
+            proposed=proposed,
+            changes=tuple(describe_changes(in_force, proposed)),
+            same_as_in_force=same,
+            refusal=None if same else _refusal(session, proposed),
+            to_reassess=0 if same else count_reassessable(session, rules=proposed.rules),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RulesApproval:
+    """The outcome of an approval: the rules now in force, what changed and which referrals were reassessed."""
+
+    approval: ApprovedRules
+    changes: tuple[str, ...]
+    reassessed: tuple[int, ...]
+    lapsed: tuple[int, ...]  # referrals whose standing triage decision lapsed because their outcome changed
+    already_in_force: bool
+
+    def summary(self) -> str:
+        """One sentence for the person who approved."""
+        if self.already_in_force:
+            return (
+                f"These rules ({self.approval.version}, SHA-256 {self.approval.sha_prefix}) are already the rules "
+                "in force; nothing changed."
+            )
+        count = len(self.reassessed)
+        lapsed = (
+            f"; {len(self.lapsed)} standing triage decision{'s' if len(self.lapsed) != 1 else ''} lapsed and "
+            "need a consultant again"
+            if self.lapsed
+            else ""
+        )
+        return (
+            f"Rules {self.approval.version} approved by {self.approval.approved_by}; {count} open "
+            f"referral{'s' if count != 1 else ''} not yet at an MDT reassessed{lapsed}."
+        )
+
+
+def approve_rules(db: Database, *, actor: Actor, proposed: RulesText, as_of: date) -> RulesApproval:
+    """An administrator approves a rules file: it is in force on every desktop from the commit.
+
+    In one transaction: the approval, the reassessment of open referrals that have not reached an MDT (never
+    listed, discussed or closed ones) and the audit event. The same content as the rules in force is a no-op;
+    a version already approved with other content is refused (`RulesRefused`).
+    """
+    authorize(actor, APPROVE_RULES)  # refused before waiting for the lock when the roles signed in with say no
+    with db.write() as session:
+        repo.lock_rules(session)
+        authorize(actor, APPROVE_RULES, session=session)  # an administrator still, and active, as stored now
+        stored = repo.newest_approval(session)
+        before = None if stored is None else _approved(stored)
+        if before is not None and before.sha256 == proposed.sha256:
+            return RulesApproval(before, (), (), (), already_in_force=True)
+        refusal = _refusal(session, proposed)
+        if refusal is not None:
+            raise RulesRefused(refusal)
+        changes = tuple(describe_changes(before, proposed)) if before is not None else ()
+        inserted = repo.insert_approval(
+            session,
+            version=proposed.version,
+            sha256=proposed.sha256,
+            content=proposed.text,
+            approved_by=actor.user_id,
+            basis=BASIS_ADMIN,
+        )
+        done = reassess_in_transaction(session, actor=actor, rules=proposed.rules, as_of=as_of, only_stale=False)
+        record_event(
+            session,
+            user_login=actor.login,
+            action="approve",
+            entity="rules",
+            entity_id=inserted.id,
+            changes={
+                "version": [None if before is None else before.version, proposed.version],
+                "sha256": [None if before is None else before.sha256, proposed.sha256],
+                "changes": [None, list(changes)],
+                "reassessed": [None, len(done.referral_ids)],
+                "decisions_lapsed": [None, len(done.lapsed)],
+            },
+        )
+        log.info(
+            "rules %s approved; %d referrals reassessed, %d decisions lapsed",
+            proposed.version,
+            len(done.referral_ids),
+            len(done.lapsed),
+        )
+        return RulesApproval(_approved(inserted), changes, done.referral_ids, done.lapsed, already_in_force=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RulesAtStart:
+    """The rules a session opens with, and whether opening approved the shipped ones (a new database)."""
+
+    approval: ApprovedRules
+    approved_on_start: bool
+    reassessed: int
+
+
+def _first_active_admin(session: Session) -> Actor | None:
+    first = next(iter(session.execute(active_admins_query()).scalars()), None)
+    if first is None:
+        return None
+    user = session.get(AppUser, first)
+    assert user is not None and user.id is not None
+    roles = session.execute(select(col(UserRole.role)).where(col(UserRole.user_id) == user.id)).scalars().all()
+    return Actor(user_id=user.id, login=user.login, display_name=user.display_name, roles=frozenset(roles))
+
+
+def ensure_rules_approved(db: Database, *, signed_in: Actor, shipped: RulesText | None, as_of: date) -> RulesAtStart:
+    """The rules in force; a database with none approves the shipped rules first, audited, in one transaction.
+
+    A new database approves them in its first administrator's name; one upgraded from an earlier version does
+    the same in the name of its first active administrator, and the audit event says so and who started the app.
+    Open referrals that have not reached an MDT are reassessed with them.
+    """
+    with db.write() as session:
+        repo.lock_rules(session)
+        stored = repo.newest_approval(session)
+        if stored is not None:
+            return RulesAtStart(_approved(stored), approved_on_start=False, reassessed=0)
+        if shipped is None:
+            raise NoApprovedRules(
+                f"this database holds no approved rules and the app's own rules file is unusable; {APPROVE_HINT}"
+            )
+        admin = _first_active_admin(session)
+        if admin is None:
+            raise NoApprovedRules(
+                "this database holds no approved rules and has no active administrator to approve them"
+            )
+        has_referrals = session.execute(select(func.count()).select_from(ReferralRow)).scalar_one() > 0
+        basis = BASIS_UPGRADED if has_referrals else BASIS_NEW_DATABASE
+        inserted = repo.insert_approval(
+            session,
+            version=shipped.version,
+            sha256=shipped.sha256,
+            content=shipped.text,
+            approved_by=admin.user_id,
+            basis=basis,
+        )
+        done = reassess_in_transaction(session, actor=admin, rules=shipped.rules, as_of=as_of, only_stale=False)
+        record_event(
+            session,
+            user_login=admin.login,
+            action="approve",
+            entity="rules",
+            entity_id=inserted.id,
+            changes={
+                "version": [None, shipped.version],
+                "sha256": [None, shipped.sha256],
+                "basis": [None, basis],
+                "in_the_name_of": [None, admin.login],
+                "started_by": [None, signed_in.login],
+                "reassessed": [None, len(done.referral_ids)],
+                "decisions_lapsed": [None, len(done.lapsed)],
+            },
+        )
+        log.info("no approved rules: the shipped rules %s approved on start", shipped.version)
+        return RulesAtStart(_approved(inserted), approved_on_start=True, reassessed=len(done.referral_ids))
+
+
+@dataclass(frozen=True, slots=True)
+class RulesProposal:
+    """A rules file shipped with this version of the app that differs from the rules in force: only offered."""
+
+    proposed: RulesText
+    changes: tuple[str, ...]
+    refusal: str | None
+
+    def notice(self) -> str:
+        """One line for the administrator's notice bar and `rules show`."""
+        if self.refusal is not None:
+            return (
+                f"This version of the app ships rules {self.proposed.version}, which cannot be approved: {self.refusal}"
+            )
+        return (
+            f"This version of the app ships rules {self.proposed.version} (SHA-256 "
+            f"{sha_prefix(self.proposed.sha256)}), which differ from the rules in force. They are only a proposal "
+            "until an administrator reviews and approves them."
+        )
+
+
+def shipped_proposal(db: Database, *, shipped: RulesText | None) -> RulesProposal | None:
+    """The shipped rules as a proposal, if they were never approved in this database; otherwise None.
+
+    Rules once approved and later replaced are not offered again on every start: an administrator chose others.
+    """
+    if shipped is None:
+        return None
+    with db.read() as session:
+        stored = repo.newest_approval(session)
+        if stored is None or repo.ever_approved(session, sha256=shipped.sha256):
+            return None
+        in_force = _approved(stored)
+        return RulesProposal(shipped, tuple(describe_changes(in_force, shipped)), _refusal(session, shipped))
