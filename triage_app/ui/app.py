@@ -43,6 +43,7 @@ def _report_unexpected(kind: type[BaseException], error: BaseException, trace: T
 def run_gui(paths: AppPaths, *, smoke: bool = False) -> int:
     """Show the main window, open the database in the background, run the event loop."""
     from triage_app.ui.main_window import MainWindow
+    from triage_app.ui.rules_dialog import update_rules_notice
 
     # Hand the interpreter lock between the GUI thread and the database worker every millisecond (default 5):
     # the window stays responsive while the worker runs Python.
@@ -57,6 +58,8 @@ def run_gui(paths: AppPaths, *, smoke: bool = False) -> int:
         sys.excepthook = _report_unexpected
     window = MainWindow(paths)
     window.setProperty("smoke", smoke)
+    # Administrators are offered rules shipped with a newer app (never applied silently): a notice with Review….
+    window.session_ready.connect(lambda: update_rules_notice(window))
     window.show()
     status = {"code": 0}
 
