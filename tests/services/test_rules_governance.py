@@ -357,6 +357,7 @@ def test_a_bad_rules_file_is_refused_by_name_and_the_rules_in_force_stay(
     assert current(db) == before and rules_in_force(db) == in_force
 
 
+@pytest.mark.hazard("H05")
 def test_tampered_approved_rules_are_refused(db: Database, admin: Actor) -> None:
     """Text edited in the database behind the app no longer matches its SHA-256: nothing is scored with it."""
     start(db).close()
@@ -382,6 +383,7 @@ def test_the_rules_in_force_in_one_line(db: Database, admin: Actor) -> None:
     assert approval_line(approval, UTC) == f"Rules spd-2026.2 approved by Ada Admin on {day:%d-%b-%Y}"
 
 
+@pytest.mark.hazard("H05")
 def test_a_session_takes_newer_rules_approved_elsewhere_when_it_reloads(db: Database, admin: Actor) -> None:
     mine, other = start(db), start(db)
     try:
