@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -17,7 +18,8 @@ for _variable in ("TRIAGE_APP_DATA_DIR", "TRIAGE_APP_DB", "TRIAGE_APP_RULES"):
 import pytest
 
 from triage_app.config import default_rules_path
-from triage_app.domain.rules import Rules, load_rules
+from triage_app.domain.rules import Rules, load_rules, read_rules_file, shipped_rules_path
+from triage_app.services.rules import ensure_rules_approved
 from triage_app.services.users import Actor, add_user, sign_in
 from triage_app.storage.engine import Database, parse_database_url, sqlite_url
 from triage_app.storage.migrate import migrate
@@ -54,9 +56,17 @@ def rules() -> Rules:
 
 
 @pytest.fixture
-def admin(db: Database) -> Actor:
-    """The first user: admin with every role."""
+def first_admin(db: Database) -> Actor:
+    """The first user of a database from before rules approvals (nothing approved yet)."""
     return sign_in(db, login="admin-test", display_name="Ada Admin")
+
+
+@pytest.fixture
+def admin(db: Database) -> Actor:
+    """The first user: admin with every role, approving the shipped rules as a new database's first start does."""
+    actor = sign_in(db, login="admin-test", display_name="Ada Admin")
+    ensure_rules_approved(db, signed_in=actor, shipped=read_rules_file(shipped_rules_path()), as_of=date(2026, 1, 1))
+    return actor
 
 
 @pytest.fixture

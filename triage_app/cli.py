@@ -794,7 +794,6 @@ def cmd_export(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO)
         meeting_id=args.meeting,
         fmt=args.format,
         out=Path(args.out),
-        rules=session.rules,
         pseudonymised=args.pseudonymised,
         outcomes=args.command == "outcomes",
     )

@@ -30,7 +30,7 @@ def test_pdf_shows_hostile_text_literally_and_fetches_nothing(
 ) -> None:
     meeting_id, _ = hostile_meeting
     out = export_agenda_file(
-        db, actor=admin, meeting_id=meeting_id, fmt="pdf", out=tmp_path / "a.pdf", rules=rules, outcomes=outcomes
+        db, actor=admin, meeting_id=meeting_id, fmt="pdf", out=tmp_path / "a.pdf", outcomes=outcomes
     )
     reader = PdfReader(out)
     text = squash(pdf_text_of(out))
@@ -56,7 +56,7 @@ def test_word_document_is_valid_and_literal(
     db: Database, admin: Actor, rules: Rules, hostile_meeting: tuple[int, list[int]], tmp_path: Path
 ) -> None:
     meeting_id, _ = hostile_meeting
-    out = export_agenda_file(db, actor=admin, meeting_id=meeting_id, fmt="docx", out=tmp_path / "a.docx", rules=rules)
+    out = export_agenda_file(db, actor=admin, meeting_id=meeting_id, fmt="docx", out=tmp_path / "a.docx")
     document = Document(str(out))
     texts = [p.text for p in document.paragraphs]
     for table in document.tables:
@@ -78,7 +78,7 @@ def test_csv_cells_are_neutralised(
     db: Database, admin: Actor, rules: Rules, hostile_meeting: tuple[int, list[int]], tmp_path: Path
 ) -> None:
     meeting_id, _ = hostile_meeting
-    out = export_agenda_file(db, actor=admin, meeting_id=meeting_id, fmt="csv", out=tmp_path / "a.csv", rules=rules)
+    out = export_agenda_file(db, actor=admin, meeting_id=meeting_id, fmt="csv", out=tmp_path / "a.csv")
     rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     cells = [cell for row in rows for cell in row]
     assert rows[0][0].startswith("CONFIDENTIAL")
@@ -97,7 +97,7 @@ def test_html_escapes_everything(
     db: Database, admin: Actor, rules: Rules, hostile_meeting: tuple[int, list[int]], tmp_path: Path
 ) -> None:
     meeting_id, _ = hostile_meeting
-    out = export_agenda_file(db, actor=admin, meeting_id=meeting_id, fmt="html", out=tmp_path / "a.html", rules=rules)
+    out = export_agenda_file(db, actor=admin, meeting_id=meeting_id, fmt="html", out=tmp_path / "a.html")
     html = out.read_text(encoding="utf-8")
     assert "<img" not in html and "<b>not" not in html
     assert "&lt;img src=&#x27;http://example.invalid/x.png&#x27;&gt;" in html
@@ -111,7 +111,7 @@ def test_pseudonymised_agenda_carries_no_names(
 ) -> None:
     meeting_id, _ = hostile_meeting
     out = export_agenda_file(
-        db, actor=admin, meeting_id=meeting_id, fmt="csv", out=tmp_path / "p.csv", rules=rules, pseudonymised=True
+        db, actor=admin, meeting_id=meeting_id, fmt="csv", out=tmp_path / "p.csv", pseudonymised=True
     )
     text = out.read_text(encoding="utf-8-sig")
     assert HOSTILE["cyrillic"].upper() not in text and "999 000" not in text and "xxx xxx " in text
@@ -122,7 +122,7 @@ def test_agenda_header_and_case_sections(
     db: Database, admin: Actor, rules: Rules, hostile_meeting: tuple[int, list[int]]
 ) -> None:
     meeting_id, ids = hostile_meeting
-    agenda = make_agenda(db, meeting_id=meeting_id, rules=rules)
+    agenda = make_agenda(db, meeting_id=meeting_id)
     assert agenda.quorum == "Not quorate: no movement disorders neurologist, no physiotherapist"
     assert [c.referral_id for c in agenda.cases] == ids
     first = agenda.cases[0]
@@ -137,7 +137,7 @@ def test_exports_are_audited_by_file_name(
     import sqlite3
 
     meeting_id, _ = hostile_meeting
-    export_agenda_file(db, actor=admin, meeting_id=meeting_id, fmt="html", out=tmp_path / "agenda.html", rules=rules)
+    export_agenda_file(db, actor=admin, meeting_id=meeting_id, fmt="html", out=tmp_path / "agenda.html")
     with sqlite3.connect(db_path) as connection:
         action, changes = connection.execute(
             "SELECT action, changes FROM audit_event ORDER BY id DESC LIMIT 1"
@@ -161,7 +161,7 @@ def test_unknown_format_is_named(
     db: Database, admin: Actor, rules: Rules, hostile_meeting: tuple[int, list[int]], tmp_path: Path
 ) -> None:
     with pytest.raises(ServiceError, match="'xls' is not an export format"):
-        export_agenda_file(db, actor=admin, meeting_id=hostile_meeting[0], fmt="xls", out=tmp_path / "a", rules=rules)
+        export_agenda_file(db, actor=admin, meeting_id=hostile_meeting[0], fmt="xls", out=tmp_path / "a")
 
 
 @pytest.mark.parametrize("fmt", ["docx", "pdf"])

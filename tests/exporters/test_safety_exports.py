@@ -99,7 +99,6 @@ def test_every_agenda_format_says_what_the_app_is_for(
         meeting_id=hostile_meeting[0],
         fmt=fmt,
         out=tmp_path / f"a.{fmt}",
-        rules=rules,
         outcomes=outcomes,
     )
     assert squash(INTENDED_USE_LINE) in squash(visible_text(out, fmt))
@@ -133,7 +132,6 @@ def test_a_pseudonymised_agenda_says_it_too(
         meeting_id=hostile_meeting[0],
         fmt="pdf",
         out=tmp_path / "p.pdf",
-        rules=rules,
         pseudonymised=True,
     )
     assert all(squash(INTENDED_USE_LINE) in squash(page) for page in pdf_pages(out))
@@ -146,11 +144,11 @@ def test_each_case_shows_its_triage_and_a_lapsed_decision_says_reconfirm(
 ) -> None:
     meeting_id, ids = hostile_meeting
     lapse_decision(db, admin, rules, ids[1])
-    agenda = make_agenda(db, meeting_id=meeting_id, rules=rules)
+    agenda = make_agenda(db, meeting_id=meeting_id)
     triage = {case.referral_id: case.triage for case in agenda.cases}
     assert triage[ids[1]].startswith(RECONFIRM + ": Not yet refractory")
     assert triage[ids[0]].startswith("Ready for MDT (confirmed)") and RECONFIRM not in triage[ids[2]]
-    out = export_agenda_file(db, actor=admin, meeting_id=meeting_id, fmt=fmt, out=tmp_path / f"a.{fmt}", rules=rules)
+    out = export_agenda_file(db, actor=admin, meeting_id=meeting_id, fmt=fmt, out=tmp_path / f"a.{fmt}")
     seen = squash(visible_text(out, fmt))
     for text in triage.values():
         assert squash(text) in seen, text
@@ -171,7 +169,7 @@ def test_the_print_preview_shows_the_intended_use_and_a_lapsed_triage(
     meeting_id, ids = hostile_meeting
     lapse_decision(db, admin, rules, ids[2])
     document = QTextDocument()
-    document.setHtml(agenda_html(make_agenda(db, meeting_id=meeting_id, rules=rules)).decode("utf-8"))
+    document.setHtml(agenda_html(make_agenda(db, meeting_id=meeting_id)).decode("utf-8"))
     text = document.toPlainText()
     assert INTENDED_USE_LINE in text and RECONFIRM in text
 
@@ -336,7 +334,6 @@ def test_a_user_with_no_role_exports_no_patient_data(
                 meeting_id=meeting_id,
                 fmt="pdf",
                 out=tmp_path / "a.pdf",
-                rules=rules,
                 outcomes=what == "outcomes",
             )
     assert [p.name for p in tmp_path.iterdir()] == ["data"] and export_events(db_path) == before
@@ -358,11 +355,9 @@ def test_letters_are_for_coordinators_and_consultants_agendas_for_coordinators(
     assert list((tmp_path / "admin").iterdir()) == []
     # An administrator who has no part in the patients' care exports no patient data (services/permissions.py).
     with pytest.raises(PermissionDenied, match="needs the coordinator role"):
-        export_agenda_file(db, actor=admin_only, meeting_id=meeting_id, fmt="csv", out=tmp_path / "a.csv", rules=rules)
+        export_agenda_file(db, actor=admin_only, meeting_id=meeting_id, fmt="csv", out=tmp_path / "a.csv")
     assert not (tmp_path / "a.csv").exists()
-    agenda = export_agenda_file(
-        db, actor=coordinator, meeting_id=meeting_id, fmt="csv", out=tmp_path / "a.csv", rules=rules
-    )
+    agenda = export_agenda_file(db, actor=coordinator, meeting_id=meeting_id, fmt="csv", out=tmp_path / "a.csv")
     assert agenda.exists()
     for writer in (coordinator, surgeon):
         (letter,) = write_letters(db, writer, meeting_id, tmp_path / writer.login, today=MEETING_DAY)

@@ -289,9 +289,9 @@ def _export_agenda(w: World) -> list[Perform]:
     meeting_id, _ = w.listed()
     return [
         lambda a: export_agenda_file(
-            w.db, actor=a, meeting_id=meeting_id, fmt="csv", out=w.out(f"agenda-{a.login}.csv"), rules=w.rules
+            w.db, actor=a, meeting_id=meeting_id, fmt="csv", out=w.out(f"agenda-{a.login}.csv")
         ),
-        lambda a: make_agenda(w.db, meeting_id=meeting_id, rules=w.rules, actor=a),  # the print preview's
+        lambda a: make_agenda(w.db, meeting_id=meeting_id, actor=a),  # the print preview's
     ]
 
 
@@ -304,7 +304,6 @@ def _export_outcomes(w: World) -> list[Perform]:
             meeting_id=meeting_id,
             fmt="csv",
             out=w.out(f"outcomes-{a.login}.csv"),
-            rules=w.rules,
             outcomes=True,
         )
     ]

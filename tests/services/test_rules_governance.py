@@ -19,7 +19,7 @@ from triage_app.services import meetings
 from triage_app.services import rules as rules_service
 from triage_app.services.app import AppSession, open_session
 from triage_app.services.errors import PermissionDenied, ServiceError
-from triage_app.services.referrals import get_referral, register_referral
+from triage_app.services.referrals import get_referral, register_referral, update_referral
 from triage_app.services.rules import (
     BASIS_NEW_DATABASE,
     BASIS_UPGRADED,
@@ -110,16 +110,18 @@ def test_a_new_database_approves_the_shipped_rules_in_the_first_administrators_n
 
 @pytest.mark.hazard("H05")
 def test_an_upgraded_database_approves_in_the_name_of_its_first_active_administrator(
-    db: Database, admin: Actor, rules: Rules
+    db: Database, first_admin: Actor, rules: Rules
 ) -> None:
     """A database from before approvals: its referrals were scored by whatever file each desktop was given, even
     one that kept the shipped version string with other values. The first start approves the shipped rules in
     the first *active* administrator's name, says so, and reassesses what has not reached an MDT with them."""
-    second = add_user(db, actor=admin, login="admin-two", display_name="Dr Second Admin", roles=["admin"])
-    coordinator = add_user(db, actor=admin, login="coord-test", display_name="Cora Ordinator", roles=["coordinator"])
+    second = add_user(db, actor=first_admin, login="admin-two", display_name="Dr Second Admin", roles=["admin"])
+    coordinator = add_user(
+        db, actor=first_admin, login="coord-test", display_name="Cora Ordinator", roles=["coordinator"]
+    )
     evil = replace(rules, paediatric_age=1)  # kept the version string, dropped the paediatric caution
     child = register_referral(
-        db, actor=admin, referral=referral(1, patient__date_of_birth="2012-01-01"), rules=evil, as_of=AS_OF
+        db, actor=first_admin, referral=referral(1, patient__date_of_birth="2012-01-01"), rules=evil, as_of=AS_OF
     )
     assert "paediatric" not in get_referral(db, referral_id=child.referral_id).assessment.flags  # type: ignore[union-attr]
     set_active(db, actor=second, login="admin-test", active=False)
@@ -387,10 +389,26 @@ def test_the_rules_in_force_in_one_line(db: Database, admin: Actor) -> None:
 def test_a_session_takes_newer_rules_approved_elsewhere_when_it_reloads(db: Database, admin: Actor) -> None:
     mine, other = start(db), start(db)
     try:
+        stored = register_referral(mine.db, actor=mine.actor, referral=referral(7), rules=mine.rules, as_of=AS_OF)
         approve_rules(other.db, actor=other.actor, proposed=edited("spd-2027.1", REDIRECT_ALL), as_of=AS_OF)
         assert mine.rules.version == "spd-2026.2"  # loaded when it opened
         with mine.db.write() as session, pytest.raises(rules_service.RulesChanged, match="changed to spd-2027.1"):
             rules_service.require_rules_in_force(session, mine.rules)
+        # A save scored with the old rules stores nothing: neither a new referral nor an edit of a stored one.
+        before = current(db)
+        with pytest.raises(rules_service.RulesChanged, match="nothing was saved"):
+            register_referral(mine.db, actor=mine.actor, referral=referral(8), rules=mine.rules, as_of=AS_OF)
+        with pytest.raises(rules_service.RulesChanged, match="nothing was saved"):
+            update_referral(
+                mine.db,
+                actor=mine.actor,
+                referral_id=stored.referral_id,
+                referral=referral(7, clinical_question="Changed question for the stale desktop"),
+                expected_version=1,
+                rules=mine.rules,
+                as_of=AS_OF,
+            )
+        assert current(db) == before
         assert mine.reload_rules().version == "spd-2027.1" and mine.rules.version == "spd-2027.1"
     finally:
         mine.close()

@@ -222,7 +222,7 @@ def test_a_listed_case_whose_triage_changed_must_be_reconfirmed_before_acceptanc
     assert (row.status, row.decided_outcome, row.meeting_id) == ("listed", None, mid)
     from triage_app.services.exports import make_agenda
 
-    agenda = make_agenda(db, meeting_id=mid, rules=rules)
+    agenda = make_agenda(db, meeting_id=mid)
     assert agenda.cases[0].triage.startswith("TRIAGE CHANGED: RECONFIRM")
     with pytest.raises(ServiceError, match="reconfirms"):
         meetings.record_outcome(

@@ -188,4 +188,4 @@ def test_database_calls_on_the_gui_thread_fail_loudly(open_window: Callable[...,
 def test_status_bar_shows_user_role_and_rules(open_window: Callable[..., MainWindow]) -> None:
     window = open_window("coord-test")
     assert window.user_label.text() == "Signed in: Cora Ordinator (coordinator)"
-    assert window.rules_label.text() == "rules spd-2026.2"
+    assert window.rules_label.text().startswith("Rules spd-2026.2 approved by Ada Admin on ")

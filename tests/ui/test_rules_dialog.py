@@ -101,7 +101,8 @@ def test_an_administrator_reviews_and_approves_a_rules_file(
     assert "S2 specialist units offering SPD: RXX01 -> RQQ07" in question and "1 open referral " in question
     assert rules_in_force(gui_db).version == "spd-2027.1"
     assert window.session.rules.version == "spd-2027.1"  # this desktop scores with the new rules from now on
-    assert window.rules_label.text() == "rules spd-2027.1"
+    assert window.rules_label.text().startswith("Rules spd-2027.1 approved by Ada Admin on ")
+    assert window.panel.rules_in_force.text() == window.rules_label.text()
     assert dialog.in_force_label.text().startswith("spd-2027.1, approved by Ada Admin")
     assert "Rules spd-2027.1 approved by Ada Admin; 1 open referral not yet at an MDT reassessed." in (
         dialog.result_label.text()

@@ -30,12 +30,13 @@ from triage_app.domain.letters import (
     too_early,
 )
 from triage_app.domain.meetings import Agenda, build_agenda
-from triage_app.domain.rules import Rules
+from triage_app.domain.rules_changes import approval_line
 from triage_app.exporters.agenda import FORMATS, export_agenda
 from triage_app.exporters.letters import LETTER_FORMATS, export_letter
 from triage_app.services.errors import ServiceError
 from triage_app.services.meetings import agenda_inputs, audit_export
 from triage_app.services.permissions import EXPORT_AGENDA, EXPORT_LETTERS, EXPORT_OUTCOMES, authorize
+from triage_app.services.rules import rules_in_force
 from triage_app.services.users import Actor
 from triage_app.storage.engine import Database
 from triage_app.storage.models import AppUser, MeetingCaseRow, utc_now
@@ -73,27 +74,30 @@ def make_agenda(
     db: Database,
     *,
     meeting_id: int,
-    rules: Rules,
     pseudonymised: bool = False,
     outcomes: bool = False,
     now: datetime | None = None,
     actor: Actor | None = None,
 ) -> Agenda:
-    """The agenda (or outcome summary) of a meeting, as every exporter and the print preview show it.
+    """The agenda (or outcome summary) of a meeting, as every exporter and the print preview show it, naming the
+    rules in force and who approved them.
 
     Given the `actor` (the print preview gives it), checks they may export it: printing takes it out of the app.
     """
     if actor is not None:
         authorize(actor, EXPORT_OUTCOMES if outcomes else EXPORT_AGENDA, db=db)
+    # The database's approval, read now: another desktop may have approved newer rules since this one started.
+    in_force = rules_in_force(db)
     info, cases = agenda_inputs(db, meeting_id=meeting_id)
     return build_agenda(
         info,
         cases,
-        quorum_roles=rules.quorum_roles,
+        quorum_roles=in_force.rules.quorum_roles,
         generated_at=now or utc_now(),
         pseudonymised=pseudonymised,
         outcomes=outcomes,
-        rtt_warning_weeks=rules.rtt_warning_weeks,  # the 18-week caution of the day the document is made
+        rtt_warning_weeks=in_force.rules.rtt_warning_weeks,  # the 18-week caution of the day the document is made
+        rules_line=approval_line(in_force),
     )
 
 
@@ -104,7 +108,6 @@ def export_agenda_file(
     meeting_id: int,
     fmt: str,
     out: Path,
-    rules: Rules,
     pseudonymised: bool = False,
     outcomes: bool = False,
     now: datetime | None = None,
@@ -114,9 +117,7 @@ def export_agenda_file(
     authorize(actor, EXPORT_OUTCOMES if outcomes else EXPORT_AGENDA, db=db)
     if fmt not in FORMATS:
         raise ServiceError(f"'{fmt}' is not an export format: choose {', '.join(FORMATS)}")
-    agenda = make_agenda(
-        db, meeting_id=meeting_id, rules=rules, pseudonymised=pseudonymised, outcomes=outcomes, now=now
-    )
+    agenda = make_agenda(db, meeting_id=meeting_id, pseudonymised=pseudonymised, outcomes=outcomes, now=now)
     write_atomically(out, export_agenda(agenda, fmt, font_dir=font_dir()))
     what = ("outcome summary" if outcomes else "agenda") + f" ({fmt})"
     audit_export(db, actor=actor, meeting_id=meeting_id, what=what, file_name=out.name, pseudonymised=pseudonymised)
@@ -174,6 +175,7 @@ def export_letters(
         check_template(template_text)
     except TemplateError as exc:
         raise ServiceError(f"{source}: {exc}") from exc
+    in_force = rules_in_force(db)
     info, cases = agenda_inputs(db, meeting_id=meeting_id)
     early = too_early(info, today)
     if early is not None:
@@ -195,7 +197,9 @@ def export_letters(
                 "letter cannot be signed; no letters were written. A consultant records the outcome again (amending "
                 "it with a reason) to sign it."
             )
-        fields = letter_fields(case, info, unit_name=unit_name, signatory=signatory, today=today)
+        fields = letter_fields(
+            case, info, unit_name=unit_name, signatory=signatory, today=today, rules_line=approval_line(in_force)
+        )
         try:
             letters.append(fill_letter(template_text, fields, case.referral_id))
         except TemplateError as exc:

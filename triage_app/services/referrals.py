@@ -39,6 +39,7 @@ from triage_app.services.permissions import (
     VIEW_REFERRAL,
     authorize,
 )
+from triage_app.services.rules_guard import require_rules_in_force
 from triage_app.services.users import Actor
 from triage_app.storage import referrals as repo
 from triage_app.storage.audit import record_event
@@ -178,6 +179,7 @@ def register_referral(
     reason = _clean(second_referral_reason)
     assessment = assess(referral, rules, as_of)
     with db.write() as session:
+        require_rules_in_force(session, rules)  # another desktop may have approved newer rules since this one started
         _lock_patient(session, referral.patient.nhs_number)
         _refuse_duplicate(session, referral)
         confirmations = _check_patient(
@@ -296,6 +298,7 @@ def update_referral(
     reason = _clean(second_referral_reason)
     assessment = assess(referral, rules, as_of)
     with db.write() as session:
+        require_rules_in_force(session, rules)  # another desktop may have approved newer rules since this one started
         _lock_patient(session, referral.patient.nhs_number)
         loaded = repo.load_referral(session, referral_id)
         if loaded is None:

@@ -15,11 +15,13 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from triage_app.domain.rules import ApprovedRules, Rules, RulesFileError, RulesText, parse_rules_text
+from triage_app.domain.rules import ApprovedRules, RulesFileError, RulesText, parse_rules_text
 from triage_app.domain.rules_changes import describe_changes, sha_prefix
 from triage_app.services.errors import ServiceError
 from triage_app.services.permissions import APPROVE_RULES, VIEW_RULES, authorize
 from triage_app.services.referrals import count_reassessable, reassess_in_transaction
+from triage_app.services.rules_guard import RulesChanged as RulesChanged  # callers of the rules service use it
+from triage_app.services.rules_guard import require_rules_in_force as require_rules_in_force
 from triage_app.services.users import Actor, active_admins_query
 from triage_app.storage import rules as repo
 from triage_app.storage.audit import record_event
@@ -43,10 +45,6 @@ class RulesRefused(ServiceError):
 
 class NoApprovedRules(ServiceError):
     """The database holds no approved rules and none could be approved on start."""
-
-
-class RulesChanged(ServiceError):
-    """The rules a desktop loaded are no longer the ones in force (another desktop approved newer ones)."""
 
 
 def _approved(stored: repo.StoredApproval) -> ApprovedRules:
@@ -86,21 +84,6 @@ def rules_in_force(db: Database) -> ApprovedRules:
     """The rules in force: the database's newest approval (version, SHA-256, approver, time, the parsed rules)."""
     with db.read() as session:
         return _in_force(session)
-
-
-def require_rules_in_force(session: Session, rules: Rules) -> None:
-    """Inside a write transaction: refuse to score with rules that are no longer the ones in force.
-
-    A desktop loads the rules when it opens; if another desktop approves newer ones meanwhile, a save scored with
-    the old ones would store an assessment by rules no longer approved. (A version has one content, so the
-    version names the rules.)
-    """
-    stored = repo.newest_approval(session)
-    if stored is not None and stored.version != rules.version:
-        raise RulesChanged(
-            f"the rules in force changed to {stored.version} (approved by {stored.approver_name}) after this "
-            f"desktop loaded {rules.version}; nothing was saved. Refresh or restart the app and try again."
-        )
 
 
 def _refusal(session: Session, proposed: RulesText) -> str | None:

@@ -44,6 +44,7 @@ from triage_app.services.permissions import (
     MANAGE_USERS,
     OVERRIDE_TRIAGE,
     VIEW_MEETINGS,
+    VIEW_RULES,
     actor_may,
     who_may,
 )
@@ -57,7 +58,7 @@ from triage_app.ui.dialogs import (
     ReasonDialog,
     referral_patient_line,
 )
-from triage_app.ui.queue_model import COLUMNS, ID_ROLE, QueueTableModel, QueueView
+from triage_app.ui.queue_model import COL_WEEKS, COLUMNS, ID_ROLE, QueueTableModel, QueueView
 from triage_app.ui.referral_form import ReferralForm
 from triage_app.ui.selection import Selection
 from triage_app.ui.sidebar import QueueSidebar
@@ -112,7 +113,7 @@ class MainWindow(QMainWindow):
         self._build_table()
         self.sidebar = QueueSidebar()
         self.sidebar.view_chosen.connect(self._sidebar_view)
-        self.panel = TriagePanel()
+        self.panel = TriagePanel(clock=self.model.clock)
         self.panel.confirm_requested.connect(self.confirm_triage)
         self.panel.override_requested.connect(self.override_triage)
         self.panel.status_requested.connect(self.move_status)
@@ -258,13 +259,26 @@ class MainWindow(QMainWindow):
         self.demo_action = self._action("Load &demo data…", self.load_demo_data)
         self.backup_action = self._action("&Back up database now", self.backup_now)
         self.users_action = self._action("&Users and roles…", self.open_users)
+        self.rules_action = self._action(
+            "&Rules in force…", self.open_rules, tip="The approved triage rules, who approved them; approve new ones"
+        )
+        self.breaches_action = self._action(
+            "&Breaches first", self.show_breaches_first, "Ctrl+Shift+B", "Order the queue by the 18-week clock"
+        )
         self.meetings_action = self._action("&MDT meetings…", self.open_meetings, "Ctrl+M")
         self.about_action = self._action("&About", self.show_about)
         self.quit_action = self._action("&Quit", self.close, "Ctrl+Q")  # StandardKey.Quit is empty on Windows
         self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)  # from a form too
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
-        for action in (self.new_action, self.demo_action, self.backup_action, self.users_action, self.quit_action):
+        for action in (
+            self.new_action,
+            self.demo_action,
+            self.backup_action,
+            self.users_action,
+            self.rules_action,
+            self.quit_action,
+        ):
             file_menu.addAction(action)
         referral_menu = menus.addMenu("&Referral")
         for action in (
@@ -278,7 +292,7 @@ class MainWindow(QMainWindow):
         meeting_menu = menus.addMenu("&Meeting")
         meeting_menu.addAction(self.meetings_action)
         view_menu = menus.addMenu("&View")
-        for action in (self.search_action, self.clear_action, self.refresh_action):
+        for action in (self.search_action, self.clear_action, self.refresh_action, self.breaches_action):
             view_menu.addAction(action)
         help_menu = menus.addMenu("&Help")
         help_menu.addAction(self.about_action)
@@ -385,7 +399,7 @@ class MainWindow(QMainWindow):
         self.session = session
         actor = session.actor
         self.user_label.setText(f"Signed in: {actor.display_name} ({actor.describe_roles()})")
-        self.rules_label.setText(f"rules {session.rules.version}")
+        self.show_rules_in_force()
         self._set_enabled(True)
         self._apply_roles()  # after enabling: roles switch some actions off again
         self._selection_shown()  # and actions on a referral wait for one to be selected
@@ -396,6 +410,14 @@ class MainWindow(QMainWindow):
             self.settings.setValue("intended_use/shown", True)
             self._sync_settings()
             Messages.intended_use(self)  # what the app does and does not do, once on each desktop
+
+    def show_rules_in_force(self) -> None:
+        """Name the approved rules in force, and who approved them, in the status bar and on the triage panel."""
+        from triage_app.domain.rules_changes import approval_line
+
+        line = approval_line(self.session.approval)
+        self.rules_label.setText(line)
+        self.panel.set_rules_line(line)
 
     def _on_session_error(self, error: BaseException) -> None:
         message = str(error)
@@ -425,6 +447,8 @@ class MainWindow(QMainWindow):
             self.backup_action,
             self.refresh_action,
             self.meetings_action,
+            self.rules_action,
+            self.breaches_action,
         ):
             action.setEnabled(enabled)
         if not enabled:
@@ -443,6 +467,7 @@ class MainWindow(QMainWindow):
             (OVERRIDE_TRIAGE, (self.override_action,), "Override triage…"),
             (ENTER_REFERRAL, (self.new_action, self.new_button), "New referral"),
             (MANAGE_USERS, (self.users_action,), "Users and roles"),
+            (VIEW_RULES, (self.rules_action,), "The approved triage rules, who approved them; approve new ones"),
             (LOAD_DEMO, (self.demo_action, self.demo_button), None),
             (BACKUP, (self.backup_action,), "Back up database now"),
             (VIEW_MEETINGS, (self.meetings_action,), "MDT meetings"),
@@ -504,7 +529,12 @@ class MainWindow(QMainWindow):
         self.search.selectAll()
 
     def refresh(self) -> None:
-        """F5 (and after the meeting window changed something): read the queue, the counts and the panel again."""
+        """F5 (and after the meeting window changed something): read the rules in force, the queue, the counts and
+        the panel again."""
+        if self.session is not None:  # another desktop may have approved newer rules: score with those from now on
+            self.worker.submit(
+                self.session.reload_rules, lambda _approval: self.show_rules_in_force(), self._on_worker_error("Rules")
+            )
         self.apply_filters()
         self.refresh_counts()
         if self.selection.referral_id is not None:
@@ -517,7 +547,10 @@ class MainWindow(QMainWindow):
         from triage_app.services import queue
 
         db, actor = self._db(), self.session.actor
-        self.worker.submit(lambda: queue.counts(db, actor=actor), self._on_counts, self._on_worker_error("Counts"))
+        clock = self.model.clock()  # the RTT count of today, as the RTT view lists it
+        self.worker.submit(
+            lambda: queue.counts(db, actor=actor, clock=clock), self._on_counts, self._on_worker_error("Counts")
+        )
 
     def _on_counts(self, counts: Any) -> None:
         self.sidebar.set_counts(counts)
@@ -1002,6 +1035,18 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         return dialog
+
+    def open_rules(self) -> Any:
+        """The rules in force and who approved them (anyone with a role); administrators approve new ones."""
+        if not self.may(VIEW_RULES):
+            return None
+        from triage_app.ui.rules_dialog import open_rules_dialog
+
+        return open_rules_dialog(self)
+
+    def show_breaches_first(self) -> None:
+        """Order the view by the 18-week clock: 18 weeks or more, then the warning weeks, then the rest."""
+        self.table.sortByColumn(COL_WEEKS, Qt.SortOrder.DescendingOrder)  # the header's arrow says so too
 
     def show_about(self) -> None:
         """Version and rules version."""

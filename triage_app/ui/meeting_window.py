@@ -544,7 +544,13 @@ class MeetingWindow(QMainWindow):
             if chosen:
                 # Every field of every case already in words, as the agenda prints it.
                 info, inputs = meetings.agenda_inputs(db, meeting_id=chosen, actor=actor)
-                agenda = build_agenda(info, inputs, quorum_roles=rules.quorum_roles, generated_at=datetime.now(UTC))
+                agenda = build_agenda(
+                    info,
+                    inputs,
+                    quorum_roles=rules.quorum_roles,
+                    generated_at=datetime.now(UTC),
+                    rtt_warning_weeks=rules.rtt_warning_weeks,  # today's 18-week caution, as the agenda prints it
+                )
             ready_ids = meetings.ready_referral_ids(db, actor=actor)
             return listing, detail, agenda, ready_ids, page(db, ids=ready_ids, actor=actor)
 
@@ -815,7 +821,6 @@ class MeetingWindow(QMainWindow):
                 meeting_id=meeting_id,
                 fmt=fmt,
                 out=target,
-                rules=session.rules,
                 pseudonymised=pseudo,
                 outcomes=outcomes,
             ),
@@ -860,7 +865,6 @@ class MeetingWindow(QMainWindow):
                 make_agenda(
                     session.db,
                     meeting_id=meeting_id or 0,
-                    rules=session.rules,
                     pseudonymised=pseudo,
                     actor=session.actor,  # printing takes the agenda out of the app: an export
                 )

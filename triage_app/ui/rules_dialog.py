@@ -140,9 +140,9 @@ class RulesDialog(QDialog):
 
     def _show_in_force(self, approval: ApprovedRules) -> None:
         self.in_force_label.setText(in_force_text(approval))
-        label = getattr(self.main, "rules_label", None)  # the main window's status bar names the rules in force
-        if label is not None:
-            label.setText(f"rules {approval.version}")
+        show = getattr(self.main, "show_rules_in_force", None)  # the status bar and the panel name the rules too
+        if callable(show):
+            show()
         self._show_proposal()
 
     def _show_proposal(self) -> None:

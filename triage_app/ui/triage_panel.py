@@ -30,10 +30,8 @@ from triage_app.domain.meetings import TRIAGE_CHANGED, triage_text
 from triage_app.domain.referral import field_label, format_nhs_number
 from triage_app.domain.scoring import CRITERIA, FLAGS, OUTCOME_LABELS, RttClock, outcome_words
 from triage_app.domain.workflow import (
-    CONSULTANT,
     DISCUSSED,
     LISTED,
-    MOVE_BY_CONSULTANT,
     MOVE_BY_DECISION,
     MOVE_BY_MEETING,
     STATUS_LABELS,
@@ -41,10 +39,11 @@ from triage_app.domain.workflow import (
     TRIAGEABLE,
     move_rule,
 )
+from triage_app.services.permissions import CONFIRM_TRIAGE, actor_may, status_move_action, who_may
 
 STATUS_BADGES = {"met": "✔ met", "not_met": "✘ not met", "unknown": "? unknown"}
 STATUS_COLOURS = {"met": "#2e7d32", "not_met": "#c62828", "unknown": "#b26a00"}
-NOT_CONSULTANT = "Only a consultant can confirm or override a triage decision"
+NOT_CONSULTANT = who_may(CONFIRM_TRIAGE)
 
 
 def _when(value: Any) -> str:
@@ -105,6 +104,11 @@ class TriagePanel(QScrollArea):
         small.setPointSizeF(small.pointSizeF() * 0.9)
         small.setItalic(True)
         self.intended_use.setFont(small)
+        self.rules_in_force = QLabel()  # which approved rules the results come from, and who approved them
+        self.rules_in_force.setWordWrap(True)
+        self.rules_in_force.setAccessibleName("Rules in force")
+        self.rules_in_force.setFont(small)
+        self.rules_in_force.hide()
 
         buttons = QHBoxLayout()
         self.confirm_button = QPushButton("&Confirm triage")
@@ -134,7 +138,7 @@ class TriagePanel(QScrollArea):
         self.history.setWordWrap(True)
         self.history.setAccessibleName("History")
 
-        for widget in (self.headline, self.patient, self.intended_use, self.summary):
+        for widget in (self.headline, self.patient, self.intended_use, self.rules_in_force, self.summary):
             layout.addWidget(widget)
         layout.addWidget(self._heading("Consultant decision"))
         layout.addWidget(self.decision)
@@ -155,6 +159,11 @@ class TriagePanel(QScrollArea):
         self.detail: Any = None
         self.actor: Any = None
         self.show_detail(None, None)
+
+    def set_rules_line(self, line: str) -> None:
+        """Name the rules in force and their approver (`Rules spd-2026.2 approved by … on …`)."""
+        self.rules_in_force.setText(line)
+        self.rules_in_force.setVisible(bool(line))
 
     def set_clock(self, clock: Callable[[], RttClock] | None) -> None:
         """Read the 18-week clock from `clock` (today's date and the rules' warning week) from now on."""
@@ -289,7 +298,7 @@ class TriagePanel(QScrollArea):
         current = detail.row.status
         self.status_label.setText(f"Status: {STATUS_LABELS.get(current, current)}")
         self.status_combo.clear()
-        consultant = actor is not None and actor.has(CONSULTANT)
+        consultant = actor_may(actor, CONFIRM_TRIAGE)
         for target in sorted(TRANSITIONS.get(current, ()), key=list(STATUS_LABELS).index):
             self.status_combo.addItem(STATUS_LABELS[target], target)
             reason = None
@@ -298,8 +307,8 @@ class TriagePanel(QScrollArea):
                 reason = "Listing and taking cases off a meeting is done in the MDT meetings window (Ctrl+M)"
             elif rule == MOVE_BY_DECISION:
                 reason = "A triage decision: a consultant confirms or overrides the triage instead"
-            elif rule == MOVE_BY_CONSULTANT and not consultant:
-                reason = "Only a consultant can make this move"
+            elif (move := status_move_action(current, target)) is not None and not actor_may(actor, move):
+                reason = who_may(move)
             if reason is not None:
                 item = self.status_combo.model().item(self.status_combo.count() - 1)  # type: ignore[attr-defined]
                 item.setEnabled(False)
