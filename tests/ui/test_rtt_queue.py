@@ -121,3 +121,26 @@ def test_the_panel_shows_todays_weeks_and_caution(
     assert "as scored on" in unwired.cautions.text() and "not read for today" in unwired.cautions.text()
     unwired.set_clock(lambda: today)
     assert "RTT risk" in unwired.cautions.text().split("\n(")[0]
+
+
+@pytest.mark.hazard("H07", "H08")
+def test_a_coordinator_puts_breaches_first_from_the_keyboard_and_the_panel_reads_todays_clock(
+    qtbot: Any, open_window: Callable[..., MainWindow], scored_on_arrival: dict[str, str]
+) -> None:
+    """The whole task in the real window: Ctrl+Shift+B (View > Breaches first), then the top row's panel."""
+    window = open_window("coord-test")
+    window.activateWindow()
+    window.table.setFocus()
+    qtbot.keyClick(window.table, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    wait_idle(qtbot, window)
+    assert window.model.view is not None and window.model.view.sort == SORT_BREACHES
+    assert shown(window, COL_NHS)[:2] == [scored_on_arrival["thirty"], scored_on_arrival["eighteen"]]
+    header = window.table.horizontalHeader()
+    assert header.sortIndicatorSection() == COL_WEEKS  # the header says how the queue is ordered
+    window.table.selectRow(1)  # the second breach: 18 weeks today, scored the day it arrived (no caution stored)
+    qtbot.waitUntil(lambda: scored_on_arrival["eighteen"] in window.panel.patient.text(), timeout=10_000)
+    assert "18 weeks waiting: past the 18-week referral-to-treatment standard" in window.panel.patient.text()
+    assert "RTT risk" in window.panel.cautions.text() and "not read for today" not in window.panel.cautions.text()
+    rtt_view = window.sidebar.item_for("flag", RTT_FLAG)
+    assert rtt_view is not None
+    qtbot.waitUntil(lambda: rtt_view.text(1) == "4", timeout=10_000)  # today's count: none was flagged when scored

@@ -226,3 +226,21 @@ def test_rules_shipped_with_a_newer_app_are_offered_to_administrators_only(
         lambda: not [w for w in window.findChildren(QFrame, "rules_notice") if w.isVisible()], timeout=5_000
     )
     dialog.close()
+
+
+@pytest.mark.hazard("H05")
+def test_anyone_with_a_role_finds_the_rules_in_force_from_the_file_menu(
+    qtbot: Any, open_window: Callable[..., MainWindow]
+) -> None:
+    """A coordinator opens File > Rules in force…: the rules, who approved them, and no Approve for them."""
+    window = open_window("coord-test")
+    assert window.rules_label.text().startswith("Rules spd-2026.2 approved by Ada Admin on ")
+    assert window.panel.rules_in_force.text() == window.rules_label.text()
+    assert window.rules_action.isEnabled()
+    window.rules_action.trigger()
+    dialog = window.findChild(RulesDialog)
+    assert dialog is not None
+    qtbot.waitExposed(dialog)
+    idle(qtbot, window)
+    assert dialog.in_force_label.text().startswith("spd-2026.2, approved by Ada Admin")
+    assert not dialog.approve_button.isEnabled() and dialog.approve_button.toolTip() == NOT_ADMIN
