@@ -94,7 +94,9 @@ FLAGS: Final = {
     "not_focal": ("not focal", "Segmental or generalised dystonia: DBS may suit better."),
     "paediatric": (
         "paediatric",
-        "Under 18 at referral: in children, congenital causes and spontaneous recovery (NICE 2.1.1).",
+        # The age comes from the approved rules (a unit may approve another), so the words do not fix it.
+        "Under the paediatric age of the approved rules at referral (18 in spd-2026.2): in children, congenital "
+        "causes and spontaneous recovery (NICE 2.1.1).",
     ),
     "primary_non_responder": (
         "primary NR",
