@@ -225,8 +225,10 @@ def _missing_code(root: Path, path: str, name: str | None) -> str | None:
     text = target.read_text(encoding="utf-8", errors="replace")
     for part in name.split("."):
         if target.suffix == ".py":
+            # a def, a class, an assignment, or a name imported into the module (a re-export)
             defined = re.compile(
-                rf"^\s*(?:async\s+def|def|class)\s+{re.escape(part)}\b|^\s*{re.escape(part)}\s*(?::[^=\n]*)?=",
+                rf"^\s*(?:async\s+def|def|class)\s+{re.escape(part)}\b|^\s*{re.escape(part)}\s*(?::[^=\n]*)?="
+                rf"|^\s*(?:from\s+\S+\s+)?import\s[^\n]*\b{re.escape(part)}\b",
                 re.MULTILINE,
             )
             if not defined.search(text):

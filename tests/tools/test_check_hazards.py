@@ -312,3 +312,16 @@ def test_the_matrix_is_dcb0129s(checker: ModuleType) -> None:
     assert [risk[n][n] for n in range(1, 6)] == [1, 2, 3, 4, 5]
     assert all(risk[li][s] <= risk[li][s + 1] for li in risk for s in range(1, 5))  # worse harm, no lower risk
     assert all(risk[li][s] <= risk[li + 1][s] for li in range(1, 5) for s in range(1, 6))  # likelier, no lower
+
+
+def test_a_name_defined_assigned_or_re_exported_counts_as_code(checker: ModuleType, tmp_path: Path) -> None:
+    module = tmp_path / "app" / "mod.py"
+    module.parent.mkdir()
+    module.write_text(
+        "from app.impl import guard as guard\nLIMIT: int = 3\n\n\nclass Box:\n    async def open(self):\n        pass\n",
+        encoding="utf-8",
+    )
+    for name in ("guard", "LIMIT", "Box", "Box.open"):
+        assert checker._missing_code(tmp_path, "app/mod.py", name) is None, name
+    assert "nothing named shut" in checker._missing_code(tmp_path, "app/mod.py", "Box.shut")
+    assert "is a folder" in checker._missing_code(tmp_path, "app", "guard")
