@@ -26,7 +26,7 @@ from triage_app.domain.meetings import MEETING_OUTCOME_LABELS, MEETING_OUTCOMES,
 from triage_app.domain.parsing import FieldError, ReferralInputError, parse_as_of, parse_referral
 from triage_app.domain.referral import format_nhs_number
 from triage_app.domain.rules import Rules, RulesFileError, load_rules
-from triage_app.domain.scoring import FLAGS, OUTCOMES, RttClock, assess
+from triage_app.domain.scoring import FLAGS, OUTCOMES, RTT_BREACHED, RTT_WARNING, RttClock, assess
 from triage_app.domain.workflow import ROLES, STATUS_LABELS, STATUSES
 
 log = logging.getLogger(__name__)
@@ -87,8 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     score = command(
         "score",
-        "score referrals in a JSON file and print the results as JSON (stores nothing)",
-        rules_help="rules file to score with (default: the rules shipped with the app); score stores nothing",
+        "score referrals in a JSON file and print the results as JSON (stores nothing); it reads a rules file, "
+        "not a database, so its results may differ from the queue's (see `rules show` for the rules in force)",
+        rules_help="rules file to score with (default: the rules shipped with the app, which may not be the rules "
+        "approved in your database); score stores nothing",
     )
     score.add_argument("file", metavar="FILE", help="a referral (JSON object) or several (JSON array); - for stdin")
     score.add_argument("--as-of", metavar="YYYY-MM-DD", help="assessment date (default: today)")
@@ -456,6 +458,7 @@ def cmd_queue(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) 
                 "given_name": r.given_name,
                 "received_on": None if r.received_on is None else r.received_on.isoformat(),
                 "weeks_waiting": clock.weeks(r.received_on),
+                "rtt": clock.band(r.received_on),  # breached (18 weeks or more), warning, within; None: no date
                 "outcome": r.queue_outcome,  # the standing decision, else the computed outcome
                 "computed_outcome": r.outcome,
                 "decided_outcome": r.decided_outcome,
@@ -469,15 +472,17 @@ def cmd_queue(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) 
         out.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         return EXIT_OK
     print(
-        f"{'id':>6} {'pri':>3}  {'NHS number':<12}  {'name':<28} {'wks':>3}  {'triage':<44} {'status':<22} cautions",
+        f"{'id':>6} {'pri':>3}  {'NHS number':<12}  {'name':<28} {'wks':>4}  {'triage':<44} {'status':<22} cautions",
         file=out,
     )
     for r in rows:
         name = f"{(r.family_name or '').upper()}, {r.given_name or ''}".strip(", ")
-        weeks = "" if r.received_on is None else str(clock.weeks(r.received_on))
+        # ‼ past the 18-week standard, ! from the rules' warning week: as the desktop's Wks column marks them
+        mark = {RTT_BREACHED: "‼", RTT_WARNING: "!"}.get(clock.band(r.received_on) or "", "")
+        weeks = "" if r.received_on is None else f"{clock.weeks(r.received_on)}{mark}"
         print(
             f"{r.id:>6} {r.priority if r.priority is not None else '':>3}  {format_nhs_number(r.nhs_number):<12}  "
-            f"{name[:28]:<28} {weeks:>3}  {triage_text(r.outcome, r.decided_outcome, r.decision_kind):<44} "
+            f"{name[:28]:<28} {weeks:>4}  {triage_text(r.outcome, r.decided_outcome, r.decision_kind):<44} "
             f"{STATUS_LABELS.get(r.status, r.status):<22} {', '.join(FLAGS[f][0] if f in FLAGS else f for f in flags.get(r.id or 0, ()))}",
             file=out,
         )

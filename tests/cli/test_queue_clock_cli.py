@@ -52,9 +52,12 @@ def test_queue_breaches_first_with_todays_weeks_and_cautions(
     assert [entry["nhs_number"] for entry in queue] == [nhs[6], nhs[5], nhs[4], nhs[3], nhs[2], nhs[1]]
     assert [entry["weeks_waiting"] for entry in queue] == [30, 18, 17, 12, 11, 0]
     assert [("rtt_breach_risk" in entry["flags"]) for entry in queue] == [True, True, True, True, False, False]
+    assert [entry["rtt"] for entry in queue] == ["breached", "breached", "warning", "warning", "within", "within"]
     code, out, _ = run(capsys, *data_dir, "queue")  # by priority, in text, the same cautions
     lines = {line.split()[0]: line for line in out.splitlines()[1:-1]}
     assert "RTT risk" in lines["4"] and "RTT risk" not in lines["2"]
+    # the text marks a breach apart from a warning, as the desktop's Wks column does
+    assert " 18‼ " in lines["5"] and " 17! " in lines["4"] and " 11 " in lines["2"]
     with pytest.raises(SystemExit) as exited:
         main([*data_dir, "queue", "--sort", "shoe_size"])
     assert exited.value.code == 2 and "invalid choice: 'shoe_size'" in capsys.readouterr().err

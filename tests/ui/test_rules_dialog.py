@@ -244,3 +244,34 @@ def test_anyone_with_a_role_finds_the_rules_in_force_from_the_file_menu(
     idle(qtbot, window)
     assert dialog.in_force_label.text().startswith("spd-2026.2, approved by Ada Admin")
     assert not dialog.approve_button.isEnabled() and dialog.approve_button.toolTip() == NOT_ADMIN
+
+
+@pytest.mark.hazard("H05")
+def test_the_panel_says_why_an_assessment_by_older_rules_stands(qtbot: Any, db: Database, admin: Any) -> None:
+    """After newer rules are approved, a closed referral keeps its assessment: the panel says why, beside the
+    line naming the rules in force, and an open one not yet reassessed says so."""
+    from tests.factories import AS_OF, referral
+    from triage_app.domain.rules import load_rules
+    from triage_app.services.referrals import register_referral
+    from triage_app.services.triage import change_status
+    from triage_app.ui.triage_panel import TriagePanel
+
+    rules = load_rules(default_rules_path())
+    closed = register_referral(db, actor=admin, referral=referral(1), rules=rules, as_of=AS_OF)
+    change_status(
+        db, actor=admin, referral_id=closed.referral_id, expected_version=1, status="closed", note="Moved away"
+    )
+    still_open = register_referral(db, actor=admin, referral=referral(2), rules=rules, as_of=AS_OF)
+    panel = TriagePanel()
+    qtbot.addWidget(panel)
+    panel.set_rules_line("Rules spd-2027.1 approved by Ada Admin on 21-Nov-2026", "spd-2027.1")
+    panel.show_detail(get_referral(db, referral_id=closed.referral_id), admin)
+    assert "with rules spd-2026.2" in panel.priority.text()
+    assert "Kept as assessed: the referral had reached an MDT (or was closed) before rules spd-2027.1" in (
+        panel.priority.text()
+    )
+    panel.show_detail(get_referral(db, referral_id=still_open.referral_id), admin)
+    assert "Not yet reassessed with the rules in force (spd-2027.1)" in panel.priority.text()
+    panel.set_rules_line("Rules spd-2026.2 approved by Ada Admin on 21-Nov-2026", "spd-2026.2")
+    panel.show_detail(get_referral(db, referral_id=still_open.referral_id), admin)
+    assert "reassessed" not in panel.priority.text() and "Kept as assessed" not in panel.priority.text()

@@ -390,7 +390,8 @@ def _received_text(received: date | None, meeting_day: date, as_of: date, *, pse
     if received is None:
         return "not recorded"
     shown = format_month(received) if pseudonymised else format_date(received)
-    text = f"{shown}: {weeks_waiting(received, as_of)} weeks waiting on {format_date(as_of)}"
+    weeks = weeks_waiting(received, as_of)
+    text = f"{shown}: {weeks} week{'' if weeks == 1 else 's'} waiting on {format_date(as_of)}"
     if meeting_day > as_of:
         text += f", {weeks_waiting(received, meeting_day)} by the meeting"
     return text

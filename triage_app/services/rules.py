@@ -151,7 +151,7 @@ class RulesApproval:
         count = len(self.reassessed)
         lapsed = (
             f"; {len(self.lapsed)} standing triage decision{'s' if len(self.lapsed) != 1 else ''} lapsed and "
-            "need a consultant again"
+            f"need{'s' if len(self.lapsed) == 1 else ''} a consultant again"
             if self.lapsed
             else ""
         )

@@ -417,7 +417,7 @@ class MainWindow(QMainWindow):
 
         line = approval_line(self.session.approval)
         self.rules_label.setText(line)
-        self.panel.set_rules_line(line)
+        self.panel.set_rules_line(line, self.session.approval.version)
 
     def _on_session_error(self, error: BaseException) -> None:
         message = str(error)

@@ -30,6 +30,7 @@ from triage_app.domain.meetings import TRIAGE_CHANGED, triage_text
 from triage_app.domain.referral import field_label, format_nhs_number
 from triage_app.domain.scoring import CRITERIA, FLAGS, OUTCOME_LABELS, RttClock, outcome_words
 from triage_app.domain.workflow import (
+    CLOSED,
     DISCUSSED,
     LISTED,
     MOVE_BY_DECISION,
@@ -63,6 +64,7 @@ class TriagePanel(QScrollArea):
     def __init__(self, parent: QWidget | None = None, *, clock: Callable[[], RttClock] | None = None) -> None:
         super().__init__(parent)
         self._clock = clock
+        self._version_in_force: str | None = None
         self.setWidgetResizable(True)
         self.setMinimumWidth(340)
         self.setAccessibleName("Triage panel")
@@ -160,8 +162,9 @@ class TriagePanel(QScrollArea):
         self.actor: Any = None
         self.show_detail(None, None)
 
-    def set_rules_line(self, line: str) -> None:
-        """Name the rules in force and their approver (`Rules spd-2026.2 approved by … on …`)."""
+    def set_rules_line(self, line: str, version: str | None = None) -> None:
+        """Name the rules in force (`version`) and their approver (`Rules spd-2026.2 approved by … on …`)."""
+        self._version_in_force = version
         self.rules_in_force.setText(line)
         self.rules_in_force.setVisible(bool(line))
 
@@ -239,6 +242,7 @@ class TriagePanel(QScrollArea):
                 f"Priority {a.priority} = {a.priority_severity} severity + {a.priority_pain} pain + "
                 f"{a.priority_waiting} waiting, assessed {format_date(a.assessed_on)} with rules {a.rules_version}"
                 + ("" if row.priority == a.priority else f"\nIn the queue today: {row.priority} (waiting term grows)")
+                + self._older_rules_note(a.rules_version, row.status)
             )
             self.criteria.setText(self._criteria_html(stored.criteria))
             # Today's rtt_breach_risk, not the one stored when the referral was scored.
@@ -272,6 +276,17 @@ class TriagePanel(QScrollArea):
                 f"{escape(criterion.reason)} <small>({escape(nice)})</small></p>"
             )
         return "".join(lines)
+
+    def _older_rules_note(self, assessed_with: str, status: str) -> str:
+        """Why an assessment by other rules than those in force stands: the two versions side by side need a word."""
+        if self._version_in_force is None or assessed_with == self._version_in_force:
+            return ""
+        if status in (LISTED, DISCUSSED, CLOSED):
+            return (
+                f"\nKept as assessed: the referral had reached an MDT (or was closed) before rules "
+                f"{self._version_in_force} were approved, so they did not reassess it."
+            )
+        return f"\nNot yet reassessed with the rules in force ({self._version_in_force}): press F5."
 
     def _show_decision(self, detail: Any) -> None:
         row = detail.row
