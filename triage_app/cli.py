@@ -124,8 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
     move = referral_commands.add_parser("status", help="move the referral along the workflow")
     _common_options(move, suppress=True)
     move.add_argument("referral", type=int, metavar="REFERRAL")
-    move.add_argument("status", choices=STATUSES)
-    move.add_argument("--note", metavar="TEXT", help="why (needed to close a referral the MDT never discussed)")
+    move.add_argument("status", nargs="?", choices=STATUSES, help="the status to move to (or --to STATUS)")
+    move.add_argument("--to", dest="to_status", choices=STATUSES, metavar="STATUS", help="the status to move to")
+    move.add_argument(
+        "--reason",
+        "--note",
+        dest="note",
+        metavar="TEXT",
+        help="why (needed to close a referral the MDT never discussed)",
+    )
     move.add_argument("--version", type=int, metavar="N", help="the version you read (default: the current one)")
 
     triage = command("triage", "a consultant confirms or overrides a referral's triage")
@@ -896,12 +903,17 @@ def cmd_referral(args: argparse.Namespace, session: Any, out: TextIO, err: TextI
         )
         print(f"referral {saved.referral_id} saved as version {saved.version} ({saved.assessment.outcome})", file=out)
         return EXIT_OK
+    if args.status and args.to_status and args.status != args.to_status:
+        raise CommandError(f"two statuses given ({args.status} and --to {args.to_status}): give one")
+    target = args.to_status or args.status
+    if target is None:
+        raise CommandError(f"say which status to move referral {args.referral} to: --to STATUS ({', '.join(STATUSES)})")
     result = triage.change_status(
         session.db,
         actor=session.actor,
         referral_id=args.referral,
         expected_version=_current_version(session, args.referral, args.version),
-        status=args.status,
+        status=target,
         note=args.note,
     )
     print(

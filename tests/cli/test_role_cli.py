@@ -187,3 +187,12 @@ def test_every_plain_status_move_has_a_working_command(run: Run, data_dir: Path)
         assert code == 0 and f"referral {referral_id} is now" in out, (referral_id, status, err)
     code, _, err = run("referral", "status", "3", "closed")
     assert code == 2 and "closing a referral the MDT has not discussed needs a written reason" in err
+    # the same moves spelt --to STATUS --reason TEXT
+    code, out, err = run("referral", "status", "3", "--to", "closed", "--reason", "Invented: treated elsewhere")
+    assert code == 0 and "referral 3 is now closed" in out, err
+    code, out, err = run("referral", "status", "3", "--to", "received")
+    assert code == 0 and "referral 3 is now received" in out, err
+    code, _, err = run("referral", "status", "3")
+    assert code == 2 and "say which status to move referral 3 to: --to STATUS" in err
+    code, _, err = run("referral", "status", "3", "closed", "--to", "received")
+    assert code == 2 and "two statuses given (closed and --to received): give one" in err

@@ -118,7 +118,7 @@ AUDIT_VERIFY: Final = "audit_verify"
 
 _C, _K, _A = frozenset({COORDINATOR}), frozenset({CONSULTANT}), frozenset({ADMIN})
 _CK = _C | _K
-_STATUS = "triage-app referral status REFERRAL"
+_STATUS = "triage-app referral status REFERRAL --to"
 _PANEL = "Triage panel: status choice, Move"
 
 #: The role matrix: every action of the desktop and the command line, in the order the docs list them.
@@ -179,7 +179,7 @@ MATRIX: Final[tuple[Action, ...]] = (
         CLOSE_UNDISCUSSED,
         "close a referral the MDT never discussed (with a written reason)",
         _K,
-        f"{_STATUS} closed --note TEXT",
+        f"{_STATUS} closed --reason TEXT",
         f"{_PANEL} (Closed asks for the reason)",
     ),
     Action(CLOSE_DISCUSSED, "close a referral the MDT discussed", _K, f"{_STATUS} closed", _PANEL),
@@ -248,9 +248,9 @@ MATRIX: Final[tuple[Action, ...]] = (
         "see the rules in force and what a rules file would change",
         ANY_ROLE,
         "triage-app rules show (or diff FILE)",
-        "the Rules in force dialog",
+        "File > Rules in force…",
     ),
-    Action(APPROVE_RULES, "approve rules", _A, "triage-app rules approve FILE", "the Rules in force dialog: Approve"),
+    Action(APPROVE_RULES, "approve rules", _A, "triage-app rules approve FILE", "File > Rules in force…: Approve"),
     Action(
         LOAD_DEMO,
         "load demo data (only into a database with no real referrals)",
@@ -264,7 +264,7 @@ MATRIX: Final[tuple[Action, ...]] = (
         "reassess open referrals under the approved rules",
         ANY_ROLE,
         "triage-app reassess",
-        "on opening the database (every desktop)",
+        "on approving rules (the Rules in force dialog), for referrals not yet at an MDT",
     ),
     Action(AUDIT_VERIFY, "check the audit trail", ANY_ROLE, "triage-app audit verify", ""),
 )
