@@ -102,6 +102,8 @@ def test_every_agenda_format_says_what_the_app_is_for(
         outcomes=outcomes,
     )
     assert squash(INTENDED_USE_LINE) in squash(visible_text(out, fmt))
+    # the approved rules in force and their approver, read from the database when the document is made
+    assert squash("Rules spd-2026.2 approved by Ada Admin on ") in squash(visible_text(out, fmt))
     if fmt == "pdf":
         pages = [squash(page) for page in pdf_pages(out)]
         assert len(pages) > 1 and all(squash(INTENDED_USE_LINE) in page for page in pages)  # every page's footer
@@ -276,6 +278,7 @@ def test_a_letter_names_the_patient_three_ways_says_what_the_app_is_for_and_is_m
         assert squash(identifier) in flat, identifier
     assert nhs in text  # spaced 3-3-4 as written, not only once squashed
     assert squash(INTENDED_USE_LINE) in flat
+    assert squash("Rules spd-2026.2 approved by Ada Admin on ") in flat  # the rules in force and who approved them
     assert "do not forward" not in text.casefold()
     if fmt == "docx":
         header = Document(str(letter)).sections[0].header.paragraphs[0].text
