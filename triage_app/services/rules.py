@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
@@ -19,7 +20,7 @@ from triage_app.domain.rules import ApprovedRules, RulesFileError, RulesText, pa
 from triage_app.domain.rules_changes import describe_changes, sha_prefix
 from triage_app.services.errors import ServiceError
 from triage_app.services.permissions import APPROVE_RULES, VIEW_RULES, authorize
-from triage_app.services.referrals import count_reassessable, reassess_in_transaction
+from triage_app.services.referrals import Reassessment, count_reassessable, reassess_in_transaction
 from triage_app.services.rules_guard import RulesChanged as RulesChanged  # callers of the rules service use it
 from triage_app.services.rules_guard import require_rules_in_force as require_rules_in_force
 from triage_app.services.users import Actor, active_admins_query
@@ -161,6 +162,40 @@ class RulesApproval:
         )
 
 
+def _approve_in_transaction(
+    session: Session,
+    *,
+    approver: Actor,
+    proposed: RulesText,
+    before: ApprovedRules | None,
+    basis: str,
+    as_of: date,
+    details: dict[str, Any],
+) -> tuple[repo.StoredApproval, Reassessment]:
+    """Store the approval, reassess what has not reached an MDT with it, and audit both (`details` adds to the
+    event), inside the caller's write transaction."""
+    inserted = repo.insert_approval(
+        session,
+        version=proposed.version,
+        sha256=proposed.sha256,
+        content=proposed.text,
+        approved_by=approver.user_id,
+        basis=basis,
+    )
+    done = reassess_in_transaction(session, actor=approver, rules=proposed.rules, as_of=as_of, only_stale=False)
+    changes: dict[str, Any] = {
+        "version": [None if before is None else before.version, proposed.version],
+        "sha256": [None if before is None else before.sha256, proposed.sha256],
+    }
+    changes.update({key: [None, value] for key, value in details.items()})
+    changes["reassessed"] = [None, len(done.referral_ids)]
+    changes["decisions_lapsed"] = [None, len(done.lapsed)]
+    record_event(
+        session, user_login=approver.login, action="approve", entity="rules", entity_id=inserted.id, changes=changes
+    )
+    return inserted, done
+
+
 def approve_rules(db: Database, *, actor: Actor, proposed: RulesText, as_of: date) -> RulesApproval:
     """An administrator approves a rules file: it is in force on every desktop from the commit.
 
@@ -180,28 +215,14 @@ def approve_rules(db: Database, *, actor: Actor, proposed: RulesText, as_of: dat
         if refusal is not None:
             raise RulesRefused(refusal)
         changes = tuple(describe_changes(before, proposed)) if before is not None else ()
-        inserted = repo.insert_approval(
+        inserted, done = _approve_in_transaction(
             session,
-            version=proposed.version,
-            sha256=proposed.sha256,
-            content=proposed.text,
-            approved_by=actor.user_id,
+            approver=actor,
+            proposed=proposed,
+            before=before,
             basis=BASIS_ADMIN,
-        )
-        done = reassess_in_transaction(session, actor=actor, rules=proposed.rules, as_of=as_of, only_stale=False)
-        record_event(
-            session,
-            user_login=actor.login,
-            action="approve",
-            entity="rules",
-            entity_id=inserted.id,
-            changes={
-                "version": [None if before is None else before.version, proposed.version],
-                "sha256": [None if before is None else before.sha256, proposed.sha256],
-                "changes": [None, list(changes)],
-                "reassessed": [None, len(done.referral_ids)],
-                "decisions_lapsed": [None, len(done.lapsed)],
-            },
+            as_of=as_of,
+            details={"changes": list(changes)},
         )
         log.info(
             "rules %s approved; %d referrals reassessed, %d decisions lapsed",
@@ -254,30 +275,14 @@ def ensure_rules_approved(db: Database, *, signed_in: Actor, shipped: RulesText 
             )
         has_referrals = session.execute(select(func.count()).select_from(ReferralRow)).scalar_one() > 0
         basis = BASIS_UPGRADED if has_referrals else BASIS_NEW_DATABASE
-        inserted = repo.insert_approval(
+        inserted, done = _approve_in_transaction(
             session,
-            version=shipped.version,
-            sha256=shipped.sha256,
-            content=shipped.text,
-            approved_by=admin.user_id,
+            approver=admin,
+            proposed=shipped,
+            before=None,
             basis=basis,
-        )
-        done = reassess_in_transaction(session, actor=admin, rules=shipped.rules, as_of=as_of, only_stale=False)
-        record_event(
-            session,
-            user_login=admin.login,
-            action="approve",
-            entity="rules",
-            entity_id=inserted.id,
-            changes={
-                "version": [None, shipped.version],
-                "sha256": [None, shipped.sha256],
-                "basis": [None, basis],
-                "in_the_name_of": [None, admin.login],
-                "started_by": [None, signed_in.login],
-                "reassessed": [None, len(done.referral_ids)],
-                "decisions_lapsed": [None, len(done.lapsed)],
-            },
+            as_of=as_of,
+            details={"basis": basis, "in_the_name_of": admin.login, "started_by": signed_in.login},
         )
         log.info("no approved rules: the shipped rules %s approved on start", shipped.version)
         return RulesAtStart(_approved(inserted), approved_on_start=True, reassessed=len(done.referral_ids))
