@@ -125,4 +125,22 @@ def bulk_insert(
     ):
         if rows:
             connection.execute(sa.insert(_table(model)), rows)
+    _advance_id_sequences(session, (ReferralRow, AssessmentRow))
     return ids
+
+
+def _advance_id_sequences(session: Session, models: Sequence[Any]) -> None:
+    """On PostgreSQL, move each table's id sequence past the ids written here by hand.
+
+    Rows inserted with explicit ids leave the server's sequence behind, so the next ordinary insert (a referral
+    entered in the form, an assessment made by approving rules) would take an id already used. SQLite needs
+    nothing: it numbers from the largest id stored.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    for model in models:
+        table = _table(model)
+        connection.execute(
+            sa.text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM {table.name}))")
+        )
