@@ -1,0 +1,108 @@
+"""The headless commands: score, import, referral, triage, queue, reassess, rules, audit, user, backup, migrate,
+meeting, agenda, outcomes, letters, demo.
+
+Each command lives in its own module in `triage_app.cli.commands` (listed in COMMANDS); this module builds the
+command line from them and runs one, turning every expected failure into one message and an exit status.
+
+Every command on the database uses the rules approved in it; only `score`, which stores nothing, takes a rules
+file (`--rules FILE`). A stateful command given `--rules` is refused: rules change by `triage-app rules approve`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import TextIO
+
+from triage_app import __version__
+from triage_app.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_OK,
+    CommandError,
+    command_only_reads,
+    common_options,
+    open_session_for,
+    rules_option_refusal,
+    session_paths,
+)
+from triage_app.config import ConfigError
+from triage_app.domain.rules import RulesFileError
+
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "CommandError",
+    "build_parser",
+    "command_only_reads",
+    "rules_option_refusal",
+    "run_command",
+    "session_paths",
+]
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `triage-app` command line; with no command the GUI opens."""
+    from triage_app.cli.commands import COMMANDS
+
+    parser = argparse.ArgumentParser(
+        prog="triage-app",
+        description="SPD referral triage. With no command, opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"triage-app {__version__}")
+    common_options(parser, suppress=False)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="start the GUI, then quit at once (install check)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, help_text: str, *, rules_help: str | None = None) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        common_options(sub, suppress=True, rules_help=rules_help)
+        sub.set_defaults(needs_database=True)
+        return sub
+
+    for module in COMMANDS:
+        module.register(add)
+    return parser
+
+
+def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run a parsed headless command; turn every expected failure into a message and an exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    from triage_app.services.errors import ServiceError
+    from triage_app.storage.engine import DatabaseError
+
+    paths = session_paths(args)
+    refusal = rules_option_refusal(args)
+    if refusal is not None:
+        print(f"triage-app {args.command}: {refusal}", file=err)
+        return EXIT_BAD_INPUT
+    try:
+        if not args.needs_database:
+            return int(args.run(args, paths, out, err))
+        session = open_session_for(paths)
+        try:
+            return int(args.run(args, session, out, err))
+        finally:
+            session.close()
+    except CommandError as exc:
+        print(f"triage-app {args.command}: {exc}", file=err)
+        return exc.status
+    except RulesFileError as exc:
+        print(f"triage-app {args.command}: rules file: {exc}", file=err)
+        return EXIT_BAD_INPUT
+    except (DatabaseError, ConfigError) as exc:
+        print(f"triage-app {args.command}: {exc}", file=err)
+        log.error("%s failed: %s", args.command, type(exc).__name__)
+        return EXIT_FAILURE
+    except ServiceError as exc:
+        print(f"triage-app {args.command}: {exc}", file=err)
+        return EXIT_BAD_INPUT

@@ -1,0 +1,46 @@
+"""`triage-app reassess`: rescore open referrals not yet at an MDT."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, TextIO
+
+from triage_app.cli.common import (
+    EXIT_OK,
+    AddCommand,
+    as_of_date,
+)
+
+
+def register(add: AddCommand) -> None:
+    """Add the command's arguments to the command line."""
+    reassess = add(
+        "reassess",
+        "rescore open referrals not yet at an MDT that were assessed with other rules than those in force",
+    )
+    reassess.add_argument(
+        "--all",
+        action="store_true",
+        help="rescore every open referral not yet at an MDT",
+    )
+    reassess.add_argument("--as-of", metavar="YYYY-MM-DD")
+    reassess.set_defaults(run=cmd_reassess)
+
+
+def cmd_reassess(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app reassess`: rescore open referrals (stale ones, or all)."""
+    from triage_app.services.referrals import reassess_open
+
+    done = reassess_open(
+        session.db,
+        actor=session.actor,
+        rules=session.rules,
+        as_of=as_of_date(args.as_of),
+        only_stale=not args.all,
+    )
+    total = len(done) + session.reassessed
+    print(
+        f"{total} open referrals reassessed with rules {session.rules.version}",
+        file=out,
+    )
+    return EXIT_OK

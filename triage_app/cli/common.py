@@ -1,0 +1,209 @@
+"""What every command shares: exit statuses, the error that ends a command, the common options, reading a JSON
+file, dates and counts in words, and opening the database.
+
+No Qt here. Exit status 0 on success, 2 for bad input (a file, an argument, a record), 1 when the database or the
+environment stops the command; every failure prints one clear message to standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+from triage_app.config import (
+    ENV_RULES,
+    AppPaths,
+    ConfigError,
+    ensure_data_dir,
+    resolve_paths,
+)
+from triage_app.domain.parsing import FieldError, parse_as_of
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+class AddCommand(Protocol):
+    """Adds one command to the command line (with the common options) and returns its parser."""
+
+    def __call__(self, name: str, help_text: str, *, rules_help: str | None = None) -> argparse.ArgumentParser: ...
+
+
+#: Commands (and their actions) that only read the database: they may run on a database opened read-only.
+READ_ONLY_COMMANDS = frozenset(
+    {
+        ("queue", None),
+        ("audit", "verify"),
+        ("referral", "show"),
+        ("meeting", "show"),
+        ("meeting", "list"),
+        ("rules", "show"),
+        ("rules", "diff"),
+        ("user", "list"),
+        ("check", None),
+    }
+)
+
+
+def command_only_reads(args: argparse.Namespace) -> bool:
+    """True when the parsed command changes nothing in the database (see READ_ONLY_COMMANDS)."""
+    action = None
+    for attribute in (
+        "referral_command",
+        "audit_command",
+        "meeting_command",
+        "rules_command",
+        "user_command",
+    ):
+        action = action or getattr(args, attribute, None)
+    return (args.command, action) in READ_ONLY_COMMANDS
+
+
+class CommandError(Exception):
+    """A command cannot go on; `status` is the exit status."""
+
+    def __init__(self, message: str, status: int = EXIT_BAD_INPUT) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def today() -> date:
+    """Today's date where the app runs (the default assessment date)."""
+    from triage_app.services.app import (
+        local_today,  # lazily: keeps sqlalchemy out of the GUI's start-up
+    )
+
+    return local_today()
+
+
+RULES_IN_DATABASE = (
+    "the rules are approved in the database, not taken from a file: every command and desktop uses the rules in "
+    "force (see `triage-app rules show`). To change them, an administrator runs `triage-app rules approve FILE`."
+)
+
+
+def common_options(parser: argparse.ArgumentParser, *, suppress: bool, rules_help: str | None = None) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=default,
+        help="data folder (env TRIAGE_APP_DATA_DIR)",
+    )
+    parser.add_argument("--db", metavar="URL", default=default, help="database URL (env TRIAGE_APP_DB)")
+    # Only `score` takes a rules file. Everywhere else the option is parsed (hidden) so that it can be refused
+    # with a message that says where the rules come from, instead of argparse's "unrecognized arguments".
+    parser.add_argument("--rules", metavar="FILE", default=default, help=rules_help or argparse.SUPPRESS)
+
+
+def bounded_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if not 0 <= value <= 5_000_000:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: choose 0 to 5,000,000")
+    return value
+
+
+def read_json_file(name: str, stdin: TextIO | None = None) -> Any:
+    """Parse a JSON file; `CommandError` says if it is missing, empty, not UTF-8 or not JSON."""
+    if name == "-":
+        raw = (stdin or sys.stdin).buffer.read() if hasattr(stdin or sys.stdin, "buffer") else b""
+        label = "standard input"
+    else:
+        path = Path(name)
+        label = str(path)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise CommandError(f"{label}: no such file") from None
+        except IsADirectoryError:
+            raise CommandError(f"{label}: is a folder, not a file") from None
+        except OSError as exc:
+            raise CommandError(f"{label}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"{label}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again") from None
+    if not text.strip():
+        raise CommandError(f"{label}: the file is empty; expected a referral (JSON object) or a JSON array")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{label}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise CommandError(f"{label}: the JSON is nested too deeply") from None
+
+
+def as_of_date(value: str | None) -> date:
+    if value is None:
+        return today()
+    try:
+        return parse_as_of(value)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def rules_option_refusal(args: argparse.Namespace, environ: dict[str, str] | None = None) -> str | None:
+    """Why the command line cannot run as given: a rules file offered to anything but `score`; else None."""
+    env = os.environ if environ is None else environ
+    if env.get(ENV_RULES):
+        if args.command == "score":
+            return f"{ENV_RULES} is no longer read; give score its rules file with --rules FILE (and unset {ENV_RULES})"
+        return f"{ENV_RULES} is set, but {RULES_IN_DATABASE} Unset {ENV_RULES}."
+    if getattr(args, "rules", None) is not None and args.command != "score":
+        return f"--rules is not taken here: {RULES_IN_DATABASE}"
+    return None
+
+
+def records_of(document: Any) -> tuple[list[Any], bool]:
+    if isinstance(document, list):
+        return document, True
+    return [document], False
+
+
+def print_errors(index: int | None, errors: Sequence[FieldError], err: TextIO) -> None:
+    where = "" if index is None else f"record {index}: "
+    for error in errors:
+        print(f"{where}{error.field}: {error.message}", file=err)
+
+
+def open_session_for(paths: AppPaths) -> Any:
+    from triage_app.services.app import open_session
+
+    try:
+        ensure_data_dir(paths.data_dir)
+    except ConfigError as exc:
+        raise CommandError(str(exc), EXIT_FAILURE) from None
+    return open_session(paths.db_url, backup_dir=paths.backup_dir, today=today())
+
+
+def date_argument(text: str, name: str) -> date:
+    try:
+        return parse_as_of(text)
+    except ValueError:
+        raise CommandError(f"{name} '{text}' is not a date: write it as YYYY-MM-DD") from None
+
+
+def current_version(session: Any, referral_id: int, given: int | None) -> int:
+    from triage_app.services.referrals import get_referral
+
+    return given if given is not None else get_referral(session.db, referral_id=referral_id).row.version
+
+
+def count_of(count: int, noun: str) -> str:
+    """`1 referral`, `3 referrals`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def session_paths(args: argparse.Namespace) -> AppPaths:
+    """Resolved paths for the parsed arguments."""
+    return resolve_paths(data_dir=args.data_dir, db=args.db)
