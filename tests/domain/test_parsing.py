@@ -107,7 +107,7 @@ def test_check_digit_eleven_means_zero() -> None:
             "more than the TWSTRS total",
         ),
         ({"severity__tsui": 26}, "severity.tsui", "from 0 to 25"),
-        ({"botulinum_toxin__cycles": -1}, "botulinum_toxin.cycles", "0 or more"),
+        ({"botulinum_toxin__cycles": -1}, "botulinum_toxin.cycles", "from 0 to 300"),
         ({"botulinum_toxin__cycles": 2.5}, "botulinum_toxin.cycles", "whole number"),
         ({"botulinum_toxin__cycles": 3.0}, "botulinum_toxin.cycles", "whole number"),
         ({"botulinum_toxin__cycles": True}, "botulinum_toxin.cycles", "whole number, not true/false"),

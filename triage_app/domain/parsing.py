@@ -6,6 +6,7 @@ is wrong in words a coordinator understands. A record with any error is never sc
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from triage_app.domain.referral import (
     BONT_RESPONSES,
     CONDITIONS,
     DISTRIBUTIONS,
+    LIST_LIMITS,
+    NUMBER_RANGES,
     ORAL_OUTCOMES,
     PHENOTYPE_COMPONENTS,
     PHYSIO_OUTCOMES,
@@ -35,6 +38,9 @@ from triage_app.domain.referral import (
     Referral,
     Referrer,
     Severity,
+    describe_number,
+    number_problem,
+    text_problem,
 )
 
 _DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -93,6 +99,61 @@ _SECTION_KEYS: dict[str, frozenset[str]] = {
 }
 _MEDICATION_KEYS = frozenset({"drug", "outcome"})
 _EMPTY: Mapping[str, Any] = {}
+#: More digits than this and a JSON integer is kept as an `OversizedNumber` (Python refuses to read more than
+#: 4,300 digits, and no field takes anything near even this many).
+_MAX_DIGITS = 30
+#: Choices, dates and codes are checked against their form after this sanity bound (the form's message says
+#: more than a length would); what they store is far shorter.
+_FORM_CHECKED_LENGTH = 1_000
+
+
+class JsonObject(dict[str, Any]):
+    """A JSON object as `loads_json` reads it, remembering the keys the text gave more than once.
+
+    `json` keeps the last of duplicate keys silently; a referral that says `"family_name"` twice is refused
+    instead, naming the key, because nobody can tell which of the two the referrer meant.
+    """
+
+    __slots__ = ("duplicate_keys",)
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        seen: set[str] = set()
+        duplicates: dict[str, None] = {}
+        for key, _ in pairs:
+            if key in seen:
+                duplicates[key] = None
+            seen.add(key)
+        self.duplicate_keys: tuple[str, ...] = tuple(duplicates)
+
+
+@dataclass(frozen=True, slots=True)
+class OversizedNumber:
+    """A JSON integer with more digits than any field takes (kept by size: Python cannot read 5,000 digits)."""
+
+    digits: int
+
+    def __str__(self) -> str:
+        return f"a number of {self.digits:,} digits"
+
+
+def _parse_int(text: str) -> int | OversizedNumber:
+    digits = len(text.lstrip("-"))
+    return OversizedNumber(digits) if digits > _MAX_DIGITS else int(text)
+
+
+def loads_json(text: str) -> Any:
+    """Parse JSON text for `parse_referral`: objects are `JsonObject` (duplicate keys remembered) and integers
+    too long to be any field's value are `OversizedNumber`, so neither ends in a traceback nor is lost silently.
+
+    Raises `json.JSONDecodeError` for text that is not JSON and `RecursionError` for nesting too deep.
+    """
+    return json.loads(text, object_pairs_hook=JsonObject, parse_int=_parse_int)
+
+
+def duplicate_keys(value: object) -> tuple[str, ...]:
+    """The keys a JSON object (read by `loads_json`) gave more than once."""
+    return value.duplicate_keys if isinstance(value, JsonObject) else ()
 
 
 def _listing(values: tuple[str, ...]) -> str:
@@ -123,9 +184,19 @@ class _Reader:
                 f"{key}.{_key_name(unknown)}",
                 f"is not a field of {key} (expected one of: {', '.join(sorted(allowed))})",
             )
+        self.refuse_duplicates(value, f"{key}.")
         return value
 
-    def text(self, data: Mapping[str, Any], key: str, path: str) -> str | None:
+    def refuse_duplicates(self, value: object, prefix: str) -> None:
+        """A key given twice in one object: the record is refused, naming the key."""
+        for duplicate in duplicate_keys(value):
+            self.fail(
+                f"{prefix}{_key_name(duplicate)}",
+                "is given more than once in this record (a duplicate key): give each field once",
+            )
+
+    def text(self, data: Mapping[str, Any], key: str, path: str, *, limit: int | None = None) -> str | None:
+        """Text, trimmed; refused when longer than `limit` (else the field's own in `LIMITS`), or not valid text."""
         value = data.get(key)
         if value is None:
             return None
@@ -133,10 +204,14 @@ class _Reader:
             self.fail(path, f"must be text, not {_kind(value)}")
             return None
         value = value.strip()
+        problem = text_problem(value, path, limit=limit)
+        if problem is not None:
+            self.fail(path, problem)
+            return None
         return value or None
 
     def choice(self, data: Mapping[str, Any], key: str, path: str, allowed: tuple[str, ...]) -> str | None:
-        value = self.text(data, key, path)
+        value = self.text(data, key, path, limit=_FORM_CHECKED_LENGTH)
         if value is not None and value not in allowed:
             self.fail(path, f"'{_clip(value)}' is not one of the allowed values: {_listing(allowed)}")
             return None
@@ -149,21 +224,26 @@ class _Reader:
         self.fail(path, f"must be true or false, not {_kind(value)}")
         return None
 
-    def whole(self, data: Mapping[str, Any], key: str, path: str, low: int, high: int | None) -> int | None:
+    def whole(self, data: Mapping[str, Any], key: str, path: str) -> int | None:
+        """A whole number within the field's range (`NUMBER_RANGES`): never a float, nan, or 5,000 digits."""
         value = data.get(key)
         if value is None:
+            return None
+        if isinstance(value, OversizedNumber):
+            low, high = NUMBER_RANGES[path]
+            self.fail(path, f"{value} is out of range: it must be from {low} to {high}")
             return None
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(path, f"must be a whole number, not {_kind(value)}")
             return None
-        if value < low or (high is not None and value > high):
-            bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
-            self.fail(path, f"{value} is out of range: it must be {bounds}")
+        problem = number_problem(value, path)
+        if problem is not None:
+            self.fail(path, problem)
             return None
         return value
 
     def day(self, data: Mapping[str, Any], key: str, path: str) -> date | None:
-        value = self.text(data, key, path)
+        value = self.text(data, key, path, limit=_FORM_CHECKED_LENGTH)
         if value is None:
             return None
         parsed = _parse_day(value)
@@ -172,7 +252,7 @@ class _Reader:
         return parsed
 
     def ods(self, data: Mapping[str, Any], key: str, path: str) -> str | None:
-        value = self.text(data, key, path)
+        value = self.text(data, key, path, limit=_FORM_CHECKED_LENGTH)
         if value is None:
             return None
         if not _ODS_RE.fullmatch(value):
@@ -182,15 +262,26 @@ class _Reader:
 
 
 def _key_name(key: str) -> str:
-    """A key as it goes into an error path: an empty or blank key is shown quoted, so the path is never blank."""
-    return key if key.strip() else f'"{key}"'
+    """A key as it goes into an error path: clipped, control characters and lone surrogates written as escapes
+    (so the message can always be printed), and an empty or blank key shown quoted, so the path is never blank."""
+    shown = _printable(_clip(key))
+    return shown if key.strip() else f'"{shown}"'
+
+
+def _printable(text: str) -> str:
+    """`text` with control characters and lone surrogates written as `\\uXXXX`."""
+    return "".join(
+        f"\\u{ord(c):04x}" if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or 0xD800 <= ord(c) <= 0xDFFF else c for c in text
+    )
 
 
 def _kind(value: object) -> str:
     if isinstance(value, bool):
         return "true/false"
     if isinstance(value, int | float):
-        return f"the number {value}"
+        return f"the number {describe_number(value)}"
+    if isinstance(value, OversizedNumber):
+        return str(value)
     if isinstance(value, str):
         return "text"
     if isinstance(value, list):
@@ -233,6 +324,7 @@ def parse_referral(data: object, *, as_of: date) -> Referral:
         reader.fail(
             _key_name(unknown), f"is not a field of a referral (expected one of: {', '.join(sorted(_TOP_KEYS))})"
         )
+    reader.refuse_duplicates(data, "")
 
     external_id = reader.text(data, "external_id", "external_id")
     received_on = reader.day(data, "received_on", "received_on")
@@ -252,7 +344,7 @@ def parse_referral(data: object, *, as_of: date) -> Referral:
     severity = _read_severity(reader, reader.section(data, "severity"))
     section = reader.section(data, "botulinum_toxin")
     toxin = BotulinumToxin(
-        cycles=reader.whole(section, "cycles", "botulinum_toxin.cycles", 0, None),
+        cycles=reader.whole(section, "cycles", "botulinum_toxin.cycles"),
         guidance=reader.choice(section, "guidance", "botulinum_toxin.guidance", BONT_GUIDANCE),
         response=reader.choice(section, "response", "botulinum_toxin.response", BONT_RESPONSES),
         immunoresistance_tested=reader.flag(
@@ -323,7 +415,7 @@ def _read_patient(reader: _Reader, section: Mapping[str, Any], received_on: date
 def _read_diagnosis(
     reader: _Reader, section: Mapping[str, Any], date_of_birth: date | None, received_on: date | None
 ) -> Diagnosis:
-    onset_text = reader.text(section, "onset", "diagnosis.onset")
+    onset_text = reader.text(section, "onset", "diagnosis.onset", limit=_FORM_CHECKED_LENGTH)
     onset = None
     if onset_text is not None:
         onset = _parse_onset(onset_text)
@@ -362,6 +454,8 @@ def _read_phenotype(reader: _Reader, section: Mapping[str, Any]) -> Phenotype:
     if raw is not None:
         if not isinstance(raw, list):
             reader.fail("phenotype.components", f"must be a list of Col-Cap forms, not {_kind(raw)}")
+        elif _too_many(reader, raw, "phenotype.components"):
+            pass
         else:
             seen: dict[str, None] = {}
             for index, item in enumerate(raw):
@@ -369,7 +463,9 @@ def _read_phenotype(reader: _Reader, section: Mapping[str, Any]) -> Phenotype:
                 if not isinstance(item, str):
                     reader.fail(path, f"must be text, not {_kind(item)}")
                 elif item.strip() not in PHENOTYPE_COMPONENTS:
-                    reader.fail(path, f"'{_clip(item)}' is not a Col-Cap form: {_listing(PHENOTYPE_COMPONENTS)}")
+                    reader.fail(
+                        path, f"'{_printable(_clip(item))}' is not a Col-Cap form: {_listing(PHENOTYPE_COMPONENTS)}"
+                    )
                 else:
                     seen[item.strip()] = None
             components = tuple(seen)
@@ -377,12 +473,12 @@ def _read_phenotype(reader: _Reader, section: Mapping[str, Any]) -> Phenotype:
 
 
 def _read_severity(reader: _Reader, section: Mapping[str, Any]) -> Severity:
-    total = reader.whole(section, "twstrs_total", "severity.twstrs_total", 0, 85)
-    pain = reader.whole(section, "twstrs_pain", "severity.twstrs_pain", 0, 20)
+    total = reader.whole(section, "twstrs_total", "severity.twstrs_total")
+    pain = reader.whole(section, "twstrs_pain", "severity.twstrs_pain")
     if total is not None and pain is not None and pain > total:
         reader.fail("severity.twstrs_pain", f"{pain} is more than the TWSTRS total ({total}), which includes it")
         pain = None
-    return Severity(twstrs_total=total, twstrs_pain=pain, tsui=reader.whole(section, "tsui", "severity.tsui", 0, 25))
+    return Severity(twstrs_total=total, twstrs_pain=pain, tsui=reader.whole(section, "tsui", "severity.tsui"))
 
 
 def _read_medications(reader: _Reader, raw: object) -> tuple[OralMedication, ...] | None:
@@ -390,6 +486,8 @@ def _read_medications(reader: _Reader, raw: object) -> tuple[OralMedication, ...
         return None
     if not isinstance(raw, list):
         reader.fail("oral_medications", f"must be a list of medications, not {_kind(raw)}")
+        return None
+    if _too_many(reader, raw, "oral_medications"):
         return None
     medications = []
     for index, item in enumerate(raw):
@@ -399,6 +497,7 @@ def _read_medications(reader: _Reader, raw: object) -> tuple[OralMedication, ...
             continue
         for unknown in item.keys() - _MEDICATION_KEYS:
             reader.fail(f"{path}.{_key_name(unknown)}", "is not a field of an oral medication (expected drug, outcome)")
+        reader.refuse_duplicates(item, f"{path}.")
         medications.append(
             OralMedication(
                 drug=reader.text(item, "drug", f"{path}.drug"),
@@ -408,9 +507,17 @@ def _read_medications(reader: _Reader, raw: object) -> tuple[OralMedication, ...
     return tuple(medications)
 
 
+def _too_many(reader: _Reader, items: list[Any], path: str) -> bool:
+    limit = LIST_LIMITS[path]
+    if len(items) <= limit:
+        return False
+    reader.fail(path, f"{limit} items at most (this one has {len(items):,})")
+    return True
+
+
 def parse_as_of(text: str) -> date:
     """An `--as-of` value: strictly YYYY-MM-DD, else `ValueError` with a message naming it."""
     parsed = _parse_day(text.strip())
     if parsed is None:
-        raise ValueError(f"--as-of '{_clip(text)}' is not a date: write it as YYYY-MM-DD")
+        raise ValueError(f"--as-of '{_printable(_clip(text))}' is not a date: write it as YYYY-MM-DD")
     return parsed

@@ -34,6 +34,113 @@ ORAL_OUTCOMES = ("effective", "partial", "ineffective", "not_tolerated", "contra
 PHYSIO_OUTCOMES = ("good", "partial", "no_benefit")
 HISTORY_FIELDS = ("dysphagia", "prior_neck_surgery", "congenital_head_or_spine_abnormality", "cervical_spine_disease")
 
+# --- limits ----------------------------------------------------------------------------------------------------
+# One table for the whole app (safety.md: names 100 characters, free text 4,000; codes and identifiers shorter).
+# Parsing, the referral form, and the meetings, triage and users services all read it, so a value the form takes
+# is one the import takes, and one every agenda and letter can lay out in a few seconds.
+
+NAME_LENGTH = 100
+FREE_TEXT_LENGTH = 4_000
+
+#: Field -> the most characters it takes (after surrounding spaces are trimmed). Referral fields by their path
+#: in the interchange format; the others by `record.field`.
+LIMITS: dict[str, int] = {
+    "external_id": 64,
+    "patient.nhs_number": 20,  # ten digits, typed with spaces or hyphens
+    "patient.family_name": NAME_LENGTH,
+    "patient.given_name": NAME_LENGTH,
+    "patient.hospital_number": 32,
+    "referrer.name": NAME_LENGTH,
+    "referrer.organisation_ods": 9,
+    "receiving_unit_ods": 9,
+    "oral_medications.drug": NAME_LENGTH,
+    "clinical_question": FREE_TEXT_LENGTH,
+    "second_referral_reason": FREE_TEXT_LENGTH,
+    "meeting.place": 200,
+    "meeting.video_link": 500,
+    "meeting.chair": NAME_LENGTH,
+    "meeting.attendee": NAME_LENGTH,
+    "outcome.rationale": FREE_TEXT_LENGTH,
+    "outcome.amend_reason": FREE_TEXT_LENGTH,
+    "action.description": FREE_TEXT_LENGTH,
+    "action.owner": NAME_LENGTH,
+    "triage.reason": FREE_TEXT_LENGTH,
+    "status.note": FREE_TEXT_LENGTH,
+    "user.login": 128,
+    "user.display_name": NAME_LENGTH,
+}
+#: Any other text: a choice (`cervical_dystonia`), a date. Longer is refused before it is compared or echoed.
+SHORT_TEXT_LENGTH = 64
+#: Fields whose text may run over several lines; every other field is one line.
+MULTILINE_FIELDS = frozenset(
+    {
+        "clinical_question",
+        "second_referral_reason",
+        "outcome.rationale",
+        "outcome.amend_reason",
+        "action.description",
+        "triage.reason",
+        "status.note",
+    }
+)
+#: Whole-number fields -> (lowest, highest). Every number the app stores has a range.
+NUMBER_RANGES: dict[str, tuple[int, int]] = {
+    "severity.twstrs_total": (0, 85),
+    "severity.twstrs_pain": (0, 20),
+    "severity.tsui": (0, 25),
+    "botulinum_toxin.cycles": (0, 300),  # a cycle every 3 months for 75 years
+}
+#: Lists in a referral -> most items.
+LIST_LIMITS: dict[str, int] = {"oral_medications": 50, "phenotype.components": len(PHENOTYPE_COMPONENTS) * 2}
+
+_ALLOWED_IN_MULTILINE = frozenset("\n\r\t")
+
+
+def limit_of(key: str) -> int:
+    """The most characters the field `key` takes (`LIMITS`, else `SHORT_TEXT_LENGTH`); list items share one."""
+    if key.startswith("oral_medications[") and key.endswith(".drug"):
+        key = "oral_medications.drug"
+    return LIMITS.get(key, SHORT_TEXT_LENGTH)
+
+
+def text_problem(text: str, key: str, *, limit: int | None = None) -> str | None:
+    """Why `text` cannot be stored in the field `key`: too long (`limit`, else the field's own), not valid text
+    (a lone UTF-16 surrogate, which no file, database or PDF can hold) or a control character; `None` when it can.
+
+    Never echoes the text itself: it may be ten megabytes, or a name (no patient data in logs).
+    """
+    limit = limit_of(key) if limit is None else limit
+    if len(text) > limit:
+        return f"{limit:,} characters at most (this one has {len(text):,})"
+    multiline = key in MULTILINE_FIELDS
+    for position, char in enumerate(text, start=1):
+        code = ord(char)
+        if 0xD800 <= code <= 0xDFFF:
+            return f"is not valid text: character {position} is half of a UTF-16 pair (U+{code:04X}) on its own"
+        if (code < 0x20 or 0x7F <= code < 0xA0) and not (multiline and char in _ALLOWED_IN_MULTILINE):
+            where = "" if multiline else " (it must be one line)"
+            return f"holds a control character (U+{code:04X}) at character {position}{where}: remove it"
+    return None
+
+
+def number_problem(value: int, key: str) -> str | None:
+    """Why the whole number `value` is outside the field's range (`NUMBER_RANGES`); `None` when it is inside.
+
+    A number too long to write out (Python refuses more than 4,300 digits) is described by its size.
+    """
+    low, high = NUMBER_RANGES[key]
+    if low <= value <= high:
+        return None
+    return f"{describe_number(value)} is out of range: it must be from {low} to {high}"
+
+
+def describe_number(value: int | float) -> str:
+    """A number as an error message shows it: written out when short, else by its number of digits."""
+    if isinstance(value, float) or -(10**18) < value < 10**18:
+        return str(value)
+    digits = len(str(abs(value))) if value.bit_length() < 14_000 else int(value.bit_length() * 0.30103) + 1
+    return f"a number of {digits:,} digits"
+
 
 @dataclass(frozen=True, slots=True)
 class Onset:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,7 +19,7 @@ from sqlmodel import Session, col
 from triage_app.domain.formats import format_date, format_name
 from triage_app.domain.identity import StoredPatient, demographic_differences, identity_changes, missing_identity
 from triage_app.domain.parsing import FieldError, ReferralInputError, parse_referral
-from triage_app.domain.referral import Referral, field_label, flatten_fields, format_nhs_number
+from triage_app.domain.referral import Referral, field_label, flatten_fields, format_nhs_number, text_problem
 from triage_app.domain.rules import Rules
 from triage_app.domain.scoring import Assessment, assess, outcome_words
 from triage_app.domain.workflow import CLOSED, DISCUSSED, LISTED, RECEIVED, TRIAGEABLE
@@ -30,6 +31,8 @@ from triage_app.services.errors import (
     IdentityIncomplete,
     NotFound,
     OpenReferralExists,
+    PermissionDenied,
+    ServiceError,
 )
 from triage_app.services.permissions import (
     EDIT_REFERRAL,
@@ -39,11 +42,11 @@ from triage_app.services.permissions import (
     VIEW_REFERRAL,
     authorize,
 )
-from triage_app.services.rules_guard import require_rules_in_force
+from triage_app.services.rules_guard import RulesChanged, require_rules_in_force
 from triage_app.services.users import Actor
 from triage_app.storage import referrals as repo
 from triage_app.storage.audit import record_event
-from triage_app.storage.engine import Database
+from triage_app.storage.engine import Database, DatabaseError
 from triage_app.storage.models import (
     AppUser,
     AssessmentFlagRow,
@@ -370,20 +373,132 @@ def patient_referrals(
         return repo.referrals_for_patient(session, nhs_number=nhs_number, except_id=except_id)
 
 
+ADDED = "added"
+DUPLICATE = "duplicate"
+POSSIBLE_DUPLICATE = "possible_duplicate"
+REFUSED = "refused"
+FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    """What became of one record of an import, reported as soon as it is committed (or refused).
+
+    `kind` is ADDED (stored as `referral_id`, scored `outcome`), DUPLICATE or POSSIBLE_DUPLICATE (of the stored
+    `referral_id`; not added), REFUSED (`errors` name each field) or FAILED (an unexpected error on this record
+    alone, `problem` says which; nothing of it was stored).
+    """
+
+    index: int
+    kind: str
+    referral_id: int | None = None
+    outcome: str | None = None
+    errors: tuple[FieldError, ...] = ()
+    problem: str | None = None
+
+    def line(self) -> str:
+        """The record's line as `triage-app import` prints it."""
+        where = f"record {self.index}"
+        if self.kind == ADDED:
+            return f"{where}: added as referral {self.referral_id} ({self.outcome})"
+        if self.kind == DUPLICATE:
+            return f"{where}: duplicate of referral {self.referral_id} (same NHS number and received date); not added"
+        if self.kind == POSSIBLE_DUPLICATE:
+            return (
+                f"{where}: possible duplicate of referral {self.referral_id} (the patient already has an open "
+                "referral); not added. Check it; to add a second referral, import it with --second-referral-reason "
+                "TEXT"
+            )
+        if self.kind == REFUSED:
+            return f"{where}: refused"
+        return f"{where}: not stored: {self.problem}"
+
+
 @dataclass(slots=True)
 class ImportReport:
-    """Per record of an import: what was added, refused (and why) or recognised as a duplicate."""
+    """Per record of an import: what was added, refused (and why) or recognised as a duplicate; and, when the
+    database stopped the import part-way, where and why (`stopped_at`, `stop_reason`)."""
 
     added: list[tuple[int, int, str]] = field(default_factory=list)  # (record index, referral id, outcome)
     refused: list[tuple[int, list[FieldError]]] = field(default_factory=list)
     duplicates: list[tuple[int, int]] = field(default_factory=list)  # (record index, existing referral id)
     # (record index, the patient's open referral): not added unless the import gives a reason for a second one
     possible_duplicates: list[tuple[int, int]] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)  # (record index, what went wrong): not stored
+    results: list[RecordResult] = field(default_factory=list)  # every record tried, in order
+    total: int = 0
+    stopped_at: int | None = None  # the record the database stopped on: neither it nor any after it was stored
+    stop_reason: str | None = None
+    #: True when the stop came between storing a record and reporting it (Ctrl+C): that record may be stored.
+    stop_uncertain: bool = False
 
     @property
     def ok(self) -> bool:
-        """True when every record was added or was already stored."""
-        return not self.refused and not self.possible_duplicates
+        """True when every record was tried and added or was already stored."""
+        return not self.refused and not self.possible_duplicates and not self.failed and self.stopped_at is None
+
+    def record(self, result: RecordResult) -> None:
+        """Add one record's result to the lists."""
+        self.results.append(result)
+        if result.kind == ADDED:
+            assert result.referral_id is not None and result.outcome is not None
+            self.added.append((result.index, result.referral_id, result.outcome))
+        elif result.kind == DUPLICATE:
+            assert result.referral_id is not None
+            self.duplicates.append((result.index, result.referral_id))
+        elif result.kind == POSSIBLE_DUPLICATE:
+            assert result.referral_id is not None
+            self.possible_duplicates.append((result.index, result.referral_id))
+        elif result.kind == REFUSED:
+            self.refused.append((result.index, list(result.errors)))
+        else:
+            self.failed.append((result.index, result.problem or "unexpected error"))
+
+    def counts(self) -> str:
+        """`3 added, 1 duplicate, 0 possible duplicate, 1 refused` (and failed ones, if any)."""
+        text = (
+            f"{len(self.added)} added, {len(self.duplicates)} duplicate, {len(self.possible_duplicates)} possible "
+            f"duplicate, {len(self.refused)} refused"
+        )
+        return text + (f", {len(self.failed)} not stored after an error" if self.failed else "")
+
+    def summary(self) -> str:
+        """The last line of an import: the counts; or, when it stopped, exactly which records were stored."""
+        if self.stopped_at is None:
+            return f"{self.counts()} of {self.total} records"
+        at, last = self.stopped_at, self.total - 1
+        if at == 0:
+            before = "No record was stored"
+        else:
+            tried = "record 0" if at == 1 else f"records 0-{at - 1}"
+            stored = f"{len(self.added)} stored" if self.added else "none stored"
+            before = f"{tried.capitalize()} were tried, each listed above ({stored}: {self.counts()})"
+            if at == 1:
+                before = before.replace("were tried, each", "was tried,")
+        if self.stop_uncertain:
+            this = f"record {at} may or may not have been stored"
+        else:
+            this = f"record {at} was not stored (its transaction was rolled back)"
+        rest = "" if at == last else (f", record {last}" if at + 1 == last else f", records {at + 1}-{last}")
+        rest = rest and f"{rest} {'was' if at + 1 == last else 'were'} not tried"
+        return (
+            f"stopped at record {at} of {self.total}: {self.stop_reason}. {before}; {this}{rest}. Run the import "
+            "again with the same file: records already stored are reported as duplicates and the rest are added."
+        )
+
+
+def _without_nothing_changed(message: str) -> str:
+    """A database error's message, less its "nothing was changed" (true of the one transaction, not the import)."""
+    text = re.sub(r"[;,:]?\s*nothing (?:was|has been) changed\b[.;,]?", "", message, flags=re.IGNORECASE)
+    return text.strip().rstrip(".;,")
+
+
+def _problem(exc: BaseException) -> str:
+    """An unexpected error in a few words (its type and first line; SQLAlchemy's statement left out)."""
+    original = getattr(exc, "orig", None) or exc
+    detail = str(original).strip().splitlines()[0] if str(original).strip() else ""
+    detail = detail if len(detail) <= 200 else detail[:199] + "…"
+    return f"{type(original).__name__}" + (f": {detail}" if detail else "")
 
 
 def import_referrals(
@@ -394,55 +509,82 @@ def import_referrals(
     rules: Rules,
     as_of: date,
     second_referral_reason: str | None = None,
+    on_result: Callable[[RecordResult], None] | None = None,
 ) -> ImportReport:
     """Register each record on its own: a bad record never blocks the good ones; each is stored whole or not.
 
     A record for a patient who already has an open referral is reported as a possible duplicate and not added,
     unless `second_referral_reason` says why a second referral is wanted. Demographics that disagree with the
     stored patient are refused (confirming a change needs a person looking at both, in the app).
+
+    `on_result` hears each record's result as soon as it is committed (the command line prints it at once), so
+    what was reported is what is stored, whatever happens next. Every record is tried: an unexpected error on one
+    (a driver's OverflowError, say) is reported for that record and the import goes on. A database that stops
+    the import (locked past the busy timeout, disk full, read-only, damaged: `DatabaseError`), or the user's role
+    or the rules in force changing underneath it, ends it: the report says where (`stopped_at`) and why.
     """
     authorize(actor, IMPORT_REFERRALS, db=db)
     report = ImportReport()
-    for index, record in enumerate(records):
+    items = list(records)
+    report.total = len(items)
+    reason = _clean(second_referral_reason)
+    if reason is not None:
+        problem = text_problem(reason, "second_referral_reason")
+        if problem is not None:
+            raise ServiceError(f"second referral reason: {problem}")
+    for index, record in enumerate(items):
         try:
-            referral = parse_referral(record, as_of=as_of)
-        except ReferralInputError as exc:
-            report.refused.append((index, exc.errors))
-            continue
-        try:
-            saved = register_referral(
-                db,
-                actor=actor,
-                referral=referral,
-                rules=rules,
-                as_of=as_of,
-                second_referral_reason=second_referral_reason,
-            )
-        except IdentityIncomplete as missing:
-            report.refused.append((index, missing.errors))
-            continue
-        except DemographicsMismatch as mismatch:
-            report.refused.append(
-                (
-                    index,
-                    [
-                        FieldError(
-                            d.field,
-                            f"{field_label(d.field)} differs from referral {mismatch.existing_id} of the same NHS number: stored {d.stored}, this record {d.given}",
-                        )
-                        for d in mismatch.differences
-                    ],
-                )
-            )
-            continue
-        except DuplicateReferral as dup:
-            report.duplicates.append((index, dup.existing_id))
-            continue
-        except OpenReferralExists as open_referral:
-            report.possible_duplicates.append((index, open_referral.existing_id))
-            continue
-        report.added.append((index, saved.referral_id, saved.assessment.outcome))
+            result = _import_one(db, actor, index, record, rules, as_of, reason)
+        except DatabaseError as exc:
+            report.stopped_at, report.stop_reason = index, _without_nothing_changed(str(exc))
+            log.error("import stopped at record %d of %d: %s", index, report.total, type(exc).__name__)
+            return report
+        except (PermissionDenied, RulesChanged) as exc:
+            report.stopped_at, report.stop_reason = index, str(exc).rstrip(".")
+            log.error("import stopped at record %d of %d: %s", index, report.total, type(exc).__name__)
+            return report
+        except KeyboardInterrupt:
+            # Ctrl+C may land after the commit and before the report: say so, never "not stored".
+            report.stopped_at, report.stop_reason, report.stop_uncertain = index, "interrupted (Ctrl+C)", True
+            return report
+        except Exception as exc:  # one record's unexpected error must not hide the rest or end the import
+            log.error("import: record %d not stored after %s", index, type(exc).__name__)
+            result = RecordResult(index, FAILED, problem=_problem(exc))
+        report.record(result)
+        if on_result is not None:
+            on_result(result)
     return report
+
+
+def _import_one(
+    db: Database, actor: Actor, index: int, record: object, rules: Rules, as_of: date, reason: str | None
+) -> RecordResult:
+    """Parse and register one record; the result, or the exception that stops the import."""
+    try:
+        referral = parse_referral(record, as_of=as_of)
+    except ReferralInputError as exc:
+        return RecordResult(index, REFUSED, errors=tuple(exc.errors))
+    try:
+        saved = register_referral(
+            db, actor=actor, referral=referral, rules=rules, as_of=as_of, second_referral_reason=reason
+        )
+    except IdentityIncomplete as missing:
+        return RecordResult(index, REFUSED, errors=tuple(missing.errors))
+    except DemographicsMismatch as mismatch:
+        errors = tuple(
+            FieldError(
+                d.field,
+                f"{field_label(d.field)} differs from referral {mismatch.existing_id} of the same NHS number: "
+                f"stored {d.stored}, this record {d.given}",
+            )
+            for d in mismatch.differences
+        )
+        return RecordResult(index, REFUSED, errors=errors)
+    except DuplicateReferral as dup:
+        return RecordResult(index, DUPLICATE, referral_id=dup.existing_id)
+    except OpenReferralExists as open_referral:
+        return RecordResult(index, POSSIBLE_DUPLICATE, referral_id=open_referral.existing_id)
+    return RecordResult(index, ADDED, referral_id=saved.referral_id, outcome=saved.assessment.outcome)
 
 
 @dataclass(frozen=True, slots=True)
