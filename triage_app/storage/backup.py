@@ -1,53 +1,602 @@
-"""Backups of the SQLite database with SQLite's online backup API (never a file copy, which can tear a
-database that another process is writing), owner-only, pruned to the newest few."""
+"""Verified backups of the SQLite database, a manifest of them, and rotation that thins them by age.
+
+A backup is taken only of a database that passes `PRAGMA quick_check`. It is written with SQLite's online backup
+API (never a file copy, which can tear a database another process is writing) under a temporary name that
+`list_backups` never matches (`.NAME.partial`), checked with `PRAGMA integrity_check` and counted, flushed to
+disk, and only then renamed to its real name and entered in `manifest.json` in the backups folder (file name,
+UTC time, reason, SHA-256, size, row counts, schema revision; the manifest is replaced atomically). A backup
+killed part-way leaves only a partial file, which the next backup deletes; it is never counted.
+
+What counts as a backup is a manifest entry whose file is still there with the recorded content (checked
+lazily by size and modification time, by SHA-256 when those differ, and in full by `triage-app check`):
+the daily-backup clock and rotation look at nothing else. Rotation keeps every backup of the last 2 days,
+one a day for 14 days, one a week for 8 weeks and one a month after that, never removes the newest verified
+backup, and never touches files the manifest does not list (older backups, `--out` copies) or whose content
+changed (kept for whoever investigates).
+
+One backup at a time per backups folder: a lock file (`.backup.lock`, released by the system if the process
+dies) serialises backups, rotation, manifest updates and restores.
+
+SQLite only: a PostgreSQL server is backed up with pg_dump (README, "Backups, checks and restore").
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
+import os
 import sqlite3
-from datetime import UTC, datetime
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from triage_app.storage.engine import BUSY_TIMEOUT_MS, DatabaseError, create_owner_only_file
+from triage_app.storage.integrity import (
+    IntegrityError,
+    IntegrityResult,
+    describe_counts,
+    integrity_check,
+    quick_check,
+    readonly_uri,
+    row_counts,
+    schema_revision,
+)
 
 log = logging.getLogger(__name__)
 
-KEEP_BACKUPS = 20
+MANIFEST_NAME = "manifest.json"
+LOCK_NAME = ".backup.lock"
+PARTIAL_SUFFIX = ".partial"
+MANIFEST_FORMAT = 1
+#: A daily backup is due when the newest verified one is older than this (a unit opening the app every morning
+#: gets one a day even if it opens a little earlier than yesterday).
+DAILY_BACKUP_INTERVAL = timedelta(hours=20)
+#: How long a backup asked for by a user waits for another one to finish before saying so.
+LOCK_WAIT_SECONDS = 5.0
+#: Rotation: everything younger than this is kept ...
+KEEP_ALL_FOR = timedelta(days=2)
+#: ... then one a day up to this age ...
+KEEP_DAILY_FOR = timedelta(days=14)
+#: ... then one a week up to this age, and one a month after.
+KEEP_WEEKLY_FOR = timedelta(weeks=8)
 
 
-def backup_sqlite(source: Path, backup_dir: Path, *, reason: str, keep: int = KEEP_BACKUPS) -> Path:
-    """Copy the database at `source` into `backup_dir` online; return the new file's path."""
+class DamagedDatabaseError(DatabaseError):
+    """The database failed its quick check: it is not backed up (nor written); the message says how to restore."""
+
+
+class BackupBusy(DatabaseError):
+    """Another backup or restore of the same backups folder is under way."""
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestEntry:
+    """One verified backup as the manifest records it."""
+
+    file: str
+    database: str  # the stem of the database file it copies ("triage")
+    taken_at: datetime  # UTC, when the copy's snapshot was taken
+    reason: str  # daily, manual, before-upgrade
+    sha256: str
+    size: int
+    mtime_ns: int
+    row_counts: dict[str, int] = field(default_factory=dict)
+    schema_revision: str | None = None
+    integrity: str = "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as the manifest's JSON holds it."""
+        data = asdict(self)
+        data["taken_at"] = self.taken_at.astimezone(UTC).isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ManifestEntry:
+        """Read an entry back; `ValueError`/`KeyError`/`TypeError` for one that is not well formed."""
+        taken = datetime.fromisoformat(str(data["taken_at"]))
+        if taken.tzinfo is None:
+            raise ValueError("taken_at has no time zone")
+        counts = data.get("row_counts") or {}
+        if not isinstance(counts, dict):
+            raise TypeError("row_counts is not an object")
+        revision = data.get("schema_revision")
+        return cls(
+            file=str(data["file"]),
+            database=str(data["database"]),
+            taken_at=taken.astimezone(UTC),
+            reason=str(data["reason"]),
+            sha256=str(data["sha256"]),
+            size=int(data["size"]),
+            mtime_ns=int(data["mtime_ns"]),
+            row_counts={str(k): int(v) for k, v in counts.items()},
+            schema_revision=None if revision is None else str(revision),
+            integrity=str(data.get("integrity", "ok")),
+        )
+
+    def describe(self) -> str:
+        """`triage-20260105T081500123456Z-daily.sqlite3 (taken 2026-01-05 08:15 UTC, 312 referrals, ...)`."""
+        counts = describe_counts(self.row_counts)
+        when = self.taken_at.strftime("%Y-%m-%d %H:%M UTC")
+        return f"{self.file} (taken {when}" + (f", {counts})" if counts else ")")
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedBackup:
+    """A backup just taken and checked: where it is, and its manifest entry (also for `--out` copies)."""
+
+    path: Path
+    entry: ManifestEntry
+    integrity: IntegrityResult
+
+    def describe_verification(self) -> str:
+        """`integrity ok, 312 referrals, 1204 audit events`."""
+        counts = describe_counts(self.entry.row_counts)
+        return self.integrity.summary() + (f", {counts}" if counts else "")
+
+
+# --- files and the manifest -----------------------------------------------------------------------------------
+
+
+def backup_name(stem: str, taken_at: datetime, reason: str) -> str:
+    """The file name of a backup in the backups folder: `triage-20260105T081500123456Z-daily.sqlite3`."""
+    return f"{stem}-{taken_at.astimezone(UTC).strftime('%Y%m%dT%H%M%S%fZ')}-{reason}.sqlite3"
+
+
+def partial_name(final_name: str) -> str:
+    """The temporary name a backup is written under: hidden, and not matched by `list_backups`."""
+    return f".{final_name}{PARTIAL_SUFFIX}"
+
+
+def list_backups(backup_dir: Path, stem: str) -> list[Path]:
+    """Files named like backups of the database `stem`, oldest first: verified or not (see `verified_backups`)."""
+    if not backup_dir.is_dir():
+        return []
+    return sorted(p for p in backup_dir.glob(f"{stem}-*.sqlite3") if p.is_file())
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's content, read in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename in `directory` durable (POSIX; Windows has no directory handles to flush)."""
+    if sys.platform == "win32":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_manifest(backup_dir: Path) -> list[ManifestEntry]:
+    """The manifest's entries, in the order they were added; [] when there is none.
+
+    A manifest that cannot be read is moved aside (`manifest.json.unreadable-STAMP`, kept for whoever looks) and
+    an empty one begins: the backups it listed are then kept but not counted, which is safe (no rotation
+    deletes them, and the next daily backup is taken at once). Entries that are not well formed are skipped.
+    """
+    path = backup_dir / MANIFEST_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatabaseError(f"the backup manifest {path} cannot be read: {exc}") from exc
+    try:
+        data = json.loads(text)
+        items = data["backups"]
+        if not isinstance(items, list):
+            raise TypeError("backups is not a list")
+    except (ValueError, KeyError, TypeError) as exc:
+        aside = path.with_name(f"{MANIFEST_NAME}.unreadable-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}")
+        log.error("the backup manifest %s is not readable (%s); moved aside to %s", path, exc, aside.name)
+        with contextlib.suppress(OSError):
+            path.replace(aside)
+        return []
+    entries = []
+    for item in items:
+        try:
+            entries.append(ManifestEntry.from_json(item))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("a backup manifest entry is not well formed and is ignored: %s", exc)
+    return entries
+
+
+def write_manifest(backup_dir: Path, entries: Sequence[ManifestEntry]) -> None:
+    """Replace the manifest atomically: a temporary file, flushed, then renamed over the old one."""
+    path = backup_dir / MANIFEST_NAME
+    temporary = backup_dir / f".{MANIFEST_NAME}.{os.getpid()}.tmp"
+    payload = {"format": MANIFEST_FORMAT, "backups": [e.to_json() for e in entries]}
+    try:
+        fd = os.open(temporary, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=1, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+        _fsync_dir(backup_dir)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise DatabaseError(f"the backup manifest {path} cannot be written: {exc.strerror or exc}") from exc
+
+
+def entry_intact(backup_dir: Path, entry: ManifestEntry, *, full: bool = False) -> str | None:
+    """None when the entry's file is there with the recorded content; otherwise what is wrong, in words.
+
+    Lazily (`full=False`) a file with the recorded size and modification time is trusted without reading it;
+    when either differs, or with `full=True`, its SHA-256 decides.
+    """
+    path = backup_dir / entry.file
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return f"{entry.file} is missing"
+    except OSError as exc:
+        return f"{entry.file} cannot be read: {exc.strerror or exc}"
+    if stat.st_size != entry.size:
+        return f"{entry.file} has changed since it was taken (size {stat.st_size:,} bytes, recorded {entry.size:,})"
+    if not full and stat.st_mtime_ns == entry.mtime_ns:
+        return None
+    try:
+        digest = file_sha256(path)
+    except OSError as exc:
+        return f"{entry.file} cannot be read: {exc.strerror or exc}"
+    if digest != entry.sha256:
+        return f"{entry.file} has changed since it was taken (its SHA-256 differs from the manifest's)"
+    return None
+
+
+def verified_backups(backup_dir: Path, stem: str, *, full: bool = False) -> list[tuple[Path, ManifestEntry]]:
+    """The backups of `stem` the manifest lists whose files are intact (see `entry_intact`), oldest first."""
+    if not backup_dir.is_dir():
+        return []
+    found = [
+        (backup_dir / e.file, e)
+        for e in read_manifest(backup_dir)
+        if e.database == stem and entry_intact(backup_dir, e, full=full) is None
+    ]
+    return sorted(found, key=lambda pair: pair[1].taken_at)
+
+
+def newest_verified_entry(backup_dir: Path, stem: str) -> ManifestEntry | None:
+    """The manifest entry of the newest verified backup of `stem`, or None."""
+    found = verified_backups(backup_dir, stem)
+    return found[-1][1] if found else None
+
+
+def newest_verified_backup(backup_dir: Path, stem: str) -> Path | None:
+    """The newest verified backup of the database `stem` in `backup_dir`, or None."""
+    found = verified_backups(backup_dir, stem)
+    return found[-1][0] if found else None
+
+
+def find_entry(backup_dir: Path, path: Path) -> ManifestEntry | None:
+    """The manifest entry of the file at `path`, if `path` is in `backup_dir` and the manifest lists it."""
+    try:
+        if path.resolve().parent != backup_dir.resolve():
+            return None
+    except OSError:
+        return None
+    return next((e for e in read_manifest(backup_dir) if e.file == path.name), None)
+
+
+def restore_hint(backup_dir: Path | None, stem: str) -> str:
+    """What to say about restoring: the newest verified backup and the command, or that there is none."""
+    entry = newest_verified_entry(backup_dir, stem) if backup_dir is not None else None
+    if entry is None:
+        where = f" in {backup_dir}" if backup_dir is not None else ""
+        return f"There is no verified backup{where} to restore."
+    return f"The newest verified backup is {entry.describe()}: restore it with `triage-app restore {entry.file}`."
+
+
+# --- the lock ------------------------------------------------------------------------------------------------
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _try_lock(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def backup_lock(backup_dir: Path, *, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+    """Hold the backups folder's lock (one backup, rotation or restore at a time); `BackupBusy` after waiting.
+
+    The lock is the operating system's on `.backup.lock`, so a process killed while holding it releases it.
+    """
+    ensure_backup_dir(backup_dir)
+    path = backup_dir / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise DatabaseError(f"cannot open the backup lock {path}: {exc.strerror or exc}") from exc
+    try:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                _try_lock(fd)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise BackupBusy(
+                        f"another backup or restore is under way in {backup_dir}; nothing was done. "
+                        "Try again when it has finished."
+                    ) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            _unlock(fd)
+    finally:
+        os.close(fd)
+
+
+def ensure_backup_dir(backup_dir: Path) -> None:
+    """Create the backups folder, owner-only, or raise `DatabaseError` saying why not."""
     try:
         backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise DatabaseError(f"cannot create the backup folder {backup_dir}: {exc.strerror or exc}") from exc
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    target = backup_dir / f"{source.stem}-{stamp}-{reason}.sqlite3"
-    create_owner_only_file(target)
-    try:
-        with (
-            contextlib.closing(sqlite3.connect(source, timeout=BUSY_TIMEOUT_MS / 1000)) as src,
-            contextlib.closing(sqlite3.connect(target)) as dst,
-        ):
-            src.backup(dst)
-    except sqlite3.Error as exc:
-        target.unlink(missing_ok=True)
-        raise DatabaseError(f"the backup of {source} to {target} failed: {exc}") from exc
-    log.info("database backed up (%s) to %s", reason, target.name)
-    prune_backups(backup_dir, source.stem, keep)
-    return target
 
 
-def list_backups(backup_dir: Path, stem: str) -> list[Path]:
-    """Backups of the database named `stem`, oldest first."""
-    if not backup_dir.is_dir():
-        return []
-    return sorted(backup_dir.glob(f"{stem}-*.sqlite3"))
+def remove_partials(directory: Path, stem: str) -> list[Path]:
+    """Delete backups of `stem` left part-written by a killed backup (and their journals); return them.
 
-
-def prune_backups(backup_dir: Path, stem: str, keep: int) -> None:
-    """Delete all but the newest `keep` backups of `stem`."""
-    for old in list_backups(backup_dir, stem)[:-keep]:
+    Called with the backups folder's lock held, so no backup is writing them.
+    """
+    removed = []
+    for leftover in sorted(directory.glob(f".{stem}-*.sqlite3{PARTIAL_SUFFIX}*")):
         with contextlib.suppress(OSError):
-            old.unlink()
+            leftover.unlink()
+            removed.append(leftover)
+            log.warning("removed %s, left by a backup that did not finish", leftover.name)
+    return removed
+
+
+# --- taking a backup -------------------------------------------------------------------------------------------
+
+
+def refuse_if_damaged(source: Path, backup_dir: Path | None) -> None:
+    """`DamagedDatabaseError` when `source` fails SQLite's quick check, naming the newest verified backup."""
+    result = quick_check(source)
+    if result.ok:
+        return
+    raise DamagedDatabaseError(
+        f"the database {source} is damaged ({result.summary()}): no backup was taken and none was deleted. "
+        + restore_hint(backup_dir, source.stem)
+    )
+
+
+def _copy_online(source: Path, target: Path, *, pages: int, progress: Callable[[int, int], None] | None) -> None:
+    """SQLite's online backup of `source` into the new file `target`, left as a single file (journal DELETE)."""
+    with (
+        contextlib.closing(sqlite3.connect(readonly_uri(source), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)) as src,
+        contextlib.closing(sqlite3.connect(target)) as dst,
+    ):
+
+        def report(_status: int, remaining: int, total: int) -> None:
+            if progress is not None:
+                progress(total - remaining, total)
+
+        src.backup(dst, pages=pages, progress=report)
+        # The copy carries the source's WAL flag; a backup should be one self-contained file.
+        dst.execute("PRAGMA journal_mode = DELETE")
+
+
+def take_backup(
+    source: Path,
+    backup_dir: Path,
+    *,
+    reason: str,
+    out: Path | None = None,
+    pages: int = -1,
+    progress: Callable[[int, int], None] | None = None,
+    wait_seconds: float = LOCK_WAIT_SECONDS,
+    now: datetime | None = None,
+) -> VerifiedBackup:
+    """Take a verified backup of `source`: into `backup_dir` (manifest, rotation), or exactly to `out`.
+
+    Quick-checks the source first and refuses a damaged one (`DamagedDatabaseError`, nothing written or
+    deleted); copies online under a temporary name; checks the copy in full and counts its rows; flushes it;
+    renames it; records it in the manifest; rotates. `out` must not exist; it is neither listed nor rotated.
+    `pages` > 0 copies in steps of that many pages (`progress(done, total)` after each).
+    """
+    with backup_lock(backup_dir, wait_seconds=wait_seconds):
+        removed = remove_partials(backup_dir, source.stem)
+        if removed:
+            log.info("%d partial backup file(s) removed", len(removed))
+        refuse_if_damaged(source, backup_dir)
+        taken_at = (now or datetime.now(UTC)).astimezone(UTC)
+        if out is None:
+            target = backup_dir / backup_name(source.stem, taken_at, reason)
+        else:
+            if out.exists():
+                raise DatabaseError(f"{out} already exists; choose a new file name")
+            target = out
+        partial = target.with_name(partial_name(target.name))
+        for leftover in target.parent.glob(partial.name + "*"):  # a killed --out copy to the same name
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        create_owner_only_file(partial)
+        try:
+            _copy_online(source, partial, pages=pages, progress=progress)
+            checked = integrity_check(partial)
+            if not checked.ok:
+                raise DatabaseError(
+                    f"the backup copy of {source} failed its integrity check ({checked.summary()}); it was deleted "
+                    "and no backup was recorded"
+                )
+            counts = row_counts(partial)
+            revision = schema_revision(partial)
+            _fsync_file(partial)
+            digest = file_sha256(partial)
+            if out is not None and sys.platform != "win32":
+                os.link(partial, target)  # fails rather than overwrite a file made meanwhile
+                partial.unlink()
+            else:
+                if target.exists():
+                    raise DatabaseError(f"{target} already exists; choose a new file name")
+                partial.replace(target)
+            _fsync_dir(target.parent)
+        except (sqlite3.Error, IntegrityError, OSError) as exc:
+            raise DatabaseError(f"the backup of {source} failed: {exc}; no backup was recorded") from exc
+        finally:
+            for leftover in target.parent.glob(partial.name + "*"):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+        stat = target.stat()
+        entry = ManifestEntry(
+            file=target.name,
+            database=source.stem,
+            taken_at=taken_at,
+            reason=reason,
+            sha256=digest,
+            size=stat.st_size,
+            mtime_ns=stat.st_mtime_ns,
+            row_counts=counts,
+            schema_revision=revision,
+        )
+        if out is None:
+            write_manifest(backup_dir, [*read_manifest(backup_dir), entry])
+            log.info("database backed up (%s) to %s and verified", reason, target.name)
+            rotate_backups(backup_dir, source.stem, now=taken_at, locked=True)
+        else:
+            log.info("database backed up (%s) to a chosen file and verified", reason)
+        return VerifiedBackup(target, entry, checked)
+
+
+def backup_sqlite(source: Path, backup_dir: Path, *, reason: str) -> Path:
+    """Take a verified backup of `source` into `backup_dir` (see `take_backup`); return its path."""
+    return take_backup(source, backup_dir, reason=reason).path
+
+
+def backup_due(backup_dir: Path, stem: str, *, now: datetime | None = None) -> bool:
+    """True when the newest verified backup of `stem` is older than `DAILY_BACKUP_INTERVAL` (or there is none)."""
+    entry = newest_verified_entry(backup_dir, stem)
+    if entry is None:
+        return True
+    return (now or datetime.now(UTC)) - entry.taken_at > DAILY_BACKUP_INTERVAL
+
+
+def daily_backup_if_due(db_path: Path, backup_dir: Path, *, now: datetime | None = None) -> Path | None:
+    """Take the daily backup if one is due; return it, or None when none was due or another is under way.
+
+    Only verified backups in the manifest count (a killed or damaged one never resets the clock). A damaged
+    database is never backed up: `DamagedDatabaseError` says so and names the newest verified backup. A
+    missing or empty file (a database not made yet) has nothing to back up. Slow for a large database (a
+    quick check, a copy and a full check of the copy): call it off the path to the first window.
+    """
+    if not db_path.is_file() or db_path.stat().st_size == 0:
+        return None
+    if not backup_due(backup_dir, db_path.stem, now=now):
+        return None
+    try:
+        return take_backup(db_path, backup_dir, reason="daily", wait_seconds=0, now=now).path
+    except BackupBusy:
+        log.info("daily backup skipped: another backup is under way")
+        return None
+
+
+# --- rotation ------------------------------------------------------------------------------------------------
+
+
+def keep_by_age(taken: Sequence[datetime], *, now: datetime) -> frozenset[int]:
+    """Which backups rotation keeps, as indexes into `taken` (their UTC times); a pure function.
+
+    Every backup younger than 2 days (or from the future: a clock put back) is kept; older ones are thinned
+    to one a calendar day (UTC) up to 14 days, one an ISO week up to 8 weeks, and one a calendar month after
+    that. In each day, week or month the oldest is kept, so a backup kept once is not swapped for a newer one
+    as the days go by. The newest backup is always kept.
+    """
+    keep: set[int] = set()
+    buckets: dict[tuple[str, int, int, int], int] = {}
+    for index, when in enumerate(taken):
+        age = now - when
+        if age < KEEP_ALL_FOR:
+            keep.add(index)
+            continue
+        day: date = when.astimezone(UTC).date()
+        if age < KEEP_DAILY_FOR:
+            key = ("day", day.year, day.month, day.day)
+        elif age < KEEP_WEEKLY_FOR:
+            iso = day.isocalendar()
+            key = ("week", iso.year, iso.week, 0)
+        else:
+            key = ("month", day.year, day.month, 0)
+        best = buckets.get(key)
+        if best is None or when < taken[best]:
+            buckets[key] = index
+    keep.update(buckets.values())
+    if taken:
+        keep.add(max(range(len(taken)), key=lambda i: taken[i]))
+    return frozenset(keep)
+
+
+def rotate_backups(backup_dir: Path, stem: str, *, now: datetime | None = None, locked: bool = False) -> list[Path]:
+    """Thin the verified backups of `stem` by age (`keep_by_age`); return the files deleted.
+
+    Only manifest entries whose files are intact take part: files the manifest does not list, and listed files
+    whose content changed, are never deleted. Entries whose files are gone are dropped from the manifest.
+    """
+    if not locked:
+        with backup_lock(backup_dir):
+            return rotate_backups(backup_dir, stem, now=now, locked=True)
+    moment = now or datetime.now(UTC)
+    entries = read_manifest(backup_dir)
+    candidates = [e for e in entries if e.database == stem and entry_intact(backup_dir, e) is None]
+    kept = keep_by_age([e.taken_at for e in candidates], now=moment)
+    doomed = {candidates[i].file for i in range(len(candidates)) if i not in kept}
+    deleted: list[Path] = []
+    remaining = []
+    for entry in entries:
+        path = backup_dir / entry.file
+        if entry.file in doomed:
+            try:
+                path.unlink()
+                deleted.append(path)
+                continue
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                log.warning("rotation could not delete %s: %s", entry.file, exc.strerror or exc)
+        elif not path.exists():
+            log.warning("backup %s listed in the manifest is missing; its entry is dropped", entry.file)
+            continue
+        remaining.append(entry)
+    if len(remaining) != len(entries):
+        write_manifest(backup_dir, remaining)
+    for path in deleted:
+        log.info("rotation removed %s", path.name)
+    return deleted

@@ -1,14 +1,15 @@
 """Bringing a database to the schema this version of the app expects.
 
-Order on every start: check the file is a SQLite database, back it up when a migration is due (or no backup
-was taken today), refuse a database from a newer schema, then upgrade atomically in one transaction.
+Order on every start: check the file is a SQLite database, back it up when a migration is due, refuse a database
+from a newer schema, then upgrade atomically in one transaction. The daily backup is not taken here: it would
+delay the first window by a full copy and check of the database; `storage.backup.daily_backup_if_due` is called
+once the window is shown (and by each command after its work).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -18,12 +19,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from triage_app.storage.backup import backup_sqlite, list_backups
+from triage_app.storage.backup import backup_sqlite
 from triage_app.storage.engine import Database, DatabaseError
 
 log = logging.getLogger(__name__)
-
-DAILY_BACKUP_INTERVAL = timedelta(hours=20)
 
 
 class NewerSchemaError(DatabaseError):
@@ -83,12 +82,9 @@ def migrate(database: Database, *, backup_dir: Path | None, script_location: Pat
         )
 
     backup = None
-    if database.location.path is not None and backup_dir is not None and before is not None:
-        due = before != head or _no_recent_backup(backup_dir, database.location.path.stem)
-        if due:
-            backup = backup_sqlite(
-                database.location.path, backup_dir, reason="before-upgrade" if before != head else "daily"
-            )
+    if database.location.path is not None and backup_dir is not None and before is not None and before != head:
+        # A verified backup (quick check first: a damaged database is refused, not upgraded).
+        backup = backup_sqlite(database.location.path, backup_dir, reason="before-upgrade")
 
     if before is not None and before != head:
         try:
@@ -134,11 +130,3 @@ def _upgrade(database: Database, config: Config) -> None:
         finally:
             if sqlite and driver is not None:
                 driver.execute("PRAGMA foreign_keys = ON")
-
-
-def _no_recent_backup(backup_dir: Path, stem: str) -> bool:
-    backups = list_backups(backup_dir, stem)
-    if not backups:
-        return True
-    newest = datetime.fromtimestamp(backups[-1].stat().st_mtime, UTC)
-    return datetime.now(UTC) - newest > DAILY_BACKUP_INTERVAL
