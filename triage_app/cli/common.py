@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -23,7 +24,7 @@ from triage_app.config import (
     ensure_data_dir,
     resolve_paths,
 )
-from triage_app.domain.parsing import FieldError, parse_as_of
+from triage_app.domain.parsing import FieldError, loads_json, parse_as_of
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -104,13 +105,48 @@ def common_options(parser: argparse.ArgumentParser, *, suppress: bool, rules_hel
 
 
 def bounded_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if not 0 <= value <= 5_000_000:
-        raise argparse.ArgumentTypeError(f"{value} is out of range: choose 0 to 5,000,000")
-    return value
+    """A count of 0 to 5,000,000 (demo data), or argparse's message naming what is wrong."""
+    return _whole_number(text, 0, 5_000_000)
+
+
+#: The largest id or version a command takes: a signed 32-bit integer, as every database stores ids.
+MAX_ID = 2**31 - 1
+_WHOLE = re.compile(r"[+-]?\d{1,15}")
+
+
+def _whole_number(text: str, low: int, high: int) -> int:
+    """`text` as a whole number from `low` to `high`; else `argparse.ArgumentTypeError` saying why, so argparse
+    prints a usage line and the message and exits 2, never a traceback (nor Python's 4,300-digit ValueError)."""
+    value = text.strip()
+    shown = value if len(value) <= 20 else f"{value[:19]}…"
+    shown = shown.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate from argv prints
+    if not _WHOLE.fullmatch(value):
+        if re.fullmatch(r"[+-]?\d+", value):
+            raise argparse.ArgumentTypeError(
+                f"'{shown}' is out of range ({len(value.lstrip('+-')):,} digits): choose {low:,} to {high:,}"
+            )
+        raise argparse.ArgumentTypeError(f"'{shown}' is not a whole number")
+    number = int(value)
+    if not low <= number <= high:
+        raise argparse.ArgumentTypeError(f"{number:,} is out of range: choose {low:,} to {high:,}")
+    return number
+
+
+def bounded_int(low: int, high: int, name: str) -> Callable[[str], int]:
+    """An argparse `type` taking whole numbers from `low` to `high` (`name` is what argparse calls it)."""
+
+    def convert(text: str) -> int:
+        return _whole_number(text, low, high)
+
+    convert.__name__ = name
+    return convert
+
+
+#: A referral, meeting or case id, or a version: 1 to 2^31-1.
+id_number = bounded_int(1, MAX_ID, "id")
+version_number = bounded_int(1, MAX_ID, "version")
+#: Cases per meeting.
+capacity_number = bounded_int(1, 100, "capacity")
 
 
 def read_json_file(name: str, stdin: TextIO | None = None) -> Any:
@@ -136,11 +172,15 @@ def read_json_file(name: str, stdin: TextIO | None = None) -> Any:
     if not text.strip():
         raise CommandError(f"{label}: the file is empty; expected a referral (JSON object) or a JSON array")
     try:
-        return json.loads(text)
+        # Objects remember duplicate keys (a record giving one twice is refused, naming it) and integers too long
+        # for any field are kept by size: neither is lost silently nor ends in a traceback.
+        return loads_json(text)
     except json.JSONDecodeError as exc:
         raise CommandError(f"{label}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except RecursionError:
         raise CommandError(f"{label}: the JSON is nested too deeply") from None
+    except ValueError as exc:  # e.g. a number json cannot read; the message names no value
+        raise CommandError(f"{label}: not valid JSON ({exc})") from None
 
 
 def as_of_date(value: str | None) -> date:
@@ -176,14 +216,16 @@ def print_errors(index: int | None, errors: Sequence[FieldError], err: TextIO) -
         print(f"{where}{error.field}: {error.message}", file=err)
 
 
-def open_session_for(paths: AppPaths) -> Any:
+def open_session_for(paths: AppPaths, *, only_reads: bool = False) -> Any:
+    """Open the session; a command that `only_reads` may run on a database that can only be read (damaged,
+    read-only, disk full), which is then opened read-only (its `warnings` say so); any other is refused."""
     from triage_app.services.app import open_session
 
     try:
         ensure_data_dir(paths.data_dir)
     except ConfigError as exc:
         raise CommandError(str(exc), EXIT_FAILURE) from None
-    return open_session(paths.db_url, backup_dir=paths.backup_dir, today=today())
+    return open_session(paths.db_url, backup_dir=paths.backup_dir, today=today(), allow_read_only=only_reads)
 
 
 def date_argument(text: str, name: str) -> date:

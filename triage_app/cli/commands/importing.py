@@ -1,4 +1,4 @@
-"""`triage-app import FILE`: add referrals to the queue, each whole or not at all."""
+"""`triage-app import FILE`: add referrals to the queue, each whole or not at all, each reported as committed."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any, TextIO
 
 from triage_app.cli.common import (
     EXIT_BAD_INPUT,
+    EXIT_FAILURE,
     EXIT_OK,
     AddCommand,
     as_of_date,
@@ -30,11 +31,23 @@ def register(add: AddCommand) -> None:
 
 
 def cmd_import(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
-    """`triage-app import FILE`: register referrals, each whole or not at all."""
-    from triage_app.services.referrals import import_referrals
+    """`triage-app import FILE`: register referrals, each whole or not at all, printing each record's line as
+    soon as it is committed (so what was printed is stored, whatever happens next).
+
+    Exit 0 when every record was added or already stored, 2 when some were refused, 1 when the database stopped
+    the import: the last message then says exactly which records were stored and which were not tried.
+    """
+    from triage_app.services.referrals import REFUSED, RecordResult, import_referrals
 
     as_of = as_of_date(args.as_of)
     records, _ = records_of(read_json_file(args.file))
+
+    def report_one(result: RecordResult) -> None:
+        print(result.line(), file=out, flush=True)
+        if result.kind == REFUSED:
+            print_errors(result.index, result.errors, err)
+            err.flush()
+
     report = import_referrals(
         session.db,
         actor=session.actor,
@@ -42,26 +55,10 @@ def cmd_import(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO)
         rules=session.rules,
         as_of=as_of,
         second_referral_reason=args.second_referral_reason,
+        on_result=report_one,
     )
-    for index, referral_id, outcome in report.added:
-        print(f"record {index}: added as referral {referral_id} ({outcome})", file=out)
-    for index, existing in report.duplicates:
-        print(
-            f"record {index}: duplicate of referral {existing} (same NHS number and received date); not added",
-            file=out,
-        )
-    for index, existing in report.possible_duplicates:
-        print(
-            f"record {index}: possible duplicate of referral {existing} (the patient already has an open referral); "
-            "not added. Check it; to add a second referral, import it with --second-referral-reason TEXT",
-            file=out,
-        )
-    for index, errors in report.refused:
-        print(f"record {index}: refused", file=out)
-        print_errors(index, errors, err)
-    print(
-        f"{len(report.added)} added, {len(report.duplicates)} duplicate, {len(report.possible_duplicates)} possible "
-        f"duplicate, {len(report.refused)} refused of {len(records)} records",
-        file=out,
-    )
+    if report.stopped_at is not None:
+        print(f"triage-app import: {report.summary()}", file=err, flush=True)
+        return EXIT_FAILURE
+    print(report.summary(), file=out, flush=True)
     return EXIT_OK if report.ok else EXIT_BAD_INPUT

@@ -9,10 +9,13 @@ from typing import Any, TextIO
 from triage_app.cli.common import (
     EXIT_OK,
     AddCommand,
+    capacity_number,
     common_options,
     count_of,
     date_argument,
+    id_number,
     today,
+    version_number,
 )
 from triage_app.domain.formats import format_name
 from triage_app.domain.meetings import (
@@ -55,16 +58,16 @@ def register(add: AddCommand) -> None:
     ):
         sub = meeting_commands.add_parser(name, help=text)
         common_options(sub, suppress=True)
-        sub.add_argument("meeting", type=int, metavar="MEETING")
+        sub.add_argument("meeting", type=id_number, metavar="MEETING")
     outcome = meeting_commands.add_parser("outcome", help="record (or amend) the MDT outcome of a case (consultant)")
     common_options(outcome, suppress=True)
-    outcome.add_argument("meeting", type=int, metavar="MEETING")
-    outcome.add_argument("referral", type=int, metavar="REFERRAL")
+    outcome.add_argument("meeting", type=id_number, metavar="MEETING")
+    outcome.add_argument("referral", type=id_number, metavar="REFERRAL")
     outcome.add_argument("--outcome", required=True, choices=MEETING_OUTCOMES)
     outcome.add_argument("--rationale", required=True, metavar="TEXT")
     outcome.add_argument(
         "--version",
-        type=int,
+        type=version_number,
         metavar="N",
         help="the case version you read, to amend an outcome",
     )
@@ -85,7 +88,7 @@ def register(add: AddCommand) -> None:
     )
     capacity = meeting_commands.add_parser("capacity", help="show or set (admin) the cases per meeting")
     common_options(capacity, suppress=True)
-    capacity.add_argument("cases", type=int, nargs="?", metavar="N")
+    capacity.add_argument("cases", type=capacity_number, nargs="?", metavar="N")
     listing = meeting_commands.add_parser("list", help="list meetings")
     common_options(listing, suppress=True)
     listing.add_argument("--json", action="store_true")

@@ -12,9 +12,11 @@ from triage_app.cli.common import (
     CommandError,
     common_options,
     current_version,
+    id_number,
     print_errors,
     read_json_file,
     today,
+    version_number,
 )
 from triage_app.domain.formats import format_name
 from triage_app.domain.meetings import (
@@ -35,7 +37,7 @@ def register(add: AddCommand) -> None:
     referral_commands = referral.add_subparsers(dest="referral_command", metavar="ACTION", required=True)
     show = referral_commands.add_parser("show", help="the referral, its status and standing decision")
     common_options(show, suppress=True)
-    show.add_argument("referral", type=int, metavar="REFERRAL")
+    show.add_argument("referral", type=id_number, metavar="REFERRAL")
     show.add_argument(
         "--json",
         action="store_true",
@@ -43,7 +45,7 @@ def register(add: AddCommand) -> None:
     )
     edit = referral_commands.add_parser("edit", help="replace the referral's data (compare-and-swap on its version)")
     common_options(edit, suppress=True)
-    edit.add_argument("referral", type=int, metavar="REFERRAL")
+    edit.add_argument("referral", type=id_number, metavar="REFERRAL")
     edit.add_argument(
         "file",
         metavar="FILE",
@@ -51,7 +53,7 @@ def register(add: AddCommand) -> None:
     )
     edit.add_argument(
         "--version",
-        type=int,
+        type=version_number,
         required=True,
         metavar="N",
         help="the version you read (referral show)",
@@ -68,7 +70,7 @@ def register(add: AddCommand) -> None:
     )
     move = referral_commands.add_parser("status", help="move the referral along the workflow")
     common_options(move, suppress=True)
-    move.add_argument("referral", type=int, metavar="REFERRAL")
+    move.add_argument("referral", type=id_number, metavar="REFERRAL")
     move.add_argument(
         "status",
         nargs="?",
@@ -91,7 +93,7 @@ def register(add: AddCommand) -> None:
     )
     move.add_argument(
         "--version",
-        type=int,
+        type=version_number,
         metavar="N",
         help="the version you read (default: the current one)",
     )

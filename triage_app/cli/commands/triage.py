@@ -10,6 +10,8 @@ from triage_app.cli.common import (
     AddCommand,
     common_options,
     current_version,
+    id_number,
+    version_number,
 )
 from triage_app.domain.scoring import (
     OUTCOMES,
@@ -23,21 +25,21 @@ def register(add: AddCommand) -> None:
     triage_commands = triage.add_subparsers(dest="triage_command", metavar="ACTION", required=True)
     confirm = triage_commands.add_parser("confirm", help="confirm the computed outcome")
     common_options(confirm, suppress=True)
-    confirm.add_argument("referral", type=int, metavar="REFERRAL")
+    confirm.add_argument("referral", type=id_number, metavar="REFERRAL")
     confirm.add_argument(
         "--version",
-        type=int,
+        type=version_number,
         metavar="N",
         help="the version you read (default: the current one)",
     )
     override = triage_commands.add_parser("override", help="record another outcome with a written reason")
     common_options(override, suppress=True)
-    override.add_argument("referral", type=int, metavar="REFERRAL")
+    override.add_argument("referral", type=id_number, metavar="REFERRAL")
     override.add_argument("--outcome", required=True, choices=OUTCOMES)
     override.add_argument("--reason", required=True, metavar="TEXT")
     override.add_argument(
         "--version",
-        type=int,
+        type=version_number,
         metavar="N",
         help="the version you read (default: the current one)",
     )
