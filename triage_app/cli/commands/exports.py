@@ -9,6 +9,7 @@ from typing import Any, TextIO
 from triage_app.cli.common import (
     EXIT_OK,
     AddCommand,
+    id_number,
 )
 
 
@@ -19,7 +20,7 @@ def register(add: AddCommand) -> None:
         ("outcomes", "export a meeting's outcome summary"),
     ):
         sub = add(name, text)
-        sub.add_argument("meeting", type=int, metavar="MEETING")
+        sub.add_argument("meeting", type=id_number, metavar="MEETING")
         sub.add_argument("--format", required=True, choices=("pdf", "docx", "csv", "html"))
         sub.add_argument("--out", required=True, metavar="FILE")
         sub.add_argument(

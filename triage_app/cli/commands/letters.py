@@ -10,6 +10,7 @@ from triage_app.cli.common import (
     EXIT_OK,
     AddCommand,
     count_of,
+    id_number,
     today,
 )
 
@@ -17,7 +18,7 @@ from triage_app.cli.common import (
 def register(add: AddCommand) -> None:
     """Add the command's arguments to the command line."""
     letters = add("letters", "write one outcome letter per decided case, to each referrer")
-    letters.add_argument("meeting", type=int, metavar="MEETING")
+    letters.add_argument("meeting", type=id_number, metavar="MEETING")
     letters.add_argument("--format", required=True, choices=("docx", "pdf"))
     letters.add_argument("--out-dir", required=True, metavar="DIR")
     letters.add_argument("--template", metavar="FILE", help="a unit's own letter template")
