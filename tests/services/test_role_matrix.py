@@ -390,6 +390,8 @@ ELSEWHERE = {
     perm.VIEW_RULES: "services/rules.py (tests/services/test_rules_governance.py)",
     perm.APPROVE_RULES: "services/rules.py (tests/services/test_rules_governance.py)",
     perm.REASSESS: "services/referrals.reassess_open, run for whoever signs in (tests/cli/test_score_import_queue.py)",
+    perm.CHECK_DATABASE: "services/maintenance.check_database, read-only on a damaged file (tests/storage/test_backups.py)",
+    perm.RESTORE_BACKUP: "services/maintenance.restore_backup, signed in from a file (tests/storage/test_backups.py)",
 }
 
 

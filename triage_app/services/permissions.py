@@ -24,6 +24,12 @@ database holds all three, so a single-user install works at once). Choices safet
   change no clinical fact, and a backup protects against losing referrals (whoever can open the app can
   already read the database file).
 - Scoring a file stores nothing and needs no database: anyone may.
+- Checking the database (`triage-app check`) needs any active role: it shows counts and damage, no patient
+  data. On a database too damaged for its user table to be read, the check still runs (finding the damage is
+  its purpose) and says that who ran it could not be checked.
+- Restoring a backup replaces every record of the unit: administrators only. The administrator is looked up in
+  the current database when its user table can be read, otherwise in the backup's (the database that will be
+  used from then on): services/maintenance.py.
 
 `authorize(actor, action)` raises `PermissionDenied` naming the user, their roles, the action and the roles
 that may do it; `actor_may(actor, action)` answers the same question for the GUI to enable or disable
@@ -115,6 +121,8 @@ LOAD_DEMO: Final = "load_demo"
 BACKUP: Final = "backup"
 REASSESS: Final = "reassess"
 AUDIT_VERIFY: Final = "audit_verify"
+CHECK_DATABASE: Final = "check_database"
+RESTORE_BACKUP: Final = "restore_backup"
 
 _C, _K, _A = frozenset({COORDINATOR}), frozenset({CONSULTANT}), frozenset({ADMIN})
 _CK = _C | _K
@@ -267,6 +275,20 @@ MATRIX: Final[tuple[Action, ...]] = (
         "on approving rules (the Rules in force dialog), for referrals not yet at an MDT",
     ),
     Action(AUDIT_VERIFY, "check the audit trail", ANY_ROLE, "triage-app audit verify", ""),
+    Action(
+        CHECK_DATABASE,
+        "check the database and its backups (integrity, row counts; no patient data shown)",
+        ANY_ROLE,
+        "triage-app check",
+        "",
+    ),
+    Action(
+        RESTORE_BACKUP,
+        "restore a backup (the current file is kept aside)",
+        _A,
+        "triage-app restore BACKUP",
+        "",
+    ),
 )
 
 ACTIONS: Final[dict[str, Action]] = {a.name: a for a in MATRIX}

@@ -34,12 +34,12 @@ class IntegrityResult:
     problems: tuple[str, ...]
 
     def summary(self) -> str:
-        """One line: `integrity ok` or the first problem and how many more."""
+        """One line: `integrity ok`, or the first problem in SQLite's words and how many more."""
         if self.ok:
             return "integrity ok"
         first = self.problems[0] if self.problems else "unknown problem"
         more = len(self.problems) - 1
-        return f"damaged: {first}" + (f" (and {more} more problem{'s' if more != 1 else ''})" if more > 0 else "")
+        return first + (f" (and {more} more problem{'s' if more != 1 else ''})" if more > 0 else "")
 
 
 def readonly_uri(path: Path) -> str:

@@ -1,4 +1,4 @@
-"""`triage-app backup`: an online backup now."""
+"""`triage-app backup`: a verified backup now, saying what was verified."""
 
 from __future__ import annotations
 
@@ -6,33 +6,34 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
-from triage_app.cli.common import (
-    EXIT_OK,
-    AddCommand,
-    session_paths,
-)
+from triage_app.cli.common import EXIT_OK, AddCommand, session_paths
 
 
 def register(add: AddCommand) -> None:
     """Add the command's arguments to the command line."""
-    backup = add("backup", "back up the database now (SQLite online backup)")
+    backup = add(
+        "backup",
+        "back up the database now: checked first (a damaged database is not backed up), copied online, the copy "
+        "checked in full and counted, then recorded in the backups folder's manifest",
+    )
     backup.add_argument(
         "--out",
         metavar="FILE",
-        help="write the backup here instead of the backups folder",
+        help="write the backup here instead of the backups folder (a new file; never rotated or listed)",
     )
     backup.set_defaults(run=cmd_backup)
 
 
 def cmd_backup(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
-    """`triage-app backup`: an online backup now."""
-    from triage_app.services.audit import backup_now
+    """`triage-app backup`: a verified backup now."""
+    from triage_app.services.maintenance import take_verified_backup
 
-    target = backup_now(
+    made = take_verified_backup(
         session.db,
         actor=session.actor,
         out=Path(args.out) if args.out else None,
         backup_dir=session_paths(args).backup_dir,
     )
-    print(f"backed up to {target}", file=out)
+    print(f"backed up to {made.path}", file=out)
+    print(f"verified: {made.describe_verification()}", file=out)
     return EXIT_OK

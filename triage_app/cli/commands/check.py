@@ -1,0 +1,95 @@
+"""`triage-app check`: the full integrity check of the database, its row counts, and its backups' hashes.
+
+Opens no session: a damaged database is read only through read-only connections, never migrated or written.
+Exit 0 when the database is intact, 1 when it is damaged (or missing, or not a triage database).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TextIO
+
+from triage_app.cli.common import EXIT_FAILURE, EXIT_OK, AddCommand
+from triage_app.config import AppPaths
+
+
+def register(add: AddCommand) -> None:
+    """Add the command's arguments to the command line."""
+    check = add(
+        "check",
+        "check the database in full (SQLite's integrity check), count its rows, and check every backup's SHA-256; "
+        "changes nothing, and works on a damaged database",
+    )
+    check.set_defaults(run=cmd_check, needs_database=False)
+
+
+def _counts_line(counts: dict[str, int]) -> str:
+    from triage_app.storage.integrity import describe_counts
+
+    return describe_counts(counts, tables=("referral", "audit_event", "meeting", "app_user"))
+
+
+def cmd_check(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: TextIO) -> int:
+    """`triage-app check`: print what the check found; exit 1 for a damaged database."""
+    from triage_app.services.app import os_login, server_login
+    from triage_app.services.maintenance import check_database
+    from triage_app.storage.engine import Database, parse_database_url
+
+    location = parse_database_url(paths.db_url)
+    if location.path is None:
+        database = Database(location)
+        try:
+            report = check_database(location, backup_dir=paths.backup_dir, login=server_login(database), db=database)
+        finally:
+            database.dispose()
+    else:
+        report = check_database(location, backup_dir=paths.backup_dir, login=os_login())
+
+    print(f"database: {report.database}", file=out)
+    if report.integrity is None and report.ok:
+        print("integrity: not checked by the app (a database server)", file=out)
+    elif report.ok:
+        print("integrity: ok (PRAGMA integrity_check and foreign_key_check)", file=out)
+    else:
+        print(
+            f"integrity: DAMAGED ({len(report.problems)} problem{'s' if len(report.problems) != 1 else ''})", file=out
+        )
+        for problem in report.problems:
+            print(f"  - {problem}", file=out)
+    if report.schema_revision is not None:
+        print(f"schema: {report.schema_revision}", file=out)
+    if report.row_counts is not None:
+        print(f"rows: {_counts_line(report.row_counts)}", file=out)
+    if report.backup_dir is not None and location.path is not None:
+        verified = [b for b in report.backups if b.problem is None]
+        newest = report.newest_verified
+        print(
+            f"backups: {len(verified)} verified (SHA-256 checked) in {report.backup_dir}"
+            + (f"; newest: {newest.describe()}" if newest is not None else "; none verified"),
+            file=out,
+        )
+        for problem in report.backup_problems:
+            print(f"  - backup problem: {problem}", file=out)
+        if report.unlisted:
+            print(
+                f"  - {len(report.unlisted)} file(s) named like backups are not in the manifest (older, or copied "
+                f"in): not verified, never rotated: {', '.join(report.unlisted[:5])}"
+                + (" ..." if len(report.unlisted) > 5 else ""),
+                file=out,
+            )
+    for note in report.notes:
+        print(f"note: {note}", file=out)
+    if report.ok:
+        print("result: the database is intact", file=out)
+        return EXIT_OK
+    command = report.restore_command()
+    if command is not None:
+        print(
+            f"result: the database is DAMAGED. An administrator can restore the newest verified backup: {command} "
+            "(the damaged file is kept aside)",
+            file=out,
+        )
+    else:
+        print("result: the database is DAMAGED, and there is no verified backup to restore", file=out)
+    print(f"triage-app check: the database {report.database} is damaged; see above", file=err)
+    return EXIT_FAILURE

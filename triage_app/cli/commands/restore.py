@@ -1,0 +1,50 @@
+"""`triage-app restore BACKUP`: put a verified backup in place of the database (administrators).
+
+Opens no session: the database may be damaged; it is only read (read-only) and locked, then moved aside into
+`backups/replaced-<UTC stamp>/`, never deleted, so no `--yes` is asked for.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TextIO
+
+from triage_app.cli.common import EXIT_FAILURE, EXIT_OK, AddCommand, CommandError
+from triage_app.config import AppPaths
+
+
+def register(add: AddCommand) -> None:
+    """Add the command's arguments to the command line."""
+    restore = add(
+        "restore",
+        "put a backup in place of the database (administrators): the backup is verified first, the current file "
+        "and its -wal/-shm are kept in the backups folder (replaced-<time>), and the restore is audited",
+    )
+    restore.add_argument(
+        "backup",
+        metavar="BACKUP",
+        help="a file name in the backups folder (as `triage-app check` prints it) or a path to a backup",
+    )
+    restore.set_defaults(run=cmd_restore, needs_database=False)
+
+
+def cmd_restore(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: TextIO) -> int:
+    """`triage-app restore BACKUP`: restore, then say what was restored and where the old file went."""
+    from triage_app.services.app import os_login
+    from triage_app.services.maintenance import DatabaseInUse, resolve_backup, restore_backup
+    from triage_app.storage.engine import parse_database_url
+
+    location = parse_database_url(paths.db_url)
+    backup = resolve_backup(paths.backup_dir, args.backup)
+    try:
+        report = restore_backup(location, backup, login=os_login(), backup_dir=paths.backup_dir)
+    except DatabaseInUse as exc:
+        raise CommandError(str(exc), EXIT_FAILURE) from None
+    print(report.describe(), file=out)
+    verified = "its SHA-256 matches the manifest" if report.listed else "not in the manifest: checked now"
+    print(f"verified: integrity ok; {verified}; schema {report.schema_revision}", file=out)
+    moved = ", ".join(p.name for p in report.moved) or "nothing (there was no database file)"
+    print(f"kept aside in {report.replaced_dir}: {moved}", file=out)
+    print(f"administrator: checked in {report.authorized_in}", file=out)
+    print(f"audit: the restore is recorded in the audit trail; {report.checkpoint}", file=out)
+    return EXIT_OK

@@ -1,0 +1,650 @@
+"""Looking after the database file: verified backups on demand, `check`, and `restore`.
+
+`check_database` and `restore_backup` work on a database that may be damaged, so neither opens it the way the
+app does (which migrates and writes): they read it through read-only connections (storage.integrity) and look
+the user up there. Who may do what is the role matrix's (services/permissions.py): checking needs an active
+role; restoring needs the admin role. On a file so damaged that its user table cannot be read, `check` runs
+anyway (it shows no patient data, and finding the damage is what it is for) and says it could not check who
+ran it; `restore` then looks the administrator up in the backup being restored, the database that will be used
+from then on (an administrator there, and the OS account they are signed in as, is who restores).
+
+Restoring: the backup is verified (a full integrity check, and its SHA-256 against the manifest when the
+manifest lists it), copied beside the database under a temporary name, and the database is checked to be open
+in no other program (SQLite: an exclusive lock, with no wait, through a hard link of the file, so that the
+check neither checkpoints nor deletes a crash-left -wal). The current file and its -wal, -shm and -journal are
+then moved into `backups/replaced-<UTC stamp>/` (never deleted), the copy is renamed into place (owner-only),
+opened (and upgraded if the backup is of an older schema), the restore is recorded in the audit trail, and the
+audit checkpoint outside the database is restarted at the restored chain's head.
+
+SQLite only, the restore and the integrity check: a PostgreSQL database is backed up with pg_dump and restored
+with pg_restore (README, "Backups, checks and restore"); `check` on a server counts rows and leaves the pages to
+the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import shutil
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import select
+from sqlmodel import col
+
+from triage_app.domain.workflow import ROLES
+from triage_app.services.errors import PermissionDenied, ServiceError
+from triage_app.services.permissions import BACKUP, CHECK_DATABASE, RESTORE_BACKUP, action, authorize
+from triage_app.services.users import Actor
+from triage_app.storage.audit import record_event
+from triage_app.storage.backup import (
+    ManifestEntry,
+    VerifiedBackup,
+    backup_lock,
+    entry_intact,
+    file_sha256,
+    find_entry,
+    list_backups,
+    read_manifest,
+    take_backup,
+)
+from triage_app.storage.engine import (
+    OWNER_ONLY,
+    Database,
+    DatabaseError,
+    DatabaseLocation,
+    create_owner_only_file,
+    parse_database_url,
+    sqlite_url,
+)
+from triage_app.storage.integrity import (
+    IntegrityError,
+    IntegrityResult,
+    describe_counts,
+    integrity_check,
+    open_readonly,
+    row_counts,
+    schema_revision,
+)
+from triage_app.storage.models import AppUser, AuditChainHead
+
+log = logging.getLogger(__name__)
+
+#: The files SQLite keeps beside a database, moved aside with it on a restore.
+SIDE_FILES = ("-wal", "-shm", "-journal")
+IN_USE = (
+    "another program (perhaps the desktop app) has the database {path} open; close it and try again. "
+    "Nothing was changed."
+)
+
+
+class RestoreRefused(ServiceError):
+    """A restore that cannot go ahead; nothing was changed, and the message says why."""
+
+
+class DatabaseInUse(RestoreRefused):
+    """Another program has the database open."""
+
+
+# --- backups on demand -----------------------------------------------------------------------------------------
+
+
+def take_verified_backup(
+    db: Database,
+    *,
+    actor: Actor,
+    backup_dir: Path,
+    out: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> VerifiedBackup:
+    """A verified backup now (storage.backup.take_backup), audited; into `backup_dir` or exactly to `out`.
+
+    A damaged database is refused (`DamagedDatabaseError`, naming the newest verified backup). The audit event
+    is written after the backup: if it cannot be (a database that can only be read), the error says the backup
+    was taken and verified all the same.
+    """
+    authorize(actor, BACKUP, db=db)
+    source = db.location.path
+    if source is None:
+        raise ServiceError(
+            "backups of a database server are made by its own tools (pg_dump), not by the app: see the README, "
+            "Backups, checks and restore"
+        )
+    if out is not None and out.exists():
+        raise ServiceError(f"{out} already exists; choose a new file name")
+    if out is not None and out.resolve() == source.resolve():
+        raise ServiceError(f"{out} is the database itself; choose a new file name")
+    made = take_backup(source, backup_dir, reason="manual", out=out, progress=progress)
+    try:
+        with db.write() as session:
+            record_event(
+                session,
+                user_login=actor.login,
+                action="backup",
+                entity="database",
+                entity_id=None,
+                changes={
+                    "file": [None, made.path.name],
+                    "sha256": [None, made.entry.sha256],
+                    "row_counts": [None, made.entry.row_counts],
+                },
+            )
+    except DatabaseError as exc:
+        raise DatabaseError(
+            f"the backup {made.path} was taken and verified ({made.describe_verification()}), but its audit event "
+            f"could not be written: {exc}"
+        ) from exc
+    return made
+
+
+def backup_now(db: Database, *, actor: Actor, backup_dir: Path, out: Path | None = None) -> Path:
+    """A verified, audited backup now (see `take_verified_backup`); its path."""
+    return take_verified_backup(db, actor=actor, backup_dir=backup_dir, out=out).path
+
+
+# --- who is asking, read without opening the database for writing -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A user as a database file records them: found, active, their name and roles."""
+
+    exists: bool
+    active: bool
+    display_name: str
+    roles: frozenset[str]
+
+    def describe_roles(self) -> str:
+        """Roles in the fixed order, or `no role`."""
+        return ", ".join(r for r in ROLES if r in self.roles) or "no role"
+
+
+def sqlite_standing(path: Path, login: str) -> Standing | None:
+    """How `login` stands in the SQLite file at `path`, read-only; None when its user table cannot be read."""
+    try:
+        with open_readonly(path) as connection:
+            row = connection.execute(
+                "SELECT id, is_active, display_name FROM app_user WHERE login = ?", (login,)
+            ).fetchone()
+            if row is None:
+                connection.execute("SELECT count(*) FROM user_role").fetchone()  # the table is readable
+                return Standing(False, False, login, frozenset())
+            roles = connection.execute("SELECT role FROM user_role WHERE user_id = ?", (row[0],)).fetchall()
+    except (sqlite3.Error, IntegrityError):
+        return None
+    return Standing(True, bool(row[1]), str(row[2]), frozenset(str(r) for (r,) in roles))
+
+
+def _refusal(login: str, standing: Standing, name: str, where: str) -> PermissionDenied:
+    wanted = action(name)
+    needs = f"cannot {wanted.label}: it needs the {wanted.allowed()} role ({where})."
+    if not standing.exists:
+        return PermissionDenied(f"login '{login}' is not a user of {where.split(' (')[0]}, so {needs}")
+    if not standing.active or not standing.roles:
+        extra = ", deactivated" if not standing.active else ""
+        return PermissionDenied(f"{standing.display_name} has no active role (login '{login}'{extra}), so {needs}")
+    return PermissionDenied(f"{standing.display_name} (login '{login}', {standing.describe_roles()}) {needs}")
+
+
+def _permits(standing: Standing, name: str) -> bool:
+    return standing.exists and standing.active and bool(action(name).roles & standing.roles)
+
+
+# --- check ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BackupCheck:
+    """One manifest entry and what the full check of its file found (None: intact)."""
+
+    entry: ManifestEntry
+    problem: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What `check_database` found. `ok` is the database's health; backups are reported beside it."""
+
+    database: str
+    integrity: IntegrityResult | None  # None on a database server (its pages are the server's to check)
+    problems: tuple[str, ...]  # the integrity check's, and others (missing, empty, not the app's)
+    row_counts: dict[str, int] | None
+    schema_revision: str | None
+    backup_dir: Path | None
+    backups: tuple[BackupCheck, ...]  # every manifest entry of this database, oldest first
+    unlisted: tuple[str, ...]  # files named like backups that the manifest does not list
+    notes: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when the database passed every check."""
+        return not self.problems
+
+    @property
+    def newest_verified(self) -> ManifestEntry | None:
+        """The newest backup whose file the full check found intact."""
+        intact = [b.entry for b in self.backups if b.problem is None]
+        return max(intact, key=lambda e: e.taken_at) if intact else None
+
+    @property
+    def backup_problems(self) -> tuple[str, ...]:
+        """What is wrong with backups the manifest lists."""
+        return tuple(b.problem for b in self.backups if b.problem is not None)
+
+    def restore_command(self) -> str | None:
+        """`triage-app restore NAME` for the newest verified backup, or None."""
+        newest = self.newest_verified
+        return None if newest is None else f"triage-app restore {newest.file}"
+
+
+def _check_backups(backup_dir: Path | None, stem: str) -> tuple[tuple[BackupCheck, ...], tuple[str, ...]]:
+    if backup_dir is None or not backup_dir.is_dir():
+        return (), ()
+    entries = sorted((e for e in read_manifest(backup_dir) if e.database == stem), key=lambda e: e.taken_at)
+    checks = tuple(BackupCheck(e, entry_intact(backup_dir, e, full=True)) for e in entries)
+    listed = {e.file for e in entries}
+    unlisted = tuple(p.name for p in list_backups(backup_dir, stem) if p.name not in listed)
+    return checks, unlisted
+
+
+def check_database(
+    location: DatabaseLocation, *, backup_dir: Path | None, login: str, db: Database | None = None
+) -> CheckReport:
+    """The full integrity check, row counts, schema revision and every backup's SHA-256 (`triage-app check`).
+
+    A SQLite file is read through read-only connections only: nothing is migrated or written, so a damaged
+    database can be checked. `login` must hold an active role in it (the role matrix's CHECK_DATABASE) when its
+    user table can be read; when it cannot, the check runs and says so. On a database server, `db` (an opened
+    `Database`) is used to count rows; its pages are the server's to check.
+    """
+    if location.path is None:
+        return _check_server(location, backup_dir=backup_dir, login=login, db=db)
+    path = location.path
+    notes: list[str] = []
+    problems: list[str] = []
+    if not path.is_file():
+        problems.append(f"there is no database file at {path}")
+        checks, unlisted = _check_backups(backup_dir, path.stem)
+        return CheckReport(str(path), None, tuple(problems), None, None, backup_dir, checks, unlisted, ())
+    standing = sqlite_standing(path, login)
+    if standing is None:
+        notes.append(f"who ran the check (login '{login}') could not be looked up: the user table cannot be read")
+    elif not _permits(standing, CHECK_DATABASE):
+        raise _refusal(login, standing, CHECK_DATABASE, "this database")
+    integrity = integrity_check(path)
+    problems.extend(integrity.problems)
+    counts: dict[str, int] | None = None
+    revision: str | None = None
+    if path.stat().st_size == 0:
+        problems.append("the file is empty (0 bytes): it holds no triage database")
+    else:
+        try:
+            counts = row_counts(path)
+            revision = schema_revision(path)
+        except IntegrityError as exc:
+            notes.append(f"row counts not available: {exc}")
+        if counts is not None and revision is None:
+            problems.append("the file has no triage schema version: it is not a triage database")
+    checks, unlisted = _check_backups(backup_dir, path.stem)
+    return CheckReport(
+        str(path), integrity, tuple(problems), counts, revision, backup_dir, checks, unlisted, tuple(notes)
+    )
+
+
+def _check_server(
+    location: DatabaseLocation, *, backup_dir: Path | None, login: str, db: Database | None
+) -> CheckReport:
+    owned = db is None
+    database = db if db is not None else Database(location)
+    try:
+        with database.read() as session:
+            user = session.execute(select(AppUser).where(col(AppUser.login) == login)).scalars().first()
+            if user is None or user.id is None:
+                raise _refusal(login, Standing(False, False, login, frozenset()), CHECK_DATABASE, "this database")
+            actor = Actor(user.id, user.login, user.display_name, frozenset())
+            authorize(actor, CHECK_DATABASE, session=session)
+            names = sa.inspect(session.connection()).get_table_names()
+            counts = {
+                name: int(session.execute(sa.text(f'SELECT count(*) FROM "{name}"')).scalar_one())
+                for name in sorted(names)
+            }
+            revision = session.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    finally:
+        if owned:
+            database.dispose()
+    note = (
+        "the database server checks its own pages: run pg_amcheck for a full check, and back up with pg_dump "
+        "(README, Backups, checks and restore)"
+    )
+    return CheckReport(
+        location.describe(), None, (), counts, None if revision is None else str(revision), backup_dir, (), (), (note,)
+    )
+
+
+# --- restore -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreReport:
+    """What `restore_backup` did: which backup (when it was taken, its counts), and where the old file went."""
+
+    backup: Path
+    taken_at: datetime | None  # from the manifest; None for a backup it does not list
+    sha256: str
+    row_counts: dict[str, int]
+    schema_revision: str
+    listed: bool  # the manifest listed it (else it was verified now, by a full check)
+    replaced_dir: Path
+    moved: tuple[Path, ...]  # the files moved aside, at their new places
+    authorized_in: str  # "the current database" or "the backup"
+    checkpoint: str  # what happened to the audit checkpoint outside the database
+
+    def describe(self) -> str:
+        """`restored triage-...-daily.sqlite3 (taken 2026-01-05 08:15 UTC): 312 referrals, 1204 audit events`."""
+        when = f"taken {self.taken_at.strftime('%Y-%m-%d %H:%M UTC')}" if self.taken_at else "not in the manifest"
+        return f"restored {self.backup.name} ({when}): {describe_counts(self.row_counts)}"
+
+
+def resolve_backup(backup_dir: Path, given: str) -> Path:
+    """The backup a user named: a path, or a file name in the backups folder; `RestoreRefused` if neither."""
+    if not given.strip():
+        raise RestoreRefused("name a backup: a file in the backups folder or a path to one")
+    path = Path(given).expanduser()
+    if path.is_file():
+        return path.resolve()
+    in_folder = backup_dir / given
+    if Path(given).name == given and in_folder.is_file():
+        return in_folder.resolve()
+    raise RestoreRefused(
+        f"there is no backup '{given}' (looked for the file, and in {backup_dir}); nothing was changed"
+    )
+
+
+def _known_revision(revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+
+    from triage_app.storage.migrate import alembic_config
+
+    try:
+        ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+    except Exception:  # alembic raises several kinds for an unknown revision
+        return False
+    return True
+
+
+def _verify_backup(backup_dir: Path, backup: Path) -> tuple[ManifestEntry | None, str, dict[str, int], str]:
+    """Check a backup fit to restore: (its manifest entry or None, SHA-256, row counts, schema revision)."""
+    checked = integrity_check(backup)
+    if not checked.ok:
+        raise RestoreRefused(f"the backup {backup} is damaged ({checked.summary()}); nothing was changed")
+    entry = find_entry(backup_dir, backup)
+    if entry is not None:
+        problem = entry_intact(backup_dir, entry, full=True)
+        if problem is not None:
+            raise RestoreRefused(f"{problem}: it is not restored; nothing was changed. Choose another backup")
+        digest = entry.sha256
+    else:
+        digest = file_sha256(backup)
+    try:
+        revision = schema_revision(backup)
+        counts = row_counts(backup)
+    except IntegrityError as exc:
+        raise RestoreRefused(f"the backup {backup} cannot be read: {exc}; nothing was changed") from exc
+    if revision is None:
+        raise RestoreRefused(
+            f"{backup} is not a backup of a triage database (it has no schema version); nothing was changed"
+        )
+    if not _known_revision(revision):
+        raise RestoreRefused(
+            f"the backup {backup} was written by a newer version of the triage app (schema {revision}); install "
+            "that version to restore it. Nothing was changed"
+        )
+    return entry, digest, counts, revision
+
+
+def _authorize_restore(db_path: Path, backup: Path, login: str) -> str:
+    """Check `login` may restore; return where they were looked up."""
+    current = sqlite_standing(db_path, login) if db_path.is_file() else None
+    if current is not None:
+        if not _permits(current, RESTORE_BACKUP):
+            raise _refusal(login, current, RESTORE_BACKUP, "the current database")
+        return "the current database"
+    # The current file's users cannot be read (damaged, empty, missing): the backup's are the ones that will count.
+    in_backup = sqlite_standing(backup, login)
+    if in_backup is None:
+        raise RestoreRefused(f"the users of the backup {backup} cannot be read; nothing was changed")
+    if not _permits(in_backup, RESTORE_BACKUP):
+        raise _refusal(login, in_backup, RESTORE_BACKUP, "the backup (the current database's users cannot be read)")
+    return "the backup"
+
+
+def _wal_has_content(db_path: Path) -> bool:
+    wal = db_path.with_name(db_path.name + "-wal")
+    return wal.is_file() and wal.stat().st_size > 0
+
+
+@contextlib.contextmanager
+def _sole_user(db_path: Path) -> Iterator[None]:
+    """Hold an exclusive SQLite lock on the database file, refusing (`DatabaseInUse`) if anyone else has it open.
+
+    In WAL mode `BEGIN EXCLUSIVE` leaves readers be; `locking_mode=EXCLUSIVE` takes the whole file and fails
+    while any other connection has it open, idle or not. It is taken through a hard link with a name of its
+    own, so SQLite looks for the link's -wal (none) and leaves a crash-left -wal of the database as it is:
+    closing the connection neither checkpoints it into the file nor deletes it. Where a hard link cannot be
+    made, the database's own name is used, but only when there is no -wal with content to lose.
+    """
+    if not db_path.exists():
+        yield
+        return
+    probe = db_path.with_name(f".{db_path.name}.lockprobe-{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        probe.unlink()
+    try:
+        os.link(db_path, probe)
+        target = probe
+    except OSError:
+        if _wal_has_content(db_path):
+            raise RestoreRefused(
+                f"cannot make sure no other program has {db_path} open on this file system, and a -wal file beside "
+                "it holds changes that checking would write into it. Close every copy of the app, then move the "
+                "database and its -wal and -shm files to another folder and run the restore again. Nothing was changed"
+            ) from None
+        target = db_path
+    connection = sqlite3.connect(target, timeout=0, isolation_level=None)
+    try:
+        connection.execute("PRAGMA busy_timeout = 0")
+        connection.execute("PRAGMA locking_mode = EXCLUSIVE")
+        try:
+            connection.execute("BEGIN EXCLUSIVE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+                raise DatabaseInUse(IN_USE.format(path=db_path)) from None
+            raise
+        except sqlite3.DatabaseError as exc:  # not a database at all: no SQLite program can have it open
+            log.info("lock check on a file SQLite cannot read: %s", exc)
+        yield
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            connection.execute("ROLLBACK")
+        connection.close()
+        if target == probe:
+            for leftover in (probe, *(probe.with_name(probe.name + s) for s in SIDE_FILES)):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+
+
+def _move(source: Path, target: Path) -> None:
+    """Move a file; across file systems, copy it (flushed) and then remove the original."""
+    try:
+        source.replace(target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copy2(source, target)
+        with target.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        source.unlink()
+
+
+def _fsync_dir(directory: Path) -> None:
+    if sys.platform == "win32":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _stage_copy(backup: Path, db_path: Path, digest: str) -> Path:
+    """Copy the backup beside the database under a temporary name, flushed, owner-only; check its SHA-256."""
+    staged = db_path.with_name(f".{db_path.name}.restoring-{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        staged.unlink()
+    create_owner_only_file(staged)
+    try:
+        with backup.open("rb") as source, staged.open("wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+            target.flush()
+            os.fsync(target.fileno())
+        staged.chmod(OWNER_ONLY)
+        if file_sha256(staged) != digest:
+            raise RestoreRefused(f"the copy of {backup} differs from it (the disk?); nothing was changed")
+    except BaseException:
+        with contextlib.suppress(OSError):
+            staged.unlink()
+        raise
+    return staged
+
+
+def _swap_in(db_path: Path, staged: Path, replaced_dir: Path) -> tuple[Path, ...]:
+    """Move the database and its side files into `replaced_dir`, then rename `staged` into place.
+
+    If anything fails part-way, the files already moved are moved back and the error is raised.
+    """
+    moved: list[tuple[Path, Path]] = []
+    try:
+        replaced_dir.mkdir(mode=0o700, parents=True)
+        for name in (db_path.name, *(db_path.name + s for s in SIDE_FILES)):
+            source = db_path.with_name(name)
+            if source.exists():
+                _move(source, replaced_dir / name)
+                moved.append((source, replaced_dir / name))
+        staged.replace(db_path)
+        _fsync_dir(db_path.parent)
+        _fsync_dir(replaced_dir)
+    except OSError as exc:
+        for original, aside in reversed(moved):
+            with contextlib.suppress(OSError):
+                _move(aside, original)
+        raise DatabaseError(
+            f"the restore could not put the backup in place ({exc.strerror or exc}); the database was put back as "
+            "it was"
+        ) from exc
+    return tuple(aside for _, aside in moved)
+
+
+def _record_restore(db_path: Path, *, login: str, changes: dict[str, object]) -> tuple[int, str]:
+    """Open the restored database (upgrading an older schema), audit the restore; return the chain head."""
+    from triage_app.storage.migrate import migrate
+
+    database = Database(parse_database_url(sqlite_url(db_path)))
+    try:
+        migrate(database, backup_dir=None)  # the backup itself is the copy from before any upgrade
+        with database.write() as session:
+            record_event(
+                session, user_login=login, action="restore", entity="database", entity_id=None, changes=changes
+            )
+        with database.read() as session:
+            head = session.get(AuditChainHead, 1)
+            assert head is not None  # the event just recorded made one
+            return head.last_event_id, head.last_hash
+    finally:
+        database.dispose()
+
+
+def _restart_checkpoint(backup_dir: Path, *, head_id: int, head_hash: str, reason: str) -> str:
+    try:
+        from triage_app.storage.audit_checkpoint import checkpoint_path, restart_checkpoint
+    except ImportError:  # the checkpoint outside the database is another part of the app
+        return "no audit checkpoint outside the database in this version"
+    path = checkpoint_path(backup_dir)
+    try:
+        restart_checkpoint(path, head_id=head_id, head_hash=head_hash, reason=reason)
+    except OSError as exc:
+        log.error("the audit checkpoint could not be restarted after a restore: %s", exc)
+        return f"the audit checkpoint {path} could not be restarted ({exc.strerror or exc}): `audit verify` will say so"
+    return f"the audit checkpoint {path.name} restarted at event {head_id}"
+
+
+def restore_backup(
+    location: DatabaseLocation, backup: Path, *, login: str, backup_dir: Path, now: datetime | None = None
+) -> RestoreReport:
+    """Put a verified backup in place of the database (administrators); keep the current file aside.
+
+    Refuses, changing nothing, when the backup is damaged, changed since the manifest recorded it, not a triage
+    database or from a newer version; when `login` is not an active administrator (of the current database if
+    its users can be read, else of the backup); and when another program has the database open. Works on a
+    damaged database: nothing here opens it except read-only and through the lock check.
+    """
+    if location.path is None:
+        raise RestoreRefused(
+            "a database server is restored with its own tools (pg_restore or psql from a pg_dump file), not by the "
+            "app: see the README, Backups, checks and restore"
+        )
+    db_path = location.path.resolve()
+    source = backup.resolve()
+    if not source.is_file():
+        raise RestoreRefused(f"there is no backup at {backup}; nothing was changed")
+    if source == db_path:
+        raise RestoreRefused(f"{backup} is the database itself, not a backup of it; nothing was changed")
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    with backup_lock(backup_dir):
+        entry, digest, counts, revision = _verify_backup(backup_dir, source)
+        authorized_in = _authorize_restore(db_path, source, login)
+        staged = _stage_copy(source, db_path, digest)
+        try:
+            replaced_dir = backup_dir / f"replaced-{moment.strftime('%Y%m%dT%H%M%S%fZ')}"
+            if sys.platform == "win32":  # pragma: no cover - a file open elsewhere cannot be renamed there
+                with _sole_user(db_path):
+                    pass
+                moved = _swap_in(db_path, staged, replaced_dir)
+            else:
+                with _sole_user(db_path):  # held while moving: nobody opens the old file meanwhile
+                    moved = _swap_in(db_path, staged, replaced_dir)
+        finally:
+            with contextlib.suppress(OSError):
+                staged.unlink()
+        log.warning("database restored from backup %s; the replaced file was kept in %s", source.name, replaced_dir)
+        changes: dict[str, object] = {
+            "restored_from": [None, source.name],
+            "backup_taken_at": [None, entry.taken_at.isoformat() if entry is not None else None],
+            "backup_sha256": [None, digest],
+            "backup_row_counts": [None, counts],
+            "replaced_file_kept_in": [None, str(replaced_dir)],
+            "listed_in_manifest": [None, entry is not None],
+            "authorized_in": [None, authorized_in],
+        }
+        head_id, head_hash = _record_restore(db_path, login=login, changes=changes)
+        checkpoint = _restart_checkpoint(
+            backup_dir, head_id=head_id, head_hash=head_hash, reason=f"restore of {source.name} by {login}"
+        )
+    return RestoreReport(
+        backup=source,
+        taken_at=entry.taken_at if entry is not None else None,
+        sha256=digest,
+        row_counts=counts,
+        schema_revision=revision,
+        listed=entry is not None,
+        replaced_dir=replaced_dir,
+        moved=moved,
+        authorized_in=authorized_in,
+        checkpoint=checkpoint,
+    )
