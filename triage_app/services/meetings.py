@@ -46,7 +46,7 @@ from triage_app.services.permissions import (
     authorize,
 )
 from triage_app.services.referrals import Changes
-from triage_app.services.users import Actor
+from triage_app.services.users import Actor, limited_text
 from triage_app.storage import referrals as repo
 from triage_app.storage.audit import record_event
 from triage_app.storage.engine import Database
@@ -148,13 +148,14 @@ def parse_time(text: str) -> str:
 
 def parse_attendee(text: str) -> tuple[str, str | None]:
     """`Name:role` (role optional) as typed on the command line."""
-    name, _, role_text = text.partition(":")
+    name_text, _, role_text = text.partition(":")
     role = role_text.strip() or None
-    if not name.strip():
+    name = limited_text(name_text, "meeting.attendee", "attendee name")
+    if name is None:
         raise ServiceError(f"attendee '{text}' has no name; write it as \"Name:role\"")
     if role is not None and role not in MDT_ROLES:
-        raise ServiceError(f"'{role}' is not an MDT role: {', '.join(MDT_ROLES)}")
-    return name.strip(), role
+        raise ServiceError(f"'{role[:40]}' is not an MDT role: {', '.join(MDT_ROLES)}")
+    return name, role
 
 
 # --- meetings -------------------------------------------------------------------------------------------------
@@ -174,16 +175,20 @@ def create_meeting(
     """A new planned meeting; returns its id."""
     authorize(actor, PLAN_MEETING, db=db)
     time_text = parse_time(meeting_time)
-    for _, role in attendees:
+    place = limited_text(place, "meeting.place", "place")
+    video_link = limited_text(video_link, "meeting.video_link", "video link")
+    chair = limited_text(chair, "meeting.chair", "chair")
+    for name, role in attendees:
+        limited_text(name, "meeting.attendee", "attendee name")
         if role is not None and role not in MDT_ROLES:
-            raise ServiceError(f"'{role}' is not an MDT role: {', '.join(MDT_ROLES)}")
+            raise ServiceError(f"'{role[:40]}' is not an MDT role: {', '.join(MDT_ROLES)}")
     with db.write() as session:
         meeting = MeetingRow(
             meeting_date=meeting_date,
             meeting_time=time_text,
-            place=(place or "").strip() or None,
-            video_link=(video_link or "").strip() or None,
-            chair=(chair or "").strip() or None,
+            place=place,
+            video_link=video_link,
+            chair=chair,
             created_by=actor.user_id,
         )
         session.add(meeting)
@@ -667,10 +672,10 @@ def record_outcome(
     authorize(actor, AMEND_OUTCOME if (amend_reason or "").strip() else RECORD_OUTCOME, db=db)
     if outcome not in MEETING_OUTCOMES:
         raise ServiceError(f"'{outcome}' is not an MDT outcome: {', '.join(MEETING_OUTCOMES)}")
-    rationale = (rationale or "").strip() or None
+    rationale = limited_text(rationale, "outcome.rationale", "rationale")
     if rationale is None:
         raise ServiceError("an MDT outcome needs a rationale: write why the MDT decided it")
-    amend_reason = (amend_reason or "").strip() or None
+    amend_reason = limited_text(amend_reason, "outcome.amend_reason", "reason for amending")
     ticks = checklist or {}
     if outcome == ACCEPT_FOR_SPD:
         missing = checklist_missing(ticks)
@@ -678,8 +683,9 @@ def record_outcome(
             raise ServiceError("accepting for SPD needs the checklist first: " + "; ".join(missing))
     action_list = None if actions is None else list(actions)  # None: keep what an amended outcome had
     for action in action_list or ():
-        if not action.description.strip():
+        if limited_text(action.description, "action.description", "action") is None:
             raise ServiceError("an action needs a description")
+        limited_text(action.owner, "action.owner", "action owner")
     with db.write() as session:
         meeting = _meeting(session, meeting_id)
         if meeting.status == CANCELLED:

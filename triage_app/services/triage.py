@@ -36,7 +36,7 @@ from triage_app.services.permissions import (
     status_move_action,
 )
 from triage_app.services.referrals import Changes
-from triage_app.services.users import Actor
+from triage_app.services.users import Actor, limited_text
 from triage_app.storage import referrals as repo
 from triage_app.storage.audit import record_event
 from triage_app.storage.engine import Database
@@ -89,7 +89,7 @@ def decide_triage(
     MDT, it leaves its meeting. `expected_assessment_id` is the assessment the consultant was shown.
     """
     authorize(actor, CONFIRM_TRIAGE if override_outcome is None else OVERRIDE_TRIAGE, db=db)
-    reason = (reason or "").strip() or None
+    reason = limited_text(reason, "triage.reason", "reason")
     if override_outcome is not None:
         if override_outcome not in OUTCOMES:
             raise ServiceError(f"'{override_outcome}' is not a triage outcome: {', '.join(OUTCOMES)}")
@@ -207,7 +207,7 @@ def change_status(
     """
     if status not in STATUSES:
         raise ServiceError(f"'{status}' is not a status: {', '.join(STATUSES)}")
-    note = (note or "").strip() or None
+    note = limited_text(note, "status.note", "reason")
     with db.write() as session:
         _lock_referral(session, referral_id)
         row = repo.get_referral_row(session, referral_id)

@@ -9,12 +9,24 @@ from dataclasses import dataclass
 from sqlalchemy import Select, delete, func, select
 from sqlmodel import Session, col
 
+from triage_app.domain.referral import NAME_LENGTH, text_problem
 from triage_app.domain.workflow import ADMIN, ROLES
 from triage_app.services.errors import NotFound, PermissionDenied, ServiceError
 from triage_app.services.permissions import MANAGE_USERS, RENAME_SELF, VIEW_USERS, authorize
 from triage_app.storage.audit import record_event
 from triage_app.storage.engine import Database
 from triage_app.storage.models import AppUser, UserRole
+
+
+def limited_text(text: str | None, key: str, label: str) -> str | None:
+    """`text` trimmed, `None` when blank; `ServiceError` naming the field (`label`) when it is longer than the
+    field `key` takes (domain.referral.LIMITS), not valid text or holds a control character."""
+    value = (text or "").strip() or None
+    if value is not None:
+        problem = text_problem(value, key)
+        if problem is not None:
+            raise ServiceError(f"{label}: {problem}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +123,8 @@ def sign_in(db: Database, *, login: str, display_name: str | None = None) -> Act
                     f"The login '{login}' is not a user of this triage database. Ask an administrator to add "
                     f'you (triage-app user add {login} --name "Your Name" --role coordinator).'
                 )
-            user = AppUser(login=login, display_name=display_name or login)
+            # The name comes from the operating system: a long one is shortened rather than stop the first start.
+            user = AppUser(login=login, display_name=(display_name or login)[:NAME_LENGTH])
             session.add(user)
             session.flush()
             assert user.id is not None
@@ -143,14 +156,15 @@ def add_user(
     """Admin: configure a new user."""
     authorize(actor, MANAGE_USERS)
     chosen = _check_roles(roles)
-    login = login.strip()
+    login = limited_text(login, "user.login", "login") or ""
     if not login:
         raise ServiceError("a user needs a login (their operating-system user name)")
+    name = limited_text(display_name, "user.display_name", "name") or login
     with db.write() as session:
         authorize(actor, MANAGE_USERS, session=session)  # an admin still, as stored now (not only at sign-in)
         if session.execute(select(col(AppUser.id)).where(col(AppUser.login) == login)).scalar_one_or_none() is not None:
             raise ServiceError(f"the login '{login}' is already a user")
-        user = AppUser(login=login, display_name=display_name.strip() or login, mdt_role=mdt_role)
+        user = AppUser(login=login, display_name=name, mdt_role=mdt_role)
         session.add(user)
         session.flush()
         assert user.id is not None
@@ -201,11 +215,9 @@ def set_display_name(db: Database, *, actor: Actor, login: str, display_name: st
     """Admin, or the user themself: the name shown in the app and signing letters ("Dr R Example")."""
     wanted = RENAME_SELF if login == actor.login else MANAGE_USERS
     authorize(actor, wanted)
-    name = display_name.strip()
-    if not name:
+    name = limited_text(display_name, "user.display_name", "a user's name")
+    if name is None:
         raise ServiceError("a user's name cannot be empty")
-    if len(name) > 200:
-        raise ServiceError(f"a user's name is at most 200 characters (this one has {len(name)})")
     with db.write() as session:
         authorize(actor, wanted, session=session)
         user = _existing_user(session, login)

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from triage_app.domain.formats import format_date, format_month, parse_user_date, parse_user_month_or_date
 from triage_app.domain.nhs_number import normalise_nhs_number
-from triage_app.domain.referral import format_nhs_number
+from triage_app.domain.referral import NUMBER_RANGES, format_nhs_number, limit_of, text_problem
 
 NOT_RECORDED = "— not recorded —"
 
@@ -62,10 +62,11 @@ class FormField:
 
 
 class TextField(FormField):
-    def __init__(self, path: str, *, placeholder: str = "", max_length: int = 200) -> None:
+    def __init__(self, path: str, *, placeholder: str = "", max_length: int | None = None) -> None:
         self.edit = QLineEdit()
         self.edit.setPlaceholderText(placeholder)
-        self.edit.setMaxLength(max_length)
+        # The field's limit from the one table (domain.referral.LIMITS): what the form takes, the import takes.
+        self.edit.setMaxLength(limit_of(path) if max_length is None else max_length)
         super().__init__(path, self.edit)
         self.edit.textChanged.connect(self._notify)
 
@@ -80,7 +81,7 @@ class NhsNumberField(TextField):
     """Accepts pasted numbers with spaces or hyphens; shows them 3-3-4 once typed."""
 
     def __init__(self, path: str) -> None:
-        super().__init__(path, placeholder="999 000 0000", max_length=20)
+        super().__init__(path, placeholder="999 000 0000")
         self.edit.editingFinished.connect(self._tidy)
 
     def _tidy(self) -> None:
@@ -149,9 +150,11 @@ class DateField(TextField):
 
 
 class WholeNumberField(TextField):
-    def __init__(self, path: str, *, low: int, high: int | None) -> None:
-        bounds = f"{low}-{high}" if high is not None else f"{low} or more"
-        super().__init__(path, placeholder=bounds, max_length=6)
+    """A whole number; its range is the field's own (domain.referral.NUMBER_RANGES), shown as the placeholder."""
+
+    def __init__(self, path: str) -> None:
+        low, high = NUMBER_RANGES[path]
+        super().__init__(path, placeholder=f"{low}-{high}", max_length=6)
         self.edit.setMaximumWidth(90)
 
     def value(self) -> Any:
@@ -214,6 +217,11 @@ class LongTextField(FormField):
 
     def set_value(self, value: Any) -> None:
         self.text.setPlainText(value or "")
+
+    def local_problem(self) -> str | None:
+        # A text box has no maximum length: say, naming the limit, when the text is over it (or not valid text).
+        value = self.value()
+        return None if value is None else text_problem(value, self.path)
 
 
 class ComponentsField(FormField):

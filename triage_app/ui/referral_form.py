@@ -80,7 +80,7 @@ def _sections() -> list[tuple[str, list[FormField]]]:
                 TextField("patient.given_name"),
                 DateField("patient.date_of_birth"),
                 ChoiceField("patient.sex", SEXES),
-                TextField("patient.hospital_number", max_length=64),
+                TextField("patient.hospital_number"),
             ],
         ),
         (
@@ -90,8 +90,8 @@ def _sections() -> list[tuple[str, list[FormField]]]:
                 TextField("external_id"),
                 TextField("referrer.name"),
                 ChoiceField("referrer.role", REFERRER_ROLES, ROLE_LABELS),
-                TextField("referrer.organisation_ods", placeholder="e.g. RXX", max_length=9),
-                TextField("receiving_unit_ods", placeholder="e.g. RXX01", max_length=9),
+                TextField("referrer.organisation_ods", placeholder="e.g. RXX"),
+                TextField("receiving_unit_ods", placeholder="e.g. RXX01"),
             ],
         ),
         (
@@ -111,15 +111,15 @@ def _sections() -> list[tuple[str, list[FormField]]]:
         (
             "Severity",
             [
-                WholeNumberField("severity.twstrs_total", low=0, high=85),
-                WholeNumberField("severity.twstrs_pain", low=0, high=20),
-                WholeNumberField("severity.tsui", low=0, high=25),
+                WholeNumberField("severity.twstrs_total"),
+                WholeNumberField("severity.twstrs_pain"),
+                WholeNumberField("severity.tsui"),
             ],
         ),
         (
             "Botulinum toxin",
             [
-                WholeNumberField("botulinum_toxin.cycles", low=0, high=None),
+                WholeNumberField("botulinum_toxin.cycles"),
                 ChoiceField("botulinum_toxin.guidance", BONT_GUIDANCE, GUIDANCE_LABELS),
                 ChoiceField("botulinum_toxin.response", BONT_RESPONSES),
                 YesNoField("botulinum_toxin.immunoresistance_tested"),
