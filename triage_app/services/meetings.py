@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -862,15 +862,30 @@ def agenda_inputs(db: Database, *, meeting_id: int, actor: Actor | None = None) 
 
 
 def audit_export(
-    db: Database, *, actor: Actor, meeting_id: int, what: str, file_name: str, pseudonymised: bool
+    db: Database,
+    *,
+    actor: Actor,
+    meeting_id: int,
+    what: str,
+    file_names: Sequence[str],
+    pseudonymised: bool,
+    publish: Callable[[], None] | None = None,
 ) -> None:
-    """Record an export in the audit trail (the file's name, never its content)."""
+    """Record an export in the audit trail, one event per file (its name, never its content).
+
+    `publish` (putting the written files in place) runs inside the same write transaction, after the events are
+    written and before the commit: if it fails nothing is recorded, and if recording or the commit fails the
+    caller removes the files, so a file and its audit event stand or fall together.
+    """
     with db.write() as session:
-        record_event(
-            session,
-            user_login=actor.login,
-            action="export",
-            entity="meeting",
-            entity_id=meeting_id,
-            changes={"what": [None, what], "file": [None, file_name], "pseudonymised": [None, pseudonymised]},
-        )
+        for file_name in file_names:
+            record_event(
+                session,
+                user_login=actor.login,
+                action="export",
+                entity="meeting",
+                entity_id=meeting_id,
+                changes={"what": [None, what], "file": [None, file_name], "pseudonymised": [None, pseudonymised]},
+            )
+        if publish is not None:
+            publish()
