@@ -32,11 +32,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             show_startup_error(refusal)
         return EXIT_BAD_INPUT
-    paths = session_paths(args)
+    try:
+        paths = session_paths(args)  # `--data-dir ""` and the like are refused here, never read as the default
+    except ConfigError as exc:
+        print(f"triage-app{' ' + args.command if args.command else ''}: {exc}", file=sys.stderr)
+        if args.command is None and not args.smoke:
+            from triage_app.ui.app import show_startup_error
+
+            show_startup_error(str(exc))
+        return EXIT_BAD_INPUT
     if args.command != "score":  # scoring touches no files but its input: no data folder needed
         try:
             ensure_data_dir(paths.data_dir)
-            configure_logging(paths.log_dir)
         except (ConfigError, OSError) as exc:
             print(f"triage-app: {exc}", file=sys.stderr)
             if args.command is None and not args.smoke:  # started from a desktop shortcut: no console to read
@@ -44,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 show_startup_error(str(exc))
             return EXIT_FAILURE
+        # A log that cannot be written (read-only or full disk) does not stop the command: it runs without one.
+        configure_logging(paths.log_dir)
     if args.command is not None:
         try:
             return run_command(args)

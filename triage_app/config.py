@@ -65,29 +65,61 @@ def resolve_paths(
     db: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> AppPaths:
-    """Options, then environment, then defaults."""
+    """Options, then environment, then defaults.
+
+    An option or variable given but empty (`--data-dir ""`, `TRIAGE_APP_DATA_DIR=`) is refused with
+    `ConfigError`: silently opening the default folder instead would show (and change) another database.
+    """
     env = os.environ if environ is None else environ
-    chosen_dir = data_dir or env.get(ENV_DATA_DIR) or user_data_dir(APP_NAME, APP_AUTHOR)
-    directory = Path(chosen_dir).expanduser()
-    chosen_db = db or env.get(ENV_DB)
+    chosen_dir = _given("--data-dir", data_dir) or _given(ENV_DATA_DIR, env.get(ENV_DATA_DIR))
+    directory = Path(chosen_dir or user_data_dir(APP_NAME, APP_AUTHOR)).expanduser()
+    chosen_db = _given("--db", db) or _given(ENV_DB, env.get(ENV_DB))
     if not chosen_db:
         chosen_db = "sqlite:///" + (directory.resolve() / DATABASE_FILENAME).as_posix()
     return AppPaths(data_dir=directory, db_url=chosen_db)
 
 
-def ensure_data_dir(directory: Path) -> None:
-    """Create the data folder (owner-only) and prove it can be written, or raise `ConfigError`."""
+def _given(name: str, value: str | None) -> str | None:
+    """`value` when it was given (None when not); an empty or blank one is refused, naming `name`."""
+    if value is None:
+        return None
+    if not value.strip():
+        what = "a database URL" if name in ("--db", ENV_DB) else "a folder"
+        raise ConfigError(
+            f"{name} is empty: give {what}, or leave {name} out (unset it) to use the default data folder "
+            f"({user_data_dir(APP_NAME, APP_AUTHOR)}). Nothing was opened."
+        )
+    return value
+
+
+def ensure_data_dir(directory: Path) -> bool:
+    """Create the data folder (owner-only) if it is missing; raise `ConfigError` if that cannot be done.
+
+    Returns whether the folder can be written now. An existing folder that cannot be written (a read-only
+    disk or share, a full disk) is not an error here: the database in it can still be read, and the start-up
+    checks (services.app) open it read-only and say why. A folder that cannot be created is an error.
+    """
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"the data folder {directory} is a file, not a folder; choose another with --data-dir")
+    existed = directory.is_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=directory)
-        os.close(fd)
-        Path(probe).unlink()
     except OSError as exc:
         raise ConfigError(
             f"the data folder {directory} cannot be written ({exc.strerror or exc}); "
             "choose another with --data-dir or ask IT for write access"
         ) from exc
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=directory)
+        os.close(fd)
+        Path(probe).unlink()
+    except OSError as exc:
+        if not existed:
+            raise ConfigError(
+                f"the data folder {directory} cannot be written ({exc.strerror or exc}); "
+                "choose another with --data-dir or ask IT for write access"
+            ) from exc
+        return False
     with contextlib.suppress(OSError):
         directory.chmod(0o700)  # no-op on Windows, where the profile folder is already private
+    return True

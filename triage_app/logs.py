@@ -3,12 +3,16 @@ filter masks anything shaped like an NHS number as a second line of defence."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import sys
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 LOG_FILENAME = "triage-app.log"
+OWNER_ONLY = 0o600
 _NHS_LIKE = re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)")
 
 
@@ -23,20 +27,58 @@ class RedactNhsNumbers(logging.Filter):
         return True
 
 
-def configure_logging(log_dir: Path, *, level: int = logging.INFO) -> Path:
-    """Send the app's log records to `log_dir/triage-app.log` (1 MB x 5 files). Returns the file path."""
-    log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+class OwnerOnlyRotatingFileHandler(RotatingFileHandler):
+    """A rotating log whose every file (the first and each one rotation starts) is created owner-only (0600).
+
+    The log can hold record ids and error types: nobody else on the machine reads it. Writing it must never stop
+    the app: a full disk or a read-only folder drops the record (said once on standard error) instead of
+    raising or printing a traceback for every line.
+    """
+
+    _told = False
+
+    def _open(self):  # type: ignore[no-untyped-def]  # the base class's signature is untyped
+        """Open the log file, creating it 0600 (umask or no umask) if it is new."""
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, OWNER_ONLY)
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, OWNER_ONLY)  # an older file left 0644 by an earlier version is made private too
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # noqa: PTH123  # an fd, kept open
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
+        """A record that cannot be written is dropped; the first such failure is said once, without data."""
+        if not OwnerOnlyRotatingFileHandler._told:
+            OwnerOnlyRotatingFileHandler._told = True
+            with contextlib.suppress(Exception):
+                sys.stderr.write(f"triage-app: note: the log file {self.baseFilename} cannot be written; going on\n")
+
+
+def configure_logging(log_dir: Path, *, level: int = logging.INFO) -> Path | None:
+    """Send the app's log records to `log_dir/triage-app.log` (1 MB x 5 files, each owner-only).
+
+    Returns the file's path, or None when the log folder or file cannot be written (a read-only or full disk):
+    logging must not stop a command, which then runs without a log file.
+    """
     path = log_dir / LOG_FILENAME
-    if not path.exists():
-        path.touch(mode=0o600)
-    handler = RotatingFileHandler(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8")
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handler = OwnerOnlyRotatingFileHandler(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8")
+    except OSError:
+        _remove_file_handlers()
+        # No file: records are dropped, never sent to standard error by logging's last-resort handler.
+        logging.getLogger("triage_app").addHandler(logging.NullHandler())
+        return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactNhsNumbers())
+    _remove_file_handlers()
+    root = logging.getLogger("triage_app")
+    root.addHandler(handler)
+    root.setLevel(level)
+    return path
+
+
+def _remove_file_handlers() -> None:
     root = logging.getLogger("triage_app")
     for old in list(root.handlers):
         if isinstance(old, RotatingFileHandler):
             root.removeHandler(old)
             old.close()
-    root.addHandler(handler)
-    root.setLevel(level)
-    return path

@@ -88,7 +88,9 @@ def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
     try:
         if not args.needs_database:
             return int(args.run(args, paths, out, err))
-        session = open_session_for(paths)
+        session = open_session_for(paths, only_reads=command_only_reads(args))
+        for line in session.warnings:  # read-only mode: said first, before any output
+            print(f"triage-app {args.command}: {line}", file=err)
         try:
             return int(args.run(args, session, out, err))
         finally:

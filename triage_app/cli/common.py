@@ -216,14 +216,16 @@ def print_errors(index: int | None, errors: Sequence[FieldError], err: TextIO) -
         print(f"{where}{error.field}: {error.message}", file=err)
 
 
-def open_session_for(paths: AppPaths) -> Any:
+def open_session_for(paths: AppPaths, *, only_reads: bool = False) -> Any:
+    """Open the session; a command that `only_reads` may run on a database that can only be read (damaged,
+    read-only, disk full), which is then opened read-only (its `warnings` say so); any other is refused."""
     from triage_app.services.app import open_session
 
     try:
         ensure_data_dir(paths.data_dir)
     except ConfigError as exc:
         raise CommandError(str(exc), EXIT_FAILURE) from None
-    return open_session(paths.db_url, backup_dir=paths.backup_dir, today=today())
+    return open_session(paths.db_url, backup_dir=paths.backup_dir, today=today(), allow_read_only=only_reads)
 
 
 def date_argument(text: str, name: str) -> date:

@@ -2,6 +2,15 @@
 
 No rules file is taken here: every desktop and command uses the database's approved rules. The file shipped
 with the app is approved on a database's first start; after that it is only a proposal (services.rules).
+
+The order on SQLite (storage.preflight): look at the file read-only (a header; a zero-byte file is refused, never
+made into a new database; another program's database is refused), run quick_check, probe that the folder can
+take a write; only then open it for writing. A damaged database, a read-only file or folder and a full disk are
+opened read-only when the caller can work with that (`allow_read_only`: commands that only read, and the
+desktop, which shows a banner), and refused otherwise, with a message that says what is wrong and what to do.
+A start writes nothing that has not changed: the user, the rules and today's priorities are read first and
+written only when they must be, and a read-only start writes nothing at all (no migration, no rules approval,
+no priorities, no backup).
 """
 
 from __future__ import annotations
@@ -14,13 +23,33 @@ from datetime import date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlmodel import col, select
 
 from triage_app.domain.rules import ApprovedRules, Rules, RulesFileError, RulesText, read_rules_file, shipped_rules_path
+from triage_app.services import permissions
 from triage_app.services.referrals import refresh_queue_priorities
-from triage_app.services.rules import RulesProposal, ensure_rules_approved, rules_in_force, shipped_proposal
+from triage_app.services.rules import (
+    NoApprovedRules,
+    RulesAtStart,
+    RulesProposal,
+    ensure_rules_approved,
+    rules_in_force,
+    shipped_proposal,
+)
 from triage_app.services.users import Actor, UnknownUser, sign_in
-from triage_app.storage.engine import Database, parse_database_url
-from triage_app.storage.migrate import MigrationReport, migrate
+from triage_app.storage import referrals as referral_repo
+from triage_app.storage.backup import daily_backup_if_due, newest_verified_backup
+from triage_app.storage.backup import restore_hint as backup_restore_hint
+from triage_app.storage.engine import Database, DatabaseError, DatabaseLocation, DatabaseReadOnly, parse_database_url
+from triage_app.storage.migrate import MigrationReport, head_revision, migrate
+from triage_app.storage.models import AppUser, UserRole
+from triage_app.storage.preflight import (
+    ReadOnlyKind,
+    SqliteFileCheck,
+    check_sqlite_before_opening,
+    file_write_problem,
+    probe_writable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +69,14 @@ class AppSession:
     migration: MigrationReport
     reassessed: int
     proposal: RulesProposal | None = None
+    #: Why the database is open for reading only (what is wrong and what to do), or None.
+    read_only: str | None = None
+    #: What kind of problem made it read-only (damaged, read-only, disk full), or None.
+    read_only_kind: ReadOnlyKind | None = None
+    #: The newest verified backup, when the database is damaged and one was found.
+    newest_backup: Path | None = None
+    #: Lines a command prints on standard error before its output (read-only mode, a daily backup that failed).
+    warnings: tuple[str, ...] = ()
 
     @property
     def rules(self) -> Rules:
@@ -138,16 +175,220 @@ def current_login(database: Database | None = None) -> str:
     return os_login()
 
 
-def open_database(db_url: str, *, backup_dir: Path | None) -> tuple[Database, MigrationReport]:
-    """Open and migrate the database (backing it up first); `DatabaseError` says what is wrong."""
-    database = Database(parse_database_url(db_url))
+#: The actions of the role matrix (services.permissions) that write nothing to the database, and so stay allowed
+#: while it is open read-only: looking, checking, exporting to a chosen folder, and restoring a backup (which
+#: replaces the damaged file rather than writing into it).
+READ_ONLY_ACTIONS = frozenset(
+    {
+        permissions.SCORE,
+        permissions.VIEW_QUEUE,
+        permissions.VIEW_REFERRAL,
+        permissions.VIEW_MEETINGS,
+        permissions.VIEW_USERS,
+        permissions.VIEW_RULES,
+        permissions.EXPORT_AGENDA,
+        permissions.EXPORT_OUTCOMES,
+        permissions.EXPORT_LETTERS,
+        permissions.AUDIT_VERIFY,
+        permissions.CHECK_DATABASE,
+        permissions.RESTORE_BACKUP,
+    }
+)
+
+
+def allowed_read_only(action: str) -> bool:
+    """Whether the action (a name from services.permissions) may be offered on a database open read-only."""
+    return action in READ_ONLY_ACTIONS
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOnlyStart:
+    """Why a database can only be read: the kind, the sentence that says what is wrong and what to do, and the
+    newest verified backup for a damaged one."""
+
+    kind: ReadOnlyKind
+    reason: str
+    newest_backup: Path | None = None
+
+
+def restore_hint(path: Path, backup_dir: Path | None) -> str:
+    """What to do about a lost or damaged database: the newest verified backup and the command that restores it
+    (storage.backup's words), or, when there is none, not to destroy what is left."""
+    newest = newest_verified_backup(backup_dir, path.stem) if backup_dir is not None else None
+    hint = backup_restore_hint(backup_dir, path.stem)
+    if newest is None:
+        hint += f" Do not delete or replace {path.name}: ask the unit's IT contact."
+    return hint
+
+
+def damage_summary(problems: tuple[str, ...]) -> str:
+    """SQLite's first complaint in one line, and how many more: `quick_check: On tree page 11 cell 4: ... (and 4
+    more)`. SQLite returns several complaints in one multi-line row, headed `*** in database main ***`."""
+    lines = [line.strip() for problem in problems for line in problem.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("***")]
+    if not lines:
+        return "quick_check: unknown problem"
+    more = len(lines) - 1
+    return f"quick_check: {lines[0]}" + (f" (and {more} more)" if more else "")
+
+
+def _read_only_start(check: SqliteFileCheck, backup_dir: Path | None) -> ReadOnlyStart | None:
+    """Why an existing (or new) SQLite database can only be read now, or None when it can be written."""
+    path = check.path
+    if check.damaged:
+        assert check.integrity is not None
+        backup = newest_verified_backup(backup_dir, path.stem) if backup_dir is not None else None
+        return ReadOnlyStart(
+            ReadOnlyKind.DAMAGED,
+            f"The database {path} is damaged ({damage_summary(check.integrity.problems)}); the app writes "
+            "nothing to it. " + restore_hint(path, backup_dir),
+            backup,
+        )
+    problem = (file_write_problem(path) if check.exists else None) or probe_writable(path.parent)
+    if problem is None:
+        return None
+    if problem.kind is ReadOnlyKind.DISK_FULL:
+        return ReadOnlyStart(
+            problem.kind,
+            f"The disk holding the database {path} is full ({problem.detail}), so no change can be saved. "
+            "Free space on that disk, then start the app (or run the command) again.",
+        )
+    return ReadOnlyStart(
+        problem.kind,
+        f"The database {path} cannot be written ({problem.detail}: the file or its folder is read-only), so no "
+        "change can be saved. Ask the unit's IT contact to make it writable, then start the app again.",
+    )
+
+
+def open_database(
+    db_url: str,
+    *,
+    backup_dir: Path | None,
+    allow_read_only: bool = False,
+) -> tuple[Database, MigrationReport, ReadOnlyStart | None]:
+    """Check, then open (and migrate) the database; `DatabaseError` says what is wrong.
+
+    On SQLite the file is looked at read-only first (storage.preflight). A database that can only be read is
+    opened read-only when `allow_read_only`, else refused with `DatabaseReadOnly`. A migration backs the database
+    up first (into `backup_dir`); the daily backup is not taken here (see `daily_backup`).
+    """
+    location = parse_database_url(db_url)
+    if location.path is None:
+        return _open_server(location, backup_dir)
+    hint = restore_hint(location.path, backup_dir)
+    # The disk first: on a full or read-only disk even reading a WAL database must avoid making its -shm file.
+    writable = location.path.parent.is_dir() and probe_writable(location.path.parent) is None
+    check = check_sqlite_before_opening(location.path, restore_hint=hint, folder_writable=writable)
+    problem = _read_only_start(check, backup_dir)
+    if problem is not None:
+        if not check.exists:
+            raise DatabaseError(f"no database can be made at {location.path}: {problem.reason}")
+        if not allow_read_only:
+            raise DatabaseReadOnly(
+                f"{problem.reason} This command changes the database, so it was refused; nothing was changed."
+            )
+        head = head_revision()
+        if check.revision != head:
+            raise DatabaseReadOnly(
+                f"{problem.reason} The database also needs its schema brought up to date ({check.revision or 'none'} "
+                f"-> {head}), which writes to it, so it cannot be opened now; nothing was changed."
+            )
+        database = Database(location, read_only=problem.reason)
+        try:
+            database.check_connection()
+        except BaseException:
+            database.dispose()
+            raise
+        log.warning("database opened read-only (%s)", problem.kind.value)
+        return database, MigrationReport(before=head, after=head, backup=None), problem
+    database = Database(location)
+    try:
+        database.check_connection()
+        # Back up before an upgrade only: the daily backup runs off the path to the first paint (daily_backup).
+        upgrade_due = check.revision is not None and check.revision != head_revision()
+        report = migrate(database, backup_dir=backup_dir if upgrade_due else None)
+    except BaseException:
+        database.dispose()
+        raise
+    return database, report, None
+
+
+def _open_server(location: DatabaseLocation, backup_dir: Path | None) -> tuple[Database, MigrationReport, None]:
+    """A database server (PostgreSQL): it checks its own pages and disk; open and migrate as before."""
+    database = Database(location)
     try:
         database.check_connection()
         report = migrate(database, backup_dir=backup_dir)
     except BaseException:
         database.dispose()
         raise
-    return database, report
+    return database, report, None
+
+
+def daily_backup(db: Database, backup_dir: Path | None) -> Path | None:
+    """Take the day's verified backup of a writable SQLite database if one is due (storage.backup).
+
+    Slow for a large database: the desktop runs it on the database worker after the first paint. Never for a
+    read-only or damaged database (nothing may be written, and a damaged one is never backed up), nor a server.
+    Returns the backup, or None when none was due.
+    """
+    path = db.location.path
+    if path is None or backup_dir is None or db.read_only is not None:
+        return None
+    return daily_backup_if_due(path, backup_dir)
+
+
+def _sign_in(database: Database, login: str) -> Actor:
+    """Sign in reading first: a known, active user with a role writes nothing.
+
+    Only a login the database does not know goes on to `sign_in`, which writes (the first user of a new
+    database becomes its administrator). A read-only database never gets there: an unknown user is refused.
+    """
+    with database.read() as session:
+        user = session.execute(select(AppUser).where(col(AppUser.login) == login)).scalar_one_or_none()
+        roles: frozenset[str] = frozenset()
+        if user is not None and user.id is not None:
+            roles = frozenset(
+                session.execute(select(col(UserRole.role)).where(col(UserRole.user_id) == user.id)).scalars().all()
+            )
+    if user is not None and user.id is not None and user.is_active and roles:
+        return Actor(user_id=user.id, login=user.login, display_name=user.display_name, roles=roles)
+    if database.read_only is None:
+        return sign_in(database, login=login)  # writes for a new user; refuses a deactivated or role-less one
+    if user is None:
+        raise UnknownUser(
+            f"The login '{login}' is not a user of this triage database, and the database is open for reading "
+            f"only, so no user can be added now. {database.read_only}"
+        )
+    if not user.is_active:
+        raise UnknownUser(f"The user '{login}' has been deactivated. Ask an administrator.")
+    raise UnknownUser(
+        f"The user '{login}' has no role in this triage database, so it shows them nothing. Ask an administrator "
+        f"to give you one (triage-app user roles {login} --role coordinator)."
+    )
+
+
+def _rules_at_start(database: Database, actor: Actor, shipped: RulesText | None, as_of: date) -> RulesAtStart:
+    """The rules in force, read first; only a database holding none approves the shipped rules (a write)."""
+    try:
+        return RulesAtStart(rules_in_force(database), approved_on_start=False, reassessed=0)
+    except NoApprovedRules:
+        if database.read_only is not None:
+            raise NoApprovedRules(
+                "this database holds no approved rules, and approving the shipped ones writes to it, which cannot "
+                f"be done now: the database is open for reading only. {database.read_only}"
+            ) from None
+    return ensure_rules_approved(database, signed_in=actor, shipped=shipped, as_of=as_of)
+
+
+def _refresh_priorities(database: Database, rules: Rules, as_of: date) -> None:
+    """Bring today's priorities up to date, writing only when one changed (read first)."""
+    if database.read_only is not None:
+        return  # the stored priorities stand; nothing may be written
+    with database.read() as session:
+        due = referral_repo.refresh_priorities(session, as_of=as_of, rules=rules, apply=False)
+    if due:
+        refresh_queue_priorities(database, rules=rules, as_of=as_of)
 
 
 def _shipped_rules(path: Path) -> RulesText | None:
@@ -166,21 +407,40 @@ def open_session(
     login: str | None = None,
     today: date | None = None,
     shipped_rules: Path | None = None,
+    allow_read_only: bool = False,
 ) -> AppSession:
     """Everything a command or the GUI needs before it starts work, the approved rules included.
 
     `shipped_rules` is the rules file this version of the app ships (default: resources/rules/); tests give
     another to play a newer release. It is approved only when the database holds no approval yet.
+
+    `allow_read_only`: a database that can only be read (damaged, read-only, disk full) is opened read-only
+    (`session.read_only` says why; `db.write()` refuses) instead of refused. Commands that only read and the
+    desktop pass True. No daily backup is taken here (see `daily_backup`): it would hold up the first window.
     """
     shipped = _shipped_rules(shipped_rules or shipped_rules_path())
-    database, report = open_database(db_url, backup_dir=backup_dir)
+    database, report, read_only = open_database(db_url, backup_dir=backup_dir, allow_read_only=allow_read_only)
+    warnings: list[str] = []
     try:
-        actor = sign_in(database, login=login or current_login(database))
+        actor = _sign_in(database, login or current_login(database))
         as_of = today or local_today()
-        started = ensure_rules_approved(database, signed_in=actor, shipped=shipped, as_of=as_of)
+        started = _rules_at_start(database, actor, shipped, as_of)
         proposal = shipped_proposal(database, shipped=shipped)
-        refresh_queue_priorities(database, rules=started.approval.rules, as_of=as_of)
+        _refresh_priorities(database, started.approval.rules, as_of)
+        if read_only is not None:
+            warnings.append(f"warning: the database is open for reading only. {read_only.reason}")
     except BaseException:
         database.dispose()
         raise
-    return AppSession(database, actor, started.approval, report, started.reassessed, proposal)
+    return AppSession(
+        database,
+        actor,
+        started.approval,
+        report,
+        started.reassessed,
+        proposal,
+        read_only=None if read_only is None else read_only.reason,
+        read_only_kind=None if read_only is None else read_only.kind,
+        newest_backup=None if read_only is None else read_only.newest_backup,
+        warnings=tuple(warnings),
+    )

@@ -3,6 +3,11 @@
 Every SQLite connection runs with journal_mode WAL, synchronous FULL, foreign_keys ON and a busy timeout, and
 transactions are begun by us (`BEGIN` or `BEGIN IMMEDIATE`) rather than by the driver, so that a write
 transaction holds the write lock from its first read: compare-and-swap and the audit chain depend on it.
+
+A database opened read-only (`Database(location, read_only=REASON)`: damaged, a read-only file or folder, a
+full disk) refuses `write()` with `DatabaseReadOnly`, saying why and that nothing was changed. On SQLite its
+connections are opened through a read-only URI (`file:PATH?mode=ro`) with `query_only` on and no journal-mode
+pragma, so nothing the app does can write to the file; on PostgreSQL every transaction is READ ONLY.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -33,6 +39,15 @@ class DatabaseError(RuntimeError):
 
 class DatabaseLockedError(DatabaseError):
     """Another program held the database for longer than the busy timeout."""
+
+
+class DatabaseReadOnly(DatabaseError):
+    """A change was asked of a database opened read-only; the message says why it is read-only and that
+    nothing was changed."""
+
+
+class DatabaseFull(DatabaseError):
+    """The disk holding the database is full (SQLite's "database or disk is full"); nothing was changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,23 +93,43 @@ def parse_database_url(text: str) -> DatabaseLocation:
     return DatabaseLocation(url, None)
 
 
-def check_sqlite_file(path: Path) -> None:
-    """Refuse anything at `path` that is not a SQLite database, and a missing folder. Never writes to it."""
+class EmptyDatabaseFile(DatabaseError):
+    """An existing database file holds nothing (zero bytes): refused, never made into a new database."""
+
+
+def check_sqlite_file(path: Path, *, restore_hint: str | None = None) -> bool:
+    """Refuse anything at `path` that is not a SQLite database, and a missing folder. Never writes to it.
+
+    Returns True when the file exists (a database to open) and False when it does not (a new one may be made
+    there). An existing file of zero bytes is NOT a new database: a copy that failed, a full disk or a crash
+    emptied it, and making a new database in its place would hide the loss and make the caller its
+    administrator. It is refused (`EmptyDatabaseFile`). `restore_hint` is added to the refusals (the newest
+    verified backup and how to restore it).
+    """
+    hint = f" {restore_hint}" if restore_hint else " Restore a backup or choose another file with --db."
     if path.is_dir():
         raise DatabaseError(f"{path} is a folder, not a database file")
     if not path.parent.is_dir():
         raise DatabaseError(f"the folder for the database does not exist: {path.parent}")
-    if path.exists():
-        try:
-            with path.open("rb") as handle:
-                header = handle.read(len(SQLITE_HEADER))
-        except OSError as exc:
-            raise DatabaseError(f"cannot read the database file {path}: {exc.strerror or exc}") from exc
-        if header and header != SQLITE_HEADER:
-            raise DatabaseError(
-                f"{path} is not a SQLite database (it may be damaged or another kind of file). "
-                "It has been left untouched; restore a backup or choose another file with --db."
-            )
+    if not path.exists():
+        return False
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise DatabaseError(f"cannot read the database file {path}: {exc.strerror or exc}") from exc
+    if not header:
+        raise EmptyDatabaseFile(
+            f"{path} is empty (0 bytes): the database it held has been lost from this file (an interrupted copy, "
+            "a full disk or a crash can do this). It has been left untouched and no new database was made in its "
+            f"place.{hint}"
+        )
+    if header != SQLITE_HEADER:
+        raise DatabaseError(
+            f"{path} is not a SQLite database (it may be damaged or another kind of file). "
+            f"It has been left untouched.{hint}"
+        )
+    return True
 
 
 def create_owner_only_file(path: Path) -> None:
@@ -106,6 +141,104 @@ def create_owner_only_file(path: Path) -> None:
     except OSError as exc:
         raise DatabaseError(f"cannot create the database file {path}: {exc.strerror or exc}") from exc
     os.close(fd)
+
+
+def readonly_sqlite_uri(path: Path, *, immutable: bool = False) -> str:
+    """The read-only URI of a SQLite file (percent-encoded, so '?' or '#' in a folder name is safe)."""
+    return "file:" + quote(path.resolve().as_posix(), safe="/:") + "?mode=ro" + ("&immutable=1" if immutable else "")
+
+
+def _wal_has_content(path: Path) -> bool:
+    """True when a -wal file beside the database holds frames (committed changes not yet in the file)."""
+    try:
+        return Path(f"{path}-wal").stat().st_size > 0
+    except OSError:
+        return False
+
+
+def connect_read_only(path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    """A read-only DBAPI connection to the SQLite file at `path`, opened at once; it never writes the file.
+
+    A WAL database read through `mode=ro` needs its -shm index, which SQLite creates beside the file. On a full
+    disk or in a folder that cannot be written that fails ("disk I/O error", "unable to open"); then, provided no
+    -wal holds changes (the app checkpoints it on a clean close), the file is opened `immutable`, which needs no
+    -shm: nothing can be writing a file on a disk nobody can write. The -wal and -shm the failed attempt left
+    behind (empty) are removed again. A -wal holding changes that cannot be read is said in words.
+    """
+    timeout = busy_timeout_ms / 1000
+    sidecars = [Path(f"{path}-wal"), Path(f"{path}-shm")]
+    existed = {side: side.exists() for side in sidecars}
+    connection = sqlite3.connect(readonly_sqlite_uri(path), uri=True, timeout=timeout, check_same_thread=False)
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the file (and its WAL)
+    except sqlite3.OperationalError as exc:
+        connection.close()
+        text = str(exc).lower()
+        if "disk i/o error" not in text and "unable to open" not in text and "readonly" not in text:
+            raise
+        for side in sidecars:  # only what this attempt made, and only while it holds nothing
+            with contextlib.suppress(OSError):
+                if not existed[side] and side.stat().st_size <= 4096 and not _wal_has_content(path):
+                    side.unlink()
+        if _wal_has_content(path):
+            raise sqlite3.OperationalError(
+                f"{path.name}-wal holds changes that cannot be read while the disk is full or read-only: free "
+                "space (or make the folder writable) and try again"
+            ) from exc
+        connection = sqlite3.connect(
+            readonly_sqlite_uri(path, immutable=True), uri=True, timeout=timeout, check_same_thread=False
+        )
+    except sqlite3.DatabaseError:
+        pass  # a damaged file: opened, and each read says what it can or cannot read
+    return connection
+
+
+def _readonly_sqlite_connector(path: Path, busy_timeout_ms: int) -> Callable[[], sqlite3.Connection]:
+    """A DBAPI connector for `path`, read-only (see `connect_read_only`)."""
+
+    def connect() -> sqlite3.Connection:
+        return connect_read_only(path, busy_timeout_ms=busy_timeout_ms)
+
+    return connect
+
+
+def _configure_readonly_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA query_only = ON")  # a second lock: no statement on this connection may write
+        # No journal_mode pragma: setting one writes to the file (and would switch another program's file to WAL).
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN DEFERRED")
+
+
+def create_new_sqlite_file(path: Path) -> None:
+    """Make a new, empty WAL database at `path` (owner-only), at once.
+
+    The header is written straight away, so that no other process ever finds a zero-byte file it would
+    (rightly) refuse as a lost database; if it cannot be written (a full disk), the empty file is removed again.
+    """
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, OWNER_ONLY)
+    except FileExistsError:
+        return  # another process made it first
+    except OSError as exc:
+        raise DatabaseError(f"cannot create the database file {path}: {exc.strerror or exc}") from exc
+    os.close(fd)
+    try:
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as connection:
+            connection.execute("PRAGMA journal_mode = WAL").fetchone()  # writes the header (page 1)
+    except sqlite3.Error as exc:
+        with contextlib.suppress(OSError):
+            if path.stat().st_size == 0:
+                path.unlink()
+        text = "the disk is full" if is_disk_full_error(exc) else str(exc)
+        raise DatabaseError(f"cannot create the database file {path}: {text}; nothing was created") from exc
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
@@ -131,25 +264,52 @@ def is_locked_error(exc: BaseException) -> bool:
     return "database is locked" in text or "database table is locked" in text
 
 
+def is_disk_full_error(exc: BaseException) -> bool:
+    """True when SQLite (or the operating system) said the disk is full."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "database or disk is full" in text or "no space left on device" in text
+
+
 class Database:
     """An engine plus the two kinds of session the app uses: read, and write (holding the write lock)."""
 
     def __init__(
-        self, location: DatabaseLocation, *, echo: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+        self,
+        location: DatabaseLocation,
+        read_only: str | None = None,
+        *,
+        echo: bool = False,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     ) -> None:
         self.location = location
         self.busy_timeout_ms = busy_timeout_ms
+        #: Why the database is open for reading only (a sentence that says what to do), or None.
+        self.read_only = read_only
         #: Called before every session; the GUI sets it to fail loudly on the GUI thread (see ui.worker).
         self.thread_guard: Callable[[], None] | None = None
-        if location.path is not None:
-            check_sqlite_file(location.path)
-            create_owner_only_file(location.path)
+        if location.path is not None and read_only is not None:
+            if not check_sqlite_file(location.path):
+                raise DatabaseError(f"there is no database at {location.path} to open for reading")
+            self.engine = sa.create_engine(
+                "sqlite+pysqlite://",
+                creator=_readonly_sqlite_connector(location.path, busy_timeout_ms),
+                poolclass=sa.pool.QueuePool,  # "sqlite://" alone would mean one in-memory connection per thread
+                echo=echo,
+                pool_size=2,
+                max_overflow=4,
+            )
+            _configure_readonly_sqlite(self.engine, busy_timeout_ms)
+        elif location.path is not None:
+            if not check_sqlite_file(location.path):
+                create_new_sqlite_file(location.path)
             # Pooled: the pragmas run once per connection, not once per query (dispose() closes them).
             self.engine = sa.create_engine(location.url, echo=echo, pool_size=2, max_overflow=4)
             _configure_sqlite(self.engine, busy_timeout_ms)
         else:
+            # A server: every transaction of a read-only session is READ ONLY (libpq's options, psycopg 2 and 3).
+            connect_args = {"options": "-c default_transaction_read_only=on"} if read_only is not None else {}
             try:
-                self.engine = sa.create_engine(location.url, pool_pre_ping=True, echo=echo)
+                self.engine = sa.create_engine(location.url, pool_pre_ping=True, echo=echo, connect_args=connect_args)
             except ImportError as exc:
                 raise DatabaseError(
                     f"the driver for {location.url.drivername} databases is not installed ({exc.name}); "
@@ -170,9 +330,17 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
-        """A session whose transaction holds the write lock from the start; commits on success."""
+        """A session whose transaction holds the write lock from the start; commits on success.
+
+        A read-only database refuses with `DatabaseReadOnly` before anything is begun.
+        """
         if self.thread_guard is not None:
             self.thread_guard()
+        if self.read_only is not None:
+            raise DatabaseReadOnly(
+                f"this change was refused and nothing was changed: the database is open for reading only. "
+                f"{self.read_only}"
+            )
         with (
             _translate_errors(self.location, self.busy_timeout_ms),
             Session(self._write_engine, expire_on_commit=False) as session,
@@ -201,6 +369,11 @@ def _translate_errors(location: DatabaseLocation, busy_timeout_ms: int) -> Itera
                 f"{busy_timeout_ms / 1000:g} seconds; nothing was changed. Try again in a moment."
             ) from exc
         detail = str(exc.orig).strip() if exc.orig is not None else str(exc)
+        if is_disk_full_error(exc):
+            raise DatabaseFull(
+                f"the disk holding the database {location.describe()} is full, so the change could not be saved; "
+                "nothing was changed. Free space on that disk, then try again."
+            ) from exc
         if "readonly" in detail.lower() or "read-only" in detail.lower():
             raise DatabaseError(
                 f"the database {location.describe()} cannot be written (read-only file or folder); nothing was changed."
@@ -213,6 +386,11 @@ def _translate_errors(location: DatabaseLocation, busy_timeout_ms: int) -> Itera
         raise DatabaseError(f"the database {location.describe()} cannot be reached: {detail}") from exc
     except sa.exc.DatabaseError as exc:
         detail = str(exc.orig).strip() if exc.orig is not None else str(exc)
+        if is_disk_full_error(exc):
+            raise DatabaseFull(
+                f"the disk holding the database {location.describe()} is full, so the change could not be saved; "
+                "nothing was changed. Free space on that disk, then try again."
+            ) from exc
         if "file is not a database" in detail.lower() or "malformed" in detail.lower():
             raise DatabaseError(
                 f"{location.describe()} is damaged or not a SQLite database; it has been left untouched. "

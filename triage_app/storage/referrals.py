@@ -613,12 +613,13 @@ def count_by(session: Session, column_name: str, queue_filter: QueueFilter | Non
     return {key: count for key, count in session.execute(query)}
 
 
-def refresh_priorities(session: Session, *, as_of: date, rules: Rules) -> int:
+def refresh_priorities(session: Session, *, as_of: date, rules: Rules, apply: bool = True) -> int:
     """Bring the queue's priorities up to `as_of`: the waiting term grows as referrals wait.
 
     Only open referrals whose waiting term is below its cap can change, so the daily cost follows the
     number of recent referrals, not the size of the queue. Stored assessments keep their own date.
-    Returns the number of referrals whose priority changed.
+    Returns the number of referrals whose priority changed (with `apply=False`: would change; nothing is
+    written, so a start can read first and write only when a priority moved).
     """
     query = select(
         col(ReferralRow.id), col(ReferralRow.received_on), col(ReferralRow.priority), col(ReferralRow.priority_waiting)
@@ -633,7 +634,7 @@ def refresh_priorities(session: Session, *, as_of: date, rules: Rules) -> int:
         term = waiting_term(weeks, rules)
         if term != waiting and priority is not None and waiting is not None:
             changed.append({"rid": referral_id, "p": priority - waiting + term, "w": term})
-    if changed:
+    if changed and apply:
         table: sa.Table = ReferralRow.__table__  # type: ignore[attr-defined]  # Core executemany: one statement
         session.connection().execute(
             update(table)

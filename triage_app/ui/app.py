@@ -59,7 +59,8 @@ def run_gui(paths: AppPaths, *, smoke: bool = False) -> int:
     window = MainWindow(paths)
     window.setProperty("smoke", smoke)
     # Administrators are offered rules shipped with a newer app (never applied silently): a notice with Review….
-    window.session_ready.connect(lambda: update_rules_notice(window))
+    # Not on a database open read-only: approving them could only be refused (the red banner says why).
+    window.session_ready.connect(lambda: None if window.read_only is not None else update_rules_notice(window))
     window.show()
     status = {"code": 0}
 

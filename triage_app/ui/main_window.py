@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
         self.panel.edit_requested.connect(self.open_selected)
         self._build_filters()
         self._build_banner()
+        self._build_read_only_banner()
 
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
@@ -134,7 +135,14 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setStretchFactor(2, 1)
         self.splitter.setSizes([230, 800, 380])
-        self.setCentralWidget(self.splitter)
+        # The read-only banner spans the window above the three panes: the first thing anyone sees.
+        whole = QWidget()
+        whole_layout = QVBoxLayout(whole)
+        whole_layout.setContentsMargins(0, 0, 0, 0)
+        whole_layout.setSpacing(0)
+        whole_layout.addWidget(self.read_only_banner)
+        whole_layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(whole)
         self._build_actions()
         self._build_status_bar()
         self._restore_layout()
@@ -227,6 +235,18 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.demo_button)
         layout.addWidget(self.new_button)
         self.banner.hide()
+
+    def _build_read_only_banner(self) -> None:
+        """A red banner, hidden until a database that can only be read is opened: what is wrong, what to do."""
+        self.read_only_banner = QLabel()
+        self.read_only_banner.setObjectName("readOnlyBanner")
+        self.read_only_banner.setAccessibleName("The database is open for reading only")
+        self.read_only_banner.setWordWrap(True)
+        self.read_only_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.read_only_banner.setStyleSheet(
+            "QLabel#readOnlyBanner { background: #b00020; color: white; padding: 8px 12px; font-weight: bold; }"
+        )
+        self.read_only_banner.hide()
 
     def _action(
         self,
@@ -389,6 +409,7 @@ class MainWindow(QMainWindow):
                 backup_dir=paths.backup_dir,
                 today=local_today(),
                 login=login,
+                allow_read_only=True,  # a damaged, read-only or full database opens read-only, with a banner
             )
             session.db.thread_guard = gui_thread_guard
             return session
@@ -402,14 +423,87 @@ class MainWindow(QMainWindow):
         self.show_rules_in_force()
         self._set_enabled(True)
         self._apply_roles()  # after enabling: roles switch some actions off again
+        self._show_read_only(session)
         self._selection_shown()  # and actions on a referral wait for one to be selected
         self.apply_filters()
         self.refresh_counts()
+        self._daily_backup()  # queued after the first page and the counts: never on the path to them
         self.session_ready.emit()
         if not self.settings.value("intended_use/shown", False, type=bool) and not self.property("smoke"):
             self.settings.setValue("intended_use/shown", True)
             self._sync_settings()
             Messages.intended_use(self)  # what the app does and does not do, once on each desktop
+
+    @property
+    def read_only(self) -> str | None:
+        """Why the open database can only be read (what is wrong and what to do), or None."""
+        return None if self.session is None else self.session.read_only
+
+    def _show_read_only(self, session: Any) -> None:
+        """A database that can only be read: the red banner says why and what to do; writing actions are off."""
+        if session.read_only is None:
+            self.read_only_banner.hide()
+            return
+        from triage_app.storage.preflight import ReadOnlyKind
+
+        kind = session.read_only_kind
+        if kind is ReadOnlyKind.DAMAGED:
+            backup = session.newest_backup
+            if backup is not None:
+                todo = (
+                    f"The newest verified backup is {backup.name}. An administrator restores it with "
+                    f"File > Restore a backup… or the command: triage-app restore {backup.name}"
+                )
+            else:
+                todo = "No verified backup was found: do not delete the database file, ask the unit's IT contact."
+            headline = "The database is damaged. It is open for reading only: nothing can be changed or saved."
+        elif kind is ReadOnlyKind.DISK_FULL:
+            headline = "The disk is full. The database is open for reading only: nothing can be changed or saved."
+            todo = "Free space on the disk, then restart the app."
+        else:
+            headline = "The database cannot be written. It is open for reading only: nothing can be changed or saved."
+            todo = "Ask the unit's IT contact to make the database file and its folder writable, then restart the app."
+        self.read_only_banner.setText(f"{headline}\n{todo}\nDetails: {session.read_only}")
+        self.read_only_banner.show()
+        off = "The database is open for reading only: " + (
+            "it is damaged"
+            if kind is ReadOnlyKind.DAMAGED
+            else "the disk is full"
+            if kind is ReadOnlyKind.DISK_FULL
+            else "it cannot be written"
+        )
+        for control in (self.rules_action, self.open_action):  # the form and Approve would only be refused
+            control.setEnabled(False)
+            control.setToolTip(off)
+        self.demo_button.hide()
+        self.setWindowTitle("SPD Referral Triage — READ ONLY")
+
+    def _read_only_off(self) -> str:
+        return "Not while the database is open for reading only (see the red banner)"
+
+    def _daily_backup(self) -> None:
+        """The day's verified backup, on a worker of its own after the first page: never on the path to the window.
+
+        A large database takes a while to copy and check; on its own worker the queue and the panel stay
+        responsive meanwhile. Never for a database open read-only.
+        """
+        if self.session is None or self.session.read_only is not None:
+            return
+        from triage_app.services.app import daily_backup
+
+        db, backup_dir = self._db(), self.paths.backup_dir
+        if getattr(self, "maintenance", None) is None:
+            self.maintenance = DbWorker(self)
+
+        def done(target: Any) -> None:
+            if target is not None:
+                self.statusBar().showMessage(f"Today's backup taken: {target.name}", 10_000)
+
+        def failed(error: BaseException) -> None:
+            log.error("daily backup failed: %s", type(error).__name__)
+            self.statusBar().showMessage(f"Today's backup could not be taken: {error}", 60_000)
+
+        self.maintenance.submit(lambda: daily_backup(db, backup_dir), done, failed)
 
     def show_rules_in_force(self) -> None:
         """Name the approved rules in force, and who approved them, in the status bar and on the triage panel."""
@@ -457,8 +551,15 @@ class MainWindow(QMainWindow):
                 action.setEnabled(False)
 
     def may(self, action: str) -> bool:
-        """Whether the signed-in user's roles allow the action (services.permissions); the service decides."""
-        return self.session is not None and actor_may(self.session.actor, action)
+        """Whether the signed-in user's roles allow the action (services.permissions); the service decides.
+
+        With the database open for reading only, no action that writes is allowed (services.app).
+        """
+        from triage_app.services.app import allowed_read_only
+
+        if self.session is None or not actor_may(self.session.actor, action):
+            return False
+        return self.session.read_only is None or allowed_read_only(action)
 
     def _apply_roles(self) -> None:
         """Each control is enabled by the role matrix; a disabled one says who may use it."""
@@ -474,6 +575,8 @@ class MainWindow(QMainWindow):
         ):
             allowed = self.may(action_name)
             refused = NOT_CONSULTANT if action_name in (CONFIRM_TRIAGE, OVERRIDE_TRIAGE) else who_may(action_name)
+            if self.read_only is not None and actor_may(self.session.actor, action_name):
+                refused = self._read_only_off()
             for control in controls:
                 control.setEnabled(allowed)
                 if not allowed:
@@ -610,7 +713,17 @@ class MainWindow(QMainWindow):
         detail = self.selection.detail
         self.panel.show_detail(detail, self.session.actor if self.session is not None else None)
         has_row = self.selection.referral_id is not None and self.session is not None
-        self.open_action.setEnabled(has_row)
+        self.open_action.setEnabled(has_row and self.read_only is None)
+        if self.read_only is not None:  # the panel's confirm, override, edit and status moves would write
+            for widget in (
+                self.panel.confirm_button,
+                self.panel.override_button,
+                self.panel.edit_button,
+                self.panel.status_combo,
+                self.panel.status_button,
+            ):
+                widget.setEnabled(False)
+                widget.setToolTip(self._read_only_off())
         self.confirm_action.setEnabled(
             self.may(CONFIRM_TRIAGE) and detail is not None and self.panel.confirm_button.isEnabled()
         )
@@ -682,6 +795,9 @@ class MainWindow(QMainWindow):
     def open_selected(self, focus_path: str | None = None) -> None:
         """Enter / double-click / Edit: the selected referral's form (loaded fresh)."""
         if self.selection.referral_id is None or self.session is None:
+            return
+        if self.read_only is not None:  # the form edits: the panel shows the referral instead
+            self.statusBar().showMessage(self._read_only_off(), 10_000)
             return
         self.open_referral(self.selection.referral_id, focus_path)
 
@@ -1104,6 +1220,8 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Finish background work and close the database."""
+        if getattr(self, "maintenance", None) is not None:
+            self.maintenance.shutdown()  # a daily backup under way is finished (a kill leaves only a partial file)
         self.worker.shutdown()
         if self.session is not None:
             self.session.close()

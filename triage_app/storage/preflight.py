@@ -1,0 +1,179 @@
+"""Looking at a SQLite database before anything opens it for writing, and at whether its disk can be written.
+
+The order on every start (services.app): the file (a header, or no file at all), then `quick_check` and the
+schema, all through a read-only connection that sets no journal mode, and only then an engine that writes. So a
+damaged file, an emptied file or another program's database is refused or opened read-only without a byte of it
+changing (the engine's WAL pragma would otherwise switch another program's file to WAL before it was refused).
+
+SQLite only: a database server checks its own pages and its own disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from triage_app.storage.engine import DatabaseError, check_sqlite_file, connect_read_only
+from triage_app.storage.integrity import (
+    MAX_PROBLEMS,
+    IntegrityError,
+    IntegrityResult,
+    open_readonly,
+    quick_check,
+    table_names,
+)
+
+#: How much the start-up probe writes (and fsyncs) in the database's folder: a few pages of SQLite's WAL.
+PROBE_BYTES = 16 * 1024
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+_READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+class ForeignDatabase(DatabaseError):
+    """A SQLite file of another program (tables, but no triage schema version): refused, left as it was."""
+
+
+class ReadOnlyKind(StrEnum):
+    """Why a database can only be read."""
+
+    DAMAGED = "damaged"
+    READ_ONLY = "read-only"
+    DISK_FULL = "disk-full"
+
+
+@dataclass(frozen=True, slots=True)
+class SqliteFileCheck:
+    """What the read-only look at a database file found.
+
+    `exists` False: no file, a new database may be made there. `revision` is the schema revision (None for a
+    new database). `integrity` is `quick_check`'s answer (None for a new database).
+    """
+
+    path: Path
+    exists: bool
+    revision: str | None
+    integrity: IntegrityResult | None
+
+    @property
+    def damaged(self) -> bool:
+        """True when quick_check found a problem."""
+        return self.integrity is not None and not self.integrity.ok
+
+
+def check_sqlite_before_opening(
+    path: Path, *, restore_hint: str | None = None, folder_writable: bool = True
+) -> SqliteFileCheck:
+    """Look at the file without writing to it: header, quick_check, schema.
+
+    Raises `DatabaseError` for a folder, a missing folder, a zero-byte file (`EmptyDatabaseFile`), a file that
+    is not SQLite, and `ForeignDatabase` for another program's database; `restore_hint` is added to those
+    messages that a backup answers. With `folder_writable` False (a full or read-only disk, found by
+    `probe_writable` first) the checks read through `engine.connect_read_only`, which needs no -shm file:
+    otherwise SQLite's failure to make one would read as a damaged database.
+    """
+    if not check_sqlite_file(path, restore_hint=restore_hint):
+        return SqliteFileCheck(path, exists=False, revision=None, integrity=None)
+    integrity = quick_check(path) if folder_writable else _quick_check_without_space(path)
+    tables: list[str] = []
+    revision: str | None = None
+    try:
+        with _reading(path, folder_writable) as connection:
+            tables = table_names(connection)
+            if "alembic_version" in tables:
+                row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+                revision = str(row[0]) if row else None
+    except (IntegrityError, sqlite3.Error) as exc:
+        if integrity.ok:  # readable enough to pass quick_check, yet its schema cannot be read: damaged too
+            integrity = IntegrityResult(False, (str(exc),))
+    if integrity.ok and tables and "alembic_version" not in tables:
+        raise ForeignDatabase(
+            f"{path} is a database of another program (it has tables but no triage schema version); it has been "
+            "left untouched. Choose another file with --db."
+        )
+    return SqliteFileCheck(path, exists=True, revision=revision, integrity=integrity)
+
+
+@contextlib.contextmanager
+def _reading(path: Path, folder_writable: bool) -> Iterator[sqlite3.Connection]:
+    if folder_writable:
+        with open_readonly(path) as connection:
+            yield connection
+        return
+    connection = connect_read_only(path)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def _quick_check_without_space(path: Path) -> IntegrityResult:
+    """`PRAGMA quick_check` as storage.integrity runs it, through a connection that needs no -shm file."""
+    try:
+        with _reading(path, folder_writable=False) as connection:
+            rows = connection.execute(f"PRAGMA quick_check({MAX_PROBLEMS})").fetchall()
+    except sqlite3.Error as exc:
+        return IntegrityResult(False, (str(exc),))
+    problems = tuple(str(row[0]) for row in rows if row and row[0] != "ok")
+    return IntegrityResult(not problems, problems)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteProblem:
+    """Why a folder or file cannot be written: `kind` (read-only or disk full) and the system's words."""
+
+    kind: ReadOnlyKind
+    detail: str
+
+
+def _problem(exc: OSError) -> WriteProblem:
+    if exc.errno in _FULL:
+        return WriteProblem(ReadOnlyKind.DISK_FULL, exc.strerror or str(exc))
+    if exc.errno in _READ_ONLY:
+        return WriteProblem(ReadOnlyKind.READ_ONLY, exc.strerror or str(exc))
+    return WriteProblem(ReadOnlyKind.READ_ONLY, exc.strerror or str(exc))
+
+
+def _write_probe(folder: Path, size: int) -> None:
+    """Write `size` bytes to a new file in `folder`, fsync them and remove the file (the fault tests patch this)."""
+    fd, name = _make_probe_file(folder)
+    try:
+        block = b"\0" * size
+        written = 0
+        while written < size:
+            written += os.write(fd, block[written:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            Path(name).unlink()
+
+
+def _make_probe_file(folder: Path) -> tuple[int, str]:
+    name = str(folder / f".triage-space-probe-{os.getpid()}")
+    return os.open(name, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600), name
+
+
+def probe_writable(folder: Path, *, size: int = PROBE_BYTES) -> WriteProblem | None:
+    """Whether a database in `folder` could save a change: a few KB written and fsynced, then removed.
+
+    None when it can; otherwise why not (ENOSPC/EDQUOT: the disk is full; EROFS/EACCES/EPERM: read-only).
+    """
+    try:
+        _write_probe(folder, size)
+    except OSError as exc:
+        return _problem(exc)
+    return None
+
+
+def file_write_problem(path: Path) -> WriteProblem | None:
+    """Whether the database file itself (and its -wal and -shm beside it, if there) can be written."""
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if candidate.exists() and not os.access(candidate, os.W_OK):
+            return WriteProblem(ReadOnlyKind.READ_ONLY, f"{candidate.name} is read-only")
+    return None
