@@ -1,0 +1,212 @@
+"""Exports under faults (issue 10, finding 5): the file and its audit event stand or fall together.
+
+Each fault is done for real where it can be: a write lock held by another connection, a commit that fails, a
+rename that fails, a full disk (an injected ENOSPC), a database open read-only. After each, no file with patient
+data is left behind, no temporary file either, the audit trail holds no event for a file that is not there,
+and the message says what happened ("was not written"), never "nothing was changed" for a file that was made.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.exporters.corpus import MEETING_DAY
+from tests.exporters.plain_meeting import export_events, held_meeting, leftovers
+from triage_app.services.exports import ExportNotWritten, audit_note, export_agenda_file, export_letters
+from triage_app.services.users import Actor
+from triage_app.storage.engine import Database, parse_database_url, sqlite_url
+
+__all__ = ["held_meeting"]  # the fixture, used by name below
+
+Meeting = tuple[int, list[int]]
+
+
+@pytest.fixture
+def impatient(db_path: Path, db: Database) -> Iterator[Database]:
+    """The same database opened as another desktop would, giving up on a lock after 0.2 s."""
+    database = Database(parse_database_url(sqlite_url(db_path)), busy_timeout_ms=200)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def locker(db_path: Path) -> Iterator[sqlite3.Connection]:
+    """Another program holding the database's write lock (BEGIN IMMEDIATE) until the test ends."""
+    connection = sqlite3.connect(db_path, isolation_level=None, timeout=0.1)
+    connection.execute("BEGIN IMMEDIATE")
+    yield connection
+    connection.execute("ROLLBACK")
+    connection.close()
+
+
+@pytest.mark.hazard("H11", "H17")
+def test_a_locked_database_leaves_no_agenda_and_says_it_was_not_written(
+    db: Database,
+    db_path: Path,
+    admin: Actor,
+    held_meeting: Meeting,
+    impatient: Database,
+    tmp_path: Path,
+) -> None:
+    events = export_events(db_path)
+    target = tmp_path / "agenda.pdf"
+    connection = sqlite3.connect(db_path, isolation_level=None, timeout=0.1)
+    connection.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    try:
+        with pytest.raises(ExportNotWritten) as failed:
+            export_agenda_file(impatient, actor=admin, meeting_id=held_meeting[0], fmt="pdf", out=target)
+    finally:
+        connection.execute("ROLLBACK")
+        connection.close()
+    message = str(failed.value)
+    assert message == (
+        f"the file {target} was not written: the audit event could not be recorded because another program held "
+        f"the database {db_path} locked for 0.2 seconds. Try again in a moment."
+    )
+    assert "nothing was changed" not in message
+    assert not target.exists() and leftovers(tmp_path) == [] and list(tmp_path.glob("*.pdf")) == []
+    assert export_events(db_path) == events
+    # Once the lock is gone the same export is written and audited.
+    export_agenda_file(impatient, actor=admin, meeting_id=held_meeting[0], fmt="pdf", out=target)
+    assert target.read_bytes().startswith(b"%PDF") and '"agenda.pdf"' in export_events(db_path)[-1]
+
+
+@pytest.mark.hazard("H10", "H11", "H17")
+def test_a_locked_database_leaves_no_letter_and_no_folder(
+    db: Database,
+    db_path: Path,
+    admin: Actor,
+    held_meeting: Meeting,
+    impatient: Database,
+    locker: sqlite3.Connection,
+    tmp_path: Path,
+) -> None:
+    events = export_events(db_path)
+    folder = tmp_path / "letters"  # does not exist: made for the letters, removed with them
+    with pytest.raises(ExportNotWritten) as failed:
+        export_letters(
+            impatient, actor=admin, meeting_id=held_meeting[0], fmt="docx", out_dir=folder, today=MEETING_DAY
+        )
+    message = str(failed.value)
+    assert message.startswith(
+        f"no letters were written to {folder} (the folder made for them was removed again): the audit event could "
+        "not be recorded because another program held the database"
+    )
+    assert "nothing was changed" not in message
+    assert not folder.exists() and export_events(db_path) == events
+
+
+@pytest.mark.hazard("H10", "H11", "H17")
+def test_a_failing_rename_removes_every_letter_already_in_place(
+    db: Database, db_path: Path, admin: Actor, held_meeting: Meeting, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    events = export_events(db_path)
+    real_link = os.link
+    placed: list[str] = []
+
+    def second_fails(source: str | os.PathLike[str], target: str | os.PathLike[str], **kw: bool) -> None:
+        if placed:  # the first letter is in place; the second cannot be
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(target))
+        real_link(source, target, **kw)
+        placed.append(str(target))
+
+    monkeypatch.setattr(os, "link", second_fails)
+    with pytest.raises(ExportNotWritten) as failed:
+        export_letters(db, actor=admin, meeting_id=held_meeting[0], fmt="pdf", out_dir=folder, today=MEETING_DAY)
+    assert str(failed.value) == (
+        f"no letters were written to {folder}: the file could not be written or put in place (Input/output error)."
+    )
+    assert len(placed) == 1 and not Path(placed[0]).exists()  # the letter already in place was removed
+    assert list(folder.iterdir()) == [] and export_events(db_path) == events  # no event for either letter
+
+
+@pytest.mark.hazard("H11", "H17")
+def test_a_failing_commit_puts_back_the_file_it_was_told_to_replace(
+    db: Database, db_path: Path, admin: Actor, held_meeting: Meeting, tmp_path: Path
+) -> None:
+    target = tmp_path / "agenda.csv"
+    target.write_text("the agenda circulated last week")
+    events = export_events(db_path)
+
+    def commit_fails(connection: sa.Connection) -> None:
+        raise sa.exc.OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error"))
+
+    sa.event.listen(db.engine, "commit", commit_fails)
+    try:
+        with pytest.raises(ExportNotWritten, match=f"^the file {target} was not written: the audit event could not"):
+            export_agenda_file(db, actor=admin, meeting_id=held_meeting[0], fmt="csv", out=target, overwrite=True)
+    finally:
+        sa.event.remove(db.engine, "commit", commit_fails)
+    assert target.read_text() == "the agenda circulated last week"  # replaced, then put back
+    assert leftovers(tmp_path) == [] and export_events(db_path) == events
+
+
+@pytest.mark.hazard("H11", "H17")
+def test_a_full_disk_while_writing_leaves_nothing(
+    db: Database, db_path: Path, admin: Actor, held_meeting: Meeting, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    target = tmp_path / "agenda.docx"
+    events = export_events(db_path)
+    with pytest.raises(ExportNotWritten) as failed:
+        export_agenda_file(db, actor=admin, meeting_id=held_meeting[0], fmt="docx", out=target)
+    assert str(failed.value) == (
+        f"the file {target} was not written: the file could not be written or put in place (No space left on device)."
+    )
+    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == [] and export_events(db_path) == events
+
+
+def _read_only(db_path: Path, reason: str) -> Database:
+    """The database opened read-only, as the app does on a full disk (Database(location, read_only=REASON))."""
+    location = parse_database_url(sqlite_url(db_path))
+    try:
+        return Database(location, read_only=reason)  # type: ignore[call-arg,unused-ignore]
+    except TypeError:  # before read-only mode: the export reads only the reason
+        database = Database(location)
+        database.read_only = reason  # type: ignore[attr-defined,unused-ignore]
+        return database
+
+
+@pytest.mark.hazard("H11", "H17")
+def test_a_read_only_database_exports_and_records_it_in_the_log_only(
+    db: Database,
+    db_path: Path,
+    admin: Actor,
+    held_meeting: Meeting,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    events = export_events(db_path)
+    db.dispose()
+    read_only = _read_only(db_path, "the disk is full")
+    target = tmp_path / "agenda.csv"
+    try:
+        with caplog.at_level(logging.INFO, logger="triage_app"):
+            export_agenda_file(read_only, actor=admin, meeting_id=held_meeting[0], fmt="csv", out=target)
+        note = audit_note(read_only)
+    finally:
+        read_only.dispose()
+    assert target.read_text(encoding="utf-8-sig").startswith("CONFIDENTIAL")
+    assert note == (
+        "recorded in the app log only, not in the audit trail, because the database is read-only (the disk is full)"
+    )
+    assert export_events(db_path) == events
+    logged = [r.getMessage() for r in caplog.records if "recorded in the log only" in r.getMessage()]
+    assert logged == [
+        f"export recorded in the log only (database read-only): user=admin-test meeting={held_meeting[0]} "
+        "what=agenda (csv) file=agenda.csv pseudonymised=False"
+    ]
+    assert "Plainfield" not in caplog.text and "Ordinaryson" not in caplog.text  # ids and file names, no patient
