@@ -66,7 +66,14 @@ def _run_check(path: Path, pragma: str) -> IntegrityResult:
     try:
         with open_readonly(path) as connection:
             rows = connection.execute(f"PRAGMA {pragma}({MAX_PROBLEMS})").fetchall()
-            problems = tuple(str(row[0]) for row in rows if row and row[0] != "ok")
+            # A row can hold several lines, headed "*** in database main ***": one problem a line, no headers.
+            problems = tuple(
+                line.strip()
+                for row in rows
+                if row and row[0] != "ok"
+                for line in str(row[0]).splitlines()
+                if line.strip() and not line.startswith("*** in database")
+            )
             if pragma == "integrity_check" and not problems:
                 broken = connection.execute("PRAGMA foreign_key_check").fetchall()
                 if broken:
@@ -87,8 +94,17 @@ def quick_check(path: Path) -> IntegrityResult:
 
 
 def integrity_check(path: Path) -> IntegrityResult:
-    """SQLite's full `PRAGMA integrity_check`, then `PRAGMA foreign_key_check`: for `triage-app check`."""
-    return _run_check(path, "integrity_check")
+    """SQLite's full `PRAGMA integrity_check`, then `PRAGMA foreign_key_check`: for `triage-app check`.
+
+    When the full check stops on an error of its own ("database disk image is malformed"), the quick check's
+    list is added: it often names the damaged page.
+    """
+    result = _run_check(path, "integrity_check")
+    if result.ok or len(result.problems) > 1:
+        return result
+    quick = _run_check(path, "quick_check")
+    extra = tuple(p for p in quick.problems if p not in result.problems)
+    return IntegrityResult(False, (result.problems + extra)[:MAX_PROBLEMS])
 
 
 def _quote_identifier(name: str) -> str:
