@@ -123,10 +123,10 @@ def test_a_backup_killed_while_it_copies_counts_for_nothing(capsys: pytest.Captu
     assert backup_due(backups, STEM)
     assert quick_check(database).ok  # the database itself is untouched by the kill
     # The next backup removes the leftovers and is verified.
-    made = daily_backup_if_due(database, backups)
-    assert made is not None and newest_verified_backup(backups, STEM) == made
+    after = daily_backup_if_due(database, backups)
+    assert after is not None and newest_verified_backup(backups, STEM) == after
     assert not list(backups.glob(f".{STEM}-*.partial*"))
-    assert integrity_check(made).ok and row_counts(made)["referral"] == 20
+    assert integrity_check(after).ok and row_counts(after)["referral"] == 20
 
 
 # --- finding 1: a damaged database is never backed up; rotation keeps the good backups -------------------------------
