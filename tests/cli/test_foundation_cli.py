@@ -77,6 +77,7 @@ def test_audit_verify_reports_the_break(capsys: pytest.CaptureFixture[str], data
     run(capsys, "--data-dir", str(data_dir), "migrate")
     run(capsys, "--data-dir", str(data_dir), "user", "add", "jo", "--name", "Jo Test", "--role", "coordinator")
     with sqlite3.connect(data_dir / "triage.sqlite3") as connection:
+        connection.execute("DROP TRIGGER audit_event_no_update")  # as a forger must first (schema 0005)
         connection.execute("UPDATE audit_event SET action = 'delete' WHERE id = 1")
     code, _, err = run(capsys, "--data-dir", str(data_dir), "audit", "verify")
     assert code == 1 and "BROKEN at event 1" in err

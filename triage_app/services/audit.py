@@ -1,17 +1,136 @@
-"""Audit trail checks. (On-demand backups are services/maintenance.py's; `backup_now` is re-exported here.)"""
+"""Audit trail checks (`audit verify`), the audit of a queue export, and on-demand backups."""
 
 from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
 
 from triage_app.services.maintenance import backup_now as backup_now  # moved there; re-exported for callers
 from triage_app.services.permissions import AUDIT_VERIFY, authorize
 from triage_app.services.users import Actor
-from triage_app.storage.audit import ChainReport, verify_chain
+from triage_app.storage.audit import (
+    ChainReport,
+    check_append_only,
+    compare_checkpoint,
+    record_event,
+    verify_chain,
+    verify_referrals,
+)
+from triage_app.storage.audit_checkpoint import checkpoint_path_of
 from triage_app.storage.engine import Database
 
+log = logging.getLogger(__name__)
 
-def verify_audit_trail(db: Database, *, actor: Actor | None = None) -> ChainReport:
-    """Check every link of the audit hash chain; the report names the first broken event."""
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """What `audit verify` found: the chain, the head against the checkpoint file, every referral against its
+    last audit event, and the database's append-only triggers. `problems` lists every problem found, the most
+    telling first (a broken chain, then the checkpoint, then referrals, then the triggers)."""
+
+    chain: ChainReport
+    checkpoint: str  # what was compared with the checkpoint file, in words
+    referrals_checked: int
+    referrals_not_covered: int
+    problems: tuple[str, ...]
+
+    @property
+    def intact(self) -> bool:
+        """True when nothing was found wrong."""
+        return not self.problems
+
+    @property
+    def checked(self) -> int:
+        """How many events were checked (all of them when the chain holds)."""
+        return self.chain.checked
+
+    @property
+    def first_broken(self) -> int | None:
+        """The first event whose link or content does not hold, if the chain is broken."""
+        return self.chain.first_broken
+
+    @property
+    def problem(self) -> str | None:
+        """The first problem found, or None."""
+        return self.problems[0] if self.problems else None
+
+    def summary(self) -> str:
+        """One line for an intact trail: events, checkpoint, referrals."""
+        covered = ""
+        if self.referrals_not_covered:
+            covered = (
+                f", {self.referrals_not_covered} not covered (stored before referral states were audited; they "
+                "are checked from their next audited change)"
+            )
+        return (
+            f"{self.checked} events checked; {self.checkpoint}; {self.referrals_checked} referrals checked against "
+            f"their last audit event{covered}"
+        )
+
+
+def verify_audit_trail(db: Database, *, actor: Actor | None = None, checkpoint: Path | None = None) -> AuditReport:
+    """Check the audit trail: every link of the hash chain, the head against the checkpoint file (by default
+    the one `open_session` registered for this database), each referral's stored state against its last audit
+    event, and the append-only triggers. Reads only."""
+    registered = checkpoint_path_of(db.engine)
+    path = checkpoint if checkpoint is not None else (registered[0] if registered is not None else None)
+    database = registered[1] if registered is not None else db.location.describe()
     with db.read() as session:
         if actor is not None:
             authorize(actor, AUDIT_VERIFY, session=session)
-        return verify_chain(session)
+        chain = verify_chain(session)
+        problems: list[str] = []
+        if not chain.intact:
+            assert chain.problem is not None
+            problems.append(chain.problem)
+            compared = "checkpoint not compared (the chain is broken)"
+            checked = not_covered = 0
+        else:
+            compared, problem = compare_checkpoint(session, chain, path, database=database)
+            if problem is not None:
+                problems.append(problem)
+            referrals = verify_referrals(session, chain)
+            problems.extend(referrals.problems)
+            checked, not_covered = referrals.checked, referrals.not_covered
+        triggers = check_append_only(session)
+        if triggers is not None:
+            problems.append(triggers)
+    report = AuditReport(chain, compared, checked, not_covered, tuple(problems))
+    if not report.intact:
+        log.error("audit verify: %d problems; the first: %s", len(problems), problems[0])
+    return report
+
+
+def audit_queue_export(
+    db: Database, *, actor: Actor, referral_ids: list[int], what: str, filters: dict[str, str | None]
+) -> str | None:
+    """Record that the queue was exported with patient identifiers (`queue --json`), before it is written.
+
+    Returns None when the event is in the audit trail. A read-only database cannot take it: the event goes to
+    the app log (ids only) and the returned sentence says so, for the user. Any other failure raises, and the
+    caller writes nothing.
+    """
+    if getattr(db, "read_only", None) is not None:  # Database.read_only: the read-only mode's reason
+        log.warning(
+            "queue export recorded in the log only (database read-only): user=%s what=%s referrals=%d",
+            actor.login,
+            what,
+            len(referral_ids),
+        )
+        return "recorded in the app log only, not in the audit trail, because the database is read-only"
+    with db.write() as session:
+        record_event(
+            session,
+            user_login=actor.login,
+            action="export",
+            entity="queue",
+            entity_id=None,
+            changes={
+                "format": [None, what],
+                "referrals": [None, len(referral_ids)],
+                "referral_ids": [None, referral_ids],
+                "filter": [None, filters],
+            },
+        )
+    return None
