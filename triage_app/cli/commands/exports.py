@@ -1,4 +1,8 @@
-"""`triage-app agenda|outcomes MEETING`: export a meeting's agenda or outcome summary."""
+"""`triage-app agenda|outcomes MEETING`: export a meeting's agenda or outcome summary.
+
+Never into the data folder, never over the database or a backup, never over an existing file without `--force`;
+the file and its audit event stand or fall together (services.exports).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from triage_app.cli.common import (
+    EXIT_FAILURE,
     EXIT_OK,
     AddCommand,
+    CommandError,
     id_number,
+    session_paths,
 )
 
 
@@ -22,27 +29,38 @@ def register(add: AddCommand) -> None:
         sub = add(name, text)
         sub.add_argument("meeting", type=id_number, metavar="MEETING")
         sub.add_argument("--format", required=True, choices=("pdf", "docx", "csv", "html"))
-        sub.add_argument("--out", required=True, metavar="FILE")
+        sub.add_argument(
+            "--out", required=True, metavar="FILE", help="the file to write (never inside the app's data folder)"
+        )
         sub.add_argument(
             "--pseudonymised",
             action="store_true",
             help="initials and last four NHS digits only",
         )
+        sub.add_argument("--force", action="store_true", help="replace FILE if it exists (never a database)")
         sub.set_defaults(run=cmd_export)
 
 
 def cmd_export(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
-    """`triage-app agenda|outcomes MEETING --format F --out FILE [--pseudonymised]`."""
-    from triage_app.services.exports import export_agenda_file
+    """`triage-app agenda|outcomes MEETING --format F --out FILE [--pseudonymised] [--force]`."""
+    from triage_app.services.exports import ExportNotWritten, ExportWouldOverwrite, audit_note, export_agenda_file
 
-    target = export_agenda_file(
-        session.db,
-        actor=session.actor,
-        meeting_id=args.meeting,
-        fmt=args.format,
-        out=Path(args.out),
-        pseudonymised=args.pseudonymised,
-        outcomes=args.command == "outcomes",
-    )
-    print(f"wrote {target}", file=out)
+    try:
+        target = export_agenda_file(
+            session.db,
+            actor=session.actor,
+            meeting_id=args.meeting,
+            fmt=args.format,
+            out=Path(args.out),
+            pseudonymised=args.pseudonymised,
+            outcomes=args.command == "outcomes",
+            data_dir=session_paths(args).data_dir,
+            overwrite=args.force,
+        )
+    except ExportWouldOverwrite as exc:
+        raise CommandError(str(exc).replace("say to replace", "add --force to replace")) from exc
+    except ExportNotWritten as exc:
+        raise CommandError(str(exc), EXIT_FAILURE) from exc
+    note = audit_note(session.db)
+    print(f"wrote {target}" + (f"; {note}" if note else ""), file=out)
     return EXIT_OK

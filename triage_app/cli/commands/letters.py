@@ -1,4 +1,9 @@
-"""`triage-app letters MEETING`: outcome letters to each referrer."""
+"""`triage-app letters MEETING`: outcome letters to each referrer.
+
+Never into the data folder; a folder that does not exist is created (owner-only) when the folder it goes in
+exists; if any letter's file exists the whole batch is refused, naming them, unless `--force`; the letters and
+their audit events stand or fall together (services.exports).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from triage_app.cli.common import (
+    EXIT_FAILURE,
     EXIT_OK,
     AddCommand,
+    CommandError,
     count_of,
     id_number,
+    session_paths,
     today,
 )
 
@@ -20,27 +28,41 @@ def register(add: AddCommand) -> None:
     letters = add("letters", "write one outcome letter per decided case, to each referrer")
     letters.add_argument("meeting", type=id_number, metavar="MEETING")
     letters.add_argument("--format", required=True, choices=("docx", "pdf"))
-    letters.add_argument("--out-dir", required=True, metavar="DIR")
+    letters.add_argument(
+        "--out-dir",
+        required=True,
+        metavar="DIR",
+        help="the folder to write them in (created, owner-only, if missing; never inside the app's data folder)",
+    )
     letters.add_argument("--template", metavar="FILE", help="a unit's own letter template")
     letters.add_argument("--unit-name", default="specialist neurosurgical unit")
+    letters.add_argument("--force", action="store_true", help="replace letters already written in DIR")
     letters.set_defaults(run=cmd_letters)
 
 
 def cmd_letters(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
-    """`triage-app letters MEETING --format F --out-dir DIR`."""
-    from triage_app.services.exports import export_letters
+    """`triage-app letters MEETING --format F --out-dir DIR [--force]`."""
+    from triage_app.services.exports import ExportNotWritten, ExportWouldOverwrite, audit_note, export_letters
 
-    written = export_letters(
-        session.db,
-        actor=session.actor,
-        meeting_id=args.meeting,
-        fmt=args.format,
-        out_dir=Path(args.out_dir),
-        unit_name=args.unit_name,
-        template=Path(args.template) if args.template else None,
-        today=today(),
-    )
+    try:
+        written = export_letters(
+            session.db,
+            actor=session.actor,
+            meeting_id=args.meeting,
+            fmt=args.format,
+            out_dir=Path(args.out_dir),
+            unit_name=args.unit_name,
+            template=Path(args.template) if args.template else None,
+            today=today(),
+            data_dir=session_paths(args).data_dir,
+            overwrite=args.force,
+        )
+    except ExportWouldOverwrite as exc:
+        raise CommandError(str(exc).replace("say to replace", "add --force to replace")) from exc
+    except ExportNotWritten as exc:
+        raise CommandError(str(exc), EXIT_FAILURE) from exc
     for path in written:
         print(f"wrote {path}", file=out)
-    print(count_of(len(written), "letter"), file=out)
+    note = audit_note(session.db) if written else None
+    print(count_of(len(written), "letter") + (f"; {note}" if note else ""), file=out)
     return EXIT_OK
