@@ -66,7 +66,6 @@ from triage_app.services.permissions import (
     EXPORT_OUTCOMES,
     PLAN_MEETING,
     RECORD_OUTCOME,
-    actor_may,
     who_may,
 )
 from triage_app.ui.dialogs import Messages
@@ -622,8 +621,11 @@ class MeetingWindow(QMainWindow):
         self.refresh()
 
     def may(self, action: str) -> bool:
-        """Whether the signed-in user's roles allow the action (services.permissions); the service decides."""
-        return self.main.session is not None and actor_may(self.main.session.actor, action)
+        """Whether the signed-in user's roles allow the action (services.permissions); the service decides.
+
+        Asked of the main window, which also refuses every writing action while the database is read-only.
+        """
+        return bool(self.main.may(action))
 
     def _enable(self) -> None:
         """Controls follow the meeting shown and the role matrix; one disabled by role says who may use it."""
@@ -802,8 +804,13 @@ class MeetingWindow(QMainWindow):
     # --- export and print ------------------------------------------------------------------------------------
 
     def export(self, *, outcomes: bool) -> None:
-        """Export the agenda (or the outcome summary) in the chosen format."""
-        from triage_app.services.exports import export_agenda_file
+        """Export the agenda (or the outcome summary) in the chosen format.
+
+        The save dialog asks before replacing a file (Qt's own question), so its answer is passed on as
+        `overwrite`; a file in the data folder (or the database itself) is still refused, in the error dialog,
+        and nothing is written.
+        """
+        from triage_app.services.exports import audit_note, export_agenda_file
 
         if self.detail is None:
             return
@@ -814,8 +821,10 @@ class MeetingWindow(QMainWindow):
         if target is None:
             return
         session, meeting_id, pseudo = self.main.session, self.meeting_id or 0, self.pseudonymised.isChecked()
-        self._submit(
-            lambda: export_agenda_file(
+        data_dir = self.main.paths.data_dir
+
+        def task() -> tuple[Path, str | None]:
+            path = export_agenda_file(
                 session.db,
                 actor=session.actor,
                 meeting_id=meeting_id,
@@ -823,30 +832,74 @@ class MeetingWindow(QMainWindow):
                 out=target,
                 pseudonymised=pseudo,
                 outcomes=outcomes,
-            ),
-            lambda path: self.statusBar().showMessage(f"Exported to {path}", 10_000),
-            "Export failed",
-        )
+                data_dir=data_dir,
+                overwrite=True,  # the save dialog has asked before replacing an existing file
+            )
+            return path, audit_note(session.db)
+
+        def done(result: tuple[Path, str | None]) -> None:
+            path, note = result
+            self.statusBar().showMessage(f"Exported to {path}" + (f"; {note}" if note else ""), 10_000)
+
+        self._submit(task, done, "Export failed")
 
     def write_letters(self) -> None:
-        """One outcome letter per decided case, as PDF or Word (CSV and HTML are not letter formats)."""
-        from triage_app.services.app import local_today
-        from triage_app.services.exports import export_letters
+        """One outcome letter per decided case, as PDF or Word (CSV and HTML are not letter formats).
 
+        If letters of this meeting are already in the chosen folder, none is written until the user agrees to
+        replace them (a folder dialog cannot ask); a folder in the data folder is refused in the error dialog.
+        """
         if self.detail is None:
             return
         fmt = self.format.currentData() if self.format.currentData() in ("pdf", "docx") else "docx"
         folder = FolderChoice.ask(self)
         if folder is None:
             return
-        session, meeting_id = self.main.session, self.meeting_id or 0
-        self._submit(
-            lambda: export_letters(
-                session.db, actor=session.actor, meeting_id=meeting_id, fmt=fmt, out_dir=folder, today=local_today()
-            ),
-            lambda paths: self.statusBar().showMessage(f"{len(paths)} letters written to {folder}", 10_000),
-            "Letters not written",
-        )
+        self._write_letters_to(folder, fmt, overwrite=False)
+
+    def _write_letters_to(self, folder: Path, fmt: str, *, overwrite: bool) -> None:
+        """Write the letters on the database worker; offer to replace letters already in `folder`."""
+        from triage_app.services.app import local_today
+        from triage_app.services.exports import ExportWouldOverwrite, audit_note, export_letters
+
+        session, meeting_id, data_dir = self.main.session, self.meeting_id or 0, self.main.paths.data_dir
+
+        def task() -> tuple[list[Path], str | None]:
+            paths = export_letters(
+                session.db,
+                actor=session.actor,
+                meeting_id=meeting_id,
+                fmt=fmt,
+                out_dir=folder,
+                today=local_today(),
+                data_dir=data_dir,
+                overwrite=overwrite,
+            )
+            return paths, audit_note(session.db) if paths else None
+
+        def done(result: tuple[list[Path], str | None]) -> None:
+            paths, note = result
+            self.statusBar().showMessage(
+                f"{len(paths)} letters written to {folder}" + (f"; {note}" if note else ""), 10_000
+            )
+
+        def failed(error: BaseException) -> None:
+            if isinstance(error, ExportWouldOverwrite) and not overwrite:
+                names = "\n".join(path.name for path in error.existing)
+                if Messages.confirm(
+                    self,
+                    "Replace letters",
+                    f"These letters are already in {folder}:\n{names}\n\nReplace them? No letter has been written yet.",
+                ):
+                    self._write_letters_to(folder, fmt, overwrite=True)
+                    return
+                self.statusBar().showMessage("No letters written: the letters already there were left as they are")
+                return
+            log.error("Letters not written: %s", type(error).__name__)
+            Messages.error(self, "Letters not written", str(error))
+            self.refresh()
+
+        self.main.worker.submit(task, done, failed)
 
     def agenda_document(self, done: Callable[[QTextDocument], None]) -> None:
         """The agenda as a QTextDocument (for print and preview), built off the GUI thread."""
