@@ -411,6 +411,11 @@ class RecordResult:
             )
         if self.kind == REFUSED:
             return f"{where}: refused"
+        if self.referral_id is not None:  # the error came, yet a referral with its key is stored: say so
+            return (
+                f"{where}: error ({self.problem}); referral {self.referral_id} holds this record's NHS number and "
+                "received date: check it"
+            )
         return f"{where}: not stored: {self.problem}"
 
 
@@ -427,10 +432,10 @@ class ImportReport:
     failed: list[tuple[int, str]] = field(default_factory=list)  # (record index, what went wrong): not stored
     results: list[RecordResult] = field(default_factory=list)  # every record tried, in order
     total: int = 0
-    stopped_at: int | None = None  # the record the database stopped on: neither it nor any after it was stored
+    stopped_at: int | None = None  # the record the database stopped on: no record after it was tried
     stop_reason: str | None = None
-    #: True when the stop came between storing a record and reporting it (Ctrl+C): that record may be stored.
-    stop_uncertain: bool = False
+    #: What became of the record the import stopped on, checked by reading the database afterwards.
+    stop_record: str = "was not stored (its transaction was rolled back)"
 
     @property
     def ok(self) -> bool:
@@ -475,10 +480,7 @@ class ImportReport:
             before = f"{tried.capitalize()} were tried, each listed above ({stored}: {self.counts()})"
             if at == 1:
                 before = before.replace("were tried, each", "was tried,")
-        if self.stop_uncertain:
-            this = f"record {at} may or may not have been stored"
-        else:
-            this = f"record {at} was not stored (its transaction was rolled back)"
+        this = f"record {at} {self.stop_record}"
         rest = "" if at == last else (f", record {last}" if at + 1 == last else f", records {at + 1}-{last}")
         rest = rest and f"{rest} {'was' if at + 1 == last else 'were'} not tried"
         return (
@@ -489,7 +491,8 @@ class ImportReport:
 
 def _without_nothing_changed(message: str) -> str:
     """A database error's message, less its "nothing was changed" (true of the one transaction, not the import)."""
-    text = re.sub(r"[;,:]?\s*nothing (?:was|has been) changed\b[.;,]?", "", message, flags=re.IGNORECASE)
+    text = re.sub(r"[;,:]\s*nothing (?:was|has been) changed\b([.;,])?", lambda m: m.group(1) or "", message)
+    text = re.sub(r"\s*\bNothing (?:was|has been) changed\b[.;,]?", "", text)
     return text.strip().rstrip(".;,")
 
 
@@ -535,25 +538,53 @@ def import_referrals(
     for index, record in enumerate(items):
         try:
             result = _import_one(db, actor, index, record, rules, as_of, reason)
-        except DatabaseError as exc:
-            report.stopped_at, report.stop_reason = index, _without_nothing_changed(str(exc))
+        except (DatabaseError, PermissionDenied, RulesChanged, KeyboardInterrupt) as exc:
+            reason_text = "interrupted (Ctrl+C)" if isinstance(exc, KeyboardInterrupt) else str(exc).rstrip(".")
+            report.stopped_at, report.stop_reason = index, _without_nothing_changed(reason_text)
+            # The transaction was rolled back; a read (which a lock, a full disk or a read-only file allows) checks.
+            found = _stored_id(db, record, as_of)
+            if found is _UNKNOWN:
+                report.stop_record = "may or may not have been stored (the database could not be read to check)"
+            elif found is not None:
+                report.stop_record = (
+                    f"may have been stored: referral {found} holds its NHS number and received date (check it)"
+                )
             log.error("import stopped at record %d of %d: %s", index, report.total, type(exc).__name__)
-            return report
-        except (PermissionDenied, RulesChanged) as exc:
-            report.stopped_at, report.stop_reason = index, str(exc).rstrip(".")
-            log.error("import stopped at record %d of %d: %s", index, report.total, type(exc).__name__)
-            return report
-        except KeyboardInterrupt:
-            # Ctrl+C may land after the commit and before the report: say so, never "not stored".
-            report.stopped_at, report.stop_reason, report.stop_uncertain = index, "interrupted (Ctrl+C)", True
             return report
         except Exception as exc:  # one record's unexpected error must not hide the rest or end the import
             log.error("import: record %d not stored after %s", index, type(exc).__name__)
-            result = RecordResult(index, FAILED, problem=_problem(exc))
+            found = _stored_id(db, record, as_of)
+            result = RecordResult(
+                index,
+                FAILED,
+                referral_id=found if isinstance(found, int) else None,
+                problem=_problem(exc)
+                + (" (the database could not be read to check it was not stored)" if found is _UNKNOWN else ""),
+            )
         report.record(result)
         if on_result is not None:
             on_result(result)
     return report
+
+
+_UNKNOWN = object()
+
+
+def _stored_id(db: Database, record: object, as_of: date) -> object:
+    """The referral stored under the record's NHS number and received date, None, or `_UNKNOWN` (unreadable):
+    what an import says of a record whose transaction failed is checked, not assumed."""
+    try:
+        referral = parse_referral(record, as_of=as_of)
+    except ReferralInputError:
+        return None
+    nhs, received = referral.patient.nhs_number, referral.received_on
+    if nhs is None or received is None:
+        return None
+    try:
+        with db.read() as session:
+            return repo.find_referral_id(session, nhs_number=nhs, received_on=received)
+    except Exception:  # a damaged or vanished database: say it could not be checked
+        return _UNKNOWN
 
 
 def _import_one(
