@@ -38,6 +38,7 @@ from triage_app.services.rules import (
 )
 from triage_app.services.users import Actor, UnknownUser, sign_in
 from triage_app.storage import referrals as referral_repo
+from triage_app.storage.audit_checkpoint import checkpoint_path, set_checkpoint_path
 from triage_app.storage.backup import daily_backup_if_due, newest_verified_backup
 from triage_app.storage.backup import restore_hint as backup_restore_hint
 from triage_app.storage.engine import Database, DatabaseError, DatabaseLocation, DatabaseReadOnly, parse_database_url
@@ -420,6 +421,8 @@ def open_session(
     """
     shipped = _shipped_rules(shipped_rules or shipped_rules_path())
     database, report, read_only = open_database(db_url, backup_dir=backup_dir, allow_read_only=allow_read_only)
+    if backup_dir is not None:  # the audit chain's head is also kept outside the database (storage.audit_checkpoint)
+        set_checkpoint_path(database.engine, checkpoint_path(backup_dir), database=database.location.describe())
     warnings: list[str] = []
     try:
         actor = _sign_in(database, login or current_login(database))

@@ -119,6 +119,7 @@ def _now() -> str:
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """An exclusive lock on `path`.lock for the read-compare-replace (released when the process dies)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the backups folder, before the first backup
     lock_path = path.with_name(path.name + ".lock")
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
