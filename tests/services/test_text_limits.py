@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,14 +44,15 @@ def test_meeting_fields_are_limited_and_refused_before_anything_is_written(
         )
 
     before = _count(db_path, "meeting")
-    for values, message in [
+    refusals: list[tuple[dict[str, Any], str]] = [
         ({"chair": LONG_NAME}, "chair: 100 characters at most (this one has 101)"),
         ({"place": "P" * 201}, "place: 200 characters at most (this one has 201)"),
         ({"video_link": "https://x/" + "v" * 600}, "video link: 500 characters at most (this one has 610)"),
         ({"attendees": [(LONG_NAME, None)]}, "attendee name: 100 characters at most (this one has 101)"),
         ({"chair": "Dr \ud800"}, "chair: is not valid text"),
         ({"place": "Room\x001"}, "place: holds a control character (U+0000)"),
-    ]:
+    ]
+    for values, message in refusals:
         with pytest.raises(ServiceError) as refused:
             create(**values)
         assert str(refused.value).startswith(message)
@@ -76,7 +78,7 @@ def test_outcome_rationale_reason_and_actions_are_limited(
             **values,  # type: ignore[arg-type]
         )
 
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"rationale": LONG_TEXT}, "rationale: 4,000 characters at most (this one has 4,001)"),
         (
             {"rationale": "ok", "actions": [CaseAction("A" * 4_001, None, None)]},
