@@ -278,6 +278,10 @@ class MainWindow(QMainWindow):
         self.clear_action = self._action("&Clear filters", self.clear_filters, "Ctrl+Shift+L")
         self.demo_action = self._action("Load &demo data…", self.load_demo_data)
         self.backup_action = self._action("&Back up database now", self.backup_now)
+        self.restore_action = self._action(
+            "Re&store a backup…", self.restore_backup, tip="Put a verified backup in place of a damaged database"
+        )
+        self.restore_action.setEnabled(False)  # offered on a damaged database, to administrators (_show_read_only)
         self.users_action = self._action("&Users and roles…", self.open_users)
         self.rules_action = self._action(
             "&Rules in force…", self.open_rules, tip="The approved triage rules, who approved them; approve new ones"
@@ -295,6 +299,7 @@ class MainWindow(QMainWindow):
             self.new_action,
             self.demo_action,
             self.backup_action,
+            self.restore_action,
             self.users_action,
             self.rules_action,
             self.quit_action,
@@ -441,18 +446,29 @@ class MainWindow(QMainWindow):
 
     def _show_read_only(self, session: Any) -> None:
         """A database that can only be read: the red banner says why and what to do; writing actions are off."""
-        if session.read_only is None:
-            self.read_only_banner.hide()
-            return
+        from triage_app.services.permissions import RESTORE_BACKUP
         from triage_app.storage.preflight import ReadOnlyKind
 
         kind = session.read_only_kind
+        restorer = kind is ReadOnlyKind.DAMAGED and self.may(RESTORE_BACKUP)
+        self.restore_action.setEnabled(restorer)
+        self.restore_action.setToolTip(
+            "Put a verified backup in place of the damaged database"
+            if restorer
+            else "Offered to administrators when the database is damaged (or: triage-app restore BACKUP)"
+        )
+        if session.read_only is None:
+            self.read_only_banner.hide()
+            self.demo_button.show()
+            self.setWindowTitle("SPD Referral Triage")
+            return
         if kind is ReadOnlyKind.DAMAGED:
             backup = session.newest_backup
             if backup is not None:
                 todo = (
                     f"The newest verified backup is {backup.name}. An administrator restores it with "
                     f"File > Restore a backup… or the command: triage-app restore {backup.name}"
+                    + ("" if restorer else " (you are not an administrator: ask one)")
                 )
             else:
                 todo = "No verified backup was found: do not delete the database file, ask the unit's IT contact."
@@ -1126,6 +1142,55 @@ class MainWindow(QMainWindow):
             lambda target: self.statusBar().showMessage(f"Backed up to {target}", 10_000),
             self._on_worker_error("Backup failed"),
         )
+
+    @classmethod
+    def choose_backup_file(cls, parent: QWidget, folder: Path) -> Path | None:
+        """Ask which backup to restore (tests patch this); None when the user cancels."""
+        from PySide6.QtWidgets import QFileDialog
+
+        name, _ = QFileDialog.getOpenFileName(
+            parent, "Restore a backup", str(folder), "Triage database backups (*.sqlite3)"
+        )
+        return Path(name) if name else None
+
+    def restore_backup(self) -> None:
+        """Administrators, on a damaged database: put the newest verified backup (or a chosen one) in its place.
+
+        The damaged file and its -wal/-shm are kept aside (services.maintenance); the window's own connections are
+        closed first (a restore refuses while anyone has the database open), and the database is opened again
+        afterwards, so the banner goes when the restored database is sound.
+        """
+        from triage_app.services.permissions import RESTORE_BACKUP
+
+        if self.session is None or not self.may(RESTORE_BACKUP):
+            return
+        backup = self.session.newest_backup or self.choose_backup_file(self, self.paths.backup_dir)
+        if backup is None:
+            return
+        if not Messages.confirm(
+            self,
+            "Restore a backup",
+            f"Put the backup {backup.name} in place of the damaged database?\n\nChanges made after that backup was "
+            "taken are not in it. The damaged file is kept aside in the backups folder, and the restore is "
+            "recorded in the audit trail.",
+        ):
+            return
+        from triage_app.services.maintenance import restore_backup
+
+        session, login, backup_dir = self.session, self.session.actor.login, self.paths.backup_dir
+
+        def task() -> Any:
+            session.db.dispose()  # our own connections would make the restore refuse ("in use")
+            return restore_backup(session.db.location, backup, login=login, backup_dir=backup_dir)
+
+        def restored(report: Any) -> None:
+            self.statusBar().showMessage(f"Database {report.describe()}; opening it again", 60_000)
+            self.session.close()
+            self.session = None
+            self._set_enabled(False)
+            self.open_session()  # reopened: checked again, and writable if the restored database is sound
+
+        self.worker.submit(task, restored, self._on_worker_error("The backup was not restored"))
 
     def open_meetings(self) -> Any:
         """Ctrl+M: the MDT meetings window (one per main window)."""
