@@ -224,3 +224,69 @@ def test_a_log_that_cannot_be_written_does_not_stop_anything(
     assert configure_logging(blocker) is None
     logging.getLogger("triage_app.test").warning("goes nowhere, raises nothing")
     assert capsys.readouterr().err == ""  # not even logging's last-resort handler
+
+
+def _disk_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_space(_folder: Path, _size: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(preflight, "_write_probe", no_space)
+
+
+@pytest.mark.hazard("H12", "H15", "H17")
+def test_an_unknown_user_on_a_read_only_database_never_becomes_its_administrator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from triage_app.services.app import open_session
+    from triage_app.services.users import UnknownUser
+    from triage_app.storage.migrate import migrate
+
+    path = tmp_path / "triage.sqlite3"
+    database = Database(parse_database_url(sqlite_url(path)))
+    migrate(database, backup_dir=None)  # a migrated database with no user yet: its first user would be admin
+    database.dispose()
+    before = sha256(path)
+    _disk_full(monkeypatch)
+    with pytest.raises(UnknownUser, match="not a user of this triage database.*open for reading only"):
+        open_session(sqlite_url(path), backup_dir=None, login="walk-in", allow_read_only=True)
+    assert sha256(path) == before
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT count(*) FROM app_user").fetchone() == (0,)
+
+
+@pytest.mark.hazard("H17")
+def test_a_read_only_start_writes_nothing_and_the_session_says_why(
+    db_path: Path, admin: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from triage_app.services.app import open_session
+
+    before = sha256(db_path)
+    _disk_full(monkeypatch)
+    with pytest.raises(DatabaseReadOnly, match="This command changes the database, so it was refused"):
+        open_session(sqlite_url(db_path), backup_dir=None, login="admin-test")
+    session = open_session(sqlite_url(db_path), backup_dir=None, login="admin-test", allow_read_only=True)
+    try:
+        assert session.read_only_kind is ReadOnlyKind.DISK_FULL
+        assert session.read_only is not None and "is full (No space left on device)" in session.read_only
+        assert session.warnings == (f"warning: the database is open for reading only. {session.read_only}",)
+        assert session.actor.login == "admin-test"
+    finally:
+        session.close()
+    assert sha256(db_path) == before
+
+
+@pytest.mark.hazard("H17")
+def test_a_read_only_database_that_needs_an_upgrade_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    from importlib import resources
+
+    from triage_app.services.app import open_session
+
+    fixture = Path(str(resources.files("triage_app.db") / "fixtures" / "schema-0003.sqlite3"))
+    path = tmp_path / "triage.sqlite3"
+    shutil.copyfile(fixture, path)
+    before = sha256(path)
+    _disk_full(monkeypatch)
+    with pytest.raises(DatabaseReadOnly, match=r"needs its schema brought up to date \(0003 -> .*nothing was changed"):
+        open_session(sqlite_url(path), backup_dir=None, login="fixture-admin", allow_read_only=True)
+    assert sha256(path) == before

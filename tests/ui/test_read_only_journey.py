@@ -131,3 +131,33 @@ def test_an_administrator_restores_the_newest_verified_backup_and_works_on(
     assert quick_check(path).ok  # the file in place is the sound backup
     kept = list(gui_paths.backup_dir.glob("replaced-*/triage.sqlite3"))
     assert len(kept) == 1 and hashlib.sha256(kept[0].read_bytes()).hexdigest() == damaged  # kept aside, as it was
+
+
+@pytest.mark.hazard("H17")
+def test_a_full_disk_opens_read_only_saying_free_space_then_restart(
+    gui_paths: AppPaths,
+    gui_db: Database,
+    seed: Callable[..., list[int]],
+    open_window: Callable[..., MainWindow],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import errno
+
+    from triage_app.storage import preflight
+
+    seed(31)
+    admin = sign_in(gui_db, login="admin-test")
+    ensure_rules_approved(gui_db, signed_in=admin, shipped=read_rules_file(shipped_rules_path()), as_of=local_today())
+
+    def no_space(_folder: Path, _size: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(preflight, "_write_probe", no_space)  # the start-up probe meets a full disk
+    window = open_window("admin-test")
+    assert window.read_only_banner.text().startswith(
+        "The disk is full. The database is open for reading only: nothing can be changed or saved.\n"
+        "Free space on the disk, then restart the app."
+    )
+    assert window.model.rowCount() == 1
+    assert not window.new_action.isEnabled() and not window.restore_action.isEnabled()
+    assert not getattr(window, "maintenance", None)  # no daily backup on a disk that is full
