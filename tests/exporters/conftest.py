@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from tests.exporters.corpus import HOSTILE, LONG, MEETING_DAY
 from tests.factories import AS_OF, referral
@@ -65,12 +66,16 @@ def hostile_meeting(
             referrer__name=HOSTILE["quote"],
             patient__hospital_number=HOSTILE["minus"],
         ),
-        dict(
-            patient__family_name=HOSTILE["bold"], patient__given_name="Ann\x07bell", clinical_question=HOSTILE["minus"]
-        ),
+        dict(patient__family_name=HOSTILE["bold"], patient__given_name="Annbell", clinical_question=HOSTILE["minus"]),
     ]
     for serial, changes in enumerate(plans, start=1):
         saved = register_referral(db, actor=admin, referral=referral(serial, **changes), rules=rules, as_of=AS_OF)
+        if serial == 3:  # a control character, stored before input limits refused them (issue 10): exports cope
+            with db.write() as session:
+                session.execute(
+                    sa.text("UPDATE referral SET given_name = :name WHERE id = :id"),
+                    {"name": "Ann\x07bell", "id": saved.referral_id},
+                )
         decide_triage(db, actor=consultant, referral_id=saved.referral_id, expected_version=saved.version)
         ids.append(saved.referral_id)
     meeting_id = meetings.create_meeting(
