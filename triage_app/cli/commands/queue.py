@@ -52,6 +52,20 @@ def cmd_queue(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) 
     stored = current_flags(session.db, referral_ids=[r.id for r in rows if r.id is not None])
     flags = {r.id or 0: clock.flags(stored.get(r.id or 0, ()), r.received_on) for r in rows}
     if args.json:
+        # Every name and NHS number, machine-readable: an export, audited before a byte is written (issue 10,
+        # finding 11). If the event cannot be written, nothing is printed. The plain listing below is the
+        # queue on screen, as on the desktop: not audited, and it works on a read-only database.
+        from triage_app.services.audit import audit_queue_export
+
+        note = audit_queue_export(
+            session.db,
+            actor=session.actor,
+            referral_ids=[r.id for r in rows if r.id is not None],
+            what="json",
+            filters={"outcome": args.outcome, "status": args.status, "sort": args.sort},
+        )
+        if note is not None:
+            print(f"triage-app queue: this export is {note}", file=err)
         payload = [
             {
                 "id": r.id,
