@@ -20,8 +20,9 @@ import sqlalchemy as sa
 
 from tests.exporters.corpus import MEETING_DAY
 from tests.exporters.plain_meeting import export_events, held_meeting, leftovers
-from triage_app.services.exports import ExportNotWritten, audit_note, export_agenda_file, export_letters
-from triage_app.services.users import Actor
+from triage_app.logs import configure_logging
+from triage_app.services.exports import ExportNotWritten, export_agenda_file, export_letters
+from triage_app.services.users import Actor, add_user
 from triage_app.storage.engine import Database, parse_database_url, sqlite_url
 
 __all__ = ["held_meeting"]  # the fixture, used by name below
@@ -169,44 +170,115 @@ def test_a_full_disk_while_writing_leaves_nothing(
     assert [p.name for p in tmp_path.iterdir() if p.is_file()] == [] and export_events(db_path) == events
 
 
+@pytest.fixture
+def app_log(tmp_path: Path) -> Iterator[Path]:
+    """The app's rotating log file, as a command or the desktop configures it."""
+    path = configure_logging(tmp_path / "logs")
+    assert path is not None
+    yield path
+    _drop_log_files()
+
+
+def _drop_log_files() -> None:
+    root = logging.getLogger("triage_app")
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.FileHandler):
+            root.removeHandler(handler)
+            handler.close()
+
+
 def _read_only(db_path: Path, reason: str) -> Database:
-    """The database opened read-only, as the app does on a full disk (Database(location, read_only=REASON))."""
-    location = parse_database_url(sqlite_url(db_path))
-    try:
-        return Database(location, read_only=reason)  # type: ignore[call-arg,unused-ignore]
-    except TypeError:  # before read-only mode: the export reads only the reason
-        database = Database(location)
-        database.read_only = reason  # type: ignore[attr-defined,unused-ignore]
-        return database
+    """The database opened read-only, as the app opens it on a full disk."""
+    return Database(parse_database_url(sqlite_url(db_path)), read_only=reason)
 
 
 @pytest.mark.hazard("H11", "H17")
 def test_a_read_only_database_exports_and_records_it_in_the_log_only(
-    db: Database,
-    db_path: Path,
-    admin: Actor,
-    held_meeting: Meeting,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
+    db: Database, db_path: Path, admin: Actor, held_meeting: Meeting, tmp_path: Path, app_log: Path
 ) -> None:
     events = export_events(db_path)
     db.dispose()
     read_only = _read_only(db_path, "the disk is full")
     target = tmp_path / "agenda.csv"
+    notes: list[str] = []
     try:
-        with caplog.at_level(logging.INFO, logger="triage_app"):
-            export_agenda_file(read_only, actor=admin, meeting_id=held_meeting[0], fmt="csv", out=target)
-        note = audit_note(read_only)
+        export_agenda_file(read_only, actor=admin, meeting_id=held_meeting[0], fmt="csv", out=target, notes=notes)
     finally:
         read_only.dispose()
     assert target.read_text(encoding="utf-8-sig").startswith("CONFIDENTIAL")
-    assert note == (
+    assert notes == [
         "recorded in the app log only, not in the audit trail, because the database is read-only (the disk is full)"
-    )
+    ]
     assert export_events(db_path) == events
-    logged = [r.getMessage() for r in caplog.records if "recorded in the log only" in r.getMessage()]
-    assert logged == [
+    logged = app_log.read_text(encoding="utf-8")
+    assert (
         f"export recorded in the log only (database read-only): user=admin-test meeting={held_meeting[0]} "
         "what=agenda (csv) file=agenda.csv pseudonymised=False"
+    ) in logged
+    assert "Plainfield" not in logged and "Ordinaryson" not in logged  # ids and file names, no patient data
+
+
+@pytest.mark.hazard("H11", "H17")
+def test_a_read_only_database_with_no_log_says_the_export_was_not_recorded(
+    db: Database, db_path: Path, admin: Actor, held_meeting: Meeting, tmp_path: Path
+) -> None:
+    _drop_log_files()  # no log file: a full disk took the log too
+    db.dispose()
+    read_only = _read_only(db_path, "the disk is full")
+    folder = tmp_path / "letters"
+    notes: list[str] = []
+    try:
+        written = export_letters(
+            read_only,
+            actor=admin,
+            meeting_id=held_meeting[0],
+            fmt="docx",
+            out_dir=folder,
+            today=MEETING_DAY,
+            notes=notes,
+        )
+    finally:
+        read_only.dispose()
+    names = ", ".join(path.name for path in written)
+    assert len(written) == 2 and notes == [
+        "NOT recorded: the database is read-only (the disk is full) and the app log cannot be written either; "
+        f"keep your own record that {names} left the app"
     ]
-    assert "Plainfield" not in caplog.text and "Ordinaryson" not in caplog.text  # ids and file names, no patient
+
+
+@pytest.mark.hazard("H11", "H17")
+def test_cli_agenda_on_a_full_disk_goes_to_a_chosen_folder_and_says_where_it_was_recorded(
+    capsys: pytest.CaptureFixture[str],
+    db: Database,
+    db_path: Path,
+    admin: Actor,
+    held_meeting: Meeting,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from triage_app.__main__ import main
+    from triage_app.services.app import current_login
+    from triage_app.storage import preflight
+
+    if current_login() != admin.login:
+        add_user(db, actor=admin, login=current_login(), display_name="Cli Invented", roles=["coordinator"])
+    events = export_events(db_path)
+    db.dispose()
+
+    def no_space(_folder: Path, _size: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(preflight, "_write_probe", no_space)  # the disk holding the data folder is full
+    target = tmp_path / "agenda.csv"
+    try:
+        code = main(
+            ["--data-dir", str(db_path.parent), "agenda", str(held_meeting[0]), "--format", "csv", "--out", str(target)]
+        )
+    finally:
+        _drop_log_files()
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith(
+        f"wrote {target}; recorded in the app log only, not in the audit trail, because the database is read-only ("
+    )
+    assert target.exists() and export_events(db_path) == events
+    assert "file=agenda.csv" in (db_path.parent / "logs" / "triage-app.log").read_text(encoding="utf-8")

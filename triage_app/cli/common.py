@@ -49,6 +49,10 @@ READ_ONLY_COMMANDS = frozenset(
         ("rules", "diff"),
         ("user", "list"),
         ("check", None),
+        # Exports to a chosen folder: on a read-only database their audit events go to the app log (services.exports)
+        ("agenda", None),
+        ("outcomes", None),
+        ("letters", None),
     }
 )
 

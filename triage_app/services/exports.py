@@ -12,7 +12,7 @@ is not an ordinary file. A file and its audit event stand or fall together: the 
 temporary name beside the target; then, in one write transaction, the event is recorded and the file renamed
 into place before the commit. If the event, the rename or the commit fails, the file is removed (a file it
 replaced is put back) and the message says the file was not written. On a read-only database the event goes to
-the app log instead, and the message says so.
+the app log instead, and the caller's `notes` say so (or that the log could not take it either).
 """
 
 from __future__ import annotations
@@ -209,13 +209,41 @@ def check_letters_folder(folder: Path, *, data_dir: Path | None, db_path: Path |
     return True
 
 
-def audit_note(db: Database) -> str | None:
-    """What to tell the user about an export's audit: None when it is in the database's audit trail; a sentence
-    when the database is read-only and the event went to the app log only."""
-    reason = getattr(db, "read_only", None)  # Database.read_only (the read-only mode's reason) where it exists
-    if not reason:
-        return None
-    return f"recorded in the app log only, not in the audit trail, because the database is read-only ({reason})"
+def _read_only_reason(db: Database) -> str | None:
+    """Why the database is open for reading only (Database.read_only), or None when it can be written."""
+    reason = getattr(db, "read_only", None)
+    return str(reason) if reason else None
+
+
+def _log_file_states() -> dict[str, tuple[int, int] | None]:
+    """Each log file the app writes to, with its (inode, size) now (None when it cannot be looked at)."""
+    states: dict[str, tuple[int, int] | None] = {}
+    for handler in (*logging.getLogger("triage_app").handlers, *logging.getLogger().handlers):
+        if isinstance(handler, logging.FileHandler):
+            try:
+                info = os.stat(handler.baseFilename)  # noqa: PTH116  # a str path from logging
+            except OSError:
+                states[handler.baseFilename] = None
+            else:
+                states[handler.baseFilename] = (info.st_ino, info.st_size)
+    return states
+
+
+def _log_exports(*, actor: Actor, meeting_id: int, what: str, names: Sequence[str], pseudonymised: bool) -> bool:
+    """Record exports in the app log (ids and file names, no patient data) when the database cannot hold their
+    audit events; True only when a log file is seen to have taken them (a full disk drops log records)."""
+    before = _log_file_states()
+    for name in names:
+        log.warning(
+            "export recorded in the log only (database read-only): user=%s meeting=%s what=%s file=%s pseudonymised=%s",
+            actor.login,
+            meeting_id,
+            what,
+            name,
+            pseudonymised,
+        )
+    after = _log_file_states()
+    return any(state is not None and state != before.get(path) for path, state in after.items())
 
 
 # --- writing: a temporary file, then the audit event and the rename in one transaction ----------------------
@@ -328,10 +356,14 @@ def _publish(
     overwrite: bool,
     failure: str,
     created_folder: Path | None = None,
+    notes: list[str] | None = None,
 ) -> list[Path]:
     """Write each file under a temporary name, then record one audit event per file and rename the files into
     place in one write transaction (renames after the events, before the commit). On any failure remove them all
-    (and `created_folder`, if it is empty) and raise `ExportNotWritten` starting with `failure`."""
+    (and `created_folder`, if it is empty) and raise `ExportNotWritten` starting with `failure`.
+
+    On a read-only database the files are put in place and the events go to the app log; `notes` gets the
+    sentence that says so (or that the log could not take them either)."""
     staged: list[_Staged] = []
 
     def place_all() -> None:
@@ -341,7 +373,8 @@ def _publish(
     try:
         for target, data in files:
             staged.append(_Staged(target, _write_temporary(target, data)))
-        if audit_note(db) is None:
+        reason = _read_only_reason(db)
+        if reason is None:
             audit_export(
                 db,
                 actor=actor,
@@ -352,18 +385,19 @@ def _publish(
                 publish=place_all,
             )
         else:
-            # Read-only database: the event cannot go into it. The app log gets ids and file names, no patient data.
+            # Read-only database (the issue: the queue can still be exported to a chosen folder): the event cannot
+            # go into it, so the app log takes it, and the user is told which, truthfully.
             place_all()
-            for item in staged:
-                log.warning(
-                    "export recorded in the log only (database read-only): user=%s meeting=%s what=%s file=%s "
-                    "pseudonymised=%s",
-                    actor.login,
-                    meeting_id,
-                    what,
-                    item.target.name,
-                    pseudonymised,
+            names = [item.target.name for item in staged]
+            if _log_exports(actor=actor, meeting_id=meeting_id, what=what, names=names, pseudonymised=pseudonymised):
+                said = f"recorded in the app log only, not in the audit trail, because the database is read-only ({reason})"
+            else:
+                said = (
+                    f"NOT recorded: the database is read-only ({reason}) and the app log cannot be written either; "
+                    f"keep your own record that {', '.join(names)} left the app"
                 )
+            if notes is not None:
+                notes.append(said)
     except BaseException as exc:
         left = _undo(staged)
         if created_folder is not None:
@@ -459,6 +493,7 @@ def export_agenda_file(
     now: datetime | None = None,
     data_dir: Path | None = None,
     overwrite: bool = False,
+    notes: list[str] | None = None,
 ) -> Path:
     """Write the agenda (coordinators) or the outcome summary (coordinators, consultants) to `out` in `fmt`, and
     audit it: the file and its audit event stand or fall together.
@@ -466,6 +501,7 @@ def export_agenda_file(
     `out` is refused inside `data_dir` (the app's data folder), as the database or one of its files, and over an
     existing file unless `overwrite` (see `check_export_destination`). Raises `ExportRefused` before anything is
     written, or `ExportNotWritten` when the file was made but could not be put in place with its audit event.
+    On a read-only database `notes` gets a sentence saying where the export was recorded, to show the user.
     """
     authorize(actor, EXPORT_OUTCOMES if outcomes else EXPORT_AGENDA, db=db)
     if fmt not in FORMATS:
@@ -483,6 +519,7 @@ def export_agenda_file(
         pseudonymised=pseudonymised,
         overwrite=overwrite,
         failure=f"the file {out} was not written",
+        notes=notes,
     )
     return out
 
@@ -521,6 +558,7 @@ def export_letters(
     template: Path | None = None,
     data_dir: Path | None = None,
     overwrite: bool = False,
+    notes: list[str] | None = None,
 ) -> list[Path]:
     """One outcome letter per recorded outcome (none for a case not discussed or not yet decided), named by
     meeting and referral, dated `today` and signed by the consultant who recorded the outcome.
@@ -530,7 +568,8 @@ def export_letters(
     or falls as one: refused before any is written when `out_dir` is inside `data_dir` or when any letter's file
     exists (`ExportWouldOverwrite` names them all) unless `overwrite`; all audit events and all renames in one
     transaction, every letter removed if it fails. A missing `out_dir` is created, owner-only, when the folder
-    it goes in exists (and removed again if nothing could be written).
+    it goes in exists (and removed again if nothing could be written). On a read-only database `notes` gets a
+    sentence saying where the letters were recorded, to show the user.
     """
     authorize(actor, EXPORT_LETTERS, db=db)
     if fmt not in LETTER_FORMATS:
@@ -614,4 +653,5 @@ def export_letters(
         failure=f"no letters were written to {out_dir}"
         + (" (the folder made for them was removed again)" if create_folder else ""),
         created_folder=out_dir if create_folder else None,
+        notes=notes,
     )

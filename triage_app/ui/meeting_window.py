@@ -810,7 +810,7 @@ class MeetingWindow(QMainWindow):
         `overwrite`; a file in the data folder (or the database itself) is still refused, in the error dialog,
         and nothing is written.
         """
-        from triage_app.services.exports import audit_note, export_agenda_file
+        from triage_app.services.exports import export_agenda_file
 
         if self.detail is None:
             return
@@ -823,7 +823,8 @@ class MeetingWindow(QMainWindow):
         session, meeting_id, pseudo = self.main.session, self.meeting_id or 0, self.pseudonymised.isChecked()
         data_dir = self.main.paths.data_dir
 
-        def task() -> tuple[Path, str | None]:
+        def task() -> tuple[Path, list[str]]:
+            notes: list[str] = []  # where the export was recorded, on a read-only database
             path = export_agenda_file(
                 session.db,
                 actor=session.actor,
@@ -834,12 +835,13 @@ class MeetingWindow(QMainWindow):
                 outcomes=outcomes,
                 data_dir=data_dir,
                 overwrite=True,  # the save dialog has asked before replacing an existing file
+                notes=notes,
             )
-            return path, audit_note(session.db)
+            return path, notes
 
-        def done(result: tuple[Path, str | None]) -> None:
-            path, note = result
-            self.statusBar().showMessage(f"Exported to {path}" + (f"; {note}" if note else ""), 10_000)
+        def done(result: tuple[Path, list[str]]) -> None:
+            path, notes = result
+            self.statusBar().showMessage(f"Exported to {path}" + "".join(f"; {note}" for note in notes), 10_000)
 
         self._submit(task, done, "Export failed")
 
@@ -860,11 +862,12 @@ class MeetingWindow(QMainWindow):
     def _write_letters_to(self, folder: Path, fmt: str, *, overwrite: bool) -> None:
         """Write the letters on the database worker; offer to replace letters already in `folder`."""
         from triage_app.services.app import local_today
-        from triage_app.services.exports import ExportWouldOverwrite, audit_note, export_letters
+        from triage_app.services.exports import ExportWouldOverwrite, export_letters
 
         session, meeting_id, data_dir = self.main.session, self.meeting_id or 0, self.main.paths.data_dir
 
-        def task() -> tuple[list[Path], str | None]:
+        def task() -> tuple[list[Path], list[str]]:
+            notes: list[str] = []  # where the letters were recorded, on a read-only database
             paths = export_letters(
                 session.db,
                 actor=session.actor,
@@ -874,13 +877,14 @@ class MeetingWindow(QMainWindow):
                 today=local_today(),
                 data_dir=data_dir,
                 overwrite=overwrite,
+                notes=notes,
             )
-            return paths, audit_note(session.db) if paths else None
+            return paths, notes
 
-        def done(result: tuple[list[Path], str | None]) -> None:
-            paths, note = result
+        def done(result: tuple[list[Path], list[str]]) -> None:
+            paths, notes = result
             self.statusBar().showMessage(
-                f"{len(paths)} letters written to {folder}" + (f"; {note}" if note else ""), 10_000
+                f"{len(paths)} letters written to {folder}" + "".join(f"; {note}" for note in notes), 10_000
             )
 
         def failed(error: BaseException) -> None:

@@ -43,8 +43,9 @@ def register(add: AddCommand) -> None:
 
 def cmd_export(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
     """`triage-app agenda|outcomes MEETING --format F --out FILE [--pseudonymised] [--force]`."""
-    from triage_app.services.exports import ExportNotWritten, ExportWouldOverwrite, audit_note, export_agenda_file
+    from triage_app.services.exports import ExportNotWritten, ExportWouldOverwrite, export_agenda_file
 
+    notes: list[str] = []  # where the export was recorded, on a read-only database
     try:
         target = export_agenda_file(
             session.db,
@@ -56,11 +57,11 @@ def cmd_export(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO)
             outcomes=args.command == "outcomes",
             data_dir=session_paths(args).data_dir,
             overwrite=args.force,
+            notes=notes,
         )
     except ExportWouldOverwrite as exc:
         raise CommandError(str(exc).replace("say to replace", "add --force to replace")) from exc
     except ExportNotWritten as exc:
         raise CommandError(str(exc), EXIT_FAILURE) from exc
-    note = audit_note(session.db)
-    print(f"wrote {target}" + (f"; {note}" if note else ""), file=out)
+    print(f"wrote {target}" + "".join(f"; {note}" for note in notes), file=out)
     return EXIT_OK

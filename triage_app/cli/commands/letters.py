@@ -42,8 +42,9 @@ def register(add: AddCommand) -> None:
 
 def cmd_letters(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
     """`triage-app letters MEETING --format F --out-dir DIR [--force]`."""
-    from triage_app.services.exports import ExportNotWritten, ExportWouldOverwrite, audit_note, export_letters
+    from triage_app.services.exports import ExportNotWritten, ExportWouldOverwrite, export_letters
 
+    notes: list[str] = []  # where the letters were recorded, on a read-only database
     try:
         written = export_letters(
             session.db,
@@ -56,6 +57,7 @@ def cmd_letters(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO
             today=today(),
             data_dir=session_paths(args).data_dir,
             overwrite=args.force,
+            notes=notes,
         )
     except ExportWouldOverwrite as exc:
         raise CommandError(str(exc).replace("say to replace", "add --force to replace")) from exc
@@ -63,6 +65,5 @@ def cmd_letters(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO
         raise CommandError(str(exc), EXIT_FAILURE) from exc
     for path in written:
         print(f"wrote {path}", file=out)
-    note = audit_note(session.db) if written else None
-    print(count_of(len(written), "letter") + (f"; {note}" if note else ""), file=out)
+    print(count_of(len(written), "letter") + "".join(f"; {note}" for note in notes), file=out)
     return EXIT_OK
