@@ -65,7 +65,11 @@ _POSTGRESQL = (
         IF TG_OP = 'UPDATE' AND NEW.id = OLD.id AND NEW.last_event_id > OLD.last_event_id THEN
             RETURN NEW;
         END IF;
-        RAISE EXCEPTION 'audit trail is append-only: the chain head only moves forward (% refused)', TG_OP
+        IF TG_OP = 'UPDATE' THEN
+            RAISE EXCEPTION 'audit trail is append-only: the chain head only moves forward'
+                USING ERRCODE = 'restrict_violation';
+        END IF;
+        RAISE EXCEPTION 'audit trail is append-only: the chain head cannot be deleted (%)', TG_OP
             USING ERRCODE = 'restrict_violation';
     END $$""",
     """CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event
