@@ -252,8 +252,9 @@ def test_any_value_in_any_field_is_scored_or_refused_in_printable_words(path: st
         for error in refused.errors:
             (error.field + error.message).encode("utf-8")  # printable: no lone surrogate reaches the terminal
             assert len(error.field) + len(error.message) < 1_000
-    else:
-        assert parsed.patient.nhs_number is not None
+    else:  # read: every whole number in its range, every text within its limit
+        assert parsed.severity.twstrs_total is None or 0 <= parsed.severity.twstrs_total <= 85
+        assert parsed.clinical_question is None or len(parsed.clinical_question) <= 4_000
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "one.json"
         source.write_text(text, encoding="utf-8")
