@@ -285,8 +285,10 @@ def _place(staged: _Staged, *, overwrite: bool) -> None:
     if overwrite:
         if os.path.lexists(target):
             aside = staged.temporary.with_suffix(".replaced")
+            # A link to the link itself where the platform can (a replaced symlink comes back as one).
+            follow = os.link not in os.supports_follow_symlinks
             with contextlib.suppress(OSError):  # no hard links here: the old file cannot be put back
-                os.link(target, aside, follow_symlinks=False)
+                os.link(target, aside, follow_symlinks=follow)
                 staged.aside = aside
         staged.temporary.replace(target)
         staged.placed = True
