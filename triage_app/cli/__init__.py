@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from triage_app import __version__
 from triage_app.cli.common import (
@@ -27,7 +27,7 @@ from triage_app.cli.common import (
     rules_option_refusal,
     session_paths,
 )
-from triage_app.config import ConfigError
+from triage_app.config import AppPaths, ConfigError
 from triage_app.domain.rules import RulesFileError
 
 __all__ = [
@@ -73,6 +73,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands after which no daily backup is taken: they made one, put one back, or only look at the file.
+NO_DAILY_BACKUP = frozenset({"backup", "restore", "check"})
+
+
+def _daily_backup(session: Any, paths: AppPaths, command: str, err: TextIO) -> None:
+    """The day's verified backup, if due, after the command's own work (so it never delays its answer).
+
+    A backup that cannot be taken is a warning, not the command's failure: its work is already stored.
+    """
+    from triage_app.services.app import daily_backup
+    from triage_app.storage.engine import DatabaseError
+
+    try:
+        daily_backup(session.db, paths.backup_dir)
+    except (DatabaseError, OSError) as exc:
+        print(f"triage-app {command}: warning: the daily backup was not taken: {exc}", file=err)
+        log.warning("daily backup after %s failed: %s", command, type(exc).__name__)
+
+
 def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run a parsed headless command; turn every expected failure into a message and an exit status."""
     out = out or sys.stdout
@@ -92,7 +111,10 @@ def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
         for line in session.warnings:  # read-only mode: said first, before any output
             print(f"triage-app {args.command}: {line}", file=err)
         try:
-            return int(args.run(args, session, out, err))
+            status = int(args.run(args, session, out, err))
+            if args.command not in NO_DAILY_BACKUP:
+                _daily_backup(session, paths, args.command, err)
+            return status
         finally:
             session.close()
     except CommandError as exc:
