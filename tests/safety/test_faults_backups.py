@@ -24,6 +24,7 @@ import pytest
 
 from triage_app.__main__ import main
 from triage_app.storage.backup import (
+    MANIFEST_NAME,
     DamagedDatabaseError,
     backup_due,
     daily_backup_if_due,
@@ -50,6 +51,10 @@ def _data(capsys: pytest.CaptureFixture[str], tmp_path: Path, count: int = 20) -
     data = tmp_path / "data"
     code, _, err = _run(capsys, "--data-dir", str(data), "demo", "--count", str(count))
     assert code == 0, err
+    # The command took the day's backup after its work: start each test from no backups at all.
+    for made in list_backups(data / "backups", STEM):
+        made.unlink()
+    (data / "backups" / MANIFEST_NAME).unlink(missing_ok=True)
     return data
 
 

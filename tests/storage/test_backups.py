@@ -379,13 +379,13 @@ def test_backup_check_and_restore_commands(capsys: pytest.CaptureFixture[str], t
     assert code == 0, err
     code, out, err = _run(capsys, "--data-dir", str(data), "backup")
     assert code == 0, err
-    [backup] = list_backups(data / "backups", "triage")
-    assert out.splitlines()[0] == f"backed up to {backup}"
+    backup = list_backups(data / "backups", "triage")[-1]  # (the demo command took the day's backup before it)
+    assert backup.name.endswith("-manual.sqlite3") and out.splitlines()[0] == f"backed up to {backup}"
     assert out.splitlines()[1].startswith("verified: integrity ok, 12 referrals, ")
     code, out, err = _run(capsys, "--data-dir", str(data), "check")
     assert code == 0, err
     assert "integrity: ok" in out and "rows: 12 referrals, " in out and "result: the database is intact" in out
-    assert f"backups: 1 verified (SHA-256 checked) in {data / 'backups'}; newest: {backup.name} (taken " in out
+    assert f"backups: 2 verified (SHA-256 checked) in {data / 'backups'}; newest: {backup.name} (taken " in out
     code, out, err = _run(capsys, "--data-dir", str(data), "restore", backup.name)
     assert code == 0, err
     lines = out.splitlines()
