@@ -14,15 +14,24 @@ from pathlib import Path
 LOG_FILENAME = "triage-app.log"
 OWNER_ONLY = 0o600
 _NHS_LIKE = re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)")
+# A SHA-256 (the audit chain's head, a backup's hash) often holds ten digits in a row: matched first and kept whole,
+# so the hash logged as the audit trail's outside record stays comparable. Anything else NHS-shaped is masked.
+_HASH_OR_NHS_LIKE = re.compile(
+    r"(?P<hash>(?<![0-9A-Za-z])(?=[0-9]*[a-f])[0-9a-f]{32,}(?![0-9A-Za-z]))|(?P<nhs>" + _NHS_LIKE.pattern + ")"
+)
+
+
+def _mask(match: re.Match[str]) -> str:
+    return match.group("hash") or "[nhs-number]"
 
 
 class RedactNhsNumbers(logging.Filter):
-    """Replace ten-digit NHS-number-like runs in a record's message with a mask."""
+    """Replace ten-digit NHS-number-like runs in a record's message with a mask (hex hashes are left whole)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if _NHS_LIKE.search(message):
-            record.msg = _NHS_LIKE.sub("[nhs-number]", message)
+            record.msg = _HASH_OR_NHS_LIKE.sub(_mask, message)
             record.args = None
         return True
 

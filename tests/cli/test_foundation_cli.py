@@ -140,6 +140,21 @@ def test_log_filter_masks_nhs_numbers() -> None:
     assert record.getMessage() == "number [nhs-number]"
 
 
+@pytest.mark.hazard("H11", "H17")
+def test_log_filter_keeps_a_hash_whole_but_not_numbers_run_together() -> None:
+    """The audit head's SHA-256 is logged as the trail's record outside the database: ten digits inside it are not
+    an NHS number; an NHS number beside it is still masked."""
+    import logging
+
+    from triage_app.logs import RedactNhsNumbers
+
+    digest = "ab" + "9990000018" + "c" * 52
+    nearby = "999 000 0018"
+    record = logging.LogRecord("triage_app", logging.INFO, __file__, 1, "audit head 7 %s; %s", (digest, nearby), None)
+    RedactNhsNumbers().filter(record)
+    assert record.getMessage() == f"audit head 7 {digest}; [nhs-number]"
+
+
 def test_gui_smoke_start(tmp_path: Path) -> None:
     """`triage-app --smoke` starts the real window offscreen, opens the database and quits cleanly."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
