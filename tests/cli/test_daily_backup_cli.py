@@ -18,7 +18,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-@pytest.mark.hazard("H17")
+@pytest.mark.hazard("H03", "H17")
 def test_a_command_takes_the_days_verified_backup_after_its_work_and_only_once(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
