@@ -58,7 +58,7 @@ from triage_app.domain.meetings import (
     CaseAction,
     build_agenda,
 )
-from triage_app.domain.referral import format_nhs_number
+from triage_app.domain.referral import format_nhs_number, limit_of
 from triage_app.services.permissions import (
     AMEND_OUTCOME,
     EXPORT_AGENDA,
@@ -212,8 +212,11 @@ class NewMeetingDialog(QDialog):
         self.time = QTimeEdit(QTime(13, 30))
         self.time.setDisplayFormat("HH:mm")
         self.place = QLineEdit()
+        self.place.setMaxLength(limit_of("meeting.place"))
         self.video = QLineEdit()
+        self.video.setMaxLength(limit_of("meeting.video_link"))
         self.chair = QLineEdit()
+        self.chair.setMaxLength(limit_of("meeting.chair"))
         self.attendees = QTableWidget(4, 2)
         self.attendees.setHorizontalHeaderLabels(["Name", "MDT role"])
         self.attendees.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -481,6 +484,7 @@ class MeetingWindow(QMainWindow):
         entry.setColumnStretch(0, 1)
         entry.setColumnStretch(1, 1)
         self.amend_reason = QLineEdit()
+        self.amend_reason.setMaxLength(limit_of("outcome.amend_reason"))
         self.amend_reason.setAccessibleName("Reason for amending")
         self.amend_reason.setPlaceholderText("Only when changing an outcome already recorded: why it is amended")
         self.amend_reason.setFont(control_font)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from triage_app.domain.referral import limit_of
 from triage_app.domain.workflow import ROLES
 from triage_app.services.permissions import MANAGE_USERS, actor_may, who_may
 from triage_app.ui.dialogs import Messages
@@ -42,9 +43,11 @@ class UsersDialog(QDialog):
         self.table.currentCellChanged.connect(lambda row, *_: self._load_row(row) if self.table.hasFocus() else None)
         self.table.cellClicked.connect(lambda row, _column: self._load_row(row))
         self.login = QLineEdit()
+        self.login.setMaxLength(limit_of("user.login"))
         self.login.setPlaceholderText("operating-system login, e.g. jpatel")
         self.login.setAccessibleName("Login")
         self.name = QLineEdit()
+        self.name.setMaxLength(limit_of("user.display_name"))
         self.name.setPlaceholderText("name as shown in the app, e.g. J Patel")
         self.name.setAccessibleName("Name")
         self.roles = {role: QCheckBox(role) for role in ROLES}
