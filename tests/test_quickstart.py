@@ -125,3 +125,17 @@ def test_readme_quick_start_from_a_fresh_clone(tmp_path: Path) -> None:
     )
     assert started.returncode == 0, started.stdout + started.stderr
     assert "smoke: started and opened" in started.stdout
+
+
+def test_every_package_of_the_app_is_installed() -> None:
+    """`pip install .` ships only the packages pyproject.toml lists: a new package left out installs an app that
+    cannot start (the CLI package once was)."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    on_disk = {
+        ".".join(init.parent.relative_to(REPO).parts)
+        for init in (REPO / "triage_app").rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
+    assert on_disk - listed == set()
