@@ -4,11 +4,17 @@
 - 700 bytes of an index page overwritten: backup refuses, rotation deletes nothing, `check` says so;
 - a crash-left -wal beside the database: restore keeps it aside and the restored database is sound;
 - the database held open by another process: restore refuses, changing nothing;
-- a user table too damaged to read: the administrator is found in the backup.
+- a user table too damaged to read: the administrator is found in the backup;
+- a full disk (a small tmpfs when root; an injected error otherwise): `check` reads the database and never calls
+  it damaged, and says so when it cannot read it; `restore` stops with one message and changes nothing, putting
+  back what it had moved aside when the failure comes after the move;
+- an OSError escaping any command: one message naming the file, exit 1.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import random
 import shutil
@@ -22,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.safety.test_faults_startup import _fill, tmpfs
 from triage_app.__main__ import main
 from triage_app.storage.backup import (
     MANIFEST_NAME,
@@ -301,3 +308,191 @@ def test_restore_on_a_database_whose_users_cannot_be_read_asks_the_backup_who_is
     assert code == 0, err
     assert "administrator: checked in the backup" in out
     assert integrity_check(database).ok and row_counts(database)["referral"] == 20
+
+
+# --- a full disk: check and restore (fix 10-G) --------------------------------------------------------------------
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file in `folder`, by content; a -shm by name only (SQLite's index of the -wal, rebuilt on reading)."""
+    return {p.name: b"" if p.name.endswith("-shm") else p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def _on_tmpfs(capsys: pytest.CaptureFixture[str], data: Path, mount: Path) -> Path:
+    """The data folder copied onto the small file system, with one manual backup taken there."""
+    folder = mount / "data"
+    shutil.copytree(data, folder)
+    code, _, err = _run(capsys, "--data-dir", str(folder), "backup")
+    assert code == 0, err
+    return folder
+
+
+@pytest.mark.hazard("H17")
+def test_check_on_a_full_disk_reads_the_database_and_never_calls_it_damaged(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = _data(capsys, tmp_path, count=50)
+    with tmpfs(tmp_path / "mnt", "6m") as mount:
+        folder = _on_tmpfs(capsys, data, mount)
+        database = folder / "triage.sqlite3"
+        (folder / "triage.sqlite3-shm").write_bytes(b"\0\0\0")  # what the tester's `queue` left beside it
+        _fill(mount)
+        code, _, err = _run(capsys, "--data-dir", str(folder), "queue")
+        assert code == 0, err
+        before, beside = _sha(database), sorted(p.name for p in folder.iterdir())
+        code, out, err = _run(capsys, "--data-dir", str(folder), "check")
+        assert code == 0, out + err
+        assert "integrity: ok (PRAGMA integrity_check and foreign_key_check)" in out
+        assert "rows: 50 referrals, " in out and "DAMAGED" not in out and "triage-app restore" not in out
+        assert f"note: the disk holding {folder} is full (No space left on device; " in out
+        assert "result: the database is intact" in out and "`triage-app audit verify`" in out
+        assert err == ""
+        assert _sha(database) == before and sorted(p.name for p in folder.iterdir()) == beside
+
+
+@pytest.mark.hazard("H17")
+def test_check_on_a_full_disk_that_cannot_read_the_wal_says_so_and_advises_no_restore(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = _data(capsys, tmp_path, count=20)
+    with tmpfs(tmp_path / "mnt", "6m") as mount:
+        folder = _on_tmpfs(capsys, data, mount)
+        database = folder / "triage.sqlite3"
+        _crash_left_wal(database)
+        (folder / "triage.sqlite3-shm").unlink()  # reading the -wal now needs a new -shm: no room for one
+        wal = (folder / "triage.sqlite3-wal").read_bytes()
+        before = _sha(database)
+        _fill(mount)
+        code, out, err = _run(capsys, "--data-dir", str(folder), "check")
+        assert code == 1
+        assert "integrity: not checked: the database could not be read: " in out
+        assert "triage.sqlite3-wal holds changes that cannot be read while the disk is full or read-only" in out
+        assert "This is not a sign of damage: do not restore a backup." in out
+        assert "DAMAGED" not in out and "triage-app restore" not in out and "damaged" not in err
+        assert err.startswith(f"triage-app check: the database {database} could not be read: ")
+        assert _sha(database) == before and (folder / "triage.sqlite3-wal").read_bytes() == wal
+        (mount / "filler").unlink()  # space freed: the same file is read, -wal and all, and is intact
+        code, out, err = _run(capsys, "--data-dir", str(folder), "check")
+        assert code == 0 and "result: the database is intact" in out, out + err
+
+
+@pytest.mark.hazard("H17")
+def test_check_says_an_io_error_is_not_damage_injected(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from triage_app.storage import integrity
+
+    data = _data(capsys, tmp_path)
+    database = data / "triage.sqlite3"
+    code, _, err = _run(capsys, "--data-dir", str(data), "backup")
+    assert code == 0, err
+    before = _sha(database)
+
+    def failing(path: Path, **_: object) -> sqlite3.Connection:
+        error = sqlite3.OperationalError("disk I/O error")
+        error.sqlite_errorcode = 10  # type: ignore[attr-defined]  # SQLITE_IOERR, as SQLite sets it
+        raise error
+
+    monkeypatch.setattr(integrity, "connect_read_only", failing)
+    code, out, err = _run(capsys, "--data-dir", str(data), "check")
+    assert code == 1
+    assert f"integrity: not checked: the database could not be read: {database} cannot be read: disk I/O error" in out
+    assert "could not be looked up: the file could not be read" in out
+    assert "DAMAGED" not in out and "triage-app restore" not in out and "row counts not available" not in out
+    assert err == (
+        f"triage-app check: the database {database} could not be read: {database} cannot be read: disk I/O error; "
+        "it was not checked and nothing was changed\n"
+    )
+    assert _sha(database) == before
+
+
+@pytest.mark.hazard("H17")
+def test_restore_on_a_full_disk_says_so_in_one_message_and_changes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = _data(capsys, tmp_path, count=50)
+    with tmpfs(tmp_path / "mnt", "6m") as mount:
+        folder = _on_tmpfs(capsys, data, mount)
+        database, backups = folder / "triage.sqlite3", folder / "backups"
+        [backup] = list_backups(backups, STEM)
+        code, _, err = _run(capsys, "--data-dir", str(folder), "demo", "--count", "5")
+        assert code == 0, err
+        _fill(mount)
+        before = _files(folder)
+        code, out, err = _run(capsys, "--data-dir", str(folder), "restore", backup.name)
+        assert code == 1 and out == ""
+        assert err == (
+            "triage-app restore: the restore could not be completed: the disk is full (No space left on device); "
+            f"nothing was changed: the current database is where it was ({database})\n"
+        )
+        assert _files(folder) == before  # the database unchanged, no staging file left, nothing beside it
+        assert not list(backups.glob("replaced-*")) and not list(folder.glob(".*restoring*"))
+        log = "".join(p.read_text() for p in (folder / "logs").iterdir())
+        assert "restore not completed: OSError; nothing was changed" in log
+        (mount / "filler").unlink()
+        code, out, err = _run(capsys, "--data-dir", str(folder), "restore", backup.name)
+        assert code == 0, err
+        assert row_counts(database)["referral"] == 50
+
+
+@pytest.mark.hazard("H17")
+@pytest.mark.parametrize("where", ["while moving", "while recording"])
+def test_a_restore_that_fails_after_the_move_puts_the_database_back(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    from triage_app.services import maintenance
+
+    data = _data(capsys, tmp_path)
+    database, backups = data / "triage.sqlite3", data / "backups"
+    code, _, err = _run(capsys, "--data-dir", str(data), "backup")
+    assert code == 0, err
+    [backup] = list_backups(backups, STEM)
+    code, _, err = _run(capsys, "--data-dir", str(data), "demo", "--count", "15")
+    assert code == 0, err
+    _crash_left_wal(database)  # its -wal and -shm must come back with it, never pair with the restored file
+    before = _files(data)
+
+    def full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    # After the database was moved aside: the directory's fsync, or the restore's audit event in the new file.
+    monkeypatch.setattr(maintenance, "_fsync_dir" if where == "while moving" else "record_event", full)
+    code, out, err = _run(capsys, "--data-dir", str(data), "restore", backup.name)
+    assert code == 1 and out == ""
+    assert err == (
+        "triage-app restore: the restore could not be completed: the disk is full (No space left on device); "
+        f"nothing was changed: the current database is where it was ({database})\n"
+    )
+    assert _files(data) == before
+    assert not list(backups.glob("replaced-*")) and not list(data.glob(".*restoring*"))
+    monkeypatch.undo()
+    assert integrity_check(database).ok and row_counts(database)["referral"] == 35
+    code, out, err = _run(capsys, "--data-dir", str(data), "audit", "verify")
+    assert code == 0 and "audit trail intact" in out, out + err
+
+
+@pytest.mark.hazard("H17")
+def test_an_os_error_escaping_a_command_is_one_message_naming_the_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from triage_app.services import maintenance
+
+    data = _data(capsys, tmp_path)
+    where = tmp_path / "elsewhere" / "scratch.tmp"
+
+    def failing(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(where))
+
+    monkeypatch.setattr(maintenance, "check_database", failing)
+    code, out, err = _run(capsys, "--data-dir", str(data), "check")
+    assert code == 1 and out == ""
+    assert err == (
+        f"triage-app check: the command could not be completed: the file {where} could not be read or written: "
+        "the disk is full (No space left on device)\n"
+    )
+    log = "".join(p.read_text() for p in (data / "logs").iterdir())
+    assert "check failed: OSError (errno 28)" in log and str(where) not in log

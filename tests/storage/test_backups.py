@@ -413,3 +413,25 @@ def test_the_manifest_is_never_left_half_written(db_path: Path, tmp_path: Path) 
     (backups / MANIFEST_NAME).write_text("{ not json", encoding="utf-8")
     assert read_manifest(backups) == []  # moved aside, kept, and a new one begins
     assert len(list(backups.glob(f"{MANIFEST_NAME}.unreadable-*"))) == 1
+
+
+@pytest.mark.hazard("H17")
+def test_check_is_of_the_file_and_points_to_audit_verify_for_the_audit_trail(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    code, _, err = _run(capsys, "--data-dir", str(data), "demo", "--count", "5")
+    assert code == 0, err
+    with sqlite3.connect(data / "triage.sqlite3") as connection:  # a name changed outside the app
+        connection.execute("UPDATE referral SET family_name = 'Altered' WHERE id = 1")
+    connection.close()
+    code, out, err = _run(capsys, "--data-dir", str(data), "check")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[-2] == "result: the database is intact"
+    assert lines[-1] == (
+        "audit trail: not checked here (this check is of the file); run `triage-app audit verify` to check that no "
+        "record was changed outside the app"
+    )
+    code, out, err = _run(capsys, "--data-dir", str(data), "audit", "verify")
+    assert code != 0  # the command the line names finds what the file check cannot

@@ -11,6 +11,7 @@ file (`--rules FILE`). A stateful command given `--rules` is refused: rules chan
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from typing import Any, TextIO
@@ -130,3 +131,16 @@ def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
     except ServiceError as exc:
         print(f"triage-app {args.command}: {exc}", file=err)
         return EXIT_BAD_INPUT
+    except OSError as exc:  # the last line of defence: a file the command could not read or write
+        print(f"triage-app {args.command}: {_os_error_message(exc)}", file=err)
+        log.error("%s failed: %s (errno %s)", args.command, type(exc).__name__, exc.errno)
+        return EXIT_FAILURE
+
+
+def _os_error_message(exc: OSError) -> str:
+    """One line naming the file and the system's reason, e.g. `the disk is full (No space left on device)`."""
+    said = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        said = f"the disk is full ({said})"
+    where = f"the file {exc.filename}" if exc.filename else "a file"
+    return f"the command could not be completed: {where} could not be read or written: {said}"

@@ -59,6 +59,7 @@ from triage_app.storage.engine import (
     OWNER_ONLY,
     Database,
     DatabaseError,
+    DatabaseFull,
     DatabaseLocation,
     create_owner_only_file,
     parse_database_url,
@@ -67,8 +68,11 @@ from triage_app.storage.engine import (
 from triage_app.storage.integrity import (
     IntegrityError,
     IntegrityResult,
+    UnreadableError,
     describe_counts,
+    disk_state,
     integrity_check,
+    is_io_error,
     open_readonly,
     row_counts,
     schema_revision,
@@ -91,6 +95,42 @@ class RestoreRefused(ServiceError):
 
 class DatabaseInUse(RestoreRefused):
     """Another program has the database open."""
+
+
+class RestoreFailed(RestoreRefused):
+    """The restore stopped part-way (a full disk, a folder that cannot be written); the message says what was
+    put back, and where the files are if they could not be."""
+
+
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_READ_ONLY_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def _why_stopped(exc: BaseException, folder: Path) -> str:
+    """Why a restore stopped, in words: `the disk is full (No space left on device)`, or the error's own words."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno is not None:
+            said = seen.strerror or str(seen)
+            if seen.errno in _FULL_ERRNOS:
+                return f"the disk is full ({said})"
+            if seen.errno in _READ_ONLY_ERRNOS:
+                return f"the folder {folder} cannot be written ({said})"
+            return said
+        if isinstance(seen, DatabaseFull) or (getattr(seen, "sqlite_errorcode", 0) or 0) & 0xFF == 13:
+            return "the disk is full (database or disk is full)"
+        seen = seen.__cause__
+    if is_io_error(exc) and (state := disk_state(folder)) is not None:
+        return f"{state} ({exc})"
+    return str(exc)
+
+
+def _not_completed(exc: BaseException, db_path: Path) -> RestoreFailed:
+    log.error("restore not completed: %s; nothing was changed", type(exc).__name__)
+    return RestoreFailed(
+        f"the restore could not be completed: {_why_stopped(exc, db_path.parent)}; nothing was changed: the current "
+        f"database is where it was ({db_path})"
+    )
 
 
 # --- backups on demand -----------------------------------------------------------------------------------------
@@ -221,11 +261,14 @@ class CheckReport:
     backups: tuple[BackupCheck, ...]  # every manifest entry of this database, oldest first
     unlisted: tuple[str, ...]  # files named like backups that the manifest does not list
     notes: tuple[str, ...]
+    # Set (why, in words) when the file could not be read because of the disk (full, read-only, I/O error):
+    # then nothing is known about damage, and no restore is advised.
+    unreadable: str | None = None
 
     @property
     def ok(self) -> bool:
-        """True when the database passed every check."""
-        return not self.problems
+        """True when the database was read and passed every check."""
+        return not self.problems and self.unreadable is None
 
     @property
     def newest_verified(self) -> ManifestEntry | None:
@@ -279,22 +322,46 @@ def check_database(
     elif not _permits(standing, CHECK_DATABASE):
         raise _refusal(login, standing, CHECK_DATABASE, "this database")
     integrity = integrity_check(path)
-    problems.extend(integrity.problems)
+    unreadable = integrity.unreadable
+    if unreadable is not None and standing is None:  # not the user table's fault: the file could not be read
+        notes[-1] = f"who ran the check (login '{login}') could not be looked up: the file could not be read"
+    if unreadable is None:
+        problems.extend(integrity.problems)
     counts: dict[str, int] | None = None
     revision: str | None = None
-    if path.stat().st_size == 0:
+    try:
+        empty = path.stat().st_size == 0
+    except OSError as exc:
+        unreadable = unreadable or f"{path} cannot be looked at: {exc.strerror or exc}"
+        empty = False
+    if empty:
         problems.append("the file is empty (0 bytes): it holds no triage database")
-    else:
+    elif unreadable is None:
         try:
             counts = row_counts(path)
             revision = schema_revision(path)
+        except UnreadableError as exc:
+            unreadable = str(exc)
+            counts = None
         except IntegrityError as exc:
             notes.append(f"row counts not available: {exc}")
-        if counts is not None and revision is None:
+        if unreadable is None and counts is not None and revision is None:
             problems.append("the file has no triage schema version: it is not a triage database")
+    if unreadable is None and (state := disk_state(path.parent)) is not None:
+        # Read all the same (without its -shm index, as the app does): say why the app will only read it.
+        notes.append(f"{state}: the app opens the database for reading only until that is put right")
     checks, unlisted = _check_backups(backup_dir, path.stem)
     return CheckReport(
-        str(path), integrity, tuple(problems), counts, revision, backup_dir, checks, unlisted, tuple(notes)
+        str(path),
+        integrity,
+        tuple(problems),
+        counts,
+        revision,
+        backup_dir,
+        checks,
+        unlisted,
+        tuple(notes),
+        unreadable=unreadable,
     )
 
 
@@ -527,28 +594,56 @@ def _stage_copy(backup: Path, db_path: Path, digest: str) -> Path:
 def _swap_in(db_path: Path, staged: Path, replaced_dir: Path) -> tuple[Path, ...]:
     """Move the database and its side files into `replaced_dir`, then rename `staged` into place.
 
-    If anything fails part-way, the files already moved are moved back and the error is raised.
+    If anything fails part-way, the files already moved are moved back (`RestoreFailed` says so, or says where
+    they are if they could not be).
     """
-    moved: list[tuple[Path, Path]] = []
+    moved: list[Path] = []
     try:
         replaced_dir.mkdir(mode=0o700, parents=True)
         for name in (db_path.name, *(db_path.name + s for s in SIDE_FILES)):
             source = db_path.with_name(name)
             if source.exists():
                 _move(source, replaced_dir / name)
-                moved.append((source, replaced_dir / name))
+                moved.append(replaced_dir / name)
         staged.replace(db_path)
         _fsync_dir(db_path.parent)
         _fsync_dir(replaced_dir)
     except OSError as exc:
-        for original, aside in reversed(moved):
-            with contextlib.suppress(OSError):
-                _move(aside, original)
-        raise DatabaseError(
-            f"the restore could not put the backup in place ({exc.strerror or exc}); the database was put back as "
-            "it was"
-        ) from exc
-    return tuple(aside for _, aside in moved)
+        _put_back(db_path, tuple(moved), replaced_dir, exc, restored=False)
+        raise AssertionError("unreachable") from exc  # pragma: no cover - _put_back always raises
+    return tuple(moved)
+
+
+def _put_back(
+    db_path: Path, moved: tuple[Path, ...], replaced_dir: Path, exc: BaseException, *, restored: bool
+) -> None:
+    """Undo a swap that could not be finished, then raise `RestoreFailed` saying truly where the files are.
+
+    `restored`: the backup's copy is in place (and perhaps opened): it and any -wal/-shm it grew are removed
+    first (the backup itself is untouched), so the original's side files never pair with another file.
+    """
+    if restored:
+        for name in (db_path.name, *(db_path.name + s for s in SIDE_FILES)):
+            with contextlib.suppress(FileNotFoundError):
+                db_path.with_name(name).unlink()
+    stuck: list[Path] = []
+    for aside in reversed(moved):
+        try:
+            _move(aside, db_path.with_name(aside.name))
+        except OSError:
+            stuck.append(aside)
+    if not stuck:
+        with contextlib.suppress(OSError):
+            replaced_dir.rmdir()  # empty again: nothing to keep
+        with contextlib.suppress(OSError):
+            _fsync_dir(db_path.parent)
+        raise _not_completed(exc, db_path) from exc
+    log.error("restore not completed: %s; %d file(s) could not be moved back", type(exc).__name__, len(stuck))
+    raise RestoreFailed(
+        f"the restore could not be completed: {_why_stopped(exc, db_path.parent)}, and the current database could "
+        f"not be moved back: {', '.join(p.name for p in stuck)} are in {replaced_dir}. Move them back beside "
+        f"{db_path.name} in {db_path.parent} (nothing was deleted) before starting the app"
+    ) from exc
 
 
 def _record_restore(db_path: Path, *, login: str, changes: dict[str, object]) -> tuple[int, str]:
@@ -570,11 +665,15 @@ def _record_restore(db_path: Path, *, login: str, changes: dict[str, object]) ->
         database.dispose()
 
 
-def _restart_checkpoint(backup_dir: Path, *, head_id: int, head_hash: str, reason: str) -> str:
+def _restart_checkpoint(backup_dir: Path, *, head_id: int, head_hash: str, reason: str, database: str) -> str:
     try:
+        from triage_app.storage.audit import log_chain_restart
         from triage_app.storage.audit_checkpoint import checkpoint_path, restart_checkpoint
     except ImportError:  # the checkpoint outside the database is another part of the app
         return "no audit checkpoint outside the database in this version"
+    # The log's marker first (it stands even if the checkpoint cannot be written): `audit verify` ignores the
+    # heads logged before it, which belong to the replaced file.
+    log_chain_restart(head_id, head_hash, reason=reason, database=database)
     path = checkpoint_path(backup_dir)
     try:
         restart_checkpoint(path, head_id=head_id, head_hash=head_hash, reason=reason)
@@ -609,7 +708,10 @@ def restore_backup(
     with backup_lock(backup_dir):
         entry, digest, counts, revision = _verify_backup(backup_dir, source)
         authorized_in = _authorize_restore(db_path, source, login)
-        staged = _stage_copy(source, db_path, digest)
+        try:
+            staged = _stage_copy(source, db_path, digest)  # removes its partial copy itself when it fails
+        except (OSError, sqlite3.Error, DatabaseError) as exc:  # a full disk: nothing was moved yet
+            raise _not_completed(exc, db_path) from exc
         try:
             replaced_dir = backup_dir / f"replaced-{moment.strftime('%Y%m%dT%H%M%S%fZ')}"
             if sys.platform == "win32":  # pragma: no cover - a file open elsewhere cannot be renamed there
@@ -619,10 +721,11 @@ def restore_backup(
             else:
                 with _sole_user(db_path):  # held while moving: nobody opens the old file meanwhile
                     moved = _swap_in(db_path, staged, replaced_dir)
+        except (OSError, sqlite3.Error) as exc:  # the lock check itself failed: nothing was moved
+            raise _not_completed(exc, db_path) from exc
         finally:
             with contextlib.suppress(OSError):
                 staged.unlink()
-        log.warning("database restored from backup %s; the replaced file was kept in %s", source.name, replaced_dir)
         changes: dict[str, object] = {
             "restored_from": [None, source.name],
             "backup_taken_at": [None, entry.taken_at.isoformat() if entry is not None else None],
@@ -632,9 +735,18 @@ def restore_backup(
             "listed_in_manifest": [None, entry is not None],
             "authorized_in": [None, authorized_in],
         }
-        head_id, head_hash = _record_restore(db_path, login=login, changes=changes)
+        try:
+            head_id, head_hash = _record_restore(db_path, login=login, changes=changes)
+        except Exception as exc:  # not audited, so not done: the current database goes back where it was
+            _put_back(db_path, moved, replaced_dir, exc, restored=True)
+            raise
+        log.warning("database restored from backup %s; the replaced file was kept in %s", source.name, replaced_dir)
         checkpoint = _restart_checkpoint(
-            backup_dir, head_id=head_id, head_hash=head_hash, reason=f"restore of {source.name} by {login}"
+            backup_dir,
+            head_id=head_id,
+            head_hash=head_hash,
+            reason=f"restore of {source.name} by {login}",
+            database=sqlite_url(db_path),
         )
     return RestoreReport(
         backup=source,

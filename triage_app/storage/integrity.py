@@ -3,7 +3,13 @@
 Every function here opens the file through a read-only URI (`file:PATH?mode=ro`) on a connection of its own
 and never sets a journal mode, so it writes nothing to the database and never switches another program's file
 to WAL. A crash-left -wal beside the file is read (its committed transactions are part of the database) but
-never checkpointed or deleted.
+never checkpointed or deleted. The connection is the start-up code's (`engine.connect_read_only`): on a full
+disk or in a folder that cannot be written, where SQLite cannot make the -shm index it needs, the file is read
+`immutable` (provided no -wal holds changes), so a full disk does not read as a damaged file.
+
+An error of the disk rather than the file (SQLite's SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN, an OSError) is
+not damage: the result says the file could not be read (`IntegrityResult.unreadable`), and why when the disk
+says (`disk_state`: full, or read-only).
 
 SQLite only: the PRAGMAs are SQLite's. A PostgreSQL server checks its own pages (see the README's backups
 section: pg_dump, and amcheck for a full check).
@@ -12,26 +18,86 @@ section: pg_dump, and amcheck for a full check).
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from triage_app.storage.engine import connect_read_only
+
 #: At most this many problems are listed (a badly damaged file can report thousands of lines).
 MAX_PROBLEMS = 50
+
+
+#: SQLite's primary result codes that are the disk's or the system's, not the file's: I/O error, out of memory,
+#: full, cannot open, read-only, busy, locked. Extended codes carry the primary one in their low byte.
+_NOT_DAMAGE_CODES = frozenset({10, 7, 13, 14, 8, 5, 6})
+#: Less free space than this (bytes) reads as a full disk when saying why a file could not be read.
+NEARLY_FULL_BYTES = 64 * 1024
 
 
 class IntegrityError(Exception):
     """The file cannot be read well enough to answer (it is missing, not a database, or damaged)."""
 
 
+class UnreadableError(IntegrityError):
+    """The file could not be read because of the disk or the system (I/O error, full, cannot open), not damage."""
+
+
+def is_io_error(exc: BaseException) -> bool:
+    """True when `exc` (or what caused it) is the disk's or the system's error, not a damaged file."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return True
+        code = getattr(seen, "sqlite_errorcode", None)
+        if isinstance(code, int) and (code & 0xFF) in _NOT_DAMAGE_CODES:
+            return True
+        seen = seen.__cause__
+    return False
+
+
+def disk_state(folder: Path) -> str | None:
+    """Why a folder's files may not be readable, in words, found without writing anything; None when neither.
+
+    `the disk is full (N bytes free)` or `the folder is on a read-only file system` / `the folder cannot be
+    written`: SQLite needs to write a small index (-shm) beside a database even to read it.
+    """
+    try:
+        free = shutil.disk_usage(folder).free
+        if free < NEARLY_FULL_BYTES:
+            return f"the disk holding {folder} is full ({os.strerror(errno.ENOSPC)}; {free} bytes free)"
+        if hasattr(os, "statvfs") and os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return f"the folder {folder} is on a read-only file system"
+        if not os.access(folder, os.W_OK):
+            return f"the folder {folder} cannot be written ({os.strerror(errno.EACCES)})"
+    except OSError as exc:
+        return f"the folder {folder} cannot be looked at ({exc.strerror or exc})"
+    return None
+
+
+def unreadable_reason(path: Path, exc: BaseException) -> str:
+    """`the disk is full (...): disk I/O error`: why `path` could not be read, the disk's state first."""
+    said = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    state = disk_state(path.parent)
+    return f"{state}: {said}" if state is not None else said
+
+
 @dataclass(frozen=True, slots=True)
 class IntegrityResult:
-    """What SQLite's check said: `ok`, or the problems it listed (at most `MAX_PROBLEMS`), in its words."""
+    """What SQLite's check said: `ok`, or the problems it listed (at most `MAX_PROBLEMS`), in its words.
+
+    `unreadable` is set (why, in words) when the file could not be read because of the disk or the system: then
+    `ok` is False but nothing is known to be wrong with the file, and `problems` holds that reason alone.
+    """
 
     ok: bool
     problems: tuple[str, ...]
+    unreadable: str | None = None
 
     def summary(self) -> str:
         """One line: `integrity ok`, or the first problem in SQLite's words and how many more."""
@@ -53,8 +119,11 @@ def open_readonly(path: Path, *, busy_timeout_ms: int = 10_000) -> Iterator[sqli
     if not path.is_file():
         raise IntegrityError(f"{path} does not exist or is not a file")
     try:
-        connection = sqlite3.connect(readonly_uri(path), uri=True, timeout=busy_timeout_ms / 1000)
-    except sqlite3.Error as exc:
+        # The start-up code's way: `mode=ro`, and `immutable` when the -shm cannot be made (a full disk).
+        connection = connect_read_only(path, busy_timeout_ms=busy_timeout_ms)
+    except (sqlite3.Error, OSError) as exc:
+        if is_io_error(exc):
+            raise UnreadableError(f"{path} cannot be read: {unreadable_reason(path, exc)}") from exc
         raise IntegrityError(f"{path} cannot be opened: {exc}") from exc
     try:
         yield connection
@@ -81,10 +150,15 @@ def _run_check(path: Path, pragma: str) -> IntegrityResult:
                     problems = (
                         f"{len(broken)} record(s) link to records that do not exist (tables: {', '.join(tables)})",
                     )
+    except UnreadableError as exc:
+        return IntegrityResult(False, (str(exc),), unreadable=str(exc))
     except IntegrityError as exc:
         return IntegrityResult(False, (str(exc),))
-    except sqlite3.Error as exc:  # "file is not a database", "database disk image is malformed", ...
-        return IntegrityResult(False, (f"{exc}",))
+    except (sqlite3.Error, OSError) as exc:
+        if is_io_error(exc):  # the disk's error, not the file's: it says nothing about damage
+            reason = f"{path} cannot be read: {unreadable_reason(path, exc)}"
+            return IntegrityResult(False, (reason,), unreadable=reason)
+        return IntegrityResult(False, (f"{exc}",))  # "file is not a database", "database disk image is malformed"
     return IntegrityResult(not problems, problems)
 
 
@@ -100,9 +174,11 @@ def integrity_check(path: Path) -> IntegrityResult:
     list is added: it often names the damaged page.
     """
     result = _run_check(path, "integrity_check")
-    if result.ok or len(result.problems) > 1:
+    if result.ok or result.unreadable is not None or len(result.problems) > 1:
         return result
     quick = _run_check(path, "quick_check")
+    if quick.unreadable is not None:  # the disk failed on the second read: say so rather than guess
+        return quick
     extra = tuple(p for p in quick.problems if p not in result.problems)
     return IntegrityResult(False, (result.problems + extra)[:MAX_PROBLEMS])
 
@@ -127,7 +203,9 @@ def row_counts(path: Path) -> dict[str, int]:
                 name: int(connection.execute(f"SELECT count(*) FROM {_quote_identifier(name)}").fetchone()[0])
                 for name in table_names(connection)
             }
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
+        if is_io_error(exc):
+            raise UnreadableError(f"the rows of {path} cannot be counted: {unreadable_reason(path, exc)}") from exc
         raise IntegrityError(f"the rows of {path} cannot be counted: {exc}") from exc
 
 
@@ -138,7 +216,11 @@ def schema_revision(path: Path) -> str | None:
             if "alembic_version" not in table_names(connection):
                 return None
             row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
+        if is_io_error(exc):
+            raise UnreadableError(
+                f"the schema revision of {path} cannot be read: {unreadable_reason(path, exc)}"
+            ) from exc
         raise IntegrityError(f"the schema revision of {path} cannot be read: {exc}") from exc
     return str(row[0]) if row else None
 

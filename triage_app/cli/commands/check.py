@@ -1,7 +1,10 @@
 """`triage-app check`: the full integrity check of the database, its row counts, and its backups' hashes.
 
 Opens no session: a damaged database is read only through read-only connections, never migrated or written.
-Exit 0 when the database is intact, 1 when it is damaged (or missing, or not a triage database).
+Exit 0 when the database is intact, 1 when it is damaged (or missing, or not a triage database), and 1 when it
+could not be read because of the disk (full, read-only, an I/O error): that is said as such, and no restore is
+advised, since nothing is known to be wrong with the file. The check is of the file; the audit trail (who changed
+what) is checked by `triage-app audit verify`.
 """
 
 from __future__ import annotations
@@ -46,7 +49,9 @@ def cmd_check(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: TextI
         report = check_database(location, backup_dir=paths.backup_dir, login=os_login())
 
     print(f"database: {report.database}", file=out)
-    if report.integrity is None and report.ok:
+    if report.unreadable is not None:
+        print(f"integrity: not checked: the database could not be read: {report.unreadable}", file=out)
+    elif report.integrity is None and report.ok:
         print("integrity: not checked by the app (a database server)", file=out)
     elif report.ok:
         print("integrity: ok (PRAGMA integrity_check and foreign_key_check)", file=out)
@@ -81,7 +86,26 @@ def cmd_check(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: TextI
         print(f"note: {note}", file=out)
     if report.ok:
         print("result: the database is intact", file=out)
+        if location.path is not None:
+            print(
+                "audit trail: not checked here (this check is of the file); run `triage-app audit verify` to check "
+                "that no record was changed outside the app",
+                file=out,
+            )
         return EXIT_OK
+    if report.unreadable is not None:
+        print(
+            "result: the database could not be read, so it was not checked. This is not a sign of damage: do not "
+            "restore a backup. Put the disk right (free space, or make the folder writable) and run "
+            "`triage-app check` again",
+            file=out,
+        )
+        print(
+            f"triage-app check: the database {report.database} could not be read: {report.unreadable}; it was not "
+            "checked and nothing was changed",
+            file=err,
+        )
+        return EXIT_FAILURE
     command = report.restore_command()
     if command is not None:
         print(

@@ -31,14 +31,14 @@ def register(add: AddCommand) -> None:
 def cmd_restore(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: TextIO) -> int:
     """`triage-app restore BACKUP`: restore, then say what was restored and where the old file went."""
     from triage_app.services.app import os_login
-    from triage_app.services.maintenance import DatabaseInUse, resolve_backup, restore_backup
+    from triage_app.services.maintenance import DatabaseInUse, RestoreFailed, resolve_backup, restore_backup
     from triage_app.storage.engine import parse_database_url
 
     location = parse_database_url(paths.db_url)
     backup = resolve_backup(paths.backup_dir, args.backup)
     try:
         report = restore_backup(location, backup, login=os_login(), backup_dir=paths.backup_dir)
-    except DatabaseInUse as exc:
+    except (DatabaseInUse, RestoreFailed) as exc:  # not the user's input: exit 1, the message says what stands
         raise CommandError(str(exc), EXIT_FAILURE) from None
     print(report.describe(), file=out)
     verified = "its SHA-256 matches the manifest" if report.listed else "not in the manifest: checked now"
