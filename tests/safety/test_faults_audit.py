@@ -5,21 +5,25 @@ say what it found (finding 9 of issue 10)."""
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import replace
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 import pytest
 
 from tests.factories import AS_OF, referral
 from triage_app.domain.rules import Rules
-from triage_app.services.audit import AuditReport, verify_audit_trail
+from triage_app.logs import LOG_FILENAME, configure_logging
+from triage_app.services.audit import AuditReport, audit_queue_export, verify_audit_trail
 from triage_app.services.referrals import register_referral, update_referral
 from triage_app.services.triage import change_status, decide_triage
 from triage_app.services.users import Actor
 from triage_app.storage.audit import event_hash
 from triage_app.storage.audit_checkpoint import read_checkpoint, set_checkpoint_path
-from triage_app.storage.engine import Database
+from triage_app.storage.engine import Database, parse_database_url, sqlite_url
 
 
 @pytest.fixture
@@ -30,6 +34,18 @@ def checkpoint(db: Database, db_path: Path) -> Path:
     path = backups / "audit-checkpoint.json"
     set_checkpoint_path(db.engine, path, database=db.location.describe())
     return path
+
+
+@pytest.fixture
+def app_log(db_path: Path) -> Iterator[Path]:
+    """The app's rotating log in the data folder's logs/, as the CLI and the desktop configure it."""
+    folder = db_path.parent / "logs"
+    assert configure_logging(folder) is not None
+    yield folder
+    root = logging.getLogger("triage_app")
+    for handler in [h for h in root.handlers if isinstance(h, RotatingFileHandler)]:
+        root.removeHandler(handler)
+        handler.close()
 
 
 @pytest.fixture
@@ -204,14 +220,23 @@ def test_the_head_is_written_outside_the_database_after_each_commit(
 
 
 @pytest.mark.hazard("H17")
-def test_no_checkpoint_file_is_said_and_is_not_an_error(trail: Database, checkpoint: Path) -> None:
+def test_a_missing_checkpoint_while_the_trail_holds_events_is_a_problem(trail: Database, checkpoint: Path) -> None:
     checkpoint.unlink()
     report = verify_audit_trail(trail)
-    assert report.intact
-    assert (
-        report.checkpoint
-        == f"checkpoint not compared (no checkpoint file at {checkpoint}: a new install, or it was removed)"
+    assert not report.intact  # was "checkpoint not compared (... a new install, or it was removed)", exit 0
+    assert report.problem is not None
+    assert report.problem.startswith(
+        f"the checkpoint file {checkpoint} is missing though the trail has {report.checked} events: it was removed, "
+        "or the database was moved here from another data folder. If it was moved on purpose: "
     )
+    assert report.checkpoint == f"no checkpoint file at {checkpoint}"
+
+
+@pytest.mark.hazard("H17")
+def test_no_checkpoint_and_no_events_is_a_new_install(db: Database, checkpoint: Path) -> None:
+    report = verify_audit_trail(db)
+    assert report.intact, report.problems
+    assert report.checkpoint == f"checkpoint not compared (no checkpoint file at {checkpoint}: a new install)"
 
 
 @pytest.mark.hazard("H17")
@@ -225,3 +250,67 @@ def test_a_damaged_checkpoint_is_reported_and_not_written_over(
     assert not report.intact and report.problem is not None
     assert report.problem.startswith(f"the audit checkpoint {checkpoint} is not a checkpoint (damaged or edited)")
     assert report.problem.endswith("the head outside the database cannot be compared")
+
+
+def _rotate(log_dir: Path) -> None:
+    """Start a new log file now, as the handler does at 1 MB: what was logged moves to triage-app.log.1."""
+    for handler in logging.getLogger("triage_app").handlers:
+        if isinstance(handler, RotatingFileHandler):
+            handler.doRollover()
+    assert (log_dir / f"{LOG_FILENAME}.1").exists()
+
+
+@pytest.mark.hazard("H17")
+def test_a_rewritten_chain_with_the_checkpoint_deleted_is_caught_by_the_log(
+    app_log: Path, trail: Database, db_path: Path, checkpoint: Path
+) -> None:
+    with _shell(db_path) as connection:
+        head = connection.execute("SELECT last_event_id FROM audit_chain_head").fetchone()[0]
+        connection.execute("UPDATE audit_event SET user_login = 'someone-else' WHERE id = 5")
+        _rechain(connection, 5)
+    checkpoint.unlink()  # the outside record the forger can reach
+    report = verify_audit_trail(trail, log_dir=app_log)
+    assert report.chain.intact  # inside the database the forgery holds ...
+    problem = _only_problem_besides_triggers(report)  # ... the log does not
+    assert problem.startswith("event 5 differs from the head the app log recorded (triage-app.log, ")
+    assert problem.endswith(f"the chain was rewritten (and {head - 5} more logged heads differ)")
+    assert report.problems[1].startswith(f"the checkpoint file {checkpoint} is missing though the trail has ")
+
+
+@pytest.mark.hazard("H17")
+def test_heads_in_the_rotated_log_files_are_compared_too(
+    app_log: Path, trail: Database, db_path: Path, checkpoint: Path, admin: Actor, rules: Rules
+) -> None:
+    _rotate(app_log)
+    register_referral(trail, actor=admin, referral=referral(4), rules=rules, as_of=AS_OF)
+    _rotate(app_log)  # now .2 holds the trail's first heads, .1 the newest
+    assert "audit head" not in (app_log / LOG_FILENAME).read_text()
+    assert verify_audit_trail(trail, log_dir=app_log).intact
+    with _shell(db_path) as connection:
+        last = connection.execute("SELECT max(id) FROM audit_event").fetchone()[0]
+        connection.execute("DELETE FROM audit_event WHERE id = ?", (last,))
+        kept = connection.execute("SELECT id, hash FROM audit_event WHERE id = ?", (last - 1,)).fetchone()
+        connection.execute("UPDATE audit_chain_head SET last_event_id = ?, last_hash = ?", kept)
+    checkpoint.unlink()
+    report = verify_audit_trail(trail, log_dir=app_log)
+    assert report.problem is not None
+    assert report.problem.startswith(
+        f"the database's chain ends at event {last - 1}, but the app log (triage-app.log.1, "
+    )
+    assert report.problem.endswith(f"events {last} to {last} were deleted and the head moved back")
+
+
+@pytest.mark.hazard("H17")
+def test_heads_of_another_database_in_the_same_log_are_not_compared(
+    app_log: Path, trail: Database, db_path: Path, admin: Actor, tmp_path: Path
+) -> None:
+    other_path = tmp_path / "other.sqlite3"
+    other_path.write_bytes(db_path.read_bytes())  # a copy: the same events, then its own
+    other = Database(parse_database_url(sqlite_url(other_path)))
+    try:
+        audit_queue_export(other, actor=admin, referral_ids=[1], what="json", filters={})
+    finally:
+        other.dispose()
+    report = verify_audit_trail(trail, log_dir=app_log)
+    assert report.intact, report.problems  # the copy's newer head, logged in the same file, is its own
+    assert " logged heads match (up to event " in report.logged

@@ -6,13 +6,19 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from triage_app.logs import LOG_FILENAME
 from triage_app.services.maintenance import backup_now as backup_now  # moved there; re-exported for callers
 from triage_app.services.permissions import AUDIT_VERIFY, authorize
 from triage_app.services.users import Actor
 from triage_app.storage.audit import (
     ChainReport,
     check_append_only,
+    checkpoint_missing,
     compare_checkpoint,
+    compare_logged_heads,
+    database_key,
+    log_files,
+    read_logged_heads,
     record_event,
     verify_chain,
     verify_referrals,
@@ -25,12 +31,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class AuditReport:
-    """What `audit verify` found: the chain, the head against the checkpoint file, every referral against its
-    last audit event, and the database's append-only triggers. `problems` lists every problem found, the most
-    telling first (a broken chain, then the checkpoint, then referrals, then the triggers)."""
+    """What `audit verify` found: the chain, the head against the checkpoint file and the heads in the app log,
+    every referral against its last audit event, and the database's append-only triggers. `problems` lists every
+    problem found, the most telling first (a broken chain, then the checkpoint, then the log, a missing
+    checkpoint, then referrals, then the triggers)."""
 
     chain: ChainReport
     checkpoint: str  # what was compared with the checkpoint file, in words
+    logged: str  # what was compared with the heads in the app log, in words
     referrals_checked: int
     referrals_not_covered: int
     problems: tuple[str, ...]
@@ -64,15 +72,19 @@ class AuditReport:
                 "are checked from their next audited change)"
             )
         return (
-            f"{self.checked} events checked; {self.checkpoint}; {self.referrals_checked} referrals checked against "
+            f"{self.checked} events checked; {self.checkpoint}; {self.logged}; {self.referrals_checked} referrals "
+            "checked against "
             f"their last audit event{covered}"
         )
 
 
-def verify_audit_trail(db: Database, *, actor: Actor | None = None, checkpoint: Path | None = None) -> AuditReport:
+def verify_audit_trail(
+    db: Database, *, actor: Actor | None = None, checkpoint: Path | None = None, log_dir: Path | None = None
+) -> AuditReport:
     """Check the audit trail: every link of the hash chain, the head against the checkpoint file (by default
-    the one `open_session` registered for this database), each referral's stored state against its last audit
-    event, and the append-only triggers. Reads only."""
+    the one `open_session` registered for this database) and against every head logged in `log_dir` (the data
+    folder's logs/, rotated files included; since the newest restore), each referral's stored state against its
+    last audit event, and the append-only triggers. Reads only."""
     registered = checkpoint_path_of(db.engine)
     path = checkpoint if checkpoint is not None else (registered[0] if registered is not None else None)
     database = registered[1] if registered is not None else db.location.describe()
@@ -85,10 +97,20 @@ def verify_audit_trail(db: Database, *, actor: Actor | None = None, checkpoint: 
             assert chain.problem is not None
             problems.append(chain.problem)
             compared = "checkpoint not compared (the chain is broken)"
+            logged = "app log not compared (the chain is broken)"
             checked = not_covered = 0
         else:
             compared, problem = compare_checkpoint(session, chain, path, database=database)
-            if problem is not None:
+            missing = path is not None and problem == checkpoint_missing(path, chain.checked)
+            if problem is not None and not missing:
+                problems.append(problem)
+            if log_dir is None:
+                logged = "app log not compared (no log folder given)"
+            else:
+                heads = read_logged_heads(log_files(log_dir, LOG_FILENAME), database_key(db.engine.url))
+                logged, log_problems = compare_logged_heads(session, chain, heads)
+                problems.extend(log_problems)
+            if problem is not None and missing:  # after the log's evidence of what was done, if any
                 problems.append(problem)
             referrals = verify_referrals(session, chain)
             problems.extend(referrals.problems)
@@ -96,7 +118,7 @@ def verify_audit_trail(db: Database, *, actor: Actor | None = None, checkpoint: 
         triggers = check_append_only(session)
         if triggers is not None:
             problems.append(triggers)
-    report = AuditReport(chain, compared, checked, not_covered, tuple(problems))
+    report = AuditReport(chain, compared, logged, checked, not_covered, tuple(problems))
     for number, problem in enumerate(problems, start=1):  # ids, hashes and paths only: no patient data
         log.error("audit verify: problem %d of %d: %s", number, len(problems), problem)
     return report

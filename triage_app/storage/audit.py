@@ -7,7 +7,9 @@ Three things make it hold (safety.md, "Nothing lost, nothing hidden"):
   the chain head other than moving it forward (SQLite triggers; PostgreSQL trigger functions). A refusal
   reaches the user as a `DatabaseError` saying so, never a traceback.
 - The head outside the database: after every commit that wrote events, the new head is logged
-  (`audit head ID HASH`) and written to the checkpoint file (storage.audit_checkpoint).
+  (`audit head ID HASH db=KEY`) and written to the checkpoint file (storage.audit_checkpoint). `audit verify`
+  compares both with the database (`compare_checkpoint`, `compare_logged_heads`); a restore logs a marker
+  (`log_chain_restart`) after which the log's older heads no longer count.
 - Referral states in the chain: every commit that wrote an event and changed referrals records, for each
   changed referral, its version and a SHA-256 of its stored content. `verify_referrals` recomputes it for every
   referral, so a referral changed in the database without an event is found by id.
@@ -22,9 +24,12 @@ change and event stand or fall together.
 
 from __future__ import annotations
 
+import functools
+import glob
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -456,7 +461,8 @@ def _after_commit(session: OrmSession) -> None:
     if new_head is None:
         return
     head_id, head_hash, bind = new_head
-    log.info("audit head %d %s", head_id, head_hash)  # ids and hash only: no patient data
+    # ids, hash and the database's key only: no patient data, no path (`audit verify` compares these lines)
+    log.info("audit head %d %s db=%s", head_id, head_hash, database_key(bind.url))
     registered = checkpoint_path_of(bind)
     if registered is None:
         return
@@ -685,7 +691,9 @@ def compare_checkpoint(
     except CheckpointError as exc:
         return f"checkpoint {path} unreadable", f"{exc}: the head outside the database cannot be compared"
     if checkpoint is None:
-        return f"checkpoint not compared (no checkpoint file at {path}: a new install, or it was removed)", None
+        if chain.checked == 0:
+            return f"checkpoint not compared (no checkpoint file at {path}: a new install)", None
+        return f"no checkpoint file at {path}", checkpoint_missing(path, chain.checked)
     if checkpoint.database is not None and database is not None and checkpoint.database != database:
         return f"checkpoint not compared ({path} records another database, {checkpoint.database})", None
     where = f"the checkpoint ({path}, written {checkpoint.at})"
@@ -713,3 +721,170 @@ def compare_checkpoint(
         )
     behind = "" if checkpoint.head_id == chain.last_id else f", database at event {chain.last_id}"
     return f"checkpoint at event {checkpoint.head_id} matches{behind}", None
+
+
+def checkpoint_missing(path: Path, events: int) -> str:
+    """The problem of a checkpoint file gone while the database holds events, and what to do if that is legitimate."""
+    return (
+        f"the checkpoint file {path} is missing though the trail has {events} events: it was removed, or the "
+        "database was moved here from another data folder. If it was moved on purpose: compare the head_id and "
+        "head_hash in the old data folder's backups/audit-checkpoint.json with this database's event of that id, "
+        "and keep that file and the old logs/ folder as the record of the move; the next change recorded in the "
+        "trail writes a new checkpoint here"
+    )
+
+
+# --- the head in the app log ---------------------------------------------------------------------------------
+
+#: Which logger writes the head and restart lines: `audit verify` reads only this logger's lines, so a problem it
+#: logs itself (which may quote an id and hash) is never read back as a head.
+_LOGGER_MARK = f" {__name__}: "
+_HEAD_LINE = re.compile(
+    re.escape(_LOGGER_MARK) + r"audit head (?P<id>\d+) (?P<hash>[0-9a-f]{64}) db=(?P<db>[0-9a-f]{32})\s*$"
+)
+_RESTART_LINE = re.compile(
+    re.escape(_LOGGER_MARK)
+    + r"audit chain restarted at (?P<id>\d+) (?P<hash>[0-9a-f]{64}) \(.*\) db=(?P<db>[0-9a-f]{32})\s*$"
+)
+
+
+@functools.lru_cache(maxsize=32)
+def _key_of(name: str) -> str:
+    return hashlib.sha256(name.encode("utf-8")).hexdigest()[:32]
+
+
+def database_key(url: sa.URL | str) -> str:
+    """A short id of a database for the log lines (32 hex digits of a SHA-256 of where it is): lines from
+    several databases in one log are told apart, and no path (which may name a patient) is written.
+
+    A SQLite file is keyed by its resolved path, so the URL given on the command line, the engine's and the
+    restore's all agree; a server by its URL without the password.
+    """
+    parsed = sa.make_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        return _key_of("sqlite:" + _resolved(parsed.database))
+    return _key_of(parsed.render_as_string(hide_password=True))
+
+
+@functools.lru_cache(maxsize=32)
+def _resolved(path: str) -> str:
+    return Path(path).resolve().as_posix()
+
+
+def log_chain_restart(head_id: int, head_hash: str, *, reason: str, database: sa.URL | str) -> None:
+    """Log that the chain restarts at this head (a restore put an older database in place): `audit verify`
+    ignores the heads logged for this database before the newest such line. `reason` names the backup file and
+    who restored it, never a path."""
+    log.warning("audit chain restarted at %d %s (%s) db=%s", head_id, head_hash, reason, database_key(database))
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedHead:
+    """A head of this database's chain read from the app log, and where (file and time of the line)."""
+
+    event_id: int
+    hash: str
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedHeads:
+    """What the app log holds for one database: its heads since the newest restart marker."""
+
+    files: tuple[Path, ...]  # the files read, oldest first
+    heads: tuple[LoggedHead, ...]  # distinct (id, hash) pairs, each where first seen
+    restart: LoggedHead | None  # the newest restart marker, if any
+    unreadable: tuple[str, ...] = ()  # a sentence for each file that could not be read
+
+
+def log_files(log_dir: Path, name: str) -> list[Path]:
+    """The rotating log's files, oldest first: `name.5` ... `name.1`, then `name`."""
+    rotated: list[tuple[int, Path]] = []
+    for candidate in log_dir.glob(f"{glob.escape(name)}.*"):
+        suffix = candidate.name[len(name) + 1 :]
+        if suffix.isdigit():
+            rotated.append((int(suffix), candidate))
+    files = [path for _, path in sorted(rotated, reverse=True)]
+    current = log_dir / name
+    if current.exists():
+        files.append(current)
+    return files
+
+
+def read_logged_heads(files: Sequence[Path], key: str) -> LoggedHeads:
+    """The heads logged for the database `key` (see `database_key`) in `files` (oldest first), after the newest
+    restart marker. Reads the lines of this module's logger only."""
+    heads: dict[tuple[int, str], LoggedHead] = {}
+    restart: LoggedHead | None = None
+    unreadable: list[str] = []
+    read: list[Path] = []
+    for path in files:
+        try:
+            with path.open(encoding="utf-8", errors="replace") as stream:
+                for line in stream:
+                    if _LOGGER_MARK not in line:
+                        continue
+                    match = _HEAD_LINE.search(line) or _RESTART_LINE.search(line)
+                    if match is None or match["db"] != key:
+                        continue
+                    found = LoggedHead(int(match["id"]), match["hash"], f"{path.name}, {line[:19]}")
+                    if match.re is _RESTART_LINE:
+                        heads.clear()  # the chain restarted here: the heads before belong to the replaced file
+                        restart = found
+                    heads.setdefault((found.event_id, found.hash), found)
+        except OSError as exc:
+            unreadable.append(f"the app log {path} cannot be read ({exc.strerror or exc})")
+            continue
+        read.append(path)
+    return LoggedHeads(tuple(read), tuple(heads.values()), restart, tuple(unreadable))
+
+
+def compare_logged_heads(session: Session, chain: ChainReport, logged: LoggedHeads) -> tuple[str, list[str]]:
+    """The database's chain against the heads the app logged: (what was compared, in words; the problems).
+
+    A logged id beyond the chain's end means events were deleted and the head moved back; a logged id whose
+    event has another hash means the chain was rewritten.
+    """
+    problems = [f"{sentence}: the heads logged there cannot be compared" for sentence in logged.unreadable]
+    since = "" if logged.restart is None else f" since the restore at event {logged.restart.event_id}"
+    if not logged.heads:
+        return f"app log: no head of this database logged{since} ({len(logged.files)} files read)", problems
+    newest = max(logged.heads, key=lambda head: head.event_id)
+    if newest.event_id > chain.last_id:
+        if chain.checked == 0:
+            problems.append(
+                f"the database holds no audit events, but the app log ({newest.where}) records event "
+                f"{newest.event_id} written: all events (and the head) were deleted"
+            )
+        else:
+            problems.append(
+                f"the database's chain ends at event {chain.last_id}, but the app log ({newest.where}) records "
+                f"event {newest.event_id} written: events {chain.last_id + 1} to {newest.event_id} were deleted "
+                "and the head moved back"
+            )
+    within = sorted((head for head in logged.heads if head.event_id <= chain.last_id), key=lambda h: h.event_id)
+    table: sa.Table = AuditEventRow.__table__  # type: ignore[attr-defined]
+    stored: dict[int, str] = {}
+    wanted = sorted({head.event_id for head in within})
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        for event_id, digest in session.connection().execute(
+            select(table.c.id, table.c.hash).where(table.c.id.in_(chunk))
+        ):
+            stored[int(event_id)] = str(digest)
+    differing = [head for head in within if stored.get(head.event_id) != head.hash]
+    if differing:
+        first = differing[0]
+        more = "" if len(differing) == 1 else f" (and {len(differing) - 1} more logged heads differ)"
+        problems.append(
+            f"event {first.event_id} differs from the head the app log recorded ({first.where}: hash "
+            f"{first.hash[:12]}..., database {str(stored.get(first.event_id))[:12]}...): the chain was "
+            f"rewritten{more}"
+        )
+    if problems:
+        return f"app log: {len(logged.heads)} heads compared{since}", problems
+    return (
+        f"app log: {len(logged.heads)} logged heads match{since} (up to event {newest.event_id}, "
+        f"{len(logged.files)} files read)",
+        problems,
+    )

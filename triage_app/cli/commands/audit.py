@@ -11,6 +11,7 @@ from triage_app.cli.common import (
     AddCommand,
     common_options,
     count_of,
+    session_paths,
 )
 
 
@@ -21,7 +22,7 @@ def register(add: AddCommand) -> None:
     verify = audit_commands.add_parser(
         "verify",
         help="check the audit trail: every link of the hash chain, the chain's head against the checkpoint kept in "
-        "the backups folder, every referral against its last audit event, and the append-only triggers. Exit "
+        "the backups folder and against every head the app logged in the logs folder, every referral against its last audit event, and the append-only triggers. Exit "
         "status 0: intact; 1: broken (the first problem and how many others)",
     )
     common_options(verify, suppress=True)
@@ -32,7 +33,7 @@ def cmd_audit(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) 
     """`triage-app audit verify`: 0 when the trail is intact; 1 with the first problem and a count of the others."""
     from triage_app.services.audit import verify_audit_trail
 
-    report = verify_audit_trail(session.db)
+    report = verify_audit_trail(session.db, log_dir=session_paths(args).log_dir)
     if report.intact:
         print(f"audit trail intact: {report.summary()}", file=out)
         return EXIT_OK
@@ -41,5 +42,5 @@ def cmd_audit(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) 
     others = len(report.problems) - 1
     if others:
         print(f"and {count_of(others, 'other problem')} (the app log lists them all)", file=err)
-    print(f"{report.checked} events checked; {report.checkpoint}", file=out)
+    print(f"{report.checked} events checked; {report.checkpoint}; {report.logged}", file=out)
     return EXIT_FAILURE
