@@ -40,7 +40,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.factories import AS_OF, referral_json  # noqa: E402  (test data: test-range NHS numbers only)
 
-ACK = re.compile(r"^record (\d+): (?:added as|duplicate of) referral (\d+)\b")
+#: A record's line: `record 3 (external_id T-001): added as referral 7 (...)`, records numbered from 1 and named by
+#: what the file calls them (nothing, when nothing in the record can be shown).
+ACK = re.compile(r"^record (\d+)(?: \(.*?\))?: (?:added as|duplicate of) referral (\d+)\b")
 
 
 @dataclass
@@ -116,8 +118,8 @@ class Importer:
                 break
             match = ACK.match(line)
             if match:
-                index, referral_id = int(match.group(1)), int(match.group(2))
-                self.acks.append((self.records[index]["patient"]["nhs_number"], referral_id))
+                number, referral_id = int(match.group(1)), int(match.group(2))
+                self.acks.append((self.records[number - 1]["patient"]["nhs_number"], referral_id))
 
     def kill(self) -> bool:
         """SIGKILL, unless it already ended; True when it was killed."""

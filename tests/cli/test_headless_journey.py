@@ -38,14 +38,14 @@ def test_enter_triage_edit_list_decide_and_write_letters(capsys: pytest.CaptureF
         json.dumps([referral_json(i, received_on=today, severity__twstrs_total=20 + 10 * i) for i in (1, 2)] + [{}])
     )
     code, out, err = run(capsys, *d, "import", str(source))
-    assert code == 2 and "2 added" in out and "record 2: refused" in out  # `{}` is not a referral
-    assert "record 2: patient.nhs_number: NHS number is needed to store a referral" in err
+    assert code == 2 and "2 added" in out and "record 3: refused" in out  # `{}` is not a referral (nor named)
+    assert "record 3: patient.nhs_number: NHS number is needed to store a referral" in err
 
     # the same patients again on another day: possible duplicates, not added
     again = tmp_path / "again.json"
     again.write_text(json.dumps([referral_json(1, received_on="2026-01-05")]))
     code, out, _ = run(capsys, *d, "import", str(again))
-    assert code == 2 and "record 0: possible duplicate of referral 1" in out and "0 added" in out
+    assert code == 2 and "record 1 (external_id T-001): possible duplicate of referral 1" in out and "0 added" in out
 
     first = show(capsys, d, 1)
     assert first["referral"]["patient"]["nhs_number"] == make_test_nhs_number(1)

@@ -56,48 +56,64 @@ def severity_text(serial: int, raw: str) -> str:
     return text.replace('"twstrs_total": 38', f'"twstrs_total": {raw}')
 
 
-#: (record as JSON text, the message it must get on standard error); records 0 and 15 are valid.
+#: (record as JSON text, the message it must get on standard error): records numbered from 1 and named by their
+#: external_id (every factory record's is T-001), as a coordinator finds them; records 1 and 16 are valid.
 NASTY_RECORDS: list[tuple[str, str]] = [
     (json.dumps(referral_json(1)), ""),
-    (severity_text(2, "9" * 5_000), "record 1: severity.twstrs_total: a number of 5,000 digits is out of range"),
+    (
+        severity_text(2, "9" * 5_000),
+        "record 2 (external_id T-001): severity.twstrs_total: a number of 5,000 digits is out of range",
+    ),
     (
         json.dumps(referral_json(3)).replace('"Quillfeather"', '"Quill\\ud800feather"'),
-        "record 2: patient.family_name: is not valid text: character 6 is half of a UTF-16 pair",
+        "record 3 (external_id T-001): patient.family_name: is not valid text: character 6 is half of a UTF-16 pair",
     ),
     (
         record_text(4, "clinical_question", json.dumps("Q" * 10_000_000)),
-        "record 3: clinical_question: 4,000 characters at most (this one has 10,000,000)",
+        "record 4 (external_id T-001): clinical_question: 4,000 characters at most (this one has 10,000,000)",
     ),
     (
         json.dumps(referral_json(5, botulinum_toxin__cycles=2**63)),
-        "record 4: botulinum_toxin.cycles: a number of 19 digits is out of range: it must be from 0 to 300",
+        "record 5 (external_id T-001): botulinum_toxin.cycles: a number of 19 digits is out of range: it must be from 0 to 300",
     ),
-    (severity_text(6, "NaN"), "record 5: severity.twstrs_total: must be a whole number, not the number nan"),
-    (severity_text(7, "-Infinity"), "record 6: severity.twstrs_total: must be a whole number, not the number -inf"),
-    (severity_text(8, "1e999"), "record 7: severity.twstrs_total: must be a whole number, not the number inf"),
+    (
+        severity_text(6, "NaN"),
+        "record 6 (external_id T-001): severity.twstrs_total: must be a whole number, not the number nan",
+    ),
+    (
+        severity_text(7, "-Infinity"),
+        "record 7 (external_id T-001): severity.twstrs_total: must be a whole number, not the number -inf",
+    ),
+    (
+        severity_text(8, "1e999"),
+        "record 8 (external_id T-001): severity.twstrs_total: must be a whole number, not the number inf",
+    ),
     (
         json.dumps(referral_json(9)).replace('"Morwenna"', '"Mor\\u0000wenna"'),
-        "record 8: patient.given_name: holds a control character (U+0000) at character 4",
+        "record 9 (external_id T-001): patient.given_name: holds a control character (U+0000) at character 4",
     ),
     (
         json.dumps(referral_json(10)).replace(
             '"family_name": "Quillfeather"', '"family_name": "A", "family_name": "B"'
         ),
-        "record 9: patient.family_name: is given more than once in this record (a duplicate key)",
+        "record 10 (external_id T-001): patient.family_name: is given more than once in this record (a duplicate key)",
     ),
     (
         record_text(11, "k" * 10_000_000, "1"),
-        "record 10: kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk…: is not a field of a referral",
+        "record 11 (external_id T-001): kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk…: is not a field of a referral",
     ),
     (
         record_text(12, "clinical_question", "[" * 500 + "]" * 500),
-        "record 11: clinical_question: must be text, not a list",
+        "record 12 (external_id T-001): clinical_question: must be text, not a list",
     ),
-    (record_text(13, "bad\\ud800key", "1"), "record 12: bad\\ud800key: is not a field of a referral"),
-    ("9" * 5_000, "record 13: (record): a referral must be a JSON object, not a number of 5,000 digits"),
+    (
+        record_text(13, "bad\\ud800key", "1"),
+        "record 13 (external_id T-001): bad\\ud800key: is not a field of a referral",
+    ),
+    ("9" * 5_000, "record 14: (record): a referral must be a JSON object, not a number of 5,000 digits"),
     (
         json.dumps(referral_json(15)).replace('"Consider SPD', '"\\u001b[2J\\u0007Consider SPD'),
-        "record 14: clinical_question: holds a control character (U+001B) at character 1",
+        "record 15 (external_id T-001): clinical_question: holds a control character (U+001B) at character 1",
     ),
     (json.dumps(referral_json(16)), ""),
 ]
@@ -134,9 +150,11 @@ def test_import_tries_every_record_stores_the_good_ones_and_names_each_refusal(
     assert done.returncode == 2
     lines = done.stdout.splitlines()
     last = len(NASTY_RECORDS) - 1
-    assert lines[0] == "record 0: added as referral 1 (ready_for_mdt)"
-    assert lines[1:last] == [f"record {i}: refused" for i in range(1, last)]
-    assert lines[last] == f"record {last}: added as referral 2 (ready_for_mdt)"
+    assert lines[0] == "record 1 (external_id T-001): added as referral 1 (ready_for_mdt)"
+    assert lines[1:last] == [
+        f"record {i + 1}{'' if i == 13 else ' (external_id T-001)'}: refused" for i in range(1, last)
+    ]  # record 14 is a number, not an object: nothing in it names it
+    assert lines[last] == f"record {last + 1} (external_id T-001): added as referral 2 (ready_for_mdt)"
     assert lines[-1] == f"2 added, 0 duplicate, 0 possible duplicate, {last - 1} refused of {last + 1} records"
     for _, message in NASTY_RECORDS:
         assert message in done.stderr

@@ -63,7 +63,10 @@ def test_score_an_array_keeps_order_and_marks_bad_records(tmp_path: Path, capsys
         assert ("errors" in result) == ("errors" in expected)
         if "errors" not in expected:
             assert result["outcome"] == expected["outcome"]
-    assert err.startswith(f"record {names.index('08_invalid_nhs_number')}: patient.nhs_number:")
+    # numbered from 1 and named by the file's own reference
+    assert err.startswith(
+        f"record {names.index('08_invalid_nhs_number') + 1} (external_id EX-008): patient.nhs_number:"
+    )
 
 
 def test_score_all_good_array_exits_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -156,15 +159,16 @@ def test_import_adds_refuses_and_reports(tmp_path: Path, data_dir: Path, capsys:
         AS_OF,
     )
     assert code == 2
-    assert "record 0: added as referral 1 (ready_for_mdt)" in out
-    assert "record 1: refused" in out and "record 2: added as referral 2" in out
-    assert "record 1: patient.nhs_number:" in err and "record 1: severity.tsui:" in err
+    assert "record 1 (external_id T-001): added as referral 1 (ready_for_mdt)" in out
+    assert "record 2 (external_id T-001): refused" in out and "record 3 (external_id T-001): added as referral 2" in out
+    assert "record 2 (external_id T-001): patient.nhs_number:" in err
+    assert "record 2 (external_id T-001): severity.tsui:" in err
     assert "2 added, 0 duplicate, 0 possible duplicate, 1 refused of 3 records" in out
 
     code, out, _ = run(
         capsys, "--data-dir", str(data_dir), "import", str(write(tmp_path, good, "one.json")), "--as-of", AS_OF
     )
-    assert code == 0 and "record 0: duplicate of referral 1" in out
+    assert code == 0 and "record 1 (external_id T-001): duplicate of referral 1" in out
     with sqlite3.connect(data_dir / "triage.sqlite3") as connection:
         assert connection.execute("SELECT count(*) FROM referral").fetchone() == (2,)
         assert connection.execute("SELECT count(*) FROM oral_medication").fetchone() == (2,)

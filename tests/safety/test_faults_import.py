@@ -37,6 +37,10 @@ def stored_nhs(db_path: Path) -> list[str]:
         return [row[0] for row in connection.execute("SELECT nhs_number FROM referral ORDER BY id")]
 
 
+#: How each line names a factory record: by its external_id, which `referral_json` gives as T-001.
+T001 = " (external_id T-001)"
+
+
 def nhs_of(serials: range | list[int]) -> list[str]:
     return [make_test_nhs_number(serial) for serial in serials]
 
@@ -72,14 +76,15 @@ def test_a_lock_taken_after_record_2_stops_the_import_and_the_summary_names_exac
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert lines == [f"record {i}: added as referral {i + 1} (ready_for_mdt)" for i in range(3)]
-    assert report.stopped_at == 3 and not report.ok
+    # Records are numbered from 1 and named by the file's reference (every factory record's is T-001).
+    assert lines == [f"record {i}{T001}: added as referral {i} (ready_for_mdt)" for i in range(1, 4)]
+    assert report.stopped_at == 3 and not report.ok  # the fourth record, from 0
     summary = report.summary()
     assert re.fullmatch(
-        r"stopped at record 3 of 6: the database \S+ is in use by another program and stayed locked for 0\.15 "
-        r"seconds\. Try again in a moment\. Records 0-2 were tried, each listed above \(3 stored: 3 added, 0 "
-        r"duplicate, 0 possible duplicate, 0 refused\); record 3 was not stored \(its transaction was rolled "
-        r"back\), records 4-5 were not tried\. Run the import again with the same file: records already stored "
+        r"stopped at record 4 of 6: the database \S+ is in use by another program and stayed locked for 0\.15 "
+        r"seconds\. Try again in a moment\. Records 1-3 were tried, each listed above \(3 stored: 3 added, 0 "
+        r"duplicate, 0 possible duplicate, 0 refused\); record 4 \(external_id T-001\) was not stored \(its "
+        r"transaction was rolled back\), records 5-6 were not tried\. Run the import again with the same file: records already stored "
         r"are reported as duplicates and the rest are added\.",
         summary,
     ), summary
@@ -102,10 +107,10 @@ def test_the_command_prints_each_line_before_the_lock_and_ends_with_exit_1(
     holder = sqlite3.connect(db_path, isolation_level=None)
 
     class Terminal(io.StringIO):
-        """Standard output; the other program takes the lock once it has shown record 1's line."""
+        """Standard output; the other program takes the lock once it has shown record 2's line."""
 
         def flush(self) -> None:
-            if "record 1: added" in self.getvalue() and not holder.in_transaction:
+            if "record 2 (external_id T-001): added" in self.getvalue() and not holder.in_transaction:
                 holder.execute("BEGIN IMMEDIATE")
 
     source = tmp_path / "batch.json"
@@ -120,14 +125,15 @@ def test_the_command_prints_each_line_before_the_lock_and_ends_with_exit_1(
         holder.close()
     assert status == 1
     assert out.getvalue().splitlines() == [
-        "record 0: added as referral 1 (ready_for_mdt)",
-        "record 1: added as referral 2 (ready_for_mdt)",
+        "record 1 (external_id T-001): added as referral 1 (ready_for_mdt)",
+        "record 2 (external_id T-001): added as referral 2 (ready_for_mdt)",
     ]
     message = err.getvalue()
-    assert message.startswith("triage-app import: stopped at record 2 of 4: the database ")
+    assert message.startswith("triage-app import: stopped at record 3 of 4: the database ")
     assert (
-        "Records 0-1 were tried, each listed above (2 stored: 2 added, 0 duplicate, 0 possible duplicate, 0 "
-        "refused); record 2 was not stored (its transaction was rolled back), record 3 was not tried." in message
+        "Records 1-2 were tried, each listed above (2 stored: 2 added, 0 duplicate, 0 possible duplicate, 0 "
+        "refused); record 3 (external_id T-001) was not stored (its transaction was rolled back), record 4 was not "
+        "tried." in message
     )
     assert "nothing was changed" not in message.lower()
     assert stored_nhs(db_path) == nhs_of(range(1, 3))
@@ -152,13 +158,14 @@ def test_a_database_that_fills_up_mid_import_reports_exactly_what_it_stored(
             db, actor=admin, records=records, rules=rules, as_of=AS_OF, on_result=lambda r: lines.append(r.line())
         )
     assert report.stopped_at is not None and 0 < report.stopped_at < 40
-    at = report.stopped_at
-    assert lines == [f"record {i}: added as referral {i + 1} (ready_for_mdt)" for i in range(at)]
+    at = report.stopped_at  # from 0: records 1 to `at` were stored, record `at + 1` stopped the import
+    assert lines == [f"record {i}{T001}: added as referral {i} (ready_for_mdt)" for i in range(1, at + 1)]
     summary = report.summary()
-    assert summary.startswith(f"stopped at record {at} of 40: ")
+    assert summary.startswith(f"stopped at record {at + 1} of 40: ")
     assert "full" in summary.split(". Records")[0]
-    assert f"record {at} was not stored (its transaction was rolled back), records {at + 1}-39 were not tried" in (
-        summary
+    assert (
+        f"record {at + 1}{T001} was not stored (its transaction was rolled back), records {at + 2}-40 were not tried"
+        in summary
     )
     assert "nothing was changed" not in summary.lower()
     assert stored_nhs(db_path) == nhs_of(range(1, at + 1))
@@ -191,10 +198,10 @@ def test_a_record_the_database_refuses_is_reported_and_every_other_record_is_tri
         on_result=lambda r: lines.append(r.line()),
     )
     assert lines == [
-        "record 0: added as referral 1 (ready_for_mdt)",
-        "record 1: not stored: IntegrityError: injected fault",
-        "record 2: added as referral 2 (ready_for_mdt)",
-        "record 3: added as referral 3 (ready_for_mdt)",
+        "record 1 (external_id T-001): added as referral 1 (ready_for_mdt)",
+        "record 2 (external_id T-001): not stored: IntegrityError: injected fault",
+        "record 3 (external_id T-001): added as referral 2 (ready_for_mdt)",
+        "record 4 (external_id T-001): added as referral 3 (ready_for_mdt)",
     ]
     assert (
         report.summary()
@@ -231,11 +238,12 @@ def test_a_full_disk_stops_triage_app_import_and_every_printed_record_is_stored(
         printed = first.stdout.splitlines()
         at = len(printed)
         assert 0 < at < 60
-        assert printed == [f"record {i}: added as referral {i + 1} (ready_for_mdt)" for i in range(at)]
-        assert f"triage-app import: stopped at record {at} of 60: the " in first.stderr
+        assert printed == [f"record {i}{T001}: added as referral {i} (ready_for_mdt)" for i in range(1, at + 1)]
+        assert f"triage-app import: stopped at record {at + 1} of 60: the " in first.stderr
         assert "full" in first.stderr
-        assert f"record {at} was not stored (its transaction was rolled back), records {at + 1}-59 were not tried" in (
-            first.stderr
+        assert (
+            f"record {at + 1}{T001} was not stored (its transaction was rolled back), records {at + 2}-60 were not "
+            "tried" in first.stderr
         )
         assert "nothing was changed" not in first.stderr.lower()
         assert stored_nhs(disk / "data" / "triage.sqlite3") == nhs_of(range(1, at + 1))
@@ -245,8 +253,8 @@ def test_a_full_disk_stops_triage_app_import_and_every_printed_record_is_stored(
         assert second.returncode == 0, second.stderr
         lines = second.stdout.splitlines()
         assert lines[:at] == [
-            f"record {i}: duplicate of referral {i + 1} (same NHS number and received date); not added"
-            for i in range(at)
+            f"record {i}{T001}: duplicate of referral {i} (same NHS number and received date); not added"
+            for i in range(1, at + 1)
         ]
         assert lines[-1] == f"{60 - at} added, {at} duplicate, 0 possible duplicate, 0 refused of 60 records"
         assert stored_nhs(disk / "data" / "triage.sqlite3") == nhs_of(range(1, 61))

@@ -214,10 +214,13 @@ def records_of(document: Any) -> tuple[list[Any], bool]:
     return [document], False
 
 
-def print_errors(index: int | None, errors: Sequence[FieldError], err: TextIO) -> None:
-    where = "" if index is None else f"record {index}: "
+def print_errors(where: str | None, errors: Sequence[FieldError], err: TextIO) -> None:
+    """One line per field error, each led by `where` the record is when the file holds several: `record 250
+    (external_id REF-250): patient.given_name: ...` (see `domain.record_names.describe_record`: numbered from 1,
+    named as the file names it). These lines go to the user's terminal, never to the log."""
+    prefix = "" if where is None else f"{where}: "
     for error in errors:
-        print(f"{where}{error.field}: {error.message}", file=err)
+        print(f"{prefix}{error.field}: {error.message}", file=err)
 
 
 def open_session_for(paths: AppPaths, *, only_reads: bool = False) -> Any:

@@ -9,7 +9,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlmodel import Session, col
 from triage_app.domain.formats import format_date, format_name
 from triage_app.domain.identity import StoredPatient, demographic_differences, identity_changes, missing_identity
 from triage_app.domain.parsing import FieldError, ReferralInputError, parse_referral
+from triage_app.domain.record_names import describe_record, record_number, record_reference
 from triage_app.domain.referral import Referral, field_label, flatten_fields, format_nhs_number, text_problem
 from triage_app.domain.rules import Rules
 from triage_app.domain.scoring import Assessment, assess, outcome_words
@@ -389,16 +390,23 @@ class RecordResult:
     alone, `problem` says which; nothing of it was stored).
     """
 
-    index: int
+    index: int  # the record's place in the file, from 0; people see `record_number(index)`, from 1
     kind: str
     referral_id: int | None = None
     outcome: str | None = None
     errors: tuple[FieldError, ...] = ()
     problem: str | None = None
+    #: What the file calls the record (`external_id REF-1`, else `NHS number ...`): for the terminal, never the log.
+    reference: str | None = None
+
+    @property
+    def where(self) -> str:
+        """`record 250 (external_id REF-250)`: the record numbered from 1 and named as the file names it."""
+        return describe_record(self.index, reference=self.reference)
 
     def line(self) -> str:
         """The record's line as `triage-app import` prints it."""
-        where = f"record {self.index}"
+        where = self.where
         if self.kind == ADDED:
             return f"{where}: added as referral {self.referral_id} ({self.outcome})"
         if self.kind == DUPLICATE:
@@ -432,8 +440,9 @@ class ImportReport:
     failed: list[tuple[int, str]] = field(default_factory=list)  # (record index, what went wrong): not stored
     results: list[RecordResult] = field(default_factory=list)  # every record tried, in order
     total: int = 0
-    stopped_at: int | None = None  # the record the database stopped on: no record after it was tried
+    stopped_at: int | None = None  # the record the database stopped on (from 0): no record after it was tried
     stop_reason: str | None = None
+    stop_reference: str | None = None  # what the file calls the record the import stopped on
     #: What became of the record the import stopped on, checked by reading the database afterwards.
     stop_record: str = "was not stored (its transaction was rolled back)"
 
@@ -468,19 +477,22 @@ class ImportReport:
         return text + (f", {len(self.failed)} not stored after an error" if self.failed else "")
 
     def summary(self) -> str:
-        """The last line of an import: the counts; or, when it stopped, exactly which records were stored."""
+        """The last line of an import: the counts; or, when it stopped, exactly which records were stored.
+
+        Records are numbered from 1, as the per-record lines number them ("stopped at record 250 of 400").
+        """
         if self.stopped_at is None:
             return f"{self.counts()} of {self.total} records"
-        at, last = self.stopped_at, self.total - 1
-        if at == 0:
+        at, last = record_number(self.stopped_at), self.total
+        if at == 1:
             before = "No record was stored"
         else:
-            tried = "record 0" if at == 1 else f"records 0-{at - 1}"
+            tried = "record 1" if at == 2 else f"records 1-{at - 1}"
             stored = f"{len(self.added)} stored" if self.added else "none stored"
             before = f"{tried.capitalize()} were tried, each listed above ({stored}: {self.counts()})"
-            if at == 1:
+            if at == 2:
                 before = before.replace("were tried, each", "was tried,")
-        this = f"record {at} {self.stop_record}"
+        this = f"{describe_record(self.stopped_at, reference=self.stop_reference)} {self.stop_record}"
         rest = "" if at == last else (f", record {last}" if at + 1 == last else f", records {at + 1}-{last}")
         rest = rest and f"{rest} {'was' if at + 1 == last else 'were'} not tried"
         return (
@@ -537,10 +549,14 @@ def import_referrals(
             raise ServiceError(f"second referral reason: {problem}")
     for index, record in enumerate(items):
         try:
-            result = _import_one(db, actor, index, record, rules, as_of, reason)
+            # Named by what the file says (its external_id, else the NHS number as given), for the user's terminal.
+            result = replace(
+                _import_one(db, actor, index, record, rules, as_of, reason), reference=record_reference(record)
+            )
         except (DatabaseError, PermissionDenied, RulesChanged, KeyboardInterrupt) as exc:
             reason_text = "interrupted (Ctrl+C)" if isinstance(exc, KeyboardInterrupt) else str(exc).rstrip(".")
             report.stopped_at, report.stop_reason = index, _without_nothing_changed(reason_text)
+            report.stop_reference = record_reference(record)
             # The transaction was rolled back; a read (which a lock, a full disk or a read-only file allows) checks.
             found = _stored_id(db, record, as_of)
             if found is _UNKNOWN:
@@ -549,10 +565,11 @@ def import_referrals(
                 report.stop_record = (
                     f"may have been stored: referral {found} holds its NHS number and received date (check it)"
                 )
-            log.error("import stopped at record %d of %d: %s", index, report.total, type(exc).__name__)
+            # The log numbers records as the terminal does (from 1), and names none (no patient data in logs).
+            log.error("import stopped at record %d of %d: %s", record_number(index), report.total, type(exc).__name__)
             return report
         except Exception as exc:  # one record's unexpected error must not hide the rest or end the import
-            log.error("import: record %d not stored after %s", index, type(exc).__name__)
+            log.error("import: record %d not stored after %s", record_number(index), type(exc).__name__)
             found = _stored_id(db, record, as_of)
             result = RecordResult(
                 index,
@@ -560,6 +577,7 @@ def import_referrals(
                 referral_id=found if isinstance(found, int) else None,
                 problem=_problem(exc)
                 + (" (the database could not be read to check it was not stored)" if found is _UNKNOWN else ""),
+                reference=record_reference(record),
             )
         report.record(result)
         if on_result is not None:

@@ -45,7 +45,7 @@ def cmd_import(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO)
     def report_one(result: RecordResult) -> None:
         print(result.line(), file=out, flush=True)
         if result.kind == REFUSED:
-            print_errors(result.index, result.errors, err)
+            print_errors(result.where, result.errors, err)
             err.flush()
 
     report = import_referrals(

@@ -19,6 +19,7 @@ from triage_app.cli.common import (
 )
 from triage_app.config import AppPaths, default_rules_path
 from triage_app.domain.parsing import ReferralInputError, parse_referral
+from triage_app.domain.record_names import describe_record
 from triage_app.domain.rules import Rules, RulesFileError, load_rules
 from triage_app.domain.scoring import (
     assess,
@@ -66,7 +67,7 @@ def cmd_score(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: TextI
         except ReferralInputError as exc:
             failed = True
             results.append({"errors": [e.to_json() for e in exc.errors]})
-            print_errors(index if is_array else None, exc.errors, err)
+            print_errors(describe_record(index, record) if is_array else None, exc.errors, err)
             continue
         results.append(assess(referral, rules, as_of).to_json())
     if is_array:
