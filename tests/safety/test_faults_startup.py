@@ -107,6 +107,80 @@ def test_a_zero_byte_database_names_the_newest_verified_backup(
     assert database.stat().st_size == 0
 
 
+# --- a missing file where the backups folder shows a database was kept ----------------------------------------
+
+
+@pytest.mark.hazard("H03", "H15", "H17")
+@pytest.mark.parametrize("command", [["queue"], ["migrate"], ["user", "list"], ["demo", "--count", "5"]])
+def test_a_missing_database_is_refused_never_made_anew(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path, command: list[str]
+) -> None:
+    """The tester's steps: a backup, then the database file moved away (and its -wal/-shm removed)."""
+    code, out, err = run(capsys, "--data-dir", str(data_dir), "backup")
+    assert code == 0, err
+    backup = out.split("backed up to ")[1].split()[0]
+    database = data_dir / "triage.sqlite3"
+    database.rename(tmp_path / "moved-away.sqlite3")
+    for side in data_dir.glob("triage.sqlite3-*"):
+        side.unlink()
+    before = sorted(p.name for p in data_dir.iterdir())
+
+    code, out, err = run(capsys, "--data-dir", str(data_dir), *command)
+
+    assert code == 1 and out == ""
+    assert f"The database file {database} is missing, yet a database was kept there: " in err
+    assert "the backups folder's manifest lists 2 backups of it (2 verified)" in err  # the daily one and ours
+    assert "the audit checkpoint audit-checkpoint.json recorded its audit trail up to event " in err
+    assert "Nothing was created" in err
+    name = Path(backup).name
+    assert f"The newest verified backup is {name} (taken " in err and f"`triage-app restore {name}`" in err
+    assert (
+        f"choose another data folder (--data-dir), or first move the backups folder {data_dir / 'backups'} aside" in err
+    )
+    # Nothing created: no database, no -wal or -shm, nobody made its administrator.
+    assert not database.exists() and sorted(p.name for p in data_dir.iterdir()) == before
+
+
+@pytest.mark.hazard("H03", "H17")
+def test_the_audit_checkpoint_alone_shows_a_database_was_there(
+    capsys: pytest.CaptureFixture[str], data_dir: Path
+) -> None:
+    """No backups of it (the manifest and its files gone), yet the checkpoint names this database: refused."""
+    backups = data_dir / "backups"
+    for item in backups.iterdir():
+        if item.name != "audit-checkpoint.json":
+            item.unlink()
+    (data_dir / "triage.sqlite3").unlink()
+    code, _out, err = run(capsys, "--data-dir", str(data_dir), "queue")
+    assert code == 1
+    assert "is missing, yet a database was kept there: the audit checkpoint audit-checkpoint.json recorded" in err
+    assert f"There is no verified backup in {backups} to restore. Ask the unit's IT contact" in err
+    assert not (data_dir / "triage.sqlite3").exists()
+
+
+@pytest.mark.hazard("H03", "H15", "H17")
+def test_a_missing_database_is_restored_by_the_backups_administrator_and_a_new_start_is_on_purpose(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path
+) -> None:
+    code, out, err = run(capsys, "--data-dir", str(data_dir), "backup")
+    assert code == 0, err
+    name = Path(out.split("backed up to ")[1].split()[0]).name
+    (data_dir / "triage.sqlite3").unlink()
+    code, out, err = run(capsys, "--data-dir", str(data_dir), "restore", name)
+    assert code == 0, err
+    assert f"restored {name} (taken " in out and "3 referrals" in out
+    assert "nothing (there was no database file)" in out and "administrator: checked in the backup" in out
+    code, rows, err = queue_rows(capsys, data_dir)
+    assert code == 0 and len(rows) == 3, err
+    # Starting anew on purpose: the backups folder moved aside, then a new database is made as on a first start.
+    (data_dir / "triage.sqlite3").unlink()
+    for side in data_dir.glob("triage.sqlite3-*"):
+        side.unlink()
+    (data_dir / "backups").rename(tmp_path / "old-backups")
+    code, out, err = run(capsys, "--data-dir", str(data_dir), "queue")
+    assert code == 0 and "0 referrals" in out, err
+
+
 # --- a damaged page ------------------------------------------------------------------------------------------
 
 

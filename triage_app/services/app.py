@@ -41,7 +41,15 @@ from triage_app.storage import referrals as referral_repo
 from triage_app.storage.audit_checkpoint import checkpoint_path, set_checkpoint_path
 from triage_app.storage.backup import daily_backup_if_due, newest_verified_backup
 from triage_app.storage.backup import restore_hint as backup_restore_hint
-from triage_app.storage.engine import Database, DatabaseError, DatabaseLocation, DatabaseReadOnly, parse_database_url
+from triage_app.storage.engine import (
+    Database,
+    DatabaseError,
+    DatabaseLocation,
+    DatabaseReadOnly,
+    EmptyDatabaseFile,
+    MissingDatabaseFile,
+    parse_database_url,
+)
 from triage_app.storage.migrate import MigrationReport, head_revision, migrate
 from triage_app.storage.models import AppUser, UserRole
 from triage_app.storage.preflight import (
@@ -50,6 +58,7 @@ from triage_app.storage.preflight import (
     check_sqlite_before_opening,
     file_write_problem,
     probe_writable,
+    signs_of_a_database,
 )
 
 log = logging.getLogger(__name__)
@@ -222,6 +231,71 @@ def restore_hint(path: Path, backup_dir: Path | None) -> str:
     return hint
 
 
+def refuse_a_missing_database(path: Path, backup_dir: Path | None) -> None:
+    """Refuse (`MissingDatabaseFile`) to make a new database where the backups folder shows one was kept.
+
+    A database file that has gone (moved, deleted, lost with a disk) must not be replaced, silently, by a new
+    empty one: the queue would read "0 referrals" and whoever started the app would become its administrator.
+    The message names the newest verified backup and `triage-app restore`, and how to start a new database on
+    purpose. Nothing is created. A folder with no backups of this database and no audit checkpoint naming it
+    is a first start: a new database is made there as before.
+    """
+    if path.exists() or path.is_symlink() or not path.parent.is_dir():
+        return  # a file (checked later), or a missing folder (refused later in its own words)
+    signs = signs_of_a_database(path, backup_dir)
+    if not signs:
+        return
+    newest = newest_verified_backup(backup_dir, path.stem) if backup_dir is not None else None
+    todo = backup_restore_hint(backup_dir, path.stem)
+    if newest is None:
+        todo += " Ask the unit's IT contact where the database file went."
+    raise MissingDatabaseFile(
+        f"The database file {path} is missing, yet a database was kept there: {'; '.join(signs)}. Nothing was "
+        "created: a new, empty database in its place would hide the loss (and make whoever started the app its "
+        f"administrator). {todo} If the file was moved, put it back. To start a new, empty database on purpose, "
+        f"choose another data folder (--data-dir), or first move the backups folder {backup_dir} aside."
+    )
+
+
+def is_lost_database(error: BaseException) -> bool:
+    """Whether a start failed because the database file is missing or empty (a backup answers it)."""
+    return isinstance(error, (EmptyDatabaseFile, MissingDatabaseFile))
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreOffer:
+    """What the desktop offers when the database file is lost (missing or empty) and no session can open.
+
+    `backup` is the newest verified backup (None: none); `may_restore` whether `login` is an active
+    administrator in that backup (whose users are the ones that will count, as `restore_backup` decides);
+    `why_not` says why not, in words.
+    """
+
+    backup: Path | None
+    login: str
+    may_restore: bool
+    why_not: str = ""
+
+
+def restore_offer(db_url: str, *, backup_dir: Path | None, login: str | None = None) -> RestoreOffer:
+    """The newest verified backup of a lost SQLite database, and whether `login` (default: the OS account) may
+    restore it. Reads only; `restore_backup` checks it all again when asked."""
+    from triage_app.services.maintenance import sqlite_standing
+
+    who = login or os_login()
+    location = parse_database_url(db_url)
+    if location.path is None or backup_dir is None:
+        return RestoreOffer(None, who, False, "a database server is restored with its own tools")
+    backup = newest_verified_backup(backup_dir, location.path.stem)
+    if backup is None:
+        return RestoreOffer(None, who, False, f"there is no verified backup in {backup_dir}")
+    standing = sqlite_standing(backup, who)
+    allowed = permissions.action(permissions.RESTORE_BACKUP).roles
+    if standing is None or not (standing.exists and standing.active and standing.roles & allowed):
+        return RestoreOffer(backup, who, False, f"'{who}' is not an administrator in the backup {backup.name}")
+    return RestoreOffer(backup, who, True)
+
+
 def damage_summary(problems: tuple[str, ...]) -> str:
     """SQLite's first complaint in one line, and how many more: `quick_check: On tree page 11 cell 4: ... (and 4
     more)`. SQLite returns several complaints in one multi-line row, headed `*** in database main ***`."""
@@ -276,6 +350,7 @@ def open_database(
     location = parse_database_url(db_url)
     if location.path is None:
         return _open_server(location, backup_dir)
+    refuse_a_missing_database(location.path, backup_dir)  # before anything could make a new file there
     hint = restore_hint(location.path, backup_dir)
     # The disk first: on a full or read-only disk even reading a WAL database must avoid making its -shm file.
     writable = location.path.parent.is_dir() and probe_writable(location.path.parent) is None

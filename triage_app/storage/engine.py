@@ -97,6 +97,11 @@ class EmptyDatabaseFile(DatabaseError):
     """An existing database file holds nothing (zero bytes): refused, never made into a new database."""
 
 
+class MissingDatabaseFile(DatabaseError):
+    """No database file, where the backups folder (its manifest or the audit checkpoint) shows one was kept:
+    refused, never replaced by a new, empty database (storage.preflight.signs_of_a_database)."""
+
+
 def check_sqlite_file(path: Path, *, restore_hint: str | None = None) -> bool:
     """Refuse anything at `path` that is not a SQLite database, and a missing folder. Never writes to it.
 

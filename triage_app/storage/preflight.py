@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from triage_app.storage.audit_checkpoint import CheckpointError, checkpoint_path, read_checkpoint
+from triage_app.storage.backup import read_manifest, verified_backups
 from triage_app.storage.engine import DatabaseError, check_sqlite_file, connect_read_only
 from triage_app.storage.integrity import (
     MAX_PROBLEMS,
@@ -97,6 +99,50 @@ def check_sqlite_before_opening(
             "left untouched. Choose another file with --db."
         )
     return SqliteFileCheck(path, exists=True, revision=revision, integrity=integrity)
+
+
+def signs_of_a_database(path: Path, backup_dir: Path | None) -> tuple[str, ...]:
+    """What shows that a database was kept at `path` before, in words; () when nothing does.
+
+    Asked when there is no file at `path`: a new database may be made there only when nothing says one was
+    there. The signs: backups of it in the backups folder's manifest (entries for `path`'s stem, verified or
+    not), and the audit checkpoint (`audit-checkpoint.json`) naming this database (or naming none, or not
+    readable: it cannot say it was another). Reads only.
+    """
+    if backup_dir is None or not backup_dir.is_dir():
+        return ()
+    signs: list[str] = []
+    listed = [entry for entry in read_manifest(backup_dir) if entry.database == path.stem]
+    if listed:
+        verified = len(verified_backups(backup_dir, path.stem))
+        signs.append(
+            f"the backups folder's manifest lists {len(listed)} backup{'s' if len(listed) != 1 else ''} of it "
+            f"({verified} verified)"
+        )
+    where = checkpoint_path(backup_dir)
+    try:
+        checkpoint = read_checkpoint(where)
+    except CheckpointError:
+        signs.append(f"an audit checkpoint ({where.name}) is there, though it cannot be read")
+    else:
+        if checkpoint is not None and _names(checkpoint.database, path):
+            signs.append(
+                f"the audit checkpoint {where.name} recorded its audit trail up to event {checkpoint.head_id} "
+                f"(at {checkpoint.at})"
+            )
+    return tuple(signs)
+
+
+def _names(recorded: str | None, path: Path) -> bool:
+    """Whether a checkpoint's `database` is the file at `path` (a checkpoint naming none counts: it may be)."""
+    if recorded is None:
+        return True
+    if "://" in recorded:  # a database server's URL: another database
+        return False
+    try:
+        return Path(recorded).resolve() == path.resolve()
+    except OSError:
+        return Path(recorded) == path
 
 
 @contextlib.contextmanager
