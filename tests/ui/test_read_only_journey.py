@@ -161,3 +161,145 @@ def test_a_full_disk_opens_read_only_saying_free_space_then_restart(
     assert window.model.rowCount() == 1
     assert not window.new_action.isEnabled() and not window.restore_action.isEnabled()
     assert not getattr(window, "maintenance", None)  # no daily backup on a disk that is full
+
+
+# --- a database file lost (emptied or missing): the red banner, wrapped, and File > Restore a backup… ------------
+
+
+def lost(gui_paths: AppPaths, gui_db: Database, how: str) -> tuple[Path, Path]:
+    """A verified backup, then the database file emptied (as an interrupted copy leaves it) or moved away."""
+    path = gui_db.location.path
+    assert path is not None
+    admin = sign_in(gui_db, login="admin-test")
+    ensure_rules_approved(gui_db, signed_in=admin, shipped=read_rules_file(shipped_rules_path()), as_of=local_today())
+    backup = backup_sqlite(path, gui_paths.backup_dir, reason="manual")
+    gui_db.dispose()
+    if how == "empty":
+        path.write_bytes(b"")
+    else:
+        path.rename(path.with_name("moved-away.sqlite3"))
+    for side in path.parent.glob("triage.sqlite3-*"):
+        side.unlink()
+    return path, backup
+
+
+def start_lost(qtbot: Any, gui_paths: AppPaths, login: str) -> MainWindow:
+    """The real window started on a lost database: its start fails, then the backup is read on the worker."""
+    from PySide6.QtCore import QSettings
+
+    settings = QSettings(str(gui_paths.data_dir / "window.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(gui_paths, settings=settings, login=login)
+    qtbot.addWidget(window)
+    window.setProperty("smoke", True)
+    window.resize(1366, 768)
+    window.show()
+    with qtbot.waitSignal(window.session_failed, timeout=20_000):
+        window.open_session()
+    qtbot.waitUntil(lambda: window.lost_offer is not None and window.worker.pending == 0, timeout=10_000)
+    return window
+
+
+def click_menu_action(qtbot: Any, window: MainWindow, menu_title: str, action: Any) -> None:
+    """Open the menu bar's menu and click the action with the mouse (QTest), as a user does."""
+    from PySide6.QtTest import QTest
+
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == menu_title)
+    menu.popup(window.mapToGlobal(window.menuBar().geometry().bottomLeft()))
+    qtbot.waitUntil(menu.isVisible, timeout=5_000)
+    QTest.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(action).center())
+
+
+@pytest.mark.hazard("H03", "H15", "H17")
+@pytest.mark.qt_log_ignore("This plugin does not support grabbing the keyboard")  # an open menu, offscreen
+@pytest.mark.parametrize("how", ["empty", "missing"])
+def test_a_lost_database_file_shows_a_wrapped_banner_and_an_administrator_restores_it_from_the_menu(
+    qtbot: Any,
+    gui_paths: AppPaths,
+    gui_db: Database,
+    seed: Callable[..., list[int]],
+    monkeypatch: pytest.MonkeyPatch,
+    how: str,
+) -> None:
+    from triage_app.ui import dialogs
+
+    seed(41, 42, 43)
+    path, backup = lost(gui_paths, gui_db, how)
+    window = start_lost(qtbot, gui_paths, "admin-test")
+
+    banner = window.read_only_banner
+    what = "is empty (0 bytes)" if how == "empty" else "is missing"
+    assert banner.isVisible() and banner.wordWrap()
+    assert banner.text().startswith(
+        f"The database file {what}. Nothing was created in its place: nothing can be shown or saved.\n"
+        f"The newest verified backup is {backup.name}. An administrator restores it with File > Restore a backup… "
+        f"or the command: triage-app restore {backup.name}\nDetails: "
+    )
+    # Wrapped within the window, tall enough for every line, and the side panel keeps its width.
+    assert banner.width() <= window.width() and banner.height() >= banner.heightForWidth(banner.width())
+    assert window.sidebar.width() >= 150
+    assert not window.banner.isVisible() or window.banner.width() <= window.width()
+    assert (path.stat().st_size == 0) if how == "empty" else not path.exists()  # nothing made in its place
+    assert window.restore_action.isEnabled()  # an administrator in the backup
+
+    asked: list[str] = []
+
+    def confirm(_cls: object, _parent: object, _title: str, text: str) -> bool:
+        asked.append(text)
+        return True
+
+    monkeypatch.setattr(dialogs.Messages, "confirm", classmethod(confirm))
+    with qtbot.waitSignal(window.session_ready, timeout=30_000):
+        click_menu_action(qtbot, window, "&File", window.restore_action)
+    qtbot.waitUntil(lambda: window.model.all_ids_known and window.worker.pending == 0, timeout=10_000)
+
+    assert asked and f"Put the backup {backup.name} in place of the lost database file?" in asked[0]
+    assert not banner.isVisible() and window.session.read_only is None
+    assert window.model.rowCount() == 3 and quick_check(path).ok
+    report = window.last_report
+    assert report is not None and report.windowTitle() == "Backup restored"
+    text = report.text()
+    assert f"Restored the backup {backup.name}\ntaken " in text and "3 referrals" in text
+    assert "The replaced files were kept in " in text and str(gui_paths.backup_dir / "replaced-") in text
+    assert ("triage.sqlite3." if how == "empty" else "nothing (there was no database file).") in text
+    assert "Administrator checked in the backup." in text
+    report.close()
+    window.shutdown()
+
+
+@pytest.mark.hazard("H15", "H17")
+def test_a_coordinator_is_not_offered_the_restore_of_a_lost_database(
+    qtbot: Any, gui_paths: AppPaths, gui_db: Database, seed: Callable[..., list[int]]
+) -> None:
+    seed(51)
+    _path, backup = lost(gui_paths, gui_db, "missing")
+    window = start_lost(qtbot, gui_paths, "coord-test")
+    assert not window.restore_action.isEnabled()
+    assert f"triage-app restore {backup.name} ('coord-test' is not an administrator in the backup" in (
+        window.read_only_banner.text()
+    )
+    window.restore_backup()  # called anyway: nothing happens
+    assert not (gui_paths.data_dir / "triage.sqlite3").exists()
+    window.shutdown()
+
+
+@pytest.mark.hazard("H17")
+def test_the_backup_result_is_shown_in_full_and_a_read_only_refusal_is_short(
+    qtbot: Any,
+    gui_paths: AppPaths,
+    gui_db: Database,
+    seed: Callable[..., list[int]],
+    open_window: Callable[..., MainWindow],
+) -> None:
+    seed(61, 62)
+    window = open_window("admin-test")
+    window.backup_action.trigger()
+    qtbot.waitUntil(lambda: window.last_report is not None, timeout=20_000)
+    report = window.last_report
+    assert report is not None
+    name = report.text().split("\n")[0].removeprefix("Backed up to ")
+    assert (gui_paths.backup_dir / name).is_file() and name.endswith("-manual.sqlite3")
+    assert f"in the folder {gui_paths.backup_dir}\n\nVerified: integrity ok, 2 referrals" in report.text()
+    assert window.statusBar().currentMessage() == f"Backed up: {name}"
+    assert window.statusBar().toolTip() == report.text()
+    report.close()
+    assert len(window._read_only_short()) <= 40

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -224,6 +225,8 @@ class MainWindow(QMainWindow):
         self.banner = QWidget()
         layout = QHBoxLayout(self.banner)
         self.banner_text = QLabel("The queue is empty.")
+        self.banner_text.setWordWrap(True)  # a long start-up error wraps: it never widens the centre past the window
+        self.banner_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.demo_button = QPushButton("Load demo data")
         self.demo_button.setToolTip(
             f"Add {DEMO_COUNT} invented referrals (test-range NHS numbers) to see a working queue"
@@ -247,6 +250,10 @@ class MainWindow(QMainWindow):
             "QLabel#readOnlyBanner { background: #b00020; color: white; padding: 8px 12px; font-weight: bold; }"
         )
         self.read_only_banner.hide()
+        #: A database file found missing or empty at start: the newest verified backup and who may restore it.
+        self.lost_offer: Any = None
+        #: The last report shown in a message box (a restore, a backup), kept for whoever looks (and tests).
+        self.last_report: QMessageBox | None = None
 
     def _action(
         self,
@@ -497,6 +504,20 @@ class MainWindow(QMainWindow):
     def _read_only_off(self) -> str:
         return "Not while the database is open for reading only (see the red banner)"
 
+    @staticmethod
+    def _read_only_short() -> str:
+        """The status line's refusal: short enough to read beside the permanent labels; the banner says why."""
+        return "Read only: see the red banner"
+
+    def show_report(self, title: str, text: str) -> QMessageBox:
+        """A result shown in full in a message box that does not block (a restore, a backup)."""
+        box = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()
+        self.last_report = box
+        return box
+
     def _daily_backup(self) -> None:
         """The day's verified backup, on a worker of its own after the first page: never on the path to the window.
 
@@ -530,15 +551,61 @@ class MainWindow(QMainWindow):
         self.panel.set_rules_line(line, self.session.approval.version)
 
     def _on_session_error(self, error: BaseException) -> None:
+        from triage_app.services.app import is_lost_database
+
         message = str(error)
         log.error("could not open the database: %s", type(error).__name__)
-        self.banner_text.setText(f"The referral database could not be opened.\n\n{message}")
         self.demo_button.hide()
         self.new_button.hide()
-        self.banner.show()
+        if is_lost_database(error):
+            self._show_lost_database(error)
+        else:
+            self.banner_text.setText(f"The referral database could not be opened.\n\n{message}")
+            self.banner.show()
         self.session_failed.emit(message)
         if not self.property("smoke"):
             Messages.error(self, "Cannot open the referral database", message)
+
+    def _lost_headline(self, error: BaseException) -> str:
+        from triage_app.storage.engine import EmptyDatabaseFile
+
+        what = "is empty (0 bytes)" if isinstance(error, EmptyDatabaseFile) else "is missing"
+        return f"The database file {what}. Nothing was created in its place: nothing can be shown or saved."
+
+    def _show_lost_database(self, error: BaseException) -> None:
+        """A missing or emptied database file: the red banner says so (wrapped), and, once the backup has been read
+        on the worker, offers File > Restore a backup… to an administrator of the newest verified backup."""
+        headline = self._lost_headline(error)
+        self.read_only_banner.setText(f"{headline}\nDetails: {error}")
+        self.read_only_banner.show()
+        self.setWindowTitle("SPD Referral Triage — NO DATABASE")
+        from triage_app.services.app import restore_offer
+
+        paths, login = self.paths, self.login
+
+        def offered(offer: Any) -> None:
+            self.lost_offer = offer
+            if offer.backup is None:
+                todo = "No verified backup was found: ask the unit's IT contact where the database file went."
+            else:
+                todo = (
+                    f"The newest verified backup is {offer.backup.name}. An administrator restores it with "
+                    f"File > Restore a backup… or the command: triage-app restore {offer.backup.name}"
+                    + ("" if offer.may_restore else f" ({offer.why_not}: ask an administrator)")
+                )
+            self.read_only_banner.setText(f"{headline}\n{todo}\nDetails: {error}")
+            self.restore_action.setEnabled(offer.may_restore)
+            self.restore_action.setToolTip(
+                f"Put {offer.backup.name} in place of the lost database file"
+                if offer.may_restore
+                else f"Offered to administrators of the newest verified backup ({offer.why_not})"
+            )
+
+        self.worker.submit(
+            lambda: restore_offer(paths.db_url, backup_dir=paths.backup_dir, login=login),
+            offered,
+            lambda exc: log.error("the backups could not be read for a restore: %s", type(exc).__name__),
+        )
 
     def _set_enabled(self, enabled: bool) -> None:
         for widget in (
@@ -813,7 +880,7 @@ class MainWindow(QMainWindow):
         if self.selection.referral_id is None or self.session is None:
             return
         if self.read_only is not None:  # the form edits: the panel shows the referral instead
-            self.statusBar().showMessage(self._read_only_off(), 10_000)
+            self.statusBar().showMessage(self._read_only_short(), 10_000)
             return
         self.open_referral(self.selection.referral_id, focus_path)
 
@@ -1134,14 +1201,25 @@ class MainWindow(QMainWindow):
         """Take an online backup and say where it went."""
         if self.session is None:
             return
-        from triage_app.services.audit import backup_now
+        from triage_app.services.maintenance import take_verified_backup
 
         db, actor, backup_dir = self._db(), self.session.actor, self.paths.backup_dir
         self.worker.submit(
-            lambda: backup_now(db, actor=actor, backup_dir=backup_dir),
-            lambda target: self.statusBar().showMessage(f"Backed up to {target}", 10_000),
+            lambda: take_verified_backup(db, actor=actor, backup_dir=backup_dir),
+            self._backed_up,
             self._on_worker_error("Backup failed"),
         )
+
+    def _backed_up(self, backup: Any) -> None:
+        """A short status line (its full text as the tooltip), and the whole report in a message box."""
+        text = (
+            f"Backed up to {backup.path.name}\nin the folder {backup.path.parent}\n\n"
+            f"Verified: {backup.describe_verification()}; SHA-256 {backup.entry.sha256[:16]}… recorded in the "
+            "backups folder's manifest."
+        )
+        self.statusBar().showMessage(f"Backed up: {backup.path.name}", 15_000)
+        self.statusBar().setToolTip(text)
+        self.show_report("Backup taken", text)
 
     @classmethod
     def choose_backup_file(cls, parent: QWidget, folder: Path) -> Path | None:
@@ -1161,32 +1239,47 @@ class MainWindow(QMainWindow):
         afterwards, so the banner goes when the restored database is sound.
         """
         from triage_app.services.permissions import RESTORE_BACKUP
+        from triage_app.storage.engine import parse_database_url
 
-        if self.session is None or not self.may(RESTORE_BACKUP):
-            return
-        backup = self.session.newest_backup or self.choose_backup_file(self, self.paths.backup_dir)
+        session = self.session
+        if session is not None:
+            if not self.may(RESTORE_BACKUP):
+                return
+            backup = session.newest_backup or self.choose_backup_file(self, self.paths.backup_dir)
+            login, what = session.actor.login, "the damaged database"
+        else:  # no session: the file is missing or empty; the backup's administrators restore (restore_offer)
+            offer = self.lost_offer
+            if offer is None or not offer.may_restore:
+                return
+            backup, login, what = offer.backup, offer.login, "the lost database file"
         if backup is None:
             return
         if not Messages.confirm(
             self,
             "Restore a backup",
-            f"Put the backup {backup.name} in place of the damaged database?\n\nChanges made after that backup was "
-            "taken are not in it. The damaged file is kept aside in the backups folder, and the restore is "
+            f"Put the backup {backup.name} in place of {what}?\n\nChanges made after that backup was "
+            "taken are not in it. Whatever is there now is kept aside in the backups folder, and the restore is "
             "recorded in the audit trail.",
         ):
             return
         from triage_app.services.maintenance import restore_backup
 
-        session, login, backup_dir = self.session, self.session.actor.login, self.paths.backup_dir
+        location, backup_dir = parse_database_url(self.paths.db_url), self.paths.backup_dir
 
         def task() -> Any:
-            session.db.dispose()  # our own connections would make the restore refuse ("in use")
-            return restore_backup(session.db.location, backup, login=login, backup_dir=backup_dir)
+            if session is not None:
+                session.db.dispose()  # our own connections would make the restore refuse ("in use")
+            return restore_backup(location, backup, login=login, backup_dir=backup_dir)
 
         def restored(report: Any) -> None:
-            self.statusBar().showMessage(f"Database {report.describe()}; opening it again", 60_000)
-            self.session.close()
+            self.statusBar().showMessage(f"Restored {report.backup.name}: opening it again", 30_000)
+            self.show_report("Backup restored", restore_report_text(report))
+            if self.session is not None:
+                self.session.close()
             self.session = None
+            self.lost_offer = None
+            self.banner.hide()
+            self.restore_action.setEnabled(False)
             self._set_enabled(False)
             self.open_session()  # reopened: checked again, and writable if the restored database is sound
 
@@ -1290,6 +1383,22 @@ class MainWindow(QMainWindow):
         self.worker.shutdown()
         if self.session is not None:
             self.session.close()
+
+
+def restore_report_text(report: Any) -> str:
+    """The whole of a restore's report (services.maintenance.RestoreReport), for its message box."""
+    when = report.taken_at.strftime("%Y-%m-%d %H:%M UTC") if report.taken_at is not None else "not in the manifest"
+    from triage_app.storage.integrity import describe_counts
+
+    moved = ", ".join(p.name for p in report.moved) or "nothing (there was no database file)"
+    verified = "its SHA-256 matches the manifest" if report.listed else "not in the manifest: fully checked now"
+    return (
+        f"Restored the backup {report.backup.name}\ntaken {when}: {describe_counts(report.row_counts)}.\n\n"
+        f"Verified: integrity ok; {verified}; schema {report.schema_revision}.\n"
+        f"The replaced files were kept in {report.replaced_dir}: {moved}.\n"
+        f"Administrator checked in {report.authorized_in}.\n"
+        f"The restore is recorded in the audit trail; {report.checkpoint}."
+    )
 
 
 def whole_queue_changed() -> Any:
