@@ -110,7 +110,7 @@ def test_a_zero_byte_database_names_the_newest_verified_backup(
 # --- a missing file where the backups folder shows a database was kept ----------------------------------------
 
 
-@pytest.mark.hazard("H03", "H15", "H17")
+@pytest.mark.hazard("H17")
 @pytest.mark.parametrize("command", [["queue"], ["migrate"], ["user", "list"], ["demo", "--count", "5"]])
 def test_a_missing_database_is_refused_never_made_anew(
     capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path, command: list[str]
@@ -141,7 +141,7 @@ def test_a_missing_database_is_refused_never_made_anew(
     assert not database.exists() and sorted(p.name for p in data_dir.iterdir()) == before
 
 
-@pytest.mark.hazard("H03", "H17")
+@pytest.mark.hazard("H17")
 def test_the_audit_checkpoint_alone_shows_a_database_was_there(
     capsys: pytest.CaptureFixture[str], data_dir: Path
 ) -> None:
@@ -158,7 +158,7 @@ def test_the_audit_checkpoint_alone_shows_a_database_was_there(
     assert not (data_dir / "triage.sqlite3").exists()
 
 
-@pytest.mark.hazard("H03", "H15", "H17")
+@pytest.mark.hazard("H17")
 def test_a_missing_database_is_restored_by_the_backups_administrator_and_a_new_start_is_on_purpose(
     capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path
 ) -> None:

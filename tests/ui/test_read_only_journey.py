@@ -209,7 +209,7 @@ def click_menu_action(qtbot: Any, window: MainWindow, menu_title: str, action: A
     QTest.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(action).center())
 
 
-@pytest.mark.hazard("H03", "H15", "H17")
+@pytest.mark.hazard("H17")
 @pytest.mark.qt_log_ignore("This plugin does not support grabbing the keyboard")  # an open menu, offscreen
 @pytest.mark.parametrize("how", ["empty", "missing"])
 def test_a_lost_database_file_shows_a_wrapped_banner_and_an_administrator_restores_it_from_the_menu(
@@ -266,7 +266,7 @@ def test_a_lost_database_file_shows_a_wrapped_banner_and_an_administrator_restor
     window.shutdown()
 
 
-@pytest.mark.hazard("H15", "H17")
+@pytest.mark.hazard("H17")
 def test_a_coordinator_is_not_offered_the_restore_of_a_lost_database(
     qtbot: Any, gui_paths: AppPaths, gui_db: Database, seed: Callable[..., list[int]]
 ) -> None:
