@@ -74,3 +74,23 @@ def test_an_older_referral_is_covered_from_its_next_change(upgraded: Path) -> No
         )
     finally:
         session.close()
+
+
+@pytest.mark.hazard("H17")
+def test_opening_a_database_upgraded_to_0005_starts_its_checkpoint_so_verify_passes(tmp_path: Path) -> None:
+    """An app before 0005 kept no checkpoint: the upgrade starts it at the trail's head, so the first `audit verify`
+    after an upgrade compares it instead of reporting it missing."""
+    data = tmp_path / "data"
+    data.mkdir()
+    path = data / "triage.sqlite3"
+    shutil.copyfile(FIXTURE_0004, path)
+    backups = data / "backups"
+    session = open_session(sqlite_url(path), backup_dir=backups, login="fixture-admin", today=date(2026, 12, 10))
+    try:
+        checkpoint = backups / "audit-checkpoint.json"
+        assert checkpoint.is_file()
+        report = verify_audit_trail(session.db, checkpoint=checkpoint)
+        assert report.intact, report.problems
+        assert "matches" in report.summary()
+    finally:
+        session.close()

@@ -38,7 +38,7 @@ from triage_app.services.rules import (
 )
 from triage_app.services.users import Actor, UnknownUser, sign_in
 from triage_app.storage import referrals as referral_repo
-from triage_app.storage.audit_checkpoint import checkpoint_path, set_checkpoint_path
+from triage_app.storage.audit_checkpoint import advance_checkpoint, checkpoint_path, set_checkpoint_path
 from triage_app.storage.backup import daily_backup_if_due, newest_verified_backup
 from triage_app.storage.backup import restore_hint as backup_restore_hint
 from triage_app.storage.engine import (
@@ -51,7 +51,7 @@ from triage_app.storage.engine import (
     parse_database_url,
 )
 from triage_app.storage.migrate import MigrationReport, head_revision, migrate
-from triage_app.storage.models import AppUser, UserRole
+from triage_app.storage.models import AppUser, AuditChainHead, UserRole
 from triage_app.storage.preflight import (
     ReadOnlyKind,
     SqliteFileCheck,
@@ -476,6 +476,33 @@ def _shipped_rules(path: Path) -> RulesText | None:
         return None
 
 
+#: The first schema whose app keeps the audit head outside the database (audit-checkpoint.json and the log).
+OUTSIDE_RECORD_SCHEMA = "0005"
+
+
+def _upgraded_past_the_outside_record(report: MigrationReport) -> bool:
+    """True when this start upgraded a database from an app that kept no audit checkpoint."""
+    return report.before is not None and report.before < OUTSIDE_RECORD_SCHEMA <= report.after
+
+
+def _start_outside_record(database: Database, path: Path) -> None:
+    """Start the checkpoint at the upgraded trail's head, unless one is there already.
+
+    An app older than schema 0005 wrote none, so without this the first `audit verify` after an upgrade would
+    report a missing checkpoint for a trail no one touched. The upgrade is the moment the outside record starts;
+    the chain itself is still verified from its first event.
+    """
+    if path.exists():
+        return
+    with database.read() as session:
+        head = session.get(AuditChainHead, 1)
+    if head is not None:
+        advance_checkpoint(
+            path, head_id=head.last_event_id, head_hash=head.last_hash, database=database.location.describe()
+        )
+        log.info("audit checkpoint started at event %d on upgrade", head.last_event_id)
+
+
 def open_session(
     db_url: str,
     *,
@@ -498,6 +525,8 @@ def open_session(
     database, report, read_only = open_database(db_url, backup_dir=backup_dir, allow_read_only=allow_read_only)
     if backup_dir is not None:  # the audit chain's head is also kept outside the database (storage.audit_checkpoint)
         set_checkpoint_path(database.engine, checkpoint_path(backup_dir), database=database.location.describe())
+        if read_only is None and _upgraded_past_the_outside_record(report):
+            _start_outside_record(database, checkpoint_path(backup_dir))
     warnings: list[str] = []
     try:
         actor = _sign_in(database, login or current_login(database))
