@@ -303,3 +303,32 @@ def test_the_backup_result_is_shown_in_full_and_a_read_only_refusal_is_short(
     assert window.statusBar().toolTip() == report.text()
     report.close()
     assert len(window._read_only_short()) <= 40
+
+
+@pytest.mark.hazard("H17")
+def test_a_read_that_runs_into_the_damage_says_so_in_the_status_bar_without_a_dialog(
+    qtbot: Any,
+    gui_paths: AppPaths,
+    gui_db: Database,
+    seed: Callable[..., list[int]],
+    open_window: Callable[..., MainWindow],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The side panel's counts read the damaged queue index: the banner already says the database is damaged, so
+    the failed count is a status-bar line, not a dialog on every refresh; the queue itself is still read."""
+    from triage_app.ui import dialogs
+
+    errors: list[str] = []
+    monkeypatch.setattr(dialogs.Messages, "error", classmethod(lambda cls, parent, title, text: errors.append(title)))
+    seed(31, 32, 33)
+    path = gui_db.location.path
+    assert path is not None
+    damage(gui_paths, gui_db)
+    overwrite_index_page(path, "ix_referral_queue")  # the counts' index, as a screenshot of a damaged file showed
+    window = open_window("coord-test")
+    qtbot.waitUntil(lambda: "the database is damaged (see the red banner)" in window.statusBar().currentMessage())
+    assert window.read_only_banner.isVisible()
+    qtbot.waitUntil(lambda: window.worker.pending == 0, timeout=10_000)
+    window.refresh()  # F5 again: still no dialog
+    qtbot.waitUntil(lambda: window.worker.pending == 0, timeout=10_000)
+    assert errors == []

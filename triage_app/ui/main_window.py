@@ -81,6 +81,13 @@ def gui_thread_guard() -> None:
         raise GuiThreadDatabaseCall("database call on the GUI thread; submit it to the DbWorker instead")
 
 
+def _is_damage(error: BaseException) -> bool:
+    """True when a database read failed because the file is damaged (storage.engine says so in its message)."""
+    from triage_app.storage.engine import DatabaseError
+
+    return isinstance(error, DatabaseError) and "is damaged" in str(error)
+
+
 class MainWindow(QMainWindow):
     """Queue, filters and triage panel."""
 
@@ -1331,6 +1338,12 @@ class MainWindow(QMainWindow):
             from triage_app.services.errors import PermissionDenied
 
             log.error("%s: %s", title, type(error).__name__)
+            if self.read_only is not None and _is_damage(error):
+                # The red banner already says the database is damaged and how to restore it: a read that runs into
+                # the damage (the counts, a search over a damaged index) says so in the status bar, without a
+                # dialog on every refresh, and is not retried.
+                self.statusBar().showMessage(f"{title}: not available, the database is damaged (see the red banner)")
+                return
             self._error(title, str(error))
             if isinstance(error, PermissionDenied):
                 # The user's roles refused it (perhaps changed since they signed in): reading again would be
