@@ -493,7 +493,10 @@ class MainWindow(QMainWindow):
         else:
             headline = "The database cannot be written. It is open for reading only: nothing can be changed or saved."
             todo = "Ask the unit's IT contact to make the database file and its folder writable, then restart the app."
-        self.read_only_banner.setText(f"{headline}\n{todo}\nDetails: {session.read_only}")
+        # What SQLite found (and the backup, again, in full) is for IT: on the tooltip, so the banner stays two
+        # lines on a small screen.
+        self.read_only_banner.setText(f"{headline}\n{todo}")
+        self.read_only_banner.setToolTip(f"Details: {session.read_only}")
         self.read_only_banner.show()
         off = "The database is open for reading only: " + (
             "it is damaged"
