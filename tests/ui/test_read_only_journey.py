@@ -327,7 +327,7 @@ def test_a_read_that_runs_into_the_damage_says_so_in_the_status_bar_without_a_di
     damage(gui_paths, gui_db)
     overwrite_index_page(path, "ix_referral_queue")  # the counts' index, as a screenshot of a damaged file showed
     window = open_window("coord-test")
-    qtbot.waitUntil(lambda: "the database is damaged (see the red banner)" in window.statusBar().currentMessage())
+    qtbot.waitUntil(lambda: "not available (database damaged)" in window.statusBar().currentMessage())
     assert window.read_only_banner.isVisible()
     qtbot.waitUntil(lambda: window.worker.pending == 0, timeout=10_000)
     window.refresh()  # F5 again: still no dialog

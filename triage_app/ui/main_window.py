@@ -1345,7 +1345,7 @@ class MainWindow(QMainWindow):
                 # The red banner already says the database is damaged and how to restore it: a read that runs into
                 # the damage (the counts, a search over a damaged index) says so in the status bar, without a
                 # dialog on every refresh, and is not retried.
-                self.statusBar().showMessage(f"{title}: not available, the database is damaged (see the red banner)")
+                self.statusBar().showMessage(f"{title}: not available (database damaged)")
                 return
             self._error(title, str(error))
             if isinstance(error, PermissionDenied):
