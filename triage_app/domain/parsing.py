@@ -288,7 +288,9 @@ def _kind(value: object) -> str:
         return "a list"
     if isinstance(value, dict):
         return "an object"
-    return type(value).__name__
+    if value is None:
+        return "null"
+    return type(value).__name__  # not from JSON (a caller's own object): named for the developer
 
 
 def _clip(text: str, limit: int = 40) -> str:
