@@ -16,6 +16,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -423,3 +424,85 @@ def test_a_start_with_nothing_to_change_writes_nothing(capsys: pytest.CaptureFix
         assert code == 0, err
     assert sha256(database) == before
     assert not Path(f"{database}-wal").exists() or Path(f"{database}-wal").stat().st_size == 0
+
+
+# --- read-only opens leave nothing behind (tester's defect 4) ----------------------------------------------
+
+#: Root without the capabilities that override file modes: it then meets a 0444 file as any account does.
+_NO_OVERRIDE = ["--bounding-set", "-dac_override,-dac_read_search,-fowner"]
+
+
+def _as_an_ordinary_account(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The app's command line in a process of its own that file modes bind (root drops its overriding powers)."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root, and setpriv (to drop root's power over file modes) is not installed")
+        prefix = [setpriv, *_NO_OVERRIDE, "--inh-caps", _NO_OVERRIDE[1]]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_APP_")}
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "triage_app", *argv], capture_output=True, text=True, env=env, check=False
+    )
+
+
+def _beside(database: Path) -> list[str]:
+    return sorted(p.name for p in database.parent.iterdir() if p.name.startswith(database.name + "-"))
+
+
+@pytest.mark.hazard("H11", "H17")
+def test_a_read_only_file_is_read_leaving_no_file_beside_it_and_is_writable_again_once_made_so(
+    data_dir: Path,
+) -> None:
+    database = data_dir / "triage.sqlite3"
+    before = sha256(database)
+    database.chmod(0o444)
+    try:
+        started = _as_an_ordinary_account("--data-dir", str(data_dir), "queue")
+        assert started.returncode == 0 and "3 referrals" in started.stdout, started.stderr
+        assert "cannot be written (triage.sqlite3 is read-only" in started.stderr
+        # Read `immutable`: no -wal or -shm made with the file's (world-readable) permissions and left there.
+        assert _beside(database) == []
+        assert sha256(database) == before
+    finally:
+        database.chmod(0o600)
+    started = _as_an_ordinary_account("--data-dir", str(data_dir), "queue")
+    assert started.returncode == 0 and "open for reading only" not in started.stderr, started.stderr
+
+
+@pytest.mark.hazard("H17")
+def test_an_empty_read_only_wal_and_shm_of_ours_do_not_make_a_writable_database_read_only(data_dir: Path) -> None:
+    """What an older read-only start left (SQLite gives them the database file's 0444): removed, not refused."""
+    database = data_dir / "triage.sqlite3"
+    for name, size in (("-wal", 0), ("-shm", 32768)):
+        side = Path(f"{database}{name}")
+        side.write_bytes(b"\0" * size)
+        side.chmod(0o444)
+    started = _as_an_ordinary_account("--data-dir", str(data_dir), "queue")
+    assert started.returncode == 0 and "open for reading only" not in started.stderr, started.stderr
+    for side in _beside(database):  # SQLite's own, if any: owner-only
+        assert (database.parent / side).stat().st_mode & 0o777 == 0o600
+    source = data_dir.parent / "more.json"
+    source.write_text(json.dumps([referral_json(9)]))
+    started = _as_an_ordinary_account("--data-dir", str(data_dir), "import", str(source), "--as-of", AS_OF)
+    assert started.returncode == 0, started.stderr
+    assert referral_count(database) == 4
+
+
+@pytest.mark.hazard("H17")
+def test_a_damaged_database_read_and_checked_leaves_no_file_beside_it(
+    capsys: pytest.CaptureFixture[str], data_dir: Path
+) -> None:
+    database = data_dir / "triage.sqlite3"
+    overwrite_index_page(database)
+    damaged = sha256(database)
+    assert _beside(database) == []
+    code, rows, err = queue_rows(capsys, data_dir)
+    assert code == 0 and len(rows) == 3 and "is damaged" in err
+    assert _beside(database) == []
+    code, out, _err = run(capsys, "--data-dir", str(data_dir), "check")
+    assert code == 1 and "DAMAGED" in out
+    code, out, _err = run(capsys, "--data-dir", str(data_dir), "referral", "show", "1")
+    assert code == 0
+    assert _beside(database) == []
+    assert sha256(database) == damaged

@@ -7,6 +7,7 @@ same end to end on a small tmpfs.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import logging
@@ -14,6 +15,7 @@ import os
 import sqlite3
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -290,3 +292,43 @@ def test_a_read_only_database_that_needs_an_upgrade_is_refused(tmp_path: Path, m
     with pytest.raises(DatabaseReadOnly, match=r"needs its schema brought up to date \(0003 -> .*nothing was changed"):
         open_session(sqlite_url(path), backup_dir=None, login="fixture-admin", allow_read_only=True)
     assert sha256(path) == before
+
+
+@posix_only
+@pytest.mark.hazard("H11", "H17")
+def test_a_read_only_open_makes_its_wal_and_shm_owner_only_and_removes_them_when_closed(db_path: Path) -> None:
+    """A file others may write (0644) is read `mode=ro`, not immutable: SQLite makes a -shm (and -wal) with the
+    file's permissions; they are owner-only at once and gone when the last read-only connection closes."""
+    db_path.chmod(0o644)
+    sides = [Path(f"{db_path}-wal"), Path(f"{db_path}-shm")]
+    assert not any(side.exists() for side in sides)
+    database = Database(parse_database_url(sqlite_url(db_path)), read_only="just looking")
+    try:
+        with database.read() as first, database.read() as second:  # two pooled connections
+            first.connection().exec_driver_sql("SELECT count(*) FROM app_user").scalar_one()
+            second.connection().exec_driver_sql("SELECT count(*) FROM referral").scalar_one()
+            made = [side for side in sides if side.exists()]
+            assert made and all(stat.S_IMODE(side.stat().st_mode) == 0o600 for side in made), [
+                oct(s.stat().st_mode) for s in made
+            ]
+    finally:
+        database.dispose()
+    assert not any(side.exists() for side in sides)
+    with check_sqlite_file_kept_open(db_path):  # another program's connection: its files are left alone
+        reader = Database(parse_database_url(sqlite_url(db_path)), read_only="just looking")
+        with reader.read() as session:
+            session.connection().exec_driver_sql("SELECT 1").scalar_one()
+        reader.dispose()
+        assert Path(f"{db_path}-shm").exists()
+
+
+@contextlib.contextmanager
+def check_sqlite_file_kept_open(path: Path) -> Iterator[None]:
+    """The database held open by a writing SQLite connection (as the desktop app holds it)."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA journal_mode = WAL").fetchone()
+        connection.execute("SELECT count(*) FROM app_user").fetchone()
+        yield
+    finally:
+        connection.close()

@@ -369,7 +369,10 @@ def open_database(
                 f"{problem.reason} The database also needs its schema brought up to date ({check.revision or 'none'} "
                 f"-> {head}), which writes to it, so it cannot be opened now; nothing was changed."
             )
-        database = Database(location, read_only=problem.reason)
+        # Damaged or on a full disk, nothing may write the file: read `immutable`, making no -wal/-shm beside it.
+        database = Database(
+            location, read_only=problem.reason, nobody_writes=problem.kind is not ReadOnlyKind.READ_ONLY
+        )
         try:
             database.check_connection()
         except BaseException:

@@ -6,8 +6,9 @@ transaction holds the write lock from its first read: compare-and-swap and the a
 
 A database opened read-only (`Database(location, read_only=REASON)`: damaged, a read-only file or folder, a
 full disk) refuses `write()` with `DatabaseReadOnly`, saying why and that nothing was changed. On SQLite its
-connections are opened through a read-only URI (`file:PATH?mode=ro`) with `query_only` on and no journal-mode
-pragma, so nothing the app does can write to the file; on PostgreSQL every transaction is READ ONLY.
+connections are opened through a read-only URI (`file:PATH?mode=ro`, `immutable` where nothing may write the
+file) with `query_only` on and no journal-mode pragma, so nothing the app does can write to the file, and a
+read-only open leaves no -wal or -shm behind (`connect_read_only`); on PostgreSQL every transaction is READ ONLY.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import struct
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,19 +165,126 @@ def _wal_has_content(path: Path) -> bool:
         return False
 
 
-def connect_read_only(path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+def nobody_may_write(path: Path) -> bool:
+    """True when no ordinary account may write the file: no write bit for anyone, or a read-only file system.
+
+    Such a file can be read `immutable` (no -shm, no -wal made beside it) once no -wal holds changes.
+    """
+    try:
+        if path.stat().st_mode & 0o222 == 0:
+            return True
+        return bool(hasattr(os, "statvfs") and os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+#: SQLite's "dead man switch" byte in a -shm file: every connection using the -shm holds a lock on it.
+_SHM_DMS_BYTE = 128
+#: -shm files held open (with a failed lock on them) so that closing them cannot drop this process's own
+#: SQLite locks on the same file (POSIX locks are released by closing any descriptor of the file).
+_HELD_OPEN: list[int] = []
+#: Read-only connections open in this process, per database file, and the files whose -wal/-shm they made:
+#: those are removed when the last of them closes (`remove_unused_sidecars`).
+_OPEN_READERS: dict[Path, int] = {}
+_MADE_SIDECARS: set[Path] = set()
+_READERS_LOCK = threading.Lock()
+
+
+def remove_unused_sidecars(path: Path) -> bool:
+    """Remove the -wal and -shm beside `path` when nobody uses them and the -wal holds nothing; True if gone.
+
+    SQLite's own protocol: a write lock on the -shm's DMS byte is granted only when no connection (of any
+    process, this one included: an open-file-description lock conflicts with this process's POSIX locks) has
+    the -shm open; it is held while the files are removed. Linux only; elsewhere the files are left as they are.
+    """
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    if _wal_has_content(path):
+        return False
+    if not shm.exists():
+        with contextlib.suppress(FileNotFoundError):
+            wal.unlink()
+        return not wal.exists()
+    if sys.platform != "linux":
+        return False
+    import fcntl
+
+    try:
+        fd = os.open(shm, os.O_RDWR)
+    except OSError:
+        return False
+    lock = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, _SHM_DMS_BYTE, 1, 0)
+    try:
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, lock)
+    except OSError:
+        _HELD_OPEN.append(fd)  # in use (perhaps here): closing this descriptor would drop this process's locks
+        return False
+    try:
+        if _wal_has_content(path):
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            wal.unlink()
+        shm.unlink()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+class _ReadOnlyConnection(sqlite3.Connection):
+    """A read-only connection; when the last one on a file closes, the -wal and -shm they made are removed."""
+
+    database_path: Path | None = None
+
+    def close(self) -> None:
+        super().close()
+        path, self.database_path = self.database_path, None
+        if path is None:
+            return
+        with _READERS_LOCK:
+            _OPEN_READERS[path] -= 1
+            last = _OPEN_READERS[path] == 0
+            if last:
+                del _OPEN_READERS[path]
+            made = last and path in _MADE_SIDECARS
+            if made and remove_unused_sidecars(path):
+                _MADE_SIDECARS.discard(path)
+
+
+def _open(uri: str, timeout: float) -> _ReadOnlyConnection:
+    return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False, factory=_ReadOnlyConnection)
+
+
+def _track(connection: _ReadOnlyConnection, path: Path, made: bool) -> _ReadOnlyConnection:
+    key = path.resolve()
+    with _READERS_LOCK:
+        _OPEN_READERS[key] = _OPEN_READERS.get(key, 0) + 1
+        if made:
+            _MADE_SIDECARS.add(key)
+    connection.database_path = key
+    return connection
+
+
+def connect_read_only(
+    path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, nobody_writes: bool = False
+) -> sqlite3.Connection:
     """A read-only DBAPI connection to the SQLite file at `path`, opened at once; it never writes the file.
 
-    A WAL database read through `mode=ro` needs its -shm index, which SQLite creates beside the file. On a full
-    disk or in a folder that cannot be written that fails ("disk I/O error", "unable to open"); then, provided no
-    -wal holds changes (the app checkpoints it on a clean close), the file is opened `immutable`, which needs no
-    -shm: nothing can be writing a file on a disk nobody can write. The -wal and -shm the failed attempt left
-    behind (empty) are removed again. A -wal holding changes that cannot be read is said in words.
+    `nobody_writes` (a damaged database, a full disk: nothing may write the file), or a file nobody may write
+    (`nobody_may_write`): provided no -wal holds changes, the file is opened `immutable`, which makes no file
+    beside it at all. Otherwise it is opened `mode=ro`: a WAL database read that way needs its -shm index,
+    which SQLite creates beside the file with the file's own permissions; what this opening made is set
+    owner-only (0600) at once and removed again when the connection closes, if nobody else is using it then.
+    On a full disk or in a folder that cannot be written that fails ("disk I/O error", "unable to open"); then,
+    provided no -wal holds changes, the file is opened `immutable` after all. A -wal holding changes that
+    cannot be read is said in words.
     """
     timeout = busy_timeout_ms / 1000
+    if (nobody_writes or nobody_may_write(path)) and not _wal_has_content(path):
+        return _open(readonly_sqlite_uri(path, immutable=True), timeout)
     sidecars = [Path(f"{path}-wal"), Path(f"{path}-shm")]
     existed = {side: side.exists() for side in sidecars}
-    connection = sqlite3.connect(readonly_sqlite_uri(path), uri=True, timeout=timeout, check_same_thread=False)
+    connection = _open(readonly_sqlite_uri(path), timeout)
     try:
         connection.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the file (and its WAL)
     except sqlite3.OperationalError as exc:
@@ -190,19 +301,28 @@ def connect_read_only(path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> 
                 f"{path.name}-wal holds changes that cannot be read while the disk is full or read-only: free "
                 "space (or make the folder writable) and try again"
             ) from exc
-        connection = sqlite3.connect(
-            readonly_sqlite_uri(path, immutable=True), uri=True, timeout=timeout, check_same_thread=False
-        )
+        return _open(readonly_sqlite_uri(path, immutable=True), timeout)
     except sqlite3.DatabaseError:
         pass  # a damaged file: opened, and each read says what it can or cannot read
-    return connection
+    made = any(not existed[side] and side.exists() for side in sidecars)
+    tracked = _track(connection, path, made)
+    with _READERS_LOCK:
+        ours = tracked.database_path in _MADE_SIDECARS
+    for side in sidecars if ours else ():
+        # SQLite gives them the database file's permissions (0444, 0644), again on every opening while the -wal
+        # is empty: the ones made here are owner-only.
+        with contextlib.suppress(OSError):
+            side.chmod(OWNER_ONLY)
+    return tracked
 
 
-def _readonly_sqlite_connector(path: Path, busy_timeout_ms: int) -> Callable[[], sqlite3.Connection]:
+def _readonly_sqlite_connector(
+    path: Path, busy_timeout_ms: int, nobody_writes: bool
+) -> Callable[[], sqlite3.Connection]:
     """A DBAPI connector for `path`, read-only (see `connect_read_only`)."""
 
     def connect() -> sqlite3.Connection:
-        return connect_read_only(path, busy_timeout_ms=busy_timeout_ms)
+        return connect_read_only(path, busy_timeout_ms=busy_timeout_ms, nobody_writes=nobody_writes)
 
     return connect
 
@@ -285,7 +405,11 @@ class Database:
         *,
         echo: bool = False,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        nobody_writes: bool = False,
     ) -> None:
+        """`read_only`: why the database can only be read (then nothing is written; on SQLite no file is made
+        beside it either when `nobody_writes`, a damaged file or a full disk, or the file is one nobody may write:
+        see `connect_read_only`)."""
         self.location = location
         self.busy_timeout_ms = busy_timeout_ms
         #: Why the database is open for reading only (a sentence that says what to do), or None.
@@ -297,7 +421,7 @@ class Database:
                 raise DatabaseError(f"there is no database at {location.path} to open for reading")
             self.engine = sa.create_engine(
                 "sqlite+pysqlite://",
-                creator=_readonly_sqlite_connector(location.path, busy_timeout_ms),
+                creator=_readonly_sqlite_connector(location.path, busy_timeout_ms, nobody_writes),
                 poolclass=sa.pool.QueuePool,  # "sqlite://" alone would mean one in-memory connection per thread
                 echo=echo,
                 pool_size=2,

@@ -21,7 +21,13 @@ from pathlib import Path
 
 from triage_app.storage.audit_checkpoint import CheckpointError, checkpoint_path, read_checkpoint
 from triage_app.storage.backup import read_manifest, verified_backups
-from triage_app.storage.engine import DatabaseError, check_sqlite_file, connect_read_only
+from triage_app.storage.engine import (
+    OWNER_ONLY,
+    DatabaseError,
+    check_sqlite_file,
+    connect_read_only,
+    remove_unused_sidecars,
+)
 from triage_app.storage.integrity import (
     MAX_PROBLEMS,
     IntegrityError,
@@ -218,8 +224,60 @@ def probe_writable(folder: Path, *, size: int = PROBE_BYTES) -> WriteProblem | N
 
 
 def file_write_problem(path: Path) -> WriteProblem | None:
-    """Whether the database file itself (and its -wal and -shm beside it, if there) can be written."""
-    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        if candidate.exists() and not os.access(candidate, os.W_OK):
-            return WriteProblem(ReadOnlyKind.READ_ONLY, f"{candidate.name} is read-only")
-    return None
+    """Whether the database file itself (and its -wal and -shm beside it, if there) can be written.
+
+    A -wal or -shm that cannot be written beside a database that can is most often left by an older read-only
+    start (SQLite gives them the database file's permissions). When it is this account's own, the -wal holds
+    nothing and no program has them open, they are removed (SQLite makes them anew) and the database is
+    writable; otherwise the problem says exactly which file to make writable, and how.
+    """
+    if path.exists() and not os.access(path, os.W_OK):
+        return WriteProblem(ReadOnlyKind.READ_ONLY, f"{path.name} is read-only")
+    sidecars = [Path(f"{path}-wal"), Path(f"{path}-shm")]
+    stuck = [side for side in sidecars if side.exists() and not os.access(side, os.W_OK)]
+    if not stuck:
+        return None
+    if path.exists() and all(_own(side) for side in stuck):
+        for side in stuck:  # ours: make them writable again, so that the lock check can open the -shm
+            with contextlib.suppress(OSError):
+                side.chmod(OWNER_ONLY)
+        if remove_unused_sidecars(path) or not any(side.exists() and not os.access(side, os.W_OK) for side in sidecars):
+            return None
+    names = " and ".join(side.name for side in stuck)
+    wal = sidecars[0]
+    holds = wal.exists() and wal.stat().st_size > 0
+    what_to_do = (
+        f"{wal.name} holds changes not yet in the database: never delete it. Close every copy of the app, then "
+        f"make {names} writable by this account (chmod 600, as their owner or IT)"
+        if holds
+        else f"close every copy of the app, then delete {names} (they hold no data; SQLite makes them anew) or make "
+        "them writable by this account (chmod 600, as their owner or IT)"
+    )
+    return WriteProblem(
+        ReadOnlyKind.READ_ONLY,
+        f"{names} beside it {'is' if len(stuck) == 1 else 'are'} read-only (owned by {_owner(stuck[0])}): {what_to_do}",
+    )
+
+
+def _own(path: Path) -> bool:
+    """True when `path` belongs to the account running the app (or cannot be told: Windows)."""
+    if not hasattr(os, "geteuid"):
+        return False
+    try:
+        return path.stat().st_uid == os.geteuid()
+    except OSError:
+        return False
+
+
+def _owner(path: Path) -> str:
+    """The login owning `path`, or its number."""
+    try:
+        uid = path.stat().st_uid
+    except OSError:
+        return "unknown"
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return str(uid)
