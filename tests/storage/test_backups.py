@@ -248,7 +248,7 @@ def test_check_needs_an_active_role_when_the_users_can_be_read(db_path: Path, ad
 def test_check_of_a_missing_or_empty_file_says_so(tmp_path: Path) -> None:
     missing = tmp_path / "nothing.sqlite3"
     report = check_database(_location(missing), backup_dir=None, login="x")
-    assert not report.ok and report.problems == (f"there is no database file at {missing}",)
+    assert not report.ok and report.missing and report.problems == (f"no file at {missing}",)
     assert not missing.exists()
     missing.touch()
     report = check_database(_location(missing), backup_dir=None, login="x")
@@ -308,11 +308,15 @@ def test_only_an_administrator_restores(
         with pytest.raises(PermissionDenied) as refused:
             restore_backup(_location(db_path), made.path, login=login, backup_dir=backups)
         assert str(refused.value) == (
-            f"{display} (login '{login}', {roles}) cannot restore a backup (the current file is kept aside): it "
-            "needs the admin role (the current database)."
+            f"only an administrator can restore a backup; {display} (login '{login}', {roles}) is not an "
+            "administrator in the current database. Nothing was changed."
         )
-    with pytest.raises(PermissionDenied, match="login 'stranger' is not a user of the current database"):
+    with pytest.raises(PermissionDenied) as refused:
         restore_backup(_location(db_path), made.path, login="stranger", backup_dir=backups)
+    assert str(refused.value) == (
+        "only an administrator can restore a backup; login 'stranger' is not a user of the current database. "
+        "Nothing was changed."
+    )
     assert db_path.read_bytes() == before and not list(backups.glob("replaced-*"))
 
 
@@ -402,7 +406,10 @@ def test_check_exits_one_for_a_missing_database_and_creates_nothing(
 ) -> None:
     data = tmp_path / "data"
     code, out, err = _run(capsys, "--data-dir", str(data), "check")
-    assert code == 1 and "there is no database file at" in out and "is damaged" in err
+    assert code == 1 and "there is no database file at" in err and "damaged" not in err
+    assert out.splitlines()[0] == f"database: missing (no file at {data / 'triage.sqlite3'})"
+    assert "DAMAGED" not in out and "kept aside" not in out
+    assert "There is no verified backup to restore" in out
     assert not (data / "triage.sqlite3").exists()
 
 
@@ -435,3 +442,76 @@ def test_check_is_of_the_file_and_points_to_audit_verify_for_the_audit_trail(
     )
     code, out, err = _run(capsys, "--data-dir", str(data), "audit", "verify")
     assert code != 0  # the command the line names finds what the file check cannot
+
+
+@pytest.mark.hazard("H17")
+def test_check_of_a_missing_file_says_missing_names_the_backup_and_says_put_it_back(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The tester's defect 5: a missing file was reported as DAMAGED, its (absent) file "kept aside"."""
+    data = tmp_path / "data"
+    code, _out, err = _run(capsys, "--data-dir", str(data), "demo", "--count", "3")
+    assert code == 0, err
+    code, out, err = _run(capsys, "--data-dir", str(data), "backup")
+    assert code == 0, err
+    backup = list_backups(data / "backups", "triage")[-1]
+    database = data / "triage.sqlite3"
+    database.rename(tmp_path / "moved.sqlite3")
+    before = sorted(p.name for p in data.iterdir())
+    code, out, err = _run(capsys, "--data-dir", str(data), "check")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == f"database: missing (no file at {database})"
+    assert lines[1] == "integrity: not checked: there is no database file"
+    assert lines[-1].startswith(
+        "result: the database file is MISSING (not damaged: there is no file to check). If the file was moved, put "
+        f"it back. Otherwise an administrator of the backup can restore the newest verified backup, {backup.name} "
+        "(taken "
+    )
+    assert "3 referrals, " in lines[-1] and lines[-1].endswith(f"): triage-app restore {backup.name}")
+    assert "DAMAGED" not in out and "kept aside" not in out and "problem" not in out
+    assert err == f"triage-app check: there is no database file at {database}; see above\n"
+    assert sorted(p.name for p in data.iterdir()) == before and not database.exists()
+
+
+@pytest.mark.hazard("H15", "H17")
+def test_a_non_administrator_is_refused_the_restore_of_an_empty_file_in_plain_words(
+    db: Database, db_path: Path, admin: Actor, coordinator: Actor, tmp_path: Path
+) -> None:
+    """The tester's defect 7: "... (the current file is kept aside): it needs the admin role (the backup (...))"."""
+    backups = tmp_path / "backups"
+    made = take_verified_backup(db, actor=admin, backup_dir=backups)
+    db.dispose()
+    db_path.write_bytes(b"")
+    with pytest.raises(PermissionDenied) as refused:
+        restore_backup(_location(db_path), made.path, login=coordinator.login, backup_dir=backups)
+    assert str(refused.value) == (
+        f"only an administrator can restore a backup; {coordinator.display_name} (login '{coordinator.login}', "
+        f"coordinator) is not an administrator in the backup {made.path.name} (the current file's users cannot be "
+        "read). Nothing was changed."
+    )
+    db_path.unlink()
+    with pytest.raises(PermissionDenied) as refused:
+        restore_backup(_location(db_path), made.path, login="stranger", backup_dir=backups)
+    assert str(refused.value) == (
+        f"only an administrator can restore a backup; login 'stranger' is not a user of the backup {made.path.name} "
+        "(there is no current database file). Nothing was changed."
+    )
+    assert not db_path.exists() and not list(backups.glob("replaced-*"))
+
+
+@pytest.mark.hazard("H17")
+def test_restoring_a_missing_file_makes_no_empty_replaced_folder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The tester's defect 9 (the command line too): nothing to keep aside, so no replaced-* folder."""
+    data = tmp_path / "data"
+    code, _out, err = _run(capsys, "--data-dir", str(data), "demo", "--count", "2")
+    assert code == 0, err
+    backup = list_backups(data / "backups", "triage")[-1]
+    (data / "triage.sqlite3").rename(tmp_path / "moved.sqlite3")
+    code, out, err = _run(capsys, "--data-dir", str(data), "restore", backup.name)
+    assert code == 0, err
+    assert "kept aside: nothing (there was no database file)" in out.splitlines()
+    assert not list((data / "backups").glob("replaced-*"))
+    assert quick_check(data / "triage.sqlite3").ok

@@ -126,6 +126,12 @@ def test_an_administrator_restores_the_newest_verified_backup_and_works_on(
     qtbot.waitUntil(lambda: window.model.all_ids_known and window.worker.pending == 0, timeout=10_000)
 
     assert asked and f"Put the backup {backup.name} in place of the damaged database?" in asked[0]
+    assert asked[0] == window.restore_asked
+    assert " local time (" in asked[0] and " UTC): 2 referrals, " in asked[0]  # its time, both ways, and counts
+    assert (
+        f"Kept aside, not deleted: triage.sqlite3 (from {path.parent}) are moved into a new folder replaced-"
+        in (asked[0])
+    )
     assert not window.read_only_banner.isVisible() and window.session.read_only is None
     assert window.new_action.isEnabled() and window.windowTitle() == "SPD Referral Triage"
     assert window.model.rowCount() == 2
@@ -253,15 +259,28 @@ def test_a_lost_database_file_shows_a_wrapped_banner_and_an_administrator_restor
         click_menu_action(qtbot, window, "&File", window.restore_action)
     qtbot.waitUntil(lambda: window.model.all_ids_known and window.worker.pending == 0, timeout=10_000)
 
-    assert asked and f"Put the backup {backup.name} in place of the lost database file?" in asked[0]
+    assert (
+        asked
+        and f"Put the backup {backup.name} in place of the {'empty' if how == 'empty' else 'missing'} database file?"
+        in asked[0]
+    )
+    assert " local time (" in asked[0] and " UTC): 3 referrals, " in asked[0]  # its time, both ways, and counts
+    if how == "missing":
+        assert f"There is no database file at {path} now, so nothing is kept aside." in asked[0]
+    else:
+        assert "Kept aside, not deleted: triage.sqlite3 (from " in asked[0]
     assert not banner.isVisible() and window.session.read_only is None
     assert window.model.rowCount() == 3 and quick_check(path).ok
     report = window.last_report
     assert report is not None and report.windowTitle() == "Backup restored"
     text = report.text()
     assert f"Restored the backup {backup.name}\ntaken " in text and "3 referrals" in text
-    assert "The replaced files were kept in " in text and str(gui_paths.backup_dir / "replaced-") in text
-    assert ("triage.sqlite3." if how == "empty" else "nothing (there was no database file).") in text
+    if how == "empty":
+        assert "The replaced files were kept in " in text and str(gui_paths.backup_dir / "replaced-") in text
+        assert len(list(gui_paths.backup_dir.glob("replaced-*/triage.sqlite3"))) == 1
+    else:  # nothing to keep, and no empty folder made for it
+        assert "Nothing was kept aside: there was no database file." in text
+        assert not list(gui_paths.backup_dir.glob("replaced-*"))
     assert "Administrator checked in the backup." in text
     report.close()
     window.shutdown()

@@ -264,6 +264,8 @@ class CheckReport:
     # Set (why, in words) when the file could not be read because of the disk (full, read-only, I/O error):
     # then nothing is known about damage, and no restore is advised.
     unreadable: str | None = None
+    # True when there is no database file at all (moved, deleted): nothing was checked, nothing is damaged.
+    missing: bool = False
 
     @property
     def ok(self) -> bool:
@@ -313,9 +315,11 @@ def check_database(
     notes: list[str] = []
     problems: list[str] = []
     if not path.is_file():
-        problems.append(f"there is no database file at {path}")
+        # Missing, not damaged: there is no file to check or to keep aside.
         checks, unlisted = _check_backups(backup_dir, path.stem)
-        return CheckReport(str(path), None, tuple(problems), None, None, backup_dir, checks, unlisted, ())
+        return CheckReport(
+            str(path), None, (f"no file at {path}",), None, None, backup_dir, checks, unlisted, (), missing=True
+        )
     standing = sqlite_standing(path, login)
     if standing is None:
         notes.append(f"who ran the check (login '{login}') could not be looked up: the user table cannot be read")
@@ -408,7 +412,7 @@ class RestoreReport:
     row_counts: dict[str, int]
     schema_revision: str
     listed: bool  # the manifest listed it (else it was verified now, by a full check)
-    replaced_dir: Path
+    replaced_dir: Path | None  # None when there was no file to keep aside (no folder is made)
     moved: tuple[Path, ...]  # the files moved aside, at their new places
     authorized_in: str  # "the current database" or "the backup"
     checkpoint: str  # what happened to the audit checkpoint outside the database
@@ -417,6 +421,40 @@ class RestoreReport:
         """`restored triage-...-daily.sqlite3 (taken 2026-01-05 08:15 UTC): 312 referrals, 1204 audit events`."""
         when = f"taken {self.taken_at.strftime('%Y-%m-%d %H:%M UTC')}" if self.taken_at else "not in the manifest"
         return f"restored {self.backup.name} ({when}): {describe_counts(self.row_counts)}"
+
+
+def restore_question(
+    db_path: Path, backup: Path, *, backup_dir: Path, replacing: str = "the database", now: datetime | None = None
+) -> str:
+    """What the desktop asks before a restore: the backup with its time (local and UTC) and counts, and exactly
+    what will be kept aside (or that there is no file). `replacing` names what it replaces (`the damaged
+    database`). Reads only; the restore checks it all again."""
+    entry = find_entry(backup_dir, backup)
+    if entry is not None:
+        taken = entry.taken_at.astimezone(UTC)
+        local = taken.astimezone()
+        when = f"taken {local.strftime('%d %b %Y %H:%M')} local time ({taken.strftime('%Y-%m-%d %H:%M')} UTC)"
+        counts = describe_counts(entry.row_counts)
+    else:
+        when = "not in the backups folder's manifest: it is checked in full before it is restored"
+        counts = ""
+    present = [db_path.with_name(n) for n in (db_path.name, *(db_path.name + s for s in SIDE_FILES))]
+    present = [p for p in present if p.exists()]
+    if present:
+        stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M")
+        aside = (
+            f"Kept aside, not deleted: {', '.join(p.name for p in present)} (from {db_path.parent}) are moved into "
+            f"a new folder replaced-{stamp}… in the backups folder {backup_dir}."
+        )
+    else:
+        aside = f"There is no database file at {db_path} now, so nothing is kept aside."
+    return (
+        f"Put the backup {backup.name} in place of {replacing}?\n\nThe backup was {when}"
+        + (f": {counts}" if counts else "")
+        + ".\nChanges made after it was taken are not in it.\n\n"
+        + aside
+        + "\n\nThe restore is recorded in the audit trail."
+    )
 
 
 def resolve_backup(backup_dir: Path, given: str) -> Path:
@@ -481,15 +519,35 @@ def _authorize_restore(db_path: Path, backup: Path, login: str) -> str:
     current = sqlite_standing(db_path, login) if db_path.is_file() else None
     if current is not None:
         if not _permits(current, RESTORE_BACKUP):
-            raise _refusal(login, current, RESTORE_BACKUP, "the current database")
+            raise _restore_refusal(login, current, "the current database")
         return "the current database"
     # The current file's users cannot be read (damaged, empty, missing): the backup's are the ones that will count.
     in_backup = sqlite_standing(backup, login)
     if in_backup is None:
-        raise RestoreRefused(f"the users of the backup {backup} cannot be read; nothing was changed")
+        raise RestoreRefused(
+            f"the users of the backup {backup.name} cannot be read, so it cannot be restored; nothing "
+            "was changed. Choose another backup"
+        )
     if not _permits(in_backup, RESTORE_BACKUP):
-        raise _refusal(login, in_backup, RESTORE_BACKUP, "the backup (the current database's users cannot be read)")
+        why = "the current file's users cannot be read" if db_path.is_file() else "there is no current database file"
+        raise _restore_refusal(login, in_backup, f"the backup {backup.name} ({why})")
     return "the backup"
+
+
+def _restore_refusal(login: str, standing: Standing, where: str) -> PermissionDenied:
+    """`only an administrator can restore a backup; Cara Coord (login 'coord1', coordinator) is not an
+    administrator in the backup X (...). Nothing was changed.`"""
+    if not standing.exists:
+        who = f"login '{login}' is not a user of {where}"
+    elif not standing.active:
+        who = f"{standing.display_name} (login '{login}') is deactivated in {where}"
+    elif not standing.roles:
+        who = f"{standing.display_name} (login '{login}') has no role in {where}"
+    else:
+        who = (
+            f"{standing.display_name} (login '{login}', {standing.describe_roles()}) is not an administrator in {where}"
+        )
+    return PermissionDenied(f"only an administrator can restore a backup; {who}. Nothing was changed.")
 
 
 def _wal_has_content(db_path: Path) -> bool:
@@ -598,16 +656,18 @@ def _swap_in(db_path: Path, staged: Path, replaced_dir: Path) -> tuple[Path, ...
     they are if they could not be).
     """
     moved: list[Path] = []
+    present = [db_path.with_name(n) for n in (db_path.name, *(db_path.name + s for s in SIDE_FILES))]
+    present = [source for source in present if source.exists()]
     try:
-        replaced_dir.mkdir(mode=0o700, parents=True)
-        for name in (db_path.name, *(db_path.name + s for s in SIDE_FILES)):
-            source = db_path.with_name(name)
-            if source.exists():
-                _move(source, replaced_dir / name)
-                moved.append(replaced_dir / name)
+        if present:  # no folder for nothing: a missing file leaves no empty replaced-* behind
+            replaced_dir.mkdir(mode=0o700, parents=True)
+        for source in present:
+            _move(source, replaced_dir / source.name)
+            moved.append(replaced_dir / source.name)
         staged.replace(db_path)
         _fsync_dir(db_path.parent)
-        _fsync_dir(replaced_dir)
+        if present:
+            _fsync_dir(replaced_dir)
     except OSError as exc:
         _put_back(db_path, tuple(moved), replaced_dir, exc, restored=False)
         raise AssertionError("unreachable") from exc  # pragma: no cover - _put_back always raises
@@ -731,7 +791,7 @@ def restore_backup(
             "backup_taken_at": [None, entry.taken_at.isoformat() if entry is not None else None],
             "backup_sha256": [None, digest],
             "backup_row_counts": [None, counts],
-            "replaced_file_kept_in": [None, str(replaced_dir)],
+            "replaced_file_kept_in": [None, str(replaced_dir) if moved else None],
             "listed_in_manifest": [None, entry is not None],
             "authorized_in": [None, authorized_in],
         }
@@ -740,7 +800,11 @@ def restore_backup(
         except Exception as exc:  # not audited, so not done: the current database goes back where it was
             _put_back(db_path, moved, replaced_dir, exc, restored=True)
             raise
-        log.warning("database restored from backup %s; the replaced file was kept in %s", source.name, replaced_dir)
+        log.warning(
+            "database restored from backup %s; the replaced file was kept in %s",
+            source.name,
+            replaced_dir if moved else "(none: there was no file)",
+        )
         checkpoint = _restart_checkpoint(
             backup_dir,
             head_id=head_id,
@@ -755,7 +819,7 @@ def restore_backup(
         row_counts=counts,
         schema_revision=revision,
         listed=entry is not None,
-        replaced_dir=replaced_dir,
+        replaced_dir=replaced_dir if moved else None,
         moved=moved,
         authorized_in=authorized_in,
         checkpoint=checkpoint,

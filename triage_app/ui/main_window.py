@@ -259,6 +259,8 @@ class MainWindow(QMainWindow):
         self.read_only_banner.hide()
         #: A database file found missing or empty at start: the newest verified backup and who may restore it.
         self.lost_offer: Any = None
+        #: The question a restore asked (services.maintenance.restore_question), kept for whoever looks (and tests).
+        self.restore_asked = ""
         #: The last report shown in a message box (a restore, a backup), kept for whoever looks (and tests).
         self.last_report: QMessageBox | None = None
 
@@ -1261,20 +1263,19 @@ class MainWindow(QMainWindow):
             offer = self.lost_offer
             if offer is None or not offer.may_restore:
                 return
-            backup, login, what = offer.backup, offer.login, "the lost database file"
+            lost = parse_database_url(self.paths.db_url).path
+            what = "the empty database file" if lost is not None and lost.exists() else "the missing database file"
+            backup, login = offer.backup, offer.login
         if backup is None:
             return
-        if not Messages.confirm(
-            self,
-            "Restore a backup",
-            f"Put the backup {backup.name} in place of {what}?\n\nChanges made after that backup was "
-            "taken are not in it. Whatever is there now is kept aside in the backups folder, and the restore is "
-            "recorded in the audit trail.",
-        ):
-            return
-        from triage_app.services.maintenance import restore_backup
+        from triage_app.services.maintenance import restore_backup, restore_question
 
         location, backup_dir = parse_database_url(self.paths.db_url), self.paths.backup_dir
+        if location.path is None:
+            return
+        self.restore_asked = restore_question(location.path, backup, backup_dir=backup_dir, replacing=what)
+        if not Messages.confirm(self, "Restore a backup", self.restore_asked):
+            return
 
         def task() -> Any:
             if session is not None:
@@ -1406,12 +1407,16 @@ def restore_report_text(report: Any) -> str:
     when = report.taken_at.strftime("%Y-%m-%d %H:%M UTC") if report.taken_at is not None else "not in the manifest"
     from triage_app.storage.integrity import describe_counts
 
-    moved = ", ".join(p.name for p in report.moved) or "nothing (there was no database file)"
+    kept = (
+        f"The replaced files were kept in {report.replaced_dir}: {', '.join(p.name for p in report.moved)}."
+        if report.replaced_dir is not None
+        else "Nothing was kept aside: there was no database file."
+    )
     verified = "its SHA-256 matches the manifest" if report.listed else "not in the manifest: fully checked now"
     return (
         f"Restored the backup {report.backup.name}\ntaken {when}: {describe_counts(report.row_counts)}.\n\n"
         f"Verified: integrity ok; {verified}; schema {report.schema_revision}.\n"
-        f"The replaced files were kept in {report.replaced_dir}: {moved}.\n"
+        f"{kept}\n"
         f"Administrator checked in {report.authorized_in}.\n"
         f"The restore is recorded in the audit trail; {report.checkpoint}."
     )

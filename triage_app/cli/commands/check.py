@@ -1,7 +1,8 @@
 """`triage-app check`: the full integrity check of the database, its row counts, and its backups' hashes.
 
 Opens no session: a damaged database is read only through read-only connections, never migrated or written.
-Exit 0 when the database is intact, 1 when it is damaged (or missing, or not a triage database), and 1 when it
+Exit 0 when the database is intact, 1 when it is damaged (or not a triage database), 1 when the file is missing
+(said as missing, not damaged: nothing is kept aside; put it back or restore), and 1 when it
 could not be read because of the disk (full, read-only, an I/O error): that is said as such, and no restore is
 advised, since nothing is known to be wrong with the file. The check is of the file; the audit trail (who changed
 what) is checked by `triage-app audit verify`.
@@ -48,8 +49,13 @@ def cmd_check(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: TextI
     else:
         report = check_database(location, backup_dir=paths.backup_dir, login=os_login())
 
-    print(f"database: {report.database}", file=out)
-    if report.unreadable is not None:
+    if report.missing:
+        print(f"database: missing (no file at {report.database})", file=out)
+    else:
+        print(f"database: {report.database}", file=out)
+    if report.missing:
+        print("integrity: not checked: there is no database file", file=out)
+    elif report.unreadable is not None:
         print(f"integrity: not checked: the database could not be read: {report.unreadable}", file=out)
     elif report.integrity is None and report.ok:
         print("integrity: not checked by the app (a database server)", file=out)
@@ -107,6 +113,21 @@ def cmd_check(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: TextI
         )
         return EXIT_FAILURE
     command = report.restore_command()
+    if report.missing:
+        newest = report.newest_verified
+        print(
+            "result: the database file is MISSING (not damaged: there is no file to check). If the file was moved, "
+            "put it back. "
+            + (
+                f"Otherwise an administrator of the backup can restore the newest verified backup, "
+                f"{newest.describe()}: {command}"
+                if newest is not None and command is not None
+                else "There is no verified backup to restore: ask the unit's IT contact before starting the app"
+            ),
+            file=out,
+        )
+        print(f"triage-app check: there is no database file at {report.database}; see above", file=err)
+        return EXIT_FAILURE
     if command is not None:
         print(
             f"result: the database is DAMAGED. An administrator can restore the newest verified backup: {command} "

@@ -1,7 +1,8 @@
 """`triage-app restore BACKUP`: put a verified backup in place of the database (administrators).
 
 Opens no session: the database may be damaged; it is only read (read-only) and locked, then moved aside into
-`backups/replaced-<UTC stamp>/`, never deleted, so no `--yes` is asked for.
+`backups/replaced-<UTC stamp>/`, never deleted, so no `--yes` is asked for (a missing file: nothing is kept aside,
+and no folder is made). A refusal (not an administrator, the backup damaged, the database in use) changes nothing.
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ def cmd_restore(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: Tex
     print(report.describe(), file=out)
     verified = "its SHA-256 matches the manifest" if report.listed else "not in the manifest: checked now"
     print(f"verified: integrity ok; {verified}; schema {report.schema_revision}", file=out)
-    moved = ", ".join(p.name for p in report.moved) or "nothing (there was no database file)"
-    print(f"kept aside in {report.replaced_dir}: {moved}", file=out)
+    if report.replaced_dir is not None:
+        print(f"kept aside in {report.replaced_dir}: {', '.join(p.name for p in report.moved)}", file=out)
+    else:
+        print("kept aside: nothing (there was no database file)", file=out)
     print(f"administrator: checked in {report.authorized_in}", file=out)
     print(f"audit: the restore is recorded in the audit trail; {report.checkpoint}", file=out)
     return EXIT_OK
