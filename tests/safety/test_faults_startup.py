@@ -450,7 +450,7 @@ def _beside(database: Path) -> list[str]:
     return sorted(p.name for p in database.parent.iterdir() if p.name.startswith(database.name + "-"))
 
 
-@pytest.mark.hazard("H11", "H17")
+@pytest.mark.hazard("H17")
 def test_a_read_only_file_is_read_leaving_no_file_beside_it_and_is_writable_again_once_made_so(
     data_dir: Path,
 ) -> None:

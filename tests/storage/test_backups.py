@@ -474,7 +474,7 @@ def test_check_of_a_missing_file_says_missing_names_the_backup_and_says_put_it_b
     assert sorted(p.name for p in data.iterdir()) == before and not database.exists()
 
 
-@pytest.mark.hazard("H15", "H17")
+@pytest.mark.hazard("H17")
 def test_a_non_administrator_is_refused_the_restore_of_an_empty_file_in_plain_words(
     db: Database, db_path: Path, admin: Actor, coordinator: Actor, tmp_path: Path
 ) -> None:

@@ -295,7 +295,7 @@ def test_a_read_only_database_that_needs_an_upgrade_is_refused(tmp_path: Path, m
 
 
 @posix_only
-@pytest.mark.hazard("H11", "H17")
+@pytest.mark.hazard("H17")
 def test_a_read_only_open_makes_its_wal_and_shm_owner_only_and_removes_them_when_closed(db_path: Path) -> None:
     """A file others may write (0644) is read `mode=ro`, not immutable: SQLite makes a -shm (and -wal) with the
     file's permissions; they are owner-only at once and gone when the last read-only connection closes."""
