@@ -208,15 +208,18 @@ def test_the_head_is_written_outside_the_database_after_each_commit(
     saved = checkpoint.read_text()
     with sqlite3.connect(db_path) as connection:
         head = connection.execute("SELECT last_event_id, last_hash FROM audit_chain_head").fetchone()
+        (database_id,) = connection.execute("SELECT value FROM app_setting WHERE key = 'database_id'").fetchone()
     data = json.loads(saved)
-    assert (data["head_id"], data["head_hash"]) == tuple(head) and data["database"] == trail.location.describe()
+    # named by the database's own id (kept inside it), not by its path: it follows the file when the folder moves
+    assert (data["head_id"], data["head_hash"]) == tuple(head) and data["database"] == database_id
     assert checkpoint.stat().st_mode & 0o077 == 0  # owner-only, like the database
     caplog.set_level("INFO", logger="triage_app.storage.audit")
     register_referral(trail, actor=admin, referral=referral(4), rules=rules, as_of=AS_OF)
     after = read_checkpoint(checkpoint)
     assert after is not None and after.head_id == head[0] + 1
-    assert f"audit head {after.head_id} {after.head_hash}" in caplog.text  # the log: ids and hash only
-    assert "Quillfeather" not in caplog.text and "999" not in caplog.text.replace(str(after.head_id), "")
+    assert f"audit head {after.head_id} {after.head_hash} db={database_id}" in caplog.text  # ids and hash only
+    shown = caplog.text.replace(f"audit head {after.head_id} {after.head_hash} db={database_id}", "")
+    assert "Quillfeather" not in shown and "999" not in shown
 
 
 @pytest.mark.hazard("H17")
@@ -314,3 +317,88 @@ def test_heads_of_another_database_in_the_same_log_are_not_compared(
     report = verify_audit_trail(trail, log_dir=app_log)
     assert report.intact, report.problems  # the copy's newer head, logged in the same file, is its own
     assert " logged heads match (up to event " in report.logged
+
+
+def _delete_newest_under_recreated_triggers(path: Path, count: int = 1) -> tuple[int, int]:
+    """The tester's deletion: drop the two triggers in the way, delete the newest `count` events, move the head
+    back to the event before them, and re-create the triggers (the schema looks untouched). (last, kept) ids."""
+    protected = ("audit_event_no_delete", "audit_chain_head_forward_only")
+    with sqlite3.connect(path, isolation_level=None) as connection:
+        schema = dict(
+            connection.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?)", protected
+            ).fetchall()
+        )
+        for name in protected:
+            connection.execute(f"DROP TRIGGER {name}")
+        last = connection.execute("SELECT max(id) FROM audit_event").fetchone()[0]
+        connection.execute("DELETE FROM audit_event WHERE id > ?", (last - count,))
+        kept = connection.execute("SELECT id, hash FROM audit_event WHERE id = ?", (last - count,)).fetchone()
+        connection.execute("UPDATE audit_chain_head SET last_event_id = ?, last_hash = ?", kept)
+        for name in protected:
+            connection.execute(schema[name])
+    connection.close()
+    return last, last - count
+
+
+def _checkpoint_moved_back(checkpoint: Path, db_path: Path, event_id: int) -> None:
+    """Edit the checkpoint file (plain JSON the forger can reach) to the event the head was moved back to."""
+    with sqlite3.connect(db_path) as connection:
+        (digest,) = connection.execute("SELECT hash FROM audit_event WHERE id = ?", (event_id,)).fetchone()
+    connection.close()
+    data = json.loads(checkpoint.read_text())
+    data.update(head_id=event_id, head_hash=digest)
+    checkpoint.write_text(json.dumps(data))
+
+
+@pytest.mark.hazard("H17")
+def test_a_read_only_open_compares_the_heads_the_writable_opens_logged(
+    app_log: Path, trail: Database, db_path: Path, checkpoint: Path, admin: Actor
+) -> None:
+    """Tester's finding 1: opened read-only (full disk, damaged or 0444 file), verify said "app log: no head of
+    this database logged" and exit 0: the read-only engine's URL (a `file:...?mode=ro` URI) gave another key."""
+    for what in ("json", "csv"):  # two queue exports: the events a forger deletes (no referral state in them)
+        audit_queue_export(trail, actor=admin, referral_ids=[1, 2], what=what, filters={})
+    last, kept = _delete_newest_under_recreated_triggers(db_path, 2)
+    _checkpoint_moved_back(checkpoint, db_path, kept)
+    read_only = Database(parse_database_url(sqlite_url(db_path)), read_only="injected: the disk is full")
+    try:
+        report = verify_audit_trail(read_only, checkpoint=checkpoint, log_dir=app_log)
+    finally:
+        read_only.dispose()
+    assert report.checkpoint == f"checkpoint at event {kept} matches"  # the forger moved it back too
+    assert report.problem is not None and report.problem.startswith(
+        f"the database's chain ends at event {kept}, but the app log (triage-app.log, "
+    )
+    assert report.problem.endswith(f"events {kept + 1} to {last} were deleted and the head moved back")
+    assert "no head of this database logged" not in report.logged
+
+
+@pytest.mark.hazard("H17")
+def test_a_checkpoint_naming_another_database_is_a_problem(trail: Database, checkpoint: Path) -> None:
+    data = json.loads(checkpoint.read_text())
+    data["database"] = "/srv/other-unit/data/triage.sqlite3"  # another database's (an older version's path key)
+    checkpoint.write_text(json.dumps(data))
+    report = verify_audit_trail(trail)
+    assert not report.intact  # was "checkpoint not compared (... records another database ...)", exit 0
+    assert report.problem is not None and report.problem.startswith(
+        f"the checkpoint {checkpoint} records another database (/srv/other-unit/data/triage.sqlite3), not this one (id "
+    )
+
+
+@pytest.mark.hazard("H17")
+def test_a_checkpoint_an_older_version_keyed_by_this_path_is_compared_and_taken_over(
+    trail: Database, db_path: Path, checkpoint: Path, admin: Actor, rules: Rules
+) -> None:
+    data = json.loads(checkpoint.read_text())
+    data["database"] = trail.location.describe()  # as the version before database ids wrote it
+    checkpoint.write_text(json.dumps(data))
+    report = verify_audit_trail(trail)
+    assert report.intact, report.problems
+    assert report.checkpoint == f"checkpoint at event {data['head_id']} matches"
+    register_referral(trail, actor=admin, referral=referral(4), rules=rules, as_of=AS_OF)
+    with sqlite3.connect(db_path) as connection:
+        (database_id,) = connection.execute("SELECT value FROM app_setting WHERE key = 'database_id'").fetchone()
+    connection.close()
+    after = read_checkpoint(checkpoint)
+    assert after is not None and after.head_id > data["head_id"] and after.database == database_id

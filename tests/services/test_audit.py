@@ -48,7 +48,8 @@ def _events(path: Path) -> list[tuple[int, str, str]]:
 @pytest.mark.hazard("H03")
 def test_every_change_writes_an_event(trail: Database, db_path: Path) -> None:
     actions = [action for _, action, _ in _events(db_path)]
-    assert actions.count("create") == 2 + 3  # two users (admin, consultant) and three referrals
+    # the database's id (made with its first audited change), two users (admin, consultant) and three referrals
+    assert actions.count("create") == 1 + 2 + 3
     assert actions.count("update") == 3
     assert "triage_confirmed" in actions and "status_change" in actions
     report = verify_audit_trail(trail)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy import select
 
 from triage_app.logs import LOG_FILENAME
 from triage_app.services.maintenance import backup_now as backup_now  # moved there; re-exported for callers
@@ -18,13 +21,16 @@ from triage_app.storage.audit import (
     compare_logged_heads,
     database_key,
     log_files,
+    read_database_id,
     read_logged_heads,
     record_event,
     verify_chain,
     verify_referrals,
 )
 from triage_app.storage.audit_checkpoint import checkpoint_path_of
-from triage_app.storage.engine import Database
+from triage_app.storage.backup import AUDIT_INTACT
+from triage_app.storage.engine import Database, parse_database_url, sqlite_url
+from triage_app.storage.models import AuditEventRow
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +90,22 @@ def verify_audit_trail(
     """Check the audit trail: every link of the hash chain, the head against the checkpoint file (by default
     the one `open_session` registered for this database) and against every head logged in `log_dir` (the data
     folder's logs/, rotated files included; since the newest restore), each referral's stored state against its
-    last audit event, and the append-only triggers. Reads only."""
+    last audit event, and the append-only triggers. Reads only, so it runs the same on a database open for
+    reading only.
+
+    The database is known by its id (kept inside it, so it moves with the file): the checkpoint and the log
+    lines name it so. A checkpoint or log lines an older version named by the path count while the database is
+    still at that path.
+    """
     registered = checkpoint_path_of(db.engine)
     path = checkpoint if checkpoint is not None else (registered[0] if registered is not None else None)
-    database = registered[1] if registered is not None else db.location.describe()
+    where = registered[1] if registered is not None else db.location.describe()
     with db.read() as session:
         if actor is not None:
             authorize(actor, AUDIT_VERIFY, session=session)
+        database_id = read_database_id(session.connection())
+        # The location's URL, never the engine's: a read-only engine's URL names no file (finding: read-only opens).
+        keys = {database_key(db.location.url)} | ({database_id} if database_id is not None else set())
         chain = verify_chain(session)
         problems: list[str] = []
         if not chain.intact:
@@ -100,14 +115,14 @@ def verify_audit_trail(
             logged = "app log not compared (the chain is broken)"
             checked = not_covered = 0
         else:
-            compared, problem = compare_checkpoint(session, chain, path, database=database)
+            compared, problem = compare_checkpoint(session, chain, path, database=database_id, where=where)
             missing = path is not None and problem == checkpoint_missing(path, chain.checked)
             if problem is not None and not missing:
                 problems.append(problem)
             if log_dir is None:
                 logged = "app log not compared (no log folder given)"
             else:
-                heads = read_logged_heads(log_files(log_dir, LOG_FILENAME), database_key(db.engine.url))
+                heads = read_logged_heads(log_files(log_dir, LOG_FILENAME), keys)
                 logged, log_problems = compare_logged_heads(session, chain, heads)
                 problems.extend(log_problems)
             if problem is not None and missing:  # after the log's evidence of what was done, if any
@@ -122,6 +137,49 @@ def verify_audit_trail(
     for number, problem in enumerate(problems, start=1):  # ids, hashes and paths only: no patient data
         log.error("audit verify: problem %d of %d: %s", number, len(problems), problem)
     return report
+
+
+def logs_beside(backup_dir: Path) -> Path:
+    """The app log's folder of the data folder whose backups folder is `backup_dir` (config.AppPaths)."""
+    return backup_dir.parent / "logs"
+
+
+def backup_audit_check(db: Database, *, log_dir: Path | None) -> Callable[[Path], str]:
+    """The audit check a backup runs on its copy (storage.backup.take_backup's `audit_check`).
+
+    The database's trail is verified as `audit verify` does (the chain, the checkpoint, the app log in
+    `log_dir`, every referral, the triggers): the checkpoint and the log record the database's head, which may
+    be ahead of the copy's by a change made while it was taken, so they are compared with the database. Then
+    the copy's own chain is checked link by link and its last event must be the database's event of that id:
+    the copy holds the verified trail up to there. Returns `AUDIT_INTACT` or the first problem, in words.
+    """
+
+    def check(copy: Path) -> str:
+        report = verify_audit_trail(db, log_dir=log_dir)
+        if not report.intact:
+            assert report.problem is not None
+            return report.problem
+        copied = Database(parse_database_url(sqlite_url(copy)), read_only="a backup copy, checked")
+        try:
+            with copied.read() as session:
+                chain = verify_chain(session)
+        finally:
+            copied.dispose()
+        if not chain.intact:
+            return f"the backup's own audit chain does not hold: {chain.problem}"
+        if chain.last_id == 0:
+            return AUDIT_INTACT
+        table = AuditEventRow.__table__  # type: ignore[attr-defined]
+        with db.read() as session:
+            stored = session.connection().execute(select(table.c.hash).where(table.c.id == chain.last_id)).scalar()
+        if stored != chain.last_hash:
+            return (
+                f"the backup's audit chain ends at event {chain.last_id}, which differs from the database's event "
+                "of that id: the copy is not of this trail"
+            )
+        return AUDIT_INTACT
+
+    return check
 
 
 def audit_queue_export(

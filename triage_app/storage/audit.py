@@ -30,7 +30,8 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import uuid
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +54,7 @@ from triage_app.storage.audit_checkpoint import (
 )
 from triage_app.storage.engine import DatabaseError
 from triage_app.storage.models import (
+    AppSetting,
     AuditChainHead,
     AuditEventRow,
     OralMedicationRow,
@@ -146,6 +148,12 @@ APPEND_ONLY_TRIGGERS: dict[str, tuple[str, ...]] = {
         "audit_chain_head_no_truncate",
     ),
 }
+
+#: The app_setting key of the database's own id: random, made with the first audited change of a database that
+#: has none (an event records it), carried by its backups and restores, shared by a copy. The checkpoint and the
+#: head lines in the log name the database by it, so they follow the file when its folder is moved.
+DATABASE_ID_KEY = "database_id"
+_DATABASE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 _PENDING = "audit.pending"  # session.info: events queued by record_event, written at commit
 _TOUCHED = "audit.touched"  # session.info: {referral id: created in this transaction}
@@ -380,6 +388,35 @@ def record_event(
     return row
 
 
+def read_database_id(connection: sa.Connection) -> str | None:
+    """The database's id (see `DATABASE_ID_KEY`), or None when it has none yet (or no settings table)."""
+    table: sa.Table = AppSetting.__table__  # type: ignore[attr-defined]
+    value = connection.execute(select(table.c.value).where(table.c.key == DATABASE_ID_KEY)).scalar()
+    if value is None or not _DATABASE_ID.match(str(value)):
+        return None
+    return str(value)
+
+
+def _new_database_id(connection: sa.Connection, pending: list[_Pending]) -> str:
+    """Give the database its id, in the transaction that writes its first events, with an event saying so."""
+    table: sa.Table = AppSetting.__table__  # type: ignore[attr-defined]
+    database_id = uuid.uuid4().hex
+    connection.execute(sa.delete(table).where(table.c.key == DATABASE_ID_KEY))  # a malformed value, if any
+    connection.execute(sa.insert(table).values(key=DATABASE_ID_KEY, value=database_id))
+    row = AuditEventRow(
+        occurred_at="",
+        user_login=pending[0].row.user_login,
+        action="create",
+        entity="setting",
+        entity_id=DATABASE_ID_KEY,
+        changes="",
+        prev_hash="",
+        hash="",
+    )
+    pending.insert(0, _Pending(row, {"value": [None, database_id]}, None))
+    return database_id
+
+
 def _lock_head(session: OrmSession) -> AuditChainHead | None:
     """The head row, locked until the commit on a server (SQLite: the write lock is already held)."""
     head: AuditChainHead | None = session.execute(
@@ -418,6 +455,7 @@ def _write_pending_events(session: OrmSession) -> None:
     pending: list[_Pending] = session.info.pop(_PENDING)
     touched = session.info.pop(_TOUCHED, {})
     connection = session.connection()
+    database_id = read_database_id(connection) or _new_database_id(connection, pending)
     if touched:
         found = referral_states(connection, touched)
         states: dict[int, tuple[int, str] | None] = {rid: found.get(rid) for rid in touched}
@@ -452,7 +490,7 @@ def _write_pending_events(session: OrmSession) -> None:
         head.last_hash = prev_hash
         session.add(head)
     session.flush()
-    session.info[_NEW_HEAD] = (event_id, prev_hash, session.get_bind())
+    session.info[_NEW_HEAD] = (event_id, prev_hash, session.get_bind(), database_id)
 
 
 @event.listens_for(OrmSession, "after_commit")
@@ -460,15 +498,16 @@ def _after_commit(session: OrmSession) -> None:
     new_head = session.info.pop(_NEW_HEAD, None)
     if new_head is None:
         return
-    head_id, head_hash, bind = new_head
-    # ids, hash and the database's key only: no patient data, no path (`audit verify` compares these lines)
-    log.info("audit head %d %s db=%s", head_id, head_hash, database_key(bind.url))
+    head_id, head_hash, bind, database_id = new_head
+    # ids, hash and the database's id only: no patient data, no path (`audit verify` compares these lines)
+    log.info("audit head %d %s db=%s", head_id, head_hash, database_id)
     registered = checkpoint_path_of(bind)
     if registered is None:
         return
-    path, database = registered
+    path, where = registered
     try:
-        advance_checkpoint(path, head_id=head_id, head_hash=head_hash, database=database)
+        # Named by the database's id; a checkpoint an older version named by this path is taken over.
+        advance_checkpoint(path, head_id=head_id, head_hash=head_hash, database=database_id, legacy=where)
     except OSError as exc:  # committed already: say so in the log, never undo or hide the change
         log.error("audit checkpoint %s not written (head %d): %s", path, head_id, exc.strerror or exc)
 
@@ -680,10 +719,40 @@ def check_append_only(session: Session) -> str | None:
     )
 
 
+def _same_place(recorded: str, where: str | None) -> bool:
+    """True when a checkpoint an older version named by a path (or URL) names the database at `where`."""
+    if where is None:
+        return False
+    if recorded == where:
+        return True
+    if "://" in recorded or "://" in where:
+        return False
+    try:
+        return Path(recorded).resolve() == Path(where).resolve()
+    except (OSError, RuntimeError):
+        return False
+
+
+def checkpoint_names_this(recorded: str | None, *, database: str | None, where: str | None) -> bool:
+    """True when a checkpoint naming `recorded` is this database's: its id (`database`), or, for a checkpoint an
+    older version named by the path, this database's path (`where`). A checkpoint naming nothing is anyone's."""
+    if recorded is None:
+        return True
+    if database is not None and recorded == database:
+        return True
+    return _same_place(recorded, where)
+
+
 def compare_checkpoint(
-    session: Session, chain: ChainReport, path: Path | None, *, database: str | None
+    session: Session, chain: ChainReport, path: Path | None, *, database: str | None, where: str | None = None
 ) -> tuple[str, str | None]:
-    """The database's chain against the checkpoint file: (what was compared, in words; the problem or None)."""
+    """The database's chain against the checkpoint file: (what was compared, in words; the problem or None).
+
+    `database` is the database's id (None when it has none yet), `where` its path or URL: a checkpoint names
+    the database by its id, or (written by an older version) by its path. One that names another database is a
+    problem: the database in this folder was replaced, or the folder was moved while the checkpoint still named
+    the path.
+    """
     if path is None:
         return "checkpoint not compared (no checkpoint file is kept for this database)", None
     try:
@@ -694,8 +763,17 @@ def compare_checkpoint(
         if chain.checked == 0:
             return f"checkpoint not compared (no checkpoint file at {path}: a new install)", None
         return f"no checkpoint file at {path}", checkpoint_missing(path, chain.checked)
-    if checkpoint.database is not None and database is not None and checkpoint.database != database:
-        return f"checkpoint not compared ({path} records another database, {checkpoint.database})", None
+    if not checkpoint_names_this(checkpoint.database, database=database, where=where):
+        this = f"id {database}" if database is not None else str(where)
+        return (
+            f"checkpoint not compared ({path} records another database, {checkpoint.database})",
+            f"the checkpoint {path} records another database ({checkpoint.database}), not this one ({this}): the "
+            "database here was replaced by another, or the data folder was moved while the checkpoint still named "
+            f"the database by its path. The head outside the database cannot be compared: if the folder was moved "
+            f"on purpose, compare the head_id and head_hash in that file (event {checkpoint.head_id}) with this "
+            "database's event of that id, then move the file aside and keep it with the old logs/ folder as the "
+            "record of the move; the next change recorded in the trail writes a new checkpoint",
+        )
     where = f"the checkpoint ({path}, written {checkpoint.at})"
     if chain.checked == 0 and checkpoint.head_id > 0:
         return (
@@ -736,6 +814,9 @@ def checkpoint_missing(path: Path, events: int) -> str:
 
 # --- the head in the app log ---------------------------------------------------------------------------------
 
+#: Words a restore's reason carries when an administrator accepted a backup whose audit trail did not verify.
+ACCEPTED_MARK = "accepting an audit problem"
+
 #: Which logger writes the head and restart lines: `audit verify` reads only this logger's lines, so a problem it
 #: logs itself (which may quote an id and hash) is never read back as a head.
 _LOGGER_MARK = f" {__name__}: "
@@ -744,7 +825,7 @@ _HEAD_LINE = re.compile(
 )
 _RESTART_LINE = re.compile(
     re.escape(_LOGGER_MARK)
-    + r"audit chain restarted at (?P<id>\d+) (?P<hash>[0-9a-f]{64}) \(.*\) db=(?P<db>[0-9a-f]{32})\s*$"
+    + r"audit chain restarted at (?P<id>\d+) (?P<hash>[0-9a-f]{64}) \((?P<reason>.*)\) db=(?P<db>[0-9a-f]{32})\s*$"
 )
 
 
@@ -754,11 +835,13 @@ def _key_of(name: str) -> str:
 
 
 def database_key(url: sa.URL | str) -> str:
-    """A short id of a database for the log lines (32 hex digits of a SHA-256 of where it is): lines from
-    several databases in one log are told apart, and no path (which may name a patient) is written.
+    """The key an older version gave a database in the log lines (32 hex digits of a SHA-256 of where it is);
+    `audit verify` still reads lines so keyed for a database at that place. Lines are now keyed by the
+    database's own id (`read_database_id`), which moves with the file.
 
     A SQLite file is keyed by its resolved path, so the URL given on the command line, the engine's and the
-    restore's all agree; a server by its URL without the password.
+    restore's all agree; a server by its URL without the password. Give the database's location URL, never a
+    read-only engine's (whose URL names no file).
     """
     parsed = sa.make_url(url) if isinstance(url, str) else url
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
@@ -774,8 +857,9 @@ def _resolved(path: str) -> str:
 def log_chain_restart(head_id: int, head_hash: str, *, reason: str, database: sa.URL | str) -> None:
     """Log that the chain restarts at this head (a restore put an older database in place): `audit verify`
     ignores the heads logged for this database before the newest such line. `reason` names the backup file and
-    who restored it, never a path."""
-    log.warning("audit chain restarted at %d %s (%s) db=%s", head_id, head_hash, reason, database_key(database))
+    who restored it (and an audit problem accepted), never a path. `database`: the database's id, else its URL."""
+    key = database if isinstance(database, str) and _DATABASE_ID.match(database) else database_key(database)
+    log.warning("audit chain restarted at %d %s (%s) db=%s", head_id, head_hash, reason, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -785,6 +869,7 @@ class LoggedHead:
     event_id: int
     hash: str
     where: str
+    reason: str = ""  # a restart marker's reason (which backup, by whom, an audit problem accepted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -811,9 +896,11 @@ def log_files(log_dir: Path, name: str) -> list[Path]:
     return files
 
 
-def read_logged_heads(files: Sequence[Path], key: str) -> LoggedHeads:
-    """The heads logged for the database `key` (see `database_key`) in `files` (oldest first), after the newest
-    restart marker. Reads the lines of this module's logger only."""
+def read_logged_heads(files: Sequence[Path], key: str | Collection[str]) -> LoggedHeads:
+    """The heads logged for the database `key` (its id, and the key an older version gave it by its path: see
+    `database_key`) in `files` (oldest first), after the newest restart marker. Reads the lines of this module's
+    logger only."""
+    keys = {key} if isinstance(key, str) else set(key)
     heads: dict[tuple[int, str], LoggedHead] = {}
     restart: LoggedHead | None = None
     unreadable: list[str] = []
@@ -825,9 +912,10 @@ def read_logged_heads(files: Sequence[Path], key: str) -> LoggedHeads:
                     if _LOGGER_MARK not in line:
                         continue
                     match = _HEAD_LINE.search(line) or _RESTART_LINE.search(line)
-                    if match is None or match["db"] != key:
+                    if match is None or match["db"] not in keys:
                         continue
-                    found = LoggedHead(int(match["id"]), match["hash"], f"{path.name}, {line[:19]}")
+                    reason = match["reason"] if match.re is _RESTART_LINE else ""
+                    found = LoggedHead(int(match["id"]), match["hash"], f"{path.name}, {line[:19]}", reason)
                     if match.re is _RESTART_LINE:
                         heads.clear()  # the chain restarted here: the heads before belong to the replaced file
                         restart = found
@@ -847,6 +935,8 @@ def compare_logged_heads(session: Session, chain: ChainReport, logged: LoggedHea
     """
     problems = [f"{sentence}: the heads logged there cannot be compared" for sentence in logged.unreadable]
     since = "" if logged.restart is None else f" since the restore at event {logged.restart.event_id}"
+    if logged.restart is not None and ACCEPTED_MARK in logged.restart.reason:
+        since += " (a restore that accepted a backup whose audit trail did not verify)"
     if not logged.heads:
         return f"app log: no head of this database logged{since} ({len(logged.files)} files read)", problems
     newest = max(logged.heads, key=lambda head: head.event_id)

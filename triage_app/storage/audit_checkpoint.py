@@ -46,7 +46,9 @@ class Checkpoint:
     head_id: int
     head_hash: str
     at: str  # ISO 8601 UTC, when it was written
-    database: str | None  # where the database was (a path, or a server URL without password)
+    # The database's id (its app_setting `database_id`, moving with the file); an older version wrote where the
+    # database was (a path, or a server URL without password), still accepted for a database at that place.
+    database: str | None
     history: tuple[dict[str, Any], ...] = ()
 
 
@@ -65,8 +67,9 @@ _PATHS: weakref.WeakKeyDictionary[Any, tuple[Path, str | None]] = weakref.WeakKe
 def set_checkpoint_path(engine: Any, path: Path | None, *, database: str | None = None) -> None:
     """Write the audit head to `path` after every commit on `engine` that wrote audit events (None: stop).
 
-    `database` names the database in the file (a path or a URL without password), so a checkpoint is never
-    compared with another database's chain.
+    `database` is where the database is (a path or a URL without password): the checkpoint itself names the
+    database by its id (read in the transaction that wrote the events); this is for a checkpoint an older
+    version wrote naming the path, which is taken over while the database is still there.
     """
     pool = engine.pool
     if path is None:
@@ -176,10 +179,14 @@ def _write(path: Path, checkpoint: Checkpoint) -> None:
             os.close(folder)
 
 
-def advance_checkpoint(path: Path, *, head_id: int, head_hash: str, database: str | None = None) -> bool:
+def advance_checkpoint(
+    path: Path, *, head_id: int, head_hash: str, database: str | None = None, legacy: str | None = None
+) -> bool:
     """Move the checkpoint forward to `head_id`; never back. True when the file was written.
 
-    An older head (another process committed later events and wrote first) leaves the file as it is. The same
+    `database` names the database (its id); a checkpoint naming another is left as it is (logged; `audit
+    verify` reports it), unless it names `legacy`, this database's path as an older version wrote it: that one
+    is taken over and names the id from then on. An older head (another process committed later events and wrote first) leaves the file as it is. The same
     id with another hash is not written over: that is a rewritten chain (or another database's), which
     `audit verify` reports; it is logged here.
     """
@@ -193,7 +200,13 @@ def advance_checkpoint(path: Path, *, head_id: int, head_hash: str, database: st
             log.error("%s; not written over", exc)
             return False
         if current is not None:
-            if current.database is not None and database is not None and current.database != database:
+            taken_over = legacy is not None and current.database == legacy
+            if (
+                current.database is not None
+                and database is not None
+                and current.database != database
+                and not taken_over
+            ):
                 log.warning("audit checkpoint %s records another database; not written for this one", path.name)
                 return False
             if current.head_id > head_id:
@@ -212,10 +225,11 @@ def advance_checkpoint(path: Path, *, head_id: int, head_hash: str, database: st
     return True
 
 
-def restart_checkpoint(path: Path, *, head_id: int, head_hash: str, reason: str) -> None:
+def restart_checkpoint(path: Path, *, head_id: int, head_hash: str, reason: str, database: str | None = None) -> None:
     """Start the checkpoint again at an older head, for a restore: the restored database's chain ends earlier.
 
-    The checkpoint it replaces is kept in the file's `history` (with the reason and when), so `audit verify`
+    `database` is the restored database's id: the checkpoint names it from now on (None: keep the name the file
+    has). The checkpoint it replaces is kept in the file's `history` (with the reason and when), so `audit verify`
     and a reader of the file can still see how far the chain had gone before the restore.
     """
     with _locked(path):
@@ -231,11 +245,13 @@ def restart_checkpoint(path: Path, *, head_id: int, head_hash: str, reason: str)
                     "head_id": current.head_id,
                     "head_hash": current.head_hash,
                     "at": current.at,
+                    "database": current.database,
                     "replaced_at": _now(),
                     "reason": reason,
                 }
             )
-        database = current.database if current is not None else None
+        if database is None:
+            database = current.database if current is not None else None
         _write(path, Checkpoint(head_id, head_hash, _now(), database, tuple(history[-HISTORY_LIMIT:])))
     log.warning(
         "audit checkpoint restarted at head %d %s (%s)%s",

@@ -143,6 +143,8 @@ def _names(recorded: str | None, path: Path) -> bool:
     """Whether a checkpoint's `database` is the file at `path` (a checkpoint naming none counts: it may be)."""
     if recorded is None:
         return True
+    if len(recorded) == 32 and all(c in "0123456789abcdef" for c in recorded):
+        return True  # a database's own id (storage.audit): the database kept in this data folder, wherever it was
     if "://" in recorded:  # a database server's URL: another database
         return False
     try:
