@@ -394,7 +394,9 @@ def test_backup_check_and_restore_commands(capsys: pytest.CaptureFixture[str], t
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith(f"restored {backup.name} (taken ") and "): 12 referrals, " in lines[0]
-    assert lines[1] == f"verified: integrity ok; its SHA-256 matches the manifest; schema {head_revision()}"
+    assert lines[1] == (
+        f"verified: integrity ok; its SHA-256 matches the manifest; schema {head_revision()}; audit: intact"
+    )
     assert lines[2].startswith(f"kept aside in {data / 'backups'}/replaced-") and ": triage.sqlite3" in lines[2]
     assert quick_check(data / "triage.sqlite3").ok
     code, out, err = _run(capsys, "--data-dir", str(data), "restore", "no-such.sqlite3")
@@ -515,3 +517,49 @@ def test_restoring_a_missing_file_makes_no_empty_replaced_folder(
     assert "kept aside: nothing (there was no database file)" in out.splitlines()
     assert not list((data / "backups").glob("replaced-*"))
     assert quick_check(data / "triage.sqlite3").ok
+
+
+@pytest.mark.hazard("H17")
+def test_a_backup_marked_with_an_audit_problem_is_kept_never_offered_nor_rotated(
+    db_path: Path, admin: Actor, tmp_path: Path
+) -> None:
+    backups = tmp_path / "backups"
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    good = take_backup(db_path, backups, reason="daily", now=start, audit_check=lambda _copy: "intact").path
+    problem = "the database's chain ends at event 3, but the app log (...) records event 4 written"
+    marked = take_backup(
+        db_path, backups, reason="manual", now=start + timedelta(hours=1), audit_check=lambda _copy: problem
+    ).path
+    entries = {e.file: e for e in read_manifest(backups)}
+    assert entries[good.name].audit == "intact" and entries[marked.name].audit == problem
+    assert entries[marked.name].describe_audit() == f"audit: did not verify: {problem}"
+    assert newest_verified_backup(backups, "triage") == good  # what the messages and the desktop offer
+    assert not backup_due(backups, "triage", now=start + timedelta(hours=2))  # no backup on every start
+    rotate_backups(backups, "triage", now=start + timedelta(days=400))
+    assert marked.exists()  # evidence: never rotated away
+    report = check_database(
+        DatabaseLocation(parse_database_url(sqlite_url(db_path)).url, db_path), backup_dir=backups, login="admin-test"
+    )
+    assert report.newest_verified is not None and report.newest_verified.file == good.name
+    assert report.backup_audit_problems == (
+        f"{marked.name}: the audit trail did not verify when it was taken ({problem}); it is not offered for restore",
+    )
+    with pytest.raises(RestoreRefused, match="--accept-audit-problem"):
+        restore_backup(parse_database_url(sqlite_url(db_path)), marked, login="admin-test", backup_dir=backups)
+    assert marked.exists() and quick_check(db_path).ok
+
+
+@pytest.mark.hazard("H17")
+def test_a_backup_verifies_the_audit_trail_and_a_check_that_fails_still_keeps_the_backup(
+    db_path: Path, db: Database, admin: Actor, tmp_path: Path
+) -> None:
+    made = take_verified_backup(db, actor=admin, backup_dir=tmp_path / "backups")
+    assert made.entry.audit == "intact"
+
+    def broken(_copy: Path) -> str:
+        raise OSError("the log folder cannot be read")
+
+    kept = take_backup(db_path, tmp_path / "backups", reason="manual", audit_check=broken)
+    assert kept.path.exists() and kept.entry.audit_problem == (
+        "the audit trail could not be verified (OSError: the log folder cannot be read)"
+    )

@@ -414,7 +414,9 @@ def daily_backup(db: Database, backup_dir: Path | None) -> Path | None:
     path = db.location.path
     if path is None or backup_dir is None or db.read_only is not None:
         return None
-    return daily_backup_if_due(path, backup_dir)
+    from triage_app.services.audit import backup_audit_check, logs_beside  # the audit trail verified too
+
+    return daily_backup_if_due(path, backup_dir, audit_check=backup_audit_check(db, log_dir=logs_beside(backup_dir)))
 
 
 def _sign_in(database: Database, login: str) -> Actor:

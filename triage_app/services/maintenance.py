@@ -43,7 +43,7 @@ from triage_app.domain.workflow import ROLES
 from triage_app.services.errors import PermissionDenied, ServiceError
 from triage_app.services.permissions import BACKUP, CHECK_DATABASE, RESTORE_BACKUP, action, authorize
 from triage_app.services.users import Actor
-from triage_app.storage.audit import record_event
+from triage_app.storage.audit import ACCEPTED_MARK, record_event
 from triage_app.storage.backup import (
     ManifestEntry,
     VerifiedBackup,
@@ -143,12 +143,15 @@ def take_verified_backup(
     backup_dir: Path,
     out: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    log_dir: Path | None = None,
 ) -> VerifiedBackup:
     """A verified backup now (storage.backup.take_backup), audited; into `backup_dir` or exactly to `out`.
 
-    A damaged database is refused (`DamagedDatabaseError`, naming the newest verified backup). The audit event
-    is written after the backup: if it cannot be (a database that can only be read), the error says the backup
-    was taken and verified all the same.
+    A damaged database is refused (`DamagedDatabaseError`, naming the newest verified backup). The audit trail
+    is verified too, as `audit verify` does (the app log in `log_dir`, by default the data folder's logs/): the
+    result is in the manifest entry (`entry.audit`); a trail that did not verify is backed up all the same, and
+    the entry marks it (the caller says so). The audit event is written after the backup: if it cannot be (a
+    database that can only be read), the error says the backup was taken and verified all the same.
     """
     authorize(actor, BACKUP, db=db)
     source = db.location.path
@@ -161,7 +164,10 @@ def take_verified_backup(
         raise ServiceError(f"{out} already exists; choose a new file name")
     if out is not None and out.resolve() == source.resolve():
         raise ServiceError(f"{out} is the database itself; choose a new file name")
-    made = take_backup(source, backup_dir, reason="manual", out=out, progress=progress)
+    from triage_app.services.audit import backup_audit_check, logs_beside
+
+    check = backup_audit_check(db, log_dir=log_dir if log_dir is not None else logs_beside(backup_dir))
+    made = take_backup(source, backup_dir, reason="manual", out=out, progress=progress, audit_check=check)
     try:
         with db.write() as session:
             record_event(
@@ -174,6 +180,7 @@ def take_verified_backup(
                     "file": [None, made.path.name],
                     "sha256": [None, made.entry.sha256],
                     "row_counts": [None, made.entry.row_counts],
+                    "audit": [None, made.entry.audit],
                 },
             )
     except DatabaseError as exc:
@@ -274,14 +281,25 @@ class CheckReport:
 
     @property
     def newest_verified(self) -> ManifestEntry | None:
-        """The newest backup whose file the full check found intact."""
-        intact = [b.entry for b in self.backups if b.problem is None]
+        """The newest backup whose file the full check found intact and whose audit trail verified when it was
+        taken (or was taken before backups checked it)."""
+        intact = [b.entry for b in self.backups if b.problem is None and b.entry.audit_problem is None]
         return max(intact, key=lambda e: e.taken_at) if intact else None
 
     @property
     def backup_problems(self) -> tuple[str, ...]:
-        """What is wrong with backups the manifest lists."""
+        """What is wrong with backups the manifest lists (files changed or missing)."""
         return tuple(b.problem for b in self.backups if b.problem is not None)
+
+    @property
+    def backup_audit_problems(self) -> tuple[str, ...]:
+        """Backups kept and marked because the audit trail did not verify when they were taken."""
+        return tuple(
+            f"{b.entry.file}: the audit trail did not verify when it was taken ({b.entry.audit_problem}); it is "
+            "not offered for restore"
+            for b in self.backups
+            if b.entry.audit_problem is not None
+        )
 
     def restore_command(self) -> str | None:
         """`triage-app restore NAME` for the newest verified backup, or None."""
@@ -402,6 +420,9 @@ def _check_server(
 # --- restore -------------------------------------------------------------------------------------------------
 
 
+NOT_IN_MANIFEST_AUDIT = "audit: not checked (the backup is not in the manifest)"
+
+
 @dataclass(frozen=True, slots=True)
 class RestoreReport:
     """What `restore_backup` did: which backup (when it was taken, its counts), and where the old file went."""
@@ -416,6 +437,9 @@ class RestoreReport:
     moved: tuple[Path, ...]  # the files moved aside, at their new places
     authorized_in: str  # "the current database" or "the backup"
     checkpoint: str  # what happened to the audit checkpoint outside the database
+    # The backup's audit trail as verified when it was taken (`audit: intact`, `audit: did not verify: ...`
+    # when accepted with --accept-audit-problem, `audit: not checked ...`).
+    audit: str = NOT_IN_MANIFEST_AUDIT
 
     def describe(self) -> str:
         """`restored triage-...-daily.sqlite3 (taken 2026-01-05 08:15 UTC): 312 referrals, 1204 audit events`."""
@@ -706,8 +730,9 @@ def _put_back(
     ) from exc
 
 
-def _record_restore(db_path: Path, *, login: str, changes: dict[str, object]) -> tuple[int, str]:
-    """Open the restored database (upgrading an older schema), audit the restore; return the chain head."""
+def _record_restore(db_path: Path, *, login: str, changes: dict[str, object]) -> tuple[int, str, str | None]:
+    """Open the restored database (upgrading an older schema), audit the restore; return the chain head and the
+    database's id (the backup's; made with this event if the backup had none)."""
     from triage_app.storage.migrate import migrate
 
     database = Database(parse_database_url(sqlite_url(db_path)))
@@ -717,15 +742,19 @@ def _record_restore(db_path: Path, *, login: str, changes: dict[str, object]) ->
             record_event(
                 session, user_login=login, action="restore", entity="database", entity_id=None, changes=changes
             )
+        from triage_app.storage.audit import read_database_id
+
         with database.read() as session:
             head = session.get(AuditChainHead, 1)
             assert head is not None  # the event just recorded made one
-            return head.last_event_id, head.last_hash
+            return head.last_event_id, head.last_hash, read_database_id(session.connection())
     finally:
         database.dispose()
 
 
-def _restart_checkpoint(backup_dir: Path, *, head_id: int, head_hash: str, reason: str, database: str) -> str:
+def _restart_checkpoint(
+    backup_dir: Path, *, head_id: int, head_hash: str, reason: str, database: str, database_id: str | None = None
+) -> str:
     try:
         from triage_app.storage.audit import log_chain_restart
         from triage_app.storage.audit_checkpoint import checkpoint_path, restart_checkpoint
@@ -733,10 +762,11 @@ def _restart_checkpoint(backup_dir: Path, *, head_id: int, head_hash: str, reaso
         return "no audit checkpoint outside the database in this version"
     # The log's marker first (it stands even if the checkpoint cannot be written): `audit verify` ignores the
     # heads logged before it, which belong to the replaced file.
-    log_chain_restart(head_id, head_hash, reason=reason, database=database)
+    log_chain_restart(head_id, head_hash, reason=reason, database=database_id or database)
     path = checkpoint_path(backup_dir)
     try:
-        restart_checkpoint(path, head_id=head_id, head_hash=head_hash, reason=reason)
+        # Named by the restored database's id from now on (the replaced file's name stays in its history).
+        restart_checkpoint(path, head_id=head_id, head_hash=head_hash, reason=reason, database=database_id)
     except OSError as exc:
         log.error("the audit checkpoint could not be restarted after a restore: %s", exc)
         return f"the audit checkpoint {path} could not be restarted ({exc.strerror or exc}): `audit verify` will say so"
@@ -744,7 +774,13 @@ def _restart_checkpoint(backup_dir: Path, *, head_id: int, head_hash: str, reaso
 
 
 def restore_backup(
-    location: DatabaseLocation, backup: Path, *, login: str, backup_dir: Path, now: datetime | None = None
+    location: DatabaseLocation,
+    backup: Path,
+    *,
+    login: str,
+    backup_dir: Path,
+    now: datetime | None = None,
+    accept_audit_problem: bool = False,
 ) -> RestoreReport:
     """Put a verified backup in place of the database (administrators); keep the current file aside.
 
@@ -752,6 +788,10 @@ def restore_backup(
     database or from a newer version; when `login` is not an active administrator (of the current database if
     its users can be read, else of the backup); and when another program has the database open. Works on a
     damaged database: nothing here opens it except read-only and through the lock check.
+
+    A backup the manifest marks because its audit trail did not verify when it was taken is refused unless
+    `accept_audit_problem` (the CLI's --accept-audit-problem; the desktop never offers one): then the restore's
+    audit event, its log marker and the checkpoint's history record that it was accepted.
     """
     if location.path is None:
         raise RestoreRefused(
@@ -768,6 +808,9 @@ def restore_backup(
     with backup_lock(backup_dir):
         entry, digest, counts, revision = _verify_backup(backup_dir, source)
         authorized_in = _authorize_restore(db_path, source, login)
+        audit_problem = entry.audit_problem if entry is not None else None
+        if audit_problem is not None and not accept_audit_problem:
+            raise RestoreRefused(_marked_backup(source.name, audit_problem))
         try:
             staged = _stage_copy(source, db_path, digest)  # removes its partial copy itself when it fails
         except (OSError, sqlite3.Error, DatabaseError) as exc:  # a full disk: nothing was moved yet
@@ -795,8 +838,10 @@ def restore_backup(
             "listed_in_manifest": [None, entry is not None],
             "authorized_in": [None, authorized_in],
         }
+        if audit_problem is not None:
+            changes["audit_problem_accepted"] = [None, audit_problem]
         try:
-            head_id, head_hash = _record_restore(db_path, login=login, changes=changes)
+            head_id, head_hash, database_id = _record_restore(db_path, login=login, changes=changes)
         except Exception as exc:  # not audited, so not done: the current database goes back where it was
             _put_back(db_path, moved, replaced_dir, exc, restored=True)
             raise
@@ -809,8 +854,9 @@ def restore_backup(
             backup_dir,
             head_id=head_id,
             head_hash=head_hash,
-            reason=f"restore of {source.name} by {login}",
+            reason=f"restore of {source.name} by {login}" + (f", {ACCEPTED_MARK}" if audit_problem else ""),
             database=sqlite_url(db_path),
+            database_id=database_id,
         )
     return RestoreReport(
         backup=source,
@@ -823,4 +869,20 @@ def restore_backup(
         moved=moved,
         authorized_in=authorized_in,
         checkpoint=checkpoint,
+        audit=(
+            entry.describe_audit() + ("; accepted by the administrator" if audit_problem is not None else "")
+            if entry is not None
+            else NOT_IN_MANIFEST_AUDIT
+        ),
+    )
+
+
+def _marked_backup(name: str, problem: str) -> str:
+    """The refusal of a backup marked because its audit trail did not verify when it was taken."""
+    return (
+        f"the backup {name} is marked: its audit trail did not verify when it was taken ({problem}). Restoring it "
+        "would put that trail back as if it were sound, so it is not restored; nothing was changed. Restore an "
+        "earlier backup (`triage-app check` shows each backup's audit state), or, if an administrator has looked "
+        f"into the problem and this is the backup to use, run `triage-app restore {name} --accept-audit-problem`: "
+        "the restore then records in the audit trail, the app log and the audit checkpoint that it was accepted"
     )

@@ -54,6 +54,8 @@ MANIFEST_NAME = "manifest.json"
 LOCK_NAME = ".backup.lock"
 PARTIAL_SUFFIX = ".partial"
 MANIFEST_FORMAT = 1
+#: A manifest entry's `audit` when the audit trail verified as the backup was taken.
+AUDIT_INTACT = "intact"
 #: A daily backup is due when the newest verified one is older than this (a unit opening the app every morning
 #: gets one a day even if it opens a little earlier than yesterday).
 DAILY_BACKUP_INTERVAL = timedelta(hours=20)
@@ -89,6 +91,20 @@ class ManifestEntry:
     row_counts: dict[str, int] = field(default_factory=dict)
     schema_revision: str | None = None
     integrity: str = "ok"
+    # The audit trail as verified when the backup was taken: AUDIT_INTACT, or the first problem found (the backup
+    # is kept and marked); None for a backup taken before backups verified the trail.
+    audit: str | None = None
+
+    @property
+    def audit_problem(self) -> str | None:
+        """The audit trail's first problem when the backup was taken, or None (intact, or not checked then)."""
+        return None if self.audit is None or self.audit == AUDIT_INTACT else self.audit
+
+    def describe_audit(self) -> str:
+        """`audit: intact`, `audit: did not verify: ...`, or `audit: not checked (taken before ...)`."""
+        if self.audit is None:
+            return "audit: not checked (taken before backups verified the audit trail)"
+        return "audit: intact" if self.audit == AUDIT_INTACT else f"audit: did not verify: {self.audit}"
 
     def to_json(self) -> dict[str, Any]:
         """The entry as the manifest's JSON holds it."""
@@ -117,6 +133,7 @@ class ManifestEntry:
             row_counts={str(k): int(v) for k, v in counts.items()},
             schema_revision=None if revision is None else str(revision),
             integrity=str(data.get("integrity", "ok")),
+            audit=None if data.get("audit") is None else str(data["audit"]),
         )
 
     def describe(self) -> str:
@@ -265,26 +282,36 @@ def entry_intact(backup_dir: Path, entry: ManifestEntry, *, full: bool = False) 
     return None
 
 
-def verified_backups(backup_dir: Path, stem: str, *, full: bool = False) -> list[tuple[Path, ManifestEntry]]:
-    """The backups of `stem` the manifest lists whose files are intact (see `entry_intact`), oldest first."""
+def verified_backups(
+    backup_dir: Path, stem: str, *, full: bool = False, audit: bool = True
+) -> list[tuple[Path, ManifestEntry]]:
+    """The backups of `stem` the manifest lists whose files are intact (see `entry_intact`), oldest first.
+
+    `audit`: only those whose audit trail was not found broken when they were taken (the ones the app offers
+    and names as "the newest verified backup"); False: every intact file (the daily-backup clock).
+    """
     if not backup_dir.is_dir():
         return []
     found = [
         (backup_dir / e.file, e)
         for e in read_manifest(backup_dir)
-        if e.database == stem and entry_intact(backup_dir, e, full=full) is None
+        if e.database == stem
+        and not (audit and e.audit_problem is not None)
+        and entry_intact(backup_dir, e, full=full) is None
     ]
     return sorted(found, key=lambda pair: pair[1].taken_at)
 
 
-def newest_verified_entry(backup_dir: Path, stem: str) -> ManifestEntry | None:
-    """The manifest entry of the newest verified backup of `stem`, or None."""
-    found = verified_backups(backup_dir, stem)
+def newest_verified_entry(backup_dir: Path, stem: str, *, audit: bool = True) -> ManifestEntry | None:
+    """The manifest entry of the newest verified backup of `stem` (its integrity and, by default, its audit
+    trail), or None."""
+    found = verified_backups(backup_dir, stem, audit=audit)
     return found[-1][1] if found else None
 
 
 def newest_verified_backup(backup_dir: Path, stem: str) -> Path | None:
-    """The newest verified backup of the database `stem` in `backup_dir`, or None."""
+    """The newest verified backup of the database `stem` in `backup_dir` (its integrity and its audit trail: a
+    backup marked with an audit problem is never offered), or None."""
     found = verified_backups(backup_dir, stem)
     return found[-1][0] if found else None
 
@@ -425,6 +452,7 @@ def take_backup(
     progress: Callable[[int, int], None] | None = None,
     wait_seconds: float = LOCK_WAIT_SECONDS,
     now: datetime | None = None,
+    audit_check: Callable[[Path], str] | None = None,
 ) -> VerifiedBackup:
     """Take a verified backup of `source`: into `backup_dir` (manifest, rotation), or exactly to `out`.
 
@@ -432,6 +460,10 @@ def take_backup(
     deleted); copies online under a temporary name; checks the copy in full and counts its rows; flushes it;
     renames it; records it in the manifest; rotates. `out` must not exist; it is neither listed nor rotated.
     `pages` > 0 copies in steps of that many pages (`progress(done, total)` after each).
+
+    `audit_check(copy)` verifies the audit trail (services: the chain, the checkpoint and the log, and that the
+    copy's chain is the database's): `AUDIT_INTACT` or the first problem, recorded in the manifest entry. A
+    problem does not stop the backup (never lose data); the caller says so.
     """
     with backup_lock(backup_dir, wait_seconds=wait_seconds):
         removed = remove_partials(backup_dir, source.stem)
@@ -460,6 +492,7 @@ def take_backup(
                 )
             counts = row_counts(partial)
             revision = schema_revision(partial)
+            audit = _audit_of(partial, audit_check)
             _fsync_file(partial)
             digest = file_sha256(partial)
             if out is not None and sys.platform != "win32":
@@ -487,6 +520,7 @@ def take_backup(
             mtime_ns=stat.st_mtime_ns,
             row_counts=counts,
             schema_revision=revision,
+            audit=audit,
         )
         if out is None:
             write_manifest(backup_dir, [*read_manifest(backup_dir), entry])
@@ -497,20 +531,40 @@ def take_backup(
         return VerifiedBackup(target, entry, checked)
 
 
+def _audit_of(copy: Path, audit_check: Callable[[Path], str] | None) -> str | None:
+    """What `audit_check` says of the copy; a check that fails is a problem said in words, never a lost backup."""
+    if audit_check is None:
+        return None
+    try:
+        return audit_check(copy)
+    except Exception as exc:  # the backup is kept whatever the check hit; the entry says it did not verify
+        log.error("the audit trail could not be verified for a backup: %s", type(exc).__name__)
+        return f"the audit trail could not be verified ({type(exc).__name__}: {exc})"
+
+
 def backup_sqlite(source: Path, backup_dir: Path, *, reason: str) -> Path:
     """Take a verified backup of `source` into `backup_dir` (see `take_backup`); return its path."""
     return take_backup(source, backup_dir, reason=reason).path
 
 
 def backup_due(backup_dir: Path, stem: str, *, now: datetime | None = None) -> bool:
-    """True when the newest verified backup of `stem` is older than `DAILY_BACKUP_INTERVAL` (or there is none)."""
-    entry = newest_verified_entry(backup_dir, stem)
+    """True when the newest verified backup of `stem` is older than `DAILY_BACKUP_INTERVAL` (or there is none).
+
+    A backup marked with an audit problem counts here: a broken trail must not make every start take another.
+    """
+    entry = newest_verified_entry(backup_dir, stem, audit=False)
     if entry is None:
         return True
     return (now or datetime.now(UTC)) - entry.taken_at > DAILY_BACKUP_INTERVAL
 
 
-def daily_backup_if_due(db_path: Path, backup_dir: Path, *, now: datetime | None = None) -> Path | None:
+def daily_backup_if_due(
+    db_path: Path,
+    backup_dir: Path,
+    *,
+    now: datetime | None = None,
+    audit_check: Callable[[Path], str] | None = None,
+) -> Path | None:
     """Take the daily backup if one is due; return it, or None when none was due or another is under way.
 
     Only verified backups in the manifest count (a killed or damaged one never resets the clock). A damaged
@@ -523,10 +577,13 @@ def daily_backup_if_due(db_path: Path, backup_dir: Path, *, now: datetime | None
     if not backup_due(backup_dir, db_path.stem, now=now):
         return None
     try:
-        return take_backup(db_path, backup_dir, reason="daily", wait_seconds=0, now=now).path
+        made = take_backup(db_path, backup_dir, reason="daily", wait_seconds=0, now=now, audit_check=audit_check)
     except BackupBusy:
         log.info("daily backup skipped: another backup is under way")
         return None
+    if made.entry.audit_problem is not None:
+        log.error("the daily backup %s was kept and marked: the audit trail did not verify", made.path.name)
+    return made.path
 
 
 # --- rotation ------------------------------------------------------------------------------------------------
@@ -575,7 +632,10 @@ def rotate_backups(backup_dir: Path, stem: str, *, now: datetime | None = None, 
             return rotate_backups(backup_dir, stem, now=now, locked=True)
     moment = now or datetime.now(UTC)
     entries = read_manifest(backup_dir)
-    candidates = [e for e in entries if e.database == stem and entry_intact(backup_dir, e) is None]
+    # A backup marked with an audit problem is evidence: never rotated away (nor counted for the thinning).
+    candidates = [
+        e for e in entries if e.database == stem and e.audit_problem is None and entry_intact(backup_dir, e) is None
+    ]
     kept = keep_by_age([e.taken_at for e in candidates], now=moment)
     doomed = {candidates[i].file for i in range(len(candidates)) if i not in kept}
     deleted: list[Path] = []

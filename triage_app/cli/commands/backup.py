@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
-from triage_app.cli.common import EXIT_OK, AddCommand, session_paths
+from triage_app.cli.common import EXIT_FAILURE, EXIT_OK, AddCommand, session_paths
 
 
 def register(add: AddCommand) -> None:
@@ -33,7 +33,15 @@ def cmd_backup(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO)
         actor=session.actor,
         out=Path(args.out) if args.out else None,
         backup_dir=session_paths(args).backup_dir,
+        log_dir=session_paths(args).log_dir,
     )
     print(f"backed up to {made.path}", file=out)
-    print(f"verified: {made.describe_verification()}", file=out)
+    print(f"verified: {made.describe_verification()}; {made.entry.describe_audit()}", file=out)
+    if made.entry.audit_problem is not None:  # kept (never lose data), marked, and not offered for restore
+        print(
+            f"triage-app backup: the audit trail did not verify: {made.entry.audit_problem}; the backup was kept "
+            "and marked (it is not offered for restore). Run `triage-app audit verify`",
+            file=err,
+        )
+        return EXIT_FAILURE
     return EXIT_OK

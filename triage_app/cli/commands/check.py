@@ -76,11 +76,15 @@ def cmd_check(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: TextI
         newest = report.newest_verified
         print(
             f"backups: {len(verified)} verified (SHA-256 checked) in {report.backup_dir}"
-            + (f"; newest: {newest.describe()}" if newest is not None else "; none verified"),
+            + (
+                f"; newest: {newest.describe()}, {newest.describe_audit()}" if newest is not None else "; none verified"
+            ),
             file=out,
         )
         for problem in report.backup_problems:
             print(f"  - backup problem: {problem}", file=out)
+        for problem in report.backup_audit_problems:
+            print(f"  - backup marked: {problem}", file=out)
         if report.unlisted:
             print(
                 f"  - {len(report.unlisted)} file(s) named like backups are not in the manifest (older, or copied "

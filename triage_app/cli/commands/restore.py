@@ -26,6 +26,12 @@ def register(add: AddCommand) -> None:
         metavar="BACKUP",
         help="a file name in the backups folder (as `triage-app check` prints it) or a path to a backup",
     )
+    restore.add_argument(
+        "--accept-audit-problem",
+        action="store_true",
+        help="restore a backup marked because its audit trail did not verify when it was taken (refused without "
+        "this); the restore records that it was accepted",
+    )
     restore.set_defaults(run=cmd_restore, needs_database=False)
 
 
@@ -38,12 +44,18 @@ def cmd_restore(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: Tex
     location = parse_database_url(paths.db_url)
     backup = resolve_backup(paths.backup_dir, args.backup)
     try:
-        report = restore_backup(location, backup, login=os_login(), backup_dir=paths.backup_dir)
+        report = restore_backup(
+            location,
+            backup,
+            login=os_login(),
+            backup_dir=paths.backup_dir,
+            accept_audit_problem=args.accept_audit_problem,
+        )
     except (DatabaseInUse, RestoreFailed) as exc:  # not the user's input: exit 1, the message says what stands
         raise CommandError(str(exc), EXIT_FAILURE) from None
     print(report.describe(), file=out)
     verified = "its SHA-256 matches the manifest" if report.listed else "not in the manifest: checked now"
-    print(f"verified: integrity ok; {verified}; schema {report.schema_revision}", file=out)
+    print(f"verified: integrity ok; {verified}; schema {report.schema_revision}; {report.audit}", file=out)
     if report.replaced_dir is not None:
         print(f"kept aside in {report.replaced_dir}: {', '.join(p.name for p in report.moved)}", file=out)
     else:
