@@ -308,7 +308,11 @@ def test_heads_of_another_database_in_the_same_log_are_not_compared(
     app_log: Path, trail: Database, db_path: Path, admin: Actor, tmp_path: Path
 ) -> None:
     other_path = tmp_path / "other.sqlite3"
-    other_path.write_bytes(db_path.read_bytes())  # a copy: the same events, then its own
+    with sqlite3.connect(db_path) as source, sqlite3.connect(other_path) as target:
+        source.backup(target)  # the same events, then its own ...
+    with sqlite3.connect(other_path) as connection:  # ... under an id of its own: another database (a copy shares
+        connection.execute("UPDATE app_setting SET value = ? WHERE key = 'database_id'", ("f" * 32,))  # the id)
+    connection.close()
     other = Database(parse_database_url(sqlite_url(other_path)))
     try:
         audit_queue_export(other, actor=admin, referral_ids=[1], what="json", filters={})

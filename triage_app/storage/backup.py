@@ -152,9 +152,10 @@ class VerifiedBackup:
     integrity: IntegrityResult
 
     def describe_verification(self) -> str:
-        """`integrity ok, 312 referrals, 1204 audit events`."""
+        """`integrity ok, 312 referrals, 1204 audit events; audit: intact` (or `audit: did not verify: ...`)."""
         counts = describe_counts(self.entry.row_counts)
-        return self.integrity.summary() + (f", {counts}" if counts else "")
+        audit = "" if self.entry.audit is None else f"; {self.entry.describe_audit()}"
+        return self.integrity.summary() + (f", {counts}" if counts else "") + audit
 
 
 # --- files and the manifest -----------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ def cmd_backup(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO)
         log_dir=session_paths(args).log_dir,
     )
     print(f"backed up to {made.path}", file=out)
-    print(f"verified: {made.describe_verification()}; {made.entry.describe_audit()}", file=out)
+    print(f"verified: {made.describe_verification()}", file=out)
     if made.entry.audit_problem is not None:  # kept (never lose data), marked, and not offered for restore
         print(
             f"triage-app backup: the audit trail did not verify: {made.entry.audit_problem}; the backup was kept "
