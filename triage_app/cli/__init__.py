@@ -83,14 +83,23 @@ def _daily_backup(session: Any, paths: AppPaths, command: str, err: TextIO) -> N
 
     A backup that cannot be taken is a warning, not the command's failure: its work is already stored.
     """
-    from triage_app.services.app import daily_backup
+    from triage_app.services.app import backup_audit_problem, daily_backup
     from triage_app.storage.engine import DatabaseError
 
     try:
-        daily_backup(session.db, paths.backup_dir)
+        taken = daily_backup(session.db, paths.backup_dir)
     except (DatabaseError, OSError) as exc:
         print(f"triage-app {command}: warning: the daily backup was not taken: {exc}", file=err)
         log.warning("daily backup after %s failed: %s", command, type(exc).__name__)
+        return
+    problem = None if taken is None else backup_audit_problem(paths.backup_dir, taken)
+    if taken is not None and problem is not None:
+        print(
+            f"triage-app {command}: WARNING: the audit trail did not verify when today's backup was taken: {problem}. "
+            f"The backup {taken.name} was kept and marked. Run `triage-app audit verify` and tell the unit's "
+            "administrator.",
+            file=err,
+        )
 
 
 def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:

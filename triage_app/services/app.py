@@ -419,6 +419,18 @@ def daily_backup(db: Database, backup_dir: Path | None) -> Path | None:
     return daily_backup_if_due(path, backup_dir, audit_check=backup_audit_check(db, log_dir=logs_beside(backup_dir)))
 
 
+def backup_audit_problem(backup_dir: Path, backup: Path) -> str | None:
+    """What the backup's manifest entry says was wrong with the audit trail when it was taken, or None.
+
+    The daily backup verifies the audit trail as `audit verify` does: a problem found then is said to whoever
+    started the app or the command, not only logged, since it is the daily look at the trail.
+    """
+    from triage_app.storage.backup import find_entry
+
+    entry = find_entry(backup_dir, backup)
+    return None if entry is None else entry.audit_problem
+
+
 def _sign_in(database: Database, login: str) -> Actor:
     """Sign in reading first: a known, active user with a role writes nothing.
 

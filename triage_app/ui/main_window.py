@@ -545,8 +545,22 @@ class MainWindow(QMainWindow):
             self.maintenance = DbWorker(self)
 
         def done(target: Any) -> None:
-            if target is not None:
+            from triage_app.services.app import backup_audit_problem
+
+            if target is None:
+                return
+            problem = backup_audit_problem(backup_dir, target)
+            if problem is None:
                 self.statusBar().showMessage(f"Today's backup taken: {target.name}", 10_000)
+                return
+            # The daily backup is the app's daily look at the audit trail: a problem is said, not only logged.
+            self.statusBar().showMessage("The audit trail did not verify: see the message", 60_000)
+            Messages.error(
+                self,
+                "The audit trail did not verify",
+                f"Today's backup found a problem with the audit trail: {problem}.\n\nThe backup {target.name} was "
+                "kept and marked. Tell the unit's administrator; `triage-app audit verify` shows every problem.",
+            )
 
         def failed(error: BaseException) -> None:
             log.error("daily backup failed: %s", type(error).__name__)
@@ -1231,6 +1245,15 @@ class MainWindow(QMainWindow):
         )
         self.statusBar().showMessage(f"Backed up: {backup.path.name}", 15_000)
         self.statusBar().setToolTip(text)
+        problem = backup.entry.audit_problem
+        if problem is not None:  # kept (never lose data) but marked: said as a warning, not a plain report
+            Messages.error(
+                self,
+                "Backup taken: the audit trail did not verify",
+                f"{text}\n\nThe audit trail did not verify: {problem}. The backup was kept and marked; it is never "
+                "offered for a restore. Tell the unit's administrator; `triage-app audit verify` shows every problem.",
+            )
+            return
         self.show_report("Backup taken", text)
 
     @classmethod
