@@ -117,7 +117,7 @@ def test_the_newest_event_deleted_under_recreated_triggers_and_the_checkpoint_re
     lines = err.strip().splitlines()
     assert lines[0].startswith(f"audit trail BROKEN: the database's chain ends at event {last - 1}, but the app log (")
     assert lines[0].endswith(
-        f"records event {last} written: events {last} to {last} were deleted and the head moved back"
+        f"records event {last} written: event {last} was deleted and the head moved back"
     )
     assert lines[1] == "and 1 other problem (the app log lists them all)"
     log_text = (data_dir / "logs" / "triage-app.log").read_text()
@@ -193,7 +193,7 @@ def test_events_deleted_after_the_data_folder_was_moved_are_caught(
     assert code == 1, out  # was 0: "audit trail intact"
     first = err.strip().splitlines()[0]
     assert first.startswith(f"audit trail BROKEN: the database's chain ends at event {last - 1}, but the checkpoint (")
-    assert first.endswith(f"events {last} to {last} were deleted and the head moved back")
+    assert first.endswith(f"event {last} was deleted and the head moved back")
     assert "no head of this database logged" not in out  # the log's heads count after the move too
     checkpoint = moved / "backups" / "audit-checkpoint.json"  # named by the database's id, which moved with it
     assert json.loads(checkpoint.read_text())["database"] == _database_id(moved / "triage.sqlite3")
@@ -252,9 +252,13 @@ def test_a_tampered_trail_is_backed_up_marked_and_its_restore_needs_accepting(
         if e["file"] == marked.name
     )
     assert entry["audit"].startswith(f"the database's chain ends at event {last - 1}")
+    # The backup wrote no event on top of the broken chain: verify still names the deletion, not a "rewrite".
+    code, _, err = run(capsys, *d, "audit", "verify")
+    assert code == 1 and "event" in err and "deleted and the head moved back" in err.splitlines()[0], err
 
     code, out, err = run(capsys, *d, "check")
     assert f"  - backup marked: {marked.name}: the audit trail did not verify when it was taken (" in out
+    assert ", 1 marked (their audit trail did not verify) in " in out  # not counted as verified
     assert f"; newest: {good.name} (taken " in out and ", audit: intact" in out  # the newest fit to restore
 
     with sqlite3.connect(data_dir / "triage.sqlite3") as connection:

@@ -467,10 +467,20 @@ def test_check_of_a_missing_file_says_missing_names_the_backup_and_says_put_it_b
     assert lines[1] == "integrity: not checked: there is no database file"
     assert lines[-1].startswith(
         "result: the database file is MISSING (not damaged: there is no file to check). If the file was moved, put "
-        f"it back. Otherwise an administrator of the backup can restore the newest verified backup, {backup.name} "
-        "(taken "
+        f"it back. Otherwise an administrator (as the backup records them) can restore the newest verified backup, "
+        f"{backup.name} (taken "
     )
     assert "3 referrals, " in lines[-1] and lines[-1].endswith(f"): triage-app restore {backup.name}")
+    # Work recorded after the backup (a queue export is audited): check says a restore would not bring it back.
+    (tmp_path / "moved.sqlite3").rename(database)
+    code, _, err = _run(capsys, "--data-dir", str(data), "queue", "--json")
+    assert code == 0, err
+    database.rename(tmp_path / "moved.sqlite3")
+    code, out, err = _run(capsys, "--data-dir", str(data), "check")
+    assert out.splitlines()[-1].endswith(
+        f"triage-app restore {backup.name}. Before you do: the audit checkpoint shows the trail reached event 6 and "
+        "this backup holds 4 events, so 1 recorded change after it would not come back: look for the moved file first"
+    )
     assert "DAMAGED" not in out and "kept aside" not in out and "problem" not in out
     assert err == f"triage-app check: there is no database file at {database}; see above\n"
     assert sorted(p.name for p in data.iterdir()) == before and not database.exists()

@@ -150,7 +150,8 @@ def take_verified_backup(
     A damaged database is refused (`DamagedDatabaseError`, naming the newest verified backup). The audit trail
     is verified too, as `audit verify` does (the app log in `log_dir`, by default the data folder's logs/): the
     result is in the manifest entry (`entry.audit`); a trail that did not verify is backed up all the same, and
-    the entry marks it (the caller says so). The audit event is written after the backup: if it cannot be (a
+    the entry marks it (the caller says so), and no audit event is written on top of the broken trail (the log
+    records the backup), so the evidence stays as it was found. Otherwise the audit event is written after the backup: if it cannot be (a
     database that can only be read), the error says the backup was taken and verified all the same.
     """
     authorize(actor, BACKUP, db=db)
@@ -168,6 +169,11 @@ def take_verified_backup(
 
     check = backup_audit_check(db, log_dir=log_dir if log_dir is not None else logs_beside(backup_dir))
     made = take_backup(source, backup_dir, reason="manual", out=out, progress=progress, audit_check=check)
+    if made.entry.audit_problem is not None:
+        # An event written now would sit on top of the broken chain and change what `audit verify` sees (a deletion
+        # would then read as a rewrite): the trail is left exactly as found, and the backup is recorded in the log.
+        log.warning("backup %s taken and marked; no audit event written on a trail that did not verify", made.path.name)
+        return made
     try:
         with db.write() as session:
             record_event(

@@ -577,6 +577,11 @@ def _collect_states(
                 created[:] = [int(key)]
 
 
+def _events(first: int, last: int) -> str:
+    """`event 5 was` or `events 5 to 7 were`: a range of event ids in words."""
+    return f"event {first} was" if first == last else f"events {first} to {last} were"
+
+
 def verify_chain(session: Session) -> ChainReport:
     """Walk the chain in id order; report the first event whose content or link does not hold.
 
@@ -785,7 +790,7 @@ def compare_checkpoint(
         return (
             f"checkpoint at event {checkpoint.head_id}",
             f"the database's chain ends at event {chain.last_id}, but {where} records event {checkpoint.head_id}: "
-            f"events {chain.last_id + 1} to {checkpoint.head_id} were deleted and the head moved back",
+            f"{_events(chain.last_id + 1, checkpoint.head_id)} deleted and the head moved back",
         )
     if checkpoint.head_id == 0:
         return "checkpoint at event 0 (matches)", None
@@ -949,7 +954,7 @@ def compare_logged_heads(session: Session, chain: ChainReport, logged: LoggedHea
         else:
             problems.append(
                 f"the database's chain ends at event {chain.last_id}, but the app log ({newest.where}) records "
-                f"event {newest.event_id} written: events {chain.last_id + 1} to {newest.event_id} were deleted "
+                f"event {newest.event_id} written: {_events(chain.last_id + 1, newest.event_id)} deleted "
                 "and the head moved back"
             )
     within = sorted((head for head in logged.heads if head.event_id <= chain.last_id), key=lambda h: h.event_id)

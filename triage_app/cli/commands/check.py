@@ -11,7 +11,8 @@ what) is checked by `triage-app audit verify`.
 from __future__ import annotations
 
 import argparse
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 from triage_app.cli.common import EXIT_FAILURE, EXIT_OK, AddCommand
 from triage_app.config import AppPaths
@@ -31,6 +32,31 @@ def _counts_line(counts: dict[str, int]) -> str:
     from triage_app.storage.integrity import describe_counts
 
     return describe_counts(counts, tables=("referral", "audit_event", "meeting", "app_user"))
+
+
+def _work_after(backup_dir: Path | None, newest: Any) -> str:
+    """What a restore of `newest` would not bring back, as the audit checkpoint kept beside the backups shows it."""
+    from triage_app.storage.audit_checkpoint import CheckpointError, checkpoint_path, read_checkpoint
+
+    if backup_dir is None:
+        return ""
+    try:
+        checkpoint = read_checkpoint(checkpoint_path(backup_dir))
+    except CheckpointError:
+        return ""
+    events = newest.row_counts.get("audit_event")
+    if checkpoint is None or events is None:
+        return ""
+    # A manual backup records itself in the trail just after its copy was taken: that one event is not work.
+    own_record = 1 if newest.reason == "manual" else 0
+    later = checkpoint.head_id - events - own_record
+    if later <= 0:
+        return ""
+    return (
+        f". Before you do: the audit checkpoint shows the trail reached event {checkpoint.head_id} and this backup "
+        f"holds {events} events, so {later} recorded change{'s' if later != 1 else ''} after it would not come back: "
+        "look for the moved file first"
+    )
 
 
 def cmd_check(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: TextIO) -> int:
@@ -72,10 +98,13 @@ def cmd_check(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: TextI
     if report.row_counts is not None:
         print(f"rows: {_counts_line(report.row_counts)}", file=out)
     if report.backup_dir is not None and location.path is not None:
-        verified = [b for b in report.backups if b.problem is None]
+        intact = [b for b in report.backups if b.problem is None]
+        marked = [b for b in intact if b.entry.audit_problem is not None]
         newest = report.newest_verified
         print(
-            f"backups: {len(verified)} verified (SHA-256 checked) in {report.backup_dir}"
+            f"backups: {len(intact) - len(marked)} verified (SHA-256 checked)"
+            + (f", {len(marked)} marked (their audit trail did not verify)" if marked else "")
+            + f" in {report.backup_dir}"
             + (
                 f"; newest: {newest.describe()}, {newest.describe_audit()}" if newest is not None else "; none verified"
             ),
@@ -123,8 +152,8 @@ def cmd_check(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: TextI
             "result: the database file is MISSING (not damaged: there is no file to check). If the file was moved, "
             "put it back. "
             + (
-                f"Otherwise an administrator of the backup can restore the newest verified backup, "
-                f"{newest.describe()}: {command}"
+                f"Otherwise an administrator (as the backup records them) can restore the newest verified backup, "
+                f"{newest.describe()}: {command}{_work_after(report.backup_dir, newest)}"
                 if newest is not None and command is not None
                 else "There is no verified backup to restore: ask the unit's IT contact before starting the app"
             ),
