@@ -116,9 +116,7 @@ def test_the_newest_event_deleted_under_recreated_triggers_and_the_checkpoint_re
     assert code == 1, out
     lines = err.strip().splitlines()
     assert lines[0].startswith(f"audit trail BROKEN: the database's chain ends at event {last - 1}, but the app log (")
-    assert lines[0].endswith(
-        f"records event {last} written: event {last} was deleted and the head moved back"
-    )
+    assert lines[0].endswith(f"records event {last} written: event {last} was deleted and the head moved back")
     assert lines[1] == "and 1 other problem (the app log lists them all)"
     log_text = (data_dir / "logs" / "triage-app.log").read_text()
     assert f"the checkpoint file {checkpoint} is missing though the trail has {last - 1} events" in log_text
