@@ -332,3 +332,17 @@ def check_sqlite_file_kept_open(path: Path) -> Iterator[None]:
         yield
     finally:
         connection.close()
+
+
+@pytest.mark.hazard("H17")
+def test_a_start_that_could_not_read_the_file_does_not_call_it_damaged(tmp_path: Path) -> None:
+    """The disk or the system stopping the quick check (an I/O error, a full disk) is not damage: start-up must not
+    say "damaged" and send the unit to restore a backup, as `check` already does not."""
+    from triage_app.storage.integrity import IntegrityResult
+    from triage_app.storage.preflight import SqliteFileCheck
+
+    path = tmp_path / "triage.sqlite3"
+    unreadable = IntegrityResult(False, ("disk I/O error",), unreadable="disk I/O error")
+    assert not SqliteFileCheck(path, exists=True, revision="0005", integrity=unreadable).damaged
+    damaged = IntegrityResult(False, ("Page 55: btreeInitPage() returns error code 11",))
+    assert SqliteFileCheck(path, exists=True, revision="0005", integrity=damaged).damaged

@@ -29,7 +29,6 @@ from triage_app.storage.engine import (
     remove_unused_sidecars,
 )
 from triage_app.storage.integrity import (
-    MAX_PROBLEMS,
     IntegrityError,
     IntegrityResult,
     open_readonly,
@@ -70,8 +69,8 @@ class SqliteFileCheck:
 
     @property
     def damaged(self) -> bool:
-        """True when quick_check found a problem."""
-        return self.integrity is not None and not self.integrity.ok
+        """True when quick_check found a problem in the file (not when the disk or system stopped it reading)."""
+        return self.integrity is not None and not self.integrity.ok and self.integrity.unreadable is None
 
 
 def check_sqlite_before_opening(
@@ -87,7 +86,8 @@ def check_sqlite_before_opening(
     """
     if not check_sqlite_file(path, restore_hint=restore_hint):
         return SqliteFileCheck(path, exists=False, revision=None, integrity=None)
-    integrity = quick_check(path) if folder_writable else _quick_check_without_space(path)
+    # storage.integrity opens the file as start-up does (immutable where the folder or disk cannot take a -shm).
+    integrity = quick_check(path)
     tables: list[str] = []
     revision: str | None = None
     try:
@@ -164,17 +164,6 @@ def _reading(path: Path, folder_writable: bool) -> Iterator[sqlite3.Connection]:
         yield connection
     finally:
         connection.close()
-
-
-def _quick_check_without_space(path: Path) -> IntegrityResult:
-    """`PRAGMA quick_check` as storage.integrity runs it, through a connection that needs no -shm file."""
-    try:
-        with _reading(path, folder_writable=False) as connection:
-            rows = connection.execute(f"PRAGMA quick_check({MAX_PROBLEMS})").fetchall()
-    except sqlite3.Error as exc:
-        return IntegrityResult(False, (str(exc),))
-    problems = tuple(str(row[0]) for row in rows if row and row[0] != "ok")
-    return IntegrityResult(not problems, problems)
 
 
 @dataclass(frozen=True, slots=True)
