@@ -45,7 +45,7 @@ from triage_app.services.permissions import (
     VIEW_MEETINGS,
     authorize,
 )
-from triage_app.services.referrals import Changes
+from triage_app.services.changes import Changes
 from triage_app.services.users import Actor, limited_text
 from triage_app.storage import referrals as repo
 from triage_app.storage.audit import record_event

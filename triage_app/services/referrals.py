@@ -24,6 +24,7 @@ from triage_app.domain.referral import Referral, field_label, flatten_fields, fo
 from triage_app.domain.rules import Rules
 from triage_app.domain.scoring import Assessment, assess, outcome_words
 from triage_app.domain.workflow import CLOSED, DISCUSSED, LISTED, RECEIVED, TRIAGEABLE
+from triage_app.services.changes import Changes
 from triage_app.services.errors import (
     ConflictError,
     DemographicsMismatch,
@@ -58,15 +59,6 @@ from triage_app.storage.models import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Changes:
-    """What a mutation changed, for views to refresh themselves (ids of referrals touched)."""
-
-    referral_ids: frozenset[int] = frozenset()
-    users: bool = False
-    meetings: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1447,7 +1447,7 @@ def restore_report_text(report: Any) -> str:
 
 def whole_queue_changed() -> Any:
     """What a change to the whole queue (demo data) reports."""
-    from triage_app.services.referrals import Changes
+    from triage_app.services.changes import Changes
 
     return Changes()
 
