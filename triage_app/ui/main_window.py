@@ -49,6 +49,7 @@ from triage_app.services.permissions import (
     actor_may,
     who_may,
 )
+from triage_app.ui.context import AppContext
 from triage_app.ui.dialogs import (
     CANCEL,
     OPEN_EXISTING,
@@ -100,8 +101,10 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.paths = paths
         self.login = login  # None: the operating-system login
-        self.session: Any = None
         self.worker = DbWorker(self)
+        #: What every view needs (the session, the worker, permissions) and the one way to run database work.
+        self.context = AppContext(self.worker, paths, self)
+        self.context.report_failure = self._report_failure
         self.settings = settings or QSettings(str(paths.data_dir / "window.ini"), QSettings.Format.IniFormat)
         self.forms: list[ReferralForm] = []  # every open form, new or not; each removes itself when it closes
         self.selection = Selection(self)
@@ -402,6 +405,15 @@ class MainWindow(QMainWindow):
             Path(self.settings.fileName()).chmod(0o600)
 
     # --- session ---------------------------------------------------------------------------------------------
+
+    @property
+    def session(self) -> Any:
+        """The open `AppSession` (None before it opens): the context holds it."""
+        return self.context.session
+
+    @session.setter
+    def session(self, session: Any) -> None:
+        self.context.set_session(session)
 
     def _db(self) -> Any:
         return self.session.db
@@ -1359,6 +1371,10 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         """Version and rules version."""
         Messages.about(self, self.session.rules.version if self.session else "not loaded")
+
+    def _report_failure(self, title: str, error: BaseException) -> None:
+        """The context's failure report: a failed op said to the user as `_on_worker_error` says it."""
+        self._on_worker_error(title)(error)
 
     def _on_worker_error(self, title: str) -> Callable[[BaseException], None]:
         def report(error: BaseException) -> None:
