@@ -19,7 +19,18 @@ from triage_app.storage import referrals as repo
 from triage_app.storage.engine import Database
 from triage_app.storage.referrals import QueueFilter, QueueRow
 
-__all__ = ["QueueCounts", "QueueFilter", "QueueRow", "QueueSnapshot", "all_ids", "counts", "page", "snapshot"]
+__all__ = [
+    "QueueCounts",
+    "QueueFilter",
+    "QueueRow",
+    "QueueSnapshot",
+    "RowsInView",
+    "all_ids",
+    "counts",
+    "page",
+    "rows_in_view",
+    "snapshot",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +91,28 @@ def page(
     with db.read() as session:
         _may_view(session, actor)
         return repo.queue_rows(session, ids, clock=clock)
+
+
+@dataclass(frozen=True, slots=True)
+class RowsInView:
+    """Named referrals' lines read again, and which of them the view's filter holds (one consistent read)."""
+
+    rows: dict[int, QueueRow]
+    matching: frozenset[int]
+
+
+def rows_in_view(
+    db: Database, *, ids: Sequence[int], queue_filter: QueueFilter, actor: Actor | None = None
+) -> RowsInView:
+    """After a change to these referrals: their lines (today's clock from the filter) and which the view holds.
+
+    One read, so the queue decides in one worker job whether it repaints the rows or reloads (its membership
+    changed).
+    """
+    with db.read() as session:
+        _may_view(session, actor)
+        rows = repo.queue_rows(session, list(ids), clock=queue_filter.clock)
+        return RowsInView(rows, frozenset(repo.matching_ids(session, list(ids), queue_filter)))
 
 
 def counts(db: Database, *, actor: Actor | None = None, clock: RttClock | None = None) -> QueueCounts:

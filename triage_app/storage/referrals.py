@@ -592,6 +592,14 @@ def queue_ids(
         cursor.close()
 
 
+def matching_ids(session: Session, ids: Sequence[int], queue_filter: QueueFilter) -> set[int]:
+    """Which of these referrals the filter holds: a view tells from it whether a change moved rows in or out."""
+    if not ids:
+        return set()
+    query = select(col(ReferralRow.id)).where(col(ReferralRow.id).in_(list(ids)), *queue_conditions(queue_filter))
+    return set(session.execute(query).scalars())
+
+
 def _driver_values(compiled: Any, dialect: sa.Dialect) -> dict[str, Any]:
     """The statement's parameters as its driver takes them: each through its type's bind processor, as
     SQLAlchemy would (a date becomes ISO text for SQLite rather than relying on sqlite3's deprecated adapter)."""
