@@ -317,7 +317,7 @@ def test_approval_and_reassessment_commit_together_or_not_at_all(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full while writing the audit event")
 
-    monkeypatch.setattr(rules_service, "record_event", broken)  # the last write of the approval's transaction
+    monkeypatch.setattr(rules_service, "audit", broken)  # the last write of the approval's transaction
     with pytest.raises(RuntimeError, match="disk full"):
         approve_rules(db, actor=admin, proposed=edited("spd-2027.1", REDIRECT_ALL), as_of=AS_OF)
     assert current(db) == before and len(approvals(db)) == 1 and rules_in_force(db).version == "spd-2026.2"

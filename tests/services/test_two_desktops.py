@@ -207,7 +207,7 @@ def test_two_desktops_register_the_same_patient(
     same_day: bool,
 ) -> None:
     # the first registration waits at its audit event: its referral is stored, not yet committed
-    pause_first_at(monkeypatch, referral_services, "record_event", desktops)
+    pause_first_at(monkeypatch, referral_services, "audit", desktops)
     first = referral(7, received_on="2026-10-20")
     second = referral(7, received_on="2026-10-20" if same_day else "2026-10-27")
     desktops.run(
@@ -263,7 +263,7 @@ def test_two_consultants_record_an_outcome_at_once(
 ) -> None:
     referral_id, meeting_id = listed_referral(db, admin, coordinator, consultant, rules)
     # the first consultant's outcome waits at its audit event: recorded on the case, not yet committed
-    pause_first_at(monkeypatch, meetings, "record_event", desktops)
+    pause_first_at(monkeypatch, meetings, "audit", desktops)
 
     def record(on: Database, actor: Actor, outcome: str, rationale: str) -> None:
         meetings.record_outcome(
@@ -302,7 +302,7 @@ def test_accepting_for_spd_while_an_edit_lapses_the_decision_is_refused(
     referral_id, meeting_id = listed_referral(db, admin, coordinator, consultant, rules)
     detail = get_referral(db, referral_id=referral_id)
     # the edit waits at its first audit event, inside its transaction; the lapse follows in the same transaction
-    pause_first_at(monkeypatch, referral_services, "record_event", desktops)
+    pause_first_at(monkeypatch, referral_services, "audit", desktops)
     desktops.run(
         lambda: update_referral(
             other_desktop,
@@ -348,7 +348,7 @@ def test_two_coordinators_add_cases_to_one_meeting(
     first, second = (ready_referral(db, admin, consultant, rules, serial) for serial in (1, 2))
     meeting_id = new_meeting(db, coordinator)
     # the first coordinator's case waits at its audit event: numbered and stored, not yet committed
-    pause_first_at(monkeypatch, meetings, "record_event", desktops)
+    pause_first_at(monkeypatch, meetings, "audit", desktops)
     waited = desktops.run(
         lambda: meetings.add_case(other_desktop, actor=coordinator, meeting_id=meeting_id, referral_id=first),
         lambda: meetings.add_case(db, actor=coordinator, meeting_id=meeting_id, referral_id=second),
@@ -375,7 +375,7 @@ def test_two_coordinators_list_the_same_referral_on_two_meetings(
     referral_id = ready_referral(db, admin, consultant, rules, serial=1)
     first, second = new_meeting(db, coordinator), new_meeting(db, coordinator, date(2026, 12, 10))
     # the first listing waits at its audit event: the referral is listed, not yet committed
-    pause_first_at(monkeypatch, meetings, "record_event", desktops)
+    pause_first_at(monkeypatch, meetings, "audit", desktops)
     desktops.run(
         lambda: meetings.add_case(other_desktop, actor=coordinator, meeting_id=first, referral_id=referral_id),
         lambda: meetings.add_case(db, actor=coordinator, meeting_id=second, referral_id=referral_id),

@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from triage_app.logs import LOG_FILENAME
+from triage_app.services.auditing import audit
 from triage_app.services.maintenance import backup_now as backup_now  # moved there; re-exported for callers
 from triage_app.services.permissions import AUDIT_VERIFY, authorize
 from triage_app.services.users import Actor
@@ -23,7 +24,6 @@ from triage_app.storage.audit import (
     log_files,
     read_database_id,
     read_logged_heads,
-    record_event,
     verify_chain,
     verify_referrals,
 )
@@ -200,13 +200,13 @@ def audit_queue_export(
         )
         return "recorded in the app log only, not in the audit trail, because the database is read-only"
     with db.write() as session:
-        record_event(
+        audit(
             session,
-            user_login=actor.login,
-            action="export",
-            entity="queue",
-            entity_id=None,
-            changes={
+            actor,
+            "export",
+            "queue",
+            None,
+            {
                 "format": [None, what],
                 "referrals": [None, len(referral_ids)],
                 "referral_ids": [None, referral_ids],

@@ -27,10 +27,10 @@ from triage_app.domain.demo import synthetic_referral
 from triage_app.domain.parsing import parse_referral
 from triage_app.domain.rules import Rules
 from triage_app.domain.scoring import assess
+from triage_app.services.auditing import audit
 from triage_app.services.errors import ServiceError
 from triage_app.services.permissions import LOAD_DEMO, authorize
 from triage_app.services.users import Actor
-from triage_app.storage.audit import record_event
 from triage_app.storage.bulk import bulk_insert
 from triage_app.storage.engine import Database
 from triage_app.storage.models import AuditEventRow, ReferralRow
@@ -138,13 +138,13 @@ def load_demo(
             authorize(actor, LOAD_DEMO, session=session)
             _refuse_real_referrals(session)  # again, in the transaction that inserts: nothing entered since
             ids = bulk_insert(session, items=items, user_id=actor.user_id)
-            record_event(
+            audit(
                 session,
-                user_login=actor.login,
-                action=DEMO_EVENT,
-                entity="referral",
-                entity_id=None,
-                changes={"count": [None, len(ids)], "first_id": [None, ids[0]], "last_id": [None, ids[-1]]},
+                actor,
+                DEMO_EVENT,
+                "referral",
+                None,
+                {"count": [None, len(ids)], "first_id": [None, ids[0]], "last_id": [None, ids[-1]]},
             )
         added += size
         if progress is not None:

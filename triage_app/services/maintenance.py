@@ -40,10 +40,11 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from triage_app.domain.workflow import ROLES
+from triage_app.services.auditing import audit
 from triage_app.services.errors import PermissionDenied, ServiceError
 from triage_app.services.permissions import BACKUP, CHECK_DATABASE, RESTORE_BACKUP, action, authorize
 from triage_app.services.users import Actor
-from triage_app.storage.audit import ACCEPTED_MARK, record_event
+from triage_app.storage.audit import ACCEPTED_MARK
 from triage_app.storage.backup import (
     ManifestEntry,
     VerifiedBackup,
@@ -176,13 +177,13 @@ def take_verified_backup(
         return made
     try:
         with db.write() as session:
-            record_event(
+            audit(
                 session,
-                user_login=actor.login,
-                action="backup",
-                entity="database",
-                entity_id=None,
-                changes={
+                actor,
+                "backup",
+                "database",
+                None,
+                {
                     "file": [None, made.path.name],
                     "sha256": [None, made.entry.sha256],
                     "row_counts": [None, made.entry.row_counts],
@@ -745,9 +746,7 @@ def _record_restore(db_path: Path, *, login: str, changes: dict[str, object]) ->
     try:
         migrate(database, backup_dir=None)  # the backup itself is the copy from before any upgrade
         with database.write() as session:
-            record_event(
-                session, user_login=login, action="restore", entity="database", entity_id=None, changes=changes
-            )
+            audit(session, login, "restore", "database", None, changes)
         from triage_app.storage.audit import read_database_id
 
         with database.read() as session:

@@ -36,6 +36,8 @@ from triage_app.domain.meetings import (
 )
 from triage_app.domain.rules import Rules
 from triage_app.domain.workflow import DISCUSSED, LISTED, READY_FOR_MDT
+from triage_app.services.auditing import audit
+from triage_app.services.changes import Changes
 from triage_app.services.errors import NotFound, ServiceError
 from triage_app.services.permissions import (
     AMEND_OUTCOME,
@@ -45,10 +47,8 @@ from triage_app.services.permissions import (
     VIEW_MEETINGS,
     authorize,
 )
-from triage_app.services.changes import Changes
 from triage_app.services.users import Actor, limited_text
 from triage_app.storage import referrals as repo
-from triage_app.storage.audit import record_event
 from triage_app.storage.engine import Database
 from triage_app.storage.models import (
     AppSetting,
@@ -196,13 +196,13 @@ def create_meeting(
         assert meeting.id is not None
         for name, role in attendees:
             session.add(MeetingAttendeeRow(meeting_id=meeting.id, name=name, mdt_role=role))
-        record_event(
+        audit(
             session,
-            user_login=actor.login,
-            action="create",
-            entity="meeting",
-            entity_id=meeting.id,
-            changes={
+            actor,
+            "create",
+            "meeting",
+            meeting.id,
+            {
                 "date": [None, meeting_date.isoformat()],
                 "time": [None, time_text],
                 "place": [None, meeting.place],
@@ -233,14 +233,7 @@ def set_capacity(db: Database, *, actor: Actor, cases: int) -> None:
         setting = session.get(AppSetting, CAPACITY_KEY)
         before = setting.value if setting else str(DEFAULT_CAPACITY)
         session.merge(AppSetting(key=CAPACITY_KEY, value=str(cases)))
-        record_event(
-            session,
-            user_login=actor.login,
-            action="update",
-            entity="setting",
-            entity_id=CAPACITY_KEY,
-            changes={"value": [before, str(cases)]},
-        )
+        audit(session, actor, "update", "setting", CAPACITY_KEY, {"value": [before, str(cases)]})
 
 
 def list_meetings(
@@ -443,13 +436,13 @@ def add_case(db: Database, *, actor: Actor, meeting_id: int, referral_id: int) -
         if referral is None:
             raise NotFound(f"referral {referral_id} does not exist")
         case = _add(session, actor, meeting, referral)
-        record_event(
+        audit(
             session,
-            user_login=actor.login,
-            action="meeting_add_case",
-            entity="meeting",
-            entity_id=meeting_id,
-            changes={"referral_id": [None, referral_id], "late_addition": [None, case.late_addition]},
+            actor,
+            "meeting_add_case",
+            "meeting",
+            meeting_id,
+            {"referral_id": [None, referral_id], "late_addition": [None, case.late_addition]},
         )
         return Changes(referral_ids=frozenset({referral_id}), meetings=True)
 
@@ -466,14 +459,7 @@ def remove_case(db: Database, *, actor: Actor, meeting_id: int, referral_id: int
         referral = repo.get_referral_row(session, referral_id)
         assert referral is not None
         _set_referral(session, actor, referral, status=READY_FOR_MDT, meeting_id=None, note="removed from the MDT list")
-        record_event(
-            session,
-            user_login=actor.login,
-            action="meeting_remove_case",
-            entity="meeting",
-            entity_id=meeting_id,
-            changes={"referral_id": [referral_id, None]},
-        )
+        audit(session, actor, "meeting_remove_case", "meeting", meeting_id, {"referral_id": [referral_id, None]})
         return Changes(referral_ids=frozenset({referral_id}), meetings=True)
 
 
@@ -513,14 +499,7 @@ def fill_to_capacity(db: Database, *, actor: Actor, meeting_id: int) -> list[int
             assert referral is not None
             _add(session, actor, meeting, referral)
             added.append(referral_id)
-        record_event(
-            session,
-            user_login=actor.login,
-            action="meeting_fill",
-            entity="meeting",
-            entity_id=meeting_id,
-            changes={"added": [None, added]},
-        )
+        audit(session, actor, "meeting_fill", "meeting", meeting_id, {"added": [None, added]})
         return added
 
 
@@ -536,14 +515,7 @@ def reorder(db: Database, *, actor: Actor, meeting_id: int, referral_ids: Sequen
         for position, referral_id in enumerate(referral_ids, start=1):
             cases[referral_id].position = position
             session.add(cases[referral_id])
-        record_event(
-            session,
-            user_login=actor.login,
-            action="meeting_reorder",
-            entity="meeting",
-            entity_id=meeting_id,
-            changes={"order": [before, list(referral_ids)]},
-        )
+        audit(session, actor, "meeting_reorder", "meeting", meeting_id, {"order": [before, list(referral_ids)]})
 
 
 def circulate(db: Database, *, actor: Actor, meeting_id: int) -> None:
@@ -556,14 +528,7 @@ def circulate(db: Database, *, actor: Actor, meeting_id: int) -> None:
         meeting.circulated_at = utc_now()
         meeting.version += 1
         session.add(meeting)
-        record_event(
-            session,
-            user_login=actor.login,
-            action="meeting_circulate",
-            entity="meeting",
-            entity_id=meeting_id,
-            changes={"status": [before, CIRCULATED]},
-        )
+        audit(session, actor, "meeting_circulate", "meeting", meeting_id, {"status": [before, CIRCULATED]})
 
 
 def _next_open_meeting(session: Session, after: MeetingRow) -> MeetingRow | None:
@@ -620,13 +585,13 @@ def cancel_meeting(db: Database, *, actor: Actor, meeting_id: int) -> dict[int, 
         meeting.status = CANCELLED
         meeting.version += 1
         session.add(meeting)
-        record_event(
+        audit(
             session,
-            user_login=actor.login,
-            action="meeting_cancel",
-            entity="meeting",
-            entity_id=meeting_id,
-            changes={"status": [PLANNED, CANCELLED], "moved": [None, {str(k): v for k, v in moved.items()}]},
+            actor,
+            "meeting_cancel",
+            "meeting",
+            meeting_id,
+            {"status": [PLANNED, CANCELLED], "moved": [None, {str(k): v for k, v in moved.items()}]},
         )
         return moved
 
@@ -775,13 +740,13 @@ def record_outcome(
                     changed_by=actor.user_id,
                 )
             )
-        record_event(
+        audit(
             session,
-            user_login=actor.login,
-            action="meeting_outcome_amended" if before is not None else "meeting_outcome",
-            entity="meeting_case",
-            entity_id=case.id,
-            changes={
+            actor,
+            "meeting_outcome_amended" if before is not None else "meeting_outcome",
+            "meeting_case",
+            case.id,
+            {
                 "referral_id": [None, referral_id],
                 "outcome": [before, outcome],
                 "rationale": [case.rationale if before is not None else None, rationale],
@@ -879,13 +844,13 @@ def audit_export(
     """
     with db.write() as session:
         for file_name in file_names:
-            record_event(
+            audit(
                 session,
-                user_login=actor.login,
-                action="export",
-                entity="meeting",
-                entity_id=meeting_id,
-                changes={"what": [None, what], "file": [None, file_name], "pseudonymised": [None, pseudonymised]},
+                actor,
+                "export",
+                "meeting",
+                meeting_id,
+                {"what": [None, what], "file": [None, file_name], "pseudonymised": [None, pseudonymised]},
             )
         if publish is not None:
             publish()

@@ -24,6 +24,7 @@ from triage_app.domain.referral import Referral, field_label, flatten_fields, fo
 from triage_app.domain.rules import Rules
 from triage_app.domain.scoring import Assessment, assess, outcome_words
 from triage_app.domain.workflow import CLOSED, DISCUSSED, LISTED, RECEIVED, TRIAGEABLE
+from triage_app.services.auditing import audit
 from triage_app.services.changes import Changes
 from triage_app.services.errors import (
     ConflictError,
@@ -47,7 +48,6 @@ from triage_app.services.permissions import (
 from triage_app.services.rules_guard import RulesChanged, require_rules_in_force
 from triage_app.services.users import Actor
 from triage_app.storage import referrals as repo
-from triage_app.storage.audit import record_event
 from triage_app.storage.engine import Database, DatabaseError
 from triage_app.storage.models import (
     AppUser,
@@ -189,13 +189,13 @@ def register_referral(
         row = repo.insert_referral(session, referral=referral, user_id=actor.user_id, status=RECEIVED)
         assert row.id is not None
         repo.store_assessment(session, referral_id=row.id, assessment=assessment, user_id=actor.user_id)
-        record_event(
+        audit(
             session,
-            user_login=actor.login,
-            action="create",
-            entity="referral",
-            entity_id=row.id,
-            changes={path: [None, value] for path, value in _audit_fields(referral).items() if value is not None}
+            actor,
+            "create",
+            "referral",
+            row.id,
+            {path: [None, value] for path, value in _audit_fields(referral).items() if value is not None}
             | {"outcome": [None, assessment.outcome], "rules_version": [None, rules.version]}
             | confirmations,
         )
@@ -256,13 +256,13 @@ def apply_assessment(session: Any, *, actor: Actor, referral_id: int, assessment
             referral_id=referral_id, from_status=before, to_status=after, note=note, changed_by=actor.user_id
         )
     )
-    record_event(
+    audit(
         session,
-        user_login=actor.login,
-        action="triage_lapsed",
-        entity="referral",
-        entity_id=referral_id,
-        changes={
+        actor,
+        "triage_lapsed",
+        "referral",
+        referral_id,
+        {
             "decided_outcome": [row.decided_outcome, None],
             "outcome": [row.decision_basis, assessment.outcome],
             "status": [before, after],
@@ -339,13 +339,13 @@ def update_referral(
             raise ConflictError.from_version_conflict(conflict) from None
         if own:
             confirmations["identity_changed"] = [{d.field: d.stored for d in own}, {d.field: d.given for d in own}]
-        record_event(
+        audit(
             session,
-            user_login=actor.login,
-            action="update",
-            entity="referral",
-            entity_id=referral_id,
-            changes=diff | {"version": [expected_version, version]} | confirmations,
+            actor,
+            "update",
+            "referral",
+            referral_id,
+            diff | {"version": [expected_version, version]} | confirmations,
         )
         if apply_assessment(session, actor=actor, referral_id=referral_id, assessment=assessment) is not None:
             version += 1
@@ -764,13 +764,13 @@ def reassess_in_transaction(
         assessment = assess(referral, rules, as_of)
         if apply_assessment(session, actor=actor, referral_id=referral_id, assessment=assessment) is not None:
             lapsed.append(referral_id)
-        record_event(
+        audit(
             session,
-            user_login=actor.login,
-            action="reassess",
-            entity="referral",
-            entity_id=referral_id,
-            changes={"rules_version": [None, rules.version], "outcome": [None, assessment.outcome]},
+            actor,
+            "reassess",
+            "referral",
+            referral_id,
+            {"rules_version": [None, rules.version], "outcome": [None, assessment.outcome]},
         )
         done.append(referral_id)
     return Reassessment(tuple(done), tuple(lapsed))

@@ -18,6 +18,7 @@ from sqlmodel import Session, col
 
 from triage_app.domain.rules import ApprovedRules, RulesFileError, RulesText, parse_rules_text
 from triage_app.domain.rules_changes import describe_changes, sha_prefix
+from triage_app.services.auditing import audit
 from triage_app.services.errors import ServiceError
 from triage_app.services.permissions import APPROVE_RULES, VIEW_RULES, authorize
 from triage_app.services.referrals import Reassessment, count_reassessable, reassess_in_transaction
@@ -25,7 +26,6 @@ from triage_app.services.rules_guard import RulesChanged as RulesChanged  # call
 from triage_app.services.rules_guard import require_rules_in_force as require_rules_in_force
 from triage_app.services.users import Actor, active_admins_query
 from triage_app.storage import rules as repo
-from triage_app.storage.audit import record_event
 from triage_app.storage.engine import Database
 from triage_app.storage.models import AppUser, ReferralRow, UserRole
 
@@ -190,9 +190,7 @@ def _approve_in_transaction(
     changes.update({key: [None, value] for key, value in details.items()})
     changes["reassessed"] = [None, len(done.referral_ids)]
     changes["decisions_lapsed"] = [None, len(done.lapsed)]
-    record_event(
-        session, user_login=approver.login, action="approve", entity="rules", entity_id=inserted.id, changes=changes
-    )
+    audit(session, approver, "approve", "rules", inserted.id, changes)
     return inserted, done
 
 

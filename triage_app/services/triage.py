@@ -27,6 +27,8 @@ from triage_app.domain.workflow import (
     move_needs_reason,
     move_rule,
 )
+from triage_app.services.auditing import audit
+from triage_app.services.changes import Changes
 from triage_app.services.errors import ConflictError, InvalidTransition, NotFound, ServiceError
 from triage_app.services.permissions import (
     CONFIRM_TRIAGE,
@@ -35,10 +37,8 @@ from triage_app.services.permissions import (
     authorize,
     status_move_action,
 )
-from triage_app.services.changes import Changes
 from triage_app.services.users import Actor, limited_text
 from triage_app.storage import referrals as repo
-from triage_app.storage.audit import record_event
 from triage_app.storage.engine import Database
 from triage_app.storage.models import MeetingCaseRow, ReferralRow, StatusChangeRow, TriageDecisionRow
 
@@ -161,13 +161,13 @@ def decide_triage(
                     changed_by=actor.user_id,
                 )
             )
-        record_event(
+        audit(
             session,
-            user_login=actor.login,
-            action=f"triage_{decision}",
-            entity="referral",
-            entity_id=referral_id,
-            changes={
+            actor,
+            f"triage_{decision}",
+            "referral",
+            referral_id,
+            {
                 "outcome": [row.outcome, outcome],
                 "status": [before_status, target],
                 "reason": [None, reason],
@@ -243,13 +243,13 @@ def change_status(
         session.add(change)
         session.flush()
         assert change.id is not None
-        record_event(
+        audit(
             session,
-            user_login=actor.login,
-            action="status_change",
-            entity="referral",
-            entity_id=referral_id,
-            changes={"status": [before, status], "note": [None, note], "version": [expected_version, version]},
+            actor,
+            "status_change",
+            "referral",
+            referral_id,
+            {"status": [before, status], "note": [None, note], "version": [expected_version, version]},
         )
         return DecisionResult(change.id, version, status, Changes(referral_ids=frozenset({referral_id})))
 

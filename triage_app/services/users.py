@@ -11,9 +11,9 @@ from sqlmodel import Session, col
 
 from triage_app.domain.referral import NAME_LENGTH, text_problem
 from triage_app.domain.workflow import ADMIN, ROLES
+from triage_app.services.auditing import audit
 from triage_app.services.errors import NotFound, PermissionDenied, ServiceError
 from triage_app.services.permissions import MANAGE_USERS, RENAME_SELF, VIEW_USERS, authorize
-from triage_app.storage.audit import record_event
 from triage_app.storage.engine import Database
 from triage_app.storage.models import AppUser, UserRole
 
@@ -130,13 +130,13 @@ def sign_in(db: Database, *, login: str, display_name: str | None = None) -> Act
             assert user.id is not None
             for role in ROLES:
                 session.add(UserRole(user_id=user.id, role=role))
-            record_event(
+            audit(
                 session,
-                user_login=login,
-                action="create",
-                entity="user",
-                entity_id=user.id,
-                changes={"login": [None, login], "roles": [None, list(ROLES)], "first_run": [None, True]},
+                login,
+                "create",
+                "user",
+                user.id,
+                {"login": [None, login], "roles": [None, list(ROLES)], "first_run": [None, True]},
             )
         if not user.is_active:
             raise UnknownUser(f"The user '{login}' has been deactivated. Ask an administrator.")
@@ -170,13 +170,13 @@ def add_user(
         assert user.id is not None
         for role in sorted(chosen):
             session.add(UserRole(user_id=user.id, role=role))
-        record_event(
+        audit(
             session,
-            user_login=actor.login,
-            action="create",
-            entity="user",
-            entity_id=user.id,
-            changes={
+            actor,
+            "create",
+            "user",
+            user.id,
+            {
                 "login": [None, login],
                 "display_name": [None, user.display_name],
                 "roles": [None, sorted(chosen)],
@@ -199,14 +199,7 @@ def set_roles(db: Database, *, actor: Actor, login: str, roles: Iterable[str]) -
         session.execute(delete(UserRole).where(col(UserRole.user_id) == user.id))
         for role in sorted(chosen):
             session.add(UserRole(user_id=user.id, role=role))
-        record_event(
-            session,
-            user_login=actor.login,
-            action="update",
-            entity="user",
-            entity_id=user.id,
-            changes={"roles": [sorted(before), sorted(chosen)]},
-        )
+        audit(session, actor, "update", "user", user.id, {"roles": [sorted(before), sorted(chosen)]})
         session.flush()
         return _actor(session, user)
 
@@ -224,14 +217,7 @@ def set_display_name(db: Database, *, actor: Actor, login: str, display_name: st
         before = user.display_name
         user.display_name = name
         session.add(user)
-        record_event(
-            session,
-            user_login=actor.login,
-            action="update",
-            entity="user",
-            entity_id=user.id,
-            changes={"display_name": [before, name]},
-        )
+        audit(session, actor, "update", "user", user.id, {"display_name": [before, name]})
 
 
 def set_active(db: Database, *, actor: Actor, login: str, active: bool) -> None:
@@ -249,14 +235,7 @@ def set_active(db: Database, *, actor: Actor, login: str, active: bool) -> None:
             _keep_an_active_admin(session, user, "deactivate")
         user.is_active = active
         session.add(user)
-        record_event(
-            session,
-            user_login=actor.login,
-            action="update",
-            entity="user",
-            entity_id=user.id,
-            changes={"is_active": [before, active]},
-        )
+        audit(session, actor, "update", "user", user.id, {"is_active": [before, active]})
 
 
 def list_users(db: Database, *, actor: Actor | None = None) -> list[tuple[AppUser, frozenset[str]]]:
