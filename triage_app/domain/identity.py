@@ -10,38 +10,25 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
+from triage_app.domain.fields import identity_minimum
 from triage_app.domain.formats import format_date
 from triage_app.domain.parsing import FieldError
 from triage_app.domain.referral import Referral, field_label, format_nhs_number
 
-#: Fields without which a referral is not stored (safety.md, "The right patient").
-IDENTITY_MINIMUM: Final = (
-    "patient.nhs_number",
-    "patient.family_name",
-    "patient.given_name",
-    "patient.date_of_birth",
-    "received_on",
-    "referrer.name",
-)
+#: Fields without which a referral is not stored (safety.md, "The right patient"): their `identity` in the
+#: table of fields (domain.fields) says which, and in which order they are asked for.
+IDENTITY_MINIMUM: Final = identity_minimum()
 
 
 def missing_identity(referral: Referral) -> list[FieldError]:
     """One error per missing identity field, each named; empty when the referral can be stored."""
-    values = {
-        "patient.nhs_number": referral.patient.nhs_number,
-        "patient.family_name": referral.patient.family_name,
-        "patient.given_name": referral.patient.given_name,
-        "patient.date_of_birth": referral.patient.date_of_birth,
-        "received_on": referral.received_on,
-        "referrer.name": referral.referrer.name,
-    }
     return [
         FieldError(
             path,
             f"{field_label(path)} is needed to store a referral (part of the identity minimum that makes sure it is the right patient)",
         )
-        for path in IDENTITY_MINIMUM
-        if values[path] is None
+        for path in identity_minimum()
+        if referral.value(path) is None
     ]
 
 

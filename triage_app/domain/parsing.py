@@ -13,32 +13,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from triage_app.domain.fields import FieldSpec, groups
 from triage_app.domain.nhs_number import nhs_number_problem, normalise_nhs_number
 from triage_app.domain.referral import (
-    AETIOLOGIES,
-    BONT_GUIDANCE,
-    BONT_RESPONSES,
-    CONDITIONS,
-    DISTRIBUTIONS,
-    LIST_LIMITS,
     NUMBER_RANGES,
-    ORAL_OUTCOMES,
-    PHENOTYPE_COMPONENTS,
-    PHYSIO_OUTCOMES,
-    REFERRER_ROLES,
-    SEXES,
-    BotulinumToxin,
-    Diagnosis,
-    History,
     Onset,
-    OralMedication,
-    Patient,
-    Phenotype,
-    Physiotherapy,
     Referral,
-    Referrer,
-    Severity,
+    build_referral,
     describe_number,
+    make_item,
     number_problem,
     text_problem,
 )
@@ -68,36 +51,6 @@ class ReferralInputError(ValueError):
         self.errors = errors
 
 
-_TOP_KEYS = frozenset(
-    {
-        "external_id",
-        "received_on",
-        "patient",
-        "referrer",
-        "receiving_unit_ods",
-        "diagnosis",
-        "phenotype",
-        "severity",
-        "botulinum_toxin",
-        "oral_medications",
-        "physiotherapy",
-        "history",
-        "clinical_question",
-    }
-)
-_SECTION_KEYS: dict[str, frozenset[str]] = {
-    "patient": frozenset({"nhs_number", "family_name", "given_name", "date_of_birth", "sex", "hospital_number"}),
-    "referrer": frozenset({"name", "role", "organisation_ods"}),
-    "diagnosis": frozenset({"condition", "aetiology", "distribution", "onset", "specialist_confirmed"}),
-    "phenotype": frozenset({"components", "head_tremor"}),
-    "severity": frozenset({"twstrs_total", "twstrs_pain", "tsui"}),
-    "botulinum_toxin": frozenset({"cycles", "guidance", "response", "immunoresistance_tested"}),
-    "physiotherapy": frozenset({"completed", "outcome"}),
-    "history": frozenset(
-        {"dysphagia", "prior_neck_surgery", "congenital_head_or_spine_abnormality", "cervical_spine_disease"}
-    ),
-}
-_MEDICATION_KEYS = frozenset({"drug", "outcome"})
 _EMPTY: Mapping[str, Any] = {}
 #: More digits than this and a JSON integer is kept as an `OversizedNumber` (Python refuses to read more than
 #: 4,300 digits, and no field takes anything near even this many).
@@ -178,7 +131,7 @@ class _Reader:
         if not isinstance(value, dict):
             self.fail(key, f"must be an object with the {key.replace('_', ' ')} fields, not {_kind(value)}")
             return _EMPTY
-        allowed = _SECTION_KEYS[key]
+        allowed = frozenset(spec.key for spec in groups()[key])
         for unknown in value.keys() - allowed:
             self.fail(
                 f"{key}.{_key_name(unknown)}",
@@ -225,7 +178,7 @@ class _Reader:
         return None
 
     def whole(self, data: Mapping[str, Any], key: str, path: str) -> int | None:
-        """A whole number within the field's range (`NUMBER_RANGES`): never a float, nan, or 5,000 digits."""
+        """A whole number within the field's range (its table entry): never a float, nan, or 5,000 digits."""
         value = data.get(key)
         if value is None:
             return None
@@ -259,6 +212,100 @@ class _Reader:
             self.fail(path, f"'{_clip(value)}' is not an ODS code: it must be 3 to 9 letters and digits")
             return None
         return value.upper()
+
+    def read(self, spec: FieldSpec, data: Mapping[str, Any], path: str) -> Any:
+        """The value of the field `spec` (at `path`) in `data`, read by its kind; None when absent or wrong."""
+        key, kind = spec.key, spec.kind
+        if kind == "text":
+            return self.text(data, key, path)
+        if kind == "nhs_number":
+            return self.nhs_number(data, key, path)
+        if kind == "ods":
+            return self.ods(data, key, path)
+        if kind == "date":
+            return self.day(data, key, path)
+        if kind == "month_or_date":
+            return self.onset(data, key, path)
+        if kind == "choice":
+            return self.choice(data, key, path, spec.values)
+        if kind == "flag":
+            return self.flag(data, key, path)
+        if kind == "whole":
+            return self.whole(data, key, path)
+        if kind == "components":
+            return self.components(spec, data.get(key))
+        return self.items(spec, data.get(key))
+
+    def nhs_number(self, data: Mapping[str, Any], key: str, path: str) -> str | None:
+        value = self.text(data, key, path)
+        if value is None:
+            return None
+        problem = nhs_number_problem(value)
+        if problem is not None:
+            self.fail(path, problem)
+            return None
+        return normalise_nhs_number(value)
+
+    def onset(self, data: Mapping[str, Any], key: str, path: str) -> Onset | None:
+        text = self.text(data, key, path, limit=_FORM_CHECKED_LENGTH)
+        if text is None:
+            return None
+        onset = _parse_onset(text)
+        if onset is None:
+            self.fail(path, f"'{_clip(text)}' is not a date: write it as YYYY-MM or YYYY-MM-DD")
+        return onset
+
+    def components(self, spec: FieldSpec, raw: object) -> tuple[str, ...] | None:
+        """A list of distinct choices, in the order given."""
+        if raw is None:
+            return None
+        if not isinstance(raw, list):
+            self.fail(spec.path, f"must be a list of {spec.list_noun}, not {_kind(raw)}")
+            return None
+        if self.too_many(raw, spec):
+            return None
+        seen: dict[str, None] = {}
+        for index, item in enumerate(raw):
+            path = f"{spec.path}[{index}]"
+            if not isinstance(item, str):
+                self.fail(path, f"must be text, not {_kind(item)}")
+            elif item.strip() not in spec.values:
+                self.fail(path, f"'{_printable(_clip(item))}' is not {spec.item_noun}: {_listing(spec.values)}")
+            else:
+                seen[item.strip()] = None
+        return tuple(seen)
+
+    def items(self, spec: FieldSpec, raw: object) -> tuple[Any, ...] | None:
+        """A repeated group: each item an object read by the list's sub-table."""
+        if raw is None:
+            return None
+        if not isinstance(raw, list):
+            self.fail(spec.path, f"must be a list of {spec.list_noun}, not {_kind(raw)}")
+            return None
+        if self.too_many(raw, spec):
+            return None
+        keys = [item.key for item in spec.items]
+        items = []
+        for index, item in enumerate(raw):
+            path = f"{spec.path}[{index}]"
+            if not isinstance(item, dict):
+                self.fail(path, f"must be an object with {', '.join(keys[:-1])} and {keys[-1]}, not {_kind(item)}")
+                continue
+            for unknown in item.keys() - set(keys):
+                self.fail(
+                    f"{path}.{_key_name(unknown)}", f"is not a field of {spec.item_noun} (expected {', '.join(keys)})"
+                )
+            self.refuse_duplicates(item, f"{path}.")
+            values = {sub.key: self.read(sub, item, f"{path}.{sub.key}") for sub in spec.items}
+            items.append(make_item(spec.path, values))
+        return tuple(items)
+
+    def too_many(self, items: list[Any], spec: FieldSpec) -> bool:
+        limit = spec.max_items if spec.max_items is not None else len(items)
+        if len(items) <= limit:
+            return False
+        self.fail(spec.path, f"{limit} items at most (this one has {len(items):,})")
+        return True
 
 
 def _key_name(key: str) -> str:
@@ -317,124 +364,48 @@ def _parse_onset(text: str) -> Onset | None:
 def parse_referral(data: object, *, as_of: date) -> Referral:
     """Validate one record of the interchange format; raise `ReferralInputError` listing every problem.
 
-    `as_of` is the assessment date: a referral received after it is an input error.
+    Every field of the table (domain.fields) is read by its kind, within its limits; then the checks between
+    fields. `as_of` is the assessment date: a referral received after it is an input error.
     """
     reader = _Reader()
     if not isinstance(data, dict):
         raise ReferralInputError([FieldError("(record)", f"a referral must be a JSON object, not {_kind(data)}")])
-    for unknown in data.keys() - _TOP_KEYS:
+    table = groups()
+    top_keys = frozenset(spec.key for spec in table[""]) | (table.keys() - {""})
+    for unknown in data.keys() - top_keys:
         reader.fail(
-            _key_name(unknown), f"is not a field of a referral (expected one of: {', '.join(sorted(_TOP_KEYS))})"
+            _key_name(unknown), f"is not a field of a referral (expected one of: {', '.join(sorted(top_keys))})"
         )
     reader.refuse_duplicates(data, "")
-
-    external_id = reader.text(data, "external_id", "external_id")
-    received_on = reader.day(data, "received_on", "received_on")
-    if received_on is not None and received_on > as_of:
-        reader.fail("received_on", f"{received_on.isoformat()} is after the assessment date {as_of.isoformat()}")
-
-    patient = _read_patient(reader, reader.section(data, "patient"), received_on)
-    section = reader.section(data, "referrer")
-    referrer = Referrer(
-        name=reader.text(section, "name", "referrer.name"),
-        role=reader.choice(section, "role", "referrer.role", REFERRER_ROLES),
-        organisation_ods=reader.ods(section, "organisation_ods", "referrer.organisation_ods"),
-    )
-    receiving_unit_ods = reader.ods(data, "receiving_unit_ods", "receiving_unit_ods")
-    diagnosis = _read_diagnosis(reader, reader.section(data, "diagnosis"), patient.date_of_birth, received_on)
-    phenotype = _read_phenotype(reader, reader.section(data, "phenotype"))
-    severity = _read_severity(reader, reader.section(data, "severity"))
-    section = reader.section(data, "botulinum_toxin")
-    toxin = BotulinumToxin(
-        cycles=reader.whole(section, "cycles", "botulinum_toxin.cycles"),
-        guidance=reader.choice(section, "guidance", "botulinum_toxin.guidance", BONT_GUIDANCE),
-        response=reader.choice(section, "response", "botulinum_toxin.response", BONT_RESPONSES),
-        immunoresistance_tested=reader.flag(
-            section, "immunoresistance_tested", "botulinum_toxin.immunoresistance_tested"
-        ),
-    )
-    medications = _read_medications(reader, data.get("oral_medications"))
-    section = reader.section(data, "physiotherapy")
-    physiotherapy = Physiotherapy(
-        completed=reader.flag(section, "completed", "physiotherapy.completed"),
-        outcome=reader.choice(section, "outcome", "physiotherapy.outcome", PHYSIO_OUTCOMES),
-    )
-    section = reader.section(data, "history")
-    history = History(
-        dysphagia=reader.flag(section, "dysphagia", "history.dysphagia"),
-        prior_neck_surgery=reader.flag(section, "prior_neck_surgery", "history.prior_neck_surgery"),
-        congenital_head_or_spine_abnormality=reader.flag(
-            section, "congenital_head_or_spine_abnormality", "history.congenital_head_or_spine_abnormality"
-        ),
-        cervical_spine_disease=reader.flag(section, "cervical_spine_disease", "history.cervical_spine_disease"),
-    )
-    clinical_question = reader.text(data, "clinical_question", "clinical_question")
-
+    values: dict[str, Any] = {}
+    for group, specs in table.items():
+        section = reader.section(data, group) if group else data
+        for spec in specs:
+            values[spec.path] = reader.read(spec, section, spec.path)
+    _check_between_fields(reader, values, as_of)
     if reader.errors:
         raise ReferralInputError(sorted(reader.errors, key=lambda e: e.field))
-    return Referral(
-        external_id=external_id,
-        received_on=received_on,
-        patient=patient,
-        referrer=referrer,
-        receiving_unit_ods=receiving_unit_ods,
-        diagnosis=diagnosis,
-        phenotype=phenotype,
-        severity=severity,
-        botulinum_toxin=toxin,
-        oral_medications=medications,
-        physiotherapy=physiotherapy,
-        history=history,
-        clinical_question=clinical_question,
-    )
+    return build_referral(values)
 
 
-def _read_patient(reader: _Reader, section: Mapping[str, Any], received_on: date | None) -> Patient:
-    nhs_number = reader.text(section, "nhs_number", "patient.nhs_number")
-    if nhs_number is not None:
-        problem = nhs_number_problem(nhs_number)
-        if problem is not None:
-            reader.fail("patient.nhs_number", problem)
-            nhs_number = None
-        else:
-            nhs_number = normalise_nhs_number(nhs_number)
-    date_of_birth = reader.day(section, "date_of_birth", "patient.date_of_birth")
+def _check_between_fields(reader: _Reader, values: dict[str, Any], as_of: date) -> None:
+    """The checks that compare fields: dates in order, the TWSTRS pain within its total."""
+    received_on, date_of_birth = values["received_on"], values["patient.date_of_birth"]
+    if received_on is not None and received_on > as_of:
+        reader.fail("received_on", f"{received_on.isoformat()} is after the assessment date {as_of.isoformat()}")
     if date_of_birth is not None and received_on is not None and date_of_birth > received_on:
         reader.fail(
             "patient.date_of_birth",
             f"{date_of_birth.isoformat()} is after the date the referral was received ({received_on.isoformat()})",
         )
-    return Patient(
-        nhs_number=nhs_number,
-        family_name=reader.text(section, "family_name", "patient.family_name"),
-        given_name=reader.text(section, "given_name", "patient.given_name"),
-        date_of_birth=date_of_birth,
-        sex=reader.choice(section, "sex", "patient.sex", SEXES),
-        hospital_number=reader.text(section, "hospital_number", "patient.hospital_number"),
-    )
-
-
-def _read_diagnosis(
-    reader: _Reader, section: Mapping[str, Any], date_of_birth: date | None, received_on: date | None
-) -> Diagnosis:
-    onset_text = reader.text(section, "onset", "diagnosis.onset", limit=_FORM_CHECKED_LENGTH)
-    onset = None
-    if onset_text is not None:
-        onset = _parse_onset(onset_text)
-        if onset is None:
-            reader.fail("diagnosis.onset", f"'{_clip(onset_text)}' is not a date: write it as YYYY-MM or YYYY-MM-DD")
-        else:
-            onset_problem = _onset_problem(onset, date_of_birth, received_on)
-            if onset_problem is not None:
-                reader.fail("diagnosis.onset", onset_problem)
-                onset = None
-    return Diagnosis(
-        condition=reader.choice(section, "condition", "diagnosis.condition", CONDITIONS),
-        aetiology=reader.choice(section, "aetiology", "diagnosis.aetiology", AETIOLOGIES),
-        distribution=reader.choice(section, "distribution", "diagnosis.distribution", DISTRIBUTIONS),
-        onset=onset,
-        specialist_confirmed=reader.flag(section, "specialist_confirmed", "diagnosis.specialist_confirmed"),
-    )
+    onset = values["diagnosis.onset"]
+    if onset is not None:
+        onset_problem = _onset_problem(onset, date_of_birth, received_on)
+        if onset_problem is not None:
+            reader.fail("diagnosis.onset", onset_problem)
+    total, pain = values["severity.twstrs_total"], values["severity.twstrs_pain"]
+    if total is not None and pain is not None and pain > total:
+        reader.fail("severity.twstrs_pain", f"{pain} is more than the TWSTRS total ({total}), which includes it")
 
 
 def _onset_problem(onset: Onset, date_of_birth: date | None, received_on: date | None) -> str | None:
@@ -448,73 +419,6 @@ def _onset_problem(onset: Onset, date_of_birth: date | None, received_on: date |
     if received_on is not None and key(onset.first_day) > key(received_on):
         return f"{onset.isoformat()} is after the date the referral was received ({received_on.isoformat()})"
     return None
-
-
-def _read_phenotype(reader: _Reader, section: Mapping[str, Any]) -> Phenotype:
-    raw = section.get("components")
-    components: tuple[str, ...] | None = None
-    if raw is not None:
-        if not isinstance(raw, list):
-            reader.fail("phenotype.components", f"must be a list of Col-Cap forms, not {_kind(raw)}")
-        elif _too_many(reader, raw, "phenotype.components"):
-            pass
-        else:
-            seen: dict[str, None] = {}
-            for index, item in enumerate(raw):
-                path = f"phenotype.components[{index}]"
-                if not isinstance(item, str):
-                    reader.fail(path, f"must be text, not {_kind(item)}")
-                elif item.strip() not in PHENOTYPE_COMPONENTS:
-                    reader.fail(
-                        path, f"'{_printable(_clip(item))}' is not a Col-Cap form: {_listing(PHENOTYPE_COMPONENTS)}"
-                    )
-                else:
-                    seen[item.strip()] = None
-            components = tuple(seen)
-    return Phenotype(components=components, head_tremor=reader.flag(section, "head_tremor", "phenotype.head_tremor"))
-
-
-def _read_severity(reader: _Reader, section: Mapping[str, Any]) -> Severity:
-    total = reader.whole(section, "twstrs_total", "severity.twstrs_total")
-    pain = reader.whole(section, "twstrs_pain", "severity.twstrs_pain")
-    if total is not None and pain is not None and pain > total:
-        reader.fail("severity.twstrs_pain", f"{pain} is more than the TWSTRS total ({total}), which includes it")
-        pain = None
-    return Severity(twstrs_total=total, twstrs_pain=pain, tsui=reader.whole(section, "tsui", "severity.tsui"))
-
-
-def _read_medications(reader: _Reader, raw: object) -> tuple[OralMedication, ...] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, list):
-        reader.fail("oral_medications", f"must be a list of medications, not {_kind(raw)}")
-        return None
-    if _too_many(reader, raw, "oral_medications"):
-        return None
-    medications = []
-    for index, item in enumerate(raw):
-        path = f"oral_medications[{index}]"
-        if not isinstance(item, dict):
-            reader.fail(path, f"must be an object with drug and outcome, not {_kind(item)}")
-            continue
-        for unknown in item.keys() - _MEDICATION_KEYS:
-            reader.fail(f"{path}.{_key_name(unknown)}", "is not a field of an oral medication (expected drug, outcome)")
-        reader.refuse_duplicates(item, f"{path}.")
-        medications.append(
-            OralMedication(
-                drug=reader.text(item, "drug", f"{path}.drug"),
-                outcome=reader.choice(item, "outcome", f"{path}.outcome", ORAL_OUTCOMES),
-            )
-        )
-    return tuple(medications)
-
-
-def _too_many(reader: _Reader, items: list[Any], path: str) -> bool:
-    limit = LIST_LIMITS[path]
-    if len(items) <= limit:
-        return False
-    reader.fail(path, f"{limit} items at most (this one has {len(items):,})")
-    return True
 
 
 def parse_as_of(text: str) -> date:

@@ -6,55 +6,56 @@ and the GUI can share them without importing one another.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
-SEXES = ("female", "male", "other", "unknown")
-REFERRER_ROLES = ("gp", "neurologist", "movement_disorders_neurologist", "neurosurgeon", "other")
-SPECIALIST_REFERRER_ROLES = frozenset({"neurologist", "movement_disorders_neurologist", "neurosurgeon"})
-CONDITIONS = ("cervical_dystonia", "other")
-AETIOLOGIES = ("idiopathic", "tardive", "functional", "other_secondary")
-DISTRIBUTIONS = ("focal", "segmental", "generalised")
-PHENOTYPE_COMPONENTS = (
-    "torticollis",
-    "torticaput",
-    "laterocollis",
-    "laterocaput",
-    "anterocollis",
-    "anterocaput",
-    "retrocollis",
-    "retrocaput",
-    "lateral_shift",
-    "sagittal_shift",
+from triage_app.domain.fields import (
+    AETIOLOGIES,
+    BONT_GUIDANCE,
+    BONT_RESPONSES,
+    CONDITIONS,
+    DISTRIBUTIONS,
+    FREE_TEXT_LENGTH,
+    NAME_LENGTH,
+    ORAL_OUTCOMES,
+    PHENOTYPE_COMPONENTS,
+    PHYSIO_OUTCOMES,
+    REFERRAL_FIELDS,
+    REFERRER_ROLES,
+    SEXES,
+    SHORT_TEXT_LENGTH,
+    FieldSpec,
+    field_spec,
+    referral_fields,
 )
-BONT_GUIDANCE = ("emg", "ultrasound", "none")
-BONT_RESPONSES = ("good", "partial", "primary_non_response", "secondary_non_response", "not_tolerated")
-ORAL_OUTCOMES = ("effective", "partial", "ineffective", "not_tolerated", "contraindicated")
-PHYSIO_OUTCOMES = ("good", "partial", "no_benefit")
-HISTORY_FIELDS = ("dysphagia", "prior_neck_surgery", "congenital_head_or_spine_abnormality", "cervical_spine_disease")
+
+__all__ = [
+    "AETIOLOGIES",
+    "BONT_GUIDANCE",
+    "BONT_RESPONSES",
+    "CONDITIONS",
+    "DISTRIBUTIONS",
+    "FREE_TEXT_LENGTH",
+    "NAME_LENGTH",
+    "ORAL_OUTCOMES",
+    "PHENOTYPE_COMPONENTS",
+    "PHYSIO_OUTCOMES",
+    "REFERRER_ROLES",
+    "SEXES",
+    "SHORT_TEXT_LENGTH",
+]
+
+SPECIALIST_REFERRER_ROLES = frozenset({"neurologist", "movement_disorders_neurologist", "neurosurgeon"})
 
 # --- limits ----------------------------------------------------------------------------------------------------
-# One table for the whole app (safety.md: names 100 characters, free text 4,000; codes and identifiers shorter).
-# Parsing, the referral form, and the meetings, triage and users services all read it, so a value the form takes
-# is one the import takes, and one every agenda and letter can lay out in a few seconds.
+# Referral fields take theirs from the one table (domain.fields); the other records' fields are here. Parsing,
+# the referral form, and the meetings, triage and users services all read them, so a value the form takes is
+# one the import takes, and one every agenda and letter can lay out in a few seconds.
 
-NAME_LENGTH = 100
-FREE_TEXT_LENGTH = 4_000
-
-#: Field -> the most characters it takes (after surrounding spaces are trimmed). Referral fields by their path
-#: in the interchange format; the others by `record.field`.
-LIMITS: dict[str, int] = {
-    "external_id": 64,
-    "patient.nhs_number": 20,  # ten digits, typed with spaces or hyphens
-    "patient.family_name": NAME_LENGTH,
-    "patient.given_name": NAME_LENGTH,
-    "patient.hospital_number": 32,
-    "referrer.name": NAME_LENGTH,
-    "referrer.organisation_ods": 9,
-    "receiving_unit_ods": 9,
-    "oral_medications.drug": NAME_LENGTH,
-    "clinical_question": FREE_TEXT_LENGTH,
+#: Fields of records other than the referral, by `record.field` -> the most characters each takes.
+OTHER_LIMITS: dict[str, int] = {
     "second_referral_reason": FREE_TEXT_LENGTH,
     "meeting.place": 200,
     "meeting.video_link": 500,
@@ -69,12 +70,9 @@ LIMITS: dict[str, int] = {
     "user.login": 128,
     "user.display_name": NAME_LENGTH,
 }
-#: Any other text: a choice (`cervical_dystonia`), a date. Longer is refused before it is compared or echoed.
-SHORT_TEXT_LENGTH = 64
-#: Fields whose text may run over several lines; every other field is one line.
-MULTILINE_FIELDS = frozenset(
+#: Fields of other records whose text may run over several lines; every other field is one line.
+OTHER_MULTILINE = frozenset(
     {
-        "clinical_question",
         "second_referral_reason",
         "outcome.rationale",
         "outcome.amend_reason",
@@ -83,24 +81,62 @@ MULTILINE_FIELDS = frozenset(
         "status.note",
     }
 )
+_TEXT_KINDS = frozenset({"text", "nhs_number", "ods"})
+_V = TypeVar("_V")
+
+
+class _FromTable(Mapping[str, _V]):
+    """A read-only view of one column of the field table, read afresh on each use (a field added shows at once)."""
+
+    __slots__ = ("_read",)
+
+    def __init__(self, read: Callable[[], dict[str, _V]]) -> None:
+        self._read = read
+
+    def __getitem__(self, key: str) -> _V:
+        return self._read()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+
+def _all_specs() -> Iterator[FieldSpec]:
+    for spec in referral_fields():
+        yield spec
+        yield from spec.items
+
+
+#: Field -> the most characters it takes: text fields of the referral (from the table) and of other records.
+LIMITS: Mapping[str, int] = _FromTable(
+    lambda: {s.path: s.max_length for s in _all_specs() if s.kind in _TEXT_KINDS} | OTHER_LIMITS
+)
 #: Whole-number fields -> (lowest, highest). Every number the app stores has a range.
-NUMBER_RANGES: dict[str, tuple[int, int]] = {
-    "severity.twstrs_total": (0, 85),
-    "severity.twstrs_pain": (0, 20),
-    "severity.tsui": (0, 25),
-    "botulinum_toxin.cycles": (0, 300),  # a cycle every 3 months for 75 years
-}
+NUMBER_RANGES: Mapping[str, tuple[int, int]] = _FromTable(
+    lambda: {s.path: s.number_range for s in referral_fields() if s.number_range is not None}
+)
 #: Lists in a referral -> most items.
-LIST_LIMITS: dict[str, int] = {"oral_medications": 50, "phenotype.components": len(PHENOTYPE_COMPONENTS) * 2}
+LIST_LIMITS: Mapping[str, int] = _FromTable(
+    lambda: {s.path: s.max_items for s in referral_fields() if s.max_items is not None}
+)
+#: Leaf path -> label a coordinator reads (form labels, "missing" lists, error summaries).
+FIELD_LABELS: Mapping[str, str] = _FromTable(lambda: {s.path: s.label for s in referral_fields()})
 
 _ALLOWED_IN_MULTILINE = frozenset("\n\r\t")
 
 
 def limit_of(key: str) -> int:
-    """The most characters the field `key` takes (`LIMITS`, else `SHORT_TEXT_LENGTH`); list items share one."""
-    if key.startswith("oral_medications[") and key.endswith(".drug"):
-        key = "oral_medications.drug"
-    return LIMITS.get(key, SHORT_TEXT_LENGTH)
+    """The most characters the field `key` takes (its table entry, else `OTHER_LIMITS`, else `SHORT_TEXT_LENGTH`);
+    the items of a list share one (`oral_medications[7].drug`)."""
+    spec = field_spec(key)
+    return spec.max_length if spec is not None else OTHER_LIMITS.get(key, SHORT_TEXT_LENGTH)
+
+
+def _multiline(key: str) -> bool:
+    spec = field_spec(key)
+    return spec.multiline if spec is not None else key in OTHER_MULTILINE
 
 
 def text_problem(text: str, key: str, *, limit: int | None = None) -> str | None:
@@ -112,7 +148,7 @@ def text_problem(text: str, key: str, *, limit: int | None = None) -> str | None
     limit = limit_of(key) if limit is None else limit
     if len(text) > limit:
         return f"{limit:,} characters at most (this one has {len(text):,})"
-    multiline = key in MULTILINE_FIELDS
+    multiline = _multiline(key)
     for position, char in enumerate(text, start=1):
         code = ord(char)
         if 0xD800 <= code <= 0xDFFF:
@@ -238,60 +274,91 @@ class Referral:
     physiotherapy: Physiotherapy = field(default_factory=Physiotherapy)
     history: History = field(default_factory=History)
     clinical_question: str | None = None
+    #: (path, value) of the table's fields that have no attribute here yet (a new field, before a rule reads
+    #: it and it earns one), in the table's order; unknown (None) values are left out.
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    def value(self, path: str) -> Any:
+        """The value of the field at `path` (`patient.nhs_number`), by its attribute or from `extra`."""
+        return field_value(self, path)
 
 
-def _iso(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
+#: The objects of the interchange format and the class each is read into.
+SECTION_TYPES: dict[str, type] = {
+    "patient": Patient,
+    "referrer": Referrer,
+    "diagnosis": Diagnosis,
+    "phenotype": Phenotype,
+    "severity": Severity,
+    "botulinum_toxin": BotulinumToxin,
+    "physiotherapy": Physiotherapy,
+    "history": History,
+}
+#: The list fields and the class of their items.
+ITEM_TYPES: dict[str, type] = {"oral_medications": OralMedication}
+_ATTRIBUTES = {cls: frozenset(f.name for f in fields(cls)) for cls in (Referral, *SECTION_TYPES.values())}
+
+
+def _home(path: str) -> tuple[str, str, type | None]:
+    """(group, key, the class holding the field), the class None when the field lives in `Referral.extra`."""
+    group, _, key = path.rpartition(".")
+    cls = SECTION_TYPES.get(group) if group else Referral
+    return group, key, cls if cls is not None and key in _ATTRIBUTES[cls] else None
+
+
+def field_value(referral: Referral, path: str) -> Any:
+    """The value of the field at `path` of `referral` (None: unknown)."""
+    group, key, cls = _home(path)
+    if cls is None:
+        return dict(referral.extra).get(path)
+    return getattr(getattr(referral, group) if group else referral, key)
+
+
+def build_referral(values: Mapping[str, Any]) -> Referral:
+    """A referral from field path -> value (each already valid); fields not given are unknown."""
+    top: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {}
+    extra: list[tuple[str, Any]] = []
+    for path, value in values.items():
+        group, key, cls = _home(path)
+        if cls is None:
+            if value is not None:
+                extra.append((path, value))
+        elif group:
+            sections.setdefault(group, {})[key] = value
+        else:
+            top[key] = value
+    built = {group: SECTION_TYPES[group](**kwargs) for group, kwargs in sections.items()}
+    return Referral(**top, **built, extra=tuple(extra))
+
+
+def make_item(list_path: str, values: Mapping[str, Any]) -> Any:
+    """One item of the list field `list_path` (an `OralMedication`) from its key -> value."""
+    return ITEM_TYPES[list_path](**values)
+
+
+def to_interchange(spec: FieldSpec, value: Any) -> Any:
+    """A field's value as the interchange format writes it (dates and onsets as text, lists as lists)."""
+    if value is None:
+        return None
+    if spec.kind in ("date", "month_or_date"):
+        return value.isoformat()
+    if spec.kind == "components":
+        return list(value)
+    if spec.kind == "list":
+        return [{item.key: getattr(entry, item.key) for item in spec.items} for entry in value]
+    return value
 
 
 def referral_to_json(referral: Referral) -> dict[str, Any]:
-    """The referral in the interchange format (every key present, unknowns as null)."""
-    p, r, d = referral.patient, referral.referrer, referral.diagnosis
-    ph, s, b = referral.phenotype, referral.severity, referral.botulinum_toxin
-    pt, h = referral.physiotherapy, referral.history
-    return {
-        "external_id": referral.external_id,
-        "received_on": _iso(referral.received_on),
-        "patient": {
-            "nhs_number": p.nhs_number,
-            "family_name": p.family_name,
-            "given_name": p.given_name,
-            "date_of_birth": _iso(p.date_of_birth),
-            "sex": p.sex,
-            "hospital_number": p.hospital_number,
-        },
-        "referrer": {"name": r.name, "role": r.role, "organisation_ods": r.organisation_ods},
-        "receiving_unit_ods": referral.receiving_unit_ods,
-        "diagnosis": {
-            "condition": d.condition,
-            "aetiology": d.aetiology,
-            "distribution": d.distribution,
-            "onset": None if d.onset is None else d.onset.isoformat(),
-            "specialist_confirmed": d.specialist_confirmed,
-        },
-        "phenotype": {
-            "components": None if ph.components is None else list(ph.components),
-            "head_tremor": ph.head_tremor,
-        },
-        "severity": {"twstrs_total": s.twstrs_total, "twstrs_pain": s.twstrs_pain, "tsui": s.tsui},
-        "botulinum_toxin": {
-            "cycles": b.cycles,
-            "guidance": b.guidance,
-            "response": b.response,
-            "immunoresistance_tested": b.immunoresistance_tested,
-        },
-        "oral_medications": None
-        if referral.oral_medications is None
-        else [{"drug": m.drug, "outcome": m.outcome} for m in referral.oral_medications],
-        "physiotherapy": {"completed": pt.completed, "outcome": pt.outcome},
-        "history": {
-            "dysphagia": h.dysphagia,
-            "prior_neck_surgery": h.prior_neck_surgery,
-            "congenital_head_or_spine_abnormality": h.congenital_head_or_spine_abnormality,
-            "cervical_spine_disease": h.cervical_spine_disease,
-        },
-        "clinical_question": referral.clinical_question,
-    }
+    """The referral in the interchange format (every key present, unknowns as null), in the table's order."""
+    data: dict[str, Any] = {}
+    for spec in referral_fields():
+        target = data
+        for key in spec.group.split(".") if spec.group else ():
+            target = target.setdefault(key, {})
+        target[spec.key] = to_interchange(spec, field_value(referral, spec.path))
+    return data
 
 
 def flatten_fields(referral: Referral) -> dict[str, Any]:
@@ -322,48 +389,14 @@ def format_nhs_number(digits: str | None) -> str:
     return digits
 
 
-#: Leaf path -> label a coordinator reads (form labels, "missing" lists, error summaries).
-FIELD_LABELS: dict[str, str] = {
-    "external_id": "Referrer's reference",
-    "received_on": "Date received",
-    "patient.nhs_number": "NHS number",
-    "patient.family_name": "Family name",
-    "patient.given_name": "Given name",
-    "patient.date_of_birth": "Date of birth",
-    "patient.sex": "Sex",
-    "patient.hospital_number": "Hospital number",
-    "referrer.name": "Referrer's name",
-    "referrer.role": "Referrer's role",
-    "referrer.organisation_ods": "Referrer's organisation (ODS)",
-    "receiving_unit_ods": "Receiving unit (ODS)",
-    "diagnosis.condition": "Condition",
-    "diagnosis.aetiology": "Aetiology",
-    "diagnosis.distribution": "Distribution",
-    "diagnosis.onset": "Onset",
-    "diagnosis.specialist_confirmed": "Diagnosis confirmed by a specialist",
-    "phenotype.components": "Col-Cap components",
-    "phenotype.head_tremor": "Head tremor",
-    "severity.twstrs_total": "TWSTRS total",
-    "severity.twstrs_pain": "TWSTRS pain",
-    "severity.tsui": "Tsui score",
-    "botulinum_toxin.cycles": "Toxin cycles",
-    "botulinum_toxin.guidance": "Injection guidance",
-    "botulinum_toxin.response": "Toxin response",
-    "botulinum_toxin.immunoresistance_tested": "Immunoresistance tested",
-    "oral_medications": "Oral medications",
-    "physiotherapy.completed": "Physiotherapy completed",
-    "physiotherapy.outcome": "Physiotherapy outcome",
-    "history.dysphagia": "Dysphagia",
-    "history.prior_neck_surgery": "Previous neck surgery",
-    "history.congenital_head_or_spine_abnormality": "Congenital head or spine abnormality",
-    "history.cervical_spine_disease": "Cervical spine disease",
-    "clinical_question": "Clinical question",
-}
-
-
 def field_label(path: str) -> str:
     """The label for a field path; list items read `Oral medication 2 outcome`."""
-    if path.startswith("oral_medications["):
-        index, _, leaf = path[len("oral_medications[") :].partition("].")
-        return f"Oral medication {int(index) + 1} {leaf}" if index.isdigit() else path
-    return FIELD_LABELS.get(path, path)
+    owner_path, bracket, rest = path.partition("[")
+    if not bracket:
+        return FIELD_LABELS.get(path, path)
+    owner = REFERRAL_FIELDS.get(owner_path)
+    index, _, leaf = rest.partition("].")
+    if owner is None or not owner.items or not index.isdigit():
+        return path
+    noun = owner.item_noun.partition(" ")[2]
+    return f"{noun[:1].upper()}{noun[1:]} {int(index) + 1} {leaf}"
