@@ -8,7 +8,7 @@ from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
 from triage_app.domain.referral import limit_of
-from triage_app.ui.meeting_window import NewMeetingDialog
+from triage_app.ui.meetings import NewMeetingDialog
 
 
 @pytest.mark.hazard("H17")

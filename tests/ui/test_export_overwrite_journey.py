@@ -24,14 +24,15 @@ from triage_app.services.referrals import get_referral
 from triage_app.services.triage import decide_triage
 from triage_app.services.users import sign_in
 from triage_app.storage.engine import Database
-from triage_app.ui import dialogs, meeting_window
+from triage_app.ui import dialogs
 from triage_app.ui.main_window import MainWindow
-from triage_app.ui.meeting_window import MeetingWindow
+from triage_app.ui.meetings import DiscardQuestion, MeetingWindow
+from triage_app.ui.meetings import dialogs as meeting_dialogs
 
 
 @pytest.fixture(autouse=True)
 def discard_questions(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(MeetingWindow, "ask_discard", classmethod(lambda cls, parent, text: True))
+    monkeypatch.setattr(DiscardQuestion, "ask", classmethod(lambda cls, parent, text: True))
 
 
 def decided_meeting(gui_db: Database, ids: list[int]) -> int:
@@ -41,7 +42,7 @@ def decided_meeting(gui_db: Database, ids: list[int]) -> int:
     for referral_id in ids:
         version = get_referral(gui_db, referral_id=referral_id).row.version
         decide_triage(gui_db, actor=consultant, referral_id=referral_id, expected_version=version)
-    meeting_id = meetings.create_meeting(gui_db, actor=admin, meeting_date=local_today(), meeting_time="13:30")
+    meeting_id = meetings.create_meeting(gui_db, actor=admin, meeting_date=local_today(), meeting_time="13:30").meeting_id
     for referral_id in ids:
         meetings.add_case(gui_db, actor=admin, meeting_id=meeting_id, referral_id=referral_id)
     for referral_id in ids:  # the first outcome marks the meeting held: its list is then closed
@@ -74,8 +75,8 @@ class Dialogs:
         self.save_to: Path | None = None
         self.folder: Path | None = None
         self.save_calls: list[tuple[Any, ...]] = []
-        monkeypatch.setattr(meeting_window.QFileDialog, "getSaveFileName", self._save)
-        monkeypatch.setattr(meeting_window.QFileDialog, "getExistingDirectory", self._folder)
+        monkeypatch.setattr(meeting_dialogs.QFileDialog, "getSaveFileName", self._save)
+        monkeypatch.setattr(meeting_dialogs.QFileDialog, "getExistingDirectory", self._folder)
 
     def _save(self, *args: Any, **kwargs: Any) -> tuple[str, str]:
         self.save_calls.append((*args, *kwargs.values()))
@@ -109,11 +110,11 @@ def test_a_coordinator_exports_then_is_refused_the_data_folder_and_asked_before_
         qtbot.waitUntil(lambda: window.worker.pending == 0, timeout=10_000)
 
     # 1. The agenda to a new file: written, and its audit event is there.
-    mw.format.setCurrentIndex(mw.format.findData("csv"))
+    mw.exports.format.setCurrentIndex(mw.exports.format.findData("csv"))
     agenda = tmp_path / "exports" / "agenda.csv"
     agenda.parent.mkdir()
     file_dialogs.save_to = agenda
-    qtbot.mouseClick(mw.export_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(mw.exports.export_button, Qt.MouseButton.LeftButton)
     idle()
     assert agenda.read_text(encoding="utf-8-sig").startswith("CONFIDENTIAL")
     assert '"agenda.csv"' in export_files(db_path)[-1] and shown_errors == []
@@ -129,7 +130,7 @@ def test_a_coordinator_exports_then_is_refused_the_data_folder_and_asked_before_
         (gui_paths.data_dir / "backups" / "agenda.csv", "is inside the app's data folder"),
     ):
         file_dialogs.save_to = target
-        qtbot.mouseClick(mw.export_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(mw.exports.export_button, Qt.MouseButton.LeftButton)
         idle()
         title, text = shown_errors[-1]
         assert title == "Export failed" and said in text and str(target) in text and "nothing was written" in text
@@ -148,20 +149,20 @@ def test_a_coordinator_exports_then_is_refused_the_data_folder_and_asked_before_
     monkeypatch.setattr(dialogs.Messages, "confirm", classmethod(confirm))
     letters = tmp_path / "letters"
     file_dialogs.folder = letters  # does not exist yet: made for them, owner-only
-    mw.format.setCurrentIndex(mw.format.findData("docx"))
-    qtbot.mouseClick(mw.letters_button, Qt.MouseButton.LeftButton)
+    mw.exports.format.setCurrentIndex(mw.exports.format.findData("docx"))
+    qtbot.mouseClick(mw.exports.letters_button, Qt.MouseButton.LeftButton)
     idle()
     written = sorted(letters.iterdir())
     assert len(written) == 2 and asked == [] and letters.stat().st_mode & 0o777 == 0o700
     before = {path: sha256_of(path) for path in written}
     events = export_files(db_path)
-    qtbot.mouseClick(mw.letters_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(mw.exports.letters_button, Qt.MouseButton.LeftButton)
     idle()
     assert len(asked) == 1 and asked[0].startswith(f"Replace letters: These letters are already in {letters}:")
     assert all(path.name in asked[0] for path in written) and "No letter has been written yet" in asked[0]
     assert {path: sha256_of(path) for path in written} == before and export_files(db_path) == events
     answer["replace"] = True
-    qtbot.mouseClick(mw.letters_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(mw.exports.letters_button, Qt.MouseButton.LeftButton)
     idle()
     assert len(asked) == 2 and len(export_files(db_path)) == len(events) + 2
     assert sorted(letters.iterdir()) == written and mw.statusBar().currentMessage() == (
@@ -170,7 +171,7 @@ def test_a_coordinator_exports_then_is_refused_the_data_folder_and_asked_before_
 
     # 4. Letters into the data folder: refused on screen, nothing written there.
     file_dialogs.folder = gui_paths.data_dir / "letters"
-    qtbot.mouseClick(mw.letters_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(mw.exports.letters_button, Qt.MouseButton.LeftButton)
     idle()
     assert shown_errors[-1][0] == "Letters not written" and "is inside the app's data folder" in shown_errors[-1][1]
     assert not (gui_paths.data_dir / "letters").exists()

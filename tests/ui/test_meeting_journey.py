@@ -23,7 +23,7 @@ from triage_app.services.referrals import get_referral
 from triage_app.services.users import sign_in
 from triage_app.storage.engine import Database
 from triage_app.ui.main_window import MainWindow
-from triage_app.ui.meeting_window import MeetingWindow
+from triage_app.ui.meetings import DiscardQuestion, MeetingWindow
 
 __all__ = ["discard_questions"]  # the autouse fixture answering "Discard …?" in these tests too
 
@@ -49,7 +49,7 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[bool]]:
         assert replies, f"unexpected question: {text}"
         return replies.pop(0)
 
-    monkeypatch.setattr(MeetingWindow, "ask_discard", classmethod(answer))
+    monkeypatch.setattr(DiscardQuestion, "ask", classmethod(answer))
     return asked, replies
 
 
@@ -108,7 +108,7 @@ def start_meeting(qtbot: Any, open_window: Callable[..., MainWindow], login: str
     item = mw.meetings.item(0)
     qtbot.mouseClick(mw.meetings.viewport(), LEFT, pos=mw.meetings.visualItemRect(item).center())
     idle(qtbot, window)
-    qtbot.waitUntil(lambda: mw.detail is not None and mw.shown is not None, timeout=5000)
+    qtbot.waitUntil(lambda: mw.detail is not None and mw.in_meeting.shown is not None, timeout=5000)
     qtbot.keyClick(mw, Qt.Key.Key_I, ALT)
     qtbot.waitUntil(lambda: mw.tabs.currentIndex() == 1, timeout=5000)
     return window, mw
@@ -117,7 +117,7 @@ def start_meeting(qtbot: Any, open_window: Callable[..., MainWindow], login: str
 def on_case(mw: MeetingWindow) -> str:
     """The NHS number of the case on screen, as the title shows it."""
     assert mw.detail is not None
-    return str(mw.detail.cases[mw.case_index].row.nhs_number)
+    return str(mw.detail.cases[mw.in_meeting.case_index].row.nhs_number)
 
 
 def typed(qtbot: Any, text: str) -> None:
@@ -128,16 +128,16 @@ def typed(qtbot: Any, text: str) -> None:
 
 
 def assert_blank(mw: MeetingWindow) -> None:
-    assert mw.chosen_outcome() is None
-    assert not any(check.isChecked() for check in mw.checklist.values())
-    assert mw.rationale.toPlainText() == "" and mw.amend_reason.text() == ""
-    assert not mw.has_unrecorded()
+    assert mw.in_meeting.entry.chosen_outcome() is None
+    assert not any(check.isChecked() for check in mw.in_meeting.entry.checklist.values())
+    assert mw.in_meeting.entry.rationale.toPlainText() == "" and mw.in_meeting.entry.amend_reason.text() == ""
+    assert not mw.in_meeting.has_unrecorded()
 
 
 def type_rationale(qtbot: Any, mw: MeetingWindow, text: str) -> None:
     qtbot.keyClick(mw, Qt.Key.Key_A, ALT)  # the Rationale label's mnemonic
-    assert mw.rationale.hasFocus()
-    qtbot.keyClicks(mw.rationale, text)
+    assert mw.in_meeting.entry.rationale.hasFocus()
+    qtbot.keyClicks(mw.in_meeting.entry.rationale, text)
 
 
 @pytest.mark.hazard("H09")
@@ -153,21 +153,21 @@ def test_a_whole_meeting_recorded_from_the_keyboard(
     asked, replies = answers
     window, mw = start_meeting(qtbot, open_window, "cons-test")
     first, second, third, fourth = (format_nhs_number(n) for n in stored(gui_db, window, meeting_id))
-    assert mw.case_title.text().startswith("Case 1 of 4: <b>ASHCOMBE, Tamsin</b>")
-    assert f"NHS {first}" in mw.case_title.text()
+    assert mw.in_meeting.case_title.text().startswith("Case 1 of 4: <b>ASHCOMBE, Tamsin</b>")
+    assert f"NHS {first}" in mw.in_meeting.case_title.text()
     assert_blank(mw)
 
     # Case 1: an outcome without a rationale is refused on screen, naming the patient; nothing is stored.
     key(qtbot, mw, Qt.Key.Key_2, ALT)
-    assert mw.chosen_outcome() == "refer_for_dbs_assessment"
+    assert mw.in_meeting.entry.chosen_outcome() == "refer_for_dbs_assessment"
     key(qtbot, mw, Qt.Key.Key_Return, CTRL)
     assert shown_errors[-1][0] == "Outcome not recorded"
     assert "write the rationale" in shown_errors[-1][1] and f"ASHCOMBE, Tamsin (NHS {first}" in shown_errors[-1][1]
     assert window.worker.pending == 0  # refused before any database call
     assert stored(gui_db, window, meeting_id)[first.replace(" ", "")].outcome is None
     type_rationale(qtbot, mw, "Tremor-dominant: DBS more suitable")
-    qtbot.mouseClick(mw.save_outcome_button, LEFT)
-    qtbot.waitUntil(lambda: mw.case_title.text().startswith("Case 2 of 4"), timeout=5000)
+    qtbot.mouseClick(mw.in_meeting.save_outcome_button, LEFT)
+    qtbot.waitUntil(lambda: mw.in_meeting.case_title.text().startswith("Case 2 of 4"), timeout=5000)
     idle(qtbot, window)
     cases = stored(gui_db, window, meeting_id)
     one = cases[first.replace(" ", "")]
@@ -177,7 +177,7 @@ def test_a_whole_meeting_recorded_from_the_keyboard(
         "Dr Con Sultant",
     )
     assert all(c.outcome is None for n, c in cases.items() if n != first.replace(" ", ""))
-    assert on_case(mw) == second.replace(" ", "") and f"NHS {second}" in mw.case_title.text()
+    assert on_case(mw) == second.replace(" ", "") and f"NHS {second}" in mw.in_meeting.case_title.text()
     assert_blank(mw)  # nothing of case 1 carried over: the old bug recorded it again for case 2
     key(qtbot, mw, Qt.Key.Key_Return, CTRL)
     assert "choose an outcome" in shown_errors[-1][1] and second in shown_errors[-1][1]
@@ -187,24 +187,24 @@ def test_a_whole_meeting_recorded_from_the_keyboard(
     key(qtbot, mw, Qt.Key.Key_5, ALT)
     type_rationale(qtbot, mw, "Agreed to continue toxin")
     key(qtbot, mw, Qt.Key.Key_Return, CTRL)
-    qtbot.waitUntil(lambda: mw.case_title.text().startswith("Case 3 of 4"), timeout=5000)
+    qtbot.waitUntil(lambda: mw.in_meeting.case_title.text().startswith("Case 3 of 4"), timeout=5000)
     idle(qtbot, window)
     assert stored(gui_db, window, meeting_id)[second.replace(" ", "")].outcome == "decline"
     key(qtbot, mw, Qt.Key.Key_PageUp)  # blank screen: no question
     assert asked == [] and on_case(mw) == second.replace(" ", "")
     assert_blank(mw)
-    assert "Recorded: Decline</b> by Dr Con Sultant" in mw.case_body.text()
-    assert mw.amend_reason.isEnabled()
+    assert "Recorded: Decline</b> by Dr Con Sultant" in mw.in_meeting.case_body.text()
+    assert mw.in_meeting.entry.amend_reason.isEnabled()
     key(qtbot, mw, Qt.Key.Key_3, ALT)
     type_rationale(qtbot, mw, "Agreed to continue toxin")
     key(qtbot, mw, Qt.Key.Key_Return, CTRL)  # an amendment without its reason: refused, nothing changed
     assert "reason for amending" in shown_errors[-1][1] and second in shown_errors[-1][1]
     assert stored(gui_db, window, meeting_id)[second.replace(" ", "")].outcome == "decline"
     qtbot.keyClick(mw, Qt.Key.Key_M, ALT)  # the reason's label
-    assert mw.amend_reason.hasFocus()
-    qtbot.keyClicks(mw.amend_reason, "Wrong button pressed: the MDT agreed best medical treatment")
+    assert mw.in_meeting.entry.amend_reason.hasFocus()
+    qtbot.keyClicks(mw.in_meeting.entry.amend_reason, "Wrong button pressed: the MDT agreed best medical treatment")
     key(qtbot, mw, Qt.Key.Key_Return, CTRL)
-    qtbot.waitUntil(lambda: mw.case_title.text().startswith("Case 3 of 4"), timeout=5000)
+    qtbot.waitUntil(lambda: mw.in_meeting.case_title.text().startswith("Case 3 of 4"), timeout=5000)
     idle(qtbot, window)
     two = stored(gui_db, window, meeting_id)[second.replace(" ", "")]
     assert (two.outcome, two.rationale) == ("continue_best_medical_treatment", "Agreed to continue toxin")
@@ -222,13 +222,20 @@ def test_a_whole_meeting_recorded_from_the_keyboard(
         == f"Discard the outcome you have not recorded for CARROWGATE, Petronella (NHS {third}, born 12-Nov-1979)?"
     )
     assert on_case(mw) == third.replace(" ", "")
-    assert mw.chosen_outcome() == "accept_for_spd" and mw.rationale.toPlainText() == "Posterior pattern, refractory"
+    assert (
+        mw.in_meeting.entry.chosen_outcome() == "accept_for_spd"
+        and mw.in_meeting.entry.rationale.toPlainText() == "Posterior pattern, refractory"
+    )
     replies.append(False)
-    qtbot.mouseClick(mw.previous_case_button, LEFT)
+    qtbot.mouseClick(mw.in_meeting.previous_case_button, LEFT)
     assert len(asked) == 2 and on_case(mw) == third.replace(" ", "")
     replies.append(False)
     mw.close()
-    assert mw.isVisible() and len(asked) == 3 and mw.rationale.toPlainText() == "Posterior pattern, refractory"
+    assert (
+        mw.isVisible()
+        and len(asked) == 3
+        and mw.in_meeting.entry.rationale.toPlainText() == "Posterior pattern, refractory"
+    )
     replies.append(True)
     key(qtbot, mw, Qt.Key.Key_PageDown)
     assert len(asked) == 4 and on_case(mw) == fourth.replace(" ", "")
@@ -264,8 +271,11 @@ def test_a_whole_meeting_recorded_from_the_keyboard(
         "Ada Admin",
     )
     assert on_case(mw) == third.replace(" ", "")
-    assert "Recorded: Refer for DBS assessment</b> by Ada Admin" in mw.case_body.text()
-    assert mw.rationale.toPlainText() == "Need the toxin clinic letters" and mw.amend_reason.isEnabled()
+    assert "Recorded: Refer for DBS assessment</b> by Ada Admin" in mw.in_meeting.case_body.text()
+    assert (
+        mw.in_meeting.entry.rationale.toPlainText() == "Need the toxin clinic letters"
+        and mw.in_meeting.entry.amend_reason.isEnabled()
+    )
     replies.append(True)  # the chair agrees with the recorded outcome and drops the entry
     key(qtbot, mw, Qt.Key.Key_PageDown)
 
@@ -274,17 +284,17 @@ def test_a_whole_meeting_recorded_from_the_keyboard(
     assert on_case(mw) == fourth.replace(" ", "")
     assert_blank(mw)
     key(qtbot, mw, Qt.Key.Key_1, ALT)
-    for check in mw.checklist.values():
+    for check in mw.in_meeting.entry.checklist.values():
         qtbot.mouseClick(check, LEFT, pos=check.rect().center())
     type_rationale(qtbot, mw, "Refractory posterior pattern; consent clinic next")
     qtbot.keyClick(mw, Qt.Key.Key_T, ALT)  # the Actions label
-    assert mw.action_table.hasFocus()
+    assert mw.in_meeting.entry.action_table.hasFocus()
     for text in ("Book consent clinic", "Coordinator", "10/12/2026"):
         typed(qtbot, text)
         key(qtbot, mw, Qt.Key.Key_Tab)
     typed(qtbot, "Send SPD leaflet")
     key(qtbot, mw, Qt.Key.Key_Return, CTRL)
-    qtbot.waitUntil(lambda: "Recorded: Accept for SPD" in mw.case_body.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "Recorded: Accept for SPD" in mw.in_meeting.case_body.text(), timeout=5000)
     idle(qtbot, window)
     four = stored(gui_db, window, meeting_id)[fourth.replace(" ", "")]
     assert (four.outcome, all(four.checklist.values())) == ("accept_for_spd", True)
@@ -316,7 +326,7 @@ def test_the_case_in_full_in_words(
     meeting: tuple[int, dict[int, str]],
 ) -> None:
     _window, mw = start_meeting(qtbot, open_window, "cons-test")
-    title, body = plain(mw.case_title.text()), plain(mw.case_body.text())
+    title, body = plain(mw.in_meeting.case_title.text()), plain(mw.in_meeting.case_body.text())
     assert "ASHCOMBE, Tamsin" in title and "NHS 999" in title and "born 12-Nov-1979 (age " in title
     for words in (
         "MDT outcome: not yet recorded",
@@ -373,10 +383,10 @@ def test_a_lapsed_triage_says_reconfirm_and_acceptance_is_refused(
     )
     window, mw = start_meeting(qtbot, open_window, "cons-test")
     assert on_case(mw) == nhs[first_id]
-    assert "<b>⚠ TRIAGE CHANGED: RECONFIRM</b>" in mw.case_body.text()
-    assert "accepting for SPD is refused until a consultant reconfirms" in plain(mw.case_body.text())
+    assert "<b>⚠ TRIAGE CHANGED: RECONFIRM</b>" in mw.in_meeting.case_body.text()
+    assert "accepting for SPD is refused until a consultant reconfirms" in plain(mw.in_meeting.case_body.text())
     key(qtbot, mw, Qt.Key.Key_1, ALT)
-    for check in mw.checklist.values():
+    for check in mw.in_meeting.entry.checklist.values():
         check.setChecked(True)
     type_rationale(qtbot, mw, "Suitable")
     key(qtbot, mw, Qt.Key.Key_Return, CTRL)
@@ -384,7 +394,7 @@ def test_a_lapsed_triage_says_reconfirm_and_acceptance_is_refused(
     idle(qtbot, window)
     assert "reconfirms it first" in shown_errors[-1][1] and format_nhs_number(nhs[first_id]) in shown_errors[-1][1]
     assert stored(gui_db, window, meeting_id)[nhs[first_id]].outcome is None
-    assert on_case(mw) == nhs[first_id] and mw.rationale.toPlainText() == "Suitable"
+    assert on_case(mw) == nhs[first_id] and mw.in_meeting.entry.rationale.toPlainText() == "Suitable"
 
 
 @pytest.mark.hazard("H09")
@@ -437,7 +447,7 @@ def test_choosing_another_meeting_asks_first(
     admin = sign_in(gui_db, login="admin-test")
     later = meetings.create_meeting(
         gui_db, actor=admin, meeting_date=local_today() + timedelta(days=14), meeting_time="13:30"
-    )
+    ).meeting_id
     window, mw = start_meeting(qtbot, open_window, "cons-test")
     assert mw.meeting_id == meeting_id
     key(qtbot, mw, Qt.Key.Key_2, ALT)
@@ -448,12 +458,15 @@ def test_choosing_another_meeting_asks_first(
     idle(qtbot, window)
     assert len(asked) == 1 and "ASHCOMBE, Tamsin" in asked[0]
     assert mw.meeting_id == meeting_id and mw.meetings.currentRow() == 0
-    assert mw.rationale.toPlainText() == "Tremor-dominant" and mw.chosen_outcome() == "refer_for_dbs_assessment"
+    assert (
+        mw.in_meeting.entry.rationale.toPlainText() == "Tremor-dominant"
+        and mw.in_meeting.entry.chosen_outcome() == "refer_for_dbs_assessment"
+    )
     replies.append(True)
     qtbot.mouseClick(mw.meetings.viewport(), LEFT, pos=mw.meetings.visualItemRect(mw.meetings.item(1)).center())
     idle(qtbot, window)
     assert len(asked) == 2 and mw.meeting_id == later
-    assert mw.case_title.text() == "No cases on this meeting"
+    assert mw.in_meeting.case_title.text() == "No cases on this meeting"
     assert_blank(mw)
     assert all(c.outcome is None for c in stored(gui_db, window, meeting_id).values())
 
@@ -479,7 +492,10 @@ def test_outcomes_are_refused_before_the_meeting_date_and_the_entry_is_kept(
     assert "outcomes are recorded on or after that date" in shown_errors[-1][1]
     assert "QUILLFEATHER, Morwenna (NHS 999" in shown_errors[-1][1]
     assert all(c.outcome is None for c in stored(gui_db, window, meeting_id).values())
-    assert mw.chosen_outcome() == "not_discussed" and mw.rationale.toPlainText() == "Ran out of time"
+    assert (
+        mw.in_meeting.entry.chosen_outcome() == "not_discussed"
+        and mw.in_meeting.entry.rationale.toPlainText() == "Ran out of time"
+    )
 
 
 @pytest.mark.hazard("H15")
@@ -493,7 +509,11 @@ def test_a_coordinator_cannot_record_from_the_keyboard(
     meeting_id, _nhs = meeting
     window, mw = start_meeting(qtbot, open_window, "coord-test")
     key(qtbot, mw, Qt.Key.Key_1, ALT)
-    assert mw.chosen_outcome() is None and not mw.rationale.isEnabled() and not mw.amend_reason.isEnabled()
+    assert (
+        mw.in_meeting.entry.chosen_outcome() is None
+        and not mw.in_meeting.entry.rationale.isEnabled()
+        and not mw.in_meeting.entry.amend_reason.isEnabled()
+    )
     key(qtbot, mw, Qt.Key.Key_Return, CTRL)
     assert "Only a consultant can record MDT outcomes" in shown_errors[-1][1]
     assert window.worker.pending == 0
@@ -511,9 +531,14 @@ def test_a_long_case_keeps_the_outcome_controls_on_a_1366x768_screen(
     filled_meeting(gui_db)
     _window, mw = start_meeting(qtbot, open_window, "cons-test")
     mw.resize(1366, 700)  # the screen less the title bar and the task bar
-    qtbot.waitUntil(lambda: mw.case_scroll.verticalScrollBar().maximum() > 0, timeout=5000)
+    qtbot.waitUntil(lambda: mw.in_meeting.case_scroll.verticalScrollBar().maximum() > 0, timeout=5000)
     assert mw.height() <= 768
-    for control in (mw.save_outcome_button, mw.next_case_button, mw.rationale, *mw.outcome_buttons.values()):
+    for control in (
+        mw.in_meeting.save_outcome_button,
+        mw.in_meeting.next_case_button,
+        mw.in_meeting.entry.rationale,
+        *mw.in_meeting.entry.outcome_buttons.values(),
+    ):
         top_left = control.mapTo(mw, control.rect().topLeft())
         assert control.isVisible() and mw.rect().contains(top_left), control
         assert top_left.y() + control.height() <= mw.height(), control

@@ -17,7 +17,7 @@ from triage_app.services.triage import decide_triage
 from triage_app.services.users import sign_in
 from triage_app.storage.engine import Database
 from triage_app.ui.main_window import MainWindow
-from triage_app.ui.meeting_window import ExportChoice, FolderChoice, MeetingWindow, NewMeetingDialog
+from triage_app.ui.meetings import DiscardQuestion, ExportChoice, FolderChoice, MeetingWindow, NewMeetingDialog
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +29,7 @@ def discard_questions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         asked.append(text)
         return True
 
-    monkeypatch.setattr(MeetingWindow, "ask_discard", classmethod(answer))
+    monkeypatch.setattr(DiscardQuestion, "ask", classmethod(answer))
     return asked
 
 
@@ -61,7 +61,7 @@ def filled_meeting(gui_db: Database, meeting_date: date | None = None) -> int:
     admin = sign_in(gui_db, login="admin-test")
     meeting_id = meetings.create_meeting(
         gui_db, actor=admin, meeting_date=meeting_date or local_today(), meeting_time="13:30"
-    )
+    ).meeting_id
     meetings.fill_to_capacity(gui_db, actor=admin, meeting_id=meeting_id)
     return meeting_id
 
@@ -86,7 +86,7 @@ def test_plan_a_meeting(
 ) -> None:
     window = open_window("coord-test")
     mw = open_meetings(qtbot, window)
-    assert mw.ready.count() == 3 and "Pri" in mw.ready.item(0).text()
+    assert mw.planning.ready.count() == 3 and "Pri" in mw.planning.ready.item(0).text()
     monkeypatch.setattr(
         NewMeetingDialog,
         "ask",
@@ -106,26 +106,26 @@ def test_plan_a_meeting(
     qtbot.waitUntil(lambda: mw.detail is not None, timeout=5000)
     assert "03-Dec-2026 13:30" in mw.header.text()
     assert mw.quorum.text() == "✘ Not quorate: no physiotherapist"
-    mw.ready.item(2).setSelected(True)
-    qtbot.mouseClick(mw.add_button, Qt.MouseButton.LeftButton)
+    mw.planning.ready.item(2).setSelected(True)
+    qtbot.mouseClick(mw.planning.add_button, Qt.MouseButton.LeftButton)
     idle(qtbot, window)
-    assert mw.cases.count() == 1 and mw.capacity.text() == "1 of 8 cases"
-    qtbot.mouseClick(mw.circulate_button, Qt.MouseButton.LeftButton)
+    assert mw.planning.cases.count() == 1 and mw.capacity.text() == "1 of 8 cases"
+    qtbot.mouseClick(mw.planning.circulate_button, Qt.MouseButton.LeftButton)
     idle(qtbot, window)
-    qtbot.mouseClick(mw.fill_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(mw.planning.fill_button, Qt.MouseButton.LeftButton)
     idle(qtbot, window)
-    assert mw.cases.count() == 3 and mw.ready.count() == 0
-    assert "LATE ADDITION" in mw.cases.item(1).text() and "LATE" not in mw.cases.item(0).text()
-    first = mw.cases.ids()
-    mw.cases.setCurrentRow(2)
-    mw.move_selected(-1)
+    assert mw.planning.cases.count() == 3 and mw.planning.ready.count() == 0
+    assert "LATE ADDITION" in mw.planning.cases.item(1).text() and "LATE" not in mw.planning.cases.item(0).text()
+    first = mw.planning.cases.ids()
+    mw.planning.cases.setCurrentRow(2)
+    mw.planning.move_selected(-1)
     idle(qtbot, window)
-    assert mw.cases.ids() == [first[0], first[2], first[1]]
-    mw.cases.setCurrentRow(0)
-    mw.cases.item(0).setSelected(True)
-    mw.remove_selected()
+    assert mw.planning.cases.ids() == [first[0], first[2], first[1]]
+    mw.planning.cases.setCurrentRow(0)
+    mw.planning.cases.item(0).setSelected(True)
+    mw.planning.remove_selected()
     idle(qtbot, window)
-    assert mw.cases.count() == 2 and mw.ready.count() == 1
+    assert mw.planning.cases.count() == 2 and mw.planning.ready.count() == 1
     assert window.model.rowCount() == 3  # the queue refreshed itself
 
 
@@ -141,15 +141,15 @@ def test_export_and_print(
     window, mw = open_meeting_window(qtbot, open_window, "coord-test")
     target = tmp_path / "agenda.docx"
     monkeypatch.setattr(ExportChoice, "ask", classmethod(lambda cls, parent, suggested, fmt: target))
-    mw.format.setCurrentIndex(mw.format.findData("docx"))
-    qtbot.mouseClick(mw.export_button, Qt.MouseButton.LeftButton)
+    mw.exports.format.setCurrentIndex(mw.exports.format.findData("docx"))
+    qtbot.mouseClick(mw.exports.export_button, Qt.MouseButton.LeftButton)
     idle(qtbot, window)
     from docx import Document
 
     assert "CONFIDENTIAL" in Document(str(target)).paragraphs[0].text
 
     documents: list[Any] = []
-    mw.agenda_document(documents.append)
+    mw.exports.agenda_document(documents.append)
     qtbot.waitUntil(lambda: bool(documents), timeout=10_000)
     text = documents[0].toPlainText()
     assert "MDT meeting agenda" in text and "Case 3" in text
@@ -178,44 +178,47 @@ def test_record_outcomes_in_the_meeting(
     meeting_id = filled_meeting(gui_db)
     window, mw = open_meeting_window(qtbot, open_window, "cons-test")
     mw.tabs.setCurrentIndex(1)
-    assert mw.case_title.text().startswith("Case 1 of 3")
+    assert mw.in_meeting.case_title.text().startswith("Case 1 of 3")
     first_referral = mw.detail.cases[0].referral_id
-    mw.outcome_buttons["accept_for_spd"].setChecked(True)
-    mw.save_outcome()  # no rationale: refused on screen, naming the patient and what is missing
+    mw.in_meeting.entry.outcome_buttons["accept_for_spd"].setChecked(True)
+    mw.in_meeting.save_outcome()  # no rationale: refused on screen, naming the patient and what is missing
     assert shown_errors[-1][0] == "Outcome not recorded"
     assert "write the rationale" in shown_errors[-1][1] and "999 000" in shown_errors[-1][1]
-    mw.rationale.setPlainText("Refractory; posterior pattern")
-    mw.save_outcome()  # no checklist: refused by the service, the entry kept
+    mw.in_meeting.entry.rationale.setPlainText("Refractory; posterior pattern")
+    mw.in_meeting.save_outcome()  # no checklist: refused by the service, the entry kept
     qtbot.waitUntil(lambda: len(shown_errors) == 2, timeout=5000)
     idle(qtbot, window)
     assert "checklist" in shown_errors[-1][1]
-    assert mw.rationale.toPlainText() == "Refractory; posterior pattern" and mw.case_title.text().startswith("Case 1")
-    for check in mw.checklist.values():
+    assert (
+        mw.in_meeting.entry.rationale.toPlainText() == "Refractory; posterior pattern"
+        and mw.in_meeting.case_title.text().startswith("Case 1")
+    )
+    for check in mw.in_meeting.entry.checklist.values():
         check.setChecked(True)
     from PySide6.QtWidgets import QTableWidgetItem
 
-    mw.action_table.setItem(0, 0, QTableWidgetItem("Book consent clinic"))
-    mw.action_table.setItem(0, 1, QTableWidgetItem("Coordinator"))
-    mw.action_table.setItem(0, 2, QTableWidgetItem("10/12/2026"))
-    mw.outcome_buttons["accept_for_spd"].setChecked(True)
-    mw.save_outcome()
+    mw.in_meeting.entry.action_table.setItem(0, 0, QTableWidgetItem("Book consent clinic"))
+    mw.in_meeting.entry.action_table.setItem(0, 1, QTableWidgetItem("Coordinator"))
+    mw.in_meeting.entry.action_table.setItem(0, 2, QTableWidgetItem("10/12/2026"))
+    mw.in_meeting.entry.outcome_buttons["accept_for_spd"].setChecked(True)
+    mw.in_meeting.save_outcome()
     idle(qtbot, window)
-    qtbot.waitUntil(lambda: mw.case_title.text().startswith("Case 2 of 3"), timeout=5000)
+    qtbot.waitUntil(lambda: mw.in_meeting.case_title.text().startswith("Case 2 of 3"), timeout=5000)
     detail = meetings.get_meeting(gui_db, meeting_id=meeting_id, rules=window.session.rules)
     decided = detail.cases[0]
     assert decided.outcome == "accept_for_spd" and decided.rationale == "Refractory; posterior pattern"
     assert decided.actions[0].due == date(2026, 12, 10)
     assert get_referral(gui_db, referral_id=first_referral).row.status == "discussed"
-    mw.show_case(0)
-    assert "Recorded: Accept for SPD</b> by Dr Con Sultant" in mw.case_body.text()
-    assert mw.amend_reason.isEnabled() and mw.chosen_outcome() is None
+    mw.in_meeting.show_case(0)
+    assert "Recorded: Accept for SPD</b> by Dr Con Sultant" in mw.in_meeting.case_body.text()
+    assert mw.in_meeting.entry.amend_reason.isEnabled() and mw.in_meeting.entry.chosen_outcome() is None
 
     letters_dir = tmp_path / "letters"
     letters_dir.mkdir()
     monkeypatch.setattr(FolderChoice, "ask", classmethod(lambda cls, parent: letters_dir))
-    mw.format.setCurrentIndex(mw.format.findData("pdf"))
+    mw.exports.format.setCurrentIndex(mw.exports.format.findData("pdf"))
     mw.tabs.setCurrentIndex(0)
-    qtbot.mouseClick(mw.letters_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(mw.exports.letters_button, Qt.MouseButton.LeftButton)
     idle(qtbot, window)
     assert [p.suffix for p in letters_dir.iterdir()] == [".pdf"]
 
@@ -226,16 +229,16 @@ def test_coordinator_cannot_record_outcomes(
 ) -> None:
     filled_meeting(gui_db)
     _window, mw = open_meeting_window(qtbot, open_window, "coord-test")
-    assert not mw.save_outcome_button.isEnabled()
-    assert mw.save_outcome_button.toolTip() == "Only a consultant can record MDT outcomes"
-    assert mw.fill_button.isEnabled()  # planning is a coordinator's job
+    assert not mw.in_meeting.save_outcome_button.isEnabled()
+    assert mw.in_meeting.save_outcome_button.toolTip() == "Only a consultant can record MDT outcomes"
+    assert mw.planning.fill_button.isEnabled()  # planning is a coordinator's job
 
 
 def test_side_panel_lists_open_meetings_and_filters_by_them(
     qtbot: Any, open_window: Callable[..., MainWindow], ready_ids: list[int], gui_db: Database
 ) -> None:
     admin = sign_in(gui_db, login="admin-test")
-    meeting_id = meetings.create_meeting(gui_db, actor=admin, meeting_date=date(2026, 12, 3), meeting_time="13:30")
+    meeting_id = meetings.create_meeting(gui_db, actor=admin, meeting_date=date(2026, 12, 3), meeting_time="13:30").meeting_id
     meetings.add_case(gui_db, actor=admin, meeting_id=meeting_id, referral_id=ready_ids[0])
     window = open_window("coord-test")
     item = window.sidebar.item_for("meeting", meeting_id)

@@ -13,7 +13,7 @@ from tests.ui.test_meetings_ui import confirm_ready, filled_meeting, idle, open_
 from triage_app.services.users import add_user, set_active, sign_in
 from triage_app.storage.engine import Database
 from triage_app.ui.main_window import MainWindow
-from triage_app.ui.meeting_window import MeetingWindow
+from triage_app.ui.meetings import MeetingWindow
 
 
 @pytest.fixture
@@ -24,7 +24,14 @@ def meeting(seed: Callable[..., list[int]], gui_db: Database) -> int:
 
 
 def planning(mw: MeetingWindow) -> list[Any]:
-    return [mw.new_button, mw.add_button, mw.fill_button, mw.circulate_button, mw.cancel_button, mw.remove_button]
+    return [
+        mw.new_button,
+        mw.planning.add_button,
+        mw.planning.fill_button,
+        mw.planning.circulate_button,
+        mw.cancel_button,
+        mw.planning.remove_button,
+    ]
 
 
 @pytest.mark.hazard("H15")
@@ -38,11 +45,14 @@ def test_a_consultant_records_outcomes_but_neither_plans_nor_enters(
     assert window.meetings_action.isEnabled() and window.backup_action.isEnabled()
     assert not any(button.isEnabled() for button in planning(mw))
     assert mw.new_button.toolTip().startswith("Only a coordinator can plan MDT meetings")
-    assert mw.cases.dragDropMode() == mw.cases.DragDropMode.NoDragDrop and not mw.ready.dragEnabled()
-    assert not mw.export_button.isEnabled() and not mw.print_button.isEnabled()
-    assert mw.export_button.toolTip() == "Only a coordinator can export or print an agenda"
-    assert mw.outcomes_button.isEnabled() and mw.letters_button.isEnabled()
-    assert mw.save_outcome_button.isEnabled()
+    assert (
+        mw.planning.cases.dragDropMode() == mw.planning.cases.DragDropMode.NoDragDrop
+        and not mw.planning.ready.dragEnabled()
+    )
+    assert not mw.exports.export_button.isEnabled() and not mw.exports.print_button.isEnabled()
+    assert mw.exports.export_button.toolTip() == "Only a coordinator can export or print an agenda"
+    assert mw.exports.outcomes_button.isEnabled() and mw.exports.letters_button.isEnabled()
+    assert mw.in_meeting.save_outcome_button.isEnabled()
 
 
 @pytest.mark.hazard("H15")
@@ -52,8 +62,12 @@ def test_a_coordinator_plans_and_exports_but_records_no_outcome(
     window, mw = open_meeting_window(qtbot, open_window, "coord-test")
     assert window.new_action.isEnabled() and not window.confirm_action.isEnabled()
     assert all(button.isEnabled() for button in planning(mw))
-    assert mw.export_button.isEnabled() and mw.print_button.isEnabled() and mw.letters_button.isEnabled()
-    assert not mw.save_outcome_button.isEnabled() and not mw.rationale.isEnabled()
+    assert (
+        mw.exports.export_button.isEnabled()
+        and mw.exports.print_button.isEnabled()
+        and mw.exports.letters_button.isEnabled()
+    )
+    assert not mw.in_meeting.save_outcome_button.isEnabled() and not mw.in_meeting.entry.rationale.isEnabled()
 
 
 @pytest.mark.hazard("H15", "H11")
@@ -65,9 +79,14 @@ def test_an_administrator_alone_manages_users_but_takes_no_patient_data_out(
     window, mw = open_meeting_window(qtbot, open_window, "adminonly-test")
     assert window.users_action.isEnabled() and window.demo_action.isEnabled()
     assert not window.new_action.isEnabled() and not window.confirm_action.isEnabled()
-    for button in (mw.export_button, mw.print_button, mw.outcomes_button, mw.letters_button):
+    for button in (
+        mw.exports.export_button,
+        mw.exports.print_button,
+        mw.exports.outcomes_button,
+        mw.exports.letters_button,
+    ):
         assert not button.isEnabled() and button.toolTip().startswith("Only a coordinator"), button.text()
-    assert not any(button.isEnabled() for button in planning(mw)) and not mw.save_outcome_button.isEnabled()
+    assert not any(button.isEnabled() for button in planning(mw)) and not mw.in_meeting.save_outcome_button.isEnabled()
 
 
 @pytest.mark.hazard("H15", "H12")

@@ -1,0 +1,238 @@
+"""The meeting's exports: the agenda and the outcome summary to a file, the print preview, outcome letters.
+
+Every export runs on the database worker through `AppContext.query` (an export writes a file and an audit
+event, never anything a view shows, so it broadcasts no change).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QTextDocument
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QPushButton, QWidget
+
+from triage_app.services.permissions import EXPORT_AGENDA, EXPORT_LETTERS, EXPORT_OUTCOMES, who_may
+from triage_app.ui.dialogs import Messages
+from triage_app.ui.meetings.dialogs import ExportChoice, FolderChoice
+
+if TYPE_CHECKING:
+    from triage_app.services.app import AppSession
+    from triage_app.services.meetings import MeetingDetail
+    from triage_app.ui.context import AppContext
+
+log = logging.getLogger(__name__)
+
+#: Formats of the agenda and outcome exports; letters take the first two only.
+FORMATS = ("pdf", "docx", "csv", "html")
+LETTER_FORMATS = ("pdf", "docx")
+
+
+class ExportBar(QWidget):
+    """Format, pseudonymisation and the export, print and letter buttons of the meeting shown."""
+
+    #: A message for the window's status bar, and how long it stays (ms).
+    message = Signal(str, int)
+    #: Something failed: the window reads the meeting again, to show what is stored now.
+    refresh_wanted = Signal()
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.detail: MeetingDetail | None = None
+        self.format = QComboBox()
+        for fmt in FORMATS:
+            self.format.addItem(fmt.upper(), fmt)
+        self.format.setAccessibleName("Export format")
+        self.pseudonymised = QCheckBox("Pseudonymised (initials, last 4 NHS digits)")
+        self.export_button = QPushButton("&Export agenda…")
+        self.export_button.clicked.connect(lambda: self.export(outcomes=False))
+        self.outcomes_button = QPushButton("Export &outcome summary…")
+        self.outcomes_button.clicked.connect(lambda: self.export(outcomes=True))
+        self.print_button = QPushButton("P&rint preview…")
+        self.print_button.clicked.connect(self.print_preview)
+        self.letters_button = QPushButton("Outcome &letters…")
+        self.letters_button.setToolTip(
+            "One letter per decided case to its referrer, in the chosen format (PDF or Word)"
+        )
+        self.letters_button.clicked.connect(self.write_letters)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for widget in (
+            self.format,
+            self.pseudonymised,
+            self.export_button,
+            self.outcomes_button,
+            self.print_button,
+            self.letters_button,
+        ):
+            layout.addWidget(widget)
+
+    def show_meeting(self, detail: MeetingDetail | None) -> None:
+        """The meeting the buttons act on (None: no meeting chosen, every button off)."""
+        self.detail = detail
+        self.enable()
+
+    def enable(self) -> None:
+        """Each button follows the meeting shown and the role matrix; one disabled by role says who may use it."""
+        has = self.detail is not None
+        for widget, action in (
+            (self.export_button, EXPORT_AGENDA),
+            (self.print_button, EXPORT_AGENDA),
+            (self.outcomes_button, EXPORT_OUTCOMES),
+            (self.letters_button, EXPORT_LETTERS),
+        ):
+            allowed = self.context.may(action)
+            widget.setEnabled(has and allowed)
+            if not allowed:
+                widget.setToolTip(who_may(action))
+
+    def _meeting_id(self) -> int:
+        return 0 if self.detail is None else self.detail.meeting.id or 0
+
+    def _failed(self, title: str) -> Callable[[BaseException], None]:
+        def failed(error: BaseException) -> None:
+            log.error("%s: %s", title, type(error).__name__)
+            Messages.error(self, title, str(error))
+            self.refresh_wanted.emit()
+
+        return failed
+
+    def export(self, *, outcomes: bool) -> None:
+        """Export the agenda (or the outcome summary) in the chosen format.
+
+        The save dialog asks before replacing a file (Qt's own question), so its answer is passed on as
+        `overwrite`; a file in the data folder (or the database itself) is still refused, in the error dialog,
+        and nothing is written.
+        """
+        from triage_app.services.exports import export_agenda_file
+
+        if self.detail is None:
+            return
+        fmt: str = self.format.currentData()
+        kind = "outcomes" if outcomes else "agenda"
+        suggested = f"mdt-{kind}-{self.detail.meeting.meeting_date.isoformat()}.{fmt}"
+        target = ExportChoice.ask(self, suggested, fmt)
+        if target is None:
+            return
+        meeting_id, pseudo, data_dir = self._meeting_id(), self.pseudonymised.isChecked(), self.context.paths.data_dir
+
+        def op(session: AppSession) -> tuple[Path, list[str]]:
+            notes: list[str] = []  # where the export was recorded, on a read-only database
+            path = export_agenda_file(
+                session.db,
+                actor=session.actor,
+                meeting_id=meeting_id,
+                fmt=fmt,
+                out=target,
+                pseudonymised=pseudo,
+                outcomes=outcomes,
+                data_dir=data_dir,
+                overwrite=True,  # the save dialog has asked before replacing an existing file
+                notes=notes,
+            )
+            return path, notes
+
+        def done(result: tuple[Path, list[str]]) -> None:
+            path, notes = result
+            self.message.emit(f"Exported to {path}" + "".join(f"; {note}" for note in notes), 10_000)
+
+        self.context.query(op, title="Export failed", on_success=done, on_failure=self._failed("Export failed"))
+
+    def write_letters(self) -> None:
+        """One outcome letter per decided case, as PDF or Word (CSV and HTML are not letter formats).
+
+        If letters of this meeting are already in the chosen folder, none is written until the user agrees to
+        replace them (a folder dialog cannot ask); a folder in the data folder is refused in the error dialog.
+        """
+        if self.detail is None:
+            return
+        chosen = self.format.currentData()
+        fmt = chosen if chosen in LETTER_FORMATS else "docx"
+        folder = FolderChoice.ask(self)
+        if folder is None:
+            return
+        self._write_letters_to(folder, fmt, overwrite=False)
+
+    def _write_letters_to(self, folder: Path, fmt: str, *, overwrite: bool) -> None:
+        """Write the letters on the database worker; offer to replace letters already in `folder`."""
+        from triage_app.services.app import local_today
+        from triage_app.services.exports import ExportWouldOverwrite, export_letters
+
+        meeting_id, data_dir, title = self._meeting_id(), self.context.paths.data_dir, "Letters not written"
+
+        def op(session: AppSession) -> tuple[list[Path], list[str]]:
+            notes: list[str] = []  # where the letters were recorded, on a read-only database
+            paths = export_letters(
+                session.db,
+                actor=session.actor,
+                meeting_id=meeting_id,
+                fmt=fmt,
+                out_dir=folder,
+                today=local_today(),
+                data_dir=data_dir,
+                overwrite=overwrite,
+                notes=notes,
+            )
+            return paths, notes
+
+        def done(result: tuple[list[Path], list[str]]) -> None:
+            paths, notes = result
+            self.message.emit(
+                f"{len(paths)} letters written to {folder}" + "".join(f"; {note}" for note in notes), 10_000
+            )
+
+        def failed(error: BaseException) -> None:
+            if isinstance(error, ExportWouldOverwrite) and not overwrite:
+                names = "\n".join(path.name for path in error.existing)
+                if Messages.confirm(
+                    self,
+                    "Replace letters",
+                    f"These letters are already in {folder}:\n{names}\n\nReplace them? No letter has been written yet.",
+                ):
+                    self._write_letters_to(folder, fmt, overwrite=True)
+                    return
+                self.message.emit("No letters written: the letters already there were left as they are", 0)
+                return
+            self._failed(title)(error)
+
+        self.context.query(op, title=title, on_success=done, on_failure=failed)
+
+    def agenda_document(self, done: Callable[[QTextDocument], None]) -> None:
+        """The agenda as a QTextDocument (for print and preview), built off the GUI thread."""
+        from triage_app.exporters.agenda import agenda_html
+        from triage_app.services.exports import make_agenda
+
+        meeting_id, pseudo = self._meeting_id(), self.pseudonymised.isChecked()
+
+        def op(session: AppSession) -> bytes:
+            agenda = make_agenda(
+                session.db,
+                meeting_id=meeting_id,
+                pseudonymised=pseudo,
+                actor=session.actor,  # printing takes the agenda out of the app: an export
+            )
+            return agenda_html(agenda)
+
+        def made(html: bytes) -> None:
+            document = QTextDocument(self)
+            document.setHtml(html.decode("utf-8"))
+            done(document)
+
+        title = "Agenda not prepared"
+        self.context.query(op, title=title, on_success=made, on_failure=self._failed(title))
+
+    def print_preview(self) -> None:
+        """Preview and print the agenda (A4)."""
+        from PySide6.QtPrintSupport import QPrinter, QPrintPreviewDialog
+
+        def show(document: QTextDocument) -> None:
+            printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+            preview = QPrintPreviewDialog(printer, self)
+            preview.paintRequested.connect(document.print_)
+            preview.exec()
+
+        self.agenda_document(show)

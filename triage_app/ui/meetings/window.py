@@ -1,0 +1,273 @@
+"""The MDT meetings window: the list of meetings, the chosen meeting's header, and its two screens.
+
+Wiring only: the planning screen (planning.py, with the exports of exports.py) and the in-meeting screen
+(in_meeting.py) do the work. The window reads everything it shows in one query (`ops.read_meetings`) and reads
+again when a broadcast `Changes` touches what it shows: its meeting, the list of meetings, or any referral
+(one triaged or moved may join or leave the ready list). While the user has typed an outcome they have not
+recorded, a broadcast refresh waits until the entry is recorded or dropped (nothing moves under their hands).
+"""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from triage_app.domain.formats import format_date
+from triage_app.domain.meetings import OPEN_MEETING_STATUSES
+from triage_app.services.permissions import PLAN_MEETING, who_may
+from triage_app.ui.dialogs import Messages
+from triage_app.ui.meetings.dialogs import NewMeetingDialog
+from triage_app.ui.meetings.in_meeting import InMeetingScreen
+from triage_app.ui.meetings.ops import CreatedMeeting, MeetingsRead, cancel_op, create_meeting_op, read_meetings
+from triage_app.ui.meetings.planning import ID_ROLE, PlanningScreen, item_id
+
+if TYPE_CHECKING:
+    from triage_app.services.changes import Changes
+    from triage_app.services.meetings import MeetingDetail
+    from triage_app.ui.context import AppContext
+
+log = logging.getLogger(__name__)
+
+
+class MeetingWindow(QMainWindow):
+    """Planning and in-meeting screens for the unit's MDT meetings."""
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.setWindowTitle("MDT meetings")
+        available = self.screen().availableGeometry()
+        # Fit a 1366x768 laptop or projector: the outcome controls must never fall off screen.
+        self.resize(min(1250, available.width()), min(820, available.height() - 40))
+        self.meeting_id: int | None = None  # the meeting chosen (its detail may still be on its way)
+        self.detail: MeetingDetail | None = None  # the meeting as last read
+        self._reading = False  # a read is on the worker
+        self._read_again = False  # something changed while it ran: read once more when it lands
+        self._deferred: Changes | None = None  # a broadcast held back while an outcome is typed
+        self._stale = False  # a broadcast arrived while the window was hidden
+
+        self.meetings = QListWidget()
+        self.meetings.setAccessibleName("Meetings")
+        self.meetings.setWordWrap(True)  # a narrow pane: wrap the date, status and counts rather than cut them
+        self.meetings.currentItemChanged.connect(self._choose)
+        self.new_button = QPushButton("&New meeting…")
+        self.new_button.clicked.connect(self.new_meeting)
+        self.cancel_button = QPushButton("Cancel meeting")
+        self.cancel_button.clicked.connect(self.cancel_meeting)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(QLabel("Meetings"))
+        left_layout.addWidget(self.meetings, 1)
+        left_layout.addWidget(self.new_button)
+        left_layout.addWidget(self.cancel_button)
+
+        self.header = QLabel("Choose or create a meeting")
+        self.header.setWordWrap(True)
+        self.header.setAccessibleName("Meeting details")
+        self.quorum = QLabel()
+        self.quorum.setAccessibleName("Quorum")
+        self.capacity = QLabel()
+        self.planning = PlanningScreen(context)
+        self.exports = self.planning.exports
+        self.in_meeting = InMeetingScreen(context)
+        for screen in (self.planning, self.in_meeting):
+            screen.message.connect(self._message)
+            screen.refresh_wanted.connect(self.refresh)
+        self.in_meeting.entry_cleared.connect(self._apply_deferred)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.planning, "&Planning")
+        self.tabs.addTab(self.in_meeting, "&In the meeting")
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        top = QHBoxLayout()
+        top.addWidget(self.header, 1)
+        top.addWidget(self.capacity)
+        top.addWidget(self.quorum)
+        right_layout.addLayout(top)
+        right_layout.addWidget(self.tabs, 1)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 4)
+        self.setCentralWidget(splitter)
+        context.changed.connect(self.on_changed)
+        self._enable()
+
+    def _message(self, text: str, timeout: int) -> None:
+        self.statusBar().showMessage(text, timeout)
+
+    # --- reading ---------------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Read the meetings, the chosen meeting and the ready list again (one read at a time)."""
+        if self.context.session is None:
+            return
+        if self._reading:
+            self._read_again = True  # the read on its way may predate the change: one more after it
+            return
+        self._reading, self._read_again = True, False
+
+        def failed(error: BaseException) -> None:
+            self._reading = False
+            log.error("Meetings could not be read: %s", type(error).__name__)
+            Messages.error(self, "Meetings could not be read", str(error))
+
+        self.context.query(
+            read_meetings(self.meeting_id), title="Meetings could not be read", on_success=self._show, on_failure=failed
+        )
+
+    def on_changed(self, changes: Changes) -> None:
+        """A broadcast: read again only when it touches what this window shows, and never under typed text."""
+        if not self._concerns(changes):
+            return
+        if not self.isVisible():
+            self._stale = True  # read when shown again
+            return
+        if self.in_meeting.has_unrecorded(commit=False):
+            self._deferred = changes if self._deferred is None else self._deferred.merge(changes)
+            self._message("Changes arrived: shown once this outcome is recorded or discarded", 0)
+            return
+        self.refresh()
+
+    def _concerns(self, changes: Changes) -> bool:
+        # Any referral may join or leave the ready list (triaged, moved, listed elsewhere); users and rules
+        # change what may be done and how cases read.
+        return bool(changes.touches_meeting(self.meeting_id) or changes.all_referrals or changes.users or changes.rules)
+
+    def _apply_deferred(self) -> None:
+        """The entry was recorded or dropped: show what arrived meanwhile."""
+        if self._deferred is not None:
+            self._deferred = None
+            self.statusBar().clearMessage()
+            self.refresh()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        """Shown again after a change it missed while hidden: read again."""
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self.refresh()
+
+    def _show(self, read: MeetingsRead) -> None:
+        self._reading = False
+        if self._read_again:
+            self.refresh()  # what landed may predate a change: show it, and read again
+        self.meetings.blockSignals(True)
+        self.meetings.clear()
+        for summary in read.listing:
+            quorate = "quorate" if summary.quorate else "NOT quorate"
+            item = QListWidgetItem(
+                f"{format_date(summary.meeting_date)} {summary.meeting_time} · {summary.status} · "
+                f"{summary.cases} cases · {quorate}"
+            )
+            item.setData(ID_ROLE, summary.meeting_id)
+            self.meetings.addItem(item)
+            if summary.meeting_id == self.meeting_id:
+                self.meetings.setCurrentItem(item)
+        self.meetings.blockSignals(False)
+        detail = read.detail if read.detail is not None and read.detail.meeting.id == self.meeting_id else None
+        self.detail = detail
+        agenda_cases = {} if read.agenda is None or detail is None else {c.referral_id: c for c in read.agenda.cases}
+        self.planning.show_lists(detail, read.ready_ids, read.ready_rows)
+        if detail is None:
+            self.header.setText("Choose or create a meeting")
+            self.quorum.setText("")
+            self.capacity.setText("")
+        else:
+            m = detail.meeting
+            where = " · ".join(p for p in (m.place, m.video_link) if p) or "place not set"
+            self.header.setText(
+                f"<b>{format_date(m.meeting_date)} {m.meeting_time}</b> · {escape(where)} · chair "
+                f"{escape(m.chair or 'not set')} · {m.status}"
+            )
+            self.quorum.setText(("✔ " if detail.quorate else "✘ ") + detail.quorum_text)
+            self.quorum.setStyleSheet("" if detail.quorate else "color: #c62828; font-weight: bold;")
+            self.capacity.setText(f"{len(detail.cases)} of {detail.capacity} cases")
+        self.in_meeting.show_meeting(detail, agenda_cases)
+        self._enable()
+
+    def _choose(self, item: QListWidgetItem | None, previous: QListWidgetItem | None = None) -> None:
+        if not self.in_meeting.may_discard():
+            # The user keeps their unrecorded text: put the list back on the meeting they were in.
+            self.meetings.blockSignals(True)
+            if previous is None:
+                self.meetings.setCurrentRow(-1)
+            else:
+                self.meetings.setCurrentItem(previous)
+            self.meetings.blockSignals(False)
+            return
+        self.meeting_id = None if item is None else item_id(item)
+        self.in_meeting.reset()
+        self.refresh()
+
+    def _enable(self) -> None:
+        """The meeting list's buttons follow the meeting shown and the role matrix; the screens their own."""
+        planner = self.context.may(PLAN_MEETING)
+        is_open = self.detail is not None and self.detail.meeting.status in OPEN_MEETING_STATUSES
+        self.cancel_button.setEnabled(is_open and planner)
+        self.new_button.setEnabled(planner)
+        if not planner:
+            for widget in (self.new_button, self.cancel_button):
+                widget.setToolTip(who_may(PLAN_MEETING))
+        self.planning.enable()
+        self.in_meeting.enable()
+
+    # --- the list of meetings --------------------------------------------------------------------------------
+
+    def new_meeting(self) -> None:
+        """Ask for the details and create the meeting; it is shown once created."""
+        if not self.in_meeting.may_discard():
+            return
+        values = NewMeetingDialog.ask(self)
+        if values is None:
+            return
+        title = "Meeting not created"
+
+        def done(created: CreatedMeeting) -> None:
+            self.meeting_id = created.meeting_id  # the broadcast that follows reads and shows it
+            self.in_meeting.reset()
+
+        def failed(error: BaseException) -> None:
+            log.error("%s: %s", title, type(error).__name__)
+            Messages.error(self, title, str(error))
+
+        self.context.run(create_meeting_op(values), title=title, on_success=done, on_failure=failed)
+
+    def cancel_meeting(self) -> None:
+        """Cancel this meeting; its cases move on."""
+        meeting_id = None if self.detail is None else self.detail.meeting.id
+        if meeting_id is None or not Messages.confirm(
+            self, "Cancel meeting", "Cancel this meeting? Its cases move to the next meeting."
+        ):
+            return
+        title = "Meeting not cancelled"
+
+        def failed(error: BaseException) -> None:
+            log.error("%s: %s", title, type(error).__name__)
+            Messages.error(self, title, str(error))
+            self.refresh()
+
+        self.context.run(cancel_op(meeting_id), title=title, on_failure=failed)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        """Closing asks before unrecorded text is dropped."""
+        if not self.in_meeting.may_discard():
+            event.ignore()
+            return
+        self.in_meeting.clear_entry()
+        super().closeEvent(event)
