@@ -14,50 +14,40 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
-from triage_app.domain.formats import format_date, format_name
-from triage_app.domain.meetings import triage_text
-from triage_app.domain.referral import format_nhs_number
-from triage_app.domain.scoring import FLAGS, RTT_BREACHED, RTT_WARNING, RttClock, age_in_years
-from triage_app.domain.workflow import STATUS_LABELS
+from triage_app.domain.scoring import RTT_BREACHED, RTT_WARNING, RttClock
+from triage_app.ui.queue_columns import (
+    COL_AGE,
+    COL_FLAGS,
+    COL_MEETING,
+    COL_NAME,
+    COL_NHS,
+    COL_OUTCOME,
+    COL_PRIORITY,
+    COL_RECEIVED,
+    COL_STATUS,
+    COL_WEEKS,
+    COLUMN_TOOLTIPS,
+    COLUMNS,
+    SORT_BREACHES,
+    SORT_KEYS,
+    display,
+    sort_key,
+    sort_value,
+    tooltip,
+)
 from triage_app.ui.worker import DbWorker
+
+if TYPE_CHECKING:
+    from triage_app.services.changes import Changes
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
-
-COL_PRIORITY, COL_NHS, COL_NAME, COL_AGE, COL_RECEIVED, COL_WEEKS, COL_OUTCOME, COL_FLAGS, COL_STATUS, COL_MEETING = (
-    range(10)
-)
-COLUMNS = ("Pri", "NHS number", "Name", "Age", "Received", "Wks", "Triage", "Cautions", "Status", "Meeting")
-COLUMN_TOOLTIPS = (
-    "Priority 0-100: severity + pain + waiting (highest first)",
-    "NHS number",
-    "FAMILY, Given",
-    "Age in whole years today",
-    "Date the referral was received",
-    "Weeks waiting today since received (18-week referral-to-treatment clock); ! marks the warning week, ‼ a breach. "
-    "Click to show breaches first (18 weeks or more, then from the warning week, then the rest, each by priority)",
-    "Triage: the consultant's standing decision, or the computed outcome awaiting a consultant",
-    "Caution flags (hover for what each means)",
-    "Workflow status",
-    "The MDT meeting the referral is listed on",
-)
-#: column -> SQL sort key and whether a click first sorts descending
-SORT_KEYS: dict[int, tuple[str, bool]] = {
-    COL_PRIORITY: ("priority", True),
-    COL_NHS: ("nhs_number", False),
-    COL_NAME: ("name", False),
-    COL_AGE: ("date_of_birth", False),  # oldest first = earliest date of birth
-    COL_RECEIVED: ("received_on", False),
-    COL_WEEKS: ("breaches", True),  # breaches first: 18 weeks or more, then the warning weeks, each by priority
-    COL_OUTCOME: ("outcome", False),
-    COL_STATUS: ("status", False),
-}
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 OBJECT_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -81,11 +71,6 @@ _BREACH = QBrush(QColor(220, 80, 60, 90))
 _WARNING = QBrush(QColor(240, 170, 40, 90))
 
 
-#: The "breaches first" order (storage.referrals.SORT_BREACHES): 18 weeks or more, then from the warning week,
-#: then the rest, each by priority.
-SORT_BREACHES = "breaches"
-
-
 @dataclass(frozen=True, slots=True)
 class QueueView:
     """What the table shows: a filter and a sort."""
@@ -101,6 +86,7 @@ class QueueTableModel(QAbstractTableModel):
     loaded = Signal(int)  # total rows of the new view, once its first page is in
     ids_ready = Signal()
     failed = Signal(str)
+    rows_refreshed = Signal(list)  # the ids repainted in place by refresh_rows (no reset)
 
     def __init__(
         self,
@@ -192,31 +178,74 @@ class QueueTableModel(QAbstractTableModel):
         if self.view is not None:
             self.load(self.view)
 
+    def apply_changes(self, changes: Changes) -> None:
+        """Refresh what a `Changes` report touches: the named rows, or the whole view when its membership may
+        have changed (a referral created, the rules or everything changed, the meetings a view lists)."""
+        if self.view is None or not changes:
+            return
+        meeting_view = self.view.queue_filter.meeting_id
+        if (
+            changes.everything
+            or changes.rules
+            or changes.created
+            or (meeting_view is not None and changes.touches_meeting(meeting_view))
+        ):
+            self.reload()
+        elif changes.meetings and not changes.referral_ids:
+            self.reload()  # a meeting's date moved or it was cancelled: the Meeting column of unnamed rows
+        elif changes.referral_ids:
+            self.refresh_rows(changes.referral_ids)
+
     def refresh_rows(self, referral_ids: set[int] | frozenset[int]) -> None:
-        """Fetch these referrals' lines again and repaint them where they are shown."""
+        """Read these referrals' lines again in one worker job, with which of them the view's filter holds.
+
+        A named row that left the filter, a new one that matches it, or a changed sort key reloads the view (its
+        membership or order changed); otherwise only the named rows are repainted (`dataChanged`, no reset).
+        """
         from triage_app.services import queue
 
-        known = [i for i in referral_ids if i in self._rows]
-        if not known:
+        view = self.view
+        if view is None or not referral_ids:
             return
+        named = sorted(referral_ids)
         generation = self._generation
         db = self._database()
+        queue_filter = replace(view.queue_filter, clock=self.clock())
 
-        def on_rows(rows: dict[int, Any]) -> None:
+        def on_rows(result: Any) -> None:
             if generation != self._generation:
+                return  # a newer view is on its way: it shows these rows as they are now
+            if self._membership_changed(named, result.rows, result.matching):
+                self.reload()
                 return
-            for referral_id in known:
+            for referral_id in named:
+                if referral_id not in result.rows:
+                    continue
                 self._cells.pop(referral_id, None)
-                if referral_id in rows:
-                    self._rows[referral_id] = rows[referral_id]
-                else:
-                    self._rows.pop(referral_id, None)
+                self._rows[referral_id] = result.rows[referral_id]
                 row = self.row_of(referral_id)
                 if row is not None:
                     self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+            self.rows_refreshed.emit(named)
 
-        clock = self.clock()
-        self._worker.submit(lambda: queue.page(db, ids=known, clock=clock), on_rows, self._on_error)
+        self._worker.submit(
+            lambda: queue.rows_in_view(db, ids=named, queue_filter=queue_filter), on_rows, self._on_error
+        )
+
+    def _membership_changed(self, named: list[int], rows: dict[int, Any], matching: frozenset[int]) -> bool:
+        """True when the view must be read again: a named row left or joined it, or its place may have moved."""
+        if self._ids is None or self.view is None:
+            return True  # every id of the view is still on its way: its order cannot be checked
+        for referral_id in named:
+            shown = self.row_of(referral_id) is not None
+            if shown != (referral_id in matching):
+                return True
+            if not shown:
+                continue
+            before, after = self._rows.get(referral_id), rows.get(referral_id)
+            if before is None or after is None or sort_key(before, self.view.sort) != sort_key(after, self.view.sort):
+                return True  # never seen (no old key to compare) or its key changed: its row may have moved
+        return False
 
     def _on_error(self, error: BaseException) -> None:
         log.error("queue load failed: %s", type(error).__name__)
@@ -321,77 +350,24 @@ class QueueTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             cells = self._cells.get(row.id)
             if cells is None:
-                cells = self._cells[row.id] = tuple(self._display(row, c) for c in range(len(COLUMNS)))
+                clock = self.clock()
+                cells = self._cells[row.id] = tuple(display(row, c, clock) for c in range(len(COLUMNS)))
             return cells[column]
         if role == ID_ROLE:
             return row.id
         if role == OBJECT_ROLE:
             return row
         if role == SORT_ROLE:
-            return self._sort_value(row, column)
+            return sort_value(row, column)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(row, column)
+            return tooltip(row, column, self.clock())
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return _RIGHT if column in (COL_PRIORITY, COL_AGE, COL_WEEKS) else None
         if role == Qt.ItemDataRole.BackgroundRole:
             if column != COL_WEEKS:
                 return None
             return {RTT_BREACHED: _BREACH, RTT_WARNING: _WARNING}.get(self.clock().band(row.received_on) or "")
-        return f"{COLUMNS[column]}: {self._display(row, column)}"  # AccessibleTextRole
-
-    def _display(self, row: Any, column: int) -> str:
-        if column == COL_PRIORITY:
-            return "" if row.priority is None else str(row.priority)
-        if column == COL_NHS:
-            return format_nhs_number(row.nhs_number)
-        if column == COL_NAME:
-            return format_name(row.family_name, row.given_name)
-        if column == COL_AGE:
-            return "" if row.date_of_birth is None else str(age_in_years(row.date_of_birth, self._today()))
-        if column == COL_RECEIVED:
-            return format_date(row.received_on)
-        if column == COL_WEEKS:
-            clock = self.clock()
-            weeks = clock.weeks(row.received_on)
-            if weeks is None:
-                return ""
-            mark = {RTT_BREACHED: " ‼", RTT_WARNING: " !"}.get(clock.band(row.received_on) or "", "")
-            return f"{weeks}{mark}"
-        if column == COL_OUTCOME:  # the standing decision, else the computed outcome awaiting a consultant
-            return triage_text(row.outcome, row.decided_outcome, row.decision_kind)
-        if column == COL_FLAGS:
-            return " · ".join(FLAGS[f][0] if f in FLAGS else f for f in row.flags)
-        if column == COL_STATUS:
-            return STATUS_LABELS.get(row.status, row.status)
-        if column == COL_MEETING and row.meeting:
-            day, _, time_text = row.meeting.partition(" ")
-            return f"{format_date(date.fromisoformat(day))} {time_text}"
-        return ""
-
-    def _tooltip(self, row: Any, column: int) -> str | None:
-        if column == COL_FLAGS and row.flags:
-            return "\n".join(f"{FLAGS[f][0]}: {FLAGS[f][1]}" if f in FLAGS else f for f in row.flags)
-        if column == COL_WEEKS:
-            text = self.clock().describe(row.received_on)
-            return text[:1].upper() + text[1:]
-        if column == COL_NAME and row.hospital_number:
-            return f"Hospital number {row.hospital_number}"
-        return None
-
-    def _sort_value(self, row: Any, column: int) -> Any:
-        values = {
-            COL_PRIORITY: row.priority,
-            COL_NHS: row.nhs_number,
-            COL_NAME: (row.family_name or "").upper(),
-            COL_AGE: row.date_of_birth,
-            COL_RECEIVED: row.received_on,
-            COL_WEEKS: row.received_on,
-            COL_OUTCOME: row.outcome,
-            COL_FLAGS: len(row.flags),
-            COL_STATUS: row.status,
-            COL_MEETING: row.meeting,
-        }
-        return values.get(column)
+        return f"{COLUMNS[column]}: {display(row, column, self.clock())}"  # AccessibleTextRole
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sort in SQL by the column's key (columns without one keep the current order)."""
@@ -404,3 +380,26 @@ class QueueTableModel(QAbstractTableModel):
         if column == COL_WEEKS:  # a click shows breaches first; the other direction shows the shortest waits first
             descending = order == Qt.SortOrder.DescendingOrder
         self.load(QueueView(self.view.queue_filter, key, descending))
+
+
+__all__ = [  # the columns are re-exported: views and tests name them from here
+    "COLUMNS",
+    "COLUMN_TOOLTIPS",
+    "COL_AGE",
+    "COL_FLAGS",
+    "COL_MEETING",
+    "COL_NAME",
+    "COL_NHS",
+    "COL_OUTCOME",
+    "COL_PRIORITY",
+    "COL_RECEIVED",
+    "COL_STATUS",
+    "COL_WEEKS",
+    "ID_ROLE",
+    "OBJECT_ROLE",
+    "PAGE_SIZE",
+    "SORT_BREACHES",
+    "SORT_KEYS",
+    "QueueTableModel",
+    "QueueView",
+]

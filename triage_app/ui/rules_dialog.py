@@ -1,15 +1,17 @@
 """Rules in force: what they are, what a rules file would change, and (administrators) approving one.
 
 Anyone with an active role may look; only an administrator's Approve is enabled, and the service checks again.
-Every database call goes through the main window's worker; the dialog never reads a file or the database on the
-GUI thread. What is approved is exactly the text that was previewed (held in memory, not read again).
+Given the `AppContext`, not the main window: every database call is an op or a query on its worker; the dialog
+never reads a file or the database on the GUI thread. An approval is broadcast as a rules `Changes`, from which
+every view reads again. What is approved is exactly the text that was previewed (held in memory, not read again).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -30,6 +32,11 @@ from triage_app.domain.formats import format_date
 from triage_app.domain.rules import ApprovedRules
 from triage_app.domain.workflow import ADMIN
 from triage_app.ui.dialogs import Messages
+
+if TYPE_CHECKING:
+    from triage_app.services.app import AppSession
+    from triage_app.services.changes import Changes
+    from triage_app.ui.context import AppContext
 
 NOT_ADMIN = "Only an administrator can approve rules"
 NOTICE_NAME = "rules_notice"
@@ -52,14 +59,15 @@ class RulesDialog(QDialog):
     """The rules in force, a file's changes criterion by criterion, and Approve for administrators."""
 
     approved = Signal(object)  # the RulesApproval, after the commit
+    in_force_read = Signal(object)  # the ApprovedRules in force, read again
 
-    def __init__(self, main: Any, parent: QWidget | None = None) -> None:
-        super().__init__(parent or main)
-        self.main = main
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
         self.preview: Any = None  # the RulesPreview shown, if any
         self.setWindowTitle("Rules in force")
         self.resize(760, 560)
-        session = main.session
+        session = self._session()
         self.is_admin = session.actor.has(ADMIN)
 
         force_box = QGroupBox("In force on every desktop")
@@ -135,18 +143,25 @@ class RulesDialog(QDialog):
 
     def refresh(self) -> None:
         """Read the rules in force again (another desktop may have approved newer ones)."""
-        session = self.main.session
-        self.main.worker.submit(session.reload_rules, self._show_in_force, self._failed("Rules in force"))
+        self.context.query(
+            lambda session: session.reload_rules(),
+            title="Rules in force",
+            on_success=self._show_in_force,
+            on_failure=self._failed("Rules in force"),
+        )
+
+    def _session(self) -> AppSession:
+        session = self.context.session
+        assert session is not None  # the dialog opens only once the database is open
+        return session
 
     def _show_in_force(self, approval: ApprovedRules) -> None:
         self.in_force_label.setText(in_force_text(approval))
-        show = getattr(self.main, "show_rules_in_force", None)  # the status bar and the panel name the rules too
-        if callable(show):
-            show()
+        self.in_force_read.emit(approval)  # the status bar and the panel name the rules too
         self._show_proposal()
 
     def _show_proposal(self) -> None:
-        proposal = self.main.session.proposal
+        proposal = self._session().proposal
         self.proposal_label.setVisible(proposal is not None)
         self.proposal_button.setVisible(proposal is not None)
         if proposal is not None:
@@ -180,18 +195,17 @@ class RulesDialog(QDialog):
 
     def review_proposal(self) -> None:
         """Show what the rules shipped with this version of the app would change."""
-        proposal = self.main.session.proposal
+        proposal = self._session().proposal
         if proposal is not None:
             self._preview(lambda: proposal.proposed)
 
     def _preview(self, load: Any) -> None:
         from triage_app.services.rules import preview_rules
 
-        session = self.main.session
         self._clear_preview()
         self.proposed_label.setText("Reading the rules file…")
 
-        def task() -> Any:
+        def task(session: AppSession) -> Any:
             return preview_rules(session.db, actor=session.actor, proposed=load())
 
         def failed(error: BaseException) -> None:
@@ -199,7 +213,7 @@ class RulesDialog(QDialog):
             self.proposed_label.setText(f"This file cannot be used; the rules in force are unchanged.\n{error}")
             Messages.error(self, "Rules file refused", str(error))
 
-        self.main.worker.submit(task, self._show_preview, failed)
+        self.context.query(task, title="Rules file refused", on_success=self._show_preview, on_failure=failed)
 
     def _clear_preview(self) -> None:
         self.preview = None
@@ -251,25 +265,43 @@ class RulesDialog(QDialog):
         from triage_app.services.app import local_today
         from triage_app.services.rules import approve_rules
 
-        session, proposed = self.main.session, preview.proposed
+        proposed = preview.proposed
         self.approve_button.setEnabled(False)
 
-        def task() -> Any:
-            return approve_rules(session.db, actor=session.actor, proposed=proposed, as_of=local_today())
+        def task(session: AppSession) -> Approved:
+            result = approve_rules(session.db, actor=session.actor, proposed=proposed, as_of=local_today())
+            return Approved(result, rules_changes(result))
 
-        self.main.worker.submit(task, self._approved, self._failed("Rules not approved"))
+        self.context.run(
+            task, title="Rules not approved", on_success=self._approved, on_failure=self._failed("Rules not approved")
+        )
 
-    def _approved(self, result: Any) -> None:
-        session = self.main.session
-        session.use_approval(result.approval)
+    def _approved(self, approved: Approved) -> None:
+        result = approved.result
+        self._session().use_approval(result.approval)  # before the broadcast: every view reads with these rules
         self._show_in_force(result.approval)
         self._clear_preview()
         self.result_label.setText(result.summary())
-        update_rules_notice(self.main)
-        refresh = getattr(self.main, "refresh", None)
-        if callable(refresh) and result.reassessed:
-            refresh()  # outcomes and decisions changed: the queue and the panel catch up
         self.approved.emit(result)
+
+
+@dataclass(frozen=True, slots=True)
+class Approved:
+    """An approval and what it changed (broadcast by the context)."""
+
+    result: Any
+    changes: Changes
+
+
+def rules_changes(result: Any) -> Changes:
+    """What an approval changed: the rules (every assessment may differ), or nothing when already in force."""
+    from triage_app.services.changes import NOTHING, Changes
+    from triage_app.ui.context import OpReturnedNoChanges, changes_of
+
+    try:
+        return changes_of(result)
+    except OpReturnedNoChanges:  # RulesApproval names its criteria changes `changes`: the report is made here
+        return NOTHING if result.already_in_force else Changes(rules=True)
 
 
 def open_rules_dialog(window: Any) -> RulesDialog | None:
@@ -282,7 +314,11 @@ def open_rules_dialog(window: Any) -> RulesDialog | None:
         existing.raise_()
         existing.activateWindow()
         return existing
-    dialog = RulesDialog(window)
+    dialog = RulesDialog(window.context, window)
+    show = getattr(window, "show_rules_in_force", None)  # the status bar and the panel name the rules too
+    if callable(show):
+        dialog.in_force_read.connect(lambda _approval: show())
+    dialog.approved.connect(lambda _result: update_rules_notice(window))
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.destroyed.connect(lambda *_: setattr(window, "rules_dialog", None))
     window.rules_dialog = dialog

@@ -7,13 +7,20 @@ that clock.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from triage_app.domain.scoring import FLAGS, OUTCOME_LABELS, OUTCOMES, RTT_FLAG
 from triage_app.domain.workflow import STATUS_LABELS, STATUSES
+
+if TYPE_CHECKING:
+    from triage_app.domain.scoring import RttClock
+    from triage_app.services.changes import Changes
+    from triage_app.services.queue import QueueCounts
+    from triage_app.ui.context import AppContext
 
 KIND_ROLE = Qt.ItemDataRole.UserRole + 1
 VALUE_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -23,9 +30,20 @@ class QueueSidebar(QTreeWidget):
     """Click a view to filter the queue by it; counts update when referrals change."""
 
     view_chosen = Signal(str, object)  # kind ("all", "outcome", "status", "flag"), value
+    counted = Signal(object)  # the QueueCounts just shown
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        context: AppContext | None = None,
+        clock: Callable[[], RttClock] | None = None,
+    ) -> None:
         super().__init__(parent)
+        self._context = context
+        self._clock = clock
+        if context is not None:
+            context.changed.connect(self.apply_changes)
         self.setHeaderLabels(["View", "Count"])
         self.setColumnCount(2)
         self.setRootIsDecorated(False)
@@ -81,7 +99,26 @@ class QueueSidebar(QTreeWidget):
         """The tree item of one view (tests and keyboard navigation use it)."""
         return self._items.get((kind, value))
 
-    def set_counts(self, counts: Any) -> None:
+    def apply_changes(self, changes: Changes) -> None:
+        """The side panel's part of a change: recount, unless only users changed (no count shows them)."""
+        if changes.everything or changes.rules or changes.all_referrals or changes.meetings or changes.meeting_ids:
+            self.recount()
+
+    def recount(self) -> None:
+        """Count every view again on the worker (with today's 18-week clock, as the RTT view lists it)."""
+        context = self._context
+        if context is None or context.session is None:
+            return
+        from triage_app.services import queue
+
+        clock = self._clock() if self._clock is not None else None
+        context.query(
+            lambda session: queue.counts(session.db, actor=session.actor, clock=clock),
+            title="Counts",
+            on_success=self.set_counts,
+        )
+
+    def set_counts(self, counts: QueueCounts) -> None:
         """Show a `QueueCounts`."""
         self._set("all", None, counts.total)
         for outcome in OUTCOMES:
@@ -97,6 +134,7 @@ class QueueSidebar(QTreeWidget):
             self._add(self.meetings_section, "meeting", meeting_id, label)
             self._set("meeting", meeting_id, listed)
         self.meetings_section.setExpanded(True)
+        self.counted.emit(counts)
 
     def _set(self, kind: str, value: str | int | None, count: int) -> None:
         item = self._items[(kind, value)]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -23,13 +24,18 @@ from triage_app.domain.workflow import ROLES
 from triage_app.services.permissions import MANAGE_USERS, actor_may, who_may
 from triage_app.ui.dialogs import Messages
 
+if TYPE_CHECKING:
+    from triage_app.services.app import AppSession
+    from triage_app.services.changes import Changes
+    from triage_app.ui.context import AppContext
+
 
 class UsersDialog(QDialog):
-    """The user list with the roles each holds; changes go through the main window's worker."""
+    """The user list with the roles each holds; every change is an op of the context (a users `Changes`)."""
 
-    def __init__(self, main: Any, parent: QWidget | None = None) -> None:
-        super().__init__(parent or main)
-        self.main = main
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
         self.setWindowTitle("Users and roles")
         self.resize(720, 460)
         self.table = QTableWidget(0, 4)
@@ -62,7 +68,8 @@ class UsersDialog(QDialog):
         self.active_button.clicked.connect(self.toggle_active)
         buttons = QHBoxLayout()
         # The main window opens this only for administrators; the buttons follow the role matrix all the same.
-        manager = self.main.session is not None and actor_may(self.main.session.actor, MANAGE_USERS)
+        session = context.session
+        manager = session is not None and actor_may(session.actor, MANAGE_USERS)
         for button in (self.add_button, self.roles_button, self.active_button):
             buttons.addWidget(button)
             button.setEnabled(manager)
@@ -80,19 +87,31 @@ class UsersDialog(QDialog):
         self.login.setFocus()  # adding a user starts at the login, with nothing ticked
         self.refresh()
 
-    def _submit(self, task: Any, title: str) -> None:
+    def _submit(self, op: Callable[[AppSession], Any], title: str) -> None:
         def failed(error: BaseException) -> None:
             Messages.error(self, title, str(error))
 
-        self.main.worker.submit(task, lambda _result: self.refresh(), failed)
+        def changed_users(session: AppSession) -> Changes:
+            from triage_app.services.changes import Changes
+            from triage_app.ui.context import OpReturnedNoChanges, changes_of
+
+            result = op(session)
+            try:
+                return changes_of(result)
+            except OpReturnedNoChanges:  # a users service that reports no Changes yet: its users changed
+                return Changes(users=True)
+
+        self.context.run(changed_users, title=title, on_success=lambda _result: self.refresh(), on_failure=failed)
 
     def refresh(self) -> None:
         """Read the users again."""
         from triage_app.services.users import list_users
 
-        db, actor = self.main.session.db, self.main.session.actor
-        self.main.worker.submit(
-            lambda: list_users(db, actor=actor), self._show, lambda e: Messages.error(self, "Users", str(e))
+        self.context.query(
+            lambda session: list_users(session.db, actor=session.actor),
+            title="Users",
+            on_success=self._show,
+            on_failure=lambda e: Messages.error(self, "Users", str(e)),
         )
 
     def _show(self, users: list[tuple[Any, frozenset[str]]]) -> None:
@@ -131,12 +150,12 @@ class UsersDialog(QDialog):
         """Add the login typed with the roles ticked."""
         from triage_app.services.users import add_user
 
-        session, login, name, roles = self.main.session, self.login.text(), self.name.text(), self._chosen_roles()
+        login, name, roles = self.login.text(), self.name.text(), self._chosen_roles()
         if not roles:
             Messages.error(self, "User not added", "Tick at least one role.")
             return
         self._submit(
-            lambda: add_user(session.db, actor=session.actor, login=login, display_name=name, roles=roles),
+            lambda session: add_user(session.db, actor=session.actor, login=login, display_name=name, roles=roles),
             "User not added",
         )
 
@@ -144,8 +163,10 @@ class UsersDialog(QDialog):
         """Give the login typed exactly the roles ticked."""
         from triage_app.services.users import set_roles
 
-        session, login, roles = self.main.session, self.login.text().strip(), self._chosen_roles()
-        self._submit(lambda: set_roles(session.db, actor=session.actor, login=login, roles=roles), "Roles not changed")
+        login, roles = self.login.text().strip(), self._chosen_roles()
+        self._submit(
+            lambda session: set_roles(session.db, actor=session.actor, login=login, roles=roles), "Roles not changed"
+        )
 
     def toggle_active(self) -> None:
         """Deactivate an active user, or reactivate a deactivated one."""
@@ -156,7 +177,8 @@ class UsersDialog(QDialog):
         if current is None:
             Messages.error(self, "No such user", f"'{login}' is not in the list.")
             return
-        session, active = self.main.session, not current.is_active
+        active = not current.is_active
         self._submit(
-            lambda: set_active(session.db, actor=session.actor, login=login, active=active), "User not changed"
+            lambda session: set_active(session.db, actor=session.actor, login=login, active=active),
+            "User not changed",
         )

@@ -1,0 +1,149 @@
+"""The consultant's actions on the selected referral: confirm or override its triage, move it along the workflow.
+
+Each names the patient it acts on before it acts, runs as one op whose result carries the referral's fresh
+detail (`ui.ops.with_detail`), and leaves the rest to the broadcast `Changes` (the queue's row, the counts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QWidget
+
+from triage_app.domain.meetings import triage_text
+from triage_app.domain.workflow import move_needs_reason
+from triage_app.services.permissions import CONFIRM_TRIAGE, OVERRIDE_TRIAGE
+from triage_app.ui.dialogs import OPEN_EXISTING, Messages, OverrideDialog, ReasonDialog, referral_patient_line
+from triage_app.ui.ops import with_detail
+from triage_app.ui.triage_panel import NOT_CONSULTANT
+
+if TYPE_CHECKING:
+    from triage_app.services.app import AppSession
+    from triage_app.services.referrals import ReferralDetail
+    from triage_app.ui.context import AppContext
+
+
+class ConsultantActions(QObject):
+    """Confirm, override and status moves, on the referral `acting_on` names (None: nothing to act on)."""
+
+    def __init__(
+        self,
+        context: AppContext,
+        window: QWidget,
+        *,
+        acting_on: Callable[[], ReferralDetail | None],
+        show_result: Callable[[Any, Any], None],
+        status: Callable[[str, int], None],
+    ) -> None:
+        super().__init__(window)
+        self.context = context
+        self.window = window
+        self.acting_on = acting_on
+        self._show_result = show_result
+        self._status = status
+
+    def _chosen(self, action: str) -> ReferralDetail | None:
+        detail = self.acting_on()
+        if detail is None or self.context.session is None:
+            self._status("Select a referral in the queue first", 5000)
+            return None
+        if not self.context.may(action):
+            Messages.error(self.window, "Not allowed", NOT_CONSULTANT)
+            return None
+        return detail
+
+    def confirm_triage(self) -> None:
+        """Record the consultant's confirmation of the outcome, after naming the patient it acts on."""
+        detail = self._chosen(CONFIRM_TRIAGE)
+        if detail is None:
+            return
+        shown = triage_text(detail.row.outcome, None, None).replace(" (awaiting consultant)", "")
+        if Messages.confirm(
+            self.window,
+            "Confirm triage",
+            f"Confirm the triage of\n\n{referral_patient_line(detail.referral)}\n\nas {shown}?"
+            + leaves_meeting(detail, detail.row.outcome),
+        ):
+            self.decide(detail, None, None)
+
+    def override_triage(self) -> None:
+        """Record a different outcome with the consultant's written reason."""
+        detail = self._chosen(OVERRIDE_TRIAGE)
+        if detail is None:
+            return
+        answer = OverrideDialog.ask(detail.row.outcome, referral_patient_line(detail.referral), self.window)
+        if answer is None or self.acting_on() is not detail:
+            return
+        leaving = leaves_meeting(detail, answer[0])
+        if leaving and not Messages.confirm(
+            self.window, "Override triage", referral_patient_line(detail.referral) + leaving
+        ):
+            return
+        self.decide(detail, *answer)
+
+    def decide(self, detail: ReferralDetail, outcome: str | None, reason: str | None) -> None:
+        """Record the decision on the version of the referral the consultant saw (the service refuses a stale one)."""
+        from triage_app.services.triage import decide_triage
+
+        def op(session: AppSession) -> Any:
+            return decide_triage(
+                session.db,
+                actor=session.actor,
+                referral_id=detail.row.id,
+                expected_version=detail.row.version,
+                override_outcome=outcome,
+                reason=reason,
+                expected_assessment_id=detail.row.current_assessment_id,
+            )
+
+        self._run(op, detail, "Triage decision not recorded")
+
+    def move_status(self, status: str) -> None:
+        """Move the selected referral along the workflow (closing an undiscussed one asks for a reason)."""
+        detail = self.acting_on()
+        if detail is None or self.context.session is None:
+            return
+        from triage_app.services.triage import change_status
+
+        note = None
+        if move_needs_reason(detail.row.status, status):
+            note = ReasonDialog.ask(
+                "Close referral",
+                f"Close the referral of\n\n{referral_patient_line(detail.referral)}\n\nThe MDT has not "
+                "discussed it: write why it is closed.",
+                self.window,
+            )
+            if not note or note == OPEN_EXISTING:
+                return
+
+        def op(session: AppSession) -> Any:
+            return change_status(
+                session.db,
+                actor=session.actor,
+                referral_id=detail.row.id,
+                expected_version=detail.row.version,
+                status=status,
+                note=note,
+            )
+
+        self._run(op, detail, "Status not changed")
+
+    def _run(self, op: Callable[[AppSession], Any], detail: ReferralDetail, title: str) -> None:
+        referral_id = detail.row.id
+        self.context.run(
+            with_detail(op, lambda _result: referral_id),
+            title=title,
+            on_success=lambda done: self._show_result(done.detail, done.changes),
+        )
+
+
+def leaves_meeting(detail: ReferralDetail, outcome: str | None) -> str:
+    """What a decision other than ready for MDT does to a listed referral, said before it is made."""
+    if detail.row.status == "listed" and outcome != "ready_for_mdt":
+        return "\n\nIt is listed for an MDT meeting: decided otherwise than ready for MDT, it leaves that meeting."
+    return ""
+
+
+__all__ = ["ConsultantActions", "leaves_meeting"]

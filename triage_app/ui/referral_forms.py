@@ -1,0 +1,272 @@
+"""The referral forms of a window: opening one (new or stored), saving it, and a save's refusals and conflicts.
+
+A save is one op on the worker: the service stores the referral and the same job hands back its fresh detail
+(`ui.ops.with_detail`), which the panel shows; the broadcast `Changes` then repaints the queue's row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QWidget
+
+from triage_app.services.permissions import ENTER_REFERRAL
+from triage_app.ui.dialogs import CANCEL, OPEN_EXISTING, RELOAD, ConflictDialog, Messages, ReasonDialog
+from triage_app.ui.dialogs import referral_patient_line as patient_line
+from triage_app.ui.ops import WithDetail, with_detail
+from triage_app.ui.referral_form import ReferralForm
+
+if TYPE_CHECKING:
+    from triage_app.domain.referral import Referral
+    from triage_app.services.app import AppSession
+    from triage_app.services.referrals import ReferralDetail
+    from triage_app.ui.context import AppContext
+    from triage_app.ui.selection import Selection
+
+#: Shows a referral's fresh detail from an op's result (QueuePane.show_result).
+ShowResult = Callable[[Any, Any], None]
+
+
+class ReferralForms(QObject):
+    """Every open form of the window; each removes itself when it closes."""
+
+    #: A save on the way out landed and no unsaved form is left: the window may go on quitting.
+    ready_to_quit = Signal()
+    #: A form was saved (the window's "saved HH:MM").
+    saved = Signal()
+
+    def __init__(
+        self,
+        context: AppContext,
+        selection: Selection,
+        window: QWidget,
+        *,
+        show_result: ShowResult,
+        status: Callable[[str, int], None],
+    ) -> None:
+        super().__init__(window)
+        self.context = context
+        self.selection = selection
+        self.window = window
+        self._show_result = show_result
+        self._status = status
+        self.forms: list[ReferralForm] = []
+        self.quitting = False
+
+    def new_referral(self) -> ReferralForm | None:
+        """Ctrl+N: an empty referral form."""
+        if self.context.session is None or not self.context.may(ENTER_REFERRAL):
+            return None
+        form = self._show_form(None, None, None)
+        form.activateWindow()
+        form.focus_field("patient.nhs_number")  # a coordinator types the NHS number first
+        return form
+
+    def open_selected(self, focus_path: str | None = None) -> None:
+        """Enter / double-click / Edit: the selected referral's form (loaded fresh)."""
+        if self.selection.referral_id is None or self.context.session is None:
+            return
+        if self.context.read_only is not None:  # the form edits: the panel shows the referral instead
+            self._status("Read only: see the red banner", 10_000)
+            return
+        self.open_referral(self.selection.referral_id, focus_path)
+
+    def form_for(self, referral_id: int | None) -> ReferralForm | None:
+        """The open form of a stored referral, if there is one."""
+        if referral_id is None:
+            return None
+        return next((f for f in self.forms if f.referral_id == referral_id), None)
+
+    def open_referral(self, referral_id: int, focus_path: str | None = None) -> None:
+        """Open a referral's form, or bring its open form forward."""
+        form = self.form_for(referral_id)
+        if form is not None:
+            form.raise_()
+            form.activateWindow()
+            if focus_path:
+                form.focus_field(focus_path)
+            return
+        from triage_app.services.referrals import get_referral
+
+        def opened(detail: ReferralDetail) -> None:
+            existing = self.form_for(referral_id)  # opened twice quickly: one form only
+            form = existing or self._show_form(detail.referral, detail.row.id, detail.row.version)
+            if focus_path:
+                form.focus_field(focus_path)
+
+        self.context.query(
+            lambda session: get_referral(session.db, referral_id=referral_id, actor=session.actor),
+            title="Referral",
+            on_success=opened,
+        )
+
+    def _show_form(self, referral: Referral | None, referral_id: int | None, version: int | None) -> ReferralForm:
+        from triage_app.services.app import local_today
+
+        session = self.context.session
+        assert session is not None  # forms open only once the database is open
+        form = ReferralForm(
+            rules=session.rules,
+            as_of=local_today(),
+            referral=referral,
+            referral_id=referral_id,
+            version=version,
+            parent=self.window,
+        )
+        form.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.forms.append(form)
+        form.closed.connect(self._form_closed)
+        form.save_requested.connect(lambda parsed, rid, ver, f=form: self.save(f, parsed, rid, ver))
+        form.nhs_number_entered.connect(lambda nhs, f=form: self._look_up_patient(f, nhs))
+        form.open_existing_requested.connect(self.open_referral)
+        form.show()
+        return form
+
+    def _form_closed(self, form: ReferralForm) -> None:
+        if form in self.forms:
+            self.forms.remove(form)
+        if self.quitting and not any(f.dirty or f.closing_after_save for f in self.forms):
+            self.ready_to_quit.emit()  # the last unsaved form was saved and closed: go on quitting
+
+    def _look_up_patient(self, form: ReferralForm, nhs_number: str) -> None:
+        from triage_app.services.referrals import patient_referrals
+
+        except_id = form.referral_id
+
+        def found(referrals: Any) -> None:
+            if form in self.forms:
+                form.show_existing(referrals)
+
+        self.context.query(
+            lambda session: patient_referrals(
+                session.db, nhs_number=nhs_number, except_id=except_id, actor=session.actor
+            ),
+            title="Patient look-up",
+            on_success=found,
+        )
+
+    def save(
+        self,
+        form: ReferralForm,
+        referral: Referral,
+        referral_id: int | None,
+        version: int | None,
+        *,
+        demographics_confirmed: bool = False,
+        second_referral_reason: str | None = None,
+    ) -> None:
+        """Store the form's referral: one op, whose result carries the referral's fresh detail."""
+        from triage_app.services import referrals
+
+        def store(session: AppSession) -> Any:
+            from triage_app.services.app import local_today
+
+            if referral_id is None:
+                return referrals.register_referral(
+                    session.db,
+                    actor=session.actor,
+                    referral=referral,
+                    rules=session.rules,
+                    as_of=local_today(),
+                    demographics_confirmed=demographics_confirmed,
+                    second_referral_reason=second_referral_reason,
+                )
+            return referrals.update_referral(
+                session.db,
+                actor=session.actor,
+                referral_id=referral_id,
+                expected_version=version or 0,
+                referral=referral,
+                rules=session.rules,
+                as_of=local_today(),
+                demographics_confirmed=demographics_confirmed,
+                second_referral_reason=second_referral_reason,
+            )
+
+        def stored(done: WithDetail) -> None:
+            result = done.result
+            if referral_id is None:  # a new referral: show it, selected, once the queue reloads
+                self.selection.select(result.referral_id)
+            form.save_finished(result.referral_id, result.version)
+            self._show_result(done.detail, done.changes)
+            self.saved.emit()
+
+        def again(**confirmations: Any) -> None:
+            self.save(
+                form,
+                referral,
+                referral_id,
+                version,
+                demographics_confirmed=confirmations.get("demographics", demographics_confirmed),
+                second_referral_reason=confirmations.get("reason", second_referral_reason),
+            )
+
+        self.context.run(
+            with_detail(store, lambda result: int(result.referral_id)),
+            title="The referral was not saved",
+            on_success=stored,
+            on_failure=lambda error: self._save_failed(form, referral, error, again),
+        )
+
+    def _save_failed(
+        self, form: ReferralForm, referral: Referral, error: BaseException, again: Callable[..., None]
+    ) -> None:
+        from triage_app.services.errors import (
+            ConflictError,
+            DemographicsMismatch,
+            IdentityIncomplete,
+            OpenReferralExists,
+        )
+
+        self.quitting = False  # a save on the way out failed: stay, with the form open
+        who = patient_line(referral)
+        if isinstance(error, ConflictError):
+            self._resolve_conflict(form, referral, error)
+        elif isinstance(error, IdentityIncomplete):
+            form.save_failed(str(error))
+            form.show_field_errors(error.errors)
+        elif isinstance(error, DemographicsMismatch):
+            form.save_failed("the demographics differ from the stored patient")
+            if Messages.confirm(
+                form,
+                "Different demographics for this NHS number",
+                f"{error}\n\nThis referral: {who}\n\nStore it as the same patient whose demographics changed?",
+            ):
+                form.mark_saving()
+                again(demographics=True)
+        elif isinstance(error, OpenReferralExists):
+            form.save_failed("the patient already has an open referral")
+            answer = ReasonDialog.ask(
+                "Possible duplicate referral",
+                f"{who}\n\n{error}",
+                form,
+                other_choice=f"Open referral {error.existing_id}",
+            )
+            if answer == OPEN_EXISTING:
+                self.open_referral(error.existing_id)
+            elif answer:
+                form.mark_saving()
+                again(reason=answer)
+        else:
+            form.save_failed(str(error))
+            Messages.error(form, "The referral was not saved", str(error))
+
+    def _resolve_conflict(self, form: ReferralForm, mine: Referral, conflict: Any) -> None:
+        from triage_app.services.referrals import get_referral
+
+        def compare(detail: ReferralDetail) -> None:
+            form.save_failed("someone else changed this referral")
+            choice = ConflictDialog.ask(str(conflict), mine, detail.referral, form)
+            if choice == RELOAD:
+                form.load(detail.referral, version=detail.row.version)
+            elif choice != CANCEL:  # only the fields I changed go on top of theirs; the user saves again
+                form.rebase(detail.referral, detail.row.version)
+                form.status.setText("Your changes are kept on top of the saved version: check them, then save.")
+
+        self.context.query(
+            lambda session: get_referral(session.db, referral_id=conflict.referral_id, actor=session.actor),
+            title="Referral",
+            on_success=compare,
+        )

@@ -1,0 +1,288 @@
+"""The main window's menus, shortcuts and status bar, and which of them are enabled (roles, read-only, selection).
+
+A mixin of `MainWindow`: the actions call the parts the window built (`queue`, `forms_owner`, `consultant`,
+`maintenance_actions`) and open the dialogs, each given the `AppContext` rather than the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar
+
+from triage_app.services.permissions import (
+    BACKUP,
+    CONFIRM_TRIAGE,
+    ENTER_REFERRAL,
+    LOAD_DEMO,
+    MANAGE_USERS,
+    OVERRIDE_TRIAGE,
+    VIEW_MEETINGS,
+    VIEW_RULES,
+    actor_may,
+    who_may,
+)
+from triage_app.ui.dialogs import Messages
+from triage_app.ui.read_only_banner import READ_ONLY_OFF
+from triage_app.ui.triage_panel import NOT_CONSULTANT
+
+if TYPE_CHECKING:
+    from triage_app.services.app import AppSession
+
+
+class WindowActions(QMainWindow):
+    """Menus, shortcuts, the status bar and the enabling of every control."""
+
+    def _action(
+        self,
+        text: str,
+        slot: Callable[[], Any],
+        shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+        tip: str = "",
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip or text.replace("&", ""))
+        action.setToolTip(tip or text.replace("&", ""))
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        queue, forms, consultant, maintenance = self.queue, self.forms_owner, self.consultant, self.maintenance_actions
+        self.new_action = self._action("&New referral…", forms.new_referral, QKeySequence.StandardKey.New)
+        self.open_action = self._action(
+            "&Open referral", forms.open_selected, "Ctrl+O", "Open the selected referral (Enter)"
+        )
+        self.next_action = self._action("&Next referral", lambda: queue.step(1), "Alt+Down")
+        self.previous_action = self._action("&Previous referral", lambda: queue.step(-1), "Alt+Up")
+        self.confirm_action = self._action("&Confirm triage", consultant.confirm_triage, "Ctrl+Shift+C")
+        self.override_action = self._action("O&verride triage…", consultant.override_triage, "Ctrl+Shift+O")
+        self.search_action = self._action("&Search", queue.focus_search, QKeySequence.StandardKey.Find)
+        self.refresh_action = self._action("&Refresh", self.refresh, QKeySequence.StandardKey.Refresh)
+        self.clear_action = self._action("&Clear filters", queue.clear_filters, "Ctrl+Shift+L")
+        self.demo_action = self._action("Load &demo data…", maintenance.load_demo_data)
+        self.backup_action = self._action("&Back up database now", maintenance.backup_now)
+        self.restore_action = self._action(
+            "Re&store a backup…", self.restore_backup, tip="Put a verified backup in place of a damaged database"
+        )
+        self.restore_action.setEnabled(False)  # offered on a damaged database, to administrators (_show_read_only)
+        self.users_action = self._action("&Users and roles…", self.open_users)
+        self.rules_action = self._action(
+            "&Rules in force…", self.open_rules, tip="The approved triage rules, who approved them; approve new ones"
+        )
+        self.breaches_action = self._action(
+            "&Breaches first", queue.show_breaches_first, "Ctrl+Shift+B", "Order the queue by the 18-week clock"
+        )
+        self.meetings_action = self._action("&MDT meetings…", self.open_meetings, "Ctrl+M")
+        self.about_action = self._action("&About", self.show_about)
+        self.quit_action = self._action("&Quit", self.close, "Ctrl+Q")  # StandardKey.Quit is empty on Windows
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)  # from a form too
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        for action in (
+            self.new_action,
+            self.demo_action,
+            self.backup_action,
+            self.restore_action,
+            self.users_action,
+            self.rules_action,
+            self.quit_action,
+        ):
+            file_menu.addAction(action)
+        referral_menu = menus.addMenu("&Referral")
+        for action in (
+            self.open_action,
+            self.next_action,
+            self.previous_action,
+            self.confirm_action,
+            self.override_action,
+        ):
+            referral_menu.addAction(action)
+        meeting_menu = menus.addMenu("&Meeting")
+        meeting_menu.addAction(self.meetings_action)
+        view_menu = menus.addMenu("&View")
+        for action in (self.search_action, self.clear_action, self.refresh_action, self.breaches_action):
+            view_menu.addAction(action)
+        help_menu = menus.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+        self.role_actions = (self.confirm_action, self.override_action)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.user_label = QLabel("Not signed in")
+        self.user_label.setAccessibleName("Signed-in user")
+        self.count_label = QLabel()
+        self.rules_label = QLabel()
+        self.saved_label = QLabel()
+        legend = QLabel("Wks: ! warning week · ‼ past 18 weeks")
+        legend.setToolTip("Colour is never the only signal: the marks carry the same meaning")
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(120)
+        self.busy.setAccessibleName("Working")
+        self.busy.hide()
+        self._busy_timer = QTimer(self)
+        self._busy_timer.setSingleShot(True)
+        self._busy_timer.setInterval(150)  # longer than a blink
+        self._busy_timer.timeout.connect(self.busy.show)
+        self.worker.busy_changed.connect(self._busy)
+        for widget in (self.user_label, self.count_label, self.rules_label, legend, self.saved_label):
+            bar.addPermanentWidget(widget)
+        bar.addPermanentWidget(self.busy)
+
+    def _busy(self, busy: bool) -> None:
+        if busy:
+            self._busy_timer.start()
+        else:
+            self._busy_timer.stop()
+            self.busy.hide()
+
+    # --- enabling --------------------------------------------------------------------------------------------
+
+    def _set_enabled(self, enabled: bool) -> None:
+        queue = self.queue
+        for widget in (
+            self.table,
+            self.sidebar,
+            queue.outcome_filter,
+            queue.status_filter,
+            queue.flag_filter,
+            queue.search,
+        ):
+            widget.setEnabled(enabled)
+        for action in (
+            self.new_action,
+            self.open_action,
+            self.demo_action,
+            self.backup_action,
+            self.refresh_action,
+            self.meetings_action,
+            self.rules_action,
+            self.breaches_action,
+        ):
+            action.setEnabled(enabled)
+        if not enabled:
+            self.users_action.setEnabled(False)
+            for action in self.role_actions:
+                action.setEnabled(False)
+
+    def _apply_roles(self) -> None:
+        """Each control is enabled by the role matrix; a disabled one says who may use it."""
+        for action_name, controls, allowed_tip in (
+            (CONFIRM_TRIAGE, (self.confirm_action,), "Confirm triage"),
+            (OVERRIDE_TRIAGE, (self.override_action,), "Override triage…"),
+            (ENTER_REFERRAL, (self.new_action, self.new_button), "New referral"),
+            (MANAGE_USERS, (self.users_action,), "Users and roles"),
+            (VIEW_RULES, (self.rules_action,), "The approved triage rules, who approved them; approve new ones"),
+            (LOAD_DEMO, (self.demo_action, self.demo_button), None),
+            (BACKUP, (self.backup_action,), "Back up database now"),
+            (VIEW_MEETINGS, (self.meetings_action,), "MDT meetings"),
+        ):
+            allowed = self.may(action_name)
+            refused = NOT_CONSULTANT if action_name in (CONFIRM_TRIAGE, OVERRIDE_TRIAGE) else who_may(action_name)
+            if self.read_only is not None and actor_may(self.session.actor, action_name):
+                refused = READ_ONLY_OFF
+            for control in controls:
+                control.setEnabled(allowed)
+                if not allowed:
+                    control.setToolTip(refused)
+                elif allowed_tip is not None:
+                    control.setToolTip(allowed_tip)
+
+    def _show_read_only(self, session: AppSession) -> None:
+        """A database that can only be read: the red banner says why and what to do; writing actions are off."""
+        from triage_app.services.permissions import RESTORE_BACKUP
+        from triage_app.storage.preflight import ReadOnlyKind
+
+        restorer = session.read_only_kind is ReadOnlyKind.DAMAGED and self.may(RESTORE_BACKUP)
+        self.restore_action.setEnabled(restorer)
+        self.restore_action.setToolTip(
+            "Put a verified backup in place of the damaged database"
+            if restorer
+            else "Offered to administrators when the database is damaged (or: triage-app restore BACKUP)"
+        )
+        off = self.read_only_banner.show_session(session, restorer=restorer)
+        if off is None:
+            self.demo_button.show()
+            self.setWindowTitle("SPD Referral Triage")
+            return
+        for control in (self.rules_action, self.open_action):  # the form and Approve would only be refused
+            control.setEnabled(False)
+            control.setToolTip(off)
+        self.demo_button.hide()
+        self.setWindowTitle("SPD Referral Triage — READ ONLY")
+
+    def _selection_shown(self) -> None:
+        """The panel and every action follow the selection."""
+        detail = self.selection.detail
+        self.panel.show_detail(detail, self.session.actor if self.session is not None else None)
+        has_row = self.selection.referral_id is not None and self.session is not None
+        self.open_action.setEnabled(has_row and self.read_only is None)
+        if self.read_only is not None:  # the panel's confirm, override, edit and status moves would write
+            for widget in (
+                self.panel.confirm_button,
+                self.panel.override_button,
+                self.panel.edit_button,
+                self.panel.status_combo,
+                self.panel.status_button,
+            ):
+                widget.setEnabled(False)
+                widget.setToolTip(READ_ONLY_OFF)
+        self.confirm_action.setEnabled(
+            self.may(CONFIRM_TRIAGE) and detail is not None and self.panel.confirm_button.isEnabled()
+        )
+        self.override_action.setEnabled(
+            self.may(OVERRIDE_TRIAGE) and detail is not None and self.panel.override_button.isEnabled()
+        )
+
+    # --- other windows ---------------------------------------------------------------------------------------
+
+    def open_selected(self, focus_path: str | None = None) -> None:
+        """Enter / double-click / Edit: the selected referral's form (loaded fresh)."""
+        self.forms_owner.open_selected(focus_path)
+
+    def restore_backup(self) -> None:
+        """File > Restore a backup… (maintenance)."""
+        self.maintenance_actions.restore_backup()
+
+    def open_meetings(self) -> Any:
+        """Ctrl+M: the MDT meetings window (one per main window)."""
+        if self.session is None:
+            return None
+        from triage_app.ui.meetings import MeetingWindow
+
+        if getattr(self, "meeting_window", None) is None:
+            # Its changes reach the queue and the side panel through the context's broadcast.
+            self.meeting_window = MeetingWindow(self.context, self)
+        self.meeting_window.show()
+        self.meeting_window.raise_()
+        self.meeting_window.refresh()
+        return self.meeting_window
+
+    def open_users(self) -> Any:
+        """Administrators: the users and their roles."""
+        if not self.may(MANAGE_USERS):
+            return None
+        from triage_app.ui.users_dialog import UsersDialog
+
+        dialog = UsersDialog(self.context, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def open_rules(self) -> Any:
+        """The rules in force and who approved them (anyone with a role); administrators approve new ones."""
+        if not self.may(VIEW_RULES):
+            return None
+        from triage_app.ui.rules_dialog import open_rules_dialog
+
+        return open_rules_dialog(self)
+
+    def show_about(self) -> None:
+        """Version and rules version."""
+        Messages.about(self, self.session.rules.version if self.session else "not loaded")
