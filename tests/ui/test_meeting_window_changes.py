@@ -216,7 +216,16 @@ def test_a_broadcast_refreshes_only_what_it_touches_and_waits_for_an_unrecorded_
     assert jobs == [] and mw.planning.ready.count() == 0  # held back: nothing moves under the typing
     assert "shown once this outcome is recorded or discarded" in mw.statusBar().currentMessage()
     assert mw.in_meeting.entry.rationale.toPlainText() == "Half typed"
-    mw.in_meeting.entry.rationale.clear()
-    mw.in_meeting.show_case(0)  # the entry dropped (as Next/Previous or a record do): what arrived is shown
+    activate(qtbot, mw)
+    qtbot.keyClick(mw, Qt.Key.Key_P, ALT)  # to the planning screen: nothing is typed there, what waited is shown
+    qtbot.waitUntil(lambda: mw.tabs.currentIndex() == 0, timeout=5000)
     idle(qtbot, window)
-    assert mw.planning.ready.ids() == [newcomer]
+    assert jobs == [meeting_id] and mw.planning.ready.ids() == [newcomer]
+    assert mw.in_meeting.entry.rationale.toPlainText() == "Half typed"  # the same case: the typing is kept
+
+    # On the planning screen a change is shown at once, the typing still kept.
+    (another,) = confirm_ready(gui_db, seed(33))
+    window.context.broadcast(referrals_changed(another))
+    idle(qtbot, window)
+    assert sorted(mw.planning.ready.ids()) == sorted([newcomer, another])
+    assert mw.in_meeting.entry.rationale.toPlainText() == "Half typed"

@@ -4,7 +4,8 @@ Wiring only: the planning screen (planning.py, with the exports of exports.py) a
 (in_meeting.py) do the work. The window reads everything it shows in one query (`ops.read_meetings`) and reads
 again when a broadcast `Changes` touches what it shows: its meeting, the list of meetings, or any referral
 (one triaged or moved may join or leave the ready list). While the user has typed an outcome they have not
-recorded, a broadcast refresh waits until the entry is recorded or dropped (nothing moves under their hands).
+recorded on the in-meeting screen, a broadcast refresh waits until the entry is recorded or dropped, or the user
+turns to the planning screen (nothing moves under their hands).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class MeetingWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.planning, "&Planning")
         self.tabs.addTab(self.in_meeting, "&In the meeting")
+        self.tabs.currentChanged.connect(self._tab_changed)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         top = QHBoxLayout()
@@ -138,7 +140,7 @@ class MeetingWindow(QMainWindow):
         if not self.isVisible():
             self._stale = True  # read when shown again
             return
-        if self.in_meeting.has_unrecorded(commit=False):
+        if self.tabs.currentWidget() is self.in_meeting and self.in_meeting.has_unrecorded(commit=False):
             self._deferred = changes if self._deferred is None else self._deferred.merge(changes)
             self._message("Changes arrived: shown once this outcome is recorded or discarded", 0)
             return
@@ -155,6 +157,11 @@ class MeetingWindow(QMainWindow):
             self._deferred = None
             self.statusBar().clearMessage()
             self.refresh()
+
+    def _tab_changed(self, _index: int) -> None:
+        # Off the in-meeting screen nothing moves under the typing: show what waited (the entry is kept).
+        if self.tabs.currentWidget() is not self.in_meeting:
+            self._apply_deferred()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         """Shown again after a change it missed while hidden: read again."""
