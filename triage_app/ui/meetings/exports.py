@@ -6,43 +6,34 @@ event, never anything a view shows, so it broadcasts no change).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Signal
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QPushButton, QWidget
 
 from triage_app.services.permissions import EXPORT_AGENDA, EXPORT_LETTERS, EXPORT_OUTCOMES, who_may
 from triage_app.ui.dialogs import Messages
 from triage_app.ui.meetings.dialogs import ExportChoice, FolderChoice
+from triage_app.ui.meetings.screen import MeetingScreen
 
 if TYPE_CHECKING:
     from triage_app.services.app import AppSession
     from triage_app.services.meetings import MeetingDetail
     from triage_app.ui.context import AppContext
 
-log = logging.getLogger(__name__)
 
 #: Formats of the agenda and outcome exports; letters take the first two only.
 FORMATS = ("pdf", "docx", "csv", "html")
 LETTER_FORMATS = ("pdf", "docx")
 
 
-class ExportBar(QWidget):
+class ExportBar(MeetingScreen):
     """Format, pseudonymisation and the export, print and letter buttons of the meeting shown."""
 
-    #: A message for the window's status bar, and how long it stays (ms).
-    message = Signal(str, int)
-    #: Something failed: the window reads the meeting again, to show what is stored now.
-    refresh_wanted = Signal()
-
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.context = context
-        self.detail: MeetingDetail | None = None
+        super().__init__(context, parent)
         self.format = QComboBox()
         for fmt in FORMATS:
             self.format.addItem(fmt.upper(), fmt)
@@ -93,14 +84,6 @@ class ExportBar(QWidget):
     def _meeting_id(self) -> int:
         return 0 if self.detail is None else self.detail.meeting.id or 0
 
-    def _failed(self, title: str) -> Callable[[BaseException], None]:
-        def failed(error: BaseException) -> None:
-            log.error("%s: %s", title, type(error).__name__)
-            Messages.error(self, title, str(error))
-            self.refresh_wanted.emit()
-
-        return failed
-
     def export(self, *, outcomes: bool) -> None:
         """Export the agenda (or the outcome summary) in the chosen format.
 
@@ -140,7 +123,7 @@ class ExportBar(QWidget):
             path, notes = result
             self.message.emit(f"Exported to {path}" + "".join(f"; {note}" for note in notes), 10_000)
 
-        self.context.query(op, title="Export failed", on_success=done, on_failure=self._failed("Export failed"))
+        self.context.query(op, title="Export failed", on_success=done, on_failure=self.failure("Export failed"))
 
     def write_letters(self) -> None:
         """One outcome letter per decided case, as PDF or Word (CSV and HTML are not letter formats).
@@ -197,7 +180,7 @@ class ExportBar(QWidget):
                     return
                 self.message.emit("No letters written: the letters already there were left as they are", 0)
                 return
-            self._failed(title)(error)
+            self.failure(title)(error)
 
         self.context.query(op, title=title, on_success=done, on_failure=failed)
 
@@ -223,7 +206,7 @@ class ExportBar(QWidget):
             done(document)
 
         title = "Agenda not prepared"
-        self.context.query(op, title=title, on_success=made, on_failure=self._failed(title))
+        self.context.query(op, title=title, on_success=made, on_failure=self.failure(title))
 
     def print_preview(self) -> None:
         """Preview and print the agenda (A4)."""

@@ -19,6 +19,7 @@ from triage_app.ui.dialogs import Messages
 from triage_app.ui.meetings.dialogs import DiscardQuestion
 from triage_app.ui.meetings.entry import NOT_CONSULTANT, OutcomeEntry
 from triage_app.ui.meetings.ops import reported
+from triage_app.ui.meetings.screen import MeetingScreen
 from triage_app.ui.meetings.text import case_html, case_title, patient_label, scaled
 
 if TYPE_CHECKING:
@@ -30,20 +31,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class InMeetingScreen(QWidget):
+class InMeetingScreen(MeetingScreen):
     """The case on screen, Previous/Next, and the outcome entry with Record (Ctrl+Enter)."""
 
-    #: A message for the window's status bar, and how long it stays (ms).
-    message = Signal(str, int)
-    #: A record failed: the window reads the meeting again (the same case, the entry kept).
-    refresh_wanted = Signal()
     #: The entry was recorded or dropped: a refresh held back while it was typed may now be shown.
     entry_cleared = Signal()
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.context = context
-        self.detail: MeetingDetail | None = None
+        super().__init__(context, parent)
         self.agenda_cases: dict[int, AgendaCase] = {}
         self.case_index = 0
         self.shown: tuple[int, int] | None = None  # (meeting id, referral id) of the case on screen

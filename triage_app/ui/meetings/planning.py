@@ -7,7 +7,6 @@ selection by referral id across those refreshes, so a case moved up stays select
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -27,9 +26,9 @@ from PySide6.QtWidgets import (
 
 from triage_app.domain.meetings import MEETING_OUTCOME_LABELS, OPEN_MEETING_STATUSES
 from triage_app.services.permissions import PLAN_MEETING, who_may
-from triage_app.ui.dialogs import Messages
 from triage_app.ui.meetings.exports import ExportBar
 from triage_app.ui.meetings.ops import add_case_op, circulate_op, fill_op, remove_case_op, reorder_op
+from triage_app.ui.meetings.screen import MeetingScreen
 from triage_app.ui.meetings.text import referral_line
 
 if TYPE_CHECKING:
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
     from triage_app.storage.referrals import QueueRow
     from triage_app.ui.context import AppContext
 
-log = logging.getLogger(__name__)
 
 #: Where a list item keeps its referral (or, in the meetings list, its meeting) id.
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -104,18 +102,11 @@ class MeetingList(IdList):
         self.reordered.emit(self.ids())
 
 
-class PlanningScreen(QWidget):
+class PlanningScreen(MeetingScreen):
     """Ready referrals on the left, the meeting's cases on the right, the export bar below."""
 
-    #: A message for the window's status bar, and how long it stays (ms).
-    message = Signal(str, int)
-    #: Something failed: the window reads the meetings again, to show what is stored now.
-    refresh_wanted = Signal()
-
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.context = context
-        self.detail: MeetingDetail | None = None
+        super().__init__(context, parent)
         layout = QGridLayout(self)
         self.ready = IdList()
         self.ready.setAccessibleName("Referrals ready for MDT, highest priority first")
@@ -203,13 +194,7 @@ class PlanningScreen(QWidget):
 
     def _run(self, op: Callable[[AppSession], Changes], title: str) -> None:
         """Run a planning op; its broadcast refreshes this window and the main window's rows and counts."""
-
-        def failed(error: BaseException) -> None:
-            log.error("%s: %s", title, type(error).__name__)
-            Messages.error(self, title, str(error))
-            self.refresh_wanted.emit()
-
-        self.context.run(op, title=title, on_failure=failed)
+        self.context.run(op, title=title, on_failure=self.failure(title))
 
     def add_case(self, referral_id: int) -> None:
         """Put a ready referral on this meeting."""

@@ -10,7 +10,6 @@ turns to the planning screen (nothing moves under their hands).
 
 from __future__ import annotations
 
-import logging
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -36,13 +35,12 @@ from triage_app.ui.meetings.dialogs import NewMeetingDialog
 from triage_app.ui.meetings.in_meeting import InMeetingScreen
 from triage_app.ui.meetings.ops import CreatedMeeting, MeetingsRead, cancel_op, create_meeting_op, read_meetings
 from triage_app.ui.meetings.planning import ID_ROLE, PlanningScreen, item_id
+from triage_app.ui.meetings.screen import failure_report
 
 if TYPE_CHECKING:
     from triage_app.services.changes import Changes
     from triage_app.services.meetings import MeetingDetail
     from triage_app.ui.context import AppContext
-
-log = logging.getLogger(__name__)
 
 
 class MeetingWindow(QMainWindow):
@@ -124,14 +122,12 @@ class MeetingWindow(QMainWindow):
             return
         self._reading, self._read_again = True, False
 
-        def failed(error: BaseException) -> None:
+        def read_done() -> None:
             self._reading = False
-            log.error("Meetings could not be read: %s", type(error).__name__)
-            Messages.error(self, "Meetings could not be read", str(error))
 
-        self.context.query(
-            read_meetings(self.meeting_id), title="Meetings could not be read", on_success=self._show, on_failure=failed
-        )
+        title = "Meetings could not be read"
+        failed = failure_report(self, title, read_done)
+        self.context.query(read_meetings(self.meeting_id), title=title, on_success=self._show, on_failure=failed)
 
     def on_changed(self, changes: Changes) -> None:
         """A broadcast: read again only when it touches what this window shows, and never under typed text."""
@@ -249,11 +245,9 @@ class MeetingWindow(QMainWindow):
             self.meeting_id = created.meeting_id  # the broadcast that follows reads and shows it
             self.in_meeting.reset()
 
-        def failed(error: BaseException) -> None:
-            log.error("%s: %s", title, type(error).__name__)
-            Messages.error(self, title, str(error))
-
-        self.context.run(create_meeting_op(values), title=title, on_success=done, on_failure=failed)
+        self.context.run(
+            create_meeting_op(values), title=title, on_success=done, on_failure=failure_report(self, title)
+        )
 
     def cancel_meeting(self) -> None:
         """Cancel this meeting; its cases move on."""
@@ -263,13 +257,7 @@ class MeetingWindow(QMainWindow):
         ):
             return
         title = "Meeting not cancelled"
-
-        def failed(error: BaseException) -> None:
-            log.error("%s: %s", title, type(error).__name__)
-            Messages.error(self, title, str(error))
-            self.refresh()
-
-        self.context.run(cancel_op(meeting_id), title=title, on_failure=failed)
+        self.context.run(cancel_op(meeting_id), title=title, on_failure=failure_report(self, title, self.refresh))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         """Closing asks before unrecorded text is dropped."""
