@@ -87,11 +87,13 @@ class ConsultantActions(QObject):
         """Record the decision on the version of the referral the consultant saw (the service refuses a stale one)."""
         from triage_app.services.triage import decide_triage
 
+        referral_id = stored_id(detail)
+
         def op(session: AppSession) -> Any:
             return decide_triage(
                 session.db,
                 actor=session.actor,
-                referral_id=detail.row.id,
+                referral_id=referral_id,
                 expected_version=detail.row.version,
                 override_outcome=outcome,
                 reason=reason,
@@ -107,6 +109,7 @@ class ConsultantActions(QObject):
             return
         from triage_app.services.triage import change_status
 
+        referral_id = stored_id(detail)
         note = None
         if move_needs_reason(detail.row.status, status):
             note = ReasonDialog.ask(
@@ -122,7 +125,7 @@ class ConsultantActions(QObject):
             return change_status(
                 session.db,
                 actor=session.actor,
-                referral_id=detail.row.id,
+                referral_id=referral_id,
                 expected_version=detail.row.version,
                 status=status,
                 note=note,
@@ -131,12 +134,20 @@ class ConsultantActions(QObject):
         self._run(op, detail, "Status not changed")
 
     def _run(self, op: Callable[[AppSession], Any], detail: ReferralDetail, title: str) -> None:
-        referral_id = detail.row.id
+        referral_id = stored_id(detail)
         self.context.run(
             with_detail(op, lambda _result: referral_id),
             title=title,
             on_success=lambda done: self._show_result(done.detail, done.changes),
         )
+
+
+def stored_id(detail: ReferralDetail) -> int:
+    """The id of a referral read from the database (always set once stored)."""
+    referral_id = detail.row.id
+    if referral_id is None:
+        raise ValueError("a referral that was never stored cannot be acted on")
+    return referral_id
 
 
 def leaves_meeting(detail: ReferralDetail, outcome: str | None) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +36,7 @@ from triage_app.ui.read_only_banner import READ_ONLY_SHORT, ReadOnlyBanner
 from triage_app.ui.referral_forms import ReferralForms
 from triage_app.ui.selection import Selection
 from triage_app.ui.sidebar import QueueSidebar
+from triage_app.ui.startup import GuiThreadDatabaseCall, is_damage, session_opener
 from triage_app.ui.triage_panel import TriagePanel
 from triage_app.ui.window_actions import WindowActions
 from triage_app.ui.worker import DbWorker
@@ -47,23 +47,6 @@ if TYPE_CHECKING:
     from triage_app.services.queue import QueueCounts
 
 log = logging.getLogger(__name__)
-
-
-class GuiThreadDatabaseCall(RuntimeError):
-    """A database call was made on the GUI thread: it would freeze the window."""
-
-
-def gui_thread_guard() -> None:
-    """Installed on the app's database: every call from the GUI thread fails loudly."""
-    if threading.current_thread() is threading.main_thread():
-        raise GuiThreadDatabaseCall("database call on the GUI thread; submit it to the DbWorker instead")
-
-
-def _is_damage(error: BaseException) -> bool:
-    """True when a database read failed because the file is damaged (storage.engine says so in its message)."""
-    from triage_app.storage.engine import DatabaseError
-
-    return isinstance(error, DatabaseError) and "is damaged" in str(error)
 
 
 class MainWindow(WindowActions):
@@ -108,7 +91,7 @@ class MainWindow(WindowActions):
         self.consultant = ConsultantActions(
             self.context, self, acting_on=self.queue.acting_on, show_result=self.queue.show_result, status=status
         )
-        self.maintenance_actions = MaintenanceActions(self.context, self, reopen=self._reopen)
+        self.maintenance_actions = MaintenanceActions(self.context, self, login=login, reopen=self._reopen)
         self.panel.confirm_requested.connect(self.consultant.confirm_triage)
         self.panel.override_requested.connect(self.consultant.override_triage)
         self.panel.status_requested.connect(self.consultant.move_status)
@@ -131,61 +114,6 @@ class MainWindow(WindowActions):
         self._build_status_bar()
         self._restore_layout()
         self._set_enabled(False)
-
-    # --- what tests and other windows read ---------------------------------------------------------------------
-
-    @property
-    def session(self) -> Any:
-        """The open `AppSession` (None before it opens): the context holds it."""
-        return self.context.session
-
-    @property
-    def read_only(self) -> str | None:
-        """Why the open database can only be read (what is wrong and what to do), or None."""
-        return self.context.read_only
-
-    def may(self, action: str) -> bool:
-        """Whether the signed-in user's roles allow the action; never a writing one on a read-only database."""
-        return self.context.may(action)
-
-    @property
-    def detail(self) -> Any:
-        """The selected referral's detail (None when nothing is selected)."""
-        return self.selection.detail
-
-    @property
-    def forms(self) -> list[Any]:
-        """Every open referral form."""
-        return self.forms_owner.forms
-
-    @property
-    def lost_offer(self) -> Any:
-        """A missing or emptied database file: the newest verified backup and who may restore it."""
-        return self.maintenance_actions.lost_offer
-
-    @property
-    def restore_asked(self) -> str:
-        """The question the last restore asked."""
-        return self.maintenance_actions.restore_asked
-
-    @property
-    def last_report(self) -> Any:
-        """The last report shown in a message box (a restore, a backup)."""
-        return self.maintenance_actions.last_report
-
-    @property
-    def _search_timer(self) -> Any:
-        """The pause the search waits for before it applies (tests lengthen it)."""
-        return self.queue.search_timer
-
-    def __getattr__(self, name: str) -> Any:
-        # The queue's controls and actions (search, filters, acting_on, show_detail...) and the forms'
-        # (form_for, open_referral...) are read through the window by the menus, other windows and tests.
-        for owner in ("queue", "forms_owner", "consultant", "maintenance_actions"):
-            part = self.__dict__.get(owner)
-            if part is not None and hasattr(part, name):
-                return getattr(part, name)
-        raise AttributeError(name)
 
     # --- construction ----------------------------------------------------------------------------------------
 
@@ -269,22 +197,7 @@ class MainWindow(WindowActions):
 
     def open_session(self) -> None:
         """Open, back up and migrate the database on the worker, then sign in."""
-        paths, login = self.paths, self.login
-
-        def task() -> AppSession:
-            from triage_app.services.app import local_today, open_session
-
-            session = open_session(
-                paths.db_url,
-                backup_dir=paths.backup_dir,
-                today=local_today(),
-                login=login,
-                allow_read_only=True,  # a damaged, read-only or full database opens read-only, with a banner
-            )
-            session.db.thread_guard = gui_thread_guard
-            return session
-
-        self.worker.submit(task, self._on_session, self._on_session_error)
+        self.worker.submit(session_opener(self.paths, self.login), self._on_session, self._on_session_error)
 
     def _on_session(self, session: AppSession) -> None:
         reopened = self.model.view is not None  # a restore: every view reads the restored database again
@@ -333,38 +246,14 @@ class MainWindow(WindowActions):
         self.demo_button.hide()
         self.new_button.hide()
         if is_lost_database(error):
-            self._show_lost_database(error)
+            self.setWindowTitle("SPD Referral Triage — NO DATABASE")
+            self.maintenance_actions.offer_restore(error, self.read_only_banner, self.restore_action)
         else:
             self.banner_text.setText(f"The referral database could not be opened.\n\n{message}")
             self.banner.show()
         self.session_failed.emit(message)
         if not self.property("smoke"):
             Messages.error(self, "Cannot open the referral database", message)
-
-    def _show_lost_database(self, error: BaseException) -> None:
-        """A missing or emptied database file: the red banner says so (wrapped), and, once the backup has been read
-        on the worker, offers File > Restore a backup… to an administrator of the newest verified backup."""
-        self.read_only_banner.show_lost(error)
-        self.setWindowTitle("SPD Referral Triage — NO DATABASE")
-        from triage_app.services.app import restore_offer
-
-        paths, login = self.paths, self.login
-
-        def offered(offer: Any) -> None:
-            self.maintenance_actions.lost_offer = offer
-            self.read_only_banner.show_lost(error, offer)
-            self.restore_action.setEnabled(offer.may_restore)
-            self.restore_action.setToolTip(
-                f"Put {offer.backup.name} in place of the lost database file"
-                if offer.may_restore
-                else f"Offered to administrators of the newest verified backup ({offer.why_not})"
-            )
-
-        self.worker.submit(  # no session to hand an op: the file is missing
-            lambda: restore_offer(paths.db_url, backup_dir=paths.backup_dir, login=login),
-            offered,
-            lambda exc: log.error("the backups could not be read for a restore: %s", type(exc).__name__),
-        )
 
     # --- changes flow one way --------------------------------------------------------------------------------
 
@@ -413,7 +302,7 @@ class MainWindow(WindowActions):
             from triage_app.services.errors import PermissionDenied
 
             log.error("%s: %s", title, type(error).__name__)
-            if self.read_only is not None and _is_damage(error):
+            if self.read_only is not None and is_damage(error):
                 # The red banner already says the database is damaged and how to restore it: a read that runs into
                 # the damage (the counts, a search over a damaged index) says so in the status bar, without a
                 # dialog on every refresh, and is not retried.
@@ -477,4 +366,4 @@ class MainWindow(WindowActions):
             self.session.close()
 
 
-__all__ = ["COLUMNS", "MainWindow", "restore_report_text"]
+__all__ = ["COLUMNS", "GuiThreadDatabaseCall", "MainWindow", "restore_report_text"]

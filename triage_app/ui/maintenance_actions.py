@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 
 from triage_app.services.permissions import LOAD_DEMO, RESTORE_BACKUP
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from triage_app.services.app import AppSession
     from triage_app.services.changes import Changes
     from triage_app.ui.context import AppContext
+    from triage_app.ui.read_only_banner import ReadOnlyBanner
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +33,11 @@ DEMO_COUNT = 300
 class MaintenanceActions(QObject):
     """Demo data, backups and restores of one window's database."""
 
-    def __init__(self, context: AppContext, window: QMainWindow, *, reopen: Callable[[], None]) -> None:
+    def __init__(
+        self, context: AppContext, window: QMainWindow, *, login: str | None, reopen: Callable[[], None]
+    ) -> None:
         super().__init__(window)
+        self._login = login  # who signs in (None: the operating-system login), for a lost file's restore offer
         self.context = context
         self.window = window
         self._reopen = reopen
@@ -171,6 +176,30 @@ class MaintenanceActions(QObject):
         # Not an op: with no session (a lost file) there is nothing to hand one, and the session is replaced.
         self.context.worker.submit(
             task, restored, lambda error: self.context.report_failure("The backup was not restored", error)
+        )
+
+    def offer_restore(self, error: BaseException, banner: ReadOnlyBanner, restore_action: QAction) -> None:
+        """A missing or emptied database file: the banner says so, and, once the backups have been read on the
+        worker, offers File > Restore a backup… to an administrator of the newest verified backup."""
+        from triage_app.services.app import restore_offer
+
+        banner.show_lost(error)
+        paths, login = self.context.paths, self._login
+
+        def offered(offer: Any) -> None:
+            self.lost_offer = offer
+            banner.show_lost(error, offer)
+            restore_action.setEnabled(offer.may_restore)
+            restore_action.setToolTip(
+                f"Put {offer.backup.name} in place of the lost database file"
+                if offer.may_restore
+                else f"Offered to administrators of the newest verified backup ({offer.why_not})"
+            )
+
+        self.context.worker.submit(  # not a query: there is no session to hand it, the file is missing
+            lambda: restore_offer(paths.db_url, backup_dir=paths.backup_dir, login=login),
+            offered,
+            lambda exc: log.error("the backups could not be read for a restore: %s", type(exc).__name__),
         )
 
     def daily_backup(self, session: AppSession) -> None:

@@ -269,7 +269,7 @@ class QueuePane(QObject):
         current = self.table.currentIndex()
         if detail is None or not current.isValid() or self.model.data(current, ID_ROLE) != detail.row.id:
             return None
-        return detail  # type: ignore[no-any-return]
+        return detail
 
     def show_detail(self, referral_id: int | None) -> None:
         """Fetch and show the triage panel for a referral."""

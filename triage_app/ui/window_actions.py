@@ -1,4 +1,5 @@
-"""The main window's menus, shortcuts and status bar, and which of them are enabled (roles, read-only, selection).
+"""The main window's surface: menus, shortcuts and status bar, which of them are enabled (roles, read-only,
+selection), and the parts' controls as menus, other windows and tests reach them through the window.
 
 A mixin of `MainWindow`: the actions call the parts the window built (`queue`, `forms_owner`, `consultant`,
 `maintenance_actions`) and open the dialogs, each given the `AppContext` rather than the window.
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QMainWindow, QProgressBar
 
 from triage_app.services.permissions import (
     BACKUP,
@@ -30,11 +31,43 @@ from triage_app.ui.read_only_banner import READ_ONLY_OFF
 from triage_app.ui.triage_panel import NOT_CONSULTANT
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QPushButton, QTableView
+
     from triage_app.services.app import AppSession
+    from triage_app.ui.consultant_actions import ConsultantActions
+    from triage_app.ui.context import AppContext
+    from triage_app.ui.maintenance_actions import MaintenanceActions
+    from triage_app.ui.queue_pane import QueuePane
+    from triage_app.ui.read_only_banner import ReadOnlyBanner
+    from triage_app.ui.referral_forms import ReferralForms
+    from triage_app.ui.selection import Selection
+    from triage_app.ui.sidebar import QueueSidebar
+    from triage_app.ui.triage_panel import TriagePanel
+    from triage_app.ui.worker import DbWorker
 
 
 class WindowActions(QMainWindow):
     """Menus, shortcuts, the status bar and the enabling of every control."""
+
+    # The parts MainWindow builds before its menus (declared here for the type checker).
+    context: AppContext
+    worker: DbWorker
+    selection: Selection
+    queue: QueuePane
+    forms_owner: ReferralForms
+    consultant: ConsultantActions
+    maintenance_actions: MaintenanceActions
+    table: QTableView
+    sidebar: QueueSidebar
+    panel: TriagePanel
+    read_only_banner: ReadOnlyBanner
+    new_button: QPushButton
+    demo_button: QPushButton
+    meeting_window: Any
+
+    def refresh(self) -> None:
+        """F5 (MainWindow reads every view again)."""
+        raise NotImplementedError
 
     def _action(
         self,
@@ -286,3 +319,95 @@ class WindowActions(QMainWindow):
     def show_about(self) -> None:
         """Version and rules version."""
         Messages.about(self, self.session.rules.version if self.session else "not loaded")
+
+    # --- what tests and other windows read ---------------------------------------------------------------------
+
+    @property
+    def session(self) -> Any:
+        """The open `AppSession` (None before it opens): the context holds it."""
+        return self.context.session
+
+    @property
+    def read_only(self) -> str | None:
+        """Why the open database can only be read (what is wrong and what to do), or None."""
+        return self.context.read_only
+
+    def may(self, action: str) -> bool:
+        """Whether the signed-in user's roles allow the action; never a writing one on a read-only database."""
+        return self.context.may(action)
+
+    @property
+    def detail(self) -> Any:
+        """The selected referral's detail (None when nothing is selected)."""
+        return self.selection.detail
+
+    @property
+    def forms(self) -> list[Any]:
+        """Every open referral form."""
+        return self.forms_owner.forms
+
+    @property
+    def lost_offer(self) -> Any:
+        """A missing or emptied database file: the newest verified backup and who may restore it."""
+        return self.maintenance_actions.lost_offer
+
+    @property
+    def restore_asked(self) -> str:
+        """The question the last restore asked."""
+        return self.maintenance_actions.restore_asked
+
+    @property
+    def last_report(self) -> Any:
+        """The last report shown in a message box (a restore, a backup)."""
+        return self.maintenance_actions.last_report
+
+    @property
+    def _search_timer(self) -> Any:
+        """The pause the search waits for before it applies (tests lengthen it)."""
+        return self.queue.search_timer
+
+    # The queue's controls and actions and the forms, as menus, other windows and tests reach them.
+
+    @property
+    def search(self) -> QLineEdit:
+        """The search box."""
+        return self.queue.search
+
+    @property
+    def outcome_filter(self) -> QComboBox:
+        """The triage outcome filter."""
+        return self.queue.outcome_filter
+
+    @property
+    def status_filter(self) -> QComboBox:
+        """The status filter."""
+        return self.queue.status_filter
+
+    @property
+    def flag_filter(self) -> QComboBox:
+        """The caution filter."""
+        return self.queue.flag_filter
+
+    def apply_filters(self) -> None:
+        """Load the queue for the filters shown."""
+        self.queue.apply_filters()
+
+    def clear_filters(self) -> None:
+        """Back to the whole queue."""
+        self.queue.clear_filters()
+
+    def acting_on(self) -> Any:
+        """The referral an action may act on (QueuePane.acting_on)."""
+        return self.queue.acting_on()
+
+    def show_detail(self, referral_id: int | None) -> None:
+        """Read a referral for the triage panel."""
+        self.queue.show_detail(referral_id)
+
+    def form_for(self, referral_id: int | None) -> Any:
+        """The open form of a stored referral, if there is one."""
+        return self.forms_owner.form_for(referral_id)
+
+    def new_referral(self) -> None:
+        """Ctrl+N: an empty referral form."""
+        self.forms_owner.new_referral()
