@@ -20,19 +20,7 @@ from sqlmodel import Session, col
 
 from triage_app.domain.formats import format_date
 from triage_app.domain.meetings import OPEN_MEETING_STATUSES
-from triage_app.domain.referral import (
-    BotulinumToxin,
-    Diagnosis,
-    History,
-    Onset,
-    OralMedication,
-    Patient,
-    Phenotype,
-    Physiotherapy,
-    Referral,
-    Referrer,
-    Severity,
-)
+from triage_app.domain.referral import Referral
 from triage_app.domain.rules import Rules
 from triage_app.domain.scoring import RTT_FLAG, Assessment, RttClock, waiting_term, weeks_waiting
 from triage_app.storage.models import (
@@ -48,6 +36,16 @@ from triage_app.storage.models import (
     StatusChangeRow,
     utc_now,
 )
+from triage_app.storage.referral_fields import (
+    read_unmapped,
+    referral_columns,
+    referral_from_rows,
+    search_key,
+    split_columns,
+    write_unmapped,
+)
+
+__all__ = ["referral_columns", "referral_from_rows", "search_key"]
 
 
 class VersionConflict(Exception):
@@ -65,115 +63,9 @@ class VersionConflict(Exception):
         self.changed_at: datetime = current.updated_at
 
 
-def search_key(text: str | None) -> str | None:
-    """The form names are searched by: upper-cased, surrounding spaces removed."""
-    return None if text is None else text.strip().upper()
-
-
 def _prefix_range(column: Any, prefix: str) -> sa.ColumnElement[bool]:
     """column starts with prefix, as an index range (prefix <= column < prefix + highest character)."""
     return sa.and_(column >= prefix, column < prefix + "\U0010ffff")
-
-
-def referral_columns(referral: Referral) -> dict[str, Any]:
-    """The referral's scalar fields as `referral` table columns."""
-    p, r, d = referral.patient, referral.referrer, referral.diagnosis
-    s, b, pt, h = referral.severity, referral.botulinum_toxin, referral.physiotherapy, referral.history
-    return {
-        "external_id": referral.external_id,
-        "received_on": referral.received_on,
-        "nhs_number": p.nhs_number,
-        "family_name": p.family_name,
-        "given_name": p.given_name,
-        "family_name_key": search_key(p.family_name),
-        "given_name_key": search_key(p.given_name),
-        "date_of_birth": p.date_of_birth,
-        "sex": p.sex,
-        "hospital_number": p.hospital_number,
-        "referrer_name": r.name,
-        "referrer_role": r.role,
-        "referrer_organisation_ods": r.organisation_ods,
-        "receiving_unit_ods": referral.receiving_unit_ods,
-        "condition": d.condition,
-        "aetiology": d.aetiology,
-        "distribution": d.distribution,
-        "onset": None if d.onset is None else d.onset.first_day,
-        "onset_month_only": None if d.onset is None else d.onset.month_only,
-        "specialist_confirmed": d.specialist_confirmed,
-        "phenotype_components_known": referral.phenotype.components is not None,
-        "head_tremor": referral.phenotype.head_tremor,
-        "twstrs_total": s.twstrs_total,
-        "twstrs_pain": s.twstrs_pain,
-        "tsui": s.tsui,
-        "bont_cycles": b.cycles,
-        "bont_guidance": b.guidance,
-        "bont_response": b.response,
-        "bont_immunoresistance_tested": b.immunoresistance_tested,
-        "oral_medications_known": referral.oral_medications is not None,
-        "physio_completed": pt.completed,
-        "physio_outcome": pt.outcome,
-        "dysphagia": h.dysphagia,
-        "prior_neck_surgery": h.prior_neck_surgery,
-        "congenital_head_or_spine_abnormality": h.congenital_head_or_spine_abnormality,
-        "cervical_spine_disease": h.cervical_spine_disease,
-        "clinical_question": referral.clinical_question,
-    }
-
-
-def referral_from_rows(
-    row: ReferralRow, medications: Sequence[OralMedicationRow], components: Sequence[PhenotypeComponentRow]
-) -> Referral:
-    """Rebuild the domain referral from its row and child rows."""
-    onset = None if row.onset is None else Onset(row.onset, bool(row.onset_month_only))
-    return Referral(
-        external_id=row.external_id,
-        received_on=row.received_on,
-        patient=Patient(
-            nhs_number=row.nhs_number,
-            family_name=row.family_name,
-            given_name=row.given_name,
-            date_of_birth=row.date_of_birth,
-            sex=row.sex,
-            hospital_number=row.hospital_number,
-        ),
-        referrer=Referrer(
-            name=row.referrer_name, role=row.referrer_role, organisation_ods=row.referrer_organisation_ods
-        ),
-        receiving_unit_ods=row.receiving_unit_ods,
-        diagnosis=Diagnosis(
-            condition=row.condition,
-            aetiology=row.aetiology,
-            distribution=row.distribution,
-            onset=onset,
-            specialist_confirmed=row.specialist_confirmed,
-        ),
-        phenotype=Phenotype(
-            components=tuple(c.component for c in sorted(components, key=lambda c: c.position))
-            if row.phenotype_components_known
-            else None,
-            head_tremor=row.head_tremor,
-        ),
-        severity=Severity(twstrs_total=row.twstrs_total, twstrs_pain=row.twstrs_pain, tsui=row.tsui),
-        botulinum_toxin=BotulinumToxin(
-            cycles=row.bont_cycles,
-            guidance=row.bont_guidance,
-            response=row.bont_response,
-            immunoresistance_tested=row.bont_immunoresistance_tested,
-        ),
-        oral_medications=tuple(
-            OralMedication(drug=m.drug, outcome=m.outcome) for m in sorted(medications, key=lambda m: m.position)
-        )
-        if row.oral_medications_known
-        else None,
-        physiotherapy=Physiotherapy(completed=row.physio_completed, outcome=row.physio_outcome),
-        history=History(
-            dysphagia=row.dysphagia,
-            prior_neck_surgery=row.prior_neck_surgery,
-            congenital_head_or_spine_abnormality=row.congenital_head_or_spine_abnormality,
-            cervical_spine_disease=row.cervical_spine_disease,
-        ),
-        clinical_question=row.clinical_question,
-    )
 
 
 def _write_children(session: Session, referral_id: int, referral: Referral) -> None:
@@ -192,8 +84,9 @@ def _write_children(session: Session, referral_id: int, referral: Referral) -> N
 def insert_referral(session: Session, *, referral: Referral, user_id: int, status: str) -> ReferralRow:
     """Store a new referral (version 1) with its child rows and first status."""
     now = utc_now()
+    declared, undeclared = split_columns(referral_columns(referral))
     row = ReferralRow(
-        **referral_columns(referral),
+        **declared,
         status=status,
         version=1,
         created_at=now,
@@ -204,6 +97,7 @@ def insert_referral(session: Session, *, referral: Referral, user_id: int, statu
     session.add(row)
     session.flush()
     assert row.id is not None
+    write_unmapped(session, row.id, undeclared)
     _write_children(session, row.id, referral)
     session.add(StatusChangeRow(referral_id=row.id, from_status=None, to_status=status, changed_by=user_id))
     session.flush()
@@ -217,14 +111,16 @@ def update_referral(
 
     Raises `VersionConflict` naming who changed it and when. Never a silent overwrite.
     """
+    declared, undeclared = split_columns(referral_columns(referral))
     result = session.execute(
         update(ReferralRow)
         .where(col(ReferralRow.id) == referral_id, col(ReferralRow.version) == expected_version)
-        .values(**referral_columns(referral), version=ReferralRow.version + 1, updated_at=utc_now(), updated_by=user_id)
+        .values(**declared, version=ReferralRow.version + 1, updated_at=utc_now(), updated_by=user_id)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise_conflict(session, referral_id=referral_id, expected_version=expected_version)
+    write_unmapped(session, referral_id, undeclared)
     _write_children(session, referral_id, referral)
     session.flush()
     return expected_version + 1
@@ -277,7 +173,7 @@ def load_referral(session: Session, referral_id: int) -> tuple[ReferralRow, Refe
         .scalars()
         .all()
     )
-    return row, referral_from_rows(row, medications, components)
+    return row, referral_from_rows(row, medications, components, read_unmapped(session, referral_id))
 
 
 def find_referral_id(session: Session, *, nhs_number: str, received_on: date) -> int | None:
