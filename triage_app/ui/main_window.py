@@ -271,11 +271,12 @@ class MainWindow(WindowActions):
             return
         from triage_app.services.changes import EVERYTHING
 
-        session = self.session
-        self.worker.submit(
-            session.reload_rules, lambda _approval: self.show_rules_in_force(), self._on_worker_error("Rules")
+        self.context.query(
+            lambda session: session.reload_rules(),
+            title="Rules",
+            on_success=lambda _approval: self.show_rules_in_force(),
         )
-        self.context.broadcast(EVERYTHING)
+        self.context.broadcast(EVERYTHING)  # queued after the rules on the one worker: scored with those
 
     def refresh_counts(self) -> None:
         """Update the side panel's counts in the background."""

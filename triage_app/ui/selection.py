@@ -6,9 +6,12 @@ filter, a refresh, another user's change) clears it, so nothing can act on a pat
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
+
+if TYPE_CHECKING:  # type-only: the services (and SQLModel) load after the window shows
+    from triage_app.services.referrals import ReferralDetail
 
 
 class Selection(QObject):
@@ -19,7 +22,7 @@ class Selection(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._referral_id: int | None = None
-        self._detail: Any = None
+        self._detail: ReferralDetail | None = None
 
     @property
     def referral_id(self) -> int | None:
@@ -27,7 +30,7 @@ class Selection(QObject):
         return self._referral_id
 
     @property
-    def detail(self) -> Any:
+    def detail(self) -> ReferralDetail | None:
         """The selected referral's detail once it has arrived (None while it loads or with no selection)."""
         return self._detail
 
@@ -46,7 +49,7 @@ class Selection(QObject):
             self._detail = None
             self.changed.emit()
 
-    def set_detail(self, detail: Any) -> None:
+    def set_detail(self, detail: ReferralDetail | None) -> None:
         """The fetched detail, kept only if it is still the selected referral's."""
         if detail is None or detail.row.id != self._referral_id:
             return  # the user moved on meanwhile
