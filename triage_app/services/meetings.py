@@ -1,139 +1,80 @@
-"""MDT meetings: plan the list, circulate and export the agenda, record outcomes, roll cases forward.
+"""MDT meetings: plan the list, circulate and cancel, and read meetings for the screens and the agenda.
 
 A referral is on at most one open meeting; adding it lists it, removing or a "not discussed" outcome hands it
 on. Who may do each (plan, record, amend, set the capacity) is the role matrix's (services.permissions). Every
-change is audited in the same transaction.
+change is audited in the same transaction and returns what it changed (`Changes`, or a result carrying it).
+
+Split by concern: the case moves planning and outcomes share are in services.meeting_cases, recording outcomes
+in services.meeting_outcomes, the agenda's read and export audit in services.meeting_agenda (all importable from
+here, as callers always have), and the SQL in storage.meetings.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import date
 
-from sqlalchemy import delete, func, select, update
-from sqlmodel import Session, col
-
-from triage_app.domain.meetings import (
-    ACCEPT_FOR_SPD,
-    CANCELLED,
-    CIRCULATED,
-    HELD,
-    MDT_ROLES,
-    MEETING_OUTCOME_LABELS,
-    MEETING_OUTCOMES,
-    NOT_DISCUSSED,
-    OPEN_MEETING_STATUSES,
-    PLANNED,
-    CaseAction,
-    CaseInput,
-    MeetingInfo,
-    checklist_missing,
-    quorum,
-)
+from triage_app.domain.meetings import CANCELLED, CIRCULATED, MDT_ROLES, NOT_DISCUSSED, PLANNED, quorum
 from triage_app.domain.rules import Rules
-from triage_app.domain.workflow import DISCUSSED, LISTED, READY_FOR_MDT
+from triage_app.domain.workflow import READY_FOR_MDT
 from triage_app.services.auditing import audit
 from triage_app.services.changes import Changes
 from triage_app.services.errors import NotFound, ServiceError
-from triage_app.services.permissions import (
-    AMEND_OUTCOME,
-    PLAN_MEETING,
-    RECORD_OUTCOME,
-    SET_MEETING_CAPACITY,
-    VIEW_MEETINGS,
-    authorize,
+from triage_app.services.meeting_agenda import agenda_inputs as agenda_inputs
+from triage_app.services.meeting_agenda import audit_export as audit_export
+from triage_app.services.meeting_cases import ListedCase as ListedCase
+from triage_app.services.meeting_cases import MeetingDetail as MeetingDetail
+from triage_app.services.meeting_cases import MeetingSummary as MeetingSummary
+from triage_app.services.meeting_cases import (
+    add_to_meeting,
+    describe,
+    may_view,
+    meeting_or_refuse,
+    open_meeting,
+    roll_forward,
+    set_referral,
 )
+from triage_app.services.meeting_outcomes import OutcomeConflict as OutcomeConflict
+from triage_app.services.meeting_outcomes import record_outcome as record_outcome
+from triage_app.services.permissions import PLAN_MEETING, SET_MEETING_CAPACITY, authorize
 from triage_app.services.users import Actor, limited_text
+from triage_app.storage import meetings as store
 from triage_app.storage import referrals as repo
 from triage_app.storage.engine import Database
-from triage_app.storage.models import (
-    AppSetting,
-    AppUser,
-    CaseActionRow,
-    MeetingAttendeeRow,
-    MeetingCaseRow,
-    MeetingRow,
-    ReferralRow,
-    StatusChangeRow,
-    utc_now,
-)
+from triage_app.storage.meetings import CAPACITY_KEY as CAPACITY_KEY  # callers read the setting's key here
+from triage_app.storage.meetings import DEFAULT_CAPACITY as DEFAULT_CAPACITY
+from triage_app.storage.models import utc_now
 
 log = logging.getLogger(__name__)
 
-CAPACITY_KEY = "meeting_capacity"
-DEFAULT_CAPACITY = 8
 _TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
 @dataclass(frozen=True, slots=True)
-class MeetingSummary:
-    """A line of the meetings list."""
+class CreatedMeeting:
+    """A meeting just created: its id and what changed (the list of meetings)."""
 
     meeting_id: int
-    meeting_date: date
-    meeting_time: str
-    place: str | None
-    status: str
-    cases: int
-    quorate: bool
+    changes: Changes
 
 
 @dataclass(frozen=True, slots=True)
-class ListedCase:
-    """A case on a meeting as the planning and meeting screens show it."""
+class FilledMeeting:
+    """What filling a meeting to capacity added (highest priority first), and what changed."""
 
-    case_id: int
-    referral_id: int
-    position: int
-    late_addition: bool
-    row: Any  # storage QueueRow of the referral
-    outcome: str | None
-    rationale: str | None
-    checklist: dict[str, bool]
-    actions: tuple[CaseAction, ...]
-    version: int  # the meeting case's version: recording passes it back (compare-and-swap)
-    decided_by_name: str | None  # who recorded the outcome, if one is recorded
-    decided_at: datetime | None  # when (UTC)
+    added: list[int]
+    changes: Changes
 
 
 @dataclass(frozen=True, slots=True)
-class MeetingDetail:
-    """One meeting in full."""
+class CancelledMeeting:
+    """Where each case of a cancelled meeting went (referral id: in words), and what changed."""
 
-    meeting: MeetingRow
-    attendees: tuple[MeetingAttendeeRow, ...]
-    cases: tuple[ListedCase, ...]
-    capacity: int
-    quorum_text: str
-    quorate: bool
-
-
-def _may_view(session: Session, actor: Actor | None) -> None:
-    """Reads take the actor (the desktop and commands give it) to check they may see meetings now."""
-    if actor is not None:
-        authorize(actor, VIEW_MEETINGS, session=session)
-
-
-def _meeting(session: Session, meeting_id: int) -> MeetingRow:
-    meeting = session.get(MeetingRow, meeting_id)
-    if meeting is None:
-        raise NotFound(f"there is no meeting {meeting_id}")
-    return meeting
-
-
-def _open_meeting(session: Session, meeting_id: int) -> MeetingRow:
-    meeting = _meeting(session, meeting_id)
-    if meeting.status not in OPEN_MEETING_STATUSES:
-        raise ServiceError(f"the meeting of {meeting.meeting_date:%d-%b-%Y} is {meeting.status}; its list is closed")
-    return meeting
-
-
-def _describe(meeting: MeetingRow) -> str:
-    return f"{meeting.meeting_date:%d-%b-%Y} {meeting.meeting_time}"
+    moved: dict[int, str]
+    changes: Changes
 
 
 def parse_time(text: str) -> str:
@@ -171,8 +112,8 @@ def create_meeting(
     video_link: str | None = None,
     chair: str | None = None,
     attendees: Sequence[tuple[str, str | None]] = (),
-) -> int:
-    """A new planned meeting; returns its id."""
+) -> CreatedMeeting:
+    """A new planned meeting: its id, and the list of meetings changed."""
     authorize(actor, PLAN_MEETING, db=db)
     time_text = parse_time(meeting_time)
     place = limited_text(place, "meeting.place", "place")
@@ -183,19 +124,17 @@ def create_meeting(
         if role is not None and role not in MDT_ROLES:
             raise ServiceError(f"'{role[:40]}' is not an MDT role: {', '.join(MDT_ROLES)}")
     with db.write() as session:
-        meeting = MeetingRow(
+        meeting = store.insert_meeting(
+            session,
             meeting_date=meeting_date,
             meeting_time=time_text,
             place=place,
             video_link=video_link,
             chair=chair,
             created_by=actor.user_id,
+            attendees=attendees,
         )
-        session.add(meeting)
-        session.flush()
         assert meeting.id is not None
-        for name, role in attendees:
-            session.add(MeetingAttendeeRow(meeting_id=meeting.id, name=name, mdt_role=role))
         audit(
             session,
             actor,
@@ -209,31 +148,25 @@ def create_meeting(
                 "attendees": [None, [f"{n} ({r})" for n, r in attendees]],
             },
         )
-        return meeting.id
+        return CreatedMeeting(meeting.id, Changes(meeting_ids=frozenset({meeting.id}), meetings=True))
 
 
 def capacity(db: Database, *, actor: Actor | None = None) -> int:
     """Cases per meeting (a unit setting)."""
     with db.read() as session:
-        _may_view(session, actor)
-        return _capacity(session)
+        may_view(session, actor)
+        return store.capacity(session)
 
 
-def _capacity(session: Session) -> int:
-    setting = session.get(AppSetting, CAPACITY_KEY)
-    return int(setting.value) if setting is not None and setting.value.isdigit() else DEFAULT_CAPACITY
-
-
-def set_capacity(db: Database, *, actor: Actor, cases: int) -> None:
-    """Admin: cases per meeting."""
+def set_capacity(db: Database, *, actor: Actor, cases: int) -> Changes:
+    """Admin: cases per meeting. Every meeting's room changes, so the report names the list of meetings."""
     authorize(actor, SET_MEETING_CAPACITY, db=db)
     if not 1 <= cases <= 100:
         raise ServiceError(f"{cases} is out of range: a meeting takes 1 to 100 cases")
     with db.write() as session:
-        setting = session.get(AppSetting, CAPACITY_KEY)
-        before = setting.value if setting else str(DEFAULT_CAPACITY)
-        session.merge(AppSetting(key=CAPACITY_KEY, value=str(cases)))
+        before = store.store_capacity(session, cases)
         audit(session, actor, "update", "setting", CAPACITY_KEY, {"value": [before, str(cases)]})
+        return Changes(meetings=True)
 
 
 def list_meetings(
@@ -241,21 +174,10 @@ def list_meetings(
 ) -> list[MeetingSummary]:
     """Meetings by date, with case counts and quorum."""
     with db.read() as session:
-        _may_view(session, actor)
-        query = select(MeetingRow).order_by(col(MeetingRow.meeting_date), col(MeetingRow.meeting_time))
-        if not include_closed:
-            query = query.where(col(MeetingRow.status).in_(OPEN_MEETING_STATUSES))
-        meetings = session.execute(query).scalars().all()
-        counts = dict(
-            session.execute(
-                select(col(MeetingCaseRow.meeting_id), func.count()).group_by(col(MeetingCaseRow.meeting_id))
-            ).all()
-        )
-        roles: dict[int, list[str | None]] = {}
-        for meeting_id, role in session.execute(
-            select(col(MeetingAttendeeRow.meeting_id), col(MeetingAttendeeRow.mdt_role))
-        ).all():
-            roles.setdefault(meeting_id, []).append(role)
+        may_view(session, actor)
+        meetings = store.meetings_by_date(session, open_only=not include_closed)
+        counts = store.case_counts(session)
+        roles = store.attendee_roles(session)
         return [
             MeetingSummary(
                 meeting_id=m.id or 0,
@@ -263,7 +185,7 @@ def list_meetings(
                 meeting_time=m.meeting_time,
                 place=m.place,
                 status=m.status,
-                cases=int(counts.get(m.id, 0)),
+                cases=counts.get(m.id or 0, 0),
                 quorate=quorum(roles.get(m.id or 0, []), rules.quorum_roles).quorate,
             )
             for m in meetings
@@ -273,27 +195,12 @@ def list_meetings(
 def get_meeting(db: Database, *, meeting_id: int, rules: Rules, actor: Actor | None = None) -> MeetingDetail:
     """A meeting with attendees and its cases in order."""
     with db.read() as session:
-        _may_view(session, actor)
-        meeting = _meeting(session, meeting_id)
-        attendees = tuple(
-            session.execute(
-                select(MeetingAttendeeRow)
-                .where(col(MeetingAttendeeRow.meeting_id) == meeting_id)
-                .order_by(col(MeetingAttendeeRow.id))
-            ).scalars()
-        )
-        cases = _cases(session, meeting_id)
+        may_view(session, actor)
+        meeting = meeting_or_refuse(session, meeting_id)
+        attendees = store.attendees(session, meeting_id)
+        cases = store.cases(session, meeting_id)
         rows = repo.queue_rows(session, [c.referral_id for c in cases])
-        deciders = {c.decided_by for c in cases if c.decided_by is not None}
-        names = (
-            dict(
-                session.execute(
-                    select(col(AppUser.id), col(AppUser.display_name)).where(col(AppUser.id).in_(deciders))
-                ).all()
-            )
-            if deciders
-            else {}
-        )
+        names = store.user_names(session, {c.decided_by for c in cases if c.decided_by is not None})
         listed = tuple(
             ListedCase(
                 case_id=c.id or 0,
@@ -308,7 +215,7 @@ def get_meeting(db: Database, *, meeting_id: int, rules: Rules, actor: Actor | N
                     "consent_discussion_planned": c.consent_discussion_planned,
                     "baseline_severity_recorded": c.baseline_severity_recorded,
                 },
-                actions=_actions(session, c.id or 0),
+                actions=store.actions(session, c.id or 0),
                 version=c.version,
                 decided_by_name=names.get(c.decided_by) if c.decided_by is not None else None,
                 decided_at=c.decided_at,
@@ -316,126 +223,26 @@ def get_meeting(db: Database, *, meeting_id: int, rules: Rules, actor: Actor | N
             for c in cases
         )
         q = quorum([a.mdt_role for a in attendees], rules.quorum_roles)
-        return MeetingDetail(meeting, attendees, listed, _capacity(session), q.describe(), q.quorate)
-
-
-def _find_case(session: Session, meeting_id: int | None, referral_id: int | None) -> MeetingCaseRow | None:
-    return session.execute(
-        select(MeetingCaseRow).where(
-            col(MeetingCaseRow.meeting_id) == meeting_id, col(MeetingCaseRow.referral_id) == referral_id
-        )
-    ).scalar_one_or_none()
-
-
-def _cases(session: Session, meeting_id: int) -> list[MeetingCaseRow]:
-    return list(
-        session.execute(
-            select(MeetingCaseRow)
-            .where(col(MeetingCaseRow.meeting_id) == meeting_id)
-            .order_by(col(MeetingCaseRow.position), col(MeetingCaseRow.id))
-        ).scalars()
-    )
-
-
-def _actions(session: Session, case_id: int) -> tuple[CaseAction, ...]:
-    rows = session.execute(
-        select(CaseActionRow).where(col(CaseActionRow.case_id) == case_id).order_by(col(CaseActionRow.id))
-    ).scalars()
-    return tuple(CaseAction(r.description, r.owner, r.due_date) for r in rows)
+        return MeetingDetail(meeting, attendees, listed, store.capacity(session), q.describe(), q.quorate)
 
 
 # --- planning -------------------------------------------------------------------------------------------------
 
 
-def _set_referral(
-    session: Session, actor: Actor, referral: ReferralRow, *, status: str, meeting_id: int | None, note: str
-) -> None:
-    """Move a referral's status and listed meeting, with history; bumps its version (others' forms notice)."""
-    before = referral.status
-    assert referral.id is not None
-    repo.bump_version(
-        session,
-        referral_id=referral.id,
-        expected_version=referral.version,
-        user_id=actor.user_id,
-        status=status,
-        meeting_id=meeting_id,
-    )
-    if before != status:
-        session.add(
-            StatusChangeRow(
-                referral_id=referral.id, from_status=before, to_status=status, note=note, changed_by=actor.user_id
-            )
-        )
-
-
-def _lock_referral(session: Session, referral_id: int) -> ReferralRow:
-    """Lock the referral's row until the transaction ends and re-read it (the loaded object is refreshed).
-
-    SQLite needs it not: `Database.write()` holds the write lock from the first read (BEGIN IMMEDIATE), and
-    ignores FOR UPDATE. On PostgreSQL another desktop may be listing the referral, confirming it, or lapsing
-    its decision at the same moment: without the lock the checks here read the row as it was, and the
-    compare-and-swap on its version then fails with a storage error instead of the service's refusal.
-    """
-    row: ReferralRow | None = session.execute(
-        select(ReferralRow)
-        .where(col(ReferralRow.id) == referral_id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if row is None:
-        raise NotFound(f"referral {referral_id} does not exist")
-    return row
-
-
-def _add(
-    session: Session, actor: Actor, meeting: MeetingRow, referral: ReferralRow, *, leaving: int | None = None
-) -> MeetingCaseRow:
-    """List `referral` on `meeting`; `leaving` is the meeting it is moving from, if any."""
-    assert meeting.id is not None and referral.id is not None
-    _lock_referral(session, referral.id)  # `referral` is re-read: its meeting and decision as they stand now
-    if referral.meeting_id not in (None, meeting.id, leaving):
-        other = session.get(MeetingRow, referral.meeting_id)
-        if other is not None and other.status in OPEN_MEETING_STATUSES:
-            raise ServiceError(
-                f"referral {referral.id} is already on the meeting of {_describe(other)}; a referral is on one "
-                "open meeting at most"
-            )
-    existing = _find_case(session, meeting.id, referral.id)
-    if existing is not None:
-        raise ServiceError(f"referral {referral.id} is already on this meeting")
-    if referral.status not in (READY_FOR_MDT, LISTED) or referral.decided_outcome != READY_FOR_MDT:
-        raise ServiceError(
-            f"referral {referral.id} has no standing consultant decision of ready for MDT (its status is "
-            f"{referral.status.replace('_', ' ')}); a consultant confirms the triage first"
-        )
-    last = session.execute(
-        select(func.max(MeetingCaseRow.position)).where(col(MeetingCaseRow.meeting_id) == meeting.id)
-    ).scalar_one()
-    case = MeetingCaseRow(
-        meeting_id=meeting.id,
-        referral_id=referral.id,
-        position=(last or 0) + 1,
-        late_addition=meeting.status == CIRCULATED,
-        added_by=actor.user_id,
-    )
-    session.add(case)
-    _set_referral(
-        session, actor, referral, status=LISTED, meeting_id=meeting.id, note=f"listed for MDT {_describe(meeting)}"
-    )
-    session.flush()
-    return case
+def _cases_changed(meeting_ids: set[int], referral_ids: Sequence[int]) -> Changes:
+    """The report of a change to meetings' lists: the referrals moved (status, meeting) and the meetings."""
+    return Changes(referral_ids=frozenset(referral_ids), meeting_ids=frozenset(meeting_ids))
 
 
 def add_case(db: Database, *, actor: Actor, meeting_id: int, referral_id: int) -> Changes:
     """Put a ready referral on a meeting (marked a late addition once the agenda has gone out)."""
     authorize(actor, PLAN_MEETING, db=db)
     with db.write() as session:
-        meeting = _open_meeting(session, meeting_id)
+        meeting = open_meeting(session, meeting_id)
         referral = repo.get_referral_row(session, referral_id)
         if referral is None:
             raise NotFound(f"referral {referral_id} does not exist")
-        case = _add(session, actor, meeting, referral)
+        case = add_to_meeting(session, actor, meeting, referral)
         audit(
             session,
             actor,
@@ -444,71 +251,56 @@ def add_case(db: Database, *, actor: Actor, meeting_id: int, referral_id: int) -
             meeting_id,
             {"referral_id": [None, referral_id], "late_addition": [None, case.late_addition]},
         )
-        return Changes(referral_ids=frozenset({referral_id}), meetings=True)
+        return _cases_changed({meeting_id}, [referral_id])
 
 
 def remove_case(db: Database, *, actor: Actor, meeting_id: int, referral_id: int) -> Changes:
     """Take a referral off a meeting's list; it is ready for MDT again."""
     authorize(actor, PLAN_MEETING, db=db)
     with db.write() as session:
-        _open_meeting(session, meeting_id)
-        case = _find_case(session, meeting_id, referral_id)
+        open_meeting(session, meeting_id)
+        case = store.find_case(session, meeting_id, referral_id)
         if case is None:
             raise NotFound(f"referral {referral_id} is not on meeting {meeting_id}")
         session.delete(case)
         referral = repo.get_referral_row(session, referral_id)
         assert referral is not None
-        _set_referral(session, actor, referral, status=READY_FOR_MDT, meeting_id=None, note="removed from the MDT list")
+        set_referral(session, actor, referral, status=READY_FOR_MDT, meeting_id=None, note="removed from the MDT list")
         audit(session, actor, "meeting_remove_case", "meeting", meeting_id, {"referral_id": [referral_id, None]})
-        return Changes(referral_ids=frozenset({referral_id}), meetings=True)
+        return _cases_changed({meeting_id}, [referral_id])
 
 
 def ready_referral_ids(db: Database, *, limit: int | None = None, actor: Actor | None = None) -> list[int]:
     """Referrals ready for MDT and on no open meeting, highest priority first."""
     with db.read() as session:
-        _may_view(session, actor)
-        return _ready_ids(session, limit)
+        may_view(session, actor)
+        return store.ready_ids(session, limit)
 
 
-def _ready_ids(session: Session, limit: int | None) -> list[int]:
-    query = (
-        select(col(ReferralRow.id))
-        .where(
-            col(ReferralRow.status) == READY_FOR_MDT,
-            col(ReferralRow.decided_outcome) == READY_FOR_MDT,
-            col(ReferralRow.meeting_id).is_(None),
-        )
-        .order_by(col(ReferralRow.priority).desc(), col(ReferralRow.id))
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    return [int(i) for i in session.execute(query).scalars()]
-
-
-def fill_to_capacity(db: Database, *, actor: Actor, meeting_id: int) -> list[int]:
-    """Add the highest-priority ready referrals until the meeting is full; returns the ids added."""
+def fill_to_capacity(db: Database, *, actor: Actor, meeting_id: int) -> FilledMeeting:
+    """Add the highest-priority ready referrals until the meeting is full: the ids added, and what changed."""
     authorize(actor, PLAN_MEETING, db=db)
     with db.write() as session:
-        meeting = _open_meeting(session, meeting_id)
-        room = _capacity(session) - len(_cases(session, meeting_id))
+        meeting = open_meeting(session, meeting_id)
+        room = store.capacity(session) - len(store.cases(session, meeting_id))
         if room <= 0:
-            return []
+            return FilledMeeting([], Changes())
         added = []
-        for referral_id in _ready_ids(session, room):
+        for referral_id in store.ready_ids(session, room):
             referral = repo.get_referral_row(session, referral_id)
             assert referral is not None
-            _add(session, actor, meeting, referral)
+            add_to_meeting(session, actor, meeting, referral)
             added.append(referral_id)
         audit(session, actor, "meeting_fill", "meeting", meeting_id, {"added": [None, added]})
-        return added
+        return FilledMeeting(added, _cases_changed({meeting_id}, added))
 
 
-def reorder(db: Database, *, actor: Actor, meeting_id: int, referral_ids: Sequence[int]) -> None:
+def reorder(db: Database, *, actor: Actor, meeting_id: int, referral_ids: Sequence[int]) -> Changes:
     """Set the order of a meeting's cases (every case once)."""
     authorize(actor, PLAN_MEETING, db=db)
     with db.write() as session:
-        _open_meeting(session, meeting_id)
-        cases = {c.referral_id: c for c in _cases(session, meeting_id)}
+        open_meeting(session, meeting_id)
+        cases = {c.referral_id: c for c in store.cases(session, meeting_id)}
         if sorted(cases) != sorted(referral_ids):
             raise ServiceError("the new order must list every case of the meeting exactly once")
         before = [c.referral_id for c in sorted(cases.values(), key=lambda c: c.position)]
@@ -516,72 +308,41 @@ def reorder(db: Database, *, actor: Actor, meeting_id: int, referral_ids: Sequen
             cases[referral_id].position = position
             session.add(cases[referral_id])
         audit(session, actor, "meeting_reorder", "meeting", meeting_id, {"order": [before, list(referral_ids)]})
+        return Changes(meeting_ids=frozenset({meeting_id}))
 
 
-def circulate(db: Database, *, actor: Actor, meeting_id: int) -> None:
+def circulate(db: Database, *, actor: Actor, meeting_id: int) -> Changes:
     """Mark the agenda as circulated: cases added from now on are late additions."""
     authorize(actor, PLAN_MEETING, db=db)
     with db.write() as session:
-        meeting = _open_meeting(session, meeting_id)
+        meeting = open_meeting(session, meeting_id)
         before = meeting.status
         meeting.status = CIRCULATED
         meeting.circulated_at = utc_now()
         meeting.version += 1
         session.add(meeting)
         audit(session, actor, "meeting_circulate", "meeting", meeting_id, {"status": [before, CIRCULATED]})
+        return Changes(meeting_ids=frozenset({meeting_id}), meetings=True)
 
 
-def _next_open_meeting(session: Session, after: MeetingRow) -> MeetingRow | None:
-    return session.execute(
-        select(MeetingRow)
-        .where(
-            col(MeetingRow.status).in_(OPEN_MEETING_STATUSES),
-            col(MeetingRow.id) != after.id,
-            (col(MeetingRow.meeting_date) > after.meeting_date)
-            | (
-                (col(MeetingRow.meeting_date) == after.meeting_date)
-                & (col(MeetingRow.meeting_time) > after.meeting_time)
-            ),
-        )
-        .order_by(col(MeetingRow.meeting_date), col(MeetingRow.meeting_time))
-        .limit(1)
-    ).scalar_one_or_none()
-
-
-def _roll_forward(session: Session, actor: Actor, meeting: MeetingRow, case: MeetingCaseRow) -> str:
-    """Move a case to the next open meeting, or back to the ready list if there is none."""
-    referral = repo.get_referral_row(session, case.referral_id)
-    assert referral is not None
-    following = _next_open_meeting(session, meeting)
-    if following is not None:
-        _add(session, actor, following, referral, leaving=meeting.id)
-        return f"moved to {_describe(following)}"
-    _set_referral(
-        session,
-        actor,
-        referral,
-        status=READY_FOR_MDT,
-        meeting_id=None,
-        note=f"not discussed at {_describe(meeting)}: ready for the next meeting",
-    )
-    return "back on the ready list (no later meeting yet)"
-
-
-def cancel_meeting(db: Database, *, actor: Actor, meeting_id: int) -> dict[int, str]:
+def cancel_meeting(db: Database, *, actor: Actor, meeting_id: int) -> CancelledMeeting:
     """Cancel a meeting; its cases move to the next open meeting. Returns where each case went."""
     authorize(actor, PLAN_MEETING, db=db)
     with db.write() as session:
-        meeting = _open_meeting(session, meeting_id)
-        decided = [c for c in _cases(session, meeting_id) if c.outcome not in (None, NOT_DISCUSSED)]
+        meeting = open_meeting(session, meeting_id)
+        decided = [c for c in store.cases(session, meeting_id) if c.outcome not in (None, NOT_DISCUSSED)]
         if decided:
             raise ServiceError(
-                f"the meeting of {_describe(meeting)} has recorded outcomes ({len(decided)}): it was held, so it "
+                f"the meeting of {describe(meeting)} has recorded outcomes ({len(decided)}): it was held, so it "
                 "cannot be cancelled"
             )
-        moved = {}
-        for case in _cases(session, meeting_id):
+        moved: dict[int, str] = {}
+        touched = {meeting_id}
+        for case in store.cases(session, meeting_id):
             if case.outcome is None:
-                moved[case.referral_id] = _roll_forward(session, actor, meeting, case)
+                rolled = roll_forward(session, actor, meeting, case)
+                moved[case.referral_id] = rolled.where
+                touched |= {rolled.meeting_id} if rolled.meeting_id is not None else set()
         meeting.status = CANCELLED
         meeting.version += 1
         session.add(meeting)
@@ -593,264 +354,5 @@ def cancel_meeting(db: Database, *, actor: Actor, meeting_id: int) -> dict[int, 
             meeting_id,
             {"status": [PLANNED, CANCELLED], "moved": [None, {str(k): v for k, v in moved.items()}]},
         )
-        return moved
-
-
-# --- outcomes -------------------------------------------------------------------------------------------------
-
-
-class OutcomeConflict(ServiceError):
-    """Someone recorded or amended this case's outcome after the user loaded it; nothing was overwritten."""
-
-
-def _require_standing_decision(referral: ReferralRow, outcome: str) -> None:
-    if outcome == ACCEPT_FOR_SPD and referral.decided_outcome != READY_FOR_MDT:
-        raise ServiceError(
-            "accepting for SPD needs a standing consultant decision of ready for MDT: the triage changed "
-            "since it was confirmed, so a consultant reconfirms it first"
-        )
-
-
-def record_outcome(
-    db: Database,
-    *,
-    actor: Actor,
-    meeting_id: int,
-    referral_id: int,
-    outcome: str,
-    rationale: str | None,
-    today: date,
-    checklist: dict[str, bool] | None = None,
-    actions: Iterable[CaseAction] | None = None,
-    expected_version: int | None = None,
-    amend_reason: str | None = None,
-    expected_referral_version: int | None = None,
-) -> Changes:
-    """Record the MDT's decision on a case (consultants only), as a compare-and-swap on the meeting case.
-
-    Refused before the meeting's date, without a rationale, for a case not on the meeting, and, for accepting
-    for SPD, without the NICE 1.1 checklist or a standing consultant decision of ready for MDT. Recording
-    over an existing outcome is an amendment: it needs the version the user saw and a written reason. A case
-    not discussed rolls to the next meeting.
-    """
-    # An amendment (a reason given) is checked as one at once; one recorded over unawares is checked below.
-    authorize(actor, AMEND_OUTCOME if (amend_reason or "").strip() else RECORD_OUTCOME, db=db)
-    if outcome not in MEETING_OUTCOMES:
-        raise ServiceError(f"'{outcome}' is not an MDT outcome: {', '.join(MEETING_OUTCOMES)}")
-    rationale = limited_text(rationale, "outcome.rationale", "rationale")
-    if rationale is None:
-        raise ServiceError("an MDT outcome needs a rationale: write why the MDT decided it")
-    amend_reason = limited_text(amend_reason, "outcome.amend_reason", "reason for amending")
-    ticks = checklist or {}
-    if outcome == ACCEPT_FOR_SPD:
-        missing = checklist_missing(ticks)
-        if missing:
-            raise ServiceError("accepting for SPD needs the checklist first: " + "; ".join(missing))
-    action_list = None if actions is None else list(actions)  # None: keep what an amended outcome had
-    for action in action_list or ():
-        if limited_text(action.description, "action.description", "action") is None:
-            raise ServiceError("an action needs a description")
-        limited_text(action.owner, "action.owner", "action owner")
-    with db.write() as session:
-        meeting = _meeting(session, meeting_id)
-        if meeting.status == CANCELLED:
-            raise ServiceError("this meeting was cancelled")
-        if today < meeting.meeting_date:
-            raise ServiceError(
-                f"the meeting is on {meeting.meeting_date:%d-%b-%Y}: outcomes are recorded on or after that date"
-            )
-        case = _find_case(session, meeting_id, referral_id)
-        if case is None:
-            raise NotFound(f"referral {referral_id} is not on meeting {meeting_id}")
-        assert case.id is not None
-        before = case.outcome
-        if before is not None:
-            authorize(actor, AMEND_OUTCOME, session=session)
-            decider = session.get(AppUser, case.decided_by) if case.decided_by is not None else None
-            who = decider.display_name if decider is not None else "another user"
-            when = f"{case.decided_at:%d-%b-%Y %H:%M} UTC" if case.decided_at else "earlier"
-            if expected_version is None or expected_version != case.version:
-                raise OutcomeConflict(
-                    f"{MEETING_OUTCOME_LABELS.get(before, before)} was already recorded for this case by {who} "
-                    f"({when}); nothing was overwritten. To amend it, give its current version ({case.version}) "
-                    "and a reason."
-                )
-            if amend_reason is None:
-                raise ServiceError("amending a recorded outcome needs a written reason")
-            if before == NOT_DISCUSSED or outcome == NOT_DISCUSSED:
-                raise ServiceError(
-                    "a case not discussed has moved on to the next meeting, and a discussed case cannot become "
-                    "not discussed: record the outcome on the meeting that discusses it"
-                )
-        elif expected_version is not None and expected_version != case.version:
-            raise OutcomeConflict("this case changed after you loaded it; nothing was recorded. Reload it first.")
-        referral = repo.get_referral_row(session, referral_id)
-        assert referral is not None
-        if expected_referral_version is not None and referral.version != expected_referral_version:
-            raise OutcomeConflict(
-                "this referral was changed after its case was put on the screen (for example an edit to its "
-                "history or cautions); nothing was recorded. Look at the case as it is now, then record."
-            )
-        _require_standing_decision(referral, outcome)
-        swapped = session.execute(
-            update(MeetingCaseRow)
-            .where(col(MeetingCaseRow.id) == case.id, col(MeetingCaseRow.version) == case.version)
-            .values(
-                outcome=outcome,
-                rationale=rationale,
-                patient_information_given=bool(ticks.get("patient_information_given")),
-                consent_discussion_planned=bool(ticks.get("consent_discussion_planned")),
-                baseline_severity_recorded=bool(ticks.get("baseline_severity_recorded")),
-                decided_by=actor.user_id,
-                decided_at=utc_now(),
-                version=case.version + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if swapped.rowcount != 1:  # type: ignore[attr-defined]
-            raise OutcomeConflict("this case changed while you were recording; nothing was recorded. Reload it.")
-        # Read the referral again, locked, after the case (the order remove_case takes them in): on PostgreSQL
-        # an edit may have lapsed its decision since the read above. A refusal here rolls the case back too.
-        referral = _lock_referral(session, referral_id)
-        _require_standing_decision(referral, outcome)
-        if action_list is None:
-            action_list = list(_actions(session, case.id))  # an amendment keeps the agreed actions
-        session.execute(delete(CaseActionRow).where(col(CaseActionRow.case_id) == case.id))
-        for action in action_list:
-            session.add(
-                CaseActionRow(
-                    case_id=case.id, description=action.description.strip(), owner=action.owner, due_date=action.due
-                )
-            )
-        where = ""
-        label = MEETING_OUTCOME_LABELS[outcome]
-        if outcome == NOT_DISCUSSED:
-            where = _roll_forward(session, actor, meeting, case)
-        elif referral.status == LISTED:
-            _set_referral(
-                session, actor, referral, status=DISCUSSED, meeting_id=None, note=f"MDT {_describe(meeting)}: {label}"
-            )
-        elif before is not None:
-            session.add(
-                StatusChangeRow(
-                    referral_id=referral_id,
-                    from_status=referral.status,
-                    to_status=referral.status,
-                    note=f"MDT outcome amended to {label}: {amend_reason}",
-                    changed_by=actor.user_id,
-                )
-            )
-        audit(
-            session,
-            actor,
-            "meeting_outcome_amended" if before is not None else "meeting_outcome",
-            "meeting_case",
-            case.id,
-            {
-                "referral_id": [None, referral_id],
-                "outcome": [before, outcome],
-                "rationale": [case.rationale if before is not None else None, rationale],
-                "amend_reason": [None, amend_reason],
-                "checklist": [None, {k: bool(v) for k, v in ticks.items()}],
-                "actions": [None, [a.description for a in action_list]],
-                "rolled": [None, where or None],
-                "version": [case.version, case.version + 1],
-            },
-        )
-        session.flush()
-        remaining = session.execute(
-            select(func.count())
-            .select_from(MeetingCaseRow)
-            .where(col(MeetingCaseRow.meeting_id) == meeting_id, col(MeetingCaseRow.outcome).is_(None))
-        ).scalar_one()
-        if remaining == 0 and meeting.status != HELD:
-            meeting.status = HELD
-            session.add(meeting)
-        return Changes(referral_ids=frozenset({referral_id}), meetings=True)
-
-
-# --- agenda contents ----------------------------------------------------------------------------------------------
-
-
-def agenda_inputs(db: Database, *, meeting_id: int, actor: Actor | None = None) -> tuple[MeetingInfo, list[CaseInput]]:
-    """Everything the agenda shows, read in one transaction."""
-    with db.read() as session:
-        _may_view(session, actor)
-        meeting = _meeting(session, meeting_id)
-        attendees = (
-            session.execute(
-                select(MeetingAttendeeRow)
-                .where(col(MeetingAttendeeRow.meeting_id) == meeting_id)
-                .order_by(col(MeetingAttendeeRow.id))
-            )
-            .scalars()
-            .all()
-        )
-        info = MeetingInfo(
-            meeting_id=meeting_id,
-            meeting_date=meeting.meeting_date,
-            meeting_time=meeting.meeting_time,
-            place=meeting.place,
-            video_link=meeting.video_link,
-            chair=meeting.chair,
-            attendees=tuple((a.name, a.mdt_role) for a in attendees),
-            status=meeting.status,
-            circulated_at=meeting.circulated_at,
-        )
-        inputs = []
-        for case in _cases(session, meeting_id):
-            loaded = repo.load_referral(session, case.referral_id)
-            if loaded is None:
-                continue
-            row, referral = loaded
-            stored = (
-                None if row.current_assessment_id is None else repo.load_assessment(session, row.current_assessment_id)
-            )
-            inputs.append(
-                CaseInput(
-                    position=case.position,
-                    referral_id=case.referral_id,
-                    referral=referral,
-                    triage_outcome=row.outcome,
-                    priority=row.priority,
-                    criteria=tuple((c.criterion_id, c.status, c.reason) for c in stored.criteria) if stored else (),
-                    flags=stored.flags if stored else (),
-                    late_addition=case.late_addition,
-                    outcome=case.outcome,
-                    rationale=case.rationale,
-                    actions=_actions(session, case.id or 0),
-                    decided_outcome=row.decided_outcome,
-                    decision_kind=row.decision_kind,
-                )
-            )
-        return info, inputs
-
-
-def audit_export(
-    db: Database,
-    *,
-    actor: Actor,
-    meeting_id: int,
-    what: str,
-    file_names: Sequence[str],
-    pseudonymised: bool,
-    publish: Callable[[], None] | None = None,
-) -> None:
-    """Record an export in the audit trail, one event per file (its name, never its content).
-
-    `publish` (putting the written files in place) runs inside the same write transaction, after the events are
-    written and before the commit: if it fails nothing is recorded, and if recording or the commit fails the
-    caller removes the files, so a file and its audit event stand or fall together.
-    """
-    with db.write() as session:
-        for file_name in file_names:
-            audit(
-                session,
-                actor,
-                "export",
-                "meeting",
-                meeting_id,
-                {"what": [None, what], "file": [None, file_name], "pseudonymised": [None, pseudonymised]},
-            )
-        if publish is not None:
-            publish()
+        changes = Changes(referral_ids=frozenset(moved), meeting_ids=frozenset(touched), meetings=True)
+        return CancelledMeeting(moved, changes)
