@@ -47,7 +47,7 @@ def data_dir(tmp_path: Path, rules: object) -> Path:
             register_referral(database, actor=admin, referral=referral(serial), rules=shipped, as_of=AS_OF)
         for referral_id in (2, 3):
             decide_triage(database, actor=admin, referral_id=referral_id, expected_version=1)
-        meeting_id = meetings.create_meeting(database, actor=admin, meeting_date=AS_OF, meeting_time="13:30")
+        meeting_id = meetings.create_meeting(database, actor=admin, meeting_date=AS_OF, meeting_time="13:30").meeting_id
         meetings.add_case(database, actor=admin, meeting_id=meeting_id, referral_id=2)
     finally:
         database.dispose()

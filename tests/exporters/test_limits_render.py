@@ -87,7 +87,7 @@ def test_agenda_and_letters_at_the_limits_render_in_seconds(tmp_path: Path) -> N
             place="P" * LIMITS["meeting.place"],
             chair="C" * NAME_LENGTH,
             attendees=[("A" * NAME_LENGTH, "movement_disorders_neurologist")] * 6,
-        )
+        ).meeting_id
         for referral_id in ids:
             meetings.add_case(db, actor=me, meeting_id=meeting_id, referral_id=referral_id)
         for referral_id in ids:

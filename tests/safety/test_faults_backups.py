@@ -460,7 +460,7 @@ def test_a_restore_that_fails_after_the_move_puts_the_database_back(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     # After the database was moved aside: the directory's fsync, or the restore's audit event in the new file.
-    monkeypatch.setattr(maintenance, "_fsync_dir" if where == "while moving" else "record_event", full)
+    monkeypatch.setattr(maintenance, "_fsync_dir" if where == "while moving" else "audit", full)
     code, out, err = _run(capsys, "--data-dir", str(data), "restore", backup.name)
     assert code == 1 and out == ""
     assert err == (

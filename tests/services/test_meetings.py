@@ -41,7 +41,7 @@ def meeting(db: Database, actor: Actor, day: int = 3, **kwargs: object) -> int:
         meeting_time="13:30",
         attendees=ATTENDEES,
         **kwargs,  # type: ignore[arg-type]
-    )
+    ).meeting_id
 
 
 @pytest.mark.hazard("H08")
@@ -51,9 +51,9 @@ def test_fill_to_capacity_takes_the_highest_priority(
     ids = ready(db, admin, consultant, rules, 1, 2, 3, 4)
     meetings.set_capacity(db, actor=admin, cases=3)
     first = meeting(db, coordinator)
-    added = meetings.fill_to_capacity(db, actor=coordinator, meeting_id=first)
+    added = meetings.fill_to_capacity(db, actor=coordinator, meeting_id=first).added
     assert added == [ids[3], ids[2], ids[1]]  # more severe first
-    assert meetings.fill_to_capacity(db, actor=coordinator, meeting_id=first) == []
+    assert meetings.fill_to_capacity(db, actor=coordinator, meeting_id=first).added == []
     detail = meetings.get_meeting(db, meeting_id=first, rules=rules)
     assert [c.referral_id for c in detail.cases] == added and detail.quorate and detail.capacity == 3
     assert get_referral(db, referral_id=ids[3]).row.status == "listed"
@@ -116,7 +116,7 @@ def test_cancelling_moves_cases_to_the_next_meeting(
     meetings.circulate(db, actor=coordinator, meeting_id=second)
     for rid in (a, b):
         meetings.add_case(db, actor=coordinator, meeting_id=first, referral_id=rid)
-    moved = meetings.cancel_meeting(db, actor=coordinator, meeting_id=first)
+    moved = meetings.cancel_meeting(db, actor=coordinator, meeting_id=first).moved
     assert moved == {a: "moved to 17-Dec-2026 13:30", b: "moved to 17-Dec-2026 13:30"}
     cases = meetings.get_meeting(db, meeting_id=second, rules=rules).cases
     assert {c.referral_id for c in cases} == {a, b} and all(c.late_addition for c in cases)
@@ -132,7 +132,7 @@ def test_cancelling_without_a_later_meeting_returns_cases_to_ready(
     (a,) = ready(db, admin, consultant, rules, 1)
     only = meeting(db, coordinator)
     meetings.add_case(db, actor=coordinator, meeting_id=only, referral_id=a)
-    assert "ready list" in meetings.cancel_meeting(db, actor=coordinator, meeting_id=only)[a]
+    assert "ready list" in meetings.cancel_meeting(db, actor=coordinator, meeting_id=only).moved[a]
     assert get_referral(db, referral_id=a).row.status == "ready_for_mdt"
 
 

@@ -81,7 +81,7 @@ class World:
         return referral_id
 
     def meeting(self) -> int:
-        return meetings.create_meeting(self.db, actor=self.admin, meeting_date=AS_OF, meeting_time="13:30")
+        return meetings.create_meeting(self.db, actor=self.admin, meeting_date=AS_OF, meeting_time="13:30").meeting_id
 
     def listed(self) -> tuple[int, int]:
         referral_id, meeting_id = self.confirmed(), self.meeting()

@@ -180,7 +180,7 @@ def _setup_every_stage(db: Database, admin: Actor, consultant: Actor, rules: Rul
         ids[stage] = saved.referral_id
     meeting = meetings.create_meeting(
         db, actor=admin, meeting_date=MEETING_DAY, meeting_time="13:30", attendees=ATTENDEES
-    )
+    ).meeting_id
     for stage in ("listed", "discussed", "closed"):
         meetings.add_case(db, actor=admin, meeting_id=meeting, referral_id=ids[stage])
     for stage in ("discussed", "closed"):

@@ -173,8 +173,8 @@ def test_an_edit_that_changes_the_triage_lapses_the_decision(
     assert detail.row.outcome == "not_yet_refractory" and detail.row.queue_outcome == "not_yet_refractory"
     assert detail.history[-1].note == "triage changed since confirmation: was ready for MDT, now not yet refractory"
     assert detail.decisions[-1].decision == "lapsed"
-    mid = meetings.create_meeting(db, actor=coordinator, meeting_date=MEETING_DAY, meeting_time="13:30")
-    assert meetings.fill_to_capacity(db, actor=coordinator, meeting_id=mid) == []
+    mid = meetings.create_meeting(db, actor=coordinator, meeting_date=MEETING_DAY, meeting_time="13:30").meeting_id
+    assert meetings.fill_to_capacity(db, actor=coordinator, meeting_id=mid).added == []
     with pytest.raises(ServiceError, match="no standing consultant decision"):
         meetings.add_case(db, actor=coordinator, meeting_id=mid, referral_id=rid)
 
@@ -205,7 +205,7 @@ def test_a_listed_case_whose_triage_changed_must_be_reconfirmed_before_acceptanc
     rid = _confirmed_ready(db, admin, consultant, rules)
     mid = meetings.create_meeting(
         db, actor=coordinator, meeting_date=MEETING_DAY, meeting_time="13:30", attendees=ATTENDEES
-    )
+    ).meeting_id
     meetings.add_case(db, actor=coordinator, meeting_id=mid, referral_id=rid)
     version = get_referral(db, referral_id=rid).row.version
     # a later edit makes it need information (no toxin response recorded)
@@ -281,7 +281,7 @@ def listed(db: Database, admin: Actor, coordinator: Actor, consultant: Actor, ru
     rid = _confirmed_ready(db, admin, consultant, rules)
     mid = meetings.create_meeting(
         db, actor=coordinator, meeting_date=MEETING_DAY, meeting_time="13:30", attendees=ATTENDEES
-    )
+    ).meeting_id
     meetings.add_case(db, actor=coordinator, meeting_id=mid, referral_id=rid)
     return mid, rid
 

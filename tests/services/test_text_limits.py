@@ -41,7 +41,7 @@ def test_meeting_fields_are_limited_and_refused_before_anything_is_written(
             meeting_date=date(2026, 12, 3),
             meeting_time="13:30",
             **values,  # type: ignore[arg-type]
-        )
+        ).meeting_id
 
     before = _count(db_path, "meeting")
     refusals: list[tuple[dict[str, Any], str]] = [

@@ -29,7 +29,7 @@ from triage_app.domain.meetings import ACCEPT_FOR_SPD
 from triage_app.domain.referral import Severity
 from triage_app.domain.rules import Rules
 from triage_app.domain.scoring import assess
-from triage_app.services import meetings
+from triage_app.services import meeting_outcomes, meetings
 from triage_app.services import referrals as referral_services
 from triage_app.services.errors import ConflictError, DuplicateReferral, OpenReferralExists, ServiceError
 from triage_app.services.referrals import apply_assessment, get_referral, register_referral, update_referral
@@ -45,8 +45,8 @@ CHECKLIST = {"patient_information_given": True, "consent_discussion_planned": Tr
 ATTENDEES = [("Dr A", "functional_neurosurgeon"), ("Dr B", "movement_disorders_neurologist"), ("C", "physiotherapist")]
 NO_SEVERITY = Severity(twstrs_total=None, twstrs_pain=None, tsui=None)  # changes a ready referral's triage
 SAME_POSITION_BUG = (
-    "known bug: meetings._add numbers a new case max(position)+1 without locking the meeting, so on PostgreSQL "
-    "two coordinators adding cases to one meeting at once read the same maximum and both cases get position 1"
+    "known bug: meeting_cases.add_to_meeting numbers a new case max(position)+1 without locking the meeting, so on "
+    "PostgreSQL two coordinators adding cases to one meeting at once read the same maximum and both cases get position 1"
 )
 
 
@@ -159,7 +159,9 @@ def ready_referral(db: Database, admin: Actor, consultant: Actor, rules: Rules, 
 
 
 def new_meeting(db: Database, coordinator: Actor, day: date = MEETING_DAY) -> int:
-    return meetings.create_meeting(db, actor=coordinator, meeting_date=day, meeting_time="13:30", attendees=ATTENDEES)
+    return meetings.create_meeting(
+        db, actor=coordinator, meeting_date=day, meeting_time="13:30", attendees=ATTENDEES
+    ).meeting_id
 
 
 def listed_referral(db: Database, admin: Actor, coordinator: Actor, consultant: Actor, rules: Rules) -> tuple[int, int]:
@@ -263,7 +265,7 @@ def test_two_consultants_record_an_outcome_at_once(
 ) -> None:
     referral_id, meeting_id = listed_referral(db, admin, coordinator, consultant, rules)
     # the first consultant's outcome waits at its audit event: recorded on the case, not yet committed
-    pause_first_at(monkeypatch, meetings, "audit", desktops)
+    pause_first_at(monkeypatch, meeting_outcomes, "audit", desktops)
 
     def record(on: Database, actor: Actor, outcome: str, rationale: str) -> None:
         meetings.record_outcome(

@@ -42,7 +42,9 @@ def decided_meeting(gui_db: Database, ids: list[int]) -> int:
     for referral_id in ids:
         version = get_referral(gui_db, referral_id=referral_id).row.version
         decide_triage(gui_db, actor=consultant, referral_id=referral_id, expected_version=version)
-    meeting_id = meetings.create_meeting(gui_db, actor=admin, meeting_date=local_today(), meeting_time="13:30").meeting_id
+    meeting_id = meetings.create_meeting(
+        gui_db, actor=admin, meeting_date=local_today(), meeting_time="13:30"
+    ).meeting_id
     for referral_id in ids:
         meetings.add_case(gui_db, actor=admin, meeting_id=meeting_id, referral_id=referral_id)
     for referral_id in ids:  # the first outcome marks the meeting held: its list is then closed

@@ -335,8 +335,10 @@ def test_override_shows_everywhere_and_an_edit_that_changes_the_triage_lapses_th
     assert nhs(1) not in shown_nhs(window)
     meeting_id = meetings.create_meeting(
         gui_db, actor=sign_in(gui_db, login="coord-test"), meeting_date=local_today(), meeting_time="13:30"
+    ).meeting_id
+    assert (
+        meetings.fill_to_capacity(gui_db, actor=sign_in(gui_db, login="coord-test"), meeting_id=meeting_id).added == []
     )
-    assert meetings.fill_to_capacity(gui_db, actor=sign_in(gui_db, login="coord-test"), meeting_id=meeting_id) == []
 
 
 # --- 4. quitting with unsaved forms -----------------------------------------------------------------------------

@@ -238,7 +238,9 @@ def test_side_panel_lists_open_meetings_and_filters_by_them(
     qtbot: Any, open_window: Callable[..., MainWindow], ready_ids: list[int], gui_db: Database
 ) -> None:
     admin = sign_in(gui_db, login="admin-test")
-    meeting_id = meetings.create_meeting(gui_db, actor=admin, meeting_date=date(2026, 12, 3), meeting_time="13:30").meeting_id
+    meeting_id = meetings.create_meeting(
+        gui_db, actor=admin, meeting_date=date(2026, 12, 3), meeting_time="13:30"
+    ).meeting_id
     meetings.add_case(gui_db, actor=admin, meeting_id=meeting_id, referral_id=ready_ids[0])
     window = open_window("coord-test")
     item = window.sidebar.item_for("meeting", meeting_id)
