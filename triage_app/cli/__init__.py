@@ -1,5 +1,5 @@
-"""The headless commands: score, import, referral, triage, queue, reassess, rules, audit, user, backup, migrate,
-meeting, agenda, outcomes, letters, demo.
+"""The headless commands: score, import, referral, triage, queue, reassess, rules, audit, user, backup, check,
+restore, migrate, meeting, agenda, outcomes, letters, demo: every action the desktop offers (see the README's table).
 
 Each command lives in its own module in `triage_app.cli.commands` (listed in COMMANDS); this module builds the
 command line from them and runs one, turning every expected failure into one message and an exit status.
@@ -23,10 +23,10 @@ from triage_app.cli.common import (
     EXIT_OK,
     CommandError,
     command_only_reads,
-    common_options,
     open_session_for,
     rules_option_refusal,
     session_paths,
+    shared_options,
 )
 from triage_app.config import AppPaths, ConfigError
 from triage_app.domain.rules import RulesFileError
@@ -47,15 +47,19 @@ log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `triage-app` command line; with no command the GUI opens."""
+    """The `triage-app` command line; with no command the GUI opens.
+
+    Every command and action takes the shared options from one parent parser (`common.shared_options`), and
+    every one sets `run` on its own parser: `run_command` calls `args.run`, the one way a command is dispatched.
+    """
     from triage_app.cli.commands import COMMANDS
 
     parser = argparse.ArgumentParser(
         prog="triage-app",
         description="SPD referral triage. With no command, opens the desktop app.",
+        parents=[shared_options(suppress=False)],
     )
     parser.add_argument("--version", action="version", version=f"triage-app {__version__}")
-    common_options(parser, suppress=False)
     parser.add_argument(
         "--smoke",
         action="store_true",
@@ -63,10 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name: str, help_text: str, *, rules_help: str | None = None) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        common_options(sub, suppress=True, rules_help=rules_help)
-        sub.set_defaults(needs_database=True)
+    def add(
+        name: str, help_text: str, *, rules_help: str | None = None, only_reads: bool = False
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name, help=help_text, description=help_text, parents=[shared_options(rules_help=rules_help)]
+        )
+        sub.set_defaults(needs_database=True, only_reads=only_reads)
         return sub
 
     for module in COMMANDS:

@@ -8,6 +8,7 @@ environment stops the command; every failure prints one clear message to standar
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -32,43 +33,34 @@ EXIT_BAD_INPUT = 2
 
 
 class AddCommand(Protocol):
-    """Adds one command to the command line (with the common options) and returns its parser."""
+    """Adds one command to the command line (with the shared options) and returns its parser.
 
-    def __call__(self, name: str, help_text: str, *, rules_help: str | None = None) -> argparse.ArgumentParser: ...
+    `only_reads`: the command changes nothing in the database, so it may run on one opened read-only.
+    """
+
+    def __call__(
+        self, name: str, help_text: str, *, rules_help: str | None = None, only_reads: bool = False
+    ) -> argparse.ArgumentParser: ...
 
 
-#: Commands (and their actions) that only read the database: they may run on a database opened read-only.
-READ_ONLY_COMMANDS = frozenset(
-    {
-        ("queue", None),
-        ("audit", "verify"),
-        ("referral", "show"),
-        ("meeting", "show"),
-        ("meeting", "list"),
-        ("rules", "show"),
-        ("rules", "diff"),
-        ("user", "list"),
-        ("check", None),
-        # Exports to a chosen folder: on a read-only database their audit events go to the app log (services.exports)
-        ("agenda", None),
-        ("outcomes", None),
-        ("letters", None),
-    }
-)
+def add_action(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help_text: str,
+    *,
+    only_reads: bool = False,
+) -> argparse.ArgumentParser:
+    """One action of a command (`meeting add`, `referral show`): the shared options come from the one parent
+    parser, as they do for the command itself, so `--data-dir` may be given before or after the action."""
+    sub = actions.add_parser(name, help=help_text, description=help_text, parents=[shared_options()])
+    sub.set_defaults(only_reads=only_reads)
+    return sub
 
 
 def command_only_reads(args: argparse.Namespace) -> bool:
-    """True when the parsed command changes nothing in the database (see READ_ONLY_COMMANDS)."""
-    action = None
-    for attribute in (
-        "referral_command",
-        "audit_command",
-        "meeting_command",
-        "rules_command",
-        "user_command",
-    ):
-        action = action or getattr(args, attribute, None)
-    return (args.command, action) in READ_ONLY_COMMANDS
+    """True when the parsed command changes nothing in the database: its parser said so (`only_reads`), and a
+    command that only reads may then run on a database that can only be read (damaged, read-only, disk full)."""
+    return bool(getattr(args, "only_reads", False))
 
 
 class CommandError(Exception):
@@ -95,6 +87,9 @@ RULES_IN_DATABASE = (
 
 
 def common_options(parser: argparse.ArgumentParser, *, suppress: bool, rules_help: str | None = None) -> None:
+    """Add `--data-dir`, `--db` and the hidden `--rules` to `parser`. Commands get them from `shared_options()`,
+    the one parent parser; the top-level parser has them with real defaults (a command's are suppressed, so that
+    an option given before the command is not overwritten by the command's default)."""
     default = argparse.SUPPRESS if suppress else None
     parser.add_argument(
         "--data-dir",
@@ -106,6 +101,24 @@ def common_options(parser: argparse.ArgumentParser, *, suppress: bool, rules_hel
     # Only `score` takes a rules file. Everywhere else the option is parsed (hidden) so that it can be refused
     # with a message that says where the rules come from, instead of argparse's "unrecognized arguments".
     parser.add_argument("--rules", metavar="FILE", default=default, help=rules_help or argparse.SUPPRESS)
+
+
+@functools.cache
+def shared_options(*, suppress: bool = True, rules_help: str | None = None) -> argparse.ArgumentParser:
+    """The one parent parser of every command and action (argparse `parents=`): `--data-dir`, `--db`, `--rules`."""
+    parent = argparse.ArgumentParser(add_help=False)
+    common_options(parent, suppress=suppress, rules_help=rules_help)
+    return parent
+
+
+def json_option(parser: argparse.ArgumentParser, what: str = "the result") -> None:
+    """`--json`: the command's answer as one JSON document with stable keys, for a script to read."""
+    parser.add_argument("--json", action="store_true", help=f"print {what} as JSON (stable keys), for scripts")
+
+
+def print_json(out: TextIO, payload: Any) -> None:
+    """Write one JSON document (UTF-8 kept as it is, indented) and a newline."""
+    out.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
 
 
 def bounded_count(text: str) -> int:

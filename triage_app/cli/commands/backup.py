@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
-from triage_app.cli.common import EXIT_FAILURE, EXIT_OK, AddCommand, session_paths
+from triage_app.cli.common import EXIT_FAILURE, EXIT_OK, AddCommand, json_option, print_json, session_paths
 
 
 def register(add: AddCommand) -> None:
@@ -21,6 +21,7 @@ def register(add: AddCommand) -> None:
         metavar="FILE",
         help="write the backup here instead of the backups folder (a new file; never rotated or listed)",
     )
+    json_option(backup, "the backup's file and its manifest entry")
     backup.set_defaults(run=cmd_backup)
 
 
@@ -35,8 +36,24 @@ def cmd_backup(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO)
         backup_dir=session_paths(args).backup_dir,
         log_dir=session_paths(args).log_dir,
     )
-    print(f"backed up to {made.path}", file=out)
-    print(f"verified: {made.describe_verification()}", file=out)
+    if args.json:
+        entry = made.entry
+        print_json(
+            out,
+            {
+                "path": str(made.path),
+                "taken_at": entry.taken_at.isoformat(),
+                "sha256": entry.sha256,
+                "row_counts": entry.row_counts,
+                "schema_revision": entry.schema_revision,
+                "integrity": entry.integrity,
+                "audit": entry.audit,
+                "audit_problem": entry.audit_problem,
+            },
+        )
+    else:
+        print(f"backed up to {made.path}", file=out)
+        print(f"verified: {made.describe_verification()}", file=out)
     if made.entry.audit_problem is not None:  # kept (never lose data), marked, and not offered for restore
         print(
             f"triage-app backup: the audit trail did not verify: {made.entry.audit_problem}; the backup was kept "

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
-from triage_app.cli.common import EXIT_FAILURE, EXIT_OK, AddCommand
+from triage_app.cli.common import EXIT_FAILURE, EXIT_OK, AddCommand, json_option, print_json
 from triage_app.config import AppPaths
 
 
@@ -25,7 +25,42 @@ def register(add: AddCommand) -> None:
         "check the database in full (SQLite's integrity check), count its rows, and check every backup's SHA-256; "
         "changes nothing, and works on a damaged database",
     )
+    json_option(check, "what the check found")
     check.set_defaults(run=cmd_check, needs_database=False)
+
+
+def _report_json(report: Any) -> dict[str, Any]:
+    """The check's findings with stable keys; `result` is intact, damaged, missing or unreadable."""
+    if report.ok:
+        result = "intact"
+    elif report.missing:
+        result = "missing"
+    elif report.unreadable is not None:
+        result = "unreadable"
+    else:
+        result = "damaged"
+    newest = report.newest_verified
+    return {
+        "database": report.database,
+        "result": result,
+        "problems": list(report.problems),
+        "unreadable": report.unreadable,
+        "schema_revision": report.schema_revision,
+        "row_counts": report.row_counts,
+        "backups": [
+            {
+                "file": b.entry.file,
+                "taken_at": b.entry.taken_at.isoformat(),
+                "problem": b.problem,
+                "audit": b.entry.audit,
+            }
+            for b in report.backups
+        ],
+        "unlisted_backups": list(report.unlisted),
+        "newest_verified_backup": None if newest is None else newest.file,
+        "restore_command": report.restore_command(),
+        "notes": list(report.notes),
+    }
 
 
 def _counts_line(counts: dict[str, int]) -> str:
@@ -74,6 +109,9 @@ def cmd_check(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: TextI
             database.dispose()
     else:
         report = check_database(location, backup_dir=paths.backup_dir, login=os_login())
+    if args.json:
+        print_json(out, _report_json(report))
+        return EXIT_OK if report.ok else EXIT_FAILURE
 
     if report.missing:
         print(f"database: missing (no file at {report.database})", file=out)

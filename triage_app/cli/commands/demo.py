@@ -9,6 +9,8 @@ from triage_app.cli.common import (
     EXIT_OK,
     AddCommand,
     bounded_count,
+    json_option,
+    print_json,
     today,
 )
 
@@ -33,6 +35,7 @@ def register(add: AddCommand) -> None:
         metavar="S",
         help="random seed, for a repeatable queue",
     )
+    json_option(demo, "how many were added")
     demo.set_defaults(run=cmd_demo)
 
 
@@ -53,6 +56,9 @@ def cmd_demo(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -
         seed=args.seed,
         progress=progress,
     )
+    if args.json:
+        print_json(out, {"added": added, "seed": args.seed})
+        return EXIT_OK
     print(
         f"added {added:,} demo referrals (test-range NHS numbers, invented names)",
         file=out,

@@ -16,6 +16,8 @@ from triage_app.cli.common import (
     AddCommand,
     CommandError,
     id_number,
+    json_option,
+    print_json,
     session_paths,
 )
 
@@ -26,7 +28,9 @@ def register(add: AddCommand) -> None:
         ("agenda", "export a meeting's agenda"),
         ("outcomes", "export a meeting's outcome summary"),
     ):
-        sub = add(name, text)
+        # Exports to a chosen folder count as reads: on a read-only database their audit events go to the app log
+        # (services.exports), so an agenda can still be printed from a damaged database.
+        sub = add(name, text, only_reads=True)
         sub.add_argument("meeting", type=id_number, metavar="MEETING")
         sub.add_argument("--format", required=True, choices=("pdf", "docx", "csv", "html"))
         sub.add_argument(
@@ -38,6 +42,7 @@ def register(add: AddCommand) -> None:
             help="initials and last four NHS digits only",
         )
         sub.add_argument("--force", action="store_true", help="replace FILE if it exists (never a database)")
+        json_option(sub, "the file written")
         sub.set_defaults(run=cmd_export)
 
 
@@ -63,5 +68,8 @@ def cmd_export(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO)
         raise CommandError(str(exc).replace("say to replace", "add --force to replace")) from exc
     except ExportNotWritten as exc:
         raise CommandError(str(exc), EXIT_FAILURE) from exc
+    if args.json:
+        print_json(out, {"meeting_id": args.meeting, "file": str(target), "format": args.format, "notes": notes})
+        return EXIT_OK
     print(f"wrote {target}" + "".join(f"; {note}" for note in notes), file=out)
     return EXIT_OK

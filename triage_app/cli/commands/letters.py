@@ -18,6 +18,8 @@ from triage_app.cli.common import (
     CommandError,
     count_of,
     id_number,
+    json_option,
+    print_json,
     session_paths,
     today,
 )
@@ -25,7 +27,7 @@ from triage_app.cli.common import (
 
 def register(add: AddCommand) -> None:
     """Add the command's arguments to the command line."""
-    letters = add("letters", "write one outcome letter per decided case, to each referrer")
+    letters = add("letters", "write one outcome letter per decided case, to each referrer", only_reads=True)
     letters.add_argument("meeting", type=id_number, metavar="MEETING")
     letters.add_argument("--format", required=True, choices=("docx", "pdf"))
     letters.add_argument(
@@ -37,6 +39,7 @@ def register(add: AddCommand) -> None:
     letters.add_argument("--template", metavar="FILE", help="a unit's own letter template")
     letters.add_argument("--unit-name", default="specialist neurosurgical unit")
     letters.add_argument("--force", action="store_true", help="replace letters already written in DIR")
+    json_option(letters, "the letters written")
     letters.set_defaults(run=cmd_letters)
 
 
@@ -63,6 +66,9 @@ def cmd_letters(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO
         raise CommandError(str(exc).replace("say to replace", "add --force to replace")) from exc
     except ExportNotWritten as exc:
         raise CommandError(str(exc), EXIT_FAILURE) from exc
+    if args.json:
+        print_json(out, {"meeting_id": args.meeting, "letters": [str(p) for p in written], "notes": notes})
+        return EXIT_OK
     for path in written:
         print(f"wrote {path}", file=out)
     print(count_of(len(written), "letter") + "".join(f"; {note}" for note in notes), file=out)

@@ -1,136 +1,122 @@
-"""`triage-app meeting ...`: plan MDT meetings and record outcomes."""
+"""`triage-app meeting ...`: the MDT meetings window from the command line.
+
+Planning (the window's left screen): create, list, show, fill, add, remove, move, circulate, cancel, capacity.
+The in-meeting screen's Record outcome is `meeting outcome` (cli.commands.meeting_outcome). Editing a meeting,
+its attendees and closing it are not in the services or the desktop yet (issue 13), so they are no commands.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any, TextIO
 
+from triage_app.cli.commands import meeting_outcome
 from triage_app.cli.common import (
     EXIT_OK,
     AddCommand,
+    CommandError,
+    add_action,
     capacity_number,
-    common_options,
     count_of,
     date_argument,
     id_number,
-    today,
-    version_number,
+    json_option,
+    print_json,
 )
-from triage_app.domain.formats import format_name
-from triage_app.domain.meetings import (
-    MEETING_OUTCOME_LABELS,
-    MEETING_OUTCOMES,
-    SPD_CHECKLIST,
-)
-from triage_app.domain.referral import format_nhs_number
 
 
 def register(add: AddCommand) -> None:
     """Add the command's arguments to the command line."""
-    meeting = add("meeting", "plan MDT meetings: create, fill, list, circulate, cancel")
-    meeting_commands = meeting.add_subparsers(dest="meeting_command", metavar="ACTION", required=True)
-    create = meeting_commands.add_parser("create", help="create a meeting; prints its id")
-    common_options(create, suppress=True)
+    meeting = add("meeting", "plan MDT meetings and record their outcomes")
+    actions = meeting.add_subparsers(dest="meeting_command", metavar="ACTION", required=True)
+
+    create = add_action(actions, "create", "create a meeting; prints its id")
     create.add_argument("--date", required=True, metavar="YYYY-MM-DD")
     create.add_argument("--time", required=True, metavar="HH:MM")
     create.add_argument("--place", metavar="PLACE")
     create.add_argument("--video-link", metavar="URL")
     create.add_argument("--chair", metavar="NAME")
     create.add_argument(
-        "--attendee",
-        action="append",
-        default=[],
-        metavar="NAME:ROLE",
-        help="expected attendee and MDT role; repeat",
+        "--attendee", action="append", default=[], metavar="NAME:ROLE", help="expected attendee and MDT role; repeat"
     )
-    for name, text in (
-        (
-            "fill",
-            "add the highest-priority ready referrals up to the meeting's capacity",
-        ),
-        (
-            "circulate",
-            "mark the agenda as circulated (later additions are marked late)",
-        ),
-        ("cancel", "cancel a meeting; its cases move to the next meeting"),
-        ("show", "the meeting's details and its cases in order"),
+    json_option(create, "the new meeting's id")
+    create.set_defaults(run=cmd_meeting_create)
+
+    listing = add_action(actions, "list", "list meetings", only_reads=True)
+    json_option(listing, "every meeting: id, date, time, place, status, cases, quorate")
+    listing.set_defaults(run=cmd_meeting_list)
+
+    show = add_action(actions, "show", "the meeting's details and its cases in order", only_reads=True)
+    show.add_argument("meeting", type=id_number, metavar="MEETING")
+    json_option(show, "the meeting, attendees and cases (referral ids, no patient names)")
+    show.set_defaults(run=cmd_meeting_show)
+
+    for name, text, run in (
+        ("fill", "add the highest-priority ready referrals up to the meeting's capacity", cmd_meeting_fill),
+        ("circulate", "mark the agenda as circulated (later additions are marked late)", cmd_meeting_circulate),
+        ("cancel", "cancel a meeting; its cases move to the next meeting", cmd_meeting_cancel),
     ):
-        sub = meeting_commands.add_parser(name, help=text)
-        common_options(sub, suppress=True)
+        sub = add_action(actions, name, text)
         sub.add_argument("meeting", type=id_number, metavar="MEETING")
-    outcome = meeting_commands.add_parser("outcome", help="record (or amend) the MDT outcome of a case (consultant)")
-    common_options(outcome, suppress=True)
-    outcome.add_argument("meeting", type=id_number, metavar="MEETING")
-    outcome.add_argument("referral", type=id_number, metavar="REFERRAL")
-    outcome.add_argument("--outcome", required=True, choices=MEETING_OUTCOMES)
-    outcome.add_argument("--rationale", required=True, metavar="TEXT")
-    outcome.add_argument(
-        "--version",
-        type=version_number,
-        metavar="N",
-        help="the case version you read, to amend an outcome",
-    )
-    outcome.add_argument("--amend-reason", metavar="TEXT", help="why a recorded outcome is amended")
-    outcome.add_argument(
-        "--checklist",
-        action="append",
-        default=[],
-        choices=tuple(SPD_CHECKLIST),
-        help="an SPD checklist item that is done (repeat; all three are needed to accept for SPD)",
-    )
-    outcome.add_argument(
-        "--action",
-        action="append",
-        default=[],
-        metavar="TEXT|OWNER|YYYY-MM-DD",
-        help="an agreed action; repeat",
-    )
-    capacity = meeting_commands.add_parser("capacity", help="show or set (admin) the cases per meeting")
-    common_options(capacity, suppress=True)
+        json_option(sub)
+        sub.set_defaults(run=run)
+
+    for name, text, run in (
+        ("add", "put a ready referral on the meeting's list (Add →)", cmd_meeting_add),
+        ("remove", "take a referral off the meeting's list; it is ready for MDT again (← Remove)", cmd_meeting_remove),
+    ):
+        sub = add_action(actions, name, text)
+        sub.add_argument("meeting", type=id_number, metavar="MEETING")
+        sub.add_argument("referral", type=id_number, metavar="REFERRAL")
+        json_option(sub, "the meeting's cases in order")
+        sub.set_defaults(run=run)
+
+    move = add_action(actions, "move", "move a case to another place in the meeting's order (Move up / Move down)")
+    move.add_argument("meeting", type=id_number, metavar="MEETING")
+    move.add_argument("referral", type=id_number, metavar="REFERRAL")
+    move.add_argument("--position", type=id_number, required=True, metavar="N", help="its new place, 1 = first")
+    json_option(move, "the meeting's cases in order")
+    move.set_defaults(run=cmd_meeting_move)
+
+    capacity = add_action(actions, "capacity", "show or set (admin) the cases per meeting")
     capacity.add_argument("cases", type=capacity_number, nargs="?", metavar="N")
-    listing = meeting_commands.add_parser("list", help="list meetings")
-    common_options(listing, suppress=True)
-    listing.add_argument("--json", action="store_true")
-    meeting.set_defaults(run=cmd_meeting)
+    json_option(capacity, "the cases per meeting")
+    capacity.set_defaults(run=cmd_meeting_capacity)
+
+    meeting_outcome.register(actions)
 
 
-def _case_action(text: str) -> Any:
-    from triage_app.domain.meetings import CaseAction
+def cmd_meeting_create(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app meeting create --date D --time T ...`: prints the new meeting's id."""
+    from triage_app.services import meetings
 
-    description, _, rest = text.partition("|")
-    owner, _, due = rest.partition("|")
-    return CaseAction(
-        description.strip(),
-        owner.strip() or None,
-        date_argument(due.strip(), "--action due date") if due.strip() else None,
-    )
+    meeting_id = meetings.create_meeting(
+        session.db,
+        actor=session.actor,
+        meeting_date=date_argument(args.date, "--date"),
+        meeting_time=args.time,
+        place=args.place,
+        video_link=args.video_link,
+        chair=args.chair,
+        attendees=[meetings.parse_attendee(a) for a in args.attendee],
+    ).meeting_id
+    if args.json:
+        print_json(out, {"meeting_id": meeting_id})
+    else:
+        print(meeting_id, file=out)
+    return EXIT_OK
 
 
-def cmd_meeting(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
-    """`triage-app meeting ...`: create, fill, list, show, circulate, cancel."""
+def cmd_meeting_list(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app meeting list [--json]`: every meeting, newest plans first as the window lists them."""
     from triage_app.domain.formats import format_date
     from triage_app.services import meetings
 
-    db, actor, rules = session.db, session.actor, session.rules
-    action = args.meeting_command
-    if action == "create":
-        meeting_id = meetings.create_meeting(
-            db,
-            actor=actor,
-            meeting_date=date_argument(args.date, "--date"),
-            meeting_time=args.time,
-            place=args.place,
-            video_link=args.video_link,
-            chair=args.chair,
-            attendees=[meetings.parse_attendee(a) for a in args.attendee],
-        )
-        print(meeting_id, file=out)
-        return EXIT_OK
-    if action == "list":
-        found = meetings.list_meetings(db, rules=rules)
-        if args.json:
-            payload = [
+    found = meetings.list_meetings(session.db, rules=session.rules)
+    if args.json:
+        print_json(
+            out,
+            [
                 {
                     "id": m.meeting_id,
                     "date": m.meeting_date.isoformat(),
@@ -141,70 +127,76 @@ def cmd_meeting(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO
                     "quorate": m.quorate,
                 }
                 for m in found
-            ]
-            out.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
-        else:
-            for m in found:
-                quorate = "quorate" if m.quorate else "NOT quorate"
-                print(
-                    f"{m.meeting_id:>4}  {format_date(m.meeting_date)} {m.meeting_time}  {m.status:<10} "
-                    f"{m.cases:>3} cases  {quorate:<11}  {m.place or ''}",
-                    file=out,
-                )
-            print(count_of(len(found), "meeting"), file=out)
-        return EXIT_OK
-    if action == "outcome":
-        meetings.record_outcome(
-            db,
-            actor=actor,
-            meeting_id=args.meeting,
-            referral_id=args.referral,
-            outcome=args.outcome,
-            rationale=args.rationale,
-            today=today(),
-            checklist={item: True for item in args.checklist},
-            actions=[_case_action(a) for a in args.action] or None,  # none given: an amendment keeps them
-            expected_version=args.version,
-            amend_reason=args.amend_reason,
+            ],
         )
+        return EXIT_OK
+    for m in found:
+        quorate = "quorate" if m.quorate else "NOT quorate"
         print(
-            f"meeting {args.meeting}, referral {args.referral}: outcome recorded ({args.outcome})",
+            f"{m.meeting_id:>4}  {format_date(m.meeting_date)} {m.meeting_time}  {m.status:<10} "
+            f"{m.cases:>3} cases  {quorate:<11}  {m.place or ''}",
             file=out,
         )
+    print(count_of(len(found), "meeting"), file=out)
+    return EXIT_OK
+
+
+def _cases_json(detail: Any) -> list[dict[str, Any]]:
+    """The cases in order, by referral id: no names or NHS numbers (`meeting show` without --json has them)."""
+    return [
+        {
+            "position": case.position,
+            "referral_id": case.referral_id,
+            "late_addition": case.late_addition,
+            # the consultant's decision lapsed since the case was listed: it is reconfirmed before the MDT decides
+            "triage_changed": case.row is not None and case.row.decided_outcome is None,
+            "outcome": case.outcome,
+            "decided_by": case.decided_by_name,
+            "decided_at": None if case.decided_at is None else case.decided_at.isoformat(),
+            "version": case.version,
+        }
+        for case in detail.cases
+    ]
+
+
+def _show_json(detail: Any) -> dict[str, Any]:
+    shown = detail.meeting
+    return {
+        "id": shown.id,
+        "date": shown.meeting_date.isoformat(),
+        "time": shown.meeting_time,
+        "place": shown.place,
+        "video_link": shown.video_link,
+        "chair": shown.chair,
+        "status": shown.status,
+        "circulated_at": None if shown.circulated_at is None else shown.circulated_at.isoformat(),
+        "version": shown.version,
+        "attendees": [{"name": a.name, "mdt_role": a.mdt_role} for a in detail.attendees],
+        "quorate": detail.quorate,
+        "quorum": detail.quorum_text,
+        "capacity": detail.capacity,
+        "cases": _cases_json(detail),
+    }
+
+
+def cmd_meeting_show(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app meeting show MEETING [--json]`: the meeting and its cases in order."""
+    from triage_app.domain.formats import format_date, format_name
+    from triage_app.domain.meetings import MEETING_OUTCOME_LABELS
+    from triage_app.domain.referral import format_nhs_number
+    from triage_app.services import meetings
+
+    detail = meetings.get_meeting(session.db, meeting_id=args.meeting, rules=session.rules)
+    if args.json:
+        print_json(out, _show_json(detail))
         return EXIT_OK
-    if action == "capacity":
-        if args.cases is not None:
-            meetings.set_capacity(db, actor=actor, cases=args.cases)
-        print(f"{meetings.capacity(db)} cases per meeting", file=out)
-        return EXIT_OK
-    if action == "fill":
-        added = meetings.fill_to_capacity(db, actor=actor, meeting_id=args.meeting)
-        print(
-            f"added {count_of(len(added), 'referral')}: {', '.join(map(str, added)) or 'none ready'}",
-            file=out,
-        )
-        return EXIT_OK
-    if action == "circulate":
-        meetings.circulate(db, actor=actor, meeting_id=args.meeting)
-        print(f"meeting {args.meeting}: agenda marked as circulated", file=out)
-        return EXIT_OK
-    if action == "cancel":
-        moved = meetings.cancel_meeting(db, actor=actor, meeting_id=args.meeting)
-        print(f"meeting {args.meeting} cancelled", file=out)
-        for referral_id, where in moved.items():
-            print(f"  referral {referral_id}: {where}", file=out)
-        return EXIT_OK
-    detail = meetings.get_meeting(db, meeting_id=args.meeting, rules=rules)
     shown = detail.meeting
     print(
         f"meeting {shown.id}: {format_date(shown.meeting_date)} {shown.meeting_time} {shown.place or ''} "
         f"({shown.status})",
         file=out,
     )
-    print(
-        f"{detail.quorum_text}; {len(detail.cases)} of {detail.capacity} cases",
-        file=out,
-    )
+    print(f"{detail.quorum_text}; {len(detail.cases)} of {detail.capacity} cases", file=out)
     for case in detail.cases:
         row = case.row
         late = " (late addition)" if case.late_addition else ""
@@ -220,4 +212,113 @@ def cmd_meeting(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO
             f"(case version {case.version})",
             file=out,
         )
+    return EXIT_OK
+
+
+def _print_order(args: argparse.Namespace, session: Any, out: TextIO, said: str) -> int:
+    """After a change to the list: `said` in words, or the meeting's cases in order as JSON."""
+    from triage_app.services import meetings
+
+    if args.json:
+        detail = meetings.get_meeting(session.db, meeting_id=args.meeting, rules=session.rules)
+        print_json(out, {"meeting_id": args.meeting, "cases": _cases_json(detail)})
+    else:
+        print(said, file=out)
+    return EXIT_OK
+
+
+def cmd_meeting_fill(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app meeting fill MEETING`: the highest-priority ready referrals, up to capacity."""
+    from triage_app.services import meetings
+
+    added = list(meetings.fill_to_capacity(session.db, actor=session.actor, meeting_id=args.meeting).added)
+    if args.json:
+        print_json(out, {"meeting_id": args.meeting, "added": added})
+        return EXIT_OK
+    print(f"added {count_of(len(added), 'referral')}: {', '.join(map(str, added)) or 'none ready'}", file=out)
+    return EXIT_OK
+
+
+def cmd_meeting_add(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app meeting add MEETING REFERRAL`: the window's Add →."""
+    from triage_app.services import meetings
+
+    meetings.add_case(session.db, actor=session.actor, meeting_id=args.meeting, referral_id=args.referral)
+    return _print_order(args, session, out, f"meeting {args.meeting}: referral {args.referral} added")
+
+
+def cmd_meeting_remove(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app meeting remove MEETING REFERRAL`: the window's ← Remove."""
+    from triage_app.services import meetings
+
+    meetings.remove_case(session.db, actor=session.actor, meeting_id=args.meeting, referral_id=args.referral)
+    return _print_order(
+        args, session, out, f"meeting {args.meeting}: referral {args.referral} removed; it is ready for MDT again"
+    )
+
+
+def cmd_meeting_move(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app meeting move MEETING REFERRAL --position N`: the window's Move up / Move down, to any place."""
+    from triage_app.services import meetings
+
+    detail = meetings.get_meeting(session.db, meeting_id=args.meeting, rules=session.rules)
+    order = [case.referral_id for case in sorted(detail.cases, key=lambda c: c.position)]
+    if args.referral not in order:
+        raise CommandError(f"REFERRAL: referral {args.referral} is not on meeting {args.meeting}")
+    if args.position > len(order):
+        raise CommandError(
+            f"--position {args.position} is past the end: meeting {args.meeting} has {count_of(len(order), 'case')}"
+        )
+    order.remove(args.referral)
+    order.insert(args.position - 1, args.referral)
+    meetings.reorder(session.db, actor=session.actor, meeting_id=args.meeting, referral_ids=order)
+    return _print_order(
+        args, session, out, f"meeting {args.meeting}: referral {args.referral} is case {args.position} of {len(order)}"
+    )
+
+
+def cmd_meeting_circulate(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app meeting circulate MEETING`: Mark agenda circulated."""
+    from triage_app.services import meetings
+
+    meetings.circulate(session.db, actor=session.actor, meeting_id=args.meeting)
+    if args.json:
+        print_json(out, {"meeting_id": args.meeting, "status": "circulated"})
+        return EXIT_OK
+    print(f"meeting {args.meeting}: agenda marked as circulated", file=out)
+    return EXIT_OK
+
+
+def cmd_meeting_cancel(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app meeting cancel MEETING`: Cancel meeting; each case moves to the next meeting or back."""
+    from triage_app.services import meetings
+
+    moved = dict(meetings.cancel_meeting(session.db, actor=session.actor, meeting_id=args.meeting).moved)
+    if args.json:
+        print_json(
+            out,
+            {
+                "meeting_id": args.meeting,
+                "status": "cancelled",
+                "moved": [{"referral_id": r, "to": where} for r, where in moved.items()],
+            },
+        )
+        return EXIT_OK
+    print(f"meeting {args.meeting} cancelled", file=out)
+    for referral_id, where in moved.items():
+        print(f"  referral {referral_id}: {where}", file=out)
+    return EXIT_OK
+
+
+def cmd_meeting_capacity(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app meeting capacity [N]`: the cases per meeting; an administrator sets it."""
+    from triage_app.services import meetings
+
+    if args.cases is not None:
+        meetings.set_capacity(session.db, actor=session.actor, cases=args.cases)
+    cases = meetings.capacity(session.db)
+    if args.json:
+        print_json(out, {"cases_per_meeting": cases})
+    else:
+        print(f"{cases} cases per meeting", file=out)
     return EXIT_OK

@@ -28,9 +28,19 @@ from triage_app.domain.workflow import STATUS_LABELS, STATUSES
 
 def register(add: AddCommand) -> None:
     """Add the command's arguments to the command line."""
-    queue = add("queue", "list the queue, highest priority first")
-    queue.add_argument("--outcome", choices=OUTCOMES)
-    queue.add_argument("--status", choices=STATUSES)
+    # Only reads: `--json` is audited as an export, and on a read-only database its event goes to the app log.
+    queue = add("queue", "list the queue, highest priority first", only_reads=True)
+    queue.add_argument("--outcome", choices=OUTCOMES, help="only this triage outcome (the desktop's Triage filter)")
+    queue.add_argument("--status", choices=STATUSES, help="only this status (the desktop's Status filter)")
+    queue.add_argument(
+        "--caution",
+        choices=tuple(FLAGS),
+        metavar="CAUTION",
+        help=f"only referrals with this caution: {', '.join(FLAGS)}",
+    )
+    queue.add_argument(
+        "--search", metavar="TEXT", help="NHS number (any spacing), family or given name prefix, or hospital number"
+    )
     queue.add_argument("--json", action="store_true", help="print JSON")
     queue.add_argument(
         "--sort",
@@ -47,7 +57,8 @@ def cmd_queue(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) 
     from triage_app.storage.referrals import QueueFilter
 
     clock = RttClock.of(session.rules, today())  # weeks and the RTT caution of today, not of scoring
-    chosen = QueueFilter(outcome=args.outcome, status=args.status, clock=clock)
+    search = (args.search or "").strip() or None
+    chosen = QueueFilter(outcome=args.outcome, status=args.status, flag=args.caution, search=search, clock=clock)
     rows = list_queue(session.db, queue_filter=chosen, sort=args.sort)
     stored = current_flags(session.db, referral_ids=[r.id for r in rows if r.id is not None])
     flags = {r.id or 0: clock.flags(stored.get(r.id or 0, ()), r.received_on) for r in rows}
@@ -62,7 +73,14 @@ def cmd_queue(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) 
             actor=session.actor,
             referral_ids=[r.id for r in rows if r.id is not None],
             what="json",
-            filters={"outcome": args.outcome, "status": args.status, "sort": args.sort},
+            # the search text is not recorded: it may be a patient's name or NHS number
+            filters={
+                "outcome": args.outcome,
+                "status": args.status,
+                "caution": args.caution,
+                "search": None if search is None else "given",
+                "sort": args.sort,
+            },
         )
         if note is not None:
             print(f"triage-app queue: this export is {note}", file=err)

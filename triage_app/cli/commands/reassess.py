@@ -9,6 +9,8 @@ from triage_app.cli.common import (
     EXIT_OK,
     AddCommand,
     as_of_date,
+    json_option,
+    print_json,
 )
 
 
@@ -24,6 +26,7 @@ def register(add: AddCommand) -> None:
         help="rescore every open referral not yet at an MDT",
     )
     reassess.add_argument("--as-of", metavar="YYYY-MM-DD")
+    json_option(reassess, "the referrals reassessed")
     reassess.set_defaults(run=cmd_reassess)
 
 
@@ -39,6 +42,10 @@ def cmd_reassess(args: argparse.Namespace, session: Any, out: TextIO, err: TextI
         only_stale=not args.all,
     )
     total = len(done) + session.reassessed
+    if args.json:
+        # The ids this command reassessed; those the session's start reassessed are counted in `reassessed`.
+        print_json(out, {"reassessed": total, "referral_ids": list(done), "rules_version": session.rules.version})
+        return EXIT_OK
     print(
         f"{total} open referrals reassessed with rules {session.rules.version}",
         file=out,

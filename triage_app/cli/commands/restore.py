@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from triage_app.cli.common import EXIT_FAILURE, EXIT_OK, AddCommand, CommandError
+from triage_app.cli.common import EXIT_FAILURE, EXIT_OK, AddCommand, CommandError, json_option, print_json
 from triage_app.config import AppPaths
 
 
@@ -32,6 +32,7 @@ def register(add: AddCommand) -> None:
         help="restore a backup marked because its audit trail did not verify when it was taken (refused without "
         "this); the restore records that it was accepted",
     )
+    json_option(restore, "what was restored and where the old file went")
     restore.set_defaults(run=cmd_restore, needs_database=False)
 
 
@@ -53,6 +54,24 @@ def cmd_restore(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: Tex
         )
     except (DatabaseInUse, RestoreFailed) as exc:  # not the user's input: exit 1, the message says what stands
         raise CommandError(str(exc), EXIT_FAILURE) from None
+    if args.json:
+        print_json(
+            out,
+            {
+                "backup": report.backup.name,
+                "taken_at": None if report.taken_at is None else report.taken_at.isoformat(),
+                "sha256": report.sha256,
+                "row_counts": report.row_counts,
+                "schema_revision": report.schema_revision,
+                "listed": report.listed,
+                "kept_aside_in": None if report.replaced_dir is None else str(report.replaced_dir),
+                "kept_aside": [p.name for p in report.moved],
+                "authorized_in": report.authorized_in,
+                "audit": report.audit,
+                "checkpoint": report.checkpoint,
+            },
+        )
+        return EXIT_OK
     print(report.describe(), file=out)
     verified = "its SHA-256 matches the manifest" if report.listed else "not in the manifest: checked now"
     print(f"verified: integrity ok; {verified}; schema {report.schema_revision}; {report.audit}", file=out)

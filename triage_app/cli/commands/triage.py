@@ -1,4 +1,4 @@
-"""`triage-app triage confirm|override`: a consultant's triage decision."""
+"""`triage-app triage confirm|override`: a consultant's triage decision (the triage panel's two buttons)."""
 
 from __future__ import annotations
 
@@ -8,42 +8,35 @@ from typing import Any, TextIO
 from triage_app.cli.common import (
     EXIT_OK,
     AddCommand,
-    common_options,
+    add_action,
     current_version,
     id_number,
+    json_option,
+    print_json,
     version_number,
 )
-from triage_app.domain.scoring import (
-    OUTCOMES,
-)
+from triage_app.domain.scoring import OUTCOMES
 from triage_app.domain.workflow import STATUS_LABELS
 
 
 def register(add: AddCommand) -> None:
     """Add the command's arguments to the command line."""
     triage = add("triage", "a consultant confirms or overrides a referral's triage")
-    triage_commands = triage.add_subparsers(dest="triage_command", metavar="ACTION", required=True)
-    confirm = triage_commands.add_parser("confirm", help="confirm the computed outcome")
-    common_options(confirm, suppress=True)
-    confirm.add_argument("referral", type=id_number, metavar="REFERRAL")
-    confirm.add_argument(
-        "--version",
-        type=version_number,
-        metavar="N",
-        help="the version you read (default: the current one)",
-    )
-    override = triage_commands.add_parser("override", help="record another outcome with a written reason")
-    common_options(override, suppress=True)
-    override.add_argument("referral", type=id_number, metavar="REFERRAL")
+    actions = triage.add_subparsers(dest="triage_command", metavar="ACTION", required=True)
+    confirm = add_action(actions, "confirm", "confirm the computed outcome")
+    override = add_action(actions, "override", "record another outcome with a written reason")
     override.add_argument("--outcome", required=True, choices=OUTCOMES)
     override.add_argument("--reason", required=True, metavar="TEXT")
-    override.add_argument(
-        "--version",
-        type=version_number,
-        metavar="N",
-        help="the version you read (default: the current one)",
-    )
-    triage.set_defaults(run=cmd_triage)
+    for sub in (confirm, override):
+        sub.add_argument("referral", type=id_number, metavar="REFERRAL")
+        sub.add_argument(
+            "--version",
+            type=version_number,
+            metavar="N",
+            help="the version you read (default: the current one)",
+        )
+        json_option(sub, "the decision, the referral's status and version")
+        sub.set_defaults(run=cmd_triage)
 
 
 def cmd_triage(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
@@ -60,6 +53,18 @@ def cmd_triage(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO)
         reason=args.reason if overriding else None,
     )
     verb = "overridden" if overriding else "confirmed"
+    if args.json:
+        print_json(
+            out,
+            {
+                "referral_id": args.referral,
+                "decision": verb,
+                "decision_id": result.decision_id,
+                "status": result.status,
+                "version": result.version,
+            },
+        )
+        return EXIT_OK
     print(
         f"referral {args.referral}: triage {verb}; status {STATUS_LABELS[result.status].lower()} "
         f"(version {result.version})",

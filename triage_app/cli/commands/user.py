@@ -1,4 +1,4 @@
-"""`triage-app user ...`: users and roles."""
+"""`triage-app user list|add|roles|name|deactivate|activate`: users and roles (the desktop's Users and roles…)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any, TextIO
 from triage_app.cli.common import (
     EXIT_OK,
     AddCommand,
-    common_options,
+    add_action,
+    json_option,
+    print_json,
 )
 from triage_app.domain.workflow import ROLES
 
@@ -16,71 +18,117 @@ from triage_app.domain.workflow import ROLES
 def register(add: AddCommand) -> None:
     """Add the command's arguments to the command line."""
     user = add("user", "manage users and roles (admin)")
-    user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
-    listing = user_commands.add_parser("list", help="list users and their roles")
-    common_options(listing, suppress=True)
-    adding = user_commands.add_parser("add", help="add a user (their operating-system login)")
-    common_options(adding, suppress=True)
+    actions = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    listing = add_action(actions, "list", "list users and their roles", only_reads=True)
+    json_option(listing, "every user: login, name, roles, MDT role, active")
+    listing.set_defaults(run=cmd_user_list)
+    adding = add_action(actions, "add", "add a user (their operating-system login)")
     adding.add_argument("login")
     adding.add_argument("--name", required=True, help="name as shown in the app")
-    adding.add_argument(
-        "--role",
-        action="append",
-        choices=ROLES,
-        required=True,
-        help="repeat for several roles",
-    )
+    adding.add_argument("--role", action="append", choices=ROLES, required=True, help="repeat for several roles")
     adding.add_argument("--mdt-role", help="MDT role, e.g. functional_neurosurgeon")
-    roles = user_commands.add_parser("roles", help="replace a user's roles")
-    common_options(roles, suppress=True)
+    json_option(adding, "the user added")
+    adding.set_defaults(run=cmd_user_add)
+    roles = add_action(actions, "roles", "replace a user's roles")
     roles.add_argument("login")
-    roles.add_argument("--role", action="append", choices=ROLES, required=True)
-    rename = user_commands.add_parser("name", help="set the name shown in the app and on letters (admin, or yourself)")
-    common_options(rename, suppress=True)
+    roles.add_argument("--role", action="append", choices=ROLES, required=True, help="repeat for several roles")
+    json_option(roles, "the user's roles now")
+    roles.set_defaults(run=cmd_user_roles)
+    rename = add_action(actions, "name", "set the name shown in the app and on letters (admin, or yourself)")
     rename.add_argument("login")
     rename.add_argument("--name", required=True, help='e.g. "Dr R Example"')
-    for name, text in (
-        ("deactivate", "stop a user signing in"),
-        ("activate", "let a deactivated user sign in"),
-    ):
-        sub = user_commands.add_parser(name, help=text)
-        common_options(sub, suppress=True)
+    json_option(rename, "the name now shown")
+    rename.set_defaults(run=cmd_user_name)
+    for name, text in (("deactivate", "stop a user signing in"), ("activate", "let a deactivated user sign in")):
+        sub = add_action(actions, name, text)
         sub.add_argument("login")
-    user.set_defaults(run=cmd_user)
+        json_option(sub, "whether the user is active now")
+        sub.set_defaults(run=cmd_user_active)
 
 
-def cmd_user(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
-    """`triage-app user ...`: admin manages users and roles."""
+def _user_json(
+    login: str, name: str, roles: Any, *, active: bool = True, mdt_role: str | None = None
+) -> dict[str, Any]:
+    return {
+        "login": login,
+        "name": name,
+        "roles": [r for r in ROLES if r in roles],
+        "mdt_role": mdt_role,
+        "active": active,
+    }
+
+
+def cmd_user_list(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app user list`: every user, their roles, and whether they may sign in."""
     from triage_app.services import users
 
-    if args.user_command == "list":
-        for user, roles in users.list_users(session.db):
-            state = "" if user.is_active else " (deactivated)"
-            print(
-                f"{user.login:<20} {user.display_name:<30} {', '.join(r for r in ROLES if r in roles)}{state}",
-                file=out,
-            )
-        return EXIT_OK
-    if args.user_command == "add":
-        added = users.add_user(
-            session.db,
-            actor=session.actor,
-            login=args.login,
-            display_name=args.name,
-            roles=args.role,
-            mdt_role=args.mdt_role,
+    found = users.list_users(session.db)
+    if args.json:
+        print_json(
+            out,
+            [_user_json(u.login, u.display_name, roles, active=u.is_active, mdt_role=u.mdt_role) for u, roles in found],
         )
+        return EXIT_OK
+    for user, roles in found:
+        state = "" if user.is_active else " (deactivated)"
+        print(
+            f"{user.login:<20} {user.display_name:<30} {', '.join(r for r in ROLES if r in roles)}{state}",
+            file=out,
+        )
+    return EXIT_OK
+
+
+def cmd_user_add(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app user add LOGIN --name N --role R...`: an administrator adds a user."""
+    from triage_app.services import users
+
+    added = users.add_user(
+        session.db,
+        actor=session.actor,
+        login=args.login,
+        display_name=args.name,
+        roles=args.role,
+        mdt_role=args.mdt_role,
+    )
+    if args.json:
+        print_json(out, _user_json(added.login, added.display_name, added.roles, mdt_role=args.mdt_role))
+    else:
         print(f"added {added.login} ({added.describe_roles()})", file=out)
-        return EXIT_OK
-    if args.user_command == "name":
-        users.set_display_name(session.db, actor=session.actor, login=args.login, display_name=args.name)
-        print(f"{args.login} is now shown as {args.name.strip()}", file=out)
-        return EXIT_OK
-    if args.user_command == "roles":
-        changed = users.set_roles(session.db, actor=session.actor, login=args.login, roles=args.role)
+    return EXIT_OK
+
+
+def cmd_user_roles(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app user roles LOGIN --role R...`: replace a user's roles."""
+    from triage_app.services import users
+
+    changed = users.set_roles(session.db, actor=session.actor, login=args.login, roles=args.role)
+    if args.json:
+        print_json(out, {"login": changed.login, "roles": [r for r in ROLES if r in changed.roles]})
+    else:
         print(f"{changed.login} now has: {changed.describe_roles()}", file=out)
-        return EXIT_OK
+    return EXIT_OK
+
+
+def cmd_user_name(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app user name LOGIN --name N`: the name shown in the app and signing letters."""
+    from triage_app.services import users
+
+    users.set_display_name(session.db, actor=session.actor, login=args.login, display_name=args.name)
+    if args.json:
+        print_json(out, {"login": args.login, "name": args.name.strip()})
+    else:
+        print(f"{args.login} is now shown as {args.name.strip()}", file=out)
+    return EXIT_OK
+
+
+def cmd_user_active(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app user deactivate|activate LOGIN`."""
+    from triage_app.services import users
+
     active = args.user_command == "activate"
     users.set_active(session.db, actor=session.actor, login=args.login, active=active)
-    print(f"{args.login} {'activated' if active else 'deactivated'}", file=out)
+    if args.json:
+        print_json(out, {"login": args.login, "active": active})
+    else:
+        print(f"{args.login} {'activated' if active else 'deactivated'}", file=out)
     return EXIT_OK
