@@ -30,8 +30,8 @@ def demo_events(db_path: Path) -> int:
 def test_demo_data_loads_into_an_empty_database_and_again_into_a_demo_one(
     db: Database, admin: Actor, rules: Rules
 ) -> None:
-    assert load_demo(db, actor=admin, rules=rules, as_of=AS_OF, count=3) == 3
-    assert load_demo(db, actor=admin, rules=rules, as_of=AS_OF, count=2) == 2  # still only invented patients
+    assert load_demo(db, actor=admin, rules=rules, as_of=AS_OF, count=3).added == 3
+    assert load_demo(db, actor=admin, rules=rules, as_of=AS_OF, count=2).added == 2  # still only invented patients
     assert queue.counts(db).total == 5
     with db.read() as session:
         assert demo.referrals_not_from_demo(session) == (0, None)

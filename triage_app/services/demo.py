@@ -18,6 +18,7 @@ import json
 import logging
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
@@ -28,6 +29,7 @@ from triage_app.domain.parsing import parse_referral
 from triage_app.domain.rules import Rules
 from triage_app.domain.scoring import assess
 from triage_app.services.auditing import audit
+from triage_app.services.changes import EVERYTHING, NOTHING, Changes
 from triage_app.services.errors import ServiceError
 from triage_app.services.permissions import LOAD_DEMO, authorize
 from triage_app.services.users import Actor
@@ -102,6 +104,14 @@ def _refuse_real_referrals(session: Session) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class DemoLoaded:
+    """How many invented referrals were added, and what changed (a whole queue of them: every view reloads)."""
+
+    added: int
+    changes: Changes
+
+
 def load_demo(
     db: Database,
     *,
@@ -111,7 +121,7 @@ def load_demo(
     count: int,
     seed: int = 1,
     progress: Callable[[int, int], None] | None = None,
-) -> int:
+) -> DemoLoaded:
     """Add `count` synthetic referrals, scored on `as_of`, in batches; one audit event per batch.
 
     Serial numbers continue after the referrals already stored, so loading twice adds new patients. Invented
@@ -150,4 +160,4 @@ def load_demo(
         if progress is not None:
             progress(added, count)
     log.info("loaded %d demo referrals", added)
-    return added
+    return DemoLoaded(added, EVERYTHING if added else NOTHING)

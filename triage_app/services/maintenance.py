@@ -41,6 +41,7 @@ from sqlmodel import col
 
 from triage_app.domain.workflow import ROLES
 from triage_app.services.auditing import audit
+from triage_app.services.changes import EVERYTHING, Changes
 from triage_app.services.errors import PermissionDenied, ServiceError
 from triage_app.services.permissions import BACKUP, CHECK_DATABASE, RESTORE_BACKUP, action, authorize
 from triage_app.services.users import Actor
@@ -447,6 +448,11 @@ class RestoreReport:
     # The backup's audit trail as verified when it was taken (`audit: intact`, `audit: did not verify: ...`
     # when accepted with --accept-audit-problem, `audit: not checked ...`).
     audit: str = NOT_IN_MANIFEST_AUDIT
+
+    @property
+    def changes(self) -> Changes:
+        """A restore may have changed anything: every view reloads."""
+        return EVERYTHING
 
     def describe(self) -> str:
         """`restored triage-...-daily.sqlite3 (taken 2026-01-05 08:15 UTC): 312 referrals, 1204 audit events`."""

@@ -19,6 +19,7 @@ from sqlmodel import Session, col
 from triage_app.domain.rules import ApprovedRules, RulesFileError, RulesText, parse_rules_text
 from triage_app.domain.rules_changes import describe_changes, sha_prefix
 from triage_app.services.auditing import audit
+from triage_app.services.changes import NOTHING, Changes
 from triage_app.services.errors import ServiceError
 from triage_app.services.permissions import APPROVE_RULES, VIEW_RULES, authorize
 from triage_app.services.referrals import Reassessment, count_reassessable, reassess_in_transaction
@@ -134,13 +135,22 @@ def preview_rules(db: Database, *, actor: Actor, proposed: RulesText) -> RulesPr
 
 @dataclass(frozen=True, slots=True)
 class RulesApproval:
-    """The outcome of an approval: the rules now in force, what changed and which referrals were reassessed."""
+    """The outcome of an approval: the rules now in force, their changes criterion by criterion
+    (`rule_changes`), which referrals were reassessed, and what changed for the views (`changes`: the rules and
+    the referrals reassessed; nothing when the rules were already in force)."""
 
     approval: ApprovedRules
-    changes: tuple[str, ...]
+    rule_changes: tuple[str, ...]
     reassessed: tuple[int, ...]
     lapsed: tuple[int, ...]  # referrals whose standing triage decision lapsed because their outcome changed
     already_in_force: bool
+
+    @property
+    def changes(self) -> Changes:
+        """The rules changed (every assessment may differ) and these referrals were rescored; or nothing."""
+        if self.already_in_force:
+            return NOTHING
+        return Changes(referral_ids=frozenset(self.reassessed), rules=True)
 
     def summary(self) -> str:
         """One sentence for the person who approved."""

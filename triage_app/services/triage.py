@@ -37,6 +37,7 @@ from triage_app.services.permissions import (
     authorize,
     status_move_action,
 )
+from triage_app.services.referral_reads import ReferralDetail, read_detail
 from triage_app.services.users import Actor, limited_text
 from triage_app.storage import referrals as repo
 from triage_app.storage.engine import Database
@@ -47,12 +48,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class DecisionResult:
-    """The stored decision, the referral's new version and status."""
+    """The stored decision (or status change), the referral's new version and status, what changed, and the
+    referral in full as stored (read in the same transaction, after the write: the panel shows it as is)."""
 
     decision_id: int
     version: int
     status: str
     changes: Changes
+    detail: ReferralDetail
 
 
 class StaleAssessment(ServiceError):
@@ -175,9 +178,10 @@ def decide_triage(
             },
         )
         log.info("referral %s triage %s", referral_id, decision)
-        return DecisionResult(
-            entry.id, version, target, Changes(referral_ids=frozenset({referral_id}), meetings=relisting)
-        )
+        # A listed referral reconfirmed stays on its meeting or leaves it: that meeting's case changed.
+        meetings = frozenset({row.meeting_id}) if relisting and row.meeting_id is not None else frozenset()
+        changes = Changes(referral_ids=frozenset({referral_id}), meeting_ids=meetings)
+        return DecisionResult(entry.id, version, target, changes, read_detail(session, referral_id))
 
 
 def _leave_meeting(session: Session, row: ReferralRow) -> None:
@@ -251,7 +255,8 @@ def change_status(
             referral_id,
             {"status": [before, status], "note": [None, note], "version": [expected_version, version]},
         )
-        return DecisionResult(change.id, version, status, Changes(referral_ids=frozenset({referral_id})))
+        changes = Changes(referral_ids=frozenset({referral_id}))
+        return DecisionResult(change.id, version, status, changes, read_detail(session, referral_id))
 
 
 def _cas(session: Session, referral_id: int, expected_version: int, actor: Actor, values: dict[str, object]) -> int:

@@ -4,7 +4,7 @@ with every role, so a single-user install works at once."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Select, delete, func, select
 from sqlmodel import Session, col
@@ -12,10 +12,14 @@ from sqlmodel import Session, col
 from triage_app.domain.referral import NAME_LENGTH, text_problem
 from triage_app.domain.workflow import ADMIN, ROLES
 from triage_app.services.auditing import audit
+from triage_app.services.changes import NOTHING, Changes
 from triage_app.services.errors import NotFound, PermissionDenied, ServiceError
 from triage_app.services.permissions import MANAGE_USERS, RENAME_SELF, VIEW_USERS, authorize
 from triage_app.storage.engine import Database
 from triage_app.storage.models import AppUser, UserRole
+
+#: What every change of a user or their roles reports: the views that show users, names or what a role may do.
+USERS_CHANGED = Changes(users=True)
 
 
 def limited_text(text: str | None, key: str, label: str) -> str | None:
@@ -37,6 +41,9 @@ class Actor:
     login: str
     display_name: str
     roles: frozenset[str]
+    #: What the use case that returned this user changed (`add_user`, `set_roles`: `USERS_CHANGED`); not part of
+    #: who the actor is (equality and hashing leave it out).
+    changes: Changes = field(default=NOTHING, compare=False, repr=False)
 
     def has(self, role: str) -> bool:
         """Whether the user holds `role`."""
@@ -182,7 +189,7 @@ def add_user(
                 "roles": [None, sorted(chosen)],
             },
         )
-        return _actor(session, user)
+        return replace(_actor(session, user), changes=USERS_CHANGED)
 
 
 def set_roles(db: Database, *, actor: Actor, login: str, roles: Iterable[str]) -> Actor:
@@ -201,10 +208,10 @@ def set_roles(db: Database, *, actor: Actor, login: str, roles: Iterable[str]) -
             session.add(UserRole(user_id=user.id, role=role))
         audit(session, actor, "update", "user", user.id, {"roles": [sorted(before), sorted(chosen)]})
         session.flush()
-        return _actor(session, user)
+        return replace(_actor(session, user), changes=USERS_CHANGED)
 
 
-def set_display_name(db: Database, *, actor: Actor, login: str, display_name: str) -> None:
+def set_display_name(db: Database, *, actor: Actor, login: str, display_name: str) -> Changes:
     """Admin, or the user themself: the name shown in the app and signing letters ("Dr R Example")."""
     wanted = RENAME_SELF if login == actor.login else MANAGE_USERS
     authorize(actor, wanted)
@@ -218,9 +225,10 @@ def set_display_name(db: Database, *, actor: Actor, login: str, display_name: st
         user.display_name = name
         session.add(user)
         audit(session, actor, "update", "user", user.id, {"display_name": [before, name]})
+        return USERS_CHANGED
 
 
-def set_active(db: Database, *, actor: Actor, login: str, active: bool) -> None:
+def set_active(db: Database, *, actor: Actor, login: str, active: bool) -> Changes:
     """Admin: deactivate (or reactivate) a user. Their history stays; the last active admin stays active."""
     authorize(actor, MANAGE_USERS)
     if login == actor.login and not active:
@@ -236,6 +244,7 @@ def set_active(db: Database, *, actor: Actor, login: str, active: bool) -> None:
         user.is_active = active
         session.add(user)
         audit(session, actor, "update", "user", user.id, {"is_active": [before, active]})
+        return USERS_CHANGED
 
 
 def list_users(db: Database, *, actor: Actor | None = None) -> list[tuple[AppUser, frozenset[str]]]:
