@@ -1,251 +1,100 @@
-"""MDT meetings in plain terms: outcomes, MDT roles, quorum, the SPD checklist, and what an agenda says.
+"""The agenda and outcome summary of an MDT meeting, built as plain text fields: `build_agenda`.
 
-The agenda is built here as plain text fields, so every exporter (PDF, Word, CSV, HTML, print) shows the same
-words; exporters only lay them out and make them safe for their format.
+Every exporter (PDF, Word, CSV, HTML, print) shows the same words; exporters only lay them out and make them safe
+for their format. The pseudonymised copy says what domain.pseudonyms allows and no more (H11). Weeks waiting and the
+`rtt_breach_risk` caution are those of the day the document is made, not of the day the referral was scored (H07).
 
-The pseudonymised agenda and outcome summary go wider than the MDT (architecture.md, "Patient data"), so they
-carry what identifies the case to the MDT and no more (decided for H11, a breach through exports):
-
-- the patient as initials and the last four digits of the NHS number (`M.Q.`, `xxx xxx 0301`);
-- an age band instead of the date of birth: an exact age is a quasi-identifier (with initials and four digits
-  it narrows a patient down), while a band still shows a child or an older patient; no hospital number;
-- the referrer's role only: the referrer's name and organisation code point at a practice and so at the patient;
-- the month received, not the day: together with the weeks waiting it is what the 18-week clock needs, and a
-  day of receipt is one more fact that could match a patient's letters; the onset likewise as a month;
-- no free text at all: clinical question, drug names, rationale and agreed actions are typed by people and can
-  hold anything (a name, a date of birth, a family member), so they are left out, saying so; criteria reasons
-  are the rules' own words, with drug names and an onset's day taken out;
-- every case field is finally checked against the patient's identifiers and the case's free text, and any
-  that still turns up is replaced by `[withheld]`, so a future field cannot leak them by accident.
-
-Weeks waiting and the `rtt_breach_risk` caution are those of the day the document is made, not of the day the
-referral was scored (H07).
+The meeting vocabulary (outcomes, roles, quorum, statuses, the checklist, `triage_text`) is in domain.mdt and the
+pseudonymisation in domain.pseudonyms; every name of both is re-exported here, so callers keep importing them
+from domain.meetings.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Final
 
 from triage_app.domain.formats import format_date, format_month, format_name
 from triage_app.domain.intended_use import INTENDED_USE_LINE
+from triage_app.domain.mdt import (
+    ACCEPT_FOR_SPD,
+    CANCELLED,
+    CIRCULATED,
+    HELD,
+    MDT_ROLES,
+    MEETING_OUTCOME_LABELS,
+    MEETING_OUTCOMES,
+    NOT_DISCUSSED,
+    OPEN_MEETING_STATUSES,
+    PLANNED,
+    SPD_CHECKLIST,
+    TRIAGE_CHANGED,
+    CaseAction,
+    CaseInput,
+    MeetingInfo,
+    Quorum,
+    checklist_missing,
+    quorum,
+    role_label,
+    triage_text,
+)
+from triage_app.domain.pseudonyms import (
+    CONFIDENTIAL,
+    FREE_TEXT_WITHHELD,
+    PSEUDONYMISED,
+    WITHHELD,
+    age_band,
+    identifier_patterns,
+    initials,
+    nhs_last_four,
+    withhold,
+    word_pattern,
+)
 from triage_app.domain.referral import Onset, Referral, format_nhs_number
 from triage_app.domain.scoring import (
     CRITERIA,
     FLAGS,
-    OUTCOME_LABELS,
     RttClock,
     age_in_years,
     in_words,
-    outcome_words,
     weeks_waiting,
 )
 
-ACCEPT_FOR_SPD: Final = "accept_for_spd"
-NOT_DISCUSSED: Final = "not_discussed"
-MEETING_OUTCOMES: Final = (
-    ACCEPT_FOR_SPD,
-    "refer_for_dbs_assessment",
-    "continue_best_medical_treatment",
-    "more_information_needed",
-    "decline",
-    NOT_DISCUSSED,
-)
-MEETING_OUTCOME_LABELS: Final = {
-    ACCEPT_FOR_SPD: "Accept for SPD",
-    "refer_for_dbs_assessment": "Refer for DBS assessment",
-    "continue_best_medical_treatment": "Continue best medical treatment",
-    "more_information_needed": "More information needed",
-    "decline": "Decline",
-    NOT_DISCUSSED: "Not discussed",
-}
-
-#: NICE 1.1 implies these before SPD is offered: consent, audit and clinical governance.
-SPD_CHECKLIST: Final = {
-    "patient_information_given": "Patient information about SPD given",
-    "consent_discussion_planned": "Consent discussion planned",
-    "baseline_severity_recorded": "Baseline severity recorded for audit",
-}
-
-MDT_ROLES: Final = {
-    "functional_neurosurgeon": "Functional neurosurgeon",
-    "movement_disorders_neurologist": "Movement disorders neurologist",
-    "physiotherapist": "Physiotherapist",
-    "specialist_nurse": "Specialist nurse",
-    "neuropsychologist": "Neuropsychologist",
-    "coordinator": "MDT coordinator",
-    "other": "Other",
-}
-
-PLANNED: Final = "planned"
-CIRCULATED: Final = "circulated"
-HELD: Final = "held"
-CANCELLED: Final = "cancelled"
-OPEN_MEETING_STATUSES: Final = (PLANNED, CIRCULATED)
-
-CONFIDENTIAL: Final = "CONFIDENTIAL: patient-identifiable data. Do not forward outside the MDT."
-PSEUDONYMISED: Final = (
-    "Pseudonymised: initials, last 4 NHS digits and age band; no free text, birth dates or referrers."
-)
-WITHHELD: Final = "[withheld]"
-FREE_TEXT_WITHHELD: Final = "withheld from the pseudonymised copy (free text)"
-
-
-def role_label(role: str | None) -> str:
-    """An MDT role in words."""
-    return MDT_ROLES.get(role or "", (role or "").replace("_", " ").capitalize() or "Role not given")
-
-
-@dataclass(frozen=True, slots=True)
-class Quorum:
-    """Whether the roles present make the meeting quorate, and which are missing."""
-
-    quorate: bool
-    missing: tuple[str, ...]
-
-    def describe(self) -> str:
-        """`Quorate`, or `Not quorate: no physiotherapist`."""
-        if self.quorate:
-            return "Quorate"
-        return "Not quorate: no " + ", no ".join(role_label(r).lower() for r in self.missing)
-
-
-def quorum(attendee_roles: list[str | None], required: tuple[str, ...]) -> Quorum:
-    """Quorate when every required role has at least one attendee."""
-    present = {r for r in attendee_roles if r}
-    missing = tuple(r for r in required if r not in present)
-    return Quorum(not missing, missing)
-
-
-def initials(family: str | None, given: str | None) -> str:
-    """`M.Q.` from Morwenna Quillfeather; `?` for an unknown part."""
-    return f"{(given or '?')[:1].upper()}.{(family or '?')[:1].upper()}."
-
-
-def nhs_last_four(digits: str | None) -> str:
-    """`xxx xxx 0301`: the last four digits only, in the 3-3-4 shape people read an NHS number in."""
-    return "" if not digits else f"xxx xxx {digits[-4:]}"
-
-
-def age_band(age: int) -> str:
-    """`under 18`, `18-19`, `40-49`, `90 or over`: an age that still tells a child from an older patient."""
-    if age < 18:
-        return "under 18"
-    if age >= 90:
-        return "90 or over"
-    low = max(18, age // 10 * 10)
-    return f"{low}-{age // 10 * 10 + 9}"
-
-
-def _pattern(value: str) -> str:
-    """A regular expression for `value` as a whole word, any run of spaces standing for any white space."""
-    return r"(?<!\w)" + r"\s+".join(re.escape(part) for part in value.split()) + r"(?!\w)"
-
-
-def identifier_patterns(referral: Referral, extra: Iterable[str | None] = ()) -> re.Pattern[str] | None:
-    """One pattern matching any of the referral's identifiers as people write them, and any `extra` text.
-
-    Names, hospital number, the referrer's name and organisation, the external reference, drug names; the NHS
-    number in any grouping (`9990000301`, `999 000 0301`, `999-000-0301`); the date of birth as ISO, DD-Mon-YYYY,
-    DD/MM/YYYY and D/M/YYYY. Parts shorter than two characters are skipped (an initial is no identifier).
-    """
-    patient, referrer = referral.patient, referral.referrer
-    words = [
-        patient.family_name,
-        patient.given_name,
-        patient.hospital_number,
-        referrer.name,
-        referrer.organisation_ods,
-        referral.external_id,
-        referral.clinical_question,
-        *(m.drug for m in referral.oral_medications or ()),
-        *extra,
-    ]
-    patterns = [_pattern(w.strip()) for w in words if w and len(w.strip()) >= 2]
-    digits = re.sub(r"\D", "", patient.nhs_number or "")
-    if digits:
-        patterns.append(r"[\s-]*".join(digits))
-    born = patient.date_of_birth
-    if born is not None:
-        for text in {
-            born.isoformat(),
-            format_date(born),
-            f"{born.day:02d}/{born.month:02d}/{born.year}",
-            f"{born.day}/{born.month}/{born.year}",
-        }:
-            patterns.append(re.escape(text))
-    return re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
-
-
-def withhold(text: str, identifiers: re.Pattern[str] | None) -> str:
-    """`text` with anything `identifiers` matches replaced by `[withheld]`."""
-    return text if identifiers is None else identifiers.sub(WITHHELD, text)
-
-
-def checklist_missing(ticked: dict[str, bool]) -> list[str]:
-    """The SPD checklist items not ticked, in words."""
-    return [label for key, label in SPD_CHECKLIST.items() if not ticked.get(key)]
-
-
-@dataclass(frozen=True, slots=True)
-class MeetingInfo:
-    """A meeting's details as the agenda header shows them."""
-
-    meeting_id: int
-    meeting_date: date
-    meeting_time: str
-    place: str | None
-    video_link: str | None
-    chair: str | None
-    attendees: tuple[tuple[str, str | None], ...]  # (name, MDT role)
-    status: str
-    circulated_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class CaseAction:
-    """An action agreed at the meeting."""
-
-    description: str
-    owner: str | None
-    due: date | None
-
-
-@dataclass(frozen=True, slots=True)
-class CaseInput:
-    """What the agenda needs of one listed referral (the services gather it from storage)."""
-
-    position: int
-    referral_id: int
-    referral: Referral
-    triage_outcome: str | None
-    priority: int | None
-    criteria: tuple[tuple[str, str, str], ...]  # (id, status, reason)
-    flags: tuple[str, ...]
-    late_addition: bool
-    outcome: str | None = None
-    rationale: str | None = None
-    actions: tuple[CaseAction, ...] = ()
-    decided_outcome: str | None = None  # the consultant's standing triage decision; None: none stands
-    decision_kind: str | None = None  # confirmed | overridden
-
-
-TRIAGE_CHANGED: Final = "triage changed: reconfirm"
-
-
-def triage_text(computed: str | None, decided: str | None, kind: str | None) -> str:
-    """The triage as every screen and document shows it: the standing decision, or the computed outcome
-    marked as awaiting a consultant (safety.md, "The current decision")."""
-    computed_label = OUTCOME_LABELS.get(computed or "", "not assessed")
-    if decided is None:
-        return f"{computed_label} (awaiting consultant)"
-    decided_label = OUTCOME_LABELS.get(decided, decided)
-    if kind == "overridden" and decided != computed:
-        return f"{decided_label} (overridden: was {outcome_words(computed)})"
-    return f"{decided_label} (confirmed)"
+__all__ = [
+    "ACCEPT_FOR_SPD",
+    "CANCELLED",
+    "CIRCULATED",
+    "CONFIDENTIAL",
+    "FREE_TEXT_WITHHELD",
+    "HELD",
+    "MDT_ROLES",
+    "MEETING_OUTCOMES",
+    "MEETING_OUTCOME_LABELS",
+    "NOT_DISCUSSED",
+    "OPEN_MEETING_STATUSES",
+    "PLANNED",
+    "PSEUDONYMISED",
+    "SPD_CHECKLIST",
+    "TRIAGE_CHANGED",
+    "WITHHELD",
+    "Agenda",
+    "AgendaCase",
+    "CaseAction",
+    "CaseInput",
+    "MeetingInfo",
+    "Quorum",
+    "age_band",
+    "build_agenda",
+    "checklist_missing",
+    "identifier_patterns",
+    "initials",
+    "nhs_last_four",
+    "quorum",
+    "role_label",
+    "triage_text",
+    "withhold",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,7 +253,7 @@ def _criterion_reason(reason: str, referral: Referral, pseudonymised: bool) -> s
         return reason
     for index, medication in enumerate(referral.oral_medications or ()):
         if medication.drug and medication.drug.strip():
-            reason = re.sub(_pattern(medication.drug.strip()), f"drug {index + 1}", reason, flags=re.IGNORECASE)
+            reason = re.sub(word_pattern(medication.drug.strip()), f"drug {index + 1}", reason, flags=re.IGNORECASE)
     onset = referral.diagnosis.onset
     if onset is not None and not onset.month_only:
         reason = reason.replace(format_date(onset.first_day), format_month(onset.first_day))
