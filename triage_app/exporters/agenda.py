@@ -18,16 +18,23 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from triage_app.domain.meetings import TRIAGE_CHANGED, Agenda, AgendaCase
+from triage_app.exporters.pages import (
+    a4_pages,
+    header_footer,
+    keep_with_next,
+    numbered_canvas,
+    pdf_text,
+    register_fonts,
+    xml_text,
+)
 
 FORMATS = ("pdf", "docx", "csv", "html")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|")
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 BLANK = "_" * 40
 LONG_TEXT = 1200  # characters: a longer value could make a table row taller than a page
 RECONFIRM = TRIAGE_CHANGED.upper()
@@ -49,11 +56,6 @@ def csv_cell(value: object) -> str:
     """A cell no spreadsheet will run: text that starts like a formula gets a leading apostrophe."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def xml_text(value: str) -> str:
-    """Text Word can store: characters that XML 1.0 forbids are dropped."""
-    return _XML_FORBIDDEN.sub("", value)
 
 
 def _decision(case: AgendaCase, agenda: Agenda) -> list[tuple[str, str]]:
@@ -217,52 +219,6 @@ def agenda_html(agenda: Agenda) -> bytes:
 # --- Word --------------------------------------------------------------------------------------------------------
 
 
-def _page_number_field(paragraph: Any) -> None:
-    """Insert Word's PAGE field, so every page shows its number."""
-    from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
-
-    run = paragraph.add_run()
-    for kind, text in (("begin", None), (None, "PAGE"), ("end", None)):
-        if kind is not None:
-            element = OxmlElement("w:fldChar")
-            element.set(qn("w:fldCharType"), kind)
-        else:
-            element = OxmlElement("w:instrText")
-            element.set(qn("xml:space"), "preserve")
-            element.text = text
-        run._r.append(element)
-
-
-def _a4(document: Any) -> None:
-    from docx.shared import Mm
-
-    for section in document.sections:
-        section.page_height, section.page_width = Mm(297), Mm(210)
-        section.left_margin = section.right_margin = Mm(18)
-        section.top_margin = section.bottom_margin = Mm(18)
-
-
-def _header_footer(document: Any, marking: str, note: str | None = None) -> None:
-    """The marking in the header; the page number in the footer, under `note` (small) when there is one."""
-    from docx.shared import Pt
-
-    section = document.sections[0]
-    header = section.header.paragraphs[0]
-    header.text = xml_text(marking)
-    footer = section.footer.paragraphs[0]
-    if note:
-        footer.add_run(xml_text(note)).font.size = Pt(7.5)
-        footer = section.footer.add_paragraph()
-    footer.add_run("Page ")
-    _page_number_field(footer)
-
-
-def _keep(paragraph: Any) -> None:
-    paragraph.paragraph_format.keep_with_next = True
-    paragraph.paragraph_format.keep_together = True
-
-
 def agenda_docx(agenda: Agenda) -> bytes:
     """An A4 Word document: marking in the header, intended use and page numbers in the footer, cases kept
     whole."""
@@ -270,9 +226,9 @@ def agenda_docx(agenda: Agenda) -> bytes:
     from docx.shared import Pt
 
     document = Document()
-    _a4(document)
+    a4_pages(document)
     document.styles["Normal"].font.size = Pt(10)
-    _header_footer(document, agenda.marking, agenda.intended_use)
+    header_footer(document, agenda.marking, agenda.intended_use)
     document.add_paragraph(xml_text(agenda.marking)).runs[0].bold = True
     document.add_heading(xml_text(agenda.title), level=1)
     document.add_paragraph(xml_text(agenda.intended_use)).runs[0].italic = True
@@ -290,7 +246,7 @@ def agenda_docx(agenda: Agenda) -> bytes:
         cells[0].text, cells[1].text = xml_text(label), xml_text(text)
     for case in agenda.cases:
         heading = document.add_heading(xml_text(case_heading(case)), level=2)
-        _keep(heading)
+        keep_with_next(heading)
         case_table = document.add_table(rows=0, cols=2)
         case_table.style = "Table Grid"
         for label, text in _case_rows(case, agenda):
@@ -301,84 +257,13 @@ def agenda_docx(agenda: Agenda) -> bytes:
                     run.bold = True
             for cell in cells:
                 for paragraph in cell.paragraphs:
-                    _keep(paragraph)  # a case's rows stay on one page where they fit
+                    keep_with_next(paragraph)  # a case's rows stay on one page where they fit
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
 
 
 # --- PDF ---------------------------------------------------------------------------------------------------------
-
-_FONTS_READY = False
-
-
-def _fonts(font_dir: Path) -> tuple[str, str]:
-    """DejaVu Sans (shipped in resources/fonts) covers Latin, Greek, Cyrillic and more; Helvetica does not."""
-    global _FONTS_READY
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    if not _FONTS_READY:
-        pdfmetrics.registerFont(TTFont("DejaVuSans", str(font_dir / "DejaVuSans.ttf")))
-        pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(font_dir / "DejaVuSans-Bold.ttf")))
-        _FONTS_READY = True
-    return "DejaVuSans", "DejaVuSans-Bold"
-
-
-def pdf_text(value: str) -> str:
-    """Text for a reportlab Paragraph: its mini-markup escaped, so <img> or <a> are shown, never acted on."""
-    return escape(xml_text(value), quote=False).replace("\n", "<br/>")
-
-
-FOOTER_MARGIN = 18  # mm either side of a footer note
-NOTE_SIZES = (7.0, 6.75, 6.5)  # points: a note takes the largest that fits on one line, else wraps at the last
-
-
-def footer_note_lines(note: str, font: str) -> tuple[float, list[str]]:
-    """The font size and lines of a footer note: one line if a slightly smaller size fits, else wrapped."""
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.utils import simpleSplit
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    width = A4[0] - 2 * FOOTER_MARGIN * 2.835
-    for size in NOTE_SIZES:
-        if stringWidth(note, font, size) <= width:
-            return size, [note]
-    return NOTE_SIZES[-1], simpleSplit(note, font, NOTE_SIZES[-1], width)
-
-
-def _numbered_canvas(marking: str, font: str, note: str | None = None) -> Any:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
-    size, note_lines = footer_note_lines(note, font) if note else (0.0, [])
-
-    class NumberedCanvas(canvas.Canvas):  # type: ignore[misc]
-        """Draws "Page N of M", the marking and any note on every page once the page count is known."""
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict[str, Any]] = []
-
-        def showPage(self) -> None:  # noqa: N802 - reportlab's name
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            total = len(self._pages)
-            for state in self._pages:
-                self.__dict__.update(state)
-                self.setFont(font, 8)
-                width, _ = A4
-                self.drawCentredString(width / 2, 8 * 2.835, f"Page {self._pageNumber} of {total}")
-                self.drawCentredString(width / 2, 287 * 2.835, marking)
-                self.setFont(font, size or 8)
-                for number, line in enumerate(reversed(note_lines)):
-                    self.drawCentredString(width / 2, 12 * 2.835 + number * (size + 1.5), line)
-                super().showPage()
-            super().save()
-
-    return NumberedCanvas
 
 
 def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
@@ -390,7 +275,7 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    regular, bold = _fonts(font_dir)
+    regular, bold = register_fonts(font_dir)
     body = ParagraphStyle("body", fontName=regular, fontSize=9, leading=11.5)
     label = ParagraphStyle("label", parent=body, fontName=bold)
     title = ParagraphStyle("title", fontName=bold, fontSize=15, leading=19, spaceAfter=6)
@@ -464,7 +349,7 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
         author="SPD MDT",
         subject=agenda.marking,
     )
-    document.build(story, canvasmaker=_numbered_canvas(agenda.marking, regular, agenda.intended_use))
+    document.build(story, canvasmaker=numbered_canvas(agenda.marking, regular, agenda.intended_use))
     return buffer.getvalue()
 
 

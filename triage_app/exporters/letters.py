@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from triage_app.domain.letters import Letter
-from triage_app.exporters.agenda import _a4, _fonts, _header_footer, _numbered_canvas, pdf_text, xml_text
+from triage_app.exporters.pages import a4_pages, header_footer, numbered_canvas, pdf_text, register_fonts, xml_text
 
 LETTER_FORMATS = ("docx", "pdf")
 
@@ -22,9 +22,9 @@ def letter_docx(letter: Letter) -> bytes:
     from docx.shared import Pt
 
     document = Document()
-    _a4(document)
+    a4_pages(document)
     document.styles["Normal"].font.size = Pt(11)
-    _header_footer(document, letter.marking)
+    header_footer(document, letter.marking)
     document.add_heading(xml_text(letter.title), level=1)
     for paragraph in letter.paragraphs:
         document.add_paragraph(xml_text(paragraph))
@@ -40,7 +40,7 @@ def letter_pdf(letter: Letter, *, font_dir: Path) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate
 
-    regular, bold = _fonts(font_dir)
+    regular, bold = register_fonts(font_dir)
     body = ParagraphStyle("letter", fontName=regular, fontSize=10.5, leading=14, spaceAfter=8)
     title = ParagraphStyle("letter-title", fontName=bold, fontSize=14, leading=18, spaceAfter=12)
     story: list[Any] = [Paragraph(pdf_text(letter.title), title)]
@@ -55,7 +55,7 @@ def letter_pdf(letter: Letter, *, font_dir: Path) -> bytes:
         bottomMargin=22 * mm,
         title=letter.title,
     )
-    document.build(story, canvasmaker=_numbered_canvas(letter.marking, regular))
+    document.build(story, canvasmaker=numbered_canvas(letter.marking, regular))
     return buffer.getvalue()
 
 
