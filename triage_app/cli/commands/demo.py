@@ -55,7 +55,7 @@ def cmd_demo(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -
         count=args.count,
         seed=args.seed,
         progress=progress,
-    )
+    ).added
     if args.json:
         print_json(out, {"added": added, "seed": args.seed})
         return EXIT_OK

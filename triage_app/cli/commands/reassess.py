@@ -40,7 +40,7 @@ def cmd_reassess(args: argparse.Namespace, session: Any, out: TextIO, err: TextI
         rules=session.rules,
         as_of=as_of_date(args.as_of),
         only_stale=not args.all,
-    )
+    ).referral_ids
     total = len(done) + session.reassessed
     if args.json:
         # The ids this command reassessed; those the session's start reassessed are counted in `reassessed`.

@@ -169,7 +169,7 @@ def cmd_rules_approve(args: argparse.Namespace, session: Any, out: TextIO, err: 
                 "approved": _approval_json(result.approval),
                 "previous_version": in_force.version,
                 "already_in_force": result.already_in_force,
-                "changes": list(result.changes),
+                "changes": list(result.rule_changes),
                 "reassessed": list(result.reassessed),
                 "lapsed": list(result.lapsed),
             },
@@ -177,7 +177,7 @@ def cmd_rules_approve(args: argparse.Namespace, session: Any, out: TextIO, err: 
         return EXIT_OK
     if not result.already_in_force:
         print(f"rules {in_force.version} -> {proposed.version}:", file=out)
-        for line in result.changes:
+        for line in result.rule_changes:
             print(f"  {line}", file=out)
     print(result.summary(), file=out)
     return EXIT_OK
