@@ -96,8 +96,8 @@ def test_every_command_and_action_takes_the_shared_options_and_dispatches_throug
 def test_every_command_a_script_reads_has_json() -> None:
     by_path = dict(walk(build_parser()))
     without = sorted(" ".join(p) for p, parser in by_path.items() if parser.get_default("json") is None)
-    # score prints JSON always; import prints each record as it is committed; export prints the referral's JSON.
-    assert without == ["import", "referral export", "score"]
+    # score prints JSON always; export prints the referral's JSON (or writes it to a file).
+    assert without == ["referral export", "score"]
 
 
 @pytest.mark.hazard("H01")
@@ -306,3 +306,27 @@ def test_queue_filters_as_the_desktop_does(capsys: pytest.CaptureFixture[str], d
     assert run_json(capsys, data, "queue", "--caution", "paediatric") == []
     code, _, err = run(capsys, data, "queue", "--caution", "sneezing")
     assert code == 2 and "--caution" in err
+
+
+@pytest.mark.hazard("H02", "H03")
+def test_import_json_lines_say_what_each_record_became(
+    capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path
+) -> None:
+    again = referral_json(1, patient__family_name=FAMILY[1], external_id="T-1")  # stored already: a duplicate
+    new = referral_json(4, patient__family_name="Testfour", external_id="T-4")
+    bad = referral_json(5, external_id="T-5", severity__twstrs_total=999)
+    source = tmp_path / "more.json"
+    source.write_text(json.dumps([again, new, bad]))
+    code, out, err = run(capsys, data, "import", str(source), "--as-of", "2026-11-02", "--json")
+    assert code == 2, err  # one record refused
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [(r.get("record"), r.get("result"), r.get("referral_id")) for r in lines[:3]] == [
+        (1, "duplicate", 1),
+        (2, "added", 4),
+        (3, "refused", None),
+    ]
+    assert lines[2]["errors"][0]["field"] == "severity.twstrs_total"
+    assert lines[3]["summary"]["added"] == 1 and lines[3]["summary"]["refused"] == 1
+    assert make_test_nhs_number(4) not in out and "Testfour" not in out  # ids, not the patient, come back
+    assert rows(data, "SELECT family_name FROM referral WHERE id = 4") == [("Testfour",)]
+    assert rows(data, "SELECT count(*) FROM referral") == [(4,)]

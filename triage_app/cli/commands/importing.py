@@ -1,8 +1,13 @@
-"""`triage-app import FILE`: add referrals to the queue, each whole or not at all, each reported as committed."""
+"""`triage-app import FILE`: add referrals to the queue, each whole or not at all, each reported as committed.
+
+`--json` prints JSON Lines: one object a record as soon as it is committed (or refused), then one `summary`
+object, so a script reading line by line knows exactly what is stored even if the database stops the import.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any, TextIO
 
 from triage_app.cli.common import (
@@ -11,6 +16,7 @@ from triage_app.cli.common import (
     EXIT_OK,
     AddCommand,
     as_of_date,
+    json_option,
     print_errors,
     read_json_file,
     records_of,
@@ -27,7 +33,21 @@ def register(add: AddCommand) -> None:
         metavar="TEXT",
         help="add records for patients who already have an open referral, recording this reason",
     )
+    json_option(imp, "one JSON object a record as it is committed (JSON Lines), then a summary object")
     imp.set_defaults(run=cmd_import)
+
+
+def _record_json(result: Any) -> dict[str, Any]:
+    """One record's result: numbered from 1 as the text lines number it; never the file's own reference (it may be
+    the NHS number as given)."""
+    return {
+        "record": result.index + 1,
+        "result": result.kind,
+        "referral_id": result.referral_id,
+        "outcome": result.outcome,
+        "errors": [e.to_json() for e in result.errors],
+        "problem": result.problem,
+    }
 
 
 def cmd_import(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
@@ -40,9 +60,13 @@ def cmd_import(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO)
     from triage_app.services.referrals import REFUSED, RecordResult, import_referrals
 
     as_of = as_of_date(args.as_of)
+    as_json = bool(getattr(args, "json", False))  # callers that build their own namespace may leave it out
     records, _ = records_of(read_json_file(args.file))
 
     def report_one(result: RecordResult) -> None:
+        if as_json:
+            print(json.dumps(_record_json(result), ensure_ascii=False), file=out, flush=True)
+            return
         print(result.line(), file=out, flush=True)
         if result.kind == REFUSED:
             print_errors(result.where, result.errors, err)
@@ -57,8 +81,23 @@ def cmd_import(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO)
         second_referral_reason=args.second_referral_reason,
         on_result=report_one,
     )
+    if as_json:
+        summary = {
+            "summary": {
+                "records": report.total,
+                "added": len(report.added),
+                "duplicates": len(report.duplicates),
+                "possible_duplicates": len(report.possible_duplicates),
+                "refused": len(report.refused),
+                "failed": len(report.failed),
+                "stopped_at_record": None if report.stopped_at is None else report.stopped_at + 1,
+                "stop_reason": report.stop_reason,
+            }
+        }
+        print(json.dumps(summary, ensure_ascii=False), file=out, flush=True)
     if report.stopped_at is not None:
         print(f"triage-app import: {report.summary()}", file=err, flush=True)
         return EXIT_FAILURE
-    print(report.summary(), file=out, flush=True)
+    if not as_json:
+        print(report.summary(), file=out, flush=True)
     return EXIT_OK if report.ok else EXIT_BAD_INPUT
