@@ -444,7 +444,7 @@ def test_restore_on_a_full_disk_says_so_in_one_message_and_changes_nothing(
 def test_a_restore_that_fails_after_the_move_puts_the_database_back(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    from triage_app.services import maintenance
+    from triage_app.services import restore, restore_files
 
     data = _data(capsys, tmp_path)
     database, backups = data / "triage.sqlite3", data / "backups"
@@ -460,7 +460,10 @@ def test_a_restore_that_fails_after_the_move_puts_the_database_back(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     # After the database was moved aside: the directory's fsync, or the restore's audit event in the new file.
-    monkeypatch.setattr(maintenance, "_fsync_dir" if where == "while moving" else "audit", full)
+    if where == "while moving":
+        monkeypatch.setattr(restore_files, "fsync_dir", full)
+    else:
+        monkeypatch.setattr(restore, "audit", full)
     code, out, err = _run(capsys, "--data-dir", str(data), "restore", backup.name)
     assert code == 1 and out == ""
     assert err == (

@@ -46,19 +46,17 @@ from sqlmodel import Session
 # Split by concern: the chain's shared parts, its checks and the head kept outside the database. Their public
 # names stay importable from here, where every caller has imported them.
 from triage_app.storage.audit_chain import APPEND_ONLY_TRIGGERS as APPEND_ONLY_TRIGGERS
-from triage_app.storage.audit_chain import (
-    DATABASE_ID_KEY,
-    GENESIS_HASH,
-    REFUSAL_MARKER,
-    STATE_KEY,
-    STATE_SCHEME,
-    canonical_json,
-    event_hash,
-    read_database_id,
-    referral_states,
-)
+from triage_app.storage.audit_chain import DATABASE_ID_KEY as DATABASE_ID_KEY
+from triage_app.storage.audit_chain import GENESIS_HASH as GENESIS_HASH
 from triage_app.storage.audit_chain import REFERRAL_STATE_COLUMNS as REFERRAL_STATE_COLUMNS
+from triage_app.storage.audit_chain import REFUSAL_MARKER as REFUSAL_MARKER
+from triage_app.storage.audit_chain import STATE_KEY as STATE_KEY
+from triage_app.storage.audit_chain import STATE_SCHEME as STATE_SCHEME
 from triage_app.storage.audit_chain import all_referral_states as all_referral_states
+from triage_app.storage.audit_chain import canonical_json as canonical_json
+from triage_app.storage.audit_chain import event_hash as event_hash
+from triage_app.storage.audit_chain import read_database_id as read_database_id
+from triage_app.storage.audit_chain import referral_states as referral_states
 from triage_app.storage.audit_checkpoint import (
     advance_checkpoint,
     checkpoint_path_of,
