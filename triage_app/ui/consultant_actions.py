@@ -1,13 +1,14 @@
 """The consultant's actions on the selected referral: confirm or override its triage, move it along the workflow.
 
 Each names the patient it acts on before it acts, runs as one op whose result carries the referral's fresh
-detail (`ui.ops.with_detail`), and leaves the rest to the broadcast `Changes` (the queue's row, the counts).
+detail (`DecisionResult.detail`, read in the same transaction), and leaves the rest to the broadcast `Changes`
+(the queue's row, the counts).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
@@ -16,12 +17,13 @@ from triage_app.domain.meetings import triage_text
 from triage_app.domain.workflow import move_needs_reason
 from triage_app.services.permissions import CONFIRM_TRIAGE, OVERRIDE_TRIAGE
 from triage_app.ui.dialogs import OPEN_EXISTING, Messages, OverrideDialog, ReasonDialog, referral_patient_line
-from triage_app.ui.ops import with_detail
 from triage_app.ui.triage_panel import NOT_CONSULTANT
 
 if TYPE_CHECKING:
     from triage_app.services.app import AppSession
+    from triage_app.services.changes import Changes
     from triage_app.services.referrals import ReferralDetail
+    from triage_app.services.triage import DecisionResult
     from triage_app.ui.context import AppContext
 
 
@@ -34,7 +36,7 @@ class ConsultantActions(QObject):
         window: QWidget,
         *,
         acting_on: Callable[[], ReferralDetail | None],
-        show_result: Callable[[Any, Any], None],
+        show_result: Callable[[ReferralDetail, Changes], None],
         status: Callable[[str, int], None],
     ) -> None:
         super().__init__(window)
@@ -89,7 +91,7 @@ class ConsultantActions(QObject):
 
         referral_id = stored_id(detail)
 
-        def op(session: AppSession) -> Any:
+        def op(session: AppSession) -> DecisionResult:
             return decide_triage(
                 session.db,
                 actor=session.actor,
@@ -100,7 +102,7 @@ class ConsultantActions(QObject):
                 expected_assessment_id=detail.row.current_assessment_id,
             )
 
-        self._run(op, detail, "Triage decision not recorded")
+        self._run(op, "Triage decision not recorded")
 
     def move_status(self, status: str) -> None:
         """Move the selected referral along the workflow (closing an undiscussed one asks for a reason)."""
@@ -121,7 +123,7 @@ class ConsultantActions(QObject):
             if not note or note == OPEN_EXISTING:
                 return
 
-        def op(session: AppSession) -> Any:
+        def op(session: AppSession) -> DecisionResult:
             return change_status(
                 session.db,
                 actor=session.actor,
@@ -131,15 +133,10 @@ class ConsultantActions(QObject):
                 note=note,
             )
 
-        self._run(op, detail, "Status not changed")
+        self._run(op, "Status not changed")
 
-    def _run(self, op: Callable[[AppSession], Any], detail: ReferralDetail, title: str) -> None:
-        referral_id = stored_id(detail)
-        self.context.run(
-            with_detail(op, lambda _result: referral_id),
-            title=title,
-            on_success=lambda done: self._show_result(done.detail, done.changes),
-        )
+    def _run(self, op: Callable[[AppSession], DecisionResult], title: str) -> None:
+        self.context.run(op, title=title, on_success=lambda result: self._show_result(result.detail, result.changes))
 
 
 def stored_id(detail: ReferralDetail) -> int:

@@ -21,7 +21,7 @@ from triage_app.ui.worker import DbWorker
 
 if TYPE_CHECKING:
     from triage_app.services.app import AppSession
-    from triage_app.services.changes import Changes
+    from triage_app.services.demo import DemoLoaded
     from triage_app.ui.context import AppContext
     from triage_app.ui.read_only_banner import ReadOnlyBanner
 
@@ -74,12 +74,12 @@ class MaintenanceActions(QObject):
             return
         from triage_app.services.demo import load_demo
 
-        def op(session: AppSession) -> Changes:
+        def op(session: AppSession) -> DemoLoaded:  # its Changes are EVERYTHING: every view reloads
             from triage_app.services.app import local_today
-            from triage_app.services.changes import EVERYTHING
 
-            load_demo(session.db, actor=session.actor, rules=session.rules, as_of=local_today(), count=DEMO_COUNT)
-            return EVERYTHING  # a whole queue of new referrals: every view reloads
+            return load_demo(
+                session.db, actor=session.actor, rules=session.rules, as_of=local_today(), count=DEMO_COUNT
+            )
 
         self.context.run(op, title="Demo data not loaded")
 

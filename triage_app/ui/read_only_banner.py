@@ -63,6 +63,7 @@ class ReadOnlyBanner(QLabel):
         self.setText(f"{headline}\n{todo}")
         self.setToolTip(f"Details: {session.read_only}")
         self.show()
+        self._fit()
         return "The database is open for reading only: " + (
             "it is damaged"
             if kind is ReadOnlyKind.DAMAGED
@@ -90,3 +91,11 @@ class ReadOnlyBanner(QLabel):
                 )
             self.setText(f"{headline}\n{todo}\nDetails: {error}")
         self.show()
+        self._fit()
+
+    def _fit(self) -> None:
+        """Lay the window out now, so the wrapped text has its full height at once (not after the next event)."""
+        holder = self.parentWidget()
+        layout = holder.layout() if holder is not None else None
+        if layout is not None:
+            layout.activate()

@@ -1,7 +1,8 @@
 """The referral forms of a window: opening one (new or stored), saving it, and a save's refusals and conflicts.
 
-A save is one op on the worker: the service stores the referral and the same job hands back its fresh detail
-(`ui.ops.with_detail`), which the panel shows; the broadcast `Changes` then repaints the queue's row.
+A save is one op on the worker: the service stores the referral and hands back its fresh detail, read in the
+save's own transaction (`SavedReferral.detail`), which the panel shows; the broadcast `Changes` then repaints the
+queue's row.
 """
 
 from __future__ import annotations
@@ -15,18 +16,18 @@ from PySide6.QtWidgets import QWidget
 from triage_app.services.permissions import ENTER_REFERRAL
 from triage_app.ui.dialogs import CANCEL, OPEN_EXISTING, RELOAD, ConflictDialog, Messages, ReasonDialog
 from triage_app.ui.dialogs import referral_patient_line as patient_line
-from triage_app.ui.ops import WithDetail, with_detail
 from triage_app.ui.referral_form import ReferralForm
 
 if TYPE_CHECKING:
     from triage_app.domain.referral import Referral
     from triage_app.services.app import AppSession
-    from triage_app.services.referrals import ReferralDetail
+    from triage_app.services.changes import Changes
+    from triage_app.services.referrals import ReferralDetail, SavedReferral
     from triage_app.ui.context import AppContext
     from triage_app.ui.selection import Selection
 
-#: Shows a referral's fresh detail from an op's result (QueuePane.show_result).
-ShowResult = Callable[[Any, Any], None]
+#: Shows a referral's fresh detail from an op's result, with its Changes (QueuePane.show_result).
+ShowResult = Callable[["ReferralDetail", "Changes"], None]
 
 
 class ReferralForms(QObject):
@@ -160,7 +161,7 @@ class ReferralForms(QObject):
         """Store the form's referral: one op, whose result carries the referral's fresh detail."""
         from triage_app.services import referrals
 
-        def store(session: AppSession) -> Any:
+        def store(session: AppSession) -> SavedReferral:
             from triage_app.services.app import local_today
 
             if referral_id is None:
@@ -185,12 +186,11 @@ class ReferralForms(QObject):
                 second_referral_reason=second_referral_reason,
             )
 
-        def stored(done: WithDetail) -> None:
-            result = done.result
+        def stored(result: SavedReferral) -> None:
             if referral_id is None:  # a new referral: show it, selected, once the queue reloads
                 self.selection.select(result.referral_id)
             form.save_finished(result.referral_id, result.version)
-            self._show_result(done.detail, done.changes)
+            self._show_result(result.detail, result.changes)
             self.saved.emit()
 
         def again(**confirmations: Any) -> None:
@@ -204,7 +204,7 @@ class ReferralForms(QObject):
             )
 
         self.context.run(
-            with_detail(store, lambda result: int(result.referral_id)),
+            store,
             title="The referral was not saved",
             on_success=stored,
             on_failure=lambda error: self._save_failed(form, referral, error, again),

@@ -8,7 +8,6 @@ every view reads again. What is approved is exactly the text that was previewed 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +34,7 @@ from triage_app.ui.dialogs import Messages
 
 if TYPE_CHECKING:
     from triage_app.services.app import AppSession
-    from triage_app.services.changes import Changes
+    from triage_app.services.rules import RulesApproval
     from triage_app.ui.context import AppContext
 
 NOT_ADMIN = "Only an administrator can approve rules"
@@ -268,40 +267,19 @@ class RulesDialog(QDialog):
         proposed = preview.proposed
         self.approve_button.setEnabled(False)
 
-        def task(session: AppSession) -> Approved:
-            result = approve_rules(session.db, actor=session.actor, proposed=proposed, as_of=local_today())
-            return Approved(result, rules_changes(result))
+        def task(session: AppSession) -> RulesApproval:
+            return approve_rules(session.db, actor=session.actor, proposed=proposed, as_of=local_today())
 
         self.context.run(
             task, title="Rules not approved", on_success=self._approved, on_failure=self._failed("Rules not approved")
         )
 
-    def _approved(self, approved: Approved) -> None:
-        result = approved.result
+    def _approved(self, result: RulesApproval) -> None:
         self._session().use_approval(result.approval)  # before the broadcast: every view reads with these rules
         self._show_in_force(result.approval)
         self._clear_preview()
         self.result_label.setText(result.summary())
         self.approved.emit(result)
-
-
-@dataclass(frozen=True, slots=True)
-class Approved:
-    """An approval and what it changed (broadcast by the context)."""
-
-    result: Any
-    changes: Changes
-
-
-def rules_changes(result: Any) -> Changes:
-    """What an approval changed: the rules (every assessment may differ), or nothing when already in force."""
-    from triage_app.services.changes import NOTHING, Changes
-    from triage_app.ui.context import OpReturnedNoChanges, changes_of
-
-    try:
-        return changes_of(result)
-    except OpReturnedNoChanges:  # RulesApproval names its criteria changes `changes`: the report is made here
-        return NOTHING if result.already_in_force else Changes(rules=True)
 
 
 def open_rules_dialog(window: Any) -> RulesDialog | None:

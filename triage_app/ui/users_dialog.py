@@ -26,7 +26,6 @@ from triage_app.ui.dialogs import Messages
 
 if TYPE_CHECKING:
     from triage_app.services.app import AppSession
-    from triage_app.services.changes import Changes
     from triage_app.ui.context import AppContext
 
 
@@ -91,17 +90,7 @@ class UsersDialog(QDialog):
         def failed(error: BaseException) -> None:
             Messages.error(self, title, str(error))
 
-        def changed_users(session: AppSession) -> Changes:
-            from triage_app.services.changes import Changes
-            from triage_app.ui.context import OpReturnedNoChanges, changes_of
-
-            result = op(session)
-            try:
-                return changes_of(result)
-            except OpReturnedNoChanges:  # a users service that reports no Changes yet: its users changed
-                return Changes(users=True)
-
-        self.context.run(changed_users, title=title, on_success=lambda _result: self.refresh(), on_failure=failed)
+        self.context.run(op, title=title, on_success=lambda _result: self.refresh(), on_failure=failed)
 
     def refresh(self) -> None:
         """Read the users again."""
