@@ -240,6 +240,8 @@ def test_meeting_arguments_are_refused_by_name(capsys: pytest.CaptureFixture[str
         (("meeting", "add", "99", "2"), "no meeting 99"),
         (("meeting", "create", "--date", "3 Dec", "--time", "13:30"), "--date '3 Dec' is not a date"),
         (("meeting", "outcome", meeting, "1", "--outcome", "more_information_needed"), "--rationale"),
+        (("meeting", "create", "--date", "2026-12-03", "--time", "25:99"), "meeting create: --time: '25:99' is not"),
+        (("meeting", "create", "--date", "2026-12-03", "--time", "9:00", "--attendee", "Dr B:surgeon"), "--attendee:"),
     ):
         code, out, err = run(capsys, data, *argv)
         assert code == 2 and said in err and out == "", (argv, err)

@@ -17,6 +17,8 @@ import pytest
 
 from tests.factories import AS_OF, referral, referral_json
 from triage_app.__main__ import main
+from triage_app.cli import build_parser
+from triage_app.cli.common import command_label
 from triage_app.services import meetings
 from triage_app.services.app import os_login
 from triage_app.services.referrals import register_referral
@@ -88,7 +90,9 @@ def refused(run: Run, data: Path, argv: list[str], *expected: str) -> None:
     before = state(data)
     code, out, err = run(*argv)
     assert code == 2, (argv, out, err)
-    assert err.startswith(f"triage-app {argv[0]}: "), err
+    # led by the command and its action, as argparse's own messages are: `triage-app triage confirm: `
+    assert err.startswith(f"{command_label(build_parser().parse_args(argv))}: "), err
+    assert err.startswith(f"triage-app {argv[0]}"), err
     for text in expected:
         assert text in err, (text, err)
     assert state(data) == before, argv

@@ -22,6 +22,7 @@ from triage_app.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
     CommandError,
+    command_label,
     command_only_reads,
     open_session_for,
     rules_option_refusal,
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(
             name, help=help_text, description=help_text, parents=[shared_options(rules_help=rules_help)]
         )
-        sub.set_defaults(needs_database=True, only_reads=only_reads)
+        sub.set_defaults(needs_database=True, only_reads=only_reads, prog=sub.prog)
         return sub
 
     for module in COMMANDS:
@@ -117,16 +118,17 @@ def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
     from triage_app.storage.engine import DatabaseError
 
     paths = session_paths(args)
+    label = command_label(args)
     refusal = rules_option_refusal(args)
     if refusal is not None:
-        print(f"triage-app {args.command}: {refusal}", file=err)
+        print(f"{label}: {refusal}", file=err)
         return EXIT_BAD_INPUT
     try:
         if not args.needs_database:
             return int(args.run(args, paths, out, err))
         session = open_session_for(paths, only_reads=command_only_reads(args))
         for line in session.warnings:  # read-only mode: said first, before any output
-            print(f"triage-app {args.command}: {line}", file=err)
+            print(f"{label}: {line}", file=err)
         try:
             status = int(args.run(args, session, out, err))
             if args.command not in NO_DAILY_BACKUP:
@@ -135,20 +137,20 @@ def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
         finally:
             session.close()
     except CommandError as exc:
-        print(f"triage-app {args.command}: {exc}", file=err)
+        print(f"{label}: {exc}", file=err)
         return exc.status
     except RulesFileError as exc:
-        print(f"triage-app {args.command}: rules file: {exc}", file=err)
+        print(f"{label}: rules file: {exc}", file=err)
         return EXIT_BAD_INPUT
     except (DatabaseError, ConfigError) as exc:
-        print(f"triage-app {args.command}: {exc}", file=err)
+        print(f"{label}: {exc}", file=err)
         log.error("%s failed: %s", args.command, type(exc).__name__)
         return EXIT_FAILURE
     except ServiceError as exc:
-        print(f"triage-app {args.command}: {exc}", file=err)
+        print(f"{label}: {exc}", file=err)
         return EXIT_BAD_INPUT
     except OSError as exc:  # the last line of defence: a file the command could not read or write
-        print(f"triage-app {args.command}: {_os_error_message(exc)}", file=err)
+        print(f"{label}: {_os_error_message(exc)}", file=err)
         log.error("%s failed: %s (errno %s)", args.command, type(exc).__name__, exc.errno)
         return EXIT_FAILURE
 

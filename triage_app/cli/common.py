@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, TypeVar
 
 from triage_app.config import (
     ENV_RULES,
@@ -26,6 +26,8 @@ from triage_app.config import (
     resolve_paths,
 )
 from triage_app.domain.parsing import FieldError, loads_json, parse_as_of
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -53,8 +55,24 @@ def add_action(
     """One action of a command (`meeting add`, `referral show`): the shared options come from the one parent
     parser, as they do for the command itself, so `--data-dir` may be given before or after the action."""
     sub = actions.add_parser(name, help=help_text, description=help_text, parents=[shared_options()])
-    sub.set_defaults(only_reads=only_reads)
+    sub.set_defaults(only_reads=only_reads, prog=sub.prog)  # `triage-app meeting add`: what messages are led by
     return sub
+
+
+def command_label(args: argparse.Namespace) -> str:
+    """What a message about the command is led by, as argparse's own are: `triage-app meeting add`."""
+    return str(getattr(args, "prog", None) or f"triage-app {args.command}")
+
+
+def argument_value(name: str, parse: Callable[[str], T], text: str) -> T:
+    """`parse(text)` for the argument `name`; a refusal (a `ServiceError` or `ValueError` saying what is wrong)
+    becomes a `CommandError` led by the argument's name: `--time: '25:99' is not a time: ...`."""
+    from triage_app.services.errors import ServiceError
+
+    try:
+        return parse(text)
+    except (ServiceError, ValueError) as exc:
+        raise CommandError(f"{name}: {exc}") from None
 
 
 def command_only_reads(args: argparse.Namespace) -> bool:

@@ -16,6 +16,7 @@ from triage_app.cli.common import (
     AddCommand,
     CommandError,
     add_action,
+    argument_value,
     capacity_number,
     count_of,
     date_argument,
@@ -94,11 +95,11 @@ def cmd_meeting_create(args: argparse.Namespace, session: Any, out: TextIO, err:
         session.db,
         actor=session.actor,
         meeting_date=date_argument(args.date, "--date"),
-        meeting_time=args.time,
+        meeting_time=argument_value("--time", meetings.parse_time, args.time),
         place=args.place,
         video_link=args.video_link,
         chair=args.chair,
-        attendees=[meetings.parse_attendee(a) for a in args.attendee],
+        attendees=[argument_value("--attendee", meetings.parse_attendee, a) for a in args.attendee],
     ).meeting_id
     if args.json:
         print_json(out, {"meeting_id": meeting_id})
