@@ -93,6 +93,26 @@ def test_every_command_and_action_takes_the_shared_options_and_dispatches_throug
         assert parser.get_default("only_reads") in (True, False), path
 
 
+def test_only_commands_that_change_nothing_may_run_on_a_read_only_database() -> None:
+    reading = sorted(" ".join(p) for p, parser in walk(build_parser()) if parser.get_default("only_reads"))
+    # exports (agenda, outcomes, letters, referral export, queue --json) record themselves in the app log there
+    assert reading == [
+        "agenda",
+        "audit verify",
+        "letters",
+        "meeting list",
+        "meeting show",
+        "outcomes",
+        "queue",
+        "referral export",
+        "referral find",
+        "referral show",
+        "rules diff",
+        "rules show",
+        "user list",
+    ]
+
+
 def test_every_command_a_script_reads_has_json() -> None:
     by_path = dict(walk(build_parser()))
     without = sorted(" ".join(p) for p, parser in by_path.items() if parser.get_default("json") is None)
