@@ -352,3 +352,28 @@ def test_import_json_lines_say_what_each_record_became(
     assert make_test_nhs_number(4) not in out and "Testfour" not in out  # ids, not the patient, come back
     assert rows(data, "SELECT family_name FROM referral WHERE id = 4") == [("Testfour",)]
     assert rows(data, "SELECT count(*) FROM referral") == [(4,)]
+
+
+@pytest.mark.hazard("H11")
+def test_a_referral_export_whose_audit_event_cannot_be_written_leaves_no_file(
+    capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path
+) -> None:
+    from triage_app.services.exports import ExportNotWritten
+    from triage_app.services.referral_export import export_referral
+    from triage_app.services.users import sign_in
+    from triage_app.storage.engine import Database, parse_database_url, sqlite_url
+
+    target = tmp_path / "r1.json"
+    database = Database(parse_database_url(sqlite_url(data / "triage.sqlite3")), busy_timeout_ms=150)
+    holder = sqlite3.connect(data / "triage.sqlite3", isolation_level=None)  # another program, holding the lock
+    try:
+        actor = sign_in(database, login=rows(data, "SELECT login FROM app_user ORDER BY id")[0][0])
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(ExportNotWritten, match="referral 1 was not exported: .*locked"):
+            export_referral(database, actor=actor, referral_id=1, out=target)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        database.dispose()
+    assert not target.exists() and list(tmp_path.glob(".r1.json*")) == []  # nor its temporary file
+    assert rows(data, "SELECT count(*) FROM audit_event WHERE action = 'export'") == [(0,)]

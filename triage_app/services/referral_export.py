@@ -7,6 +7,7 @@ can be taken out, corrected and put back (`referral edit REFERRAL FILE --version
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -15,10 +16,12 @@ from typing import Any
 
 from triage_app.domain.referral import referral_to_json
 from triage_app.services.auditing import audit
-from triage_app.services.exports import check_export_destination, write_atomically
+from triage_app.services.errors import ServiceError
+from triage_app.services.export_destinations import ExportNotWritten, ExportRefused, check_export_destination
+from triage_app.services.export_files import Staged, place, read_only_reason, undo, why_not_written, write_temporary
 from triage_app.services.referrals import get_referral
 from triage_app.services.users import Actor
-from triage_app.storage.engine import Database
+from triage_app.storage.engine import Database, DatabaseError
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +50,14 @@ def export_referral(
     data_dir: Path | None = None,
     overwrite: bool = False,
 ) -> ReferralExport:
-    """Read the referral (anyone who may see it), record its export, then write it to `out` if given.
+    """Read the referral (anyone who may see it), record its export, and write it to `out` if given.
 
     The destination is checked first (never the data folder or a database; an existing file only with
-    `overwrite`), and the audit event is written before a byte of patient data leaves: if it cannot be, nothing
-    is written (H11). On a read-only database the event goes to the app log (ids only) and `note` says so.
+    `overwrite`). A file and its audit event stand or fall together, as the meeting exports do
+    (services.export_files): the file is written under a temporary name, then the event is written and the file
+    renamed into place in one transaction; any failure removes it (`ExportNotWritten`). Without `out` the event
+    is committed before the caller prints a byte. On a read-only database the event goes to the app log (ids
+    only) and `note` says so (H11).
     """
     target = None
     if out is not None:
@@ -59,25 +65,42 @@ def export_referral(
     detail = get_referral(db, referral_id=referral_id, actor=actor)
     version = detail.row.version
     document = referral_to_json(detail.referral)
-    destination = STANDARD_OUTPUT if target is None else target.name
-    note = None
-    if getattr(db, "read_only", None) is not None:  # Database.read_only: the read-only mode's reason
-        log.warning(
-            "referral export recorded in the log only (database read-only): user=%s referral=%s",
-            actor.login,
-            referral_id,
-        )
-        note = "recorded in the app log only, not in the audit trail, because the database is read-only"
-    else:
-        with db.write() as session:
-            audit(
-                session,
-                actor,
-                "export",
-                "referral",
+    details = {
+        "format": [None, "json"],
+        "file": [None, STANDARD_OUTPUT if target is None else target.name],
+        "version": [None, version],
+    }
+    staged = None
+    try:
+        if target is not None:
+            data = (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+            staged = Staged(target, write_temporary(target, data))
+        reason = read_only_reason(db)
+        note = None
+        if reason is None:
+            with db.write() as session:
+                audit(session, actor, "export", "referral", referral_id, details)
+                if staged is not None:
+                    place(staged, overwrite=overwrite)  # after the event, before the commit
+        else:
+            if staged is not None:
+                place(staged, overwrite=overwrite)
+            log.warning(
+                "referral export recorded in the log only (database read-only): user=%s referral=%s",
+                actor.login,
                 referral_id,
-                {"format": [None, "json"], "file": [None, destination], "version": [None, version]},
             )
-    if target is not None:
-        write_atomically(target, (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+            note = f"recorded in the app log only, not in the audit trail, because the database is read-only ({reason})"
+    except BaseException as exc:
+        left = undo([staged]) if staged is not None else []
+        if isinstance(exc, ExportRefused) and not left:
+            raise
+        if not isinstance(exc, (DatabaseError, OSError, ServiceError)):
+            raise
+        log.error("referral export not written (referral %s): %s", referral_id, type(exc).__name__)
+        still = f" {left[0]} could not be removed and may hold patient data: delete it by hand." if left else ""
+        raise ExportNotWritten(f"referral {referral_id} was not exported: {why_not_written(db, exc)}.{still}") from exc
+    if staged is not None and staged.aside is not None:  # committed: the replaced file is no longer needed
+        with contextlib.suppress(OSError):
+            staged.aside.unlink()
     return ReferralExport(referral_id, version, document, target, note)
