@@ -18,7 +18,6 @@ from triage_app.services.permissions import AMEND_OUTCOME, RECORD_OUTCOME
 from triage_app.ui.dialogs import Messages
 from triage_app.ui.meetings.dialogs import DiscardQuestion
 from triage_app.ui.meetings.entry import NOT_CONSULTANT, OutcomeEntry
-from triage_app.ui.meetings.ops import reported
 from triage_app.ui.meetings.screen import MeetingScreen
 from triage_app.ui.meetings.text import case_html, case_title, patient_label, scaled
 
@@ -236,7 +235,7 @@ class InMeetingScreen(MeetingScreen):
         ticks, today, label = entry.ticks(), local_today(), MEETING_OUTCOME_LABELS[chosen]
 
         def op(session: AppSession) -> Changes:
-            result = meetings.record_outcome(
+            return meetings.record_outcome(
                 session.db,
                 actor=session.actor,
                 meeting_id=meeting_id,
@@ -250,9 +249,6 @@ class InMeetingScreen(MeetingScreen):
                 expected_referral_version=referral_version,
                 amend_reason=amend_reason or None,
             )
-            from triage_app.services.changes import referrals_changed
-
-            return reported(result, referrals_changed(referral_id, meetings=[meeting_id]))
 
         def done(_changes: Changes) -> None:
             # The broadcast that follows reads the meeting again and shows the next case.

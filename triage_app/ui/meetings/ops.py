@@ -1,8 +1,8 @@
 """The meeting window's database work as ops: functions of the open session, run by `AppContext`.
 
-A writing op returns the service's `Changes`, which the context broadcasts. Where a service does not report
-its changes yet (it returns an id, a list or nothing), the op names what it touched itself, so the report is
-never empty by mistake. Reads (`read_meetings`) return one typed result for one refresh of the window.
+A writing op returns what the service returns: its `Changes`, or a typed result carrying `.changes` (a new
+meeting's id, the cases a fill added, where a cancelled meeting's cases went); the context broadcasts the
+changes. Reads (`read_meetings`) return one typed result for one refresh of the window.
 """
 
 from __future__ import annotations
@@ -13,24 +13,19 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from triage_app.domain.meetings import Agenda, build_agenda
-from triage_app.services.changes import Changes
 
 if TYPE_CHECKING:
     from triage_app.services.app import AppSession
-    from triage_app.services.meetings import MeetingDetail, MeetingSummary
+    from triage_app.services.changes import Changes
+    from triage_app.services.meetings import (
+        CancelledMeeting,
+        CreatedMeeting,
+        FilledMeeting,
+        MeetingDetail,
+        MeetingSummary,
+    )
     from triage_app.storage.referrals import QueueRow
     from triage_app.ui.meetings.dialogs import NewMeeting
-
-#: An op that writes: run it with `AppContext.run`.
-WriteOp = Callable[["AppSession"], Changes]
-
-
-def reported(result: object, touched: Changes) -> Changes:
-    """The `Changes` a service returned (itself or its `.changes`), else `touched`: what the op knows it changed."""
-    if isinstance(result, Changes):
-        return result
-    changes = getattr(result, "changes", None)
-    return changes if isinstance(changes, Changes) else touched
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,102 +66,79 @@ def read_meetings(chosen: int | None) -> Callable[[AppSession], MeetingsRead]:
     return op
 
 
-@dataclass(frozen=True, slots=True)
-class CreatedMeeting:
-    """A meeting just created: its id (the window shows it next) and what changed."""
-
-    meeting_id: int
-    changes: Changes
-
-
 def create_meeting_op(values: NewMeeting) -> Callable[[AppSession], CreatedMeeting]:
-    """Create a meeting with these details."""
+    """Create a meeting with these details (its id comes back: the window shows it next)."""
 
     def op(session: AppSession) -> CreatedMeeting:
         from triage_app.services import meetings
 
-        result: object = meetings.create_meeting(session.db, actor=session.actor, **values)
-        meeting_id = result if isinstance(result, int) else int(getattr(result, "meeting_id"))  # noqa: B009
-        return CreatedMeeting(meeting_id, reported(result, Changes(meeting_ids=frozenset({meeting_id}), meetings=True)))
+        return meetings.create_meeting(session.db, actor=session.actor, **values)
 
     return op
 
 
-def add_case_op(meeting_id: int, referral_id: int) -> WriteOp:
+def add_case_op(meeting_id: int, referral_id: int) -> Callable[[AppSession], Changes]:
     """Put a ready referral on the meeting."""
 
     def op(session: AppSession) -> Changes:
         from triage_app.services import meetings
 
-        result = meetings.add_case(session.db, actor=session.actor, meeting_id=meeting_id, referral_id=referral_id)
-        return reported(result, _cases_changed(meeting_id, [referral_id]))
+        return meetings.add_case(session.db, actor=session.actor, meeting_id=meeting_id, referral_id=referral_id)
 
     return op
 
 
-def remove_case_op(meeting_id: int, referral_id: int) -> WriteOp:
+def remove_case_op(meeting_id: int, referral_id: int) -> Callable[[AppSession], Changes]:
     """Take a case off the meeting (back on the ready list)."""
 
     def op(session: AppSession) -> Changes:
         from triage_app.services import meetings
 
-        result = meetings.remove_case(session.db, actor=session.actor, meeting_id=meeting_id, referral_id=referral_id)
-        return reported(result, _cases_changed(meeting_id, [referral_id]))
+        return meetings.remove_case(session.db, actor=session.actor, meeting_id=meeting_id, referral_id=referral_id)
 
     return op
 
 
-def fill_op(meeting_id: int) -> WriteOp:
+def fill_op(meeting_id: int) -> Callable[[AppSession], FilledMeeting]:
     """Fill the meeting to capacity with the highest-priority ready referrals."""
 
-    def op(session: AppSession) -> Changes:
+    def op(session: AppSession) -> FilledMeeting:
         from triage_app.services import meetings
 
-        result: object = meetings.fill_to_capacity(session.db, actor=session.actor, meeting_id=meeting_id)
-        added = [int(i) for i in result] if isinstance(result, list) else []
-        return reported(result, _cases_changed(meeting_id, added))
+        return meetings.fill_to_capacity(session.db, actor=session.actor, meeting_id=meeting_id)
 
     return op
 
 
-def reorder_op(meeting_id: int, referral_ids: Sequence[int]) -> WriteOp:
+def reorder_op(meeting_id: int, referral_ids: Sequence[int]) -> Callable[[AppSession], Changes]:
     """Store the cases' order as shown."""
     ids = list(referral_ids)
 
     def op(session: AppSession) -> Changes:
         from triage_app.services import meetings
 
-        result: object = meetings.reorder(session.db, actor=session.actor, meeting_id=meeting_id, referral_ids=ids)
-        return reported(result, Changes(meeting_ids=frozenset({meeting_id})))
+        return meetings.reorder(session.db, actor=session.actor, meeting_id=meeting_id, referral_ids=ids)
 
     return op
 
 
-def circulate_op(meeting_id: int) -> WriteOp:
+def circulate_op(meeting_id: int) -> Callable[[AppSession], Changes]:
     """Mark the agenda circulated: cases added after it are late additions."""
 
     def op(session: AppSession) -> Changes:
         from triage_app.services import meetings
 
-        result: object = meetings.circulate(session.db, actor=session.actor, meeting_id=meeting_id)
-        return reported(result, Changes(meeting_ids=frozenset({meeting_id}), meetings=True))
+        return meetings.circulate(session.db, actor=session.actor, meeting_id=meeting_id)
 
     return op
 
 
-def cancel_op(meeting_id: int) -> WriteOp:
+def cancel_op(meeting_id: int) -> Callable[[AppSession], CancelledMeeting]:
     """Cancel the meeting; its cases move to the next one (or back on the ready list)."""
 
-    def op(session: AppSession) -> Changes:
+    def op(session: AppSession) -> CancelledMeeting:
         from triage_app.services import meetings
 
-        result: object = meetings.cancel_meeting(session.db, actor=session.actor, meeting_id=meeting_id)
-        moved = [int(i) for i in result] if isinstance(result, dict) else []
-        return reported(result, _cases_changed(meeting_id, moved))
+        return meetings.cancel_meeting(session.db, actor=session.actor, meeting_id=meeting_id)
 
     return op
-
-
-def _cases_changed(meeting_id: int, referral_ids: Sequence[int]) -> Changes:
-    # The referrals' status and meeting changed, the meeting's list and its count in every list of meetings.
-    return Changes(referral_ids=frozenset(referral_ids), meeting_ids=frozenset({meeting_id}), meetings=True)

@@ -33,7 +33,6 @@ from triage_app.ui.meetings.text import referral_line
 
 if TYPE_CHECKING:
     from triage_app.services.app import AppSession
-    from triage_app.services.changes import Changes
     from triage_app.services.meetings import MeetingDetail
     from triage_app.storage.referrals import QueueRow
     from triage_app.ui.context import AppContext
@@ -192,7 +191,7 @@ class PlanningScreen(MeetingScreen):
         """The meeting on screen: every planning action acts on the one the user sees."""
         return None if self.detail is None else self.detail.meeting.id
 
-    def _run(self, op: Callable[[AppSession], Changes], title: str) -> None:
+    def _run(self, op: Callable[[AppSession], object], title: str) -> None:
         """Run a planning op; its broadcast refreshes this window and the main window's rows and counts."""
         self.context.run(op, title=title, on_failure=self.failure(title))
 

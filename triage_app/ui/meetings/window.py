@@ -33,13 +33,13 @@ from triage_app.services.permissions import PLAN_MEETING, who_may
 from triage_app.ui.dialogs import Messages
 from triage_app.ui.meetings.dialogs import NewMeetingDialog
 from triage_app.ui.meetings.in_meeting import InMeetingScreen
-from triage_app.ui.meetings.ops import CreatedMeeting, MeetingsRead, cancel_op, create_meeting_op, read_meetings
+from triage_app.ui.meetings.ops import MeetingsRead, cancel_op, create_meeting_op, read_meetings
 from triage_app.ui.meetings.planning import ID_ROLE, PlanningScreen, item_id
 from triage_app.ui.meetings.screen import failure_report
 
 if TYPE_CHECKING:
     from triage_app.services.changes import Changes
-    from triage_app.services.meetings import MeetingDetail
+    from triage_app.services.meetings import CreatedMeeting, MeetingDetail
     from triage_app.ui.context import AppContext
 
 
