@@ -16,17 +16,19 @@ no priorities, no backup).
 from __future__ import annotations
 
 import logging
-import os
-import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 
 from triage_app.domain.rules import ApprovedRules, Rules, RulesFileError, RulesText, read_rules_file, shipped_rules_path
-from triage_app.services import permissions
+
+# Split by concern, every name importable from here as before: who is signed in (services.logins) and what a
+# start does with a file it cannot simply open (services.startup_checks).
+from triage_app.services.logins import current_login as current_login
+from triage_app.services.logins import os_login as os_login
+from triage_app.services.logins import server_login as server_login
 from triage_app.services.referrals import refresh_queue_priorities
 from triage_app.services.rules import (
     NoApprovedRules,
@@ -36,29 +38,33 @@ from triage_app.services.rules import (
     rules_in_force,
     shipped_proposal,
 )
+from triage_app.services.startup_checks import READ_ONLY_ACTIONS as READ_ONLY_ACTIONS
+from triage_app.services.startup_checks import ReadOnlyStart as ReadOnlyStart
+from triage_app.services.startup_checks import RestoreOffer as RestoreOffer
+from triage_app.services.startup_checks import allowed_read_only as allowed_read_only
+from triage_app.services.startup_checks import damage_summary as damage_summary
+from triage_app.services.startup_checks import is_lost_database as is_lost_database
+from triage_app.services.startup_checks import read_only_start
+from triage_app.services.startup_checks import refuse_a_missing_database as refuse_a_missing_database
+from triage_app.services.startup_checks import restore_hint as restore_hint
+from triage_app.services.startup_checks import restore_offer as restore_offer
 from triage_app.services.users import Actor, UnknownUser, sign_in
 from triage_app.storage import referrals as referral_repo
 from triage_app.storage.audit_checkpoint import advance_checkpoint, checkpoint_path, set_checkpoint_path
-from triage_app.storage.backup import daily_backup_if_due, newest_verified_backup
-from triage_app.storage.backup import restore_hint as backup_restore_hint
+from triage_app.storage.backup import daily_backup_if_due
 from triage_app.storage.engine import (
     Database,
     DatabaseError,
     DatabaseLocation,
     DatabaseReadOnly,
-    EmptyDatabaseFile,
-    MissingDatabaseFile,
     parse_database_url,
 )
 from triage_app.storage.migrate import MigrationReport, head_revision, migrate
 from triage_app.storage.models import AppUser, AuditChainHead, UserRole
 from triage_app.storage.preflight import (
     ReadOnlyKind,
-    SqliteFileCheck,
     check_sqlite_before_opening,
-    file_write_problem,
     probe_writable,
-    signs_of_a_database,
 )
 
 log = logging.getLogger(__name__)
@@ -114,227 +120,6 @@ def local_today() -> date:
     return datetime.now().astimezone().date()
 
 
-def os_login() -> str:
-    """The account this process runs as, asked of the operating system; `UnknownUser` if it has no name.
-
-    Never read from USER, LOGNAME or USERNAME (as `getpass.getuser()` does): anyone can set those, and the
-    login decides what the user may do.
-    """
-    if sys.platform == "win32":
-        return _windows_login()
-    else:  # an else, not a fall-through: mypy then skips the other platform's branch
-        return _posix_login()
-
-
-# Each platform's way is defined only there, so that mypy checks each against its own platform.
-if sys.platform == "win32":
-
-    def _windows_login() -> str:
-        import ctypes
-        from ctypes import wintypes
-
-        # GetUserNameW names the account of the calling thread's token (the process token unless the thread
-        # impersonates someone), not the USERNAME variable.
-        advapi32 = ctypes.WinDLL("advapi32", use_last_error=True)
-        get_user_name = advapi32.GetUserNameW
-        get_user_name.argtypes = [wintypes.LPWSTR, ctypes.POINTER(wintypes.DWORD)]
-        get_user_name.restype = wintypes.BOOL
-        size = wintypes.DWORD(257)  # UNLEN + 1: the longest Windows user name and its terminator
-        buffer = ctypes.create_unicode_buffer(size.value)
-        if not get_user_name(buffer, ctypes.byref(size)) or not buffer.value:
-            code = ctypes.get_last_error()
-            raise UnknownUser(
-                f"Windows could not name the account this program runs as (GetUserNameW failed: "
-                f"{ctypes.FormatError(code)} [{code}]), so it cannot be signed in."
-            )
-        return buffer.value
-
-else:
-
-    def _posix_login() -> str:
-        import pwd  # POSIX only
-
-        uid = os.geteuid()  # the effective user: the one whose rights the process has
-        try:
-            name = pwd.getpwuid(uid).pw_name
-        except KeyError:  # e.g. a container started with a user id that has no passwd entry
-            name = ""
-        if not name:
-            raise UnknownUser(
-                f"the account this program runs as (user id {uid}) has no name in the operating system's user "
-                "list, so it cannot be signed in; run it as a named user (add one to /etc/passwd in a container)."
-            )
-        return name
-
-
-def server_login(database: Database) -> str:
-    """The role the database server authenticated this connection as (PostgreSQL)."""
-    with database.read() as session:
-        name = session.execute(sa.text("SELECT current_user")).scalar_one()
-    if not isinstance(name, str) or not name:
-        raise UnknownUser(f"the database server {database.location.describe()} did not name the signed-in role")
-    return name
-
-
-def current_login(database: Database | None = None) -> str:
-    """Who is signed in: the role a database server authenticated, otherwise the operating-system account."""
-    # On a server the server's authentication is the one that counts: the OS account of a desktop connecting
-    # to it proves nothing to the server, and every desktop may run under a different local account.
-    if database is not None and database.location.url.get_backend_name() == "postgresql":
-        return server_login(database)
-    return os_login()
-
-
-#: The actions of the role matrix (services.permissions) that write nothing to the database, and so stay allowed
-#: while it is open read-only: looking, checking, exporting to a chosen folder, and restoring a backup (which
-#: replaces the damaged file rather than writing into it).
-READ_ONLY_ACTIONS = frozenset(
-    {
-        permissions.SCORE,
-        permissions.VIEW_QUEUE,
-        permissions.VIEW_REFERRAL,
-        permissions.VIEW_MEETINGS,
-        permissions.VIEW_USERS,
-        permissions.VIEW_RULES,
-        permissions.EXPORT_AGENDA,
-        permissions.EXPORT_OUTCOMES,
-        permissions.EXPORT_LETTERS,
-        permissions.AUDIT_VERIFY,
-        permissions.CHECK_DATABASE,
-        permissions.RESTORE_BACKUP,
-    }
-)
-
-
-def allowed_read_only(action: str) -> bool:
-    """Whether the action (a name from services.permissions) may be offered on a database open read-only."""
-    return action in READ_ONLY_ACTIONS
-
-
-@dataclass(frozen=True, slots=True)
-class ReadOnlyStart:
-    """Why a database can only be read: the kind, the sentence that says what is wrong and what to do, and the
-    newest verified backup for a damaged one."""
-
-    kind: ReadOnlyKind
-    reason: str
-    newest_backup: Path | None = None
-
-
-def restore_hint(path: Path, backup_dir: Path | None) -> str:
-    """What to do about a lost or damaged database: the newest verified backup and the command that restores it
-    (storage.backup's words), or, when there is none, not to destroy what is left."""
-    newest = newest_verified_backup(backup_dir, path.stem) if backup_dir is not None else None
-    hint = backup_restore_hint(backup_dir, path.stem)
-    if newest is None:
-        hint += f" Do not delete or replace {path.name}: ask the unit's IT contact."
-    return hint
-
-
-def refuse_a_missing_database(path: Path, backup_dir: Path | None) -> None:
-    """Refuse (`MissingDatabaseFile`) to make a new database where the backups folder shows one was kept.
-
-    A database file that has gone (moved, deleted, lost with a disk) must not be replaced, silently, by a new
-    empty one: the queue would read "0 referrals" and whoever started the app would become its administrator.
-    The message names the newest verified backup and `triage-app restore`, and how to start a new database on
-    purpose. Nothing is created. A folder with no backups of this database and no audit checkpoint naming it
-    is a first start: a new database is made there as before.
-    """
-    if path.exists() or path.is_symlink() or not path.parent.is_dir():
-        return  # a file (checked later), or a missing folder (refused later in its own words)
-    signs = signs_of_a_database(path, backup_dir)
-    if not signs:
-        return
-    newest = newest_verified_backup(backup_dir, path.stem) if backup_dir is not None else None
-    todo = backup_restore_hint(backup_dir, path.stem)
-    if newest is None:
-        todo += " Ask the unit's IT contact where the database file went."
-    raise MissingDatabaseFile(
-        f"The database file {path} is missing, yet a database was kept there: {'; '.join(signs)}. Nothing was "
-        "created: a new, empty database in its place would hide the loss (and make whoever started the app its "
-        f"administrator). {todo} If the file was moved, put it back. To start a new, empty database on purpose, "
-        f"choose another data folder (--data-dir), or first move the backups folder {backup_dir} aside."
-    )
-
-
-def is_lost_database(error: BaseException) -> bool:
-    """Whether a start failed because the database file is missing or empty (a backup answers it)."""
-    return isinstance(error, (EmptyDatabaseFile, MissingDatabaseFile))
-
-
-@dataclass(frozen=True, slots=True)
-class RestoreOffer:
-    """What the desktop offers when the database file is lost (missing or empty) and no session can open.
-
-    `backup` is the newest verified backup (None: none); `may_restore` whether `login` is an active
-    administrator in that backup (whose users are the ones that will count, as `restore_backup` decides);
-    `why_not` says why not, in words.
-    """
-
-    backup: Path | None
-    login: str
-    may_restore: bool
-    why_not: str = ""
-
-
-def restore_offer(db_url: str, *, backup_dir: Path | None, login: str | None = None) -> RestoreOffer:
-    """The newest verified backup of a lost SQLite database, and whether `login` (default: the OS account) may
-    restore it. Reads only; `restore_backup` checks it all again when asked."""
-    from triage_app.services.maintenance import sqlite_standing
-
-    who = login or os_login()
-    location = parse_database_url(db_url)
-    if location.path is None or backup_dir is None:
-        return RestoreOffer(None, who, False, "a database server is restored with its own tools")
-    backup = newest_verified_backup(backup_dir, location.path.stem)
-    if backup is None:
-        return RestoreOffer(None, who, False, f"there is no verified backup in {backup_dir}")
-    standing = sqlite_standing(backup, who)
-    allowed = permissions.action(permissions.RESTORE_BACKUP).roles
-    if standing is None or not (standing.exists and standing.active and standing.roles & allowed):
-        return RestoreOffer(backup, who, False, f"'{who}' is not an administrator in the backup {backup.name}")
-    return RestoreOffer(backup, who, True)
-
-
-def damage_summary(problems: tuple[str, ...]) -> str:
-    """SQLite's first complaint in one line, and how many more: `quick_check: On tree page 11 cell 4: ... (and 4
-    more)`. SQLite returns several complaints in one multi-line row, headed `*** in database main ***`."""
-    lines = [line.strip() for problem in problems for line in problem.splitlines()]
-    lines = [line for line in lines if line and not line.startswith("***")]
-    if not lines:
-        return "quick_check: unknown problem"
-    more = len(lines) - 1
-    return f"quick_check: {lines[0]}" + (f" (and {more} more)" if more else "")
-
-
-def _read_only_start(check: SqliteFileCheck, backup_dir: Path | None) -> ReadOnlyStart | None:
-    """Why an existing (or new) SQLite database can only be read now, or None when it can be written."""
-    path = check.path
-    if check.damaged:
-        assert check.integrity is not None
-        backup = newest_verified_backup(backup_dir, path.stem) if backup_dir is not None else None
-        return ReadOnlyStart(
-            ReadOnlyKind.DAMAGED,
-            f"The database {path} is damaged ({damage_summary(check.integrity.problems)}); the app writes "
-            "nothing to it. " + restore_hint(path, backup_dir),
-            backup,
-        )
-    problem = (file_write_problem(path) if check.exists else None) or probe_writable(path.parent)
-    if problem is None:
-        return None
-    if problem.kind is ReadOnlyKind.DISK_FULL:
-        return ReadOnlyStart(
-            problem.kind,
-            f"The disk holding the database {path} is full ({problem.detail}), so no change can be saved. "
-            "Free space on that disk, then start the app (or run the command) again.",
-        )
-    return ReadOnlyStart(
-        problem.kind,
-        f"The database {path} cannot be written ({problem.detail}: the file or its folder is read-only), so no "
-        "change can be saved. Ask the unit's IT contact to make it writable, then start the app again.",
-    )
-
-
 def open_database(
     db_url: str,
     *,
@@ -355,7 +140,7 @@ def open_database(
     # The disk first: on a full or read-only disk even reading a WAL database must avoid making its -shm file.
     writable = location.path.parent.is_dir() and probe_writable(location.path.parent) is None
     check = check_sqlite_before_opening(location.path, restore_hint=hint, folder_writable=writable)
-    problem = _read_only_start(check, backup_dir)
+    problem = read_only_start(check, backup_dir)
     if problem is not None:
         if not check.exists:
             raise DatabaseError(f"no database can be made at {location.path}: {problem.reason}")
