@@ -1,5 +1,8 @@
 """Who may do what: one table of every action the app offers, and the one check every use case makes.
 
+Why one module (a little over 400 lines): the role matrix is one table read as a whole, by people reviewing who
+may do what as much as by the code; split, a reviewer would have to put it back together.
+
 The roles come from safety.md ("Who is signed in"):
 
 - consultants confirm or override a triage, record or amend an MDT outcome, make the decisions letters are
