@@ -11,7 +11,6 @@ import logging
 import os
 import shutil
 import sqlite3
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from triage_app.services.maintenance_common import (
 )
 from triage_app.storage.backup import (
     file_sha256,
+    fsync_dir,  # a rename made durable, as backups make theirs
 )
 from triage_app.storage.engine import (
     OWNER_ONLY,
@@ -101,16 +101,6 @@ def move(source: Path, target: Path) -> None:
         with target.open("rb+") as handle:
             os.fsync(handle.fileno())
         source.unlink()
-
-
-def fsync_dir(directory: Path) -> None:
-    if sys.platform == "win32":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def stage_copy(backup: Path, db_path: Path, digest: str) -> Path:
