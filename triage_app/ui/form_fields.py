@@ -1,5 +1,8 @@
 """Input widgets of the referral form. Each reads and writes the JSON interchange value of one field and can
-report a problem it finds itself (a date it cannot read) before the rules' own validation runs."""
+report a problem it finds itself (a date it cannot read) before the rules' own validation runs.
+
+`field_for(spec)` picks the widget for an entry of the table of fields (domain.fields) by its kind, with the
+entry's limits, range, choices and placeholder: a field added to the table gets its widget from here."""
 
 from __future__ import annotations
 
@@ -23,9 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from triage_app.domain.fields import Choice, FieldSpec
 from triage_app.domain.formats import format_date, format_month, parse_user_date, parse_user_month_or_date
 from triage_app.domain.nhs_number import normalise_nhs_number
-from triage_app.domain.referral import NUMBER_RANGES, format_nhs_number, limit_of, text_problem
+from triage_app.domain.referral import format_nhs_number, limit_of, text_problem
 
 NOT_RECORDED = "— not recorded —"
 
@@ -65,7 +69,7 @@ class TextField(FormField):
     def __init__(self, path: str, *, placeholder: str = "", max_length: int | None = None) -> None:
         self.edit = QLineEdit()
         self.edit.setPlaceholderText(placeholder)
-        # The field's limit from the one table (domain.referral.LIMITS): what the form takes, the import takes.
+        # The field's limit from the one table (domain.fields): what the form takes, the import takes.
         self.edit.setMaxLength(limit_of(path) if max_length is None else max_length)
         super().__init__(path, self.edit)
         self.edit.textChanged.connect(self._notify)
@@ -150,10 +154,10 @@ class DateField(TextField):
 
 
 class WholeNumberField(TextField):
-    """A whole number; its range is the field's own (domain.referral.NUMBER_RANGES), shown as the placeholder."""
+    """A whole number; its range is the field's own (from the table of fields), shown as the placeholder."""
 
-    def __init__(self, path: str) -> None:
-        low, high = NUMBER_RANGES[path]
+    def __init__(self, path: str, number_range: tuple[int, int]) -> None:
+        low, high = number_range
         super().__init__(path, placeholder=f"{low}-{high}", max_length=6)
         self.edit.setMaximumWidth(90)
 
@@ -176,11 +180,11 @@ class WholeNumberField(TextField):
 class ChoiceField(FormField):
     """An enumerated value; the first entry is "not recorded"."""
 
-    def __init__(self, path: str, choices: tuple[str, ...], labels: dict[str, str] | None = None) -> None:
+    def __init__(self, path: str, choices: tuple[Choice, ...]) -> None:
         self.combo = QComboBox()
         self.combo.addItem(NOT_RECORDED, None)
         for choice in choices:
-            self.combo.addItem((labels or {}).get(choice, choice.replace("_", " ").capitalize()), choice)
+            self.combo.addItem(choice.label, choice.value)
         super().__init__(path, self.combo)
         self.combo.currentIndexChanged.connect(self._notify)
 
@@ -232,7 +236,7 @@ class ComponentsField(FormField):
         grid = QGridLayout(box)
         grid.setContentsMargins(0, 0, 0, 0)
         self.boxes: dict[str, QCheckBox] = {}
-        for index, component in enumerate(components):
+        for index, component in enumerate(components):  # shown as written in the referral ("torticollis")
             check = QCheckBox(component.replace("_", " "))
             check.setAccessibleName(f"Col-Cap component {component.replace('_', ' ')}")
             check.toggled.connect(self._notify)
@@ -257,13 +261,17 @@ class ComponentsField(FormField):
 
 
 class MedicationsField(FormField):
-    """Oral medications as an editable list of (drug, outcome) rows.
+    """Oral medications as an editable list of (drug, outcome) rows: the list's sub-table in the table of fields
+    names the two columns (a text and a choice) and the outcomes.
 
     Three states, because "none tried" is a finding and "not recorded" is missing information: rows listed;
     "None tried" ticked (an empty list); or neither, an untouched list, which is *not recorded* (None).
     """
 
-    def __init__(self, path: str, outcomes: tuple[str, ...]) -> None:
+    def __init__(self, spec: FieldSpec) -> None:
+        path = spec.path
+        self.text_key, self.choice_key = (item.key for item in spec.items)
+        self.outcomes = spec.items[1].choices
         box = QWidget()
         layout = QVBoxLayout(box)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -272,7 +280,7 @@ class MedicationsField(FormField):
         self.state = QLabel()
         self.state.setAccessibleName("Oral medication history")
         self.table = QTableWidget(0, 2)
-        self.table.setHorizontalHeaderLabels(["Drug", "Outcome"])
+        self.table.setHorizontalHeaderLabels([item.label for item in spec.items])
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setAccessibleName("Oral medications")
         self.table.setMaximumHeight(140)
@@ -287,7 +295,6 @@ class MedicationsField(FormField):
         layout.addWidget(self.table)
         layout.addLayout(buttons)
         layout.addWidget(self.none_tried)
-        self.outcomes = outcomes
         super().__init__(path, box)
         self.none_tried.toggled.connect(self._toggle_none)
         self.add_button.clicked.connect(lambda: self.add_row(None, None))
@@ -321,7 +328,7 @@ class MedicationsField(FormField):
         combo = QComboBox()
         combo.addItem(NOT_RECORDED, None)
         for choice in self.outcomes:
-            combo.addItem(choice.replace("_", " ").capitalize(), choice)
+            combo.addItem(choice.label, choice.value)
         combo.setCurrentIndex(max(combo.findData(outcome), 0))
         combo.setAccessibleName(f"Outcome of medication {row + 1}")
         combo.currentIndexChanged.connect(self._notify)
@@ -346,14 +353,14 @@ class MedicationsField(FormField):
             drug = item.text().strip() if item is not None else ""
             outcome = combo.currentData() if isinstance(combo, QComboBox) else None
             if drug or outcome:
-                result.append({"drug": drug or None, "outcome": outcome})
+                result.append({self.text_key: drug or None, self.choice_key: outcome})
         return result or None  # an untouched (or emptied) list is not recorded, never "none tried"
 
     def set_value(self, value: Any) -> None:
         self.table.setRowCount(0)
         self.none_tried.setChecked(value == [])
         for medication in value or ():
-            self.add_row(medication.get("drug"), medication.get("outcome"))
+            self.add_row(medication.get(self.text_key), medication.get(self.choice_key))
         self._show_state()
 
     def focus_widget(self) -> QWidget:
@@ -367,3 +374,26 @@ def set_value_quietly(field: FormField, value: Any) -> None:
         field.set_value(value)
     finally:
         field.changed = callback
+
+
+def field_for(spec: FieldSpec) -> FormField:
+    """The widget for an entry of the table of fields, by its kind."""
+    kind = spec.kind
+    if kind == "nhs_number":
+        return NhsNumberField(spec.path)
+    if kind in ("date", "month_or_date"):
+        return DateField(spec.path, month_allowed=kind == "month_or_date")
+    if kind == "choice":
+        return ChoiceField(spec.path, spec.choices)
+    if kind == "flag":
+        return YesNoField(spec.path)
+    if kind == "whole":
+        assert spec.number_range is not None, spec.path  # every number has a range (domain.fields)
+        return WholeNumberField(spec.path, spec.number_range)
+    if kind == "components":
+        return ComponentsField(spec.path, spec.values)
+    if kind == "list":
+        return MedicationsField(spec)
+    if spec.multiline:
+        return LongTextField(spec.path)
+    return TextField(spec.path, placeholder=spec.placeholder)

@@ -2,6 +2,10 @@
 referral, validated as you type, with the live triage beside it.
 
 The form only edits; the main window saves through the worker and tells the form how it went.
+
+Its sections, widgets, labels and limits come from the table of fields (domain.fields). A referral goes
+straight from its fields into the widgets (`show_referral`); the widgets are read and parsed once per edit
+(debounced) and the live triage scored once with it; a save sends the referral that edit's parse made.
 """
 
 from __future__ import annotations
@@ -28,126 +32,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from triage_app.domain.fields import FieldSpec, form_sections, identity_minimum
 from triage_app.domain.formats import format_date
-from triage_app.domain.identity import IDENTITY_MINIMUM, missing_identity
+from triage_app.domain.identity import missing_identity
 from triage_app.domain.parsing import ReferralInputError, parse_referral
-from triage_app.domain.referral import (
-    AETIOLOGIES,
-    BONT_GUIDANCE,
-    BONT_RESPONSES,
-    CONDITIONS,
-    DISTRIBUTIONS,
-    ORAL_OUTCOMES,
-    PHENOTYPE_COMPONENTS,
-    PHYSIO_OUTCOMES,
-    REFERRER_ROLES,
-    SEXES,
-    Referral,
-    field_label,
-    referral_to_json,
-)
+from triage_app.domain.referral import Referral, field_label, to_interchange
 from triage_app.domain.rules import Rules
 from triage_app.domain.scoring import CRITERIA, OUTCOME_LABELS, assess
 from triage_app.domain.workflow import STATUS_LABELS
 from triage_app.ui.dialogs import patient_line
-from triage_app.ui.form_fields import (
-    ChoiceField,
-    ComponentsField,
-    DateField,
-    FormField,
-    LongTextField,
-    MedicationsField,
-    NhsNumberField,
-    TextField,
-    WholeNumberField,
-    YesNoField,
-    set_value_quietly,
-)
+from triage_app.ui.form_fields import ComponentsField, FormField, MedicationsField, field_for, set_value_quietly
 from triage_app.ui.triage_panel import STATUS_BADGES
-
-GUIDANCE_LABELS = {"emg": "EMG-guided", "ultrasound": "Ultrasound-guided", "none": "Not guided"}
-ROLE_LABELS = {"gp": "GP", "movement_disorders_neurologist": "Movement disorders neurologist"}
-
-
-def _sections() -> list[tuple[str, list[FormField]]]:
-    """The form's sections in the order a clinician reads a referral."""
-    return [
-        (
-            "Patient",
-            [
-                NhsNumberField("patient.nhs_number"),
-                TextField("patient.family_name"),
-                TextField("patient.given_name"),
-                DateField("patient.date_of_birth"),
-                ChoiceField("patient.sex", SEXES),
-                TextField("patient.hospital_number"),
-            ],
-        ),
-        (
-            "Referral",
-            [
-                DateField("received_on"),
-                TextField("external_id"),
-                TextField("referrer.name"),
-                ChoiceField("referrer.role", REFERRER_ROLES, ROLE_LABELS),
-                TextField("referrer.organisation_ods", placeholder="e.g. RXX"),
-                TextField("receiving_unit_ods", placeholder="e.g. RXX01"),
-            ],
-        ),
-        (
-            "Diagnosis",
-            [
-                ChoiceField("diagnosis.condition", CONDITIONS, {"cervical_dystonia": "Cervical dystonia"}),
-                ChoiceField("diagnosis.aetiology", AETIOLOGIES),
-                ChoiceField("diagnosis.distribution", DISTRIBUTIONS),
-                DateField("diagnosis.onset", month_allowed=True),
-                YesNoField("diagnosis.specialist_confirmed"),
-            ],
-        ),
-        (
-            "Phenotype",
-            [ComponentsField("phenotype.components", PHENOTYPE_COMPONENTS), YesNoField("phenotype.head_tremor")],
-        ),
-        (
-            "Severity",
-            [
-                WholeNumberField("severity.twstrs_total"),
-                WholeNumberField("severity.twstrs_pain"),
-                WholeNumberField("severity.tsui"),
-            ],
-        ),
-        (
-            "Botulinum toxin",
-            [
-                WholeNumberField("botulinum_toxin.cycles"),
-                ChoiceField("botulinum_toxin.guidance", BONT_GUIDANCE, GUIDANCE_LABELS),
-                ChoiceField("botulinum_toxin.response", BONT_RESPONSES),
-                YesNoField("botulinum_toxin.immunoresistance_tested"),
-            ],
-        ),
-        ("Oral medication", [MedicationsField("oral_medications", ORAL_OUTCOMES)]),
-        (
-            "Physiotherapy",
-            [YesNoField("physiotherapy.completed"), ChoiceField("physiotherapy.outcome", PHYSIO_OUTCOMES)],
-        ),
-        (
-            "History",
-            [
-                YesNoField("history.dysphagia"),
-                YesNoField("history.prior_neck_surgery"),
-                YesNoField("history.congenital_head_or_spine_abnormality"),
-                YesNoField("history.cervical_spine_disease"),
-            ],
-        ),
-        ("Clinical question", [LongTextField("clinical_question")]),
-    ]
-
-
-def _get(data: dict[str, Any], path: str) -> Any:
-    value: Any = data
-    for key in path.split("."):
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
 
 
 def _put(data: dict[str, Any], path: str, value: Any) -> None:
@@ -158,14 +53,10 @@ def _put(data: dict[str, Any], path: str, value: Any) -> None:
     target[keys[-1]] = value
 
 
-def merge_edits(base: dict[str, Any], mine: dict[str, Any], theirs: dict[str, Any], paths: list[str]) -> dict[str, Any]:
-    """My edits on top of their saved version: for each form field, mine where I changed it from what I
-    loaded (`base`), theirs everywhere else. A list (oral medications) is one field."""
-    merged: dict[str, Any] = {}
-    for path in paths:
-        chosen = mine if _get(mine, path) != _get(base, path) else theirs
-        _put(merged, path, _get(chosen, path))
-    return merged
+def merge_edits(base: dict[str, Any], mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    """My edits on top of their saved version (each path -> value): for each form field, mine where I changed
+    it from what I loaded (`base`), theirs everywhere else. A list (oral medications) is one field."""
+    return {path: mine[path] if mine[path] != base.get(path) else theirs[path] for path in mine}
 
 
 class ReferralForm(QDialog):
@@ -189,19 +80,23 @@ class ReferralForm(QDialog):
         super().__init__(parent)
         self.rules, self.as_of = rules, as_of
         self.referral_id, self.version = referral_id, version
-        self.base: dict[str, Any] = {}  # the interchange JSON as loaded: what "my edits" are measured against
+        self.base: dict[str, Any] = {}  # path -> value as loaded: what "my edits" are measured against
         self._save_attempted = False
         self._looked_up: str | None = None
         self.existing: list[Any] = []
         self._fit_to_screen(parent)
         self.setModal(False)
         self.fields: dict[str, FormField] = {}
+        self.specs: dict[str, FieldSpec] = {}
         self.errors: dict[str, QLabel] = {}
         self._dirty = False
         self._saving = False
         self._close_after_save = False
         self.current_errors: dict[str, str] = {}
-        self.parsed: Referral | None = None
+        self.parsed: Referral | None = None  # the referral a save sends: the last parse, with no problem left
+        self._read_problems: dict[str, str] = {}  # what the last reading of the widgets found
+        self._candidate: Referral | None = None  # what the last parse made, problems or not
+        self._stale = False  # edited since the widgets were last read
 
         self.index = QListWidget()
         self.index.setAccessibleName("Form sections")
@@ -210,12 +105,15 @@ class ReferralForm(QDialog):
         body_layout = QVBoxLayout(body)
         self.section_boxes: list[QGroupBox] = []
         order: list[QWidget] = []
-        for title, fields in _sections():
+        identity = identity_minimum()
+        for title, specs in form_sections():
             box = QGroupBox(title)
             form = QFormLayout(box)
             form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-            for field in fields:
+            for spec in specs:
+                field = field_for(spec)
                 self.fields[field.path] = field
+                self.specs[field.path] = spec
                 field.changed = self._changed
                 error = QLabel()
                 error.setWordWrap(True)
@@ -229,7 +127,7 @@ class ReferralForm(QDialog):
                 holder_layout.setSpacing(2)
                 holder_layout.addWidget(field.widget)
                 holder_layout.addWidget(error)
-                required = field.path in IDENTITY_MINIMUM
+                required = field.path in identity
                 label = QLabel(field_label(field.path) + (" *" if required else ""))
                 if required:
                     label.setToolTip("Needed to store the referral: it identifies the patient")
@@ -329,39 +227,45 @@ class ReferralForm(QDialog):
 
     def load(self, referral: Referral | None, *, version: int | None = None) -> None:
         """Show a referral (None: an empty form), as not yet edited."""
-        data = referral_to_json(referral) if referral is not None else {}
-        for path, field in self.fields.items():
-            set_value_quietly(field, _get(data, path))  # an untouched list stays "not recorded"
+        self.show_referral(referral)
         if version is not None:
             self.version = version
-        self.base = self.to_json()
+        self.base = self.values()
         self._dirty = False
         self.validate()
 
+    def show_referral(self, referral: Referral | None) -> None:
+        """Put a referral's fields straight into their widgets (no change announced; None empties the form)."""
+        for path, field in self.fields.items():  # an untouched list stays "not recorded"
+            value = None if referral is None else to_interchange(self.specs[path], referral.value(path))
+            set_value_quietly(field, value)
+
     def rebase(self, theirs: Referral, version: int) -> None:
         """Keep my edits on top of their saved version: only the fields I changed replace theirs."""
-        mine = self.to_json()
-        theirs_json = referral_to_json(theirs)
-        for path, field in self.fields.items():  # read theirs the way the form reads any referral
-            set_value_quietly(field, _get(theirs_json, path))
-        theirs_read = self.to_json()
-        merged = merge_edits(self.base, mine, theirs_read, list(self.fields))
-        for path, field in self.fields.items():
-            set_value_quietly(field, _get(merged, path))
+        mine = self.values()
+        self.show_referral(theirs)  # read theirs the way the form reads any referral
+        theirs_read = self.values()
+        for path, value in merge_edits(self.base, mine, theirs_read).items():
+            set_value_quietly(self.fields[path], value)
         self.base = theirs_read  # my edits are measured against their version from now on
         self.version = version
         self._dirty = True
         self.validate()
 
+    def values(self) -> dict[str, Any]:
+        """Each field's path -> its value as the widgets hold it (the interchange format's)."""
+        return {path: field.value() for path, field in self.fields.items()}
+
     def to_json(self) -> dict[str, Any]:
         """The form's content in the interchange format."""
         data: dict[str, Any] = {}
-        for path, field in self.fields.items():
-            _put(data, path, field.value())
+        for path, value in self.values().items():
+            _put(data, path, value)
         return data
 
     def _changed(self) -> None:
         self._dirty = True
+        self._stale = True
         self._timer.start()
         self._look_up_patient()
 
@@ -404,27 +308,37 @@ class ReferralForm(QDialog):
         return self._dirty
 
     def validate(self) -> bool:
-        """Check every field now; show each error beside its field and update the live triage."""
+        """Read and parse the widgets now (once), show each error beside its field and score the live triage
+        (once); True when the referral can be saved."""
         self._timer.stop()
+        self._read()
+        # What the live triage scores: anything readable (scoring accepts a referral without identity)
+        self._show_preview(self._candidate if not self._read_problems else None)
+        return self._show_problems()
+
+    def _read(self) -> None:
+        """Parse the widgets: the problems they hold and the referral they make."""
+        self._stale = False
         problems: dict[str, str] = {}
         for path, field in self.fields.items():
             local = field.local_problem()
             if local:
                 problems[path] = local
-        self.parsed = None
+        self._candidate = None
         try:
-            self.parsed = parse_referral(self.to_json(), as_of=self.as_of)
+            self._candidate = parse_referral(self.to_json(), as_of=self.as_of)
         except ReferralInputError as exc:
             for error in exc.errors:
-                path = self._owner(error.field)
-                problems.setdefault(path, error.message)
-        # What the live triage scores: anything readable (scoring accepts a referral without identity)
-        scorable = self.parsed if not problems else None
-        if self._save_attempted and self.parsed is not None:
-            for error in missing_identity(self.parsed):
+                problems.setdefault(self._owner(error.field), error.message)
+        self._read_problems = problems
+
+    def _show_problems(self) -> bool:
+        """Show what the last reading found (and, once a save was tried, the identity fields still missing)."""
+        problems = dict(self._read_problems)
+        if self._save_attempted and self._candidate is not None:
+            for error in missing_identity(self._candidate):
                 problems.setdefault(error.field, error.message)
-        if problems:
-            self.parsed = None
+        self.parsed = None if problems else self._candidate
         self.current_errors = problems
         self._show_patient()
         for path, label in self.errors.items():
@@ -439,7 +353,6 @@ class ReferralForm(QDialog):
         else:
             self.status.setText("Unsaved changes" if self._dirty else "")
             self.save_button.setToolTip("Save and score the referral (Ctrl+S)")
-        self._show_preview(scorable)
         return not problems
 
     def _show_patient(self) -> None:
@@ -456,7 +369,7 @@ class ReferralForm(QDialog):
     def show_field_errors(self, errors: list[Any]) -> None:
         """Errors the service found (the identity minimum), each beside its field; the first gets the cursor."""
         self._save_attempted = True
-        self.validate()
+        self._show_problems()  # the identity fields now count; what the widgets hold was read already
         for error in errors:
             label = self.errors.get(self._owner(error.field))
             if label is not None:
@@ -509,7 +422,9 @@ class ReferralForm(QDialog):
     def save(self) -> None:
         """Validate and, if clean, ask the window to save; saving is blocked while errors remain."""
         self._save_attempted = True  # from now on, missing identity fields are shown beside each field
-        if self._saving or not self.validate() or self.parsed is None:
+        # Parsed once: by this edit's (debounced) reading, or now when the last edit is not read yet.
+        ready = self.validate() if self._stale else self._show_problems()
+        if self._saving or not ready or self.parsed is None:
             first = next(iter(self.current_errors), None)
             if first is not None:
                 self.focus_field(first)
@@ -535,8 +450,8 @@ class ReferralForm(QDialog):
         self._saving = False
         self.referral_id, self.version = referral_id, version
         self._dirty = False
-        self.base = self.to_json()
-        self.validate()
+        self.base = self.values()
+        self._show_problems()  # what was saved is what the widgets hold: nothing to parse or score again
         self.status.setText("Saved")
         if self._close_after_save:
             self.close()
@@ -545,7 +460,7 @@ class ReferralForm(QDialog):
         """The save was refused; nothing the user typed is lost."""
         self._saving = False
         self._close_after_save = False
-        self.validate()
+        self._show_problems()
         self.status.setText(f"Not saved: {message}")
 
     # --- closing ---------------------------------------------------------------------------------------------
