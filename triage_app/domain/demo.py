@@ -12,8 +12,7 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
-from triage_app.domain.nhs_number import make_test_nhs_number
-from triage_app.domain.referral import (
+from triage_app.domain.fields import (
     AETIOLOGIES,
     BONT_GUIDANCE,
     BONT_RESPONSES,
@@ -22,6 +21,7 @@ from triage_app.domain.referral import (
     PHENOTYPE_COMPONENTS,
     PHYSIO_OUTCOMES,
 )
+from triage_app.domain.nhs_number import make_test_nhs_number
 
 # Invented surnames: a first part and a second part that do not make common real names together.
 _FAMILY_START = (

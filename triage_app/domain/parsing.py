@@ -6,7 +6,6 @@ is wrong in words a coordinator understands. A record with any error is never sc
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from triage_app.domain.fields import FieldSpec, groups
+from triage_app.domain.json_input import JsonObject, OversizedNumber, duplicate_keys, loads_json
 from triage_app.domain.nhs_number import nhs_number_problem, normalise_nhs_number
 from triage_app.domain.referral import (
     NUMBER_RANGES,
@@ -25,6 +25,8 @@ from triage_app.domain.referral import (
     number_problem,
     text_problem,
 )
+
+__all__ = ["JsonObject", "OversizedNumber", "duplicate_keys", "loads_json"]  # where callers have read them
 
 _DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH_RE = re.compile(r"\d{4}-\d{2}")
@@ -52,61 +54,9 @@ class ReferralInputError(ValueError):
 
 
 _EMPTY: Mapping[str, Any] = {}
-#: More digits than this and a JSON integer is kept as an `OversizedNumber` (Python refuses to read more than
-#: 4,300 digits, and no field takes anything near even this many).
-_MAX_DIGITS = 30
 #: Choices, dates and codes are checked against their form after this sanity bound (the form's message says
 #: more than a length would); what they store is far shorter.
 _FORM_CHECKED_LENGTH = 1_000
-
-
-class JsonObject(dict[str, Any]):
-    """A JSON object as `loads_json` reads it, remembering the keys the text gave more than once.
-
-    `json` keeps the last of duplicate keys silently; a referral that says `"family_name"` twice is refused
-    instead, naming the key, because nobody can tell which of the two the referrer meant.
-    """
-
-    __slots__ = ("duplicate_keys",)
-
-    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
-        super().__init__(pairs)
-        seen: set[str] = set()
-        duplicates: dict[str, None] = {}
-        for key, _ in pairs:
-            if key in seen:
-                duplicates[key] = None
-            seen.add(key)
-        self.duplicate_keys: tuple[str, ...] = tuple(duplicates)
-
-
-@dataclass(frozen=True, slots=True)
-class OversizedNumber:
-    """A JSON integer with more digits than any field takes (kept by size: Python cannot read 5,000 digits)."""
-
-    digits: int
-
-    def __str__(self) -> str:
-        return f"a number of {self.digits:,} digits"
-
-
-def _parse_int(text: str) -> int | OversizedNumber:
-    digits = len(text.lstrip("-"))
-    return OversizedNumber(digits) if digits > _MAX_DIGITS else int(text)
-
-
-def loads_json(text: str) -> Any:
-    """Parse JSON text for `parse_referral`: objects are `JsonObject` (duplicate keys remembered) and integers
-    too long to be any field's value are `OversizedNumber`, so neither ends in a traceback nor is lost silently.
-
-    Raises `json.JSONDecodeError` for text that is not JSON and `RecursionError` for nesting too deep.
-    """
-    return json.loads(text, object_pairs_hook=JsonObject, parse_int=_parse_int)
-
-
-def duplicate_keys(value: object) -> tuple[str, ...]:
-    """The keys a JSON object (read by `loads_json`) gave more than once."""
-    return value.duplicate_keys if isinstance(value, JsonObject) else ()
 
 
 def _listing(values: tuple[str, ...]) -> str:

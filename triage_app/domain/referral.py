@@ -12,40 +12,16 @@ from datetime import date
 from typing import Any, TypeVar
 
 from triage_app.domain.fields import (
-    AETIOLOGIES,
-    BONT_GUIDANCE,
-    BONT_RESPONSES,
-    CONDITIONS,
-    DISTRIBUTIONS,
     FREE_TEXT_LENGTH,
     NAME_LENGTH,
-    ORAL_OUTCOMES,
-    PHENOTYPE_COMPONENTS,
-    PHYSIO_OUTCOMES,
     REFERRAL_FIELDS,
-    REFERRER_ROLES,
-    SEXES,
     SHORT_TEXT_LENGTH,
     FieldSpec,
     field_spec,
     referral_fields,
 )
 
-__all__ = [
-    "AETIOLOGIES",
-    "BONT_GUIDANCE",
-    "BONT_RESPONSES",
-    "CONDITIONS",
-    "DISTRIBUTIONS",
-    "FREE_TEXT_LENGTH",
-    "NAME_LENGTH",
-    "ORAL_OUTCOMES",
-    "PHENOTYPE_COMPONENTS",
-    "PHYSIO_OUTCOMES",
-    "REFERRER_ROLES",
-    "SEXES",
-    "SHORT_TEXT_LENGTH",
-]
+__all__ = ["FREE_TEXT_LENGTH", "NAME_LENGTH", "SHORT_TEXT_LENGTH"]  # the limits, from the one table
 
 SPECIALIST_REFERRER_ROLES = frozenset({"neurologist", "movement_disorders_neurologist", "neurosurgeon"})
 

@@ -6,6 +6,10 @@ The form only edits; the main window saves through the worker and tells the form
 Its sections, widgets, labels and limits come from the table of fields (domain.fields). A referral goes
 straight from its fields into the widgets (`show_referral`); the widgets are read and parsed once per edit
 (debounced) and the live triage scored once with it; a save sends the referral that edit's parse made.
+
+Why one module (about 500 lines): it is one dialog whose parts share its state (the widgets, the last parse,
+the dirty and saving flags) through load, edit, validate, save and close; its widgets are in form_fields.py
+and its fields in domain/fields.py.
 """
 
 from __future__ import annotations
