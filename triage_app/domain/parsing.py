@@ -207,12 +207,8 @@ class _Reader:
 
     def components(self, spec: FieldSpec, raw: object) -> tuple[str, ...] | None:
         """A list of distinct choices, in the order given."""
+        raw = self.listed(spec, raw)
         if raw is None:
-            return None
-        if not isinstance(raw, list):
-            self.fail(spec.path, f"must be a list of {spec.list_noun}, not {_kind(raw)}")
-            return None
-        if self.too_many(raw, spec):
             return None
         seen: dict[str, None] = {}
         for index, item in enumerate(raw):
@@ -227,12 +223,8 @@ class _Reader:
 
     def items(self, spec: FieldSpec, raw: object) -> tuple[Any, ...] | None:
         """A repeated group: each item an object read by the list's sub-table."""
+        raw = self.listed(spec, raw)
         if raw is None:
-            return None
-        if not isinstance(raw, list):
-            self.fail(spec.path, f"must be a list of {spec.list_noun}, not {_kind(raw)}")
-            return None
-        if self.too_many(raw, spec):
             return None
         keys = [item.key for item in spec.items]
         items = []
@@ -250,12 +242,18 @@ class _Reader:
             items.append(make_item(spec.path, values))
         return tuple(items)
 
-    def too_many(self, items: list[Any], spec: FieldSpec) -> bool:
-        limit = spec.max_items if spec.max_items is not None else len(items)
-        if len(items) <= limit:
-            return False
-        self.fail(spec.path, f"{limit} items at most (this one has {len(items):,})")
-        return True
+    def listed(self, spec: FieldSpec, raw: object) -> list[Any] | None:
+        """The list a list field gives, or None (unknown; or not a list, or too long: each an error)."""
+        if raw is None:
+            return None
+        if not isinstance(raw, list):
+            self.fail(spec.path, f"must be a list of {spec.list_noun}, not {_kind(raw)}")
+            return None
+        limit = spec.max_items if spec.max_items is not None else len(raw)
+        if len(raw) > limit:
+            self.fail(spec.path, f"{limit} items at most (this one has {len(raw):,})")
+            return None
+        return raw
 
 
 def _key_name(key: str) -> str:
