@@ -70,7 +70,7 @@ def edit_hospital_number(qtbot: Any, window: MainWindow, referral_id: int) -> An
     return form
 
 
-@pytest.mark.hazard("H04", "H16")
+@pytest.mark.hazard("H04")
 def test_a_save_is_one_round_trip_and_one_targeted_refresh_without_a_reset(
     qtbot: Any, open_window: Callable[..., MainWindow], seed: Callable[..., list[int]], gui_paths: AppPaths
 ) -> None:
@@ -100,7 +100,7 @@ def test_a_save_is_one_round_trip_and_one_targeted_refresh_without_a_reset(
     assert stored == (NEW_HOSPITAL_NUMBER, 2)
 
 
-@pytest.mark.hazard("H01", "H04", "H09")
+@pytest.mark.hazard("H01", "H04")
 def test_a_coordinator_edits_and_a_consultant_confirms_from_the_panel(
     qtbot: Any,
     open_window: Callable[..., MainWindow],
