@@ -6,6 +6,9 @@ count and first page together, then every id of the view; rows are fetched by pa
 The 18-week clock is read for today on every load (H07): the model puts today's `RttClock` into each view's
 filter, so the weeks column, the `rtt_breach_risk` caution and view, and the "breaches first" order (a click on
 the Wks header) are today's, not those of the day a referral was scored.
+
+Why one module (about 400 lines): loading, paging and the targeted refresh share the generation counter and the
+row cache, so they stay together; the columns' text and sort keys are in queue_columns.py.
 """
 
 from __future__ import annotations

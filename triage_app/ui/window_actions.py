@@ -3,6 +3,9 @@ selection), and the parts' controls as menus, other windows and tests reach them
 
 A mixin of `MainWindow`: the actions call the parts the window built (`queue`, `forms_owner`, `consultant`,
 `maintenance_actions`) and open the dialogs, each given the `AppContext` rather than the window.
+
+Why one module (about 400 lines): it is the window's one surface, and the enabling of each control (roles,
+read-only, selection) must stay beside the control it enables; the rest of the window is in main_window.py.
 """
 
 from __future__ import annotations
