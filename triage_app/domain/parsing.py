@@ -7,10 +7,10 @@ is wrong in words a coordinator understands. A record with any error is never sc
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from triage_app.domain.fields import FieldSpec, groups
 from triage_app.domain.json_input import JsonObject, OversizedNumber, duplicate_keys, loads_json
@@ -28,6 +28,7 @@ from triage_app.domain.referral import (
 
 __all__ = ["JsonObject", "OversizedNumber", "duplicate_keys", "loads_json"]  # where callers have read them
 
+_T = TypeVar("_T")
 _DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH_RE = re.compile(r"\d{4}-\d{2}")
 _ODS_RE = re.compile(r"[A-Za-z0-9]{3,9}")
@@ -146,12 +147,18 @@ class _Reader:
         return value
 
     def day(self, data: Mapping[str, Any], key: str, path: str) -> date | None:
-        value = self.text(data, key, path, limit=_FORM_CHECKED_LENGTH)
-        if value is None:
+        return self.dated(data, key, path, _parse_day, "YYYY-MM-DD, for example 2026-10-01")
+
+    def dated(
+        self, data: Mapping[str, Any], key: str, path: str, parse: Callable[[str], _T | None], form: str
+    ) -> _T | None:
+        """A date in the text's own form (`form` says which, in the message when it cannot be read)."""
+        text = self.text(data, key, path, limit=_FORM_CHECKED_LENGTH)
+        if text is None:
             return None
-        parsed = _parse_day(value)
+        parsed = parse(text)
         if parsed is None:
-            self.fail(path, f"'{_clip(value)}' is not a date: write it as YYYY-MM-DD, for example 2026-10-01")
+            self.fail(path, f"'{_clip(text)}' is not a date: write it as {form}")
         return parsed
 
     def ods(self, data: Mapping[str, Any], key: str, path: str) -> str | None:
@@ -197,13 +204,7 @@ class _Reader:
         return normalise_nhs_number(value)
 
     def onset(self, data: Mapping[str, Any], key: str, path: str) -> Onset | None:
-        text = self.text(data, key, path, limit=_FORM_CHECKED_LENGTH)
-        if text is None:
-            return None
-        onset = _parse_onset(text)
-        if onset is None:
-            self.fail(path, f"'{_clip(text)}' is not a date: write it as YYYY-MM or YYYY-MM-DD")
-        return onset
+        return self.dated(data, key, path, _parse_onset, "YYYY-MM or YYYY-MM-DD")
 
     def components(self, spec: FieldSpec, raw: object) -> tuple[str, ...] | None:
         """A list of distinct choices, in the order given."""
