@@ -19,6 +19,9 @@ dies) serialises backups, rotation, manifest updates and restores.
 
 SQLite only: a PostgreSQL server is backed up with pg_dump (README, "Backups, checks and restore").
 
+Why one module (a little over 400 lines): taking, verifying, locking and rotating a backup share the lock and
+the manifest's idea of a verified backup; the manifest itself lives in `backup_manifest`.
+
 The files and the manifest are storage.backup_manifest's; this module takes, locks and rotates (one
 procedure, a little over 400 lines: the lock, the copy and the rotation share the manifest's rules).
 """

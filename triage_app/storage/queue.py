@@ -3,6 +3,9 @@
 The 18-week clock is read for the day a screen is made, not frozen at scoring (H07): given an `RttClock`, the
 queue filters, counts, sorts and shows `rtt_breach_risk` from the received date against cutoff dates worked out
 in Python (`received_on <= cutoff`), which SQLite and PostgreSQL both run on the received-date index.
+
+Why one module (about 400 lines): the filter, the order, the pages and the counts must agree on what a view
+holds, so they are written side by side.
 """
 
 from __future__ import annotations
