@@ -8,12 +8,13 @@ environment stops the command; every failure prints one clear message to standar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol, TextIO, TypeVar
@@ -287,3 +288,38 @@ def count_of(count: int, noun: str) -> str:
 def session_paths(args: argparse.Namespace) -> AppPaths:
     """Resolved paths for the parsed arguments."""
     return resolve_paths(data_dir=args.data_dir, db=args.db)
+
+
+@contextlib.contextmanager
+def export_refusals() -> Iterator[None]:
+    """An export's refusal as the command's error, in the service's words: a file that exists (exit 2; the message
+    names `--force` where the service says to replace it), or a file not written (exit 1)."""
+    from triage_app.services.exports import ExportNotWritten, ExportWouldOverwrite
+
+    try:
+        yield
+    except ExportWouldOverwrite as exc:
+        raise CommandError(str(exc).replace("say to replace", "add --force to replace")) from exc
+    except ExportNotWritten as exc:
+        raise CommandError(str(exc), EXIT_FAILURE) from exc
+
+
+def export_meeting(
+    args: argparse.Namespace, session: Any, export: Callable[..., T], **options: Any
+) -> tuple[T, list[str]]:
+    """Run a meeting's export (`export_agenda_file`, `export_letters`) for `args`: its MEETING and `--format`, never
+    into the data folder, replacing only with `--force`; return what it wrote and its notes (where it was recorded,
+    on a read-only database)."""
+    from triage_app.services.exports import export_noting
+
+    with export_refusals():
+        return export_noting(
+            export,
+            session.db,
+            actor=session.actor,
+            meeting_id=args.meeting,
+            fmt=args.format,
+            data_dir=session_paths(args).data_dir,
+            overwrite=args.force,
+            **options,
+        )

@@ -18,8 +18,10 @@ the app log instead, and the caller's `notes` say so (or that the log could not 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlmodel import col
@@ -62,6 +64,20 @@ from triage_app.storage.engine import Database
 from triage_app.storage.models import AppUser, MeetingCaseRow, utc_now
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def export_noting(export: Callable[..., T], db: Database, *, actor: Actor, **options: Any) -> tuple[T, list[str]]:
+    """Run `export_agenda_file` or `export_letters` with a list for its notes; return what it wrote and the notes
+    (where its audit events went, on a read-only database), which the desktop and the command line both show."""
+    notes: list[str] = []
+    return export(db, actor=actor, notes=notes, **options), notes
+
+
+def notes_suffix(notes: Sequence[str]) -> str:
+    """An export's notes as they follow its message: `; note` each."""
+    return "".join(f"; {note}" for note in notes)
 
 
 def font_dir() -> Path:

@@ -255,8 +255,11 @@ class Database:
 def _translate_errors(location: DatabaseLocation, busy_timeout_ms: int) -> Iterator[None]:
     try:
         yield
-    except SAOperationalError as exc:
-        if is_locked_error(exc):
+    except sa.exc.DatabaseError as exc:
+        # An operational error (SQLite's own: locked, read-only, cannot open) has messages of its own; any driver
+        # error may be a full disk or a damaged file.
+        operational = isinstance(exc, SAOperationalError)
+        if operational and is_locked_error(exc):
             raise DatabaseLockedError(
                 f"the database {location.describe()} is in use by another program and stayed locked for "
                 f"{busy_timeout_ms / 1000:g} seconds; nothing was changed. Try again in a moment."
@@ -267,7 +270,7 @@ def _translate_errors(location: DatabaseLocation, busy_timeout_ms: int) -> Itera
                 f"the disk holding the database {location.describe()} is full, so the change could not be saved; "
                 "nothing was changed. Free space on that disk, then try again."
             ) from exc
-        if "readonly" in detail.lower() or "read-only" in detail.lower():
+        if operational and ("readonly" in detail.lower() or "read-only" in detail.lower()):
             raise DatabaseError(
                 f"the database {location.describe()} cannot be written (read-only file or folder); nothing was changed."
             ) from exc
@@ -276,17 +279,6 @@ def _translate_errors(location: DatabaseLocation, busy_timeout_ms: int) -> Itera
                 f"{location.describe()} is damaged or not a SQLite database; it has been left untouched. "
                 "Restore a backup."
             ) from exc
-        raise DatabaseError(f"the database {location.describe()} cannot be reached: {detail}") from exc
-    except sa.exc.DatabaseError as exc:
-        detail = str(exc.orig).strip() if exc.orig is not None else str(exc)
-        if is_disk_full_error(exc):
-            raise DatabaseFull(
-                f"the disk holding the database {location.describe()} is full, so the change could not be saved; "
-                "nothing was changed. Free space on that disk, then try again."
-            ) from exc
-        if "file is not a database" in detail.lower() or "malformed" in detail.lower():
-            raise DatabaseError(
-                f"{location.describe()} is damaged or not a SQLite database; it has been left untouched. "
-                "Restore a backup."
-            ) from exc
+        if operational:
+            raise DatabaseError(f"the database {location.describe()} cannot be reached: {detail}") from exc
         raise

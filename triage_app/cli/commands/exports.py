@@ -11,14 +11,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from triage_app.cli.common import (
-    EXIT_FAILURE,
     EXIT_OK,
     AddCommand,
-    CommandError,
+    export_meeting,
     id_number,
     json_option,
     print_json,
-    session_paths,
 )
 
 
@@ -48,28 +46,18 @@ def register(add: AddCommand) -> None:
 
 def cmd_export(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
     """`triage-app agenda|outcomes MEETING --format F --out FILE [--pseudonymised] [--force]`."""
-    from triage_app.services.exports import ExportNotWritten, ExportWouldOverwrite, export_agenda_file
+    from triage_app.services.exports import export_agenda_file, notes_suffix
 
-    notes: list[str] = []  # where the export was recorded, on a read-only database
-    try:
-        target = export_agenda_file(
-            session.db,
-            actor=session.actor,
-            meeting_id=args.meeting,
-            fmt=args.format,
-            out=Path(args.out),
-            pseudonymised=args.pseudonymised,
-            outcomes=args.command == "outcomes",
-            data_dir=session_paths(args).data_dir,
-            overwrite=args.force,
-            notes=notes,
-        )
-    except ExportWouldOverwrite as exc:
-        raise CommandError(str(exc).replace("say to replace", "add --force to replace")) from exc
-    except ExportNotWritten as exc:
-        raise CommandError(str(exc), EXIT_FAILURE) from exc
+    target, notes = export_meeting(
+        args,
+        session,
+        export_agenda_file,
+        out=Path(args.out),
+        pseudonymised=args.pseudonymised,
+        outcomes=args.command == "outcomes",
+    )
     if args.json:
         print_json(out, {"meeting_id": args.meeting, "file": str(target), "format": args.format, "notes": notes})
         return EXIT_OK
-    print(f"wrote {target}" + "".join(f"; {note}" for note in notes), file=out)
+    print(f"wrote {target}" + notes_suffix(notes), file=out)
     return EXIT_OK

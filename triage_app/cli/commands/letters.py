@@ -12,15 +12,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from triage_app.cli.common import (
-    EXIT_FAILURE,
     EXIT_OK,
     AddCommand,
-    CommandError,
     count_of,
+    export_meeting,
     id_number,
     json_option,
     print_json,
-    session_paths,
     today,
 )
 
@@ -45,31 +43,21 @@ def register(add: AddCommand) -> None:
 
 def cmd_letters(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
     """`triage-app letters MEETING --format F --out-dir DIR [--force]`."""
-    from triage_app.services.exports import ExportNotWritten, ExportWouldOverwrite, export_letters
+    from triage_app.services.exports import export_letters, notes_suffix
 
-    notes: list[str] = []  # where the letters were recorded, on a read-only database
-    try:
-        written = export_letters(
-            session.db,
-            actor=session.actor,
-            meeting_id=args.meeting,
-            fmt=args.format,
-            out_dir=Path(args.out_dir),
-            unit_name=args.unit_name,
-            template=Path(args.template) if args.template else None,
-            today=today(),
-            data_dir=session_paths(args).data_dir,
-            overwrite=args.force,
-            notes=notes,
-        )
-    except ExportWouldOverwrite as exc:
-        raise CommandError(str(exc).replace("say to replace", "add --force to replace")) from exc
-    except ExportNotWritten as exc:
-        raise CommandError(str(exc), EXIT_FAILURE) from exc
+    written, notes = export_meeting(
+        args,
+        session,
+        export_letters,
+        out_dir=Path(args.out_dir),
+        unit_name=args.unit_name,
+        template=Path(args.template) if args.template else None,
+        today=today(),
+    )
     if args.json:
         print_json(out, {"meeting_id": args.meeting, "letters": [str(p) for p in written], "notes": notes})
         return EXIT_OK
     for path in written:
         print(f"wrote {path}", file=out)
-    print(count_of(len(written), "letter") + "".join(f"; {note}" for note in notes), file=out)
+    print(count_of(len(written), "letter") + notes_suffix(notes), file=out)
     return EXIT_OK

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from triage_app.cli.common import (
-    EXIT_FAILURE,
     EXIT_OK,
     AddCommand,
     CommandError,
     add_action,
     count_of,
     current_version,
+    export_refusals,
     id_number,
     json_option,
     print_errors,
@@ -185,10 +185,9 @@ def cmd_referral_find(args: argparse.Namespace, session: Any, out: TextIO, err: 
 
 def cmd_referral_export(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
     """`triage-app referral export REFERRAL [--out FILE] [--force]`: the referral as `import` reads it."""
-    from triage_app.services.exports import ExportNotWritten, ExportWouldOverwrite
     from triage_app.services.referral_export import export_referral
 
-    try:
+    with export_refusals():
         made = export_referral(
             session.db,
             actor=session.actor,
@@ -197,10 +196,6 @@ def cmd_referral_export(args: argparse.Namespace, session: Any, out: TextIO, err
             data_dir=session_paths(args).data_dir,
             overwrite=args.force,
         )
-    except ExportWouldOverwrite as exc:
-        raise CommandError(str(exc).replace("say to replace", "add --force to replace")) from exc
-    except ExportNotWritten as exc:
-        raise CommandError(str(exc), EXIT_FAILURE) from exc
     if made.note is not None:
         print(f"triage-app referral export: this export is {made.note}", file=err)
     if made.written_to is None:
