@@ -26,7 +26,7 @@ from triage_app.storage.models import (
     StatusChangeRow,
     utc_now,
 )
-from triage_app.storage.referrals import referral_columns
+from triage_app.storage.referrals import assessment_child_columns, assessment_columns, child_columns, referral_columns
 
 _Rows = list[dict[str, Any]]
 
@@ -79,36 +79,16 @@ def bulk_insert(
                 "updated_by": user_id,
             }
         )
-        for position, medication in enumerate(referral.oral_medications or ()):
-            medications.append(
-                {"referral_id": rid, "position": position, "drug": medication.drug, "outcome": medication.outcome}
-            )
-        for position, component in enumerate(referral.phenotype.components or ()):
-            components.append({"referral_id": rid, "component": component, "position": position})
+        referral_children = child_columns(rid, referral)
+        medications += referral_children[0]
+        components += referral_children[1]
         assessments.append(
-            {
-                "id": aid,
-                "referral_id": rid,
-                "is_current": True,
-                "assessed_on": assessment.as_of,
-                "assessed_at": now,
-                "assessed_by": user_id,
-                "rules_version": assessment.rules_version,
-                "outcome": assessment.outcome,
-                "priority": assessment.priority,
-                "priority_severity": terms.severity,
-                "priority_pain": terms.pain,
-                "priority_waiting": terms.waiting,
-                "weeks_waiting": assessment.weeks_waiting,
-                "summary": assessment.summary,
-            }
+            assessment_columns(assessment, referral_id=rid, user_id=user_id) | {"id": aid, "assessed_at": now}
         )
-        criteria.extend(
-            {"assessment_id": aid, "criterion_id": c.id, "status": c.status, "reason": c.reason}
-            for c in assessment.criteria
-        )
-        flags.extend({"assessment_id": aid, "flag": flag} for flag in assessment.flags)
-        missing.extend({"assessment_id": aid, "field_path": path} for path in assessment.missing)
+        assessment_children = assessment_child_columns(aid, assessment)
+        criteria += assessment_children[0]
+        flags += assessment_children[1]
+        missing += assessment_children[2]
         history.append(
             {"referral_id": rid, "from_status": None, "to_status": status, "changed_by": user_id, "changed_at": now}
         )

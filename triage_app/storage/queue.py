@@ -321,23 +321,8 @@ def queue_rows(session: Session, ids: Sequence[int], *, clock: RttClock | None =
             flags.setdefault(assessment_id, []).append(flag)
     result: dict[int, QueueRow] = {}
     for values in rows:
-        (
-            rid,
-            version,
-            priority,
-            nhs,
-            family,
-            given,
-            born,
-            hospital,
-            received,
-            outcome,
-            status,
-            decided,
-            kind,
-            assessment_id,
-            meeting,
-        ) = values
+        rid, version, priority, nhs, family, given, born, hospital, received = values[:9]
+        outcome, status, decided, kind, assessment_id, meeting = values[9:]
         stored = tuple(flags.get(assessment_id, ()))
         received_on = _date(received)
         result[rid] = QueueRow(

@@ -98,17 +98,61 @@ class VersionConflict(Exception):
         self.changed_at: datetime = current.updated_at
 
 
+#: A row's values by column name: what the ORM rows here and storage.bulk's Core inserts are both made from.
+Columns = dict[str, Any]
+
+
+def child_columns(referral_id: int, referral: Referral) -> tuple[list[Columns], list[Columns]]:
+    """The referral's child rows: its oral medications and its phenotype's components, each in order."""
+    medications = [
+        {"referral_id": referral_id, "position": position, "drug": medication.drug, "outcome": medication.outcome}
+        for position, medication in enumerate(referral.oral_medications or ())
+    ]
+    components = [
+        {"referral_id": referral_id, "component": component, "position": position}
+        for position, component in enumerate(referral.phenotype.components or ())
+    ]
+    return medications, components
+
+
+def assessment_columns(assessment: Assessment, *, referral_id: int, user_id: int) -> Columns:
+    """The row of an assessment stored as the referral's current one."""
+    terms = assessment.priority_terms
+    return {
+        "referral_id": referral_id,
+        "is_current": True,
+        "assessed_on": assessment.as_of,
+        "assessed_by": user_id,
+        "rules_version": assessment.rules_version,
+        "outcome": assessment.outcome,
+        "priority": assessment.priority,
+        "priority_severity": terms.severity,
+        "priority_pain": terms.pain,
+        "priority_waiting": terms.waiting,
+        "weeks_waiting": assessment.weeks_waiting,
+        "summary": assessment.summary,
+    }
+
+
+def assessment_child_columns(
+    assessment_id: int, assessment: Assessment
+) -> tuple[list[Columns], list[Columns], list[Columns]]:
+    """The assessment's child rows: its criteria, its flags and the fields it found missing."""
+    criteria = [
+        {"assessment_id": assessment_id, "criterion_id": c.id, "status": c.status, "reason": c.reason}
+        for c in assessment.criteria
+    ]
+    flags = [{"assessment_id": assessment_id, "flag": flag} for flag in assessment.flags]
+    missing = [{"assessment_id": assessment_id, "field_path": path} for path in assessment.missing]
+    return criteria, flags, missing
+
+
 def _write_children(session: Session, referral_id: int, referral: Referral) -> None:
     session.execute(delete(OralMedicationRow).where(col(OralMedicationRow.referral_id) == referral_id))
     session.execute(delete(PhenotypeComponentRow).where(col(PhenotypeComponentRow.referral_id) == referral_id))
-    for position, medication in enumerate(referral.oral_medications or ()):
-        session.add(
-            OralMedicationRow(
-                referral_id=referral_id, position=position, drug=medication.drug, outcome=medication.outcome
-            )
-        )
-    for position, component in enumerate(referral.phenotype.components or ()):
-        session.add(PhenotypeComponentRow(referral_id=referral_id, component=component, position=position))
+    medications, components = child_columns(referral_id, referral)
+    session.add_all([OralMedicationRow(**values) for values in medications])
+    session.add_all([PhenotypeComponentRow(**values) for values in components])
 
 
 def insert_referral(session: Session, *, referral: Referral, user_id: int, status: str) -> ReferralRow:
@@ -142,18 +186,13 @@ def update_referral(
     Raises `VersionConflict` naming who changed it and when. Never a silent overwrite.
     """
     declared, undeclared = split_columns(referral_columns(referral))
-    result = session.execute(
-        update(ReferralRow)
-        .where(col(ReferralRow.id) == referral_id, col(ReferralRow.version) == expected_version)
-        .values(**declared, version=ReferralRow.version + 1, updated_at=utc_now(), updated_by=user_id)
-        .execution_options(synchronize_session=False)
+    version = bump_version(
+        session, referral_id=referral_id, expected_version=expected_version, user_id=user_id, **declared
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise_conflict(session, referral_id=referral_id, expected_version=expected_version)
     write_unmapped(session, referral_id, undeclared)
     _write_children(session, referral_id, referral)
     session.flush()
-    return expected_version + 1
+    return version
 
 
 def bump_version(session: Session, *, referral_id: int, expected_version: int, user_id: int, **values: Any) -> int:
@@ -223,34 +262,14 @@ def store_assessment(session: Session, *, referral_id: int, assessment: Assessme
         .values(is_current=False)
         .execution_options(synchronize_session=False)
     )
-    terms = assessment.priority_terms
-    row = AssessmentRow(
-        referral_id=referral_id,
-        is_current=True,
-        assessed_on=assessment.as_of,
-        assessed_by=user_id,
-        rules_version=assessment.rules_version,
-        outcome=assessment.outcome,
-        priority=assessment.priority,
-        priority_severity=terms.severity,
-        priority_pain=terms.pain,
-        priority_waiting=terms.waiting,
-        weeks_waiting=assessment.weeks_waiting,
-        summary=assessment.summary,
-    )
+    row = AssessmentRow(**assessment_columns(assessment, referral_id=referral_id, user_id=user_id))
     session.add(row)
     session.flush()
     assert row.id is not None
-    for criterion in assessment.criteria:
-        session.add(
-            AssessmentCriterionRow(
-                assessment_id=row.id, criterion_id=criterion.id, status=criterion.status, reason=criterion.reason
-            )
-        )
-    for flag in assessment.flags:
-        session.add(AssessmentFlagRow(assessment_id=row.id, flag=flag))
-    for path in assessment.missing:
-        session.add(AssessmentMissingRow(assessment_id=row.id, field_path=path))
+    criteria, flags, missing = assessment_child_columns(row.id, assessment)
+    session.add_all([AssessmentCriterionRow(**values) for values in criteria])
+    session.add_all([AssessmentFlagRow(**values) for values in flags])
+    session.add_all([AssessmentMissingRow(**values) for values in missing])
     # The queue's copy of the current result. Not a user edit, so the version is left alone; a standing
     # decision keeps showing until the service decides whether it lapsed (see set_decision).
     session.execute(
@@ -261,7 +280,7 @@ def store_assessment(session: Session, *, referral_id: int, assessment: Assessme
             outcome=assessment.outcome,
             queue_outcome=sa.func.coalesce(col(ReferralRow.decided_outcome), assessment.outcome),
             priority=assessment.priority,
-            priority_waiting=terms.waiting,
+            priority_waiting=assessment.priority_terms.waiting,
         )
         .execution_options(synchronize_session=False)
     )
