@@ -8,7 +8,7 @@ detail (`DecisionResult.detail`, read in the same transaction), and leaves the r
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
@@ -89,20 +89,14 @@ class ConsultantActions(QObject):
         """Record the decision on the version of the referral the consultant saw (the service refuses a stale one)."""
         from triage_app.services.triage import decide_triage
 
-        referral_id = stored_id(detail)
-
-        def op(session: AppSession) -> DecisionResult:
-            return decide_triage(
-                session.db,
-                actor=session.actor,
-                referral_id=referral_id,
-                expected_version=detail.row.version,
-                override_outcome=outcome,
-                reason=reason,
-                expected_assessment_id=detail.row.current_assessment_id,
-            )
-
-        self._run(op, "Triage decision not recorded")
+        self._act(
+            detail,
+            "Triage decision not recorded",
+            decide_triage,
+            override_outcome=outcome,
+            reason=reason,
+            expected_assessment_id=detail.row.current_assessment_id,
+        )
 
     def move_status(self, status: str) -> None:
         """Move the selected referral along the workflow (closing an undiscussed one asks for a reason)."""
@@ -111,7 +105,6 @@ class ConsultantActions(QObject):
             return
         from triage_app.services.triage import change_status
 
-        referral_id = stored_id(detail)
         note = None
         if move_needs_reason(detail.row.status, status):
             note = ReasonDialog.ask(
@@ -122,20 +115,16 @@ class ConsultantActions(QObject):
             )
             if not note or note == OPEN_EXISTING:
                 return
+        self._act(detail, "Status not changed", change_status, status=status, note=note)
+
+    def _act(self, detail: ReferralDetail, title: str, service: Callable[..., DecisionResult], **values: Any) -> None:
+        """Run `service` (services.triage) on the version of the referral the user saw, which it refuses if stale;
+        show the fresh detail it returns."""
+        referral_id, version = stored_id(detail), detail.row.version
 
         def op(session: AppSession) -> DecisionResult:
-            return change_status(
-                session.db,
-                actor=session.actor,
-                referral_id=referral_id,
-                expected_version=detail.row.version,
-                status=status,
-                note=note,
-            )
+            return service(session.db, actor=session.actor, referral_id=referral_id, expected_version=version, **values)
 
-        self._run(op, "Status not changed")
-
-    def _run(self, op: Callable[[AppSession], DecisionResult], title: str) -> None:
         self.context.run(op, title=title, on_success=lambda result: self._show_result(result.detail, result.changes))
 
 

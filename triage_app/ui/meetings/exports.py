@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QPushButton, QWidget
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from triage_app.services.meetings import MeetingDetail
     from triage_app.ui.context import AppContext
 
+
+T = TypeVar("T")
 
 #: Formats of the agenda and outcome exports; letters take the first two only.
 FORMATS = ("pdf", "docx", "csv", "html")
@@ -84,6 +86,20 @@ class ExportBar(MeetingScreen):
     def _meeting_id(self) -> int:
         return 0 if self.detail is None else self.detail.meeting.id or 0
 
+    def _export_op(self, export: Callable[..., T], **options: Any) -> Callable[[AppSession], tuple[T, list[str]]]:
+        """The op running `export` (services.exports) on the meeting shown, never into the data folder; it returns
+        what was written and the notes of where it was recorded (on a read-only database)."""
+        meeting_id, data_dir = self._meeting_id(), self.context.paths.data_dir
+
+        def op(session: AppSession) -> tuple[T, list[str]]:
+            from triage_app.services.exports import export_noting
+
+            return export_noting(
+                export, session.db, actor=session.actor, meeting_id=meeting_id, data_dir=data_dir, **options
+            )
+
+        return op
+
     def export(self, *, outcomes: bool) -> None:
         """Export the agenda (or the outcome summary) in the chosen format.
 
@@ -91,7 +107,7 @@ class ExportBar(MeetingScreen):
         `overwrite`; a file in the data folder (or the database itself) is still refused, in the error dialog,
         and nothing is written.
         """
-        from triage_app.services.exports import export_agenda_file
+        from triage_app.services.exports import export_agenda_file, notes_suffix
 
         if self.detail is None:
             return
@@ -101,27 +117,18 @@ class ExportBar(MeetingScreen):
         target = ExportChoice.ask(self, suggested, fmt)
         if target is None:
             return
-        meeting_id, pseudo, data_dir = self._meeting_id(), self.pseudonymised.isChecked(), self.context.paths.data_dir
-
-        def op(session: AppSession) -> tuple[Path, list[str]]:
-            notes: list[str] = []  # where the export was recorded, on a read-only database
-            path = export_agenda_file(
-                session.db,
-                actor=session.actor,
-                meeting_id=meeting_id,
-                fmt=fmt,
-                out=target,
-                pseudonymised=pseudo,
-                outcomes=outcomes,
-                data_dir=data_dir,
-                overwrite=True,  # the save dialog has asked before replacing an existing file
-                notes=notes,
-            )
-            return path, notes
+        op = self._export_op(
+            export_agenda_file,
+            fmt=fmt,
+            out=target,
+            pseudonymised=self.pseudonymised.isChecked(),
+            outcomes=outcomes,
+            overwrite=True,  # the save dialog has asked before replacing an existing file
+        )
 
         def done(result: tuple[Path, list[str]]) -> None:
             path, notes = result
-            self.message.emit(f"Exported to {path}" + "".join(f"; {note}" for note in notes), 10_000)
+            self.message.emit(f"Exported to {path}" + notes_suffix(notes), 10_000)
 
         self.context.query(op, title="Export failed", on_success=done, on_failure=self.failure("Export failed"))
 
@@ -143,30 +150,14 @@ class ExportBar(MeetingScreen):
     def _write_letters_to(self, folder: Path, fmt: str, *, overwrite: bool) -> None:
         """Write the letters on the database worker; offer to replace letters already in `folder`."""
         from triage_app.services.app import local_today
-        from triage_app.services.exports import ExportWouldOverwrite, export_letters
+        from triage_app.services.exports import ExportWouldOverwrite, export_letters, notes_suffix
 
-        meeting_id, data_dir, title = self._meeting_id(), self.context.paths.data_dir, "Letters not written"
-
-        def op(session: AppSession) -> tuple[list[Path], list[str]]:
-            notes: list[str] = []  # where the letters were recorded, on a read-only database
-            paths = export_letters(
-                session.db,
-                actor=session.actor,
-                meeting_id=meeting_id,
-                fmt=fmt,
-                out_dir=folder,
-                today=local_today(),
-                data_dir=data_dir,
-                overwrite=overwrite,
-                notes=notes,
-            )
-            return paths, notes
+        title = "Letters not written"
+        op = self._export_op(export_letters, fmt=fmt, out_dir=folder, today=local_today(), overwrite=overwrite)
 
         def done(result: tuple[list[Path], list[str]]) -> None:
             paths, notes = result
-            self.message.emit(
-                f"{len(paths)} letters written to {folder}" + "".join(f"; {note}" for note in notes), 10_000
-            )
+            self.message.emit(f"{len(paths)} letters written to {folder}" + notes_suffix(notes), 10_000)
 
         def failed(error: BaseException) -> None:
             if isinstance(error, ExportWouldOverwrite) and not overwrite:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from triage_app.domain.meetings import Agenda, build_agenda
 
@@ -66,79 +66,48 @@ def read_meetings(chosen: int | None) -> Callable[[AppSession], MeetingsRead]:
     return op
 
 
-def create_meeting_op(values: NewMeeting) -> Callable[[AppSession], CreatedMeeting]:
-    """Create a meeting with these details (its id comes back: the window shows it next)."""
+def _meetings_op(service: str, **values: Any) -> Callable[[AppSession], Any]:
+    """The op calling `services.meetings.<service>(db, actor=..., **values)` with the open session (the services
+    are imported on the worker, not when the window is built)."""
 
-    def op(session: AppSession) -> CreatedMeeting:
+    def op(session: AppSession) -> Any:
         from triage_app.services import meetings
 
-        return meetings.create_meeting(session.db, actor=session.actor, **values)
+        return getattr(meetings, service)(session.db, actor=session.actor, **values)
 
     return op
+
+
+def create_meeting_op(values: NewMeeting) -> Callable[[AppSession], CreatedMeeting]:
+    """Create a meeting with these details (its id comes back: the window shows it next)."""
+    return _meetings_op("create_meeting", **values)
 
 
 def add_case_op(meeting_id: int, referral_id: int) -> Callable[[AppSession], Changes]:
     """Put a ready referral on the meeting."""
-
-    def op(session: AppSession) -> Changes:
-        from triage_app.services import meetings
-
-        return meetings.add_case(session.db, actor=session.actor, meeting_id=meeting_id, referral_id=referral_id)
-
-    return op
+    return _meetings_op("add_case", meeting_id=meeting_id, referral_id=referral_id)
 
 
 def remove_case_op(meeting_id: int, referral_id: int) -> Callable[[AppSession], Changes]:
     """Take a case off the meeting (back on the ready list)."""
-
-    def op(session: AppSession) -> Changes:
-        from triage_app.services import meetings
-
-        return meetings.remove_case(session.db, actor=session.actor, meeting_id=meeting_id, referral_id=referral_id)
-
-    return op
+    return _meetings_op("remove_case", meeting_id=meeting_id, referral_id=referral_id)
 
 
 def fill_op(meeting_id: int) -> Callable[[AppSession], FilledMeeting]:
     """Fill the meeting to capacity with the highest-priority ready referrals."""
-
-    def op(session: AppSession) -> FilledMeeting:
-        from triage_app.services import meetings
-
-        return meetings.fill_to_capacity(session.db, actor=session.actor, meeting_id=meeting_id)
-
-    return op
+    return _meetings_op("fill_to_capacity", meeting_id=meeting_id)
 
 
 def reorder_op(meeting_id: int, referral_ids: Sequence[int]) -> Callable[[AppSession], Changes]:
     """Store the cases' order as shown."""
-    ids = list(referral_ids)
-
-    def op(session: AppSession) -> Changes:
-        from triage_app.services import meetings
-
-        return meetings.reorder(session.db, actor=session.actor, meeting_id=meeting_id, referral_ids=ids)
-
-    return op
+    return _meetings_op("reorder", meeting_id=meeting_id, referral_ids=list(referral_ids))
 
 
 def circulate_op(meeting_id: int) -> Callable[[AppSession], Changes]:
     """Mark the agenda circulated: cases added after it are late additions."""
-
-    def op(session: AppSession) -> Changes:
-        from triage_app.services import meetings
-
-        return meetings.circulate(session.db, actor=session.actor, meeting_id=meeting_id)
-
-    return op
+    return _meetings_op("circulate", meeting_id=meeting_id)
 
 
 def cancel_op(meeting_id: int) -> Callable[[AppSession], CancelledMeeting]:
     """Cancel the meeting; its cases move to the next one (or back on the ready list)."""
-
-    def op(session: AppSession) -> CancelledMeeting:
-        from triage_app.services import meetings
-
-        return meetings.cancel_meeting(session.db, actor=session.actor, meeting_id=meeting_id)
-
-    return op
+    return _meetings_op("cancel_meeting", meeting_id=meeting_id)
