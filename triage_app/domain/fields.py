@@ -125,6 +125,8 @@ P, R, D, PH, S, B, M, T, H, Q = (
 )
 #: The form's sections, in the order a clinician reads a referral.
 SECTIONS: tuple[str, ...] = (P, R, D, PH, S, B, M, T, H, Q)
+#: The clinical sections, in that order: a meeting's case shows one line for each (the agenda's CSV a column each).
+CLINICAL_SECTIONS: tuple[str, ...] = (D, PH, S, B, M, T, H)
 
 _TABLE: tuple[FieldSpec, ...] = (
     _text("external_id", "Referrer's reference", R, "external_id", 64),

@@ -60,20 +60,17 @@ def demographic_differences(stored: StoredPatient, referral: Referral) -> list[D
     patient = referral.patient
     differences = []
     if not _same_name(stored.family_name, patient.family_name):
-        differences.append(
-            DemographicDifference(
-                "patient.family_name", stored.family_name or "not recorded", patient.family_name or "not recorded"
-            )
-        )
+        differences.append(_difference("patient.family_name", stored.family_name, patient.family_name))
     if stored.date_of_birth != patient.date_of_birth:
         differences.append(
-            DemographicDifference(
-                "patient.date_of_birth",
-                format_date(stored.date_of_birth) or "not recorded",
-                format_date(patient.date_of_birth) or "not recorded",
-            )
+            _difference("patient.date_of_birth", format_date(stored.date_of_birth), format_date(patient.date_of_birth))
         )
     return differences
+
+
+def _difference(field: str, stored: str | None, given: str | None) -> DemographicDifference:
+    """A difference as the user sees it: each side in words, or `not recorded`."""
+    return DemographicDifference(field, stored or "not recorded", given or "not recorded")
 
 
 def describe_differences(differences: list[DemographicDifference]) -> str:
@@ -90,11 +87,7 @@ def identity_changes(before: Referral, after: Referral) -> list[DemographicDiffe
     old, new = before.patient, after.patient
     if old.nhs_number != new.nhs_number:
         differences.append(
-            DemographicDifference(
-                "patient.nhs_number",
-                format_nhs_number(old.nhs_number) or "not recorded",
-                format_nhs_number(new.nhs_number) or "not recorded",
-            )
+            _difference("patient.nhs_number", format_nhs_number(old.nhs_number), format_nhs_number(new.nhs_number))
         )
     stored = StoredPatient(0, old.family_name, old.given_name, old.date_of_birth)
     return differences + demographic_differences(stored, after)

@@ -22,9 +22,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from triage_app.domain.fields import CLINICAL_SECTIONS
 from triage_app.domain.meetings import TRIAGE_CHANGED, Agenda, AgendaCase
 from triage_app.exporters.pages import (
     a4_pages,
+    a4_pdf,
     header_footer,
     keep_with_next,
     numbered_canvas,
@@ -106,13 +108,7 @@ CSV_COLUMNS = (
     "Referrer",
     "Received",
     "Clinical question",
-    "Diagnosis",
-    "Phenotype",
-    "Severity",
-    "Botulinum toxin",
-    "Oral medication",
-    "Physiotherapy",
-    "History",
+    *CLINICAL_SECTIONS,
     "Triage",
     "Criteria",
     "Cautions",
@@ -129,7 +125,7 @@ PSEUDONYMISED_CSV_COLUMNS = (
     "Age band",
     *CSV_COLUMNS[6:],
 )
-_LINE_COLUMNS = CSV_COLUMNS[9:16]  # the case lines, by their labels
+_LINE_COLUMNS = CLINICAL_SECTIONS  # the case lines, by their labels
 
 
 def _csv_values(case: AgendaCase, agenda: Agenda) -> list[object]:
@@ -270,10 +266,9 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
     """An A4 PDF: marking, intended use and "Page N of M" on every page, each case kept on one page where it
     fits."""
     from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyle
 
     regular, bold = register_fonts(font_dir)
     body = ParagraphStyle("body", fontName=regular, fontSize=9, leading=11.5)
@@ -337,20 +332,14 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
         heading_row = Paragraph(pdf_text(case_heading(case)), heading)
         story.append(KeepTogether([heading_row, *grid(_case_rows(case, agenda))]))
         story.append(Spacer(1, 4 * mm))
-    buffer = io.BytesIO()
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=18 * mm,
-        bottomMargin=20 * mm,
+    return a4_pdf(
+        story,
+        numbered_canvas(agenda.marking, regular, agenda.intended_use),
+        margins_mm=(18, 18, 18, 20),
         title=agenda.title,
         author="SPD MDT",
         subject=agenda.marking,
     )
-    document.build(story, canvasmaker=numbered_canvas(agenda.marking, regular, agenda.intended_use))
-    return buffer.getvalue()
 
 
 def export_agenda(agenda: Agenda, fmt: str, *, font_dir: Path) -> bytes:

@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from triage_app.domain.letters import Letter
-from triage_app.exporters.pages import a4_pages, header_footer, numbered_canvas, pdf_text, register_fonts, xml_text
+from triage_app.exporters.pages import (
+    a4_pages,
+    a4_pdf,
+    header_footer,
+    numbered_canvas,
+    pdf_text,
+    register_fonts,
+    xml_text,
+)
 
 LETTER_FORMATS = ("docx", "pdf")
 
@@ -35,28 +43,15 @@ def letter_docx(letter: Letter) -> bytes:
 
 def letter_pdf(letter: Letter, *, font_dir: Path) -> bytes:
     """The letter as a PDF."""
-    from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate
+    from reportlab.platypus import Paragraph
 
     regular, bold = register_fonts(font_dir)
     body = ParagraphStyle("letter", fontName=regular, fontSize=10.5, leading=14, spaceAfter=8)
     title = ParagraphStyle("letter-title", fontName=bold, fontSize=14, leading=18, spaceAfter=12)
     story: list[Any] = [Paragraph(pdf_text(letter.title), title)]
     story += [Paragraph(pdf_text(p), body) for p in letter.paragraphs]
-    buffer = io.BytesIO()
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=22 * mm,
-        rightMargin=22 * mm,
-        topMargin=22 * mm,
-        bottomMargin=22 * mm,
-        title=letter.title,
-    )
-    document.build(story, canvasmaker=numbered_canvas(letter.marking, regular))
-    return buffer.getvalue()
+    return a4_pdf(story, numbered_canvas(letter.marking, regular), margins_mm=(22, 22, 22, 22), title=letter.title)
 
 
 def export_letter(letter: Letter, fmt: str, *, font_dir: Path) -> bytes:

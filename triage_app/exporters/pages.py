@@ -135,3 +135,27 @@ def numbered_canvas(marking: str, font: str, note: str | None = None) -> Any:
             super().save()
 
     return NumberedCanvas
+
+
+def a4_pdf(story: list[Any], canvasmaker: Any, *, margins_mm: tuple[int, int, int, int], **info: str) -> bytes:
+    """The story built as an A4 PDF with these margins (left, right, top, bottom, in millimetres) and pages drawn
+    by `canvasmaker` (`numbered_canvas`); `info` is the document's title, author and subject (reportlab's names)."""
+    import io
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
+
+    left, right, top, bottom = margins_mm
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=left * mm,
+        rightMargin=right * mm,
+        topMargin=top * mm,
+        bottomMargin=bottom * mm,
+        **info,
+    )
+    document.build(story, canvasmaker=canvasmaker)
+    return buffer.getvalue()

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -159,6 +161,29 @@ def _clean(text: str | None) -> str | None:
     return (text or "").strip() or None
 
 
+@contextmanager
+def _saving(
+    db: Database,
+    actor: Actor,
+    action: str,
+    referral: Referral,
+    rules: Rules,
+    as_of: date,
+    second_referral_reason: str | None,
+) -> Iterator[tuple[Session, str | None, Assessment]]:
+    """What saving a referral, new or edited, does first: the actor may (`action`), the identity minimum is
+    there, the referral is scored; then, in the write transaction it yields with the reason and the assessment,
+    the rules are still those in force and the patient's NHS number is locked."""
+    authorize(actor, action, db=db)
+    _require_identity(referral)
+    reason = _clean(second_referral_reason)
+    assessment = assess(referral, rules, as_of)
+    with db.write() as session:
+        require_rules_in_force(session, rules)  # another desktop may have approved newer rules since this one started
+        _lock_patient(session, referral.patient.nhs_number)
+        yield session, reason, assessment
+
+
 def register_referral(
     db: Database,
     *,
@@ -176,13 +201,11 @@ def register_referral(
     date of birth unless `demographics_confirmed` (`DemographicsMismatch`), and a second open referral for the
     same patient without a written reason (`OpenReferralExists`). Confirmations are audited.
     """
-    authorize(actor, ENTER_REFERRAL, db=db)
-    _require_identity(referral)
-    reason = _clean(second_referral_reason)
-    assessment = assess(referral, rules, as_of)
-    with db.write() as session:
-        require_rules_in_force(session, rules)  # another desktop may have approved newer rules since this one started
-        _lock_patient(session, referral.patient.nhs_number)
+    with _saving(db, actor, ENTER_REFERRAL, referral, rules, as_of, second_referral_reason) as (
+        session,
+        reason,
+        assessment,
+    ):
         _refuse_duplicate(session, referral)
         confirmations = _check_patient(
             session,
@@ -238,13 +261,11 @@ def update_referral(
 
     The same identity checks as `register_referral`; a changed triage lapses a standing decision.
     """
-    authorize(actor, EDIT_REFERRAL, db=db)
-    _require_identity(referral)
-    reason = _clean(second_referral_reason)
-    assessment = assess(referral, rules, as_of)
-    with db.write() as session:
-        require_rules_in_force(session, rules)  # another desktop may have approved newer rules since this one started
-        _lock_patient(session, referral.patient.nhs_number)
+    with _saving(db, actor, EDIT_REFERRAL, referral, rules, as_of, second_referral_reason) as (
+        session,
+        reason,
+        assessment,
+    ):
         loaded = repo.load_referral(session, referral_id)
         if loaded is None:
             raise NotFound(f"referral {referral_id} no longer exists")
