@@ -46,6 +46,7 @@ from triage_app.domain.scoring import CRITERIA, OUTCOME_LABELS, assess
 from triage_app.domain.workflow import STATUS_LABELS
 from triage_app.ui.dialogs import patient_line
 from triage_app.ui.form_fields import ComponentsField, FormField, MedicationsField, field_for, set_value_quietly
+from triage_app.ui.theme import scaled
 from triage_app.ui.triage_panel import STATUS_BADGES
 
 
@@ -171,10 +172,7 @@ class ReferralForm(QDialog):
 
         self.patient_header = QLabel()
         self.patient_header.setAccessibleName("Patient")
-        header_font = self.patient_header.font()
-        header_font.setPointSizeF(header_font.pointSizeF() * 1.2)
-        header_font.setBold(True)
-        self.patient_header.setFont(header_font)
+        self.patient_header.setFont(scaled(self.patient_header.font(), 1.2, bold=True))
         self.existing_banner = QLabel()
         self.existing_banner.setWordWrap(True)
         self.existing_banner.setTextFormat(Qt.TextFormat.RichText)

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QIcon, QPalette
+from PySide6.QtGui import QColor, QFont, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
 from triage_app.config import resource_path
 
 APP_ICON = ("icons", "triage-app.svg")
+
+
+def scaled(font: QFont, factor: float, *, bold: bool = False, italic: bool = False) -> QFont:
+    """`font` enlarged (or made smaller) by `factor`, point or pixel sized: headlines, the shared display."""
+    larger = QFont(font)
+    if larger.pointSizeF() > 0:
+        larger.setPointSizeF(larger.pointSizeF() * factor)
+    elif larger.pixelSize() > 0:
+        larger.setPixelSize(round(larger.pixelSize() * factor))
+    larger.setBold(bold)
+    larger.setItalic(italic)
+    return larger
 
 
 def dark_palette() -> QPalette:

@@ -41,6 +41,7 @@ from triage_app.domain.workflow import (
     move_rule,
 )
 from triage_app.services.permissions import CONFIRM_TRIAGE, actor_may, status_move_action, who_may
+from triage_app.ui.theme import scaled
 
 STATUS_BADGES = {"met": "✔ met", "not_met": "✘ not met", "unknown": "? unknown"}
 STATUS_COLOURS = {"met": "#2e7d32", "not_met": "#c62828", "unknown": "#b26a00"}
@@ -74,10 +75,7 @@ class TriagePanel(QScrollArea):
         self.headline = QLabel("Select a referral to see its triage")
         self.headline.setWordWrap(True)
         self.headline.setAccessibleName("Triage outcome")
-        font = self.headline.font()
-        font.setPointSizeF(font.pointSizeF() * 1.35)
-        font.setBold(True)
-        self.headline.setFont(font)
+        self.headline.setFont(scaled(self.headline.font(), 1.35, bold=True))
         self.patient = QLabel()
         self.patient.setWordWrap(True)
         self.patient.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -102,9 +100,7 @@ class TriagePanel(QScrollArea):
         self.intended_use = QLabel(INTENDED_USE_LINE)
         self.intended_use.setWordWrap(True)
         self.intended_use.setAccessibleName("Intended use")
-        small = self.intended_use.font()
-        small.setPointSizeF(small.pointSizeF() * 0.9)
-        small.setItalic(True)
+        small = scaled(self.intended_use.font(), 0.9, italic=True)
         self.intended_use.setFont(small)
         self.rules_in_force = QLabel()  # which approved rules the results come from, and who approved them
         self.rules_in_force.setWordWrap(True)

@@ -6,11 +6,10 @@ from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QFont
-
 from triage_app.domain.formats import format_date, format_name
 from triage_app.domain.meetings import MEETING_OUTCOME_LABELS, TRIAGE_CHANGED, AgendaCase
 from triage_app.domain.referral import format_nhs_number
+from triage_app.ui.theme import scaled as scaled  # where the meeting screens have always imported it
 
 if TYPE_CHECKING:  # type-only: the services and storage load SQLModel, which start-up does without
     from triage_app.services.meetings import ListedCase
@@ -25,17 +24,6 @@ def referral_line(row: QueueRow | None) -> str:
         f"Pri {row.priority if row.priority is not None else '?':>3} · {format_nhs_number(row.nhs_number)} · "
         f"{format_name(row.family_name, row.given_name)} · born {format_date(row.date_of_birth) or '?'}"
     )  # three identifiers on every line a coordinator acts on
-
-
-def scaled(font: QFont, factor: float, *, bold: bool = False) -> QFont:
-    """`font` enlarged for the shared display (point or pixel sized)."""
-    larger = QFont(font)
-    if larger.pointSizeF() > 0:
-        larger.setPointSizeF(larger.pointSizeF() * factor)
-    elif larger.pixelSize() > 0:
-        larger.setPixelSize(round(larger.pixelSize() * factor))
-    larger.setBold(bold)
-    return larger
 
 
 def patient_label(case: ListedCase) -> str:
