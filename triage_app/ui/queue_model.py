@@ -112,6 +112,7 @@ class QueueTableModel(QAbstractTableModel):
         self._rows: dict[int, Any] = {}
         self._cells: dict[int, tuple[str, ...]] = {}  # display text per referral, made once per fetch
         self._pending_pages: set[int] = set()
+        self._loading = False  # a view's first page is on its way: the cache is about to be replaced
         self.view: QueueView | None = None
 
     # --- loading -------------------------------------------------------------------------------------------
@@ -124,6 +125,7 @@ class QueueTableModel(QAbstractTableModel):
         generation = self._generation
         view = QueueView(replace(view.queue_filter, clock=self.clock()), view.sort, view.descending)
         self.view = view
+        self._loading = True
         db = self._database()
 
         def first() -> Any:
@@ -135,6 +137,7 @@ class QueueTableModel(QAbstractTableModel):
             if generation != self._generation:
                 return
             self.beginResetModel()
+            self._loading = False
             self._total = result.total
             self._first_ids = result.first_ids
             self._ids = result.first_ids if len(result.first_ids) >= result.total else None
@@ -305,6 +308,12 @@ class QueueTableModel(QAbstractTableModel):
             return ids.index(referral_id)
         except ValueError:
             return None
+
+    def cached_row(self, referral_id: int) -> Any:
+        """The line the view shows for `referral_id` (None: not shown, not fetched yet, or a new view loading)."""
+        if self._loading or self.row_of(referral_id) is None:
+            return None
+        return self._rows.get(referral_id)
 
     def queue_row(self, row: int) -> Any:
         """The cached line for `row`, or None while it loads."""

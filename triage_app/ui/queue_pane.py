@@ -27,6 +27,19 @@ if TYPE_CHECKING:
 COLUMN_WIDTHS = (50, 110, 180, 45, 100, 55, 330, 200, 140, 140)
 
 
+#: What a queue row and the referral it shows must agree on (the version alone, were every change to bump it).
+_ROW_FIELDS = ("version", "status", "outcome", "decided_outcome", "decision_kind")
+
+
+def row_is_stale(cached: Any, fresh: Any) -> bool:
+    """True when the queue's cached row shows another state of the referral than a fresh read of it."""
+    return any(
+        getattr(cached, name, None) != getattr(fresh, name, None)
+        for name in _ROW_FIELDS
+        if hasattr(cached, name) and hasattr(fresh, name)
+    )
+
+
 def _today() -> Any:
     from triage_app.services.app import local_today
 
@@ -223,6 +236,26 @@ class QueuePane(QObject):
             self.selection.set_detail(detail)
             self._shown_with = changes
 
+    def catch_up(self, detail: ReferralDetail) -> None:
+        """A read found the referral changed since its row was fetched (another desktop, H04): refresh that row.
+
+        It goes the way a broadcast goes (`Changes` for that id), so the row is repainted, or the view reloaded
+        when the referral left it (which clears the selection), and the side panel recounts. The panel already
+        shows the fresh detail, so it is not read again.
+        """
+        referral_id = detail.row.id
+        if referral_id is None:
+            return
+        cached = self.model.cached_row(referral_id)
+        if cached is None or not row_is_stale(cached, detail.row):
+            return
+        from triage_app.services.changes import referrals_changed
+
+        changes = referrals_changed(referral_id)
+        if self.selection.detail is detail:
+            self._shown_with = changes
+        self.context.broadcast(changes)
+
     # --- the selection ---------------------------------------------------------------------------------------
 
     def _on_loaded(self, _total: int) -> None:
@@ -282,6 +315,7 @@ class QueuePane(QObject):
             self.selection.set_detail(detail)
             if self.selection.detail is detail:
                 self.detail_shown.emit(detail.row.id)
+            self.catch_up(detail)
 
         self.context.query(
             lambda session: get_referral(session.db, referral_id=referral_id, actor=session.actor),
