@@ -125,8 +125,7 @@ def test_coordinator_cannot_confirm_and_is_told_why(
         assert not action.isEnabled() and action.toolTip() == NOT_CONSULTANT
     assert not window.demo_action.isEnabled() and "administrator" in window.demo_action.toolTip()
     combo = window.panel.status_combo
-    ready = combo.findData("ready_for_mdt")
-    assert ready >= 0 and not combo.model().item(ready).isEnabled()  # type: ignore[attr-defined]
+    assert combo.findData("ready_for_mdt") < 0  # a triage decision, not a move: not offered at all
     closed = combo.findData("closed")
     assert not combo.model().item(closed).isEnabled()  # type: ignore[attr-defined]  # a consultant's move
     waiting = combo.findData("awaiting_information")

@@ -321,6 +321,7 @@ class MainWindow(WindowActions):
         return report
 
     def _error(self, title: str, message: str) -> None:
+        message = message[:1].upper() + message[1:]  # a service's reason reads as a sentence on its own
         self.statusBar().showMessage(f"{title}: {message}", 15_000)
         Messages.error(self, title, message)
 

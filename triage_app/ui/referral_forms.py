@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QWidget
 
-from triage_app.services.permissions import ENTER_REFERRAL
+from triage_app.services.permissions import EDIT_REFERRAL, ENTER_REFERRAL, who_may
 from triage_app.ui.dialogs import CANCEL, OPEN_EXISTING, RELOAD, ConflictDialog, Messages, ReasonDialog
 from triage_app.ui.dialogs import referral_patient_line as patient_line
 from triage_app.ui.referral_form import ReferralForm
@@ -71,6 +71,9 @@ class ReferralForms(QObject):
             return
         if self.context.read_only is not None:  # the form edits: the panel shows the referral instead
             self._status("Read only: see the red banner", 10_000)
+            return
+        if not self.context.may(EDIT_REFERRAL):  # the form is for editing: a save would only be refused
+            self._status(f"{who_may(EDIT_REFERRAL)}: the triage panel shows the referral", 10_000)
             return
         self.open_referral(self.selection.referral_id, focus_path)
 

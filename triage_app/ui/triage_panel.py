@@ -40,7 +40,7 @@ from triage_app.domain.workflow import (
     TRIAGEABLE,
     move_rule,
 )
-from triage_app.services.permissions import CONFIRM_TRIAGE, actor_may, status_move_action, who_may
+from triage_app.services.permissions import CONFIRM_TRIAGE, EDIT_REFERRAL, actor_may, status_move_action, who_may
 from triage_app.ui.theme import scaled
 
 STATUS_BADGES = {"met": "✔ met", "not_met": "✘ not met", "unknown": "? unknown"}
@@ -180,8 +180,10 @@ class TriagePanel(QScrollArea):
         return label
 
     def _move(self) -> None:
+        index = self.status_combo.currentIndex()
+        item = self.status_combo.model().item(index) if index >= 0 else None  # type: ignore[attr-defined]
         status = self.status_combo.currentData()
-        if status:
+        if status and item is not None and item.isEnabled():  # a disabled move is never asked for
             self.status_requested.emit(status)
 
     def show_detail(self, detail: Any, actor: Any) -> None:
@@ -248,7 +250,9 @@ class TriagePanel(QScrollArea):
             if clock is None:  # not wired to today's clock: say what the RTT caution is
                 cautions += f"\n(RTT risk as scored on {format_date(a.assessed_on)}, not read for today)"
             self.cautions.setText(cautions)
-            if stored.missing:
+            if stored.missing and not actor_may(actor, EDIT_REFERRAL):  # no form to open: the fields, named
+                self.missing.setText(escape(", ".join(field_label(path) for path in stored.missing)))
+            elif stored.missing:
                 links = ", ".join(
                     f'<a href="field:{escape(path)}">{escape(field_label(path))}</a>' for path in stored.missing
                 )
@@ -310,20 +314,33 @@ class TriagePanel(QScrollArea):
         self.status_label.setText(f"Status: {STATUS_LABELS.get(current, current)}")
         self.status_combo.clear()
         consultant = actor_may(actor, CONFIRM_TRIAGE)
+        elsewhere = []  # moves the panel does not make: said once, not offered
+        first_allowed = -1
         for target in sorted(TRANSITIONS.get(current, ()), key=list(STATUS_LABELS).index):
-            self.status_combo.addItem(STATUS_LABELS[target], target)
-            reason = None
             rule = move_rule(current, target)
             if rule == MOVE_BY_MEETING:
-                reason = "Listing and taking cases off a meeting is done in the MDT meetings window (Ctrl+M)"
-            elif rule == MOVE_BY_DECISION:
-                reason = "A triage decision: a consultant confirms or overrides the triage instead"
-            elif (move := status_move_action(current, target)) is not None and not actor_may(actor, move):
-                reason = who_may(move)
-            if reason is not None:
+                elsewhere.append("Listing for an MDT and taking a case off one: the MDT meetings window (Ctrl+M)")
+                continue
+            if rule == MOVE_BY_DECISION:
+                elsewhere.append("Triage outcomes: a consultant confirms or overrides the triage")
+                continue
+            self.status_combo.addItem(STATUS_LABELS[target], target)
+            move = status_move_action(current, target)
+            if move is not None and not actor_may(actor, move):
                 item = self.status_combo.model().item(self.status_combo.count() - 1)  # type: ignore[attr-defined]
                 item.setEnabled(False)
-                item.setToolTip(reason)
+                item.setToolTip(who_may(move))
+            elif first_allowed < 0:
+                first_allowed = self.status_combo.count() - 1
+        # A disabled move is never the one shown: Move would only be refused.
+        self.status_combo.setCurrentIndex(first_allowed)
+        self.status_combo.setEnabled(self.status_combo.count() > 0)
+        self.status_button.setEnabled(first_allowed >= 0)
+        self.status_button.setToolTip("" if first_allowed >= 0 else "No move you may make from this status")
+        self.status_combo.setToolTip("\n".join(dict.fromkeys(elsewhere)))
+        may_edit = actor_may(actor, EDIT_REFERRAL)
+        self.edit_button.setEnabled(may_edit)
+        self.edit_button.setToolTip("Open the referral's form (Enter)" if may_edit else who_may(EDIT_REFERRAL))
         row = detail.row
         triageable = current in TRIAGEABLE or (current in (LISTED, DISCUSSED) and row.decided_outcome is None)
         standing = row.decided_outcome == row.outcome and row.decision_basis == row.outcome

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QMainWindow, QProgre
 from triage_app.services.permissions import (
     BACKUP,
     CONFIRM_TRIAGE,
+    EDIT_REFERRAL,
     ENTER_REFERRAL,
     LOAD_DEMO,
     MANAGE_USERS,
@@ -258,7 +259,10 @@ class WindowActions(QMainWindow):
         detail = self.selection.detail
         self.panel.show_detail(detail, self.session.actor if self.session is not None else None)
         has_row = self.selection.referral_id is not None and self.session is not None
-        self.open_action.setEnabled(has_row and self.read_only is None)
+        may_edit = self.may(EDIT_REFERRAL)  # the form edits: without the role it would only refuse the save
+        self.open_action.setEnabled(has_row and self.read_only is None and may_edit)
+        if self.session is not None and self.read_only is None:
+            self.open_action.setToolTip("Open the selected referral (Enter)" if may_edit else who_may(EDIT_REFERRAL))
         if self.read_only is not None:  # the panel's confirm, override, edit and status moves would write
             for widget in (
                 self.panel.confirm_button,
