@@ -63,7 +63,7 @@ def test_verify_exits_1_with_the_first_problem_and_a_count_of_the_others(
 def test_queue_json_is_audited_as_an_export(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     code, out, err = run(capsys, "--data-dir", str(data_dir), "queue", "--json")
     assert code == 0, err
-    shown = [row["id"] for row in json.loads(out)]
+    shown = [row["referral_id"] for row in json.loads(out)]
     with sqlite3.connect(data_dir / "triage.sqlite3") as connection:
         action, entity, changes = connection.execute(
             "SELECT action, entity, changes FROM audit_event ORDER BY id DESC LIMIT 1"

@@ -123,7 +123,7 @@ def test_every_command_a_script_reads_has_json() -> None:
 @pytest.mark.hazard("H01")
 def test_referral_show_find_and_status(capsys: pytest.CaptureFixture[str], data: Path) -> None:
     shown = run_json(capsys, data, "referral", "show", "2")
-    assert shown["id"] == 2 and shown["referral"]["patient"]["family_name"] == "Testtwo"
+    assert shown["referral_id"] == 2 and shown["referral"]["patient"]["family_name"] == "Testtwo"
     found = run_json(capsys, data, "referral", "find", make_test_nhs_number(2))
     assert found == [{"referral_id": 2, "received_on": "2026-08-03", "status": "received"}]
     assert run_json(capsys, data, "referral", "find", make_test_nhs_number(7)) == []
@@ -245,7 +245,7 @@ def test_meeting_plan_move_outcome_and_cancel(capsys: pytest.CaptureFixture[str]
         "moved": [],
     }
     listing = run_json(capsys, data, "meeting", "list")
-    assert {m["id"]: m["status"] for m in listing} == {int(meeting): "circulated", int(other): "cancelled"}
+    assert {m["meeting_id"]: m["status"] for m in listing} == {int(meeting): "circulated", int(other): "cancelled"}
 
 
 def test_meeting_arguments_are_refused_by_name(capsys: pytest.CaptureFixture[str], data: Path) -> None:
@@ -276,7 +276,11 @@ def test_users_rules_and_maintenance_answer_in_json(
     added = run_json(capsys, data, "user", "add", "ctester", "--name", "C Tester", "--role", "coordinator")
     assert added["login"] == "ctester" and added["roles"] == ["coordinator"]
     assert run_json(capsys, data, "user", "roles", "ctester", "--role", "consultant")["roles"] == ["consultant"]
-    assert run_json(capsys, data, "user", "deactivate", "ctester") == {"login": "ctester", "active": False}
+    assert run_json(capsys, data, "user", "deactivate", "ctester") == {
+        "login": "ctester",
+        "active": False,
+        "changed": True,
+    }
     assert rows(data, "SELECT is_active FROM app_user WHERE login = 'ctester'") == [(0,)]
 
     rules = run_json(capsys, data, "rules", "show")
@@ -322,9 +326,9 @@ def test_queue_filters_as_the_desktop_does(capsys: pytest.CaptureFixture[str], d
     code, out, _ = run(capsys, data, "queue", "--search", "testtw")
     assert code == 0 and "TESTTWO" in out and "TESTONE" not in out and "1 referral" in out
     found = run_json(capsys, data, "queue", "--search", make_test_nhs_number(3))
-    assert [r["id"] for r in found] == [3] and found[0]["family_name"] == "Testthree"
+    assert [r["referral_id"] for r in found] == [3] and found[0]["family_name"] == "Testthree"
     flagged = run_json(capsys, data, "queue", "--caution", "head_tremor")
-    assert sorted(r["id"] for r in flagged) == [1, 2, 3] and all("head_tremor" in r["flags"] for r in flagged)
+    assert sorted(r["referral_id"] for r in flagged) == [1, 2, 3] and all("head_tremor" in r["flags"] for r in flagged)
     assert run_json(capsys, data, "queue", "--caution", "paediatric") == []
     code, _, err = run(capsys, data, "queue", "--caution", "sneezing")
     assert code == 2 and "--caution" in err

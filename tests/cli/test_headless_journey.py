@@ -57,11 +57,16 @@ def test_enter_triage_edit_list_decide_and_write_letters(capsys: pytest.CaptureF
     )
     assert code == 0 and "status not yet refractory" in out
     second = show(capsys, d, 2)
-    assert second["standing_decision"] == {
+    decision = second["standing_decision"]
+    assert decision.pop("decided_at")  # when, as the panel says it; the rest exactly
+    assert decision == {
         "outcome": "not_yet_refractory",
         "kind": "overridden",
         "made_on": "ready_for_mdt",
+        "decided_by": decision["decided_by"],
+        "reason": "Dose never optimised",
     }
+    assert decision["decided_by"]
     code, out, _ = run(capsys, *d, "queue", "--outcome", "ready_for_mdt", "--json")
     assert [r["nhs_number"] for r in json.loads(out)] == [make_test_nhs_number(1)]  # the override is what shows
     code, out, _ = run(capsys, *d, "queue")

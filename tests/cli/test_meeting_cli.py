@@ -67,7 +67,7 @@ def test_meeting_flow(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_pa
     code, out, _ = run(capsys, *d, "meeting", "list", "--json")
     (listed,) = json.loads(out)
     assert listed == {
-        "id": 1,
+        "meeting_id": 1,
         "date": "2026-12-03",
         "time": "13:30",
         "place": "Room 2",

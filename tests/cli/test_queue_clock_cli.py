@@ -71,6 +71,7 @@ def test_referral_show_says_the_clock_of_today(capsys: pytest.CaptureFixture[str
         f"waiting: 18 weeks waiting: past the 18-week referral-to-treatment standard (on {format_date(local_today())})"
         in out
     )
-    assert "RTT risk" in out.splitlines()[-1]
+    cautions = out.split("\ncautions:", 1)[1].split("\nmissing:", 1)[0]
+    assert "RTT risk" in cautions
     code, out, _ = run(capsys, *data_dir, "referral", "show", "2")
     assert "waiting: 11 weeks waiting (on " in out and "RTT risk" not in out

@@ -14,7 +14,8 @@ import argparse
 import errno
 import logging
 import sys
-from typing import Any, TextIO
+from collections.abc import Sequence
+from typing import Any, NoReturn, TextIO
 
 from triage_app import __version__
 from triage_app.cli.common import (
@@ -24,6 +25,8 @@ from triage_app.cli.common import (
     CommandError,
     command_label,
     command_only_reads,
+    error_argument,
+    json_error,
     open_session_for,
     rules_option_refusal,
     session_paths,
@@ -47,6 +50,29 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+class CommandLineParser(argparse.ArgumentParser):
+    """argparse's parser, but a refusal of an argument given with `--json` is also one JSON object on standard
+    output (`{"error": ..., "argument": ...}`), as every other refusal under `--json` is; usage, message and exit
+    status 2 on standard error stay argparse's. Actions' parsers are of this class too (argparse makes them so)."""
+
+    #: `--json` was on the command line being parsed (set by the top-level parse, read by any parser refusing).
+    wants_json = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """Parse as argparse does, noting first whether `--json` was given (before any action's parser refuses)."""
+        if getattr(self, "_top_level", False):
+            CommandLineParser.wants_json = "--json" in (sys.argv[1:] if args is None else list(args))
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        """argparse's refusal; under `--json` also the JSON error object naming the argument."""
+        if CommandLineParser.wants_json:
+            json_error(sys.stdout, message, error_argument(message))
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `triage-app` command line; with no command the GUI opens.
 
@@ -55,11 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     """
     from triage_app.cli.commands import COMMANDS
 
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = CommandLineParser(
         prog="triage-app",
         description="SPD referral triage. With no command, opens the desktop app.",
         parents=[shared_options(suppress=False)],
     )
+    parser._top_level = True  # type: ignore[attr-defined]
     parser.add_argument("--version", action="version", version=f"triage-app {__version__}")
     parser.add_argument(
         "--smoke",
@@ -119,10 +146,17 @@ def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
 
     paths = session_paths(args)
     label = command_label(args)
+
+    def refuse(message: str, status: int, argument: str | None = None) -> int:
+        """One message on standard error; under `--json` the same as a JSON object on standard output."""
+        print(f"{label}: {message}", file=err)
+        if getattr(args, "json", False):
+            json_error(out, message, argument)
+        return status
+
     refusal = rules_option_refusal(args)
     if refusal is not None:
-        print(f"{label}: {refusal}", file=err)
-        return EXIT_BAD_INPUT
+        return refuse(refusal, EXIT_BAD_INPUT, "--rules")
     try:
         if not args.needs_database:
             return int(args.run(args, paths, out, err))
@@ -137,22 +171,17 @@ def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
         finally:
             session.close()
     except CommandError as exc:
-        print(f"{label}: {exc}", file=err)
-        return exc.status
+        return refuse(str(exc), exc.status, exc.argument)
     except RulesFileError as exc:
-        print(f"{label}: rules file: {exc}", file=err)
-        return EXIT_BAD_INPUT
+        return refuse(f"rules file: {exc}", EXIT_BAD_INPUT, "--rules")
     except (DatabaseError, ConfigError) as exc:
-        print(f"{label}: {exc}", file=err)
         log.error("%s failed: %s", args.command, type(exc).__name__)
-        return EXIT_FAILURE
+        return refuse(str(exc), EXIT_FAILURE)
     except ServiceError as exc:
-        print(f"{label}: {exc}", file=err)
-        return EXIT_BAD_INPUT
+        return refuse(str(exc), EXIT_BAD_INPUT)
     except OSError as exc:  # the last line of defence: a file the command could not read or write
-        print(f"{label}: {_os_error_message(exc)}", file=err)
         log.error("%s failed: %s (errno %s)", args.command, type(exc).__name__, exc.errno)
-        return EXIT_FAILURE
+        return refuse(_os_error_message(exc), EXIT_FAILURE)
 
 
 def _os_error_message(exc: OSError) -> str:

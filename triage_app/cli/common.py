@@ -73,7 +73,7 @@ def argument_value(name: str, parse: Callable[[str], T], text: str) -> T:
     try:
         return parse(text)
     except (ServiceError, ValueError) as exc:
-        raise CommandError(f"{name}: {exc}") from None
+        raise CommandError(f"{name}: {exc}", argument=name) from None
 
 
 def command_only_reads(args: argparse.Namespace) -> bool:
@@ -83,11 +83,31 @@ def command_only_reads(args: argparse.Namespace) -> bool:
 
 
 class CommandError(Exception):
-    """A command cannot go on; `status` is the exit status."""
+    """A command cannot go on; `status` is the exit status, `argument` the argument at fault (`--time`,
+    `REFERRAL`), else read from the message's first word where it names one (see `error_argument`)."""
 
-    def __init__(self, message: str, status: int = EXIT_BAD_INPUT) -> None:
+    def __init__(self, message: str, status: int = EXIT_BAD_INPUT, *, argument: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.argument = argument if argument is not None else error_argument(message)
+
+
+#: A message led by an argument's name: `--time: ...`, `--action due date '...'`, `NHS_NUMBER: ...`, `FILE x: ...`.
+_LED_BY_ARGUMENT = re.compile(r"(?:argument )?(--[a-z][a-z0-9-]*|[A-Z][A-Z_]+)(?=[:\s/]|$)")
+
+
+def error_argument(message: str) -> str | None:
+    """The argument a refusal names first (`--caution` in argparse's `argument --caution: invalid choice ...`, or
+    `--version` in `the following arguments are required: --version`), else None."""
+    text = message.removeprefix("the following arguments are required: ")
+    match = _LED_BY_ARGUMENT.match(text)
+    return match.group(1) if match else None
+
+
+def json_error(out: TextIO, message: str, argument: str | None) -> None:
+    """Under `--json`, the refusal as one JSON object on standard output too (`{"error": ..., "argument": ...}`),
+    so a script reading standard output learns why there is no answer; the exit status stays the command's."""
+    print_json(out, {"error": message, "argument": argument})
 
 
 def today() -> date:
@@ -141,8 +161,9 @@ def print_json(out: TextIO, payload: Any) -> None:
 
 
 def bounded_count(text: str) -> int:
-    """A count of 0 to 5,000,000 (demo data), or argparse's message naming what is wrong."""
-    return _whole_number(text, 0, 5_000_000)
+    """A count of 1 to 5,000,000 (demo data; adding none is no command), or argparse's message naming what is
+    wrong (argparse leads it with the argument: `argument --count: 0 is out of range: choose 1 to 5,000,000`)."""
+    return _whole_number(text, 1, 5_000_000)
 
 
 #: The largest id or version a command takes: a signed 32-bit integer, as every database stores ids.

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import Select, delete, func, select
 from sqlmodel import Session, col
 
+from triage_app.domain.mdt import MDT_ROLES
 from triage_app.domain.referral import NAME_LENGTH, text_problem
 from triage_app.domain.workflow import ADMIN, ROLES
 from triage_app.services.auditing import audit
@@ -81,6 +82,15 @@ def _check_roles(roles: Iterable[str]) -> frozenset[str]:
     if unknown:
         raise ServiceError(f"unknown role(s): {', '.join(sorted(unknown))}; the roles are {', '.join(ROLES)}")
     return chosen
+
+
+def check_mdt_role(mdt_role: str | None) -> str | None:
+    """The MDT role as stored (None or blank: none given); one the domain does not know is refused, naming the
+    known ones, so a letter is never signed by an 'astronaut'."""
+    role = (mdt_role or "").strip() or None
+    if role is not None and role not in MDT_ROLES:
+        raise ServiceError(f"unknown MDT role '{role}': the MDT roles are {', '.join(MDT_ROLES)}")
+    return role
 
 
 def active_admins_query() -> Select[int | None]:
@@ -163,6 +173,7 @@ def add_user(
     """Admin: configure a new user."""
     authorize(actor, MANAGE_USERS)
     chosen = _check_roles(roles)
+    mdt_role = check_mdt_role(mdt_role)
     login = limited_text(login, "user.login", "login") or ""
     if not login:
         raise ServiceError("a user needs a login (their operating-system user name)")

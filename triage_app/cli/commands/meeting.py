@@ -119,7 +119,7 @@ def cmd_meeting_list(args: argparse.Namespace, session: Any, out: TextIO, err: T
             out,
             [
                 {
-                    "id": m.meeting_id,
+                    "meeting_id": m.meeting_id,
                     "date": m.meeting_date.isoformat(),
                     "time": m.meeting_time,
                     "place": m.place,
@@ -163,7 +163,7 @@ def _cases_json(detail: Any) -> list[dict[str, Any]]:
 def _show_json(detail: Any) -> dict[str, Any]:
     shown = detail.meeting
     return {
-        "id": shown.id,
+        "meeting_id": shown.id,
         "date": shown.meeting_date.isoformat(),
         "time": shown.meeting_time,
         "place": shown.place,

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from triage_app.cli.common import (
     EXIT_OK,
+    CommandError,
     add_action,
     date_argument,
     id_number,
@@ -20,6 +21,9 @@ from triage_app.cli.common import (
     version_number,
 )
 from triage_app.domain.meetings import MEETING_OUTCOMES, SPD_CHECKLIST
+
+#: How `--action` is written: what, who and by when, all three.
+ACTION_FORMAT = "TEXT|OWNER|YYYY-MM-DD"
 
 
 def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,23 +47,32 @@ def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="an SPD checklist item that is done (repeat; all three are needed to accept for SPD)",
     )
     outcome.add_argument(
-        "--action", action="append", default=[], metavar="TEXT|OWNER|YYYY-MM-DD", help="an agreed action; repeat"
+        "--action",
+        action="append",
+        default=[],
+        metavar=ACTION_FORMAT,
+        help="an agreed action: what, who and by when (all three); repeat",
     )
     json_option(outcome, "the case as recorded: outcome, actions, version")
     outcome.set_defaults(run=cmd_meeting_outcome)
 
 
 def _case_action(text: str) -> Any:
-    """`TEXT|OWNER|YYYY-MM-DD` (owner and date optional) as a `CaseAction`; a bad date names `--action`."""
+    """`TEXT|OWNER|YYYY-MM-DD` as a `CaseAction`. All three parts are needed: an action without an owner or a due
+    date would reach the letter as 'owner not set, by date not set', so it is refused, naming `--action`."""
     from triage_app.domain.meetings import CaseAction
 
-    description, _, rest = text.partition("|")
-    owner, _, due = rest.partition("|")
-    return CaseAction(
-        description.strip(),
-        owner.strip() or None,
-        date_argument(due.strip(), "--action due date") if due.strip() else None,
-    )
+    parts = [part.strip() for part in text.split("|")]
+    if len(parts) != 3 or not all(parts):
+        missing = [
+            name
+            for name, part in zip(("the text", "the owner", "the due date"), [*parts, "", ""][:3], strict=True)
+            if not part
+        ]
+        said = f"{', '.join(missing)} missing" if missing and len(parts) <= 3 else f"{len(parts)} parts, not 3"
+        raise CommandError(f"--action '{text}': {said}; write it as {ACTION_FORMAT}", argument="--action")
+    description, owner, due = parts
+    return CaseAction(description, owner, date_argument(due, "--action due date"))
 
 
 def cmd_meeting_outcome(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:

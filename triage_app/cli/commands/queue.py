@@ -34,9 +34,10 @@ def register(add: AddCommand) -> None:
     queue.add_argument("--status", choices=STATUSES, help="only this status (the desktop's Status filter)")
     queue.add_argument(
         "--caution",
-        choices=tuple(FLAGS),
+        type=caution_code,
         metavar="CAUTION",
-        help=f"only referrals with this caution: {', '.join(FLAGS)}",
+        help="only referrals with this caution, by its code or by the label the queue prints: "
+        + ", ".join(f"{code} ({label})" for code, (label, _) in FLAGS.items()),
     )
     queue.add_argument(
         "--search", metavar="TEXT", help="NHS number (any spacing), family or given name prefix, or hospital number"
@@ -49,6 +50,17 @@ def register(add: AddCommand) -> None:
         help="priority (highest first, the default) or breaches: 18 weeks or more, then the warning weeks, then the rest",
     )
     queue.set_defaults(run=cmd_queue)
+
+
+def caution_code(text: str) -> str:
+    """A caution's code (`head_tremor`) from its code or the label the queue and the panel print (`tremor`,
+    `RTT risk`; any case); else argparse's refusal naming every code and label."""
+    wanted = " ".join(text.split()).casefold()
+    for code, (label, _) in FLAGS.items():
+        if wanted in (code.casefold(), label.casefold()):
+            return code
+    known = ", ".join(f"{code} ({label})" for code, (label, _) in FLAGS.items())
+    raise argparse.ArgumentTypeError(f"'{text}' is not a caution: choose a code or a label: {known}")
 
 
 def cmd_queue(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
@@ -86,7 +98,7 @@ def cmd_queue(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) 
             print(f"triage-app queue: this export is {note}", file=err)
         payload = [
             {
-                "id": r.id,
+                "referral_id": r.id,
                 "priority": r.priority,
                 "nhs_number": r.nhs_number,
                 "family_name": r.family_name,

@@ -36,9 +36,15 @@ def register(add: AddCommand) -> None:
     referral = add("referral", "show, find, export, edit or move one referral")
     actions = referral.add_subparsers(dest="referral_command", metavar="ACTION", required=True)
 
-    show = add_action(actions, "show", "the referral, its status and standing decision", only_reads=True)
+    show = add_action(
+        actions,
+        "show",
+        "the triage panel: the referral, its triage and the consultant's decision (who, when, why), the priority's "
+        "terms, criteria with reasons, cautions, missing fields and the workflow history",
+        only_reads=True,
+    )
     show.add_argument("referral", type=id_number, metavar="REFERRAL")
-    show.add_argument("--json", action="store_true", help="the interchange format with id, version, status, decision")
+    json_option(show, "the panel (referral_id, version, status, triage, standing_decision, criteria, ... referral)")
     show.set_defaults(run=cmd_referral_show)
 
     find = add_action(
@@ -97,52 +103,20 @@ def register(add: AddCommand) -> None:
     move.set_defaults(run=cmd_referral_status)
 
 
-def _referral_json(detail: Any) -> dict[str, Any]:
-    from triage_app.domain.referral import referral_to_json
-
-    row = detail.row
-    return {
-        "id": row.id,
-        "version": row.version,
-        "status": row.status,
-        "computed_outcome": row.outcome,
-        "standing_decision": None
-        if row.decided_outcome is None
-        else {
-            "outcome": row.decided_outcome,
-            "kind": row.decision_kind,
-            "made_on": row.decision_basis,
-        },
-        "meeting_id": row.meeting_id,
-        "referral": referral_to_json(detail.referral),
-    }
-
-
 def cmd_referral_show(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
-    """`triage-app referral show REFERRAL [--json]`: what the triage panel shows."""
-    from triage_app.domain.formats import format_date, format_name
-    from triage_app.domain.meetings import triage_text
-    from triage_app.domain.referral import format_nhs_number
-    from triage_app.domain.scoring import FLAGS, RttClock
+    """`triage-app referral show REFERRAL [--json]`: the triage panel (see cli.commands.referral_panel)."""
+    from triage_app.cli.commands.referral_panel import panel_json, panel_lines
+    from triage_app.domain.scoring import RttClock
     from triage_app.services import referrals
 
-    detail = referrals.get_referral(session.db, referral_id=args.referral)
-    if args.json:
-        print_json(out, _referral_json(detail))
-        return EXIT_OK
-    row, patient = detail.row, detail.referral.patient
-    print(
-        f"referral {row.id} (version {row.version}): {format_name(patient.family_name, patient.given_name)}, "
-        f"NHS {format_nhs_number(patient.nhs_number)}, born {format_date(patient.date_of_birth)}",
-        file=out,
-    )
-    print(f"status: {STATUS_LABELS.get(row.status, row.status)}", file=out)
-    print(f"triage: {triage_text(row.outcome, row.decided_outcome, row.decision_kind)}", file=out)
+    detail = referrals.get_referral(session.db, referral_id=args.referral, actor=session.actor)
     clock = RttClock.of(session.rules, today())  # the 18-week clock of today, not of scoring
-    print(f"waiting: {clock.describe(detail.referral.received_on)} (on {format_date(clock.as_of)})", file=out)
-    stored = detail.assessment.flags if detail.assessment is not None else ()
-    shown = clock.flags(stored, detail.referral.received_on)
-    print(f"cautions: {', '.join(FLAGS[f][0] if f in FLAGS else f for f in shown) or 'none'}", file=out)
+    in_force = getattr(session.rules, "version", None)
+    if args.json:
+        print_json(out, panel_json(detail, clock, in_force))
+        return EXIT_OK
+    for line in panel_lines(detail, clock, in_force):
+        print(line, file=out)
     return EXIT_OK
 
 
@@ -218,17 +192,23 @@ def cmd_referral_edit(args: argparse.Namespace, session: Any, out: TextIO, err: 
     except ReferralInputError as exc:
         print_errors(None, exc.errors, err)
         raise CommandError(f"FILE {args.file}: the referral has input errors; nothing was changed") from None
-    saved = referrals.update_referral(
-        session.db,
-        actor=session.actor,
-        referral_id=args.referral,
-        expected_version=args.version,
-        referral=edited,
-        rules=session.rules,
-        as_of=today(),
-        demographics_confirmed=args.demographics_changed,
-        second_referral_reason=args.second_referral_reason,
-    )
+    from triage_app.services.errors import DemographicsMismatch
+
+    try:
+        saved = referrals.update_referral(
+            session.db,
+            actor=session.actor,
+            referral_id=args.referral,
+            expected_version=args.version,
+            referral=edited,
+            rules=session.rules,
+            as_of=today(),
+            demographics_confirmed=args.demographics_changed,
+            second_referral_reason=args.second_referral_reason,
+        )
+    except DemographicsMismatch as exc:  # the service's words, with the flag that confirms named
+        said = str(exc).replace("confirm the change to store it", "confirm it with --demographics-changed")
+        raise CommandError(said, argument="--demographics-changed") from exc
     if args.json:
         print_json(
             out,

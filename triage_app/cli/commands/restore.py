@@ -8,7 +8,7 @@ and no folder is made). A refusal (not an administrator, the backup damaged, the
 from __future__ import annotations
 
 import argparse
-from typing import TextIO
+from typing import Any, TextIO
 
 from triage_app.cli.common import EXIT_FAILURE, EXIT_OK, AddCommand, CommandError, json_option, print_json
 from triage_app.config import AppPaths
@@ -34,6 +34,23 @@ def register(add: AddCommand) -> None:
     )
     json_option(restore, "what was restored and where the old file went")
     restore.set_defaults(run=cmd_restore, needs_database=False)
+
+
+def _audit_json(paths: AppPaths, report: Any) -> dict[str, Any]:
+    """The backup's audit trail as `backup --json` and `check --json` give it: `audit` is the manifest's value
+    (`"intact"`, the first problem found, or None when not checked), `audit_problem` the problem or None, and
+    `audit_accepted` whether an administrator restored it despite the problem (--accept-audit-problem)."""
+    from triage_app.storage.backup_manifest import read_manifest
+
+    entry = None
+    if report.listed:
+        entry = next((e for e in reversed(read_manifest(paths.backup_dir)) if e.file == report.backup.name), None)
+    problem = None if entry is None else entry.audit_problem
+    return {
+        "audit": None if entry is None else entry.audit,
+        "audit_problem": problem,
+        "audit_accepted": problem is not None,  # a marked backup is restored only when accepted
+    }
 
 
 def cmd_restore(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: TextIO) -> int:
@@ -67,7 +84,7 @@ def cmd_restore(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: Tex
                 "kept_aside_in": None if report.replaced_dir is None else str(report.replaced_dir),
                 "kept_aside": [p.name for p in report.moved],
                 "authorized_in": report.authorized_in,
-                "audit": report.audit,
+                **_audit_json(paths, report),
                 "checkpoint": report.checkpoint,
             },
         )

@@ -9,9 +9,11 @@ from triage_app.cli.common import (
     EXIT_OK,
     AddCommand,
     add_action,
+    argument_value,
     json_option,
     print_json,
 )
+from triage_app.domain.mdt import MDT_ROLES
 from triage_app.domain.workflow import ROLES
 
 
@@ -26,7 +28,7 @@ def register(add: AddCommand) -> None:
     adding.add_argument("login")
     adding.add_argument("--name", required=True, help="name as shown in the app")
     adding.add_argument("--role", action="append", choices=ROLES, required=True, help="repeat for several roles")
-    adding.add_argument("--mdt-role", help="MDT role, e.g. functional_neurosurgeon")
+    adding.add_argument("--mdt-role", help=f"MDT role, one of: {', '.join(MDT_ROLES)}")
     json_option(adding, "the user added")
     adding.set_defaults(run=cmd_user_add)
     roles = add_action(actions, "roles", "replace a user's roles")
@@ -82,16 +84,18 @@ def cmd_user_add(args: argparse.Namespace, session: Any, out: TextIO, err: TextI
     """`triage-app user add LOGIN --name N --role R...`: an administrator adds a user."""
     from triage_app.services import users
 
+    # Refused before anything is stored, naming the argument and the MDT roles the domain knows.
+    mdt_role = argument_value("--mdt-role", users.check_mdt_role, args.mdt_role or "")
     added = users.add_user(
         session.db,
         actor=session.actor,
         login=args.login,
         display_name=args.name,
         roles=args.role,
-        mdt_role=args.mdt_role,
+        mdt_role=mdt_role,
     )
     if args.json:
-        print_json(out, _user_json(added.login, added.display_name, added.roles, mdt_role=args.mdt_role))
+        print_json(out, _user_json(added.login, added.display_name, added.roles, mdt_role=mdt_role))
     else:
         print(f"added {added.login} ({added.describe_roles()})", file=out)
     return EXIT_OK
@@ -126,9 +130,20 @@ def cmd_user_active(args: argparse.Namespace, session: Any, out: TextIO, err: Te
     from triage_app.services import users
 
     active = args.user_command == "activate"
+    from triage_app.services.permissions import MANAGE_USERS, authorize
+
+    authorize(session.actor, MANAGE_USERS)  # a refusal for want of the role comes first, as it does for a change
+    found = {u.login: u for u, _ in users.list_users(session.db, actor=session.actor)}
+    user = found.get(args.login)
+    if user is not None and user.is_active == active:  # nothing to change: said, and nothing is recorded
+        if args.json:
+            print_json(out, {"login": args.login, "active": active, "changed": False})
+        else:
+            print(f"{args.login} was already {'active' if active else 'deactivated'}: nothing changed", file=out)
+        return EXIT_OK
     users.set_active(session.db, actor=session.actor, login=args.login, active=active)
     if args.json:
-        print_json(out, {"login": args.login, "active": active})
+        print_json(out, {"login": args.login, "active": active, "changed": True})
     else:
         print(f"{args.login} {'activated' if active else 'deactivated'}", file=out)
     return EXIT_OK
