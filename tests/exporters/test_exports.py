@@ -30,7 +30,7 @@ def test_pdf_shows_hostile_text_literally_and_fetches_nothing(
 ) -> None:
     meeting_id, _ = hostile_meeting
     out = export_agenda_file(
-        db, actor=admin, meeting_id=meeting_id, fmt="pdf", out=tmp_path / "a.pdf", outcomes=outcomes
+        db, actor=admin, meeting_id=meeting_id, fmt="pdf", out=tmp_path / "a.pdf", outcomes=outcomes, today=MEETING_DAY
     )
     reader = PdfReader(out)
     text = squash(pdf_text_of(out))

@@ -216,6 +216,7 @@ def test_a_pseudonymised_export_holds_no_identifier_or_free_text(
         out=tmp_path / f"p.{fmt}",
         pseudonymised=True,
         outcomes=outcomes,
+        today=MEETING_DAY,
     )
     text = everything_in(out, fmt)
     flat, bare = squash(text), without_separators(text)
@@ -245,7 +246,7 @@ def test_the_full_agenda_still_names_each_patient(
     """Not a regression of the identifiable agenda: the MDT's own copy keeps the three identifiers."""
     meeting_id, nhs_numbers = three_patients
     out = export_agenda_file(
-        db, actor=admin, meeting_id=meeting_id, fmt="pdf", out=tmp_path / "full.pdf", outcomes=True
+        db, actor=admin, meeting_id=meeting_id, fmt="pdf", out=tmp_path / "full.pdf", outcomes=True, today=MEETING_DAY
     )
     flat = squash("\n".join(pdf_pages(out)))
     for patient, nhs in zip(PATIENTS, nhs_numbers, strict=True):
@@ -269,7 +270,9 @@ def test_the_rules_line_is_in_every_agenda_format_by_the_intended_use(
     outcomes: bool,
     pseudonymised: bool,
 ) -> None:
-    agenda = make_agenda(db, meeting_id=three_patients[0], outcomes=outcomes, pseudonymised=pseudonymised)
+    agenda = make_agenda(
+        db, meeting_id=three_patients[0], outcomes=outcomes, pseudonymised=pseudonymised, today=MEETING_DAY
+    )
     out = tmp_path / f"r.{fmt}"
     out.write_bytes(export_agenda(replace(agenda, rules_line=RULES_LINE), fmt, font_dir=font_dir()))
     text = squash(visible_text(out, fmt))

@@ -100,6 +100,7 @@ def test_every_agenda_format_says_what_the_app_is_for(
         fmt=fmt,
         out=tmp_path / f"a.{fmt}",
         outcomes=outcomes,
+        today=MEETING_DAY,
     )
     assert squash(INTENDED_USE_LINE) in squash(visible_text(out, fmt))
     # the approved rules in force and their approver, read from the database when the document is made

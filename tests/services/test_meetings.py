@@ -224,7 +224,8 @@ def test_bad_meeting_details_are_named(
 
 def test_attendee_parsing() -> None:
     assert meetings.parse_attendee("Dr A:functional_neurosurgeon") == ("Dr A", "functional_neurosurgeon")
-    assert meetings.parse_attendee("Guest") == ("Guest", None)
+    with pytest.raises(ServiceError, match=r"^attendee 'Guest' has no MDT role; write it as \"Name:role\""):
+        meetings.parse_attendee("Guest")
     with pytest.raises(ServiceError, match="has no name"):
         meetings.parse_attendee(":physiotherapist")
     assert meetings.parse_time("9:05") == "09:05"

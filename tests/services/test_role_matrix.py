@@ -81,7 +81,9 @@ class World:
         return referral_id
 
     def meeting(self) -> int:
-        return meetings.create_meeting(self.db, actor=self.admin, meeting_date=AS_OF, meeting_time="13:30").meeting_id
+        return meetings.create_meeting(
+            self.db, actor=self.admin, meeting_date=AS_OF, meeting_time="13:30", today=AS_OF, allow_same_time=True
+        ).meeting_id
 
     def listed(self) -> tuple[int, int]:
         referral_id, meeting_id = self.confirmed(), self.meeting()
@@ -239,7 +241,7 @@ def _plan_meeting(w: World) -> list[Perform]:
     ready = w.confirmed()
     other = w.meeting()
     return [
-        lambda a: meetings.create_meeting(w.db, actor=a, meeting_date=AS_OF, meeting_time="09:00"),
+        lambda a: meetings.create_meeting(w.db, actor=a, meeting_date=AS_OF, meeting_time="09:00", today=AS_OF),
         lambda a: meetings.reorder(w.db, actor=a, meeting_id=meeting_id, referral_ids=[listed]),
         lambda a: meetings.circulate(w.db, actor=a, meeting_id=meeting_id),
         lambda a: meetings.add_case(w.db, actor=a, meeting_id=meeting_id, referral_id=ready),
@@ -305,6 +307,7 @@ def _export_outcomes(w: World) -> list[Perform]:
             fmt="csv",
             out=w.out(f"outcomes-{a.login}.csv"),
             outcomes=True,
+            today=AS_OF,
         )
     ]
 

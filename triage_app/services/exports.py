@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from triage_app.config import resource_path
+from triage_app.domain.formats import format_date
 from triage_app.domain.letters import (
     Letter,
     Signatory,
@@ -38,10 +39,11 @@ from triage_app.domain.letters import (
     signatory_role,
     too_early,
 )
-from triage_app.domain.meetings import Agenda, build_agenda
+from triage_app.domain.meetings import Agenda, MeetingInfo, build_agenda
 from triage_app.domain.rules_changes import approval_line
 from triage_app.exporters.agenda import FORMATS, export_agenda
 from triage_app.exporters.letters import LETTER_FORMATS, export_letter
+from triage_app.services.app import local_today
 from triage_app.services.errors import ServiceError
 
 # Split by concern, every name importable from here as before: where an export may go
@@ -93,17 +95,22 @@ def make_agenda(
     outcomes: bool = False,
     now: datetime | None = None,
     actor: Actor | None = None,
+    today: date | None = None,
 ) -> Agenda:
     """The agenda (or outcome summary) of a meeting, as every exporter and the print preview show it, naming the
     rules in force and who approved them.
 
     Given the `actor` (the print preview gives it), checks they may export it: printing takes it out of the app.
+    The outcome summary, like the letters, is refused before the meeting's date (`today`: the local date when not
+    given); the agenda is not.
     """
     if actor is not None:
         authorize(actor, EXPORT_OUTCOMES if outcomes else EXPORT_AGENDA, db=db)
     # The database's approval, read now: another desktop may have approved newer rules since this one started.
     in_force = rules_in_force(db)
     info, cases = agenda_inputs(db, meeting_id=meeting_id)
+    if outcomes:
+        _refuse_summary_before(info, today or local_today())
     return build_agenda(
         info,
         cases,
@@ -114,6 +121,15 @@ def make_agenda(
         rtt_warning_weeks=in_force.rules.rtt_warning_weeks,  # the 18-week caution of the day the document is made
         rules_line=approval_line(in_force),
     )
+
+
+def _refuse_summary_before(info: MeetingInfo, today: date) -> None:
+    """An outcome summary is made on or after the meeting's date, as the letters are (`too_early`)."""
+    if today < info.meeting_date:
+        raise ServiceError(
+            f"no outcome summary written: the meeting is on {format_date(info.meeting_date)}: the outcome summary "
+            f"is made on or after that date, once the MDT has recorded its outcomes (today is {format_date(today)})"
+        )
 
 
 def export_agenda_file(
@@ -129,6 +145,7 @@ def export_agenda_file(
     data_dir: Path | None = None,
     overwrite: bool = False,
     notes: list[str] | None = None,
+    today: date | None = None,
 ) -> Path:
     """Write the agenda (coordinators) or the outcome summary (coordinators, consultants) to `out` in `fmt`, and
     audit it: the file and its audit event stand or fall together.
@@ -137,12 +154,15 @@ def export_agenda_file(
     existing file unless `overwrite` (see `check_export_destination`). Raises `ExportRefused` before anything is
     written, or `ExportNotWritten` when the file was made but could not be put in place with its audit event.
     On a read-only database `notes` gets a sentence saying where the export was recorded, to show the user.
+    The outcome summary is refused before the meeting's date (`today`, the local date when not given).
     """
     authorize(actor, EXPORT_OUTCOMES if outcomes else EXPORT_AGENDA, db=db)
     if fmt not in FORMATS:
         raise ServiceError(f"'{fmt}' is not an export format: choose {', '.join(FORMATS)}")
     check_export_destination(out, data_dir=data_dir, db_path=db.location.path, overwrite=overwrite)
-    agenda = make_agenda(db, meeting_id=meeting_id, pseudonymised=pseudonymised, outcomes=outcomes, now=now)
+    agenda = make_agenda(
+        db, meeting_id=meeting_id, pseudonymised=pseudonymised, outcomes=outcomes, now=now, today=today
+    )
     data = export_agenda(agenda, fmt, font_dir=font_dir())
     what = ("outcome summary" if outcomes else "agenda") + f" ({fmt})"
     publish(

@@ -16,10 +16,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from urllib.parse import urlsplit
 
+from triage_app.domain.formats import format_date
 from triage_app.domain.meetings import CANCELLED, CIRCULATED, MDT_ROLES, NOT_DISCUSSED, PLANNED, quorum
 from triage_app.domain.rules import Rules
 from triage_app.domain.workflow import READY_FOR_MDT
+from triage_app.services.app import local_today
 from triage_app.services.auditing import audit
 from triage_app.services.changes import Changes
 from triage_app.services.errors import NotFound, ServiceError
@@ -46,7 +49,7 @@ from triage_app.storage import referrals as repo
 from triage_app.storage.engine import Database
 from triage_app.storage.meetings import CAPACITY_KEY as CAPACITY_KEY  # callers read the setting's key here
 from triage_app.storage.meetings import DEFAULT_CAPACITY as DEFAULT_CAPACITY
-from triage_app.storage.models import utc_now
+from triage_app.storage.models import MeetingRow, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +90,52 @@ def parse_time(text: str) -> str:
     return value
 
 
+class SameTimeMeeting(ServiceError):
+    """Another meeting (not cancelled) is already at this date and time; nothing was created.
+
+    A second meeting at the same date and time is made only when the caller confirms it (`allow_same_time=True`).
+    """
+
+
 def parse_attendee(text: str) -> tuple[str, str | None]:
-    """`Name:role` (role optional) as typed on the command line."""
+    """`Name:role` as typed on the command line; the MDT role is required (`check_attendee`)."""
     name_text, _, role_text = text.partition(":")
-    role = role_text.strip() or None
+    return check_attendee(name_text, role_text.strip() or None)
+
+
+def check_attendee(name_text: str, role: str | None) -> tuple[str, str]:
+    """An expected attendee: a name and one of the MDT roles (quorum counts roles, so an attendee without one is
+    refused rather than stored as one who counts for nothing)."""
     name = limited_text(name_text, "meeting.attendee", "attendee name")
     if name is None:
-        raise ServiceError(f"attendee '{text}' has no name; write it as \"Name:role\"")
-    if role is not None and role not in MDT_ROLES:
+        raise ServiceError(f"an attendee has no name ('{name_text[:40]}'); write it as \"Name:role\"")
+    if role is None:
+        raise ServiceError(
+            f"attendee '{name[:40]}' has no MDT role; write it as \"Name:role\", the role one of {', '.join(MDT_ROLES)}"
+        )
+    if role not in MDT_ROLES:
         raise ServiceError(f"'{role[:40]}' is not an MDT role: {', '.join(MDT_ROLES)}")
     return name, role
+
+
+def check_video_link(text: str | None) -> str | None:
+    """The video link trimmed (None when blank); refused unless it is an https:// address with a host."""
+    link = limited_text(text, "meeting.video_link", "video link")
+    if link is None:
+        return None
+    parts = urlsplit(link)
+    if parts.scheme.lower() != "https" or not parts.hostname or any(c.isspace() for c in link):
+        raise ServiceError(f"the video link '{link[:80]}' is not a web address: write it in full, starting https://")
+    return link
+
+
+def check_meeting_date(meeting_date: date, today: date) -> None:
+    """A meeting is planned for today or later: a date in the past is refused, naming it."""
+    if meeting_date < today:
+        raise ServiceError(
+            f"the meeting date {format_date(meeting_date)} is in the past (today is {format_date(today)}); "
+            "a meeting is planned for today or a later date"
+        )
 
 
 # --- meetings -------------------------------------------------------------------------------------------------
@@ -112,18 +151,30 @@ def create_meeting(
     video_link: str | None = None,
     chair: str | None = None,
     attendees: Sequence[tuple[str, str | None]] = (),
+    allow_same_time: bool = False,
+    today: date | None = None,
 ) -> CreatedMeeting:
-    """A new planned meeting: its id, and the list of meetings changed."""
+    """A new planned meeting: its id, and the list of meetings changed.
+
+    Refused: a date before `today` (the local date when not given), a video link that is not an https:// address,
+    an attendee without an MDT role, and (`SameTimeMeeting`) a meeting at the date and time of another one not
+    cancelled, unless `allow_same_time` confirms that a second one is meant.
+    """
     authorize(actor, PLAN_MEETING, db=db)
     time_text = parse_time(meeting_time)
+    check_meeting_date(meeting_date, today or local_today())
     place = limited_text(place, "meeting.place", "place")
-    video_link = limited_text(video_link, "meeting.video_link", "video link")
+    video_link = check_video_link(video_link)
     chair = limited_text(chair, "meeting.chair", "chair")
-    for name, role in attendees:
-        limited_text(name, "meeting.attendee", "attendee name")
-        if role is not None and role not in MDT_ROLES:
-            raise ServiceError(f"'{role[:40]}' is not an MDT role: {', '.join(MDT_ROLES)}")
+    attendees = [check_attendee(name, role) for name, role in attendees]
     with db.write() as session:
+        if not allow_same_time:
+            other = store.meeting_at(session, meeting_date, time_text)
+            if other is not None:
+                raise SameTimeMeeting(
+                    f"meeting {other.id} is already on {format_date(meeting_date)} at {time_text}; a second "
+                    "meeting at the same date and time is created only when that is confirmed"
+                )
         meeting = store.insert_meeting(
             session,
             meeting_date=meeting_date,
@@ -263,6 +314,8 @@ def remove_case(db: Database, *, actor: Actor, meeting_id: int, referral_id: int
         if case is None:
             raise NotFound(f"referral {referral_id} is not on meeting {meeting_id}")
         session.delete(case)
+        session.flush()
+        store.close_gaps(session, meeting_id)  # the list stays numbered 1..n, in this transaction
         referral = repo.get_referral_row(session, referral_id)
         assert referral is not None
         set_referral(session, actor, referral, status=READY_FOR_MDT, meeting_id=None, note="removed from the MDT list")
@@ -312,10 +365,16 @@ def reorder(db: Database, *, actor: Actor, meeting_id: int, referral_ids: Sequen
 
 
 def circulate(db: Database, *, actor: Actor, meeting_id: int) -> Changes:
-    """Mark the agenda as circulated: cases added from now on are late additions."""
+    """Mark the agenda as circulated: cases added from now on are late additions.
+
+    Once only: late additions are judged against the time it went out, so a second circulation is refused
+    (naming when it went) and changes nothing.
+    """
     authorize(actor, PLAN_MEETING, db=db)
     with db.write() as session:
         meeting = open_meeting(session, meeting_id)
+        if meeting.status == CIRCULATED or meeting.circulated_at is not None:
+            raise ServiceError(f"the agenda of the meeting of {describe(meeting)} {circulated_when(meeting)}")
         before = meeting.status
         meeting.status = CIRCULATED
         meeting.circulated_at = utc_now()
@@ -323,6 +382,14 @@ def circulate(db: Database, *, actor: Actor, meeting_id: int) -> Changes:
         session.add(meeting)
         audit(session, actor, "meeting_circulate", "meeting", meeting_id, {"status": [before, CIRCULATED]})
         return Changes(meeting_ids=frozenset({meeting_id}), meetings=True)
+
+
+def circulated_when(meeting: MeetingRow) -> str:
+    """`was already circulated at 21-Nov-2026 14:05` (local time), as a refused second circulation says it."""
+    if meeting.circulated_at is None:
+        return "was already circulated"
+    local = meeting.circulated_at.astimezone()
+    return f"was already circulated at {format_date(local.date())} {local:%H:%M}"
 
 
 def cancel_meeting(db: Database, *, actor: Actor, meeting_id: int) -> CancelledMeeting:

@@ -12,7 +12,7 @@ from datetime import date
 from sqlalchemy import delete, func, select, update
 from sqlmodel import Session, col
 
-from triage_app.domain.meetings import OPEN_MEETING_STATUSES, CaseAction
+from triage_app.domain.meetings import CANCELLED, OPEN_MEETING_STATUSES, CaseAction
 from triage_app.domain.workflow import READY_FOR_MDT
 from triage_app.storage.models import (
     AppSetting,
@@ -69,6 +69,24 @@ def insert_meeting(
     for name, role in attendees:
         session.add(MeetingAttendeeRow(meeting_id=meeting.id, name=name, mdt_role=role))
     return meeting
+
+
+def meeting_at(session: Session, meeting_date: date, meeting_time: str) -> MeetingRow | None:
+    """A meeting not cancelled at this date and time (the first made), if there is one."""
+    return (
+        session.execute(
+            select(MeetingRow)
+            .where(
+                col(MeetingRow.meeting_date) == meeting_date,
+                col(MeetingRow.meeting_time) == meeting_time,
+                col(MeetingRow.status) != CANCELLED,
+            )
+            .order_by(col(MeetingRow.id))
+            .limit(1)
+        )
+        .scalars()
+        .first()
+    )
 
 
 def meetings_by_date(session: Session, *, open_only: bool = False) -> list[MeetingRow]:
@@ -136,6 +154,15 @@ def cases(session: Session, meeting_id: int) -> list[MeetingCaseRow]:
             .order_by(col(MeetingCaseRow.position), col(MeetingCaseRow.id))
         ).scalars()
     )
+
+
+def close_gaps(session: Session, meeting_id: int) -> None:
+    """Number the meeting's cases 1..n in their order (after one is taken off), in the caller's transaction."""
+    for position, case in enumerate(cases(session, meeting_id), start=1):
+        if case.position != position:
+            case.position = position
+            session.add(case)
+    session.flush()
 
 
 def actions(session: Session, case_id: int) -> tuple[CaseAction, ...]:
