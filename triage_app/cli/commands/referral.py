@@ -184,7 +184,10 @@ def cmd_referral_edit(args: argparse.Namespace, session: Any, out: TextIO, err: 
     from triage_app.domain.parsing import ReferralInputError, parse_referral
     from triage_app.services import referrals
 
-    record = read_json_file(args.file)
+    try:
+        record = read_json_file(args.file)
+    except CommandError as exc:  # led by the argument at fault, as the refusals below are
+        raise CommandError(f"FILE {exc}", exc.status, argument="FILE") from None
     if not isinstance(record, dict):
         raise CommandError(f"FILE {args.file}: expected one referral (a JSON object)")
     try:
