@@ -44,10 +44,6 @@ MEETING_DAY = date(2026, 12, 3)
 CHECKLIST = {"patient_information_given": True, "consent_discussion_planned": True, "baseline_severity_recorded": True}
 ATTENDEES = [("Dr A", "functional_neurosurgeon"), ("Dr B", "movement_disorders_neurologist"), ("C", "physiotherapist")]
 NO_SEVERITY = Severity(twstrs_total=None, twstrs_pain=None, tsui=None)  # changes a ready referral's triage
-SAME_POSITION_BUG = (
-    "known bug: meeting_cases.add_to_meeting numbers a new case max(position)+1 without locking the meeting, so on "
-    "PostgreSQL two coordinators adding cases to one meeting at once read the same maximum and both cases get position 1"
-)
 
 
 class TwoDesktops:
@@ -343,10 +339,8 @@ def test_two_coordinators_add_cases_to_one_meeting(
     consultant: Actor,
     rules: Rules,
     monkeypatch: pytest.MonkeyPatch,
-    request: pytest.FixtureRequest,
 ) -> None:
-    if not db.location.is_sqlite:  # SQLite's BEGIN IMMEDIATE runs the two one after the other: no bug there
-        request.applymarker(pytest.mark.xfail(strict=True, reason=SAME_POSITION_BUG))
+    # SQLite's BEGIN IMMEDIATE runs the two one after the other; on PostgreSQL the meeting's row lock does
     first, second = (ready_referral(db, admin, consultant, rules, serial) for serial in (1, 2))
     meeting_id = new_meeting(db, coordinator)
     # the first coordinator's case waits at its audit event: numbered and stored, not yet committed
@@ -424,3 +418,32 @@ def test_a_referral_without_a_received_date_is_not_the_newest(
         with desktop.read() as session:
             found = repo.referrals_for_patient(session, nhs_number=nhs_number)
         assert [r.referral_id for r in found] == [new.referral_id, old.referral_id]
+
+
+@pytest.mark.hazard("H08")
+def test_a_case_taken_off_while_another_is_added_leaves_the_list_numbered_1_to_n(
+    db: Database,
+    other_desktop: Database,
+    desktops: TwoDesktops,
+    admin: Actor,
+    coordinator: Actor,
+    consultant: Actor,
+    rules: Rules,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    listed, kept, added = (ready_referral(db, admin, consultant, rules, serial) for serial in (1, 2, 3))
+    meeting_id = new_meeting(db, coordinator)
+    for referral_id in (listed, kept):
+        meetings.add_case(db, actor=coordinator, meeting_id=meeting_id, referral_id=referral_id)
+    # the first coordinator's removal waits at its audit event: renumbered, not yet committed
+    pause_first_at(monkeypatch, meetings, "audit", desktops)
+    waited = desktops.run(
+        lambda: meetings.remove_case(other_desktop, actor=coordinator, meeting_id=meeting_id, referral_id=listed),
+        lambda: meetings.add_case(db, actor=coordinator, meeting_id=meeting_id, referral_id=added),
+        must_wait=False,
+    )
+    assert not desktops.errors, desktops.errors
+    with db.read() as session:
+        rows = session.execute(sa.text("SELECT position, referral_id FROM meeting_case ORDER BY position")).all()
+    assert [tuple(r) for r in rows] == [(1, kept), (2, added)]
+    assert waited, "the second coordinator's transaction did not wait for the first's"

@@ -85,8 +85,11 @@ def meeting_or_refuse(session: Session, meeting_id: int) -> MeetingRow:
 
 
 def open_meeting(session: Session, meeting_id: int) -> MeetingRow:
-    """The meeting, refused unless its list is still open (planned or circulated)."""
-    meeting = meeting_or_refuse(session, meeting_id)
+    """The meeting, locked for the transaction (see storage.meetings.lock_meeting), refused unless its list is
+    still open (planned or circulated)."""
+    meeting = store.lock_meeting(session, meeting_id)
+    if meeting is None:
+        raise NotFound(f"there is no meeting {meeting_id}")
     if meeting.status not in OPEN_MEETING_STATUSES:
         raise ServiceError(f"the meeting of {meeting.meeting_date:%d-%b-%Y} is {meeting.status}; its list is closed")
     return meeting
@@ -133,6 +136,7 @@ def add_to_meeting(
     """List `referral` on `meeting`; `leaving` is the meeting it is moving from, if any."""
     assert meeting.id is not None and referral.id is not None
     lock_referral(session, referral.id)  # `referral` is re-read: its meeting and decision as they stand now
+    store.lock_meeting(session, meeting.id)  # one desktop numbers this meeting's list at a time
     if referral.meeting_id not in (None, meeting.id, leaving):
         other = session.get(MeetingRow, referral.meeting_id)
         if other is not None and other.status in OPEN_MEETING_STATUSES:

@@ -34,6 +34,7 @@ from triage_app.services.meeting_cases import MeetingSummary as MeetingSummary
 from triage_app.services.meeting_cases import (
     add_to_meeting,
     describe,
+    lock_referral,
     may_view,
     meeting_or_refuse,
     open_meeting,
@@ -289,10 +290,10 @@ def add_case(db: Database, *, actor: Actor, meeting_id: int, referral_id: int) -
     """Put a ready referral on a meeting (marked a late addition once the agenda has gone out)."""
     authorize(actor, PLAN_MEETING, db=db)
     with db.write() as session:
+        # The referral is locked before the meeting, as recording an outcome that rolls a case on does: the same
+        # order everywhere, so two desktops never wait on each other's lock.
+        referral = lock_referral(session, referral_id)
         meeting = open_meeting(session, meeting_id)
-        referral = repo.get_referral_row(session, referral_id)
-        if referral is None:
-            raise NotFound(f"referral {referral_id} does not exist")
         case = add_to_meeting(session, actor, meeting, referral)
         audit(
             session,

@@ -209,6 +209,21 @@ def lock_referral(session: Session, referral_id: int) -> ReferralRow | None:
     return row
 
 
+def lock_meeting(session: Session, meeting_id: int) -> MeetingRow | None:
+    """Lock the meeting's row until the transaction ends and re-read it: its list is changed by one desktop at a
+    time, so a new case's position (last + 1) and the renumbering after one is taken off never collide.
+
+    SQLite serialises writers already (BEGIN IMMEDIATE) and ignores FOR UPDATE; PostgreSQL needs the lock.
+    """
+    row: MeetingRow | None = session.execute(
+        select(MeetingRow)
+        .where(col(MeetingRow.id) == meeting_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    return row
+
+
 def ready_ids(session: Session, limit: int | None = None) -> list[int]:
     """Referrals ready for MDT (a standing decision of it) and on no meeting, highest priority first."""
     query = (
