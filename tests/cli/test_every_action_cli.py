@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -194,8 +194,8 @@ def test_triage_confirm_and_override(capsys: pytest.CaptureFixture[str], data: P
 @pytest.mark.hazard("H09", "H11")
 def test_meeting_plan_move_outcome_and_cancel(capsys: pytest.CaptureFixture[str], data: Path) -> None:
     confirm_all(capsys, data)
-    yesterday = (date.today() - timedelta(days=1)).isoformat()
-    created = run_json(capsys, data, "meeting", "create", "--date", yesterday, "--time", "13:30", "--chair", "Dr A")
+    today = date.today().isoformat()  # a meeting is planned for today or later; outcomes from its date on
+    created = run_json(capsys, data, "meeting", "create", "--date", today, "--time", "00:01", "--chair", "Dr A")
     meeting = str(created["meeting_id"])
     assert run_json(capsys, data, "meeting", "add", meeting, "1")["cases"][0]["referral_id"] == 1
     listed = run_json(capsys, data, "meeting", "add", meeting, "3")["cases"]
@@ -238,7 +238,7 @@ def test_meeting_plan_move_outcome_and_cancel(capsys: pytest.CaptureFixture[str]
     code, _, err = run(capsys, data, "meeting", "cancel", meeting)
     assert code == 2 and "recorded outcomes" in err  # held: not cancelled
 
-    other = str(run_json(capsys, data, "meeting", "create", "--date", yesterday, "--time", "09:00")["meeting_id"])
+    other = str(run_json(capsys, data, "meeting", "create", "--date", today, "--time", "09:00")["meeting_id"])
     assert run_json(capsys, data, "meeting", "cancel", other) == {
         "meeting_id": int(other),
         "status": "cancelled",
@@ -300,7 +300,9 @@ def test_users_rules_and_maintenance_answer_in_json(
 
 def test_exports_and_letters_name_their_files(capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path) -> None:
     confirm_all(capsys, data)
-    meeting = str(run_json(capsys, data, "meeting", "create", "--date", "2026-11-02", "--time", "13:30")["meeting_id"])
+    meeting = str(
+        run_json(capsys, data, "meeting", "create", "--date", date.today().isoformat(), "--time", "00:01")["meeting_id"]
+    )
     run_json(capsys, data, "meeting", "fill", meeting)
     agenda = tmp_path / "agenda.csv"
     written = run_json(capsys, data, "agenda", meeting, "--format", "csv", "--out", str(agenda), "--pseudonymised")

@@ -49,7 +49,9 @@ def data_dir(tmp_path: Path, rules: object) -> Path:
             register_referral(database, actor=admin, referral=referral(serial), rules=shipped, as_of=AS_OF)
         for referral_id in (2, 3):
             decide_triage(database, actor=admin, referral_id=referral_id, expected_version=1)
-        meeting_id = meetings.create_meeting(database, actor=admin, meeting_date=AS_OF, meeting_time="13:30").meeting_id
+        meeting_id = meetings.create_meeting(
+            database, actor=admin, meeting_date=AS_OF, meeting_time="13:30", today=AS_OF
+        ).meeting_id
         meetings.add_case(database, actor=admin, meeting_id=meeting_id, referral_id=2)
     finally:
         database.dispose()
@@ -161,7 +163,10 @@ def test_a_user_with_no_active_role_gets_nothing_from_the_command_line(
     ):
         before = state(data_dir)
         code, out, err = run(*argv)
-        assert code == 2 and why in err and out == "", (argv, out, err)
+        # no patient data: under --json only the refusal itself, as a JSON object
+        said = json.loads(out) if "--json" in argv else {}
+        assert code == 2 and why in err and out == ("" if not said else out), (argv, out, err)
+        assert set(said) <= {"error", "argument"} and why in said.get("error", why)
         assert "QUILLFEATHER" not in (out + err).upper() and state(data_dir) == before
     assert [p.name for p in tmp_path.iterdir()] == ["data"]
 
