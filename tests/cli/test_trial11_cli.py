@@ -9,43 +9,18 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cli.test_every_action_cli import walk
+from tests.cli.test_every_action_cli import rows, run, run_json, walk
 from tests.factories import referral_json
-from triage_app.__main__ import main
 from triage_app.cli import build_parser
 from triage_app.config import default_rules_path
 from triage_app.domain.mdt import MDT_ROLES
 from triage_app.domain.nhs_number import make_test_nhs_number
-
-
-def run(capsys: pytest.CaptureFixture[str], data: Path, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(["--data-dir", str(data), *argv])
-    except SystemExit as exc:  # argparse's refusal
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def run_json(capsys: pytest.CaptureFixture[str], data: Path, *argv: str) -> Any:
-    code, out, err = run(capsys, data, *argv, "--json")
-    assert code == 0, (argv, err)
-    return json.loads(out)
-
-
-def rows(data: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    connection = sqlite3.connect(data / "triage.sqlite3")
-    try:
-        return connection.execute(sql, params).fetchall()
-    finally:
-        connection.close()
 
 
 @pytest.fixture
