@@ -86,6 +86,7 @@ def hostile_meeting(
         place=HOSTILE["template"],
         chair=HOSTILE["formula"],
         attendees=[(HOSTILE["cyrillic"], "functional_neurosurgeon")],
+        today=AS_OF,
     ).meeting_id
     for rid in ids:
         meetings.add_case(db, actor=admin, meeting_id=meeting_id, referral_id=rid)

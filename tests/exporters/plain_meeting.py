@@ -38,7 +38,9 @@ def held_meeting(db: Database, admin: Actor, consultant: Actor, rules: Rules) ->
         )
         decide_triage(db, actor=consultant, referral_id=saved.referral_id, expected_version=saved.version)
         ids.append(saved.referral_id)
-    meeting_id = meetings.create_meeting(db, actor=admin, meeting_date=MEETING_DAY, meeting_time="13:30").meeting_id
+    meeting_id = meetings.create_meeting(
+        db, actor=admin, meeting_date=MEETING_DAY, meeting_time="13:30", today=AS_OF
+    ).meeting_id
     for rid in ids:
         meetings.add_case(db, actor=admin, meeting_id=meeting_id, referral_id=rid)
     for rid in ids:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.exporters.readback import _is_furniture
-from tests.factories import referral
+from tests.factories import AS_OF, referral
 from triage_app.domain.meetings import CaseAction
 from triage_app.domain.referral import FREE_TEXT_LENGTH, LIMITS, NAME_LENGTH
 from triage_app.services import meetings
@@ -87,6 +87,7 @@ def test_agenda_and_letters_at_the_limits_render_in_seconds(tmp_path: Path) -> N
             place="P" * LIMITS["meeting.place"],
             chair="C" * NAME_LENGTH,
             attendees=[("A" * NAME_LENGTH, "movement_disorders_neurologist")] * 6,
+            today=AS_OF,
         ).meeting_id
         for referral_id in ids:
             meetings.add_case(db, actor=me, meeting_id=meeting_id, referral_id=referral_id)

@@ -160,6 +160,7 @@ def three_patients(
         place="Seminar room 2",
         chair="Dr A Chair",
         attendees=[("Dr A Chair", "functional_neurosurgeon")],
+        today=AS_OF,
     ).meeting_id
     for rid in ids:
         meetings.add_case(db, actor=admin, meeting_id=meeting_id, referral_id=rid)

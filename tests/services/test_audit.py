@@ -230,10 +230,20 @@ def test_a_meeting_and_its_outcome_keep_the_referral_states_whole(
         decide_triage(db, actor=consultant, referral_id=saved.referral_id, expected_version=1)
         ids.append(saved.referral_id)
     first = meetings.create_meeting(
-        db, actor=admin, meeting_date=date(2026, 12, 3), meeting_time="13:30", attendees=[("Dr A", "other")]
+        db,
+        actor=admin,
+        meeting_date=date(2026, 12, 3),
+        meeting_time="13:30",
+        attendees=[("Dr A", "other")],
+        today=AS_OF,
     ).meeting_id
     later = meetings.create_meeting(
-        db, actor=admin, meeting_date=date(2026, 12, 10), meeting_time="13:30", attendees=[("Dr A", "other")]
+        db,
+        actor=admin,
+        meeting_date=date(2026, 12, 10),
+        meeting_time="13:30",
+        attendees=[("Dr A", "other")],
+        today=AS_OF,
     ).meeting_id
     meetings.fill_to_capacity(db, actor=admin, meeting_id=first)
     meetings.remove_case(db, actor=admin, meeting_id=first, referral_id=ids[1])

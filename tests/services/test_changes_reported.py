@@ -42,7 +42,7 @@ def ready(db: Database, admin: Actor, consultant: Actor, rules: Rules, serial: i
 
 def new_meeting(db: Database, actor: Actor, day: date = MEETING_DAY) -> int:
     return meetings.create_meeting(
-        db, actor=actor, meeting_date=day, meeting_time="13:30", attendees=ATTENDEES
+        db, actor=actor, meeting_date=day, meeting_time="13:30", attendees=ATTENDEES, today=AS_OF
     ).meeting_id
 
 
@@ -103,7 +103,9 @@ def test_meeting_use_cases_name_their_meetings_and_referrals(
     db: Database, admin: Actor, coordinator: Actor, consultant: Actor, rules: Rules
 ) -> None:
     first_id, second_id = (ready(db, admin, consultant, rules, serial) for serial in (1, 2))
-    created = meetings.create_meeting(db, actor=coordinator, meeting_date=MEETING_DAY, meeting_time="13:30")
+    created = meetings.create_meeting(
+        db, actor=coordinator, meeting_date=MEETING_DAY, meeting_time="13:30", today=AS_OF
+    )
     one = created.meeting_id
     assert created.changes == Changes(meeting_ids=frozenset({one}), meetings=True)
 

@@ -40,7 +40,7 @@ def meeting(db: Database, actor: Actor, day: int = 3, **kwargs: object) -> int:
         meeting_date=date(2026, 12, day),
         meeting_time="13:30",
         attendees=ATTENDEES,
-        **kwargs,  # type: ignore[arg-type]
+        **{"today": AS_OF, **kwargs},  # type: ignore[arg-type]
     ).meeting_id
 
 

@@ -179,7 +179,7 @@ def _setup_every_stage(db: Database, admin: Actor, consultant: Actor, rules: Rul
         decide_triage(db, actor=consultant, referral_id=saved.referral_id, expected_version=saved.version)
         ids[stage] = saved.referral_id
     meeting = meetings.create_meeting(
-        db, actor=admin, meeting_date=MEETING_DAY, meeting_time="13:30", attendees=ATTENDEES
+        db, actor=admin, meeting_date=MEETING_DAY, meeting_time="13:30", attendees=ATTENDEES, today=AS_OF
     ).meeting_id
     for stage in ("listed", "discussed", "closed"):
         meetings.add_case(db, actor=admin, meeting_id=meeting, referral_id=ids[stage])

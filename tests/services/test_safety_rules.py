@@ -173,7 +173,9 @@ def test_an_edit_that_changes_the_triage_lapses_the_decision(
     assert detail.row.outcome == "not_yet_refractory" and detail.row.queue_outcome == "not_yet_refractory"
     assert detail.history[-1].note == "triage changed since confirmation: was ready for MDT, now not yet refractory"
     assert detail.decisions[-1].decision == "lapsed"
-    mid = meetings.create_meeting(db, actor=coordinator, meeting_date=MEETING_DAY, meeting_time="13:30").meeting_id
+    mid = meetings.create_meeting(
+        db, actor=coordinator, meeting_date=MEETING_DAY, meeting_time="13:30", today=AS_OF
+    ).meeting_id
     assert meetings.fill_to_capacity(db, actor=coordinator, meeting_id=mid).added == []
     with pytest.raises(ServiceError, match="no standing consultant decision"):
         meetings.add_case(db, actor=coordinator, meeting_id=mid, referral_id=rid)
@@ -204,7 +206,7 @@ def test_a_listed_case_whose_triage_changed_must_be_reconfirmed_before_acceptanc
 ) -> None:
     rid = _confirmed_ready(db, admin, consultant, rules)
     mid = meetings.create_meeting(
-        db, actor=coordinator, meeting_date=MEETING_DAY, meeting_time="13:30", attendees=ATTENDEES
+        db, actor=coordinator, meeting_date=MEETING_DAY, meeting_time="13:30", attendees=ATTENDEES, today=AS_OF
     ).meeting_id
     meetings.add_case(db, actor=coordinator, meeting_id=mid, referral_id=rid)
     version = get_referral(db, referral_id=rid).row.version
@@ -280,7 +282,7 @@ def test_a_decision_on_a_reassessed_referral_is_refused(
 def listed(db: Database, admin: Actor, coordinator: Actor, consultant: Actor, rules: Rules) -> tuple[int, int]:
     rid = _confirmed_ready(db, admin, consultant, rules)
     mid = meetings.create_meeting(
-        db, actor=coordinator, meeting_date=MEETING_DAY, meeting_time="13:30", attendees=ATTENDEES
+        db, actor=coordinator, meeting_date=MEETING_DAY, meeting_time="13:30", attendees=ATTENDEES, today=AS_OF
     ).meeting_id
     meetings.add_case(db, actor=coordinator, meeting_id=mid, referral_id=rid)
     return mid, rid

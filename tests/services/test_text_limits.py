@@ -40,6 +40,7 @@ def test_meeting_fields_are_limited_and_refused_before_anything_is_written(
             actor=coordinator,
             meeting_date=date(2026, 12, 3),
             meeting_time="13:30",
+            today=AS_OF,
             **values,  # type: ignore[arg-type]
         ).meeting_id
 

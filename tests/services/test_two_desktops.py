@@ -156,7 +156,7 @@ def ready_referral(db: Database, admin: Actor, consultant: Actor, rules: Rules, 
 
 def new_meeting(db: Database, coordinator: Actor, day: date = MEETING_DAY) -> int:
     return meetings.create_meeting(
-        db, actor=coordinator, meeting_date=day, meeting_time="13:30", attendees=ATTENDEES
+        db, actor=coordinator, meeting_date=day, meeting_time="13:30", attendees=ATTENDEES, today=AS_OF
     ).meeting_id
 
 
