@@ -56,7 +56,8 @@ def _positions(db: Database, meeting_id: int) -> list[tuple[int, int]]:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"attendees": [("NoRole", None)]}, "attendee 'NoRole' has no MDT role; write it as \"Name:role\""),
+        ({"attendees": [("NoRole", None)]}, "attendee 'NoRole' has no MDT role: choose one of functional_neurosurgeon"),
+        ({"attendees": [(" ", "other")]}, "an attendee has no name: give each attendee a name and an MDT role"),
         ({"attendees": [("Dr A", "functional_neurosurgeon"), ("Dr X", "astronaut")]}, "'astronaut' is not an MDT role"),
         (
             {"video_link": "notaurl"},
@@ -75,7 +76,7 @@ def _positions(db: Database, meeting_id: int) -> list[tuple[int, int]]:
         ),
         ({"meeting_date": date(2026, 11, 20)}, "the meeting date 20-Nov-2026 is in the past"),
     ],
-    ids=["no-role", "unknown-role", "not-a-url", "http", "no-host", "space", "in-2020", "yesterday"],
+    ids=["no-role", "no-name", "unknown-role", "not-a-url", "http", "no-host", "space", "in-2020", "yesterday"],
 )
 def test_a_meeting_that_makes_no_sense_is_refused_and_nothing_stored(
     db: Database, coordinator: Actor, values: dict[str, object], message: str

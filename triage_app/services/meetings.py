@@ -99,9 +99,17 @@ class SameTimeMeeting(ServiceError):
 
 
 def parse_attendee(text: str) -> tuple[str, str | None]:
-    """`Name:role` as typed on the command line; the MDT role is required (`check_attendee`)."""
+    """`Name:role` as typed on the command line; both are required (`check_attendee`)."""
     name_text, _, role_text = text.partition(":")
-    return check_attendee(name_text, role_text.strip() or None)
+    role = role_text.strip() or None
+    name = limited_text(name_text, "meeting.attendee", "attendee name")
+    if name is None:
+        raise ServiceError(f"attendee '{text[:40]}' has no name; write it as \"Name:role\"")
+    if role is None:
+        raise ServiceError(
+            f"attendee '{name[:40]}' has no MDT role; write it as \"Name:role\", the role one of {', '.join(MDT_ROLES)}"
+        )
+    return check_attendee(name, role)
 
 
 def check_attendee(name_text: str, role: str | None) -> tuple[str, str]:
@@ -109,11 +117,9 @@ def check_attendee(name_text: str, role: str | None) -> tuple[str, str]:
     refused rather than stored as one who counts for nothing)."""
     name = limited_text(name_text, "meeting.attendee", "attendee name")
     if name is None:
-        raise ServiceError(f"an attendee has no name ('{name_text[:40]}'); write it as \"Name:role\"")
+        raise ServiceError("an attendee has no name: give each attendee a name and an MDT role")
     if role is None:
-        raise ServiceError(
-            f"attendee '{name[:40]}' has no MDT role; write it as \"Name:role\", the role one of {', '.join(MDT_ROLES)}"
-        )
+        raise ServiceError(f"attendee '{name[:40]}' has no MDT role: choose one of {', '.join(MDT_ROLES)}")
     if role not in MDT_ROLES:
         raise ServiceError(f"'{role[:40]}' is not an MDT role: {', '.join(MDT_ROLES)}")
     return name, role
