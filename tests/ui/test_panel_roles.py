@@ -1,5 +1,6 @@
 """The triage panel's controls follow the role matrix: Edit, Enter, double-click and Referral > Open referral open
-the form only for a user who may edit a referral (H15); the Move list offers only the moves the panel makes."""
+the form only for a user who may edit a referral (H15); the Move list offers only the moves the panel makes; the
+panel wraps rather than scrolls sideways, and the form's medication table shows three rows at 1366x768."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from PySide6.QtCore import Qt
 
 from tests.ui.test_journeys import focus_queue, idle, select_patient
 from tests.ui.test_meetings_ui import confirm_ready
+from triage_app.domain.rules import Rules
+from triage_app.services.app import local_today
 from triage_app.services.permissions import EDIT_REFERRAL, who_may
 from triage_app.storage.engine import Database
+from triage_app.ui.form_fields import MedicationsField
 from triage_app.ui.main_window import MainWindow
 from triage_app.ui.queue_model import COL_NHS
+from triage_app.ui.referral_form import ReferralForm
 
 
 @pytest.mark.hazard("H15")
@@ -87,3 +92,18 @@ def test_the_move_list_offers_only_the_panels_moves_and_shows_an_allowed_one(
     window.consultant.move_status("listed")
     qtbot.waitUntil(lambda: bool(shown_errors), timeout=5000)
     assert "MDT meetings window" in shown_errors[-1][1] and shown_errors[-1][1][:1].isupper()
+
+
+def test_the_oral_medication_table_shows_three_rows_without_scrolling(qtbot: Any, rules: Rules) -> None:
+    form = ReferralForm(rules=rules, as_of=local_today())
+    qtbot.addWidget(form)
+    form.resize(1150, 708)  # the form's size on a 1366x768 screen
+    meds = form.fields["oral_medications"]
+    assert isinstance(meds, MedicationsField)
+    for drug in ("clonazepam", "baclofen", "trihexyphenidyl", "tetrabenazine"):
+        meds.add_row(drug, None)
+    form.show()
+    qtbot.waitExposed(form)
+    form.scroll_area.ensureWidgetVisible(meds.table)
+    table = meds.table
+    assert table.viewport().height() >= sum(table.rowHeight(row) for row in range(3))

@@ -283,7 +283,11 @@ class MedicationsField(FormField):
         self.table.setHorizontalHeaderLabels([item.label for item in spec.items])
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setAccessibleName("Oral medications")
-        self.table.setMaximumHeight(140)
+        # Four rows on screen without scrolling (the form's layout would squeeze it to one and a half at 1366x768).
+        rows = 4 * self.table.verticalHeader().defaultSectionSize()
+        height = self.table.horizontalHeader().sizeHint().height() + rows + 2 * self.table.frameWidth()
+        self.table.setMinimumHeight(height)
+        self.table.setMaximumHeight(height)
         self.table.setTabKeyNavigation(False)  # Tab leaves the table, as in every other field of the form
         buttons = QHBoxLayout()
         self.add_button = QPushButton("Add medication")
