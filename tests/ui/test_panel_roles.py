@@ -107,3 +107,22 @@ def test_the_oral_medication_table_shows_three_rows_without_scrolling(qtbot: Any
     form.scroll_area.ensureWidgetVisible(meds.table)
     table = meds.table
     assert table.viewport().height() >= sum(table.rowHeight(row) for row in range(3))
+
+
+def test_the_panel_wraps_after_a_move_instead_of_scrolling_sideways(
+    qtbot: Any, open_window: Callable[..., MainWindow], seed: Callable[..., list[int]]
+) -> None:
+    seed(1, 2)
+    window = open_window("coord-test")
+    window.resize(1366, 768)
+    idle(qtbot, window)
+    select_patient(qtbot, window, 1)
+    panel = window.panel
+    panel.status_combo.setCurrentIndex(panel.status_combo.findData("awaiting_information"))
+    with qtbot.waitSignal(window.changes_applied, timeout=10_000):
+        qtbot.mouseClick(panel.status_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Awaiting information" in panel.status_label.text(), timeout=5000)
+    idle(qtbot, window)
+    qtbot.wait(50)  # the layout settles
+    assert panel.widget().minimumSizeHint().width() <= panel.viewport().width()
+    assert not panel.horizontalScrollBar().isVisible()

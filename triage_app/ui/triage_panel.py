@@ -67,6 +67,7 @@ class TriagePanel(QScrollArea):
         self._clock = clock
         self._version_in_force: str | None = None
         self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # it wraps, never scrolls sideways
         self.setMinimumWidth(340)
         self.setAccessibleName("Triage panel")
         body = QWidget()
@@ -124,12 +125,14 @@ class TriagePanel(QScrollArea):
         self.status_label = QLabel()
         self.status_combo = QComboBox()
         self.status_combo.setAccessibleName("Move to status")
-        self.status_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # whole words
+        # Shrinks with the panel (the popup still shows whole words): a long status never makes it scroll sideways.
+        self.status_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.status_combo.setMinimumContentsLength(12)
         self.status_button = QPushButton("&Move")
         self.status_button.setAccessibleName("Move referral to the chosen status")
         self.status_button.clicked.connect(self._move)
-        status_row.addWidget(self.status_label, 1)
-        status_row.addWidget(self.status_combo)
+        self.status_label.setWordWrap(True)
+        status_row.addWidget(self.status_combo, 1)
         status_row.addWidget(self.status_button)
 
         self.history = QLabel()
@@ -150,6 +153,7 @@ class TriagePanel(QScrollArea):
             layout.addWidget(self._heading(title))
             layout.addWidget(widget)
         layout.addWidget(self._heading("Workflow"))
+        layout.addWidget(self.status_label)  # a line of its own: the choice and Move fit beside each other
         layout.addLayout(status_row)
         layout.addWidget(self._heading("History"))
         layout.addWidget(self.history)
