@@ -74,7 +74,7 @@ def test_clicking_a_row_changed_elsewhere_repaints_it_and_recounts(
     assert window.selection.referral_id == second
 
 
-@pytest.mark.hazard("H04", "H16")
+@pytest.mark.hazard("H04")
 def test_clicking_a_row_that_left_the_view_elsewhere_reloads_the_view_and_clears_the_panel(
     qtbot: Any, open_window: Callable[..., MainWindow], seed: Callable[..., list[int]], gui_db: Database
 ) -> None:
