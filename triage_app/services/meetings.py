@@ -5,21 +5,19 @@ on. Who may do each (plan, record, amend, set the capacity) is the role matrix's
 change is audited in the same transaction and returns what it changed (`Changes`, or a result carrying it).
 
 Split by concern: the case moves planning and outcomes share are in services.meeting_cases, recording outcomes
-in services.meeting_outcomes, the agenda's read and export audit in services.meeting_agenda (all importable from
+in services.meeting_outcomes, the checks of what a meeting is planned with in services.meeting_inputs, the agenda's read and export audit in services.meeting_agenda (all importable from
 here, as callers always have), and the SQL in storage.meetings.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import urlsplit
 
 from triage_app.domain.formats import format_date
-from triage_app.domain.meetings import CANCELLED, CIRCULATED, MDT_ROLES, NOT_DISCUSSED, PLANNED, quorum
+from triage_app.domain.meetings import CANCELLED, CIRCULATED, NOT_DISCUSSED, PLANNED, quorum
 from triage_app.domain.rules import Rules
 from triage_app.domain.workflow import READY_FOR_MDT
 from triage_app.services.app import local_today
@@ -41,6 +39,12 @@ from triage_app.services.meeting_cases import (
     roll_forward,
     set_referral,
 )
+from triage_app.services.meeting_inputs import SameTimeMeeting as SameTimeMeeting
+from triage_app.services.meeting_inputs import check_attendee as check_attendee
+from triage_app.services.meeting_inputs import check_meeting_date as check_meeting_date
+from triage_app.services.meeting_inputs import check_video_link as check_video_link
+from triage_app.services.meeting_inputs import parse_attendee as parse_attendee
+from triage_app.services.meeting_inputs import parse_time as parse_time
 from triage_app.services.meeting_outcomes import OutcomeConflict as OutcomeConflict
 from triage_app.services.meeting_outcomes import record_outcome as record_outcome
 from triage_app.services.permissions import PLAN_MEETING, SET_MEETING_CAPACITY, authorize
@@ -53,8 +57,6 @@ from triage_app.storage.meetings import DEFAULT_CAPACITY as DEFAULT_CAPACITY
 from triage_app.storage.models import MeetingRow, utc_now
 
 log = logging.getLogger(__name__)
-
-_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,70 +81,6 @@ class CancelledMeeting:
 
     moved: dict[int, str]
     changes: Changes
-
-
-def parse_time(text: str) -> str:
-    """A meeting time as HH:MM (24-hour); `ServiceError` names the expected form."""
-    value = text.strip()
-    if len(value) == 4 and value[1] == ":":
-        value = "0" + value
-    if not _TIME.fullmatch(value):
-        raise ServiceError(f"'{text}' is not a time: write it as HH:MM, for example 13:30")
-    return value
-
-
-class SameTimeMeeting(ServiceError):
-    """Another meeting (not cancelled) is already at this date and time; nothing was created.
-
-    A second meeting at the same date and time is made only when the caller confirms it (`allow_same_time=True`).
-    """
-
-
-def parse_attendee(text: str) -> tuple[str, str | None]:
-    """`Name:role` as typed on the command line; both are required (`check_attendee`)."""
-    name_text, _, role_text = text.partition(":")
-    role = role_text.strip() or None
-    name = limited_text(name_text, "meeting.attendee", "attendee name")
-    if name is None:
-        raise ServiceError(f"attendee '{text[:40]}' has no name; write it as \"Name:role\"")
-    if role is None:
-        raise ServiceError(
-            f"attendee '{name[:40]}' has no MDT role; write it as \"Name:role\", the role one of {', '.join(MDT_ROLES)}"
-        )
-    return check_attendee(name, role)
-
-
-def check_attendee(name_text: str, role: str | None) -> tuple[str, str]:
-    """An expected attendee: a name and one of the MDT roles (quorum counts roles, so an attendee without one is
-    refused rather than stored as one who counts for nothing)."""
-    name = limited_text(name_text, "meeting.attendee", "attendee name")
-    if name is None:
-        raise ServiceError("an attendee has no name: give each attendee a name and an MDT role")
-    if role is None:
-        raise ServiceError(f"attendee '{name[:40]}' has no MDT role: choose one of {', '.join(MDT_ROLES)}")
-    if role not in MDT_ROLES:
-        raise ServiceError(f"'{role[:40]}' is not an MDT role: {', '.join(MDT_ROLES)}")
-    return name, role
-
-
-def check_video_link(text: str | None) -> str | None:
-    """The video link trimmed (None when blank); refused unless it is an https:// address with a host."""
-    link = limited_text(text, "meeting.video_link", "video link")
-    if link is None:
-        return None
-    parts = urlsplit(link)
-    if parts.scheme.lower() != "https" or not parts.hostname or any(c.isspace() for c in link):
-        raise ServiceError(f"the video link '{link[:80]}' is not a web address: write it in full, starting https://")
-    return link
-
-
-def check_meeting_date(meeting_date: date, today: date) -> None:
-    """A meeting is planned for today or later: a date in the past is refused, naming it."""
-    if meeting_date < today:
-        raise ServiceError(
-            f"the meeting date {format_date(meeting_date)} is in the past (today is {format_date(today)}); "
-            "a meeting is planned for today or a later date"
-        )
 
 
 # --- meetings -------------------------------------------------------------------------------------------------
