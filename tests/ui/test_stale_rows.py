@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.ui.test_journeys import idle, nhs, select_patient, shown_nhs
+from tests.ui.test_journeys import focus_queue, idle, nhs, select_patient, shown_nhs
 from triage_app.services.referrals import get_referral
 from triage_app.services.triage import decide_triage
 from triage_app.services.users import sign_in
@@ -91,3 +91,21 @@ def test_clicking_a_row_that_left_the_view_elsewhere_reloads_the_view_and_clears
     # the row left the view: nothing is selected, the panel is cleared and nothing on it can act
     assert window.selection.referral_id is None and window.detail is None
     assert not window.panel.status_button.isEnabled() and not window.panel.edit_button.isEnabled()
+
+
+@pytest.mark.hazard("H04")
+def test_opening_the_form_of_a_row_changed_elsewhere_refreshes_the_row(
+    qtbot: Any, open_window: Callable[..., MainWindow], seed: Callable[..., list[int]], gui_db: Database
+) -> None:
+    first, _second = seed(1, 2)
+    window = open_window("coord-test")
+    idle(qtbot, window)
+    select_patient(qtbot, window, 1)  # the panel read it before the change: only the form's read sees it
+    override_elsewhere(gui_db, first)
+    focus_queue(qtbot, window)
+    qtbot.keyClick(window.table, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.form_for(first) is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.model.cached_row(first) is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.model.cached_row(first).version == 2, timeout=5000)
+    idle(qtbot, window)
+    assert window.detail is not None and window.detail.row.version == 2  # the panel caught up too

@@ -85,7 +85,12 @@ class MainWindow(WindowActions):
         self.panel = TriagePanel(clock=self.model.clock)
         status = self.statusBar().showMessage
         self.forms_owner = ReferralForms(
-            self.context, self.selection, self, show_result=self.queue.show_result, status=status
+            self.context,
+            self.selection,
+            self,
+            show_result=self.queue.show_result,
+            status=status,
+            seen=self.queue.catch_up,
         )
         self.forms_owner.ready_to_quit.connect(lambda: QTimer.singleShot(0, self.close))
         self.consultant = ConsultantActions(

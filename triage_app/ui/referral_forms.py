@@ -46,6 +46,7 @@ class ReferralForms(QObject):
         *,
         show_result: ShowResult,
         status: Callable[[str, int], None],
+        seen: Callable[[ReferralDetail], None] | None = None,
     ) -> None:
         super().__init__(window)
         self.context = context
@@ -53,6 +54,8 @@ class ReferralForms(QObject):
         self.window = window
         self._show_result = show_result
         self._status = status
+        #: Told of every referral read to open a form (QueuePane.catch_up: a stale row of it is refreshed).
+        self._seen = seen
         self.forms: list[ReferralForm] = []
         self.quitting = False
 
@@ -95,6 +98,8 @@ class ReferralForms(QObject):
         from triage_app.services.referrals import get_referral
 
         def opened(detail: ReferralDetail) -> None:
+            if self._seen is not None:
+                self._seen(detail)
             existing = self.form_for(referral_id)  # opened twice quickly: one form only
             form = existing or self._show_form(detail.referral, detail.row.id, detail.row.version)
             if focus_path:
