@@ -60,7 +60,11 @@ def filled_meeting(gui_db: Database, meeting_date: date | None = None) -> int:
     """
     admin = sign_in(gui_db, login="admin-test")
     meeting_id = meetings.create_meeting(
-        gui_db, actor=admin, meeting_date=meeting_date or local_today(), meeting_time="13:30"
+        gui_db,
+        actor=admin,
+        meeting_date=meeting_date or local_today(),
+        meeting_time="13:30",
+        allow_same_time=True,  # a test may plan several meetings for today
     ).meeting_id
     meetings.fill_to_capacity(gui_db, actor=admin, meeting_id=meeting_id)
     return meeting_id
