@@ -147,7 +147,7 @@ MATRIX: Final[tuple[Action, ...]] = (
         "see a referral",
         ANY_ROLE,
         "triage-app referral show REFERRAL",
-        "Triage panel; Referral > Open referral (Enter)",
+        "Triage panel (the whole referral, its criteria and history)",
     ),
     Action(ENTER_REFERRAL, "enter a referral", _C, "", "File > New referral… (Ctrl+N)"),
     Action(
@@ -155,7 +155,7 @@ MATRIX: Final[tuple[Action, ...]] = (
         "edit a referral",
         _C,
         "triage-app referral edit REFERRAL FILE --version N",
-        "Triage panel: Edit referral; the referral form: Save (Ctrl+S)",
+        "Triage panel: Edit referral; Referral > Open referral (Enter); the referral form: Save (Ctrl+S)",
     ),
     Action(IMPORT_REFERRALS, "import referrals", _C, "triage-app import FILE", ""),
     Action(
