@@ -2,7 +2,10 @@
 report a problem it finds itself (a date it cannot read) before the rules' own validation runs.
 
 `field_for(spec)` picks the widget for an entry of the table of fields (domain.fields) by its kind, with the
-entry's limits, range, choices and placeholder: a field added to the table gets its widget from here."""
+entry's limits, range, choices and placeholder: a field added to the table gets its widget from here.
+
+Why one module (about 400 lines): one widget per kind of field, and `field_for` choosing among them, read best
+side by side."""
 
 from __future__ import annotations
 
