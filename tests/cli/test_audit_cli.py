@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.dates import meeting_day
 from tests.factories import referral_json
 from triage_app.__main__ import main
+
+DAY = meeting_day().isoformat()  # a meeting date that is never in the past, whatever today is
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -81,7 +84,7 @@ def test_queue_json_is_audited_as_an_export(capsys: pytest.CaptureFixture[str], 
 def _meeting_with_agenda(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path) -> None:
     """A meeting and its agenda exported (an audited export), as the tester did."""
     d = ["--data-dir", str(data_dir)]
-    code, _, err = run(capsys, *d, "meeting", "create", "--date", "2026-12-03", "--time", "13:30", "--place", "Room 2")
+    code, _, err = run(capsys, *d, "meeting", "create", "--date", DAY, "--time", "13:30", "--place", "Room 2")
     assert code == 0, err
     code, _, err = run(capsys, *d, "agenda", "1", "--format", "csv", "--out", str(tmp_path / "agenda.csv"))
     assert code == 0, err

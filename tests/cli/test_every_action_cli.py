@@ -15,10 +15,13 @@ from typing import Any
 
 import pytest
 
+from tests.dates import meeting_day
 from tests.factories import referral_json
 from triage_app.__main__ import main
 from triage_app.cli import build_parser
 from triage_app.domain.nhs_number import make_test_nhs_number
+
+DAY = meeting_day().isoformat()  # a meeting date that is never in the past, whatever today is
 
 FAMILY = {1: "Testone", 2: "Testtwo", 3: "Testthree"}
 
@@ -250,7 +253,7 @@ def test_meeting_plan_move_outcome_and_cancel(capsys: pytest.CaptureFixture[str]
 
 def test_meeting_arguments_are_refused_by_name(capsys: pytest.CaptureFixture[str], data: Path) -> None:
     confirm_all(capsys, data)
-    meeting = str(run_json(capsys, data, "meeting", "create", "--date", "2026-12-03", "--time", "13:30")["meeting_id"])
+    meeting = str(run_json(capsys, data, "meeting", "create", "--date", DAY, "--time", "13:30")["meeting_id"])
     run_json(capsys, data, "meeting", "add", meeting, "1")
     for argv, said in (
         (("meeting", "move", meeting, "2", "--position", "1"), "REFERRAL: referral 2 is not on meeting"),
@@ -260,8 +263,8 @@ def test_meeting_arguments_are_refused_by_name(capsys: pytest.CaptureFixture[str
         (("meeting", "add", "99", "2"), "no meeting 99"),
         (("meeting", "create", "--date", "3 Dec", "--time", "13:30"), "--date '3 Dec' is not a date"),
         (("meeting", "outcome", meeting, "1", "--outcome", "more_information_needed"), "--rationale"),
-        (("meeting", "create", "--date", "2026-12-03", "--time", "25:99"), "meeting create: --time: '25:99' is not"),
-        (("meeting", "create", "--date", "2026-12-03", "--time", "9:00", "--attendee", "Dr B:surgeon"), "--attendee:"),
+        (("meeting", "create", "--date", DAY, "--time", "25:99"), "meeting create: --time: '25:99' is not"),
+        (("meeting", "create", "--date", DAY, "--time", "9:00", "--attendee", "Dr B:surgeon"), "--attendee:"),
     ):
         code, out, err = run(capsys, data, *argv)
         assert code == 2 and said in err and out == "", (argv, err)

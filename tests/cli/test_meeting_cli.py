@@ -9,11 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.dates import meeting_day
 from tests.factories import referral_json
 from triage_app.__main__ import main
+from triage_app.domain.formats import format_date
 from triage_app.services.triage import decide_triage
 from triage_app.services.users import sign_in
 from triage_app.storage.engine import Database, parse_database_url, sqlite_url
+
+DAY = meeting_day().isoformat()  # a meeting date that is never in the past, whatever today is
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -47,7 +51,7 @@ def test_meeting_flow(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_pa
         "meeting",
         "create",
         "--date",
-        "2026-12-03",
+        DAY,
         "--time",
         "13:30",
         "--place",
@@ -68,7 +72,7 @@ def test_meeting_flow(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_pa
     (listed,) = json.loads(out)
     assert listed == {
         "meeting_id": 1,
-        "date": "2026-12-03",
+        "date": DAY,
         "time": "13:30",
         "place": "Room 2",
         "status": "planned",
@@ -87,7 +91,9 @@ def test_meeting_flow(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_pa
     assert run(capsys, *d, "agenda", "1", "--format", "pdf", "--out", str(pseudo), "--pseudonymised")[0] == 0
     assert pseudo.read_bytes().startswith(b"%PDF")
     code, _, err = run(capsys, *d, "letters", "1", "--format", "docx", "--out-dir", str(tmp_path))
-    assert code == 2 and "the meeting is on 03-Dec-2026" in err  # letters only on or after the meeting date
+    assert (
+        code == 2 and f"the meeting is on {format_date(meeting_day())}" in err
+    )  # letters only on or after the meeting date
     code, out, _ = run(capsys, *d, "meeting", "cancel", "1")
     assert code == 0 and "referral 3: back on the ready list" in out
 
@@ -96,8 +102,8 @@ def test_meeting_flow(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_pa
     ("argv", "message"),
     [
         (["meeting", "create", "--date", "03/12/2026", "--time", "13:30"], "--date '03/12/2026' is not a date"),
-        (["meeting", "create", "--date", "2026-12-03", "--time", "1pm"], "'1pm' is not a time"),
-        (["meeting", "create", "--date", "2026-12-03", "--time", "13:00", "--attendee", "X:wizard"], "not an MDT role"),
+        (["meeting", "create", "--date", DAY, "--time", "1pm"], "'1pm' is not a time"),
+        (["meeting", "create", "--date", DAY, "--time", "13:00", "--attendee", "X:wizard"], "not an MDT role"),
         (["meeting", "fill", "99"], "there is no meeting 99"),
         (["agenda", "99", "--format", "pdf", "--out", "x.pdf"], "there is no meeting 99"),
     ],
@@ -111,6 +117,6 @@ def test_bad_meeting_input_is_named(
 
 def test_agenda_into_a_missing_folder(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path) -> None:
     d = ["--data-dir", str(data_dir)]
-    run(capsys, *d, "meeting", "create", "--date", "2026-12-03", "--time", "13:30")
+    run(capsys, *d, "meeting", "create", "--date", DAY, "--time", "13:30")
     code, _, err = run(capsys, *d, "agenda", "1", "--format", "html", "--out", str(tmp_path / "no" / "a.html"))
     assert code == 2 and "does not exist" in err

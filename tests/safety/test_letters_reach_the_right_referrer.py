@@ -102,7 +102,9 @@ def decided_meeting(db: Database, admin: Actor, consultant: Actor, rules: Rules)
         )
         decide_triage(db, actor=consultant, referral_id=saved.referral_id, expected_version=saved.version)
         by_id[saved.referral_id] = case
-    meeting_id = meetings.create_meeting(db, actor=admin, meeting_date=MEETING_DAY, meeting_time="13:30").meeting_id
+    meeting_id = meetings.create_meeting(
+        db, actor=admin, meeting_date=MEETING_DAY, meeting_time="13:30", today=AS_OF
+    ).meeting_id
     for referral_id in by_id:
         meetings.add_case(db, actor=admin, meeting_id=meeting_id, referral_id=referral_id)
     for referral_id, case in reversed(list(by_id.items())):  # recorded out of agenda order

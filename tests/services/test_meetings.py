@@ -219,7 +219,7 @@ def test_bad_meeting_details_are_named(
 ) -> None:
     values: dict[str, object] = {"meeting_date": date(2026, 12, 3), "meeting_time": "13:30"} | kwargs
     with pytest.raises(ServiceError, match=message):
-        meetings.create_meeting(db, actor=coordinator, **values)  # type: ignore[arg-type]
+        meetings.create_meeting(db, actor=coordinator, today=AS_OF, **values)  # type: ignore[arg-type]
 
 
 def test_attendee_parsing() -> None:

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 
+from tests.dates import meeting_day
+from triage_app.domain.formats import format_date
 from triage_app.services import meetings
 from triage_app.services.app import local_today
 from triage_app.services.referrals import get_referral
@@ -96,7 +98,7 @@ def test_plan_a_meeting(
         "ask",
         classmethod(
             lambda cls, parent: {
-                "meeting_date": date(2026, 12, 3),
+                "meeting_date": meeting_day(),
                 "meeting_time": "13:30",
                 "place": "Seminar room 2",
                 "video_link": "",
@@ -108,7 +110,7 @@ def test_plan_a_meeting(
     mw.new_meeting()
     idle(qtbot, window)
     qtbot.waitUntil(lambda: mw.detail is not None, timeout=5000)
-    assert "03-Dec-2026 13:30" in mw.header.text()
+    assert f"{format_date(meeting_day())} 13:30" in mw.header.text()
     assert mw.quorum.text() == "✘ Not quorate: no physiotherapist"
     mw.planning.ready.item(2).setSelected(True)
     qtbot.mouseClick(mw.planning.add_button, Qt.MouseButton.LeftButton)
@@ -243,17 +245,17 @@ def test_side_panel_lists_open_meetings_and_filters_by_them(
 ) -> None:
     admin = sign_in(gui_db, login="admin-test")
     meeting_id = meetings.create_meeting(
-        gui_db, actor=admin, meeting_date=date(2026, 12, 3), meeting_time="13:30"
+        gui_db, actor=admin, meeting_date=meeting_day(), meeting_time="13:30"
     ).meeting_id
     meetings.add_case(gui_db, actor=admin, meeting_id=meeting_id, referral_id=ready_ids[0])
     window = open_window("coord-test")
     item = window.sidebar.item_for("meeting", meeting_id)
-    assert item is not None and item.text(0) == "03-Dec-2026 13:30" and item.text(1) == "1"
+    assert item is not None and item.text(0) == f"{format_date(meeting_day())} 13:30" and item.text(1) == "1"
     window.sidebar.view_chosen.emit("meeting", meeting_id)
     qtbot.waitUntil(lambda: window.model.rowCount() == 1 and window.model.all_ids_known, timeout=5000)
     assert window.model.id_at(0) == ready_ids[0]
     from triage_app.ui.queue_model import COL_MEETING
 
-    assert window.model.data(window.model.index(0, COL_MEETING)) == "03-Dec-2026 13:30"
+    assert window.model.data(window.model.index(0, COL_MEETING)) == f"{format_date(meeting_day())} 13:30"
     window.clear_filters()
     qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=5000)
