@@ -286,10 +286,10 @@ def test_demo_refuses_a_count_below_one(capsys: pytest.CaptureFixture[str], tmp_
 @pytest.mark.parametrize(
     ("action", "said"),
     [
-        ("only text", "the owner, the due date missing"),
-        ("call the GP|Dr A", "the due date missing"),
-        ("call the GP||2026-12-24", "the owner missing"),
-        ("|Dr A|2026-12-24", "the text missing"),
+        ("only text", "the owner and the due date are missing"),
+        ("call the GP|Dr A", "the due date is missing"),
+        ("call the GP||2026-12-24", "the owner is missing"),
+        ("|Dr A|2026-12-24", "the text is missing"),
         ("a|b|2026-12-24|d", "4 parts, not 3"),
     ],
 )

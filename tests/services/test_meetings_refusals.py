@@ -61,13 +61,14 @@ def _positions(db: Database, meeting_id: int) -> list[tuple[int, int]]:
         ({"attendees": [("Dr A", "functional_neurosurgeon"), ("Dr X", "astronaut")]}, "'astronaut' is not an MDT role"),
         (
             {"video_link": "notaurl"},
-            "the video link 'notaurl' is not a web address: write it in full, starting https://",
+            "the video link 'notaurl' is not a secure (https://) web address: only https:// links are accepted, "
+            "written in full with the host",
         ),
         (
             {"video_link": "http://video.example.invalid/mdt"},
             "the video link 'http://video.example.invalid/mdt' is not",
         ),
-        ({"video_link": "https://"}, "the video link 'https://' is not a web address"),
+        ({"video_link": "https://"}, "the video link 'https://' is not a secure (https://) web address"),
         ({"video_link": "https://video.example.invalid/a b"}, "the video link 'https://video.example.invalid/a b' is"),
         (
             {"meeting_date": date(2020, 11, 28)},

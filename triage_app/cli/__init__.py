@@ -11,8 +11,10 @@ file (`--rules FILE`). A stateful command given `--rules` is refused: rules chan
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
@@ -179,9 +181,23 @@ def run_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
         return refuse(str(exc), EXIT_FAILURE)
     except ServiceError as exc:
         return refuse(str(exc), EXIT_BAD_INPUT)
+    except BrokenPipeError:
+        # The reader of standard output went away (`| head`): nothing more to say, and nowhere to say it.
+        log.info("%s: standard output closed by its reader", args.command)
+        _silence(out)
+        return EXIT_FAILURE
     except OSError as exc:  # the last line of defence: a file the command could not read or write
         log.error("%s failed: %s (errno %s)", args.command, type(exc).__name__, exc.errno)
         return refuse(_os_error_message(exc), EXIT_FAILURE)
+
+
+def _silence(out: TextIO) -> None:
+    """Point a closed standard output at /dev/null, so the interpreter's last flush does not fail again."""
+    if out is not sys.stdout:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _os_error_message(exc: OSError) -> str:

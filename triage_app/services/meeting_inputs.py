@@ -68,7 +68,10 @@ def check_video_link(text: str | None) -> str | None:
         return None
     parts = urlsplit(link)
     if parts.scheme.lower() != "https" or not parts.hostname or any(c.isspace() for c in link):
-        raise ServiceError(f"the video link '{link[:80]}' is not a web address: write it in full, starting https://")
+        raise ServiceError(
+            f"the video link '{link[:80]}' is not a secure (https://) web address: only https:// links are accepted, "
+            "written in full with the host"
+        )
     return link
 
 

@@ -76,7 +76,7 @@ class ReferralForms(QObject):
             self._status("Read only: see the red banner", 10_000)
             return
         if not self.context.may(EDIT_REFERRAL):  # the form is for editing: a save would only be refused
-            self._status(f"{who_may(EDIT_REFERRAL)}: the triage panel shows the referral", 10_000)
+            self._status(who_may(EDIT_REFERRAL), 10_000)  # short: the status bar also says who is signed in
             return
         self.open_referral(self.selection.referral_id, focus_path)
 

@@ -23,6 +23,7 @@ from triage_app.cli.common import (
     id_number,
     json_option,
     print_json,
+    today,
 )
 
 
@@ -35,7 +36,12 @@ def register(add: AddCommand) -> None:
     create.add_argument("--date", required=True, metavar="YYYY-MM-DD")
     create.add_argument("--time", required=True, metavar="HH:MM")
     create.add_argument("--place", metavar="PLACE")
-    create.add_argument("--video-link", metavar="URL")
+    create.add_argument("--video-link", metavar="URL", help="an https:// link")
+    create.add_argument(
+        "--allow-same-time",
+        action="store_true",
+        help="create it even though another meeting is already at this date and time",
+    )
     create.add_argument("--chair", metavar="NAME")
     create.add_argument(
         "--attendee", action="append", default=[], metavar="NAME:ROLE", help="expected attendee and MDT role; repeat"
@@ -91,16 +97,25 @@ def cmd_meeting_create(args: argparse.Namespace, session: Any, out: TextIO, err:
     """`triage-app meeting create --date D --time T ...`: prints the new meeting's id."""
     from triage_app.services import meetings
 
-    meeting_id = meetings.create_meeting(
-        session.db,
-        actor=session.actor,
-        meeting_date=date_argument(args.date, "--date"),
-        meeting_time=argument_value("--time", meetings.parse_time, args.time),
-        place=args.place,
-        video_link=args.video_link,
-        chair=args.chair,
-        attendees=[argument_value("--attendee", meetings.parse_attendee, a) for a in args.attendee],
-    ).meeting_id
+    meeting_date = date_argument(args.date, "--date")
+    argument_value("--date", lambda _text: meetings.check_meeting_date(meeting_date, today()), args.date)
+    video_link = (
+        None if args.video_link is None else argument_value("--video-link", meetings.check_video_link, args.video_link)
+    )
+    try:
+        meeting_id = meetings.create_meeting(
+            session.db,
+            actor=session.actor,
+            meeting_date=meeting_date,
+            meeting_time=argument_value("--time", meetings.parse_time, args.time),
+            place=args.place,
+            video_link=video_link,
+            chair=args.chair,
+            attendees=[argument_value("--attendee", meetings.parse_attendee, a) for a in args.attendee],
+            allow_same_time=args.allow_same_time,
+        ).meeting_id
+    except meetings.SameTimeMeeting as exc:
+        raise CommandError(f"{exc}: give --allow-same-time to create it anyway", argument="--date") from None
     if args.json:
         print_json(out, {"meeting_id": meeting_id})
     else:

@@ -69,7 +69,9 @@ def _case_action(text: str) -> Any:
             for name, part in zip(("the text", "the owner", "the due date"), [*parts, "", ""][:3], strict=True)
             if not part
         ]
-        said = f"{', '.join(missing)} missing" if missing and len(parts) <= 3 else f"{len(parts)} parts, not 3"
+        named = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
+        verb = "are" if len(missing) > 1 else "is"
+        said = f"{named} {verb} missing" if missing and len(parts) <= 3 else f"{len(parts)} parts, not 3"
         raise CommandError(f"--action '{text}': {said}; write it as {ACTION_FORMAT}", argument="--action")
     description, owner, due = parts
     return CaseAction(description, owner, date_argument(due, "--action due date"))
