@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.dates import meeting_day
 from tests.factories import AS_OF, referral, referral_json
 from triage_app.__main__ import main
 from triage_app.cli import build_parser
@@ -140,7 +141,12 @@ def test_a_consultant_is_refused_coordinator_commands(run: Run, data_dir: Path, 
     records.write_text(json.dumps([referral_json(9)]), encoding="utf-8")
     refused(run, data_dir, ["import", str(records)], "cannot import referrals", "needs the coordinator role")
     refused(run, data_dir, ["agenda", "1", "--format", "csv", "--out", str(tmp_path / "a.csv")], "export or print")
-    refused(run, data_dir, ["meeting", "create", "--date", "2026-12-03", "--time", "13:30"], "plan MDT meetings")
+    refused(
+        run,
+        data_dir,
+        ["meeting", "create", "--date", meeting_day().isoformat(), "--time", "13:30"],
+        "plan MDT meetings",
+    )
     refused(run, data_dir, ["referral", "status", "1", "awaiting_information"], "needs the coordinator role")
     assert not (tmp_path / "a.csv").exists()
     code, out, err = run("referral", "status", "1", "closed", "--note", "Invented: moved away")

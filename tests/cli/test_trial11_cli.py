@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.cli.test_every_action_cli import rows, run, run_json, walk
+from tests.dates import meeting_day
 from tests.factories import referral_json
 from triage_app.cli import build_parser
 from triage_app.config import default_rules_path
@@ -214,7 +215,7 @@ def test_every_json_command_names_referrals_meetings_and_audit_alike(
         (("queue", "--caution", "sneezing"), "--caution", "'sneezing' is not a caution"),
         (("referral", "show", "99"), None, "referral 99 does not exist"),
         (("referral", "find", "999 000 000"), "NHS_NUMBER", "an NHS number has 10 digits"),
-        (("meeting", "create", "--date", "2026-12-03", "--time", "25:99"), "--time", "'25:99' is not"),
+        (("meeting", "create", "--date", meeting_day().isoformat(), "--time", "25:99"), "--time", "'25:99' is not"),
         (("referral", "edit", "1", "nowhere.json", "--version", "1"), "FILE", "no such file"),
         (("meeting", "show", "two"), "MEETING", "'two' is not a whole number"),
     ],
