@@ -27,9 +27,12 @@ USERS = {
 
 
 @pytest.fixture
-def gui_paths(tmp_path: Path, template_db: Path) -> AppPaths:
+def gui_paths(tmp_path: Path, template_db: Path, server_db_url: str | None) -> AppPaths:
+    """The window's data folder; its database is a copy of the migrated template, or the test's server database."""
     data = tmp_path / "gui-data"
     data.mkdir()
+    if server_db_url is not None:
+        return resolve_paths(data_dir=str(data), environ={"TRIAGE_APP_DB": server_db_url})
     shutil.copyfile(template_db, data / "triage.sqlite3")
     return resolve_paths(data_dir=str(data), environ={})
 
