@@ -1,11 +1,22 @@
-"""Build (once) a benchmark database of N synthetic referrals, cached in benchmarks/out/."""
+"""Build (once) a benchmark database of N synthetic referrals, cached in benchmarks/out/; copy it to a server.
+
+The referrals are made by the demo loader (services.demo, storage.bulk: parsed, scored, inserted in batches), once,
+into a SQLite file. A PostgreSQL benchmark copies that file's rows into a fresh server database with COPY
+(`copy_to_server`), so a million referrals reach the server in a few minutes rather than being scored again.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from uuid import uuid4
+
+import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -15,6 +26,7 @@ from triage_app.services.demo import load_demo
 from triage_app.services.users import sign_in
 from triage_app.storage.engine import Database, parse_database_url, sqlite_url
 from triage_app.storage.migrate import migrate
+from triage_app.storage.models import SQLModel
 
 OUT = Path(__file__).resolve().parent / "out"
 AS_OF = date(2026, 11, 2)
@@ -45,6 +57,75 @@ def benchmark_db(count: int) -> Path:
     database.dispose()
     ready.touch()
     return path
+
+
+#: What a copy leaves out: the schema's own rows (the migration makes them on the server) and the demo's audit trail
+#: (its hash chain is of the SQLite file's rows; the queue never reads it).
+NOT_COPIED = frozenset({"alembic_version", "audit_event", "audit_chain_head", "approved_rules", "app_setting"})
+
+
+def driver_url(url: str) -> str:
+    """A SQLAlchemy URL as libpq takes it (psycopg.connect): without the "+psycopg" driver name."""
+    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextmanager
+def server_database(admin_url: str, *, prefix: str = "bench", keep: bool = False) -> Iterator[str]:
+    """A new, empty database on the server `admin_url` names (a role that may create databases), as a URL;
+    dropped afterwards unless `keep`."""
+    name = f"{prefix}_{uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        if keep:
+            print(f"kept database {name}", file=sys.stderr)
+        else:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def copy_to_server(path: Path, url: str) -> None:
+    """Migrate the (empty) server database at `url` and copy the referrals of the SQLite file `path` into it.
+
+    COPY, table by table in foreign-key order, with the server's triggers (foreign-key checks) off for the copy:
+    the rows are a consistent database already. Needs a superuser (session_replication_role). Then every id
+    sequence is moved past the ids copied, and the tables are analysed, as a server's autovacuum would.
+    """
+    import psycopg
+
+    started = time.perf_counter()
+    database = Database(parse_database_url(url))
+    migrate(database, backup_dir=None)
+    database.dispose()
+    source = sqlite3.connect(path)
+    with psycopg.connect(driver_url(url)) as server, server.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name in NOT_COPIED:
+                continue
+            cursor.execute(f"DELETE FROM {table.name}")  # the users a migration makes: the file's are copied
+            stored = {row[1] for row in source.execute(f"PRAGMA table_info({table.name})")}
+            columns = ", ".join(c.name for c in table.columns if c.name in stored)
+            rows = source.execute(f"SELECT {columns} FROM {table.name}")
+            with cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+                while batch := rows.fetchmany(10_000):
+                    for row in batch:
+                        copy.write_row(row)
+            print(f"  copied {table.name} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+            if "id" in table.columns:
+                cursor.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table.name}), false)"
+                )
+        server.commit()
+        server.autocommit = True
+        cursor.execute("VACUUM ANALYZE")
+    source.close()
+    print(f"  copied to the server and analysed in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
 if __name__ == "__main__":

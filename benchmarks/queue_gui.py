@@ -60,8 +60,13 @@ VIEWS = {
 }
 
 
-def raw_page(connection: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> int:
-    """What the model does for its first screen, as plain sqlite3: count, page of ids, rows, flags."""
+def raw_page(connection: Any, where: str, params: tuple[Any, ...]) -> int:
+    """What the model does for its first screen, as plain driver queries: count, page of ids, rows, flags.
+
+    `connection` is a sqlite3 or a psycopg connection; `where` marks its parameters `?` (psycopg's are `%s`).
+    """
+    mark = "?" if isinstance(connection, sqlite3.Connection) else "%s"
+    where = where.replace("?", mark)
     total = connection.execute(f"SELECT count(*) FROM referral {where}", params).fetchone()[0]
     ids = [
         r[0]
@@ -69,11 +74,10 @@ def raw_page(connection: sqlite3.Connection, where: str, params: tuple[Any, ...]
             f"SELECT id FROM referral {where} ORDER BY priority DESC, id DESC LIMIT {PAGE_SIZE}", params
         )
     ]
-    marks = ",".join("?" * len(ids))
-    rows = connection.execute(RAW_PAGE.format(ids=marks), ids).fetchall() if ids else []
+    rows = connection.execute(RAW_PAGE.format(ids=",".join([mark] * len(ids))), ids).fetchall() if ids else []
     assessments = [r[-1] for r in rows]
     if assessments:
-        connection.execute(RAW_FLAGS.format(ids=",".join("?" * len(assessments))), assessments).fetchall()
+        connection.execute(RAW_FLAGS.format(ids=",".join([mark] * len(assessments))), assessments).fetchall()
     return int(total)
 
 
@@ -118,8 +122,9 @@ class Stall:
         return self.worst
 
 
-def open_queue(path: Path) -> tuple[QueueTableModel, QTableView, DbWorker, Database]:
-    database = Database(parse_database_url(sqlite_url(path)))
+def open_queue(url: str) -> tuple[QueueTableModel, QTableView, DbWorker, Database]:
+    """The queue window's table, model and worker on the database at `url`, shown (offscreen)."""
+    database = Database(parse_database_url(url))
     worker = DbWorker()
     model = QueueTableModel(worker, lambda: database, today=lambda: AS_OF, warning_weeks=lambda: 12)
     view = QTableView()
@@ -149,6 +154,44 @@ def timed_load(app: QApplication, model: QueueTableModel, view: QTableView, queu
     return elapsed
 
 
+def compare_views(
+    app: QApplication,
+    model: QueueTableModel,
+    view: QTableView,
+    database: Database,
+    raw: Callable[[str, tuple[Any, ...]], int],
+    repeat: int,
+    raw_name: str = "raw sqlite3",
+) -> dict[str, tuple[float, float, float]]:
+    """Time each of VIEWS painted, the app's own query, and `raw` (the driver's queries for the same count and
+    page: RAW_VIEWS); print a line each and return {view: (painted, query, raw)} medians in ms."""
+    print(
+        f"{'':28} {'painted (ms)':>12} {'app query (ms)':>15} {raw_name + ' (ms)':>17} "
+        f"{'query/raw':>10} {'painted/raw':>12}"
+    )
+    timed_load(app, model, view, QueueFilter())  # warm the caches once, for both sides alike
+    results = {}
+    for name, queue_filter in VIEWS.items():
+        where, params = RAW_VIEWS[name]
+        painted, queried, raw_times = [], [], []
+        for _ in range(repeat):
+            painted.append(timed_load(app, model, view, queue_filter))
+            start = time.perf_counter()
+            snapshot(database, queue_filter=queue_filter, sort="priority", descending=True, page_size=PAGE_SIZE)
+            queried.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            raw_total = raw(where, params)
+            raw_times.append((time.perf_counter() - start) * 1000)
+        assert raw_total == model.total, (raw_total, model.total)
+        paint_ms, query_ms, raw_ms = (statistics.median(t) for t in (painted, queried, raw_times))
+        results[name] = (paint_ms, query_ms, raw_ms)
+        print(
+            f"{name:28} {paint_ms:12.1f} {query_ms:15.1f} {raw_ms:17.1f} {query_ms / raw_ms:9.2f}x "
+            f"{paint_ms / raw_ms:11.2f}x   ({model.total:,} rows)"
+        )
+    return results
+
+
 def open_session_like(database: Database) -> None:
     """The database work the app does on the worker before its first queue load."""
     from triage_app.services.queue import counts
@@ -171,36 +214,15 @@ def main() -> None:
     app = QApplication([])
 
     path = benchmark_db(args.count)
-    model, view, worker, database = open_queue(path)
+    model, view, worker, database = open_queue(sqlite_url(path))
     connection = sqlite3.connect(path)
     print(f"queue of {args.count:,} referrals ({path.stat().st_size / 1e6:,.0f} MB)")
-    print(
-        f"{'':28} {'painted (ms)':>12} {'app query (ms)':>15} {'raw sqlite3 (ms)':>17} "
-        f"{'query/raw':>10} {'painted/raw':>12}"
-    )
-    timed_load(app, model, view, QueueFilter())  # warm the page cache once, for both sides alike
-    for name, queue_filter in VIEWS.items():
-        where, params = RAW_VIEWS[name]
-        painted, queried, raw_times = [], [], []
-        for _ in range(args.repeat):
-            painted.append(timed_load(app, model, view, queue_filter))
-            start = time.perf_counter()
-            snapshot(database, queue_filter=queue_filter, sort="priority", descending=True, page_size=PAGE_SIZE)
-            queried.append((time.perf_counter() - start) * 1000)
-            start = time.perf_counter()
-            raw_total = raw_page(connection, where, params)
-            raw_times.append((time.perf_counter() - start) * 1000)
-        assert raw_total == model.total, (raw_total, model.total)
-        paint_ms, query_ms, raw_ms = (statistics.median(t) for t in (painted, queried, raw_times))
-        print(
-            f"{name:28} {paint_ms:12.1f} {query_ms:15.1f} {raw_ms:17.1f} {query_ms / raw_ms:9.2f}x "
-            f"{paint_ms / raw_ms:11.2f}x   ({model.total:,} rows)"
-        )
+    compare_views(app, model, view, database, lambda where, params: raw_page(connection, where, params), args.repeat)
     worker.shutdown()
     database.dispose()
 
     small = benchmark_db(args.stall_count)
-    model, view, worker, database = open_queue(small)
+    model, view, worker, database = open_queue(sqlite_url(small))
     # As the app does before it shows the queue: open the session on the worker (schema check, sign-in).
     opened: list[object] = []
     worker.submit(lambda: open_session_like(database), opened.append, opened.append)
