@@ -306,8 +306,29 @@ def count_of(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+#: A database URL carrying a password: `scheme://user:PASSWORD@host...` or `...?password=...`.
+_URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@?#]*:[^/@?#]*@|[?&]password=", re.IGNORECASE)
+
+
+def url_has_password(url: str) -> bool:
+    """Whether a database URL carries a password (in its user part or as a `password=` parameter)."""
+    return bool(_URL_PASSWORD.search(url.strip()))
+
+
 def session_paths(args: argparse.Namespace) -> AppPaths:
-    """Resolved paths for the parsed arguments."""
+    """Resolved paths for the parsed arguments.
+
+    A password in `--db` is refused (`ConfigError`): a command line is visible to every account on the computer
+    (`ps`) and kept in shell history. The password goes in the pgpass file or the keyring; an unattended script
+    that must carry one gives the URL in TRIAGE_APP_DB (seen by its own account only). Either way the app
+    never writes the password to a setting or a log (messages show the URL with `***`).
+    """
+    if args.db is not None and url_has_password(args.db):
+        raise ConfigError(
+            "--db: the database URL holds a password, which a command line shows to every account on this "
+            "computer; nothing was opened. Put the password in the pgpass file or the keyring "
+            "(docs/deploy-postgresql.md), or, for an unattended script, give the URL in TRIAGE_APP_DB."
+        )
     return resolve_paths(data_dir=args.data_dir, db=args.db)
 
 

@@ -11,6 +11,12 @@ desktop, which shows a banner), and refused otherwise, with a message that says 
 A start writes nothing that has not changed: the user, the rules and today's priorities are read first and
 written only when they must be, and a read-only start writes nothing at all (no migration, no rules approval,
 no priorities, no backup).
+
+On a PostgreSQL server (storage.server_checks) a start never migrates: it checks the server answers, takes the
+login, is PostgreSQL 15 or newer, holds this app's schema revision (an older one needs `triage-app migrate` by an
+administrator, a newer one a newer app) and that the login holds the app's privileges, each refused in its own
+words with nothing written. `migrate_server` is the administrator's migration (`triage-app migrate`).
+A schema newer than the app is refused on SQLite too, before the file is opened for writing.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from triage_app.domain.rules import ApprovedRules, Rules, RulesFileError, RulesT
 # start does with a file it cannot simply open (services.startup_checks).
 from triage_app.services.logins import current_login as current_login
 from triage_app.services.logins import os_login as os_login
+from triage_app.services.logins import server_database
 from triage_app.services.logins import server_login as server_login
 from triage_app.services.referrals import refresh_queue_priorities
 from triage_app.services.rules import (
@@ -59,13 +66,22 @@ from triage_app.storage.engine import (
     DatabaseReadOnly,
     parse_database_url,
 )
-from triage_app.storage.migrate import MigrationReport, head_revision, migrate
+from triage_app.storage.migrate import (
+    MigrationReport,
+    check_schema,
+    head_revision,
+    is_known_revision,
+    migrate,
+    newer_schema_error,
+)
 from triage_app.storage.models import AppUser, AuditChainHead, UserRole
 from triage_app.storage.preflight import (
     ReadOnlyKind,
     check_sqlite_before_opening,
     probe_writable,
 )
+from triage_app.storage.server_checks import look_at_server, missing_grants
+from triage_app.storage.server_grants import missing_privileges
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +156,8 @@ def open_database(
     # The disk first: on a full or read-only disk even reading a WAL database must avoid making its -shm file.
     writable = location.path.parent.is_dir() and probe_writable(location.path.parent) is None
     check = check_sqlite_before_opening(location.path, restore_hint=hint, folder_writable=writable)
+    if check.revision is not None and not is_known_revision(check.revision):
+        raise newer_schema_error(str(location.path), check.revision)  # before anything could write to the file
     problem = read_only_start(check, backup_dir)
     if problem is not None:
         if not check.exists:
@@ -178,15 +196,36 @@ def open_database(
 
 
 def _open_server(location: DatabaseLocation, backup_dir: Path | None) -> tuple[Database, MigrationReport, None]:
-    """A database server (PostgreSQL): it checks its own pages and disk; open and migrate as before."""
-    database = Database(location)
+    """A database server (PostgreSQL): it checks its own pages and disk. Never migrated here: the server, the login,
+    the schema revision and the login's privileges are checked, each refused in its own words, writing nothing."""
+    del backup_dir  # a server is backed up with its own tools (pg_dump: docs/deploy-postgresql.md)
+    database = server_database(location)
     try:
-        database.check_connection()
-        report = migrate(database, backup_dir=backup_dir)
+        state = look_at_server(database)
+        check_schema(location.describe(), state.revision, has_tables=state.has_tables)
+        with database.engine.connect() as connection:
+            missing = missing_privileges(connection)
+            connection.rollback()
+        if missing:
+            raise missing_grants(location, state.role, missing)
     except BaseException:
         database.dispose()
         raise
-    return database, report, None
+    return database, MigrationReport(before=state.revision, after=head_revision(), backup=None), None
+
+
+def migrate_server(db_url: str, *, grant_to: str | None) -> MigrationReport:
+    """The administrator's `triage-app migrate` on a server: upgrade the schema as the database's owner role and,
+    with `grant_to`, give that users' role the app's privileges. Refused (`MigrationRefused`) for a login that is
+    not a member of the owner role; the server's version and the login are checked first."""
+    location = parse_database_url(db_url)
+    if location.is_sqlite:
+        raise DatabaseError("migrate_server is for a database server; a SQLite file is migrated when it is opened")
+    database = server_database(location)
+    try:
+        return migrate(database, backup_dir=None, grant_to=grant_to)
+    finally:
+        database.dispose()
 
 
 def daily_backup(db: Database, backup_dir: Path | None) -> Path | None:
