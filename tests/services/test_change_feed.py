@@ -123,7 +123,7 @@ def test_users_rules_and_unknown_events_map_to_their_flags() -> None:
     def ev(i: int, entity: str, entity_id: str | None, action: str = "update") -> FeedEvent:
         from datetime import UTC, datetime
 
-        return FeedEvent(i, datetime.now(UTC), "x", "X", action, entity, entity_id)
+        return FeedEvent(i, datetime.now(UTC), "x", "X", action, entity, entity_id, hash=f"h{i}")
 
     assert batch_of([ev(1, "user", "3")]).changes.users
     assert batch_of([ev(1, "rules", "2", "approve")]).changes.rules
@@ -132,7 +132,8 @@ def test_users_rules_and_unknown_events_map_to_their_flags() -> None:
     assert batch_of([ev(1, "something_new", "1")]).changes.everything
     assert not batch_of([ev(1, "database", None, "backup")]).changes
     assert not batch_of([ev(1, "queue", None, "export")]).changes
-    assert not batch_of([ev(1, "user", "3")], own={1}).changes
+    assert not batch_of([ev(1, "user", "3")], own={1: "h1"}).changes
+    assert batch_of([ev(1, "user", "3")], own={1: "another"}).changes.users  # same id, another desktop's event
     assert batch_of([ev(1, "user", "3")], complete=False).changes == EVERYTHING
 
 

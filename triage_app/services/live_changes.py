@@ -14,7 +14,7 @@ PostgreSQL, `PRAGMA data_version` on SQLite (storage.change_feed). The watcher t
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -28,7 +28,7 @@ from triage_app.storage.change_feed import (
     forget_own_events,
     latest_event_id,
     notification_ids,
-    own_event_ids,
+    own_events,
     track_own_events,
 )
 from triage_app.storage.engine import Database
@@ -68,8 +68,8 @@ def _who(event: FeedEvent) -> str:
     return event.display_name or event.user_login
 
 
-def batch_of(events: list[FeedEvent], *, own: Collection[int] = (), complete: bool = True) -> FeedBatch:
-    """One `FeedBatch` for these events (oldest first), skipping the ids in `own`.
+def batch_of(events: list[FeedEvent], *, own: Mapping[int, str] | None = None, complete: bool = True) -> FeedBatch:
+    """One `FeedBatch` for these events (oldest first), skipping this desktop's own (`own`: id -> hash).
 
     `complete` False: more events followed than were read, so the batch says `EVERYTHING`.
     """
@@ -82,8 +82,9 @@ def batch_of(events: list[FeedEvent], *, own: Collection[int] = (), complete: bo
     meetings = users = rules = everything = False
     edits: dict[int, RemoteEdit] = {}
     names: set[str] = set()
+    own = own or {}
     for event in events:
-        if event.id in own:
+        if own.get(event.id) == event.hash:
             continue
         names.add(_who(event))
         entity, key, action = event.entity, event.entity_id, event.action
@@ -154,7 +155,7 @@ class ChangeFeed:
                     return FeedBatch(EVERYTHING, {}, self.last_event_id)
                 return FeedBatch(NOTHING, {}, self.last_event_id)
         complete = len(events) <= self.max_events
-        own = own_event_ids(self.db.engine)
+        own = own_events(self.db.engine)
         batch = batch_of(events[: self.max_events], own=own, complete=complete)
         if not complete:  # skip to the newest: everything is read again anyway
             with self.db.read() as session:

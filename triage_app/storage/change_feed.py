@@ -13,9 +13,9 @@ What wakes a desktop to read it:
 - SQLite: `DataVersionProbe` asks `PRAGMA data_version` on a dedicated connection: it moves when any other
   connection committed (cheap: SQLite reads it from the WAL index in memory).
 
-Events this process wrote itself (through one `Database`) are told apart by id, not by login (one person may use
-two desktops): `track_own_events(engine)` records the ids of the events each commit on that engine's pool wrote,
-once the commit succeeded; the feed skips them, since the op that wrote them has broadcast its own `Changes`.
+Events this process wrote itself (through one `Database`) are told apart by id and hash, not by login (one person
+may use two desktops): `track_own_events(engine)` records the id and hash of every event inserted through that
+engine's pool; the feed skips them, since the op that wrote them has broadcast its own `Changes`.
 """
 
 from __future__ import annotations
@@ -34,8 +34,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL
-from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm import object_session
 
 from triage_app.storage.audit_chain import STATE_KEY
 from triage_app.storage.models import AuditEventRow
@@ -57,6 +55,8 @@ class FeedEvent:
     action: str
     entity: str
     entity_id: str | None
+    #: The event's hash (which tells this desktop's own events from others', see `own_events`).
+    hash: str = ""
     #: Referral id -> its version after this event's transaction (None: deleted), from the event's states.
     referral_versions: dict[int, int | None] = field(default_factory=dict)
     #: For a meeting case's event: (meeting id, referral id) of that case, when it still exists.
@@ -77,7 +77,7 @@ def events_after(connection: sa.Connection, after_id: int, *, limit: int) -> lis
     """
     rows = connection.execute(
         sa.text(
-            "SELECT e.id, e.occurred_at, e.user_login, u.display_name, e.action, e.entity, e.entity_id, "
+            "SELECT e.id, e.occurred_at, e.user_login, u.display_name, e.action, e.entity, e.entity_id, e.hash, "
             "CASE WHEN e.entity_id IS NULL THEN NULL ELSE e.changes END "
             "FROM audit_event e LEFT JOIN app_user u ON u.login = e.user_login "
             "WHERE e.id > :after ORDER BY e.id LIMIT :limit"
@@ -86,7 +86,7 @@ def events_after(connection: sa.Connection, after_id: int, *, limit: int) -> lis
     ).all()
     cases = _cases(connection, [int(r[6]) for r in rows if r[5] == "meeting_case" and str(r[6] or "").isdigit()])
     events = []
-    for event_id, occurred_at, login, name, action, entity, entity_id, changes in rows:
+    for event_id, occurred_at, login, name, action, entity, entity_id, digest, changes in rows:
         case = cases.get(int(entity_id)) if entity == "meeting_case" and str(entity_id or "").isdigit() else None
         events.append(
             FeedEvent(
@@ -97,6 +97,7 @@ def events_after(connection: sa.Connection, after_id: int, *, limit: int) -> lis
                 action=str(action),
                 entity=str(entity),
                 entity_id=None if entity_id is None else str(entity_id),
+                hash=str(digest),
                 referral_versions=_referral_versions(changes),
                 case=case,
             )
@@ -138,58 +139,45 @@ def _referral_versions(changes: Any) -> dict[int, int | None]:
 
 # --- events this process wrote -------------------------------------------------------------------------------
 
-_OWN_PENDING = "change_feed.own"  # session.info: ids of events this transaction inserted
 _own_lock = threading.Lock()
-_own: weakref.WeakKeyDictionary[Any, set[int]] = weakref.WeakKeyDictionary()  # pool -> committed event ids
+#: pool -> {event id: event hash} of the events inserted through it, from the moment they are flushed.
+_own: weakref.WeakKeyDictionary[Any, dict[int, str]] = weakref.WeakKeyDictionary()
 
 
 def track_own_events(engine: sa.Engine) -> None:
-    """From now on, remember the ids of the audit events committed through `engine`'s connections."""
+    """From now on, remember the id and hash of every audit event inserted through `engine`'s connections."""
     with _own_lock:
-        _own.setdefault(engine.pool, set())
+        _own.setdefault(engine.pool, {})
 
 
-def own_event_ids(engine: sa.Engine) -> set[int]:
-    """The ids of the events committed through `engine` (tracked) that the feed has not passed yet."""
+def own_events(engine: sa.Engine) -> dict[int, str]:
+    """Event id -> hash of the events inserted through `engine` (tracked) that the feed has not passed yet.
+
+    Recorded when the insert is flushed, before the commit: a server may deliver the notification of a commit
+    before the committing thread returns. The hash tells a committed event of ours from another desktop's event
+    that took the same id after our transaction rolled back (the hash covers the time to the microsecond).
+    """
     with _own_lock:
-        return set(_own.get(engine.pool, ()))
+        return dict(_own.get(engine.pool, {}))
 
 
 def forget_own_events(engine: sa.Engine, up_to: int) -> None:
-    """The feed has read up to `up_to`: forget own ids at or below it (the set stays small)."""
+    """The feed has read up to `up_to`: forget own ids at or below it (the record stays small)."""
     with _own_lock:
         ids = _own.get(engine.pool)
         if ids:
-            ids.difference_update([i for i in ids if i <= up_to])
+            for event_id in [i for i in ids if i <= up_to]:
+                del ids[event_id]
 
 
 @event.listens_for(AuditEventRow, "after_insert")
 def _event_inserted(_mapper: Any, connection: sa.Connection, target: AuditEventRow) -> None:
-    session = object_session(target)
-    if session is None or target.id is None:
+    if target.id is None:
         return
     with _own_lock:
-        tracked = connection.engine.pool in _own
-    if tracked:
-        session.info.setdefault(_OWN_PENDING, []).append((connection.engine.pool, target.id))
-
-
-@event.listens_for(OrmSession, "after_commit")
-def _own_events_committed(session: OrmSession) -> None:
-    written: list[tuple[Any, int]] = session.info.pop(_OWN_PENDING, [])
-    if not written:
-        return
-    with _own_lock:
-        for pool, event_id in written:
-            ids = _own.get(pool)
-            if ids is not None:
-                ids.add(event_id)
-
-
-@event.listens_for(OrmSession, "after_transaction_end")
-def _own_events_dropped(session: OrmSession, transaction: Any) -> None:
-    if transaction.parent is None:  # rolled back (a commit moved them on already): those ids were never stored
-        session.info.pop(_OWN_PENDING, None)
+        ids = _own.get(connection.engine.pool)
+        if ids is not None:
+            ids[int(target.id)] = target.hash
 
 
 # --- what wakes a desktop ------------------------------------------------------------------------------------

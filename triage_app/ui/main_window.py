@@ -29,6 +29,7 @@ from triage_app.config import AppPaths
 from triage_app.ui.consultant_actions import ConsultantActions
 from triage_app.ui.context import AppContext
 from triage_app.ui.dialogs import Messages
+from triage_app.ui.live_updates import LiveUpdates
 from triage_app.ui.maintenance_actions import DEMO_COUNT, MaintenanceActions, restore_report_text
 from triage_app.ui.queue_model import COLUMNS
 from triage_app.ui.queue_pane import QueuePane
@@ -104,6 +105,11 @@ class MainWindow(WindowActions):
         self.panel.edit_requested.connect(self.open_selected)
         self.selection.changed.connect(self._selection_shown)
         self.context.changed.connect(self._on_changed)
+        # Other desktops' changes, broadcast as this desktop's own; the panel and open forms say who made them.
+        self.live = LiveUpdates(self.context, self)
+        self.live.arrived.connect(lambda batch: self.forms_owner.note_remote(batch.edits))
+        self.live.status.connect(lambda text: self.statusBar().showMessage(text, 30_000))
+        self.panel.set_remote_edits(self.live.edit_of)
         self._build_banner()
         self.read_only_banner = ReadOnlyBanner()
         self._layout_panes()
@@ -214,6 +220,8 @@ class MainWindow(WindowActions):
         self._apply_roles()  # after enabling: roles switch some actions off again
         self._show_read_only(session)
         self._selection_shown()  # and actions on a referral wait for one to be selected
+        if session.read_only is None or not session.db.location.is_sqlite:  # a damaged file changes no more
+            self.live.start()  # its starting point is read before the views' first reads below
         if reopened:
             from triage_app.services.changes import EVERYTHING
 
@@ -363,10 +371,12 @@ class MainWindow(WindowActions):
             event.ignore()
             return
         self.save_layout()
+        self.live.stop()
         event.accept()
 
     def shutdown(self) -> None:
         """Finish background work and close the database."""
+        self.live.stop()
         self.maintenance_actions.shutdown()
         self.worker.shutdown()
         if self.session is not None:

@@ -71,6 +71,8 @@ class ReferralForm(QDialog):
     closed = Signal(object)  # the form, once its close is accepted (the window stops tracking it)
     nhs_number_entered = Signal(str)  # a complete NHS number was typed: the window looks the patient up
     open_existing_requested = Signal(int)  # the user chose to open the patient's open referral instead
+    compare_requested = Signal(object)  # the form: the changed-elsewhere bar's Compare
+    reload_requested = Signal(object)  # the form: the changed-elsewhere bar's Reload
 
     def __init__(
         self,
@@ -86,6 +88,7 @@ class ReferralForm(QDialog):
         self.rules, self.as_of = rules, as_of
         self.referral_id, self.version = referral_id, version
         self.base: dict[str, Any] = {}  # path -> value as loaded: what "my edits" are measured against
+        self.loaded: Referral | None = referral  # the stored referral the form was loaded with (Compare's fallback)
         self._save_attempted = False
         self._looked_up: str | None = None
         self.existing: list[Any] = []
@@ -182,6 +185,7 @@ class ReferralForm(QDialog):
             lambda link: self.open_existing_requested.emit(int(link.removeprefix("referral:")))
         )
         self.existing_banner.hide()
+        self._build_changed_bar()
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setAccessibleName("Form status")
@@ -198,6 +202,7 @@ class ReferralForm(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.patient_header)
         layout.addWidget(self.existing_banner)
+        layout.addWidget(self.changed_bar)
         layout.addWidget(splitter, 1)
         layout.addLayout(buttons)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Save), self, self.save)
@@ -207,6 +212,48 @@ class ReferralForm(QDialog):
         self._timer.setInterval(150)
         self._timer.timeout.connect(self.validate)
         self.load(referral)
+
+    def _build_changed_bar(self) -> None:
+        """ "Changed by NAME at TIME" with Compare and Reload: another desktop saved this referral (H04, H16)."""
+        self.changed_bar = QWidget()
+        self.changed_bar.setAccessibleName("Changed on another desktop")
+        self.changed_bar.setStyleSheet("background: #fff3cd; border: 1px solid #b26a00;")
+        bar = QHBoxLayout(self.changed_bar)
+        bar.setContentsMargins(6, 4, 6, 4)
+        self.changed_label = QLabel()
+        self.changed_label.setWordWrap(True)
+        self.changed_label.setStyleSheet("border: none; font-weight: bold;")
+        self.compare_button = QPushButton("Com&pare")
+        self.compare_button.setToolTip("Your version beside the saved one, field by field")
+        self.compare_button.clicked.connect(lambda: self.compare_requested.emit(self))
+        self.reload_button = QPushButton("&Reload")
+        self.reload_button.setToolTip("Show the saved version (your unsaved edits are dropped)")
+        self.reload_button.clicked.connect(lambda: self.reload_requested.emit(self))
+        bar.addWidget(self.changed_label, 1)
+        bar.addWidget(self.compare_button)
+        bar.addWidget(self.reload_button)
+        #: The version another desktop saved, while the bar says so (None: no bar).
+        self.changed_version: int | None = None
+        self.changed_bar.hide()
+
+    def show_changed_elsewhere(self, text: str, version: int | None) -> None:
+        """Show the bar: another desktop saved `version` (unless this form already has it)."""
+        if self.referral_id is None or (version is not None and version == self.version):
+            return
+        self.changed_version = version
+        self.changed_label.setText(f"{text}. Compare it with this form, or reload it, before you save.")
+        self.changed_bar.show()
+
+    def hide_changed_elsewhere(self) -> None:
+        """The form holds the saved version now (reloaded, rebased or saved over it): no bar."""
+        self.changed_version = None
+        self.changed_bar.hide()
+
+    def current_referral(self) -> Referral | None:
+        """What the widgets hold, parsed (problems or not), else the referral as loaded."""
+        if self._stale:
+            self._read()
+        return self._candidate or self.loaded
 
     def _fit_to_screen(self, parent: QWidget | None) -> None:
         """As large as is comfortable, never taller or wider than the screen (Save must stay on it at 1366x768)."""
@@ -230,8 +277,10 @@ class ReferralForm(QDialog):
     def load(self, referral: Referral | None, *, version: int | None = None) -> None:
         """Show a referral (None: an empty form), as not yet edited."""
         self.show_referral(referral)
+        self.loaded = referral
         if version is not None:
             self.version = version
+        self.hide_changed_elsewhere()
         self.base = self.values()
         self._dirty = False
         self.validate()
@@ -250,7 +299,9 @@ class ReferralForm(QDialog):
         for path, value in merge_edits(self.base, mine, theirs_read).items():
             set_value_quietly(self.fields[path], value)
         self.base = theirs_read  # my edits are measured against their version from now on
+        self.loaded = theirs
         self.version = version
+        self.hide_changed_elsewhere()
         self._dirty = True
         self.validate()
 
@@ -451,6 +502,8 @@ class ReferralForm(QDialog):
         """The save went through: the form is clean and shows the stored version."""
         self._saving = False
         self.referral_id, self.version = referral_id, version
+        if self.changed_version is not None and self.changed_version <= version:
+            self.hide_changed_elsewhere()  # saved over their version (a rebase first): this is the newest
         self._dirty = False
         self.base = self.values()
         self._show_problems()  # what was saved is what the widgets hold: nothing to parse or score again

@@ -7,7 +7,7 @@ queue's row.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from triage_app.domain.referral import Referral
     from triage_app.services.app import AppSession
     from triage_app.services.changes import Changes
+    from triage_app.services.live_changes import RemoteEdit
     from triage_app.services.referrals import ReferralDetail, SavedReferral
     from triage_app.ui.context import AppContext
     from triage_app.ui.selection import Selection
@@ -130,6 +131,8 @@ class ReferralForms(QObject):
         form.save_requested.connect(lambda parsed, rid, ver, f=form: self.save(f, parsed, rid, ver))
         form.nhs_number_entered.connect(lambda nhs, f=form: self._look_up_patient(f, nhs))
         form.open_existing_requested.connect(self.open_referral)
+        form.compare_requested.connect(self.compare_with_saved)
+        form.reload_requested.connect(self.reload_saved)
         form.show()
         return form
 
@@ -262,19 +265,70 @@ class ReferralForms(QObject):
             Messages.error(form, "The referral was not saved", str(error))
 
     def _resolve_conflict(self, form: ReferralForm, mine: Referral, conflict: Any) -> None:
-        from triage_app.services.referrals import get_referral
-
         def compare(detail: ReferralDetail) -> None:
             form.save_failed("someone else changed this referral")
-            choice = ConflictDialog.ask(str(conflict), mine, detail.referral, form)
-            if choice == RELOAD:
-                form.load(detail.referral, version=detail.row.version)
-            elif choice != CANCEL:  # only the fields I changed go on top of theirs; the user saves again
-                form.rebase(detail.referral, detail.row.version)
-                form.status.setText("Your changes are kept on top of the saved version: check them, then save.")
+            self._choose(form, mine, detail, str(conflict))
+
+        self._read_saved(conflict.referral_id, compare)
+
+    def _choose(self, form: ReferralForm, mine: Referral, detail: ReferralDetail, message: str) -> None:
+        """Both versions side by side: reload theirs, keep my edits on top of theirs, or cancel."""
+        choice = ConflictDialog.ask(message, mine, detail.referral, form)
+        if choice == RELOAD:
+            form.load(detail.referral, version=detail.row.version)
+        elif choice != CANCEL:  # only the fields I changed go on top of theirs; the user saves again
+            form.rebase(detail.referral, detail.row.version)
+            form.status.setText("Your changes are kept on top of the saved version: check them, then save.")
+
+    def _read_saved(self, referral_id: int, then: Callable[[ReferralDetail], None]) -> None:
+        from triage_app.services.referrals import get_referral
 
         self.context.query(
-            lambda session: get_referral(session.db, referral_id=conflict.referral_id, actor=session.actor),
+            lambda session: get_referral(session.db, referral_id=referral_id, actor=session.actor),
             title="Referral",
-            on_success=compare,
+            on_success=then,
         )
+
+    # --- changes saved on another desktop --------------------------------------------------------------------
+
+    def note_remote(self, edits: Mapping[int, RemoteEdit]) -> None:
+        """Other desktops saved these referrals: each open form on one shows "Changed by NAME at TIME" with
+        Compare and Reload, before its user tries to save over it (the save would be refused as a conflict)."""
+        from triage_app.ui.live_updates import changed_by_text
+
+        for form in self.forms:
+            edit = edits.get(form.referral_id) if form.referral_id is not None else None
+            if edit is not None and edit.version != form.version and not form.closing_after_save:
+                form.show_changed_elsewhere(changed_by_text(edit), edit.version)
+
+    def compare_with_saved(self, form: ReferralForm) -> None:
+        """The bar's Compare: this form beside the saved version, then reload, keep my edits on top, or cancel."""
+        if form.referral_id is None:
+            return
+        mine = form.current_referral()
+
+        def compare(detail: ReferralDetail) -> None:
+            if form not in self.forms or mine is None:
+                return
+            self._choose(form, mine, detail, form.changed_label.text())
+
+        self._read_saved(form.referral_id, compare)
+
+    def reload_saved(self, form: ReferralForm) -> None:
+        """The bar's Reload: the saved version in the form (unsaved edits are dropped, after asking)."""
+        if form.referral_id is None:
+            return
+        if form.dirty and not Messages.confirm(
+            form,
+            "Reload the saved version?",
+            f"{form.patient_header.text()}\n\n{form.changed_label.text()}\n\nYour unsaved edits in this form will be "
+            "dropped. Reload the saved version?",
+        ):
+            return
+
+        def reload(detail: ReferralDetail) -> None:
+            if form in self.forms:
+                form.load(detail.referral, version=detail.row.version)
+                form.status.setText("Reloaded the saved version")
+
+        self._read_saved(form.referral_id, reload)

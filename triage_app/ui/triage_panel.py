@@ -80,6 +80,14 @@ class TriagePanel(QScrollArea):
         self.patient = QLabel()
         self.patient.setWordWrap(True)
         self.patient.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # "Changed by NAME at HH:MM on another desktop": what the panel shows is someone else's version (H04, H16).
+        self.changed_elsewhere = QLabel()
+        self.changed_elsewhere.setWordWrap(True)
+        self.changed_elsewhere.setAccessibleName("Changed on another desktop")
+        self.changed_elsewhere.setStyleSheet("color: #1565c0; font-weight: bold;")
+        self.changed_elsewhere.hide()
+        #: The last change another desktop made to a referral (ui.live_updates.LiveUpdates.edit_of), if wired.
+        self._remote_edit: Callable[[int | None], Any] | None = None
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -139,7 +147,14 @@ class TriagePanel(QScrollArea):
         self.history.setWordWrap(True)
         self.history.setAccessibleName("History")
 
-        for widget in (self.headline, self.patient, self.intended_use, self.rules_in_force, self.summary):
+        for widget in (
+            self.headline,
+            self.patient,
+            self.changed_elsewhere,
+            self.intended_use,
+            self.rules_in_force,
+            self.summary,
+        ):
             layout.addWidget(widget)
         layout.addWidget(self._heading("Consultant decision"))
         layout.addWidget(self.decision)
@@ -168,6 +183,26 @@ class TriagePanel(QScrollArea):
         self.rules_in_force.setText(line)
         self.rules_in_force.setVisible(bool(line))
 
+    def set_remote_edits(self, edit_of: Callable[[int | None], Any] | None) -> None:
+        """Read other desktops' changes from `edit_of(referral_id)` (a `RemoteEdit` or None) from now on."""
+        self._remote_edit = edit_of
+        if self.detail is not None:
+            self._show_changed_elsewhere(self.detail)
+
+    def _show_changed_elsewhere(self, detail: Any) -> None:
+        """Say who changed the referral on another desktop when the version shown is the one their change made.
+
+        Versions, not names: the same person may use two desktops, and a later change made here hides the line.
+        """
+        from triage_app.ui.live_updates import changed_by_text
+
+        edit = None
+        if detail is not None and self._remote_edit is not None:
+            edit = self._remote_edit(detail.row.id)
+        shown = edit is not None and edit.version == detail.row.version
+        self.changed_elsewhere.setText(changed_by_text(edit, on_another_desktop=True) if shown else "")
+        self.changed_elsewhere.setVisible(shown)
+
     def set_clock(self, clock: Callable[[], RttClock] | None) -> None:
         """Read the 18-week clock from `clock` (today's date and the rules' warning week) from now on."""
         self._clock = clock
@@ -194,6 +229,7 @@ class TriagePanel(QScrollArea):
         """Show a `ReferralDetail` (None clears the panel) for the signed-in `actor`."""
         self.detail, self.actor = detail, actor
         has = detail is not None
+        self._show_changed_elsewhere(detail)
         for widget in (
             self.confirm_button,
             self.override_button,
