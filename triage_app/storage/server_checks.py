@@ -168,9 +168,13 @@ def look_at_server(database: Database) -> ServerState:
             ).one()
             has_tables = bool(
                 connection.execute(
-                    sa.text("SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema())")
+                    sa.text("SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = 'public')")
                 ).scalar_one()
             )
+            # Without USAGE on the schema its tables cannot even be named: say so, not "no schema".
+            usable = connection.execute(sa.text("SELECT has_schema_privilege(current_user, 'public', 'USAGE')"))
+            if has_tables and not usable.scalar_one():
+                raise missing_grants(location, str(role), ["USAGE on schema public"])
             revision = _revision(connection, location, str(role))
             connection.rollback()
     except sa.exc.DBAPIError as exc:
@@ -185,15 +189,15 @@ def look_at_server(database: Database) -> ServerState:
 def _revision(connection: sa.Connection, location: DatabaseLocation, role: str) -> str | None:
     """The schema revision in alembic_version, None when there is no such table; `MissingGrants` when this login
     may not read it."""
-    exists = connection.execute(sa.text("SELECT to_regclass('alembic_version') IS NOT NULL")).scalar_one()
+    exists = connection.execute(sa.text("SELECT to_regclass('public.alembic_version') IS NOT NULL")).scalar_one()
     if not exists:
         return None
     readable = connection.execute(
-        sa.text("SELECT has_table_privilege(current_user, 'alembic_version', 'SELECT')")
+        sa.text("SELECT has_table_privilege(current_user, 'public.alembic_version', 'SELECT')")
     ).scalar_one()
     if not readable:
         raise missing_grants(location, role, ["SELECT on alembic_version"])
-    value = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    value = connection.execute(sa.text("SELECT version_num FROM public.alembic_version")).scalar()
     return None if value is None else str(value)
 
 
