@@ -64,6 +64,13 @@ elif action == "override":
         expected_version=get_referral(db, referral_id=referral_id).row.version,
         override_outcome="needs_information", reason=arg,
     )
+elif action == "meeting":
+    from tests.dates import meeting_day
+    from triage_app.services.meetings import create_meeting
+
+    create_meeting(
+        db, actor=sign_in(db, login="admin-test"), meeting_date=meeting_day(), meeting_time="13:30", place=arg
+    )
 db.dispose()
 """
 
@@ -241,6 +248,25 @@ def test_compare_keeps_my_edits_on_top_of_theirs(
     assert "Is DBS suitable?" in form.fields["clinical_question"].value()  # mine, on top of theirs
     assert form.version == get_referral(gui_db, referral_id=first).row.version and form.dirty
     assert not form.changed_bar.isVisible()
+
+
+@pytest.mark.hazard("H04")
+def test_an_open_meeting_window_reads_its_meetings_again_when_another_desktop_plans_one(
+    qtbot: Any, watching: Callable[..., MainWindow], seed: Callable[..., list[int]], gui_paths: AppPaths
+) -> None:
+    from tests.ui.test_meeting_window_changes import open_meeting_window
+
+    seed(1)
+    window = watching("admin-test")
+    mw = open_meeting_window(qtbot, window)
+    before = mw.meetings.count()
+    elsewhere(gui_paths, "meeting", 0, "Seminar room 9")
+    qtbot.waitUntil(lambda: mw.meetings.count() == before + 1, timeout=1000)
+    from tests.dates import meeting_day
+    from triage_app.domain.formats import format_date
+
+    texts = [mw.meetings.item(i).text() for i in range(mw.meetings.count())]
+    assert any(t.startswith(f"{format_date(meeting_day())} 13:30") for t in texts), texts
 
 
 @pytest.mark.hazard("H04")

@@ -34,8 +34,8 @@ TICK = 0.5
 #: Pauses between reconnection attempts after the server went away (seconds), the last one repeated.
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0)
 
-LOST = "Live updates paused: the database server cannot be reached; retrying"
-BACK = "Live updates: connected to the database server again"
+LOST = "Live updates paused: the database cannot be reached; retrying"
+BACK = "Live updates: connected to the database again"
 
 
 def changed_by_text(edit: RemoteEdit | None, *, on_another_desktop: bool = False) -> str:
