@@ -89,6 +89,17 @@ def test_this_desktops_own_writes_are_not_reported_back(
     assert batch.changes.by == "Ada Admin"
 
 
+def test_own_writes_are_still_known_after_the_connections_are_closed(
+    db: Database, other: Database, admin: Actor, rules: Rules
+) -> None:
+    feed = ChangeFeed(db)
+    db.dispose()  # a new pool behind the same Database
+    mine = _register(db, admin, rules, 1)
+    theirs = _register(other, sign_in(other, login="admin-test"), rules, 2)
+    batch = feed.read()
+    assert batch.changes.created == {theirs} and mine not in batch.changes.all_referrals
+
+
 @pytest.mark.hazard("H16")
 def test_a_consultants_decision_and_a_meeting_elsewhere_are_named(
     db: Database, other: Database, admin: Actor, rules: Rules

@@ -144,10 +144,25 @@ _own_lock = threading.Lock()
 _own: weakref.WeakKeyDictionary[Any, dict[int, str]] = weakref.WeakKeyDictionary()
 
 
+_pools: weakref.WeakKeyDictionary[sa.Engine, Any] = weakref.WeakKeyDictionary()  # engine -> the pool tracked
+
+
 def track_own_events(engine: sa.Engine) -> None:
     """From now on, remember the id and hash of every audit event inserted through `engine`'s connections."""
     with _own_lock:
         _own.setdefault(engine.pool, {})
+        _pools[engine] = engine.pool
+    if not event.contains(engine, "engine_disposed", _pool_replaced):
+        event.listen(engine, "engine_disposed", _pool_replaced)
+
+
+def _pool_replaced(engine: sa.Engine) -> None:
+    """`dispose()` gives the engine a new pool (its write engine follows it): keep tracking under the new one."""
+    with _own_lock:
+        old = _pools.get(engine)
+        if old is not None and old is not engine.pool:
+            _own[engine.pool] = _own.pop(old, {})
+            _pools[engine] = engine.pool
 
 
 def own_events(engine: sa.Engine) -> dict[int, str]:
