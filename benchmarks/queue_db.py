@@ -17,6 +17,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import sqlalchemy as sa
+from sqlmodel import SQLModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -26,7 +27,6 @@ from triage_app.services.demo import load_demo
 from triage_app.services.users import sign_in
 from triage_app.storage.engine import Database, parse_database_url, sqlite_url
 from triage_app.storage.migrate import migrate
-from triage_app.storage.models import SQLModel
 
 OUT = Path(__file__).resolve().parent / "out"
 AS_OF = date(2026, 11, 2)

@@ -151,14 +151,53 @@ def queue_ids(
 ) -> list[int]:
     """Referral ids in queue order (highest priority first by default); ties broken by id.
 
+    An empty value (no priority, date of birth, received date...) is the lowest, on either backend: last in a
+    descending order, first in an ascending one. That is SQLite's rule and the opposite of PostgreSQL's, and an
+    explicit NULLS LAST would keep PostgreSQL off the column's index; so a sort on a column that may be empty is
+    read in two parts, the rows with a value and the rows without, each in an order both backends take from the
+    index (H08: a referral without a priority never heads the queue on a server).
+    """
+    conditions = queue_conditions(queue_filter)
+    order = queue_order(queue_filter, sort, descending)
+    column = _nullable_sort_column(sort)
+    if column is None:
+        return _ids(session, conditions, order, limit, offset)
+    known, empty = column.is_not(None), column.is_(None)
+    first, second = (known, empty) if descending else (empty, known)
+    ids = _ids(session, [*conditions, first], order, limit, offset)
+    if limit is not None and len(ids) >= limit:
+        return ids
+    skipped = 0  # rows of the second part before the page: only when the page starts past the whole first part
+    if offset and not ids and limit is not None:
+        query = select(func.count()).select_from(ReferralRow).where(*conditions, first)
+        skipped = max(0, offset - int(session.connection().execute(query).scalar_one()))
+    rest = None if limit is None else limit - len(ids)
+    return ids + _ids(session, [*conditions, second], order, rest, skipped)
+
+
+def _nullable_sort_column(sort: str) -> Any | None:
+    """The column a sort orders by, if it may be empty (None for "id", "status" and "breaches", which order
+    empty values themselves)."""
+    if sort not in SORT_COLUMNS:
+        return None
+    table: sa.Table = ReferralRow.__table__  # type: ignore[attr-defined]
+    column = table.c[SORT_COLUMNS[sort].key]
+    return column if column.nullable else None
+
+
+def _ids(
+    session: Session,
+    conditions: list[sa.ColumnElement[bool]],
+    order: list[sa.ColumnElement[Any]],
+    limit: int | None,
+    offset: int,
+) -> list[int]:
+    """Ids of the referrals meeting `conditions` in `order`.
+
     Read through the driver's cursor a few thousand rows at a time: one long C-level fetch of a million ids
     would hold the interpreter lock and freeze the GUI thread for its whole length.
     """
-    query = (
-        select(col(ReferralRow.id))
-        .where(*queue_conditions(queue_filter))
-        .order_by(*queue_order(queue_filter, sort, descending))
-    )
+    query = select(col(ReferralRow.id)).where(*conditions).order_by(*order)
     if limit is not None:
         query = query.limit(limit).offset(offset)
     connection = session.connection()

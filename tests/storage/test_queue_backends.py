@@ -1,0 +1,152 @@
+"""The queue's SQL gives the same answers on SQLite and PostgreSQL: every sort (an empty value is the lowest on
+both: last when descending, first when ascending), pages of it, and a search that ignores case.
+
+Runs on either backend (`pytest --backend=postgresql` gives `db` a server database); each expectation is worked
+out here in Python, so both backends are held to the same answer. Names are compared by code point, as SQLite
+does and as PostgreSQL does in a database whose collation is C (docs/deploy-postgresql.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from tests.factories import AS_OF, referral
+from triage_app.domain.rules import Rules
+from triage_app.services.referrals import register_referral
+from triage_app.services.users import Actor
+from triage_app.storage import referrals as repo
+from triage_app.storage.engine import Database
+from triage_app.storage.models import ReferralRow
+from triage_app.storage.queue import SORT_COLUMNS, QueueFilter
+
+#: (family name, given name, hospital number) of each referral, in serial order.
+PATIENTS = [
+    ("Ashworth", "Morwenna", "K0000001"),
+    ("ashworth-Lee", "Ira", "k0000002"),
+    ("Strauß", "Ines", "K0000003"),
+    ("Østergaard", "Yusuf", "K0000004"),
+    ("de Vries", "Ashley", "K0000005"),
+    ("Quillington", "Zoë", "K0000006"),
+    ("Ivostone", "ada", "K0000007"),
+]
+
+#: referral (by serial) -> columns emptied after it was stored, as an unscored or incomplete referral may have them.
+EMPTIED: dict[int, dict[str, Any]] = {
+    2: {"priority": None, "date_of_birth": None},
+    4: {"received_on": None, "nhs_number": None},
+    7: {"family_name_key": None, "queue_outcome": None},  # still found by its given name
+    6: {"priority": None, "received_on": None},
+}
+
+
+@pytest.fixture
+def stored(db: Database, admin: Actor, rules: Rules) -> dict[str, int]:
+    """The PATIENTS as referrals (family name -> id), some with EMPTIED columns."""
+    ids = {}
+    for serial, (family, given, hospital) in enumerate(PATIENTS, start=1):
+        saved = register_referral(
+            db,
+            actor=admin,
+            referral=referral(
+                serial,
+                patient__family_name=family,
+                patient__given_name=given,
+                patient__hospital_number=hospital,
+                patient__date_of_birth=f"19{50 + serial % 3}-0{serial % 3 + 1}-1{serial % 2}",
+                received_on=f"2026-0{7 + serial % 3}-0{serial % 4 + 1}",
+                severity__twstrs_total=20 + 10 * (serial % 4),
+            ),
+            rules=rules,
+            as_of=AS_OF,
+        )
+        ids[family] = saved.referral_id
+    table: sa.Table = ReferralRow.__table__  # type: ignore[attr-defined]
+    with db.write() as session:
+        for serial, values in EMPTIED.items():
+            family = PATIENTS[serial - 1][0]
+            session.connection().execute(sa.update(table).where(table.c.id == ids[family]).values(**values))
+    return ids
+
+
+def expected_order(db: Database, sort: str, descending: bool) -> list[int]:
+    """The order worked out in Python: empty lowest, then the value, ties by id; all reversed when descending."""
+    column = col(SORT_COLUMNS[sort])
+    with db.read() as session:
+        rows = session.execute(select(col(ReferralRow.id), column)).all()
+    ascending = sorted(rows, key=lambda row: (row[1] is not None, row[1] if row[1] is not None else 0, row[0]))
+    return [row[0] for row in (reversed(ascending) if descending else ascending)]
+
+
+@pytest.mark.hazard("H08")
+@pytest.mark.parametrize("sort", list(SORT_COLUMNS))
+@pytest.mark.parametrize("descending", [True, False], ids=["desc", "asc"])
+def test_every_sort_orders_empty_values_lowest_on_either_backend(
+    db: Database, stored: dict[str, int], sort: str, descending: bool
+) -> None:
+    expected = expected_order(db, sort, descending)
+    with db.read() as session:
+        assert repo.queue_ids(session, queue_filter=QueueFilter(), sort=sort, descending=descending) == expected
+        # Every page, across the line between the rows with a value and those without, is a slice of the whole.
+        for offset in range(len(expected) + 1):
+            page = repo.queue_ids(
+                session, queue_filter=QueueFilter(), sort=sort, descending=descending, limit=3, offset=offset
+            )
+            assert page == expected[offset : offset + 3], (offset, page)
+
+
+@pytest.mark.hazard("H08")
+def test_a_referral_without_a_priority_never_heads_the_queue(db: Database, stored: dict[str, int]) -> None:
+    unscored = {stored["ashworth-Lee"], stored["Quillington"]}
+    with db.read() as session:
+        ids = repo.queue_ids(session, queue_filter=QueueFilter(), sort="priority", descending=True)
+        first_page = repo.queue_ids(session, queue_filter=QueueFilter(), sort="priority", descending=True, limit=2)
+    assert set(ids[-2:]) == unscored
+    assert not unscored & set(first_page)
+
+
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [
+        ("ashworth", {"Ashworth", "ashworth-Lee"}),
+        ("ASHWORTH", {"Ashworth", "ashworth-Lee"}),
+        ("AshWorth", {"Ashworth", "ashworth-Lee"}),
+        ("ashworth-l", {"ashworth-Lee"}),
+        ("ASHWORTH, m", {"Ashworth"}),
+        ("ash", {"Ashworth", "ashworth-Lee", "de Vries"}),  # de Vries's given name is Ashley
+        ("strauss", {"Strauß"}),  # ß upper-cases to SS, as the stored key does
+        ("STRAUß", {"Strauß"}),
+        ("østergaard", {"Østergaard"}),
+        ("ØSTERGAARD", {"Østergaard"}),
+        ("De vRIES", {"de Vries"}),
+        ("zoë", {"Quillington"}),
+        ("ADA", {"Ivostone"}),
+        ("k0000002", {"ashworth-Lee"}),  # a hospital number as stored
+        ("K0000003", {"Strauß"}),
+        ("k0000003", {"Strauß"}),  # typed in lower case: found by its upper-cased form
+    ],
+)
+def test_search_ignores_case_the_same_on_either_backend(
+    db: Database, stored: dict[str, int], typed: str, found: set[str]
+) -> None:
+    view = QueueFilter(search=typed)
+    with db.read() as session:
+        ids = set(repo.queue_ids(session, queue_filter=view))
+        assert repo.queue_count(session, view) == len(ids)
+    assert ids == {stored[name] for name in found}
+
+
+def test_search_by_nhs_number_with_any_spacing(db: Database, stored: dict[str, int]) -> None:
+    with db.read() as session:
+        nhs = session.execute(
+            select(col(ReferralRow.nhs_number)).where(col(ReferralRow.id) == stored["Ashworth"])
+        ).scalar_one()
+        assert nhs is not None
+        for typed in (nhs, f"{nhs[:3]} {nhs[3:6]} {nhs[6:]}", f"{nhs[:3]}-{nhs[3:6]}", nhs[:9]):
+            found = set(repo.queue_ids(session, queue_filter=QueueFilter(search=typed)))
+            assert stored["Ashworth"] in found, typed
+            assert stored["Østergaard"] not in found  # its NHS number was emptied
+        assert set(repo.queue_ids(session, queue_filter=QueueFilter(search=nhs))) == {stored["Ashworth"]}
