@@ -146,6 +146,7 @@ def test_users_rules_and_unknown_events_map_to_their_flags() -> None:
     assert not batch_of([ev(1, "user", "3")], own={1: "h1"}).changes
     assert batch_of([ev(1, "user", "3")], own={1: "another"}).changes.users  # same id, another desktop's event
     assert batch_of([ev(1, "user", "3")], complete=False).changes == EVERYTHING
+    assert batch_of([ev(1, "user", "3")], complete=False).changes.by  # never "this desktop"
 
 
 def test_more_events_than_worth_listing_say_everything(
@@ -243,3 +244,11 @@ def test_a_rolled_back_change_notifies_nobody(db: Database, admin: Actor) -> Non
         assert not list(listener.notifies(timeout=0.5, stop_after=1))
     finally:
         listener.close()
+
+
+@pytest.mark.hazard("H04")
+def test_a_trail_that_went_back_a_restore_says_everything(db: Database, admin: Actor) -> None:
+    feed = ChangeFeed(db, after_id=10**9)  # this desktop saw events the database no longer has
+    batch = feed.read()
+    assert batch.changes.everything and batch.changes.by
+    assert not feed.read()  # and it follows the restored trail from its newest event on

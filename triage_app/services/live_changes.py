@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from triage_app.services.changes import EVERYTHING, NOTHING, Changes
+from triage_app.services.changes import NOTHING, Changes
 from triage_app.storage.change_feed import (
     DataVersionProbe,
     FeedEvent,
@@ -36,6 +36,11 @@ from triage_app.storage.meetings import CAPACITY_KEY
 
 #: More new events than this in one read: say "everything may have changed" rather than list them.
 MAX_EVENTS = 500
+
+#: Who made a change when too many events came to name them (`Changes.by` is never None for a remote change).
+OTHER_DESKTOPS = "other desktops"
+#: Everything may have changed, somewhere else.
+EVERYTHING_ELSEWHERE = Changes(everything=True, by=OTHER_DESKTOPS)
 
 #: Events that change nothing another desktop shows (the export itself, a backup).
 _CHANGE_NOTHING = frozenset({"export", "backup"})
@@ -75,7 +80,7 @@ def batch_of(events: list[FeedEvent], *, own: Mapping[int, str] | None = None, c
     """
     last = events[-1].id if events else 0
     if not complete:
-        return FeedBatch(EVERYTHING, {}, last)
+        return FeedBatch(EVERYTHING_ELSEWHERE, {}, last)
     referral_ids: set[int] = set()
     created: set[int] = set()
     meeting_ids: set[int] = set()
@@ -152,7 +157,7 @@ class ChangeFeed:
             if not events:
                 if latest_event_id(connection) < self.last_event_id:  # a restore took the trail back
                     self.last_event_id = latest_event_id(connection)
-                    return FeedBatch(EVERYTHING, {}, self.last_event_id)
+                    return FeedBatch(EVERYTHING_ELSEWHERE, {}, self.last_event_id)
                 return FeedBatch(NOTHING, {}, self.last_event_id)
         complete = len(events) <= self.max_events
         own = own_events(self.db.engine)
