@@ -250,6 +250,41 @@ def test_compare_keeps_my_edits_on_top_of_theirs(
     assert not form.changed_bar.isVisible()
 
 
+@pytest.mark.hazard("H04", "H03")
+def test_reload_asks_before_dropping_unsaved_edits(
+    qtbot: Any,
+    watching: Callable[..., MainWindow],
+    seed: Callable[..., list[int]],
+    gui_paths: AppPaths,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.ui.test_form import type_into
+
+    first, _ = seed((1, {"patient__family_name": "Ashdale"}), 2)
+    window = watching("coord-test")
+    select_patient(qtbot, window, 1)
+    form = open_with_enter(qtbot, window, first)
+    type_into(qtbot, form, "clinical_question", "Is DBS suitable?")
+    elsewhere(gui_paths, "rename", first, "Castlereagh")
+    qtbot.waitUntil(lambda: form.changed_bar.isVisible(), timeout=1000)
+    asked: list[str] = []
+    answer = {"yes": False}
+    monkeypatch.setattr(
+        dialogs.Messages,
+        "confirm",
+        classmethod(lambda cls, parent, title, text: asked.append(text) or answer["yes"]),
+    )
+    qtbot.mouseClick(form.reload_button, qtbot_left())  # "No": my edits stay
+    assert len(asked) == 1 and "ASHDALE" in asked[0].upper()  # the question names the patient
+    idle(qtbot, window)
+    assert "Is DBS suitable?" in form.fields["clinical_question"].value() and form.dirty
+    assert form.changed_bar.isVisible()
+    answer["yes"] = True
+    qtbot.mouseClick(form.reload_button, qtbot_left())
+    qtbot.waitUntil(lambda: form.fields["patient.family_name"].value() == "Castlereagh", timeout=3000)
+    assert "Is DBS suitable?" not in (form.fields["clinical_question"].value() or "") and not form.dirty
+
+
 @pytest.mark.hazard("H04")
 def test_an_open_meeting_window_reads_its_meetings_again_when_another_desktop_plans_one(
     qtbot: Any, watching: Callable[..., MainWindow], seed: Callable[..., list[int]], gui_paths: AppPaths
