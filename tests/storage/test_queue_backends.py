@@ -8,6 +8,10 @@ does and as PostgreSQL does in a database whose collation is C (docs/deploy-post
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -15,11 +19,13 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from tests.factories import AS_OF, referral
-from triage_app.domain.rules import Rules
+from triage_app.domain.rules import Rules, read_rules_file, shipped_rules_path
 from triage_app.services.referrals import register_referral
-from triage_app.services.users import Actor
+from triage_app.services.rules import ensure_rules_approved
+from triage_app.services.users import Actor, sign_in
 from triage_app.storage import referrals as repo
-from triage_app.storage.engine import Database
+from triage_app.storage.engine import Database, parse_database_url
+from triage_app.storage.migrate import migrate
 from triage_app.storage.models import ReferralRow
 from triage_app.storage.queue import SORT_COLUMNS, QueueFilter
 
@@ -46,8 +52,13 @@ EMPTIED: dict[int, dict[str, Any]] = {
 @pytest.fixture
 def stored(db: Database, admin: Actor, rules: Rules) -> dict[str, int]:
     """The PATIENTS as referrals (family name -> id), some with EMPTIED columns."""
+    return store(db, admin, rules, PATIENTS)
+
+
+def store(db: Database, admin: Actor, rules: Rules, patients: list[tuple[str, str, str]]) -> dict[str, int]:
+    """These patients as referrals (family name -> id); those of PATIENTS with their EMPTIED columns."""
     ids = {}
-    for serial, (family, given, hospital) in enumerate(PATIENTS, start=1):
+    for serial, (family, given, hospital) in enumerate(patients, start=1):
         saved = register_referral(
             db,
             actor=admin,
@@ -64,11 +75,12 @@ def stored(db: Database, admin: Actor, rules: Rules) -> dict[str, int]:
             as_of=AS_OF,
         )
         ids[family] = saved.referral_id
-    table: sa.Table = ReferralRow.__table__  # type: ignore[attr-defined]
-    with db.write() as session:
-        for serial, values in EMPTIED.items():
-            family = PATIENTS[serial - 1][0]
-            session.connection().execute(sa.update(table).where(table.c.id == ids[family]).values(**values))
+    if patients is PATIENTS:
+        table: sa.Table = ReferralRow.__table__  # type: ignore[attr-defined]
+        with db.write() as session:
+            for serial, values in EMPTIED.items():
+                family = patients[serial - 1][0]
+                session.connection().execute(sa.update(table).where(table.c.id == ids[family]).values(**values))
     return ids
 
 
@@ -150,3 +162,57 @@ def test_search_by_nhs_number_with_any_spacing(db: Database, stored: dict[str, i
             assert stored["Ashworth"] in found, typed
             assert stored["Østergaard"] not in found  # its NHS number was emptied
         assert set(repo.queue_ids(session, queue_filter=QueueFilter(search=nhs))) == {stored["Ashworth"]}
+
+
+@pytest.mark.server_only("the collation of a PostgreSQL column")
+def test_name_keys_compare_by_code_point_whatever_the_servers_collation(db: Database) -> None:
+    with db.read() as session:
+        rows = session.execute(
+            sa.text(
+                "SELECT column_name, collation_name FROM information_schema.columns "
+                "WHERE table_name = 'referral' AND column_name IN ('family_name_key', 'given_name_key')"
+            )
+        ).all()
+        assert dict(rows) == {"family_name_key": "C", "given_name_key": "C"}
+
+
+@pytest.fixture
+def linguistic_db(backend: str) -> Iterator[Database]:
+    """A migrated database of its own on the test server whose default collation is British English (ICU), as a
+    unit's IT may well make it."""
+    admin_url = sa.make_url(os.environ["TRIAGE_TEST_PG_URL"])
+    name = f"t_icu_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.UTF-8' "
+            "LOCALE_PROVIDER icu ICU_LOCALE 'en-GB'"
+        )
+    database = Database(parse_database_url(admin_url.set(database=name).render_as_string(hide_password=False)))
+    try:
+        migrate(database, backup_dir=None)
+        yield database
+    finally:
+        database.dispose()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.mark.server_only("a server database with a linguistic collation")
+def test_search_and_name_order_are_sqlites_in_a_database_with_a_linguistic_collation(
+    linguistic_db: Database, rules: Rules
+) -> None:
+    actor = sign_in(linguistic_db, login="admin-test", display_name="Ada Admin")
+    ensure_rules_approved(
+        linguistic_db, signed_in=actor, shipped=read_rules_file(shipped_rules_path()), as_of=date(2026, 1, 1)
+    )
+    patients = [("Ashworth", "Ira", "K1"), ("Áshworth", "Ines", "K2"), ("Ash Worth", "Yusuf", "K3")]
+    patients += [("Østergaard", "Ada", "K4"), ("Strauß", "Zoë", "K5"), ("Pemberton", "Ola", "K6")]
+    ids = store(linguistic_db, actor, rules, patients)
+    with linguistic_db.read() as session:
+        found = set(repo.queue_ids(session, queue_filter=QueueFilter(search="ashworth")))
+        by_name = repo.queue_ids(session, queue_filter=QueueFilter(), sort="name", descending=False)
+    assert found == {ids["Ashworth"]}  # not the accented name, nor the one with a space
+    # By code point, as SQLite: ASH WORTH, ASHWORTH, PEMBERTON, STRAUSS, ÁSHWORTH, ØSTERGAARD.
+    assert by_name == [ids[n] for n in ("Ash Worth", "Ashworth", "Pemberton", "Strauß", "Áshworth", "Østergaard")]
