@@ -20,6 +20,8 @@ from sqlmodel import col, select
 
 from tests.factories import AS_OF, referral
 from triage_app.domain.rules import Rules, read_rules_file, shipped_rules_path
+from triage_app.services.audit import verify_audit_trail
+from triage_app.services.demo import load_demo
 from triage_app.services.referrals import register_referral
 from triage_app.services.rules import ensure_rules_approved
 from triage_app.services.users import Actor, sign_in
@@ -216,3 +218,27 @@ def test_search_and_name_order_are_sqlites_in_a_database_with_a_linguistic_colla
     assert found == {ids["Ashworth"]}  # not the accented name, nor the one with a space
     # By code point, as SQLite: ASH WORTH, ASHWORTH, PEMBERTON, STRAUSS, ÁSHWORTH, ØSTERGAARD.
     assert by_name == [ids[n] for n in ("Ash Worth", "Ashworth", "Pemberton", "Strauß", "Áshworth", "Østergaard")]
+
+
+@pytest.mark.hazard("H03")
+def test_demo_referrals_stored_in_bulk_read_back_whole_and_pass_the_audit_check(
+    db: Database, admin: Actor, rules: Rules
+) -> None:
+    """storage.bulk inserts by COPY on a server and executemany on SQLite: the same rows either way."""
+    loaded = load_demo(db, actor=admin, rules=rules, as_of=AS_OF, count=40)
+    assert loaded.added == 40
+    with db.read() as session:
+        rows = session.execute(select(ReferralRow).order_by(col(ReferralRow.id))).scalars().all()
+        assert len(rows) == 40
+        for row in rows:
+            assert row.created_at.tzinfo is not None and row.version == 1 and row.status == "received"
+            assert row.family_name_key == (row.family_name or "").strip().upper()
+            assert row.current_assessment_id is not None and row.priority is not None
+        listed = repo.queue_rows(session, [row.id for row in rows if row.id is not None])
+        assert sum(len(line.flags) for line in listed.values()) > 0
+    # An ordinary referral after the bulk load takes the next id from the server's sequence.
+    after = register_referral(db, actor=admin, referral=referral(900), rules=rules, as_of=AS_OF)
+    assert after.referral_id == max(row.id or 0 for row in rows) + 1
+    report = verify_audit_trail(db)
+    assert report.intact, report.problems
+    assert report.referrals_checked == 41
