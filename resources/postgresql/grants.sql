@@ -13,9 +13,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public.app_setting TO :"user_role"
 -- app_user: users are deactivated, never deleted
 REVOKE ALL ON TABLE public.app_user FROM :"user_role";
 GRANT SELECT, INSERT, UPDATE ON TABLE public.app_user TO :"user_role";
--- user_role: a user's roles are replaced
+-- user_role: replaced; locked FOR UPDATE (needs UPDATE)
 REVOKE ALL ON TABLE public.user_role FROM :"user_role";
-GRANT SELECT, INSERT, DELETE ON TABLE public.user_role TO :"user_role";
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public.user_role TO :"user_role";
 -- referral: referrals are never deleted
 REVOKE ALL ON TABLE public.referral FROM :"user_role";
 GRANT SELECT, INSERT, UPDATE ON TABLE public.referral TO :"user_role";

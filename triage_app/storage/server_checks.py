@@ -69,6 +69,10 @@ _REFUSED_LOGIN = (
 )
 
 
+#: Words of libpq's TLS failures (a pg_hba refusal of an encrypted connection says "SSL encryption": not one).
+_TLS_PROBLEMS = ("certificate", "sslmode", "ssl error", "ssl syscall", "tlsv1", "ssl connection has been closed")
+
+
 def connection_problem(exc: BaseException, location: DatabaseLocation) -> DatabaseError | None:
     """What a failed connection to a server means, in words naming which problem it is; None when it is not one of
     these (the caller lets it through)."""
@@ -98,6 +102,13 @@ def connection_problem(exc: BaseException, location: DatabaseLocation) -> Databa
             f"the database server at {where} could not be reached ({first_line}). Nothing was opened or written. "
             "Check the network, or ask IT whether the server is running."
         )
+    if any(words in text for words in _TLS_PROBLEMS):
+        reason = detail.split("failed:", 1)[-1].strip().splitlines()[0] if "failed:" in detail else first_line
+        return LoginRefused(
+            f"the secure connection to the database server at {where} failed ({reason}): check sslmode and the "
+            "certificate authority's file (sslrootcert in the URL, or root.crt in the account's postgresql "
+            "folder). Nothing was opened or written."
+        )
     match = re.search(r'database "([^"]*)" does not exist', detail)
     if match:
         return NoSuchDatabase(
@@ -115,11 +126,6 @@ def connection_problem(exc: BaseException, location: DatabaseLocation) -> Databa
         return LoginRefused(
             f"the database server at {where} refused the login '{_role(location)}' to database '{database}' "
             f"({reason}): {how}. Nothing was opened or written."
-        )
-    if "ssl" in text or "certificate" in text:
-        return LoginRefused(
-            f"the secure connection to the database server at {where} failed ({first_line}): check sslmode and "
-            "the certificate authority's file (sslrootcert) in the URL. Nothing was opened or written."
         )
     return None
 

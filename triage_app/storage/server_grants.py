@@ -49,7 +49,7 @@ GRANTS: tuple[TableGrant, ...] = (
     TableGrant("alembic_version", ("SELECT",), "the schema revision: read on every start, changed only by migrate"),
     TableGrant("app_setting", ("SELECT", "INSERT", "UPDATE", "DELETE"), "the database id is written afresh"),
     TableGrant("app_user", _READ_WRITE, "users are deactivated, never deleted"),
-    TableGrant("user_role", ("SELECT", "INSERT", "DELETE"), "a user's roles are replaced"),
+    TableGrant("user_role", ("SELECT", "INSERT", "UPDATE", "DELETE"), "replaced; locked FOR UPDATE (needs UPDATE)"),
     TableGrant("referral", _READ_WRITE, "referrals are never deleted"),
     TableGrant("oral_medication", ("SELECT", "INSERT", "UPDATE", "DELETE"), "the list is replaced on save"),
     TableGrant("phenotype_component", ("SELECT", "INSERT", "UPDATE", "DELETE"), "the list is replaced on save"),
