@@ -153,3 +153,11 @@ def test_a_password_on_the_command_line_is_refused_and_never_logged(
     assert "not answering" in captured.err and "Secret-Pa55" not in captured.err + captured.out
     logged = "".join(path.read_text(encoding="utf-8") for path in (data / "logs").glob("*") if path.is_file())
     assert "Secret-Pa55" not in logged
+
+
+@pytest.mark.hazard("H11")
+def test_a_server_without_tls_is_refused_when_the_url_asks_for_it(pg_admin: sa.Engine) -> None:
+    # The test server has no TLS (trust on 127.0.0.1): a desktop's URL asking for verify-full must not fall back.
+    url = app_url(admin_url()) + ("&" if "?" in admin_url() else "?") + "sslmode=verify-full"
+    with pytest.raises(LoginRefused, match="the secure connection to the database server at .* failed"):
+        open_session(url, backup_dir=None)

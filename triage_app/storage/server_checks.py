@@ -70,7 +70,15 @@ _REFUSED_LOGIN = (
 
 
 #: Words of libpq's TLS failures (a pg_hba refusal of an encrypted connection says "SSL encryption": not one).
-_TLS_PROBLEMS = ("certificate", "sslmode", "ssl error", "ssl syscall", "tlsv1", "ssl connection has been closed")
+_TLS_PROBLEMS = (
+    "certificate",
+    "sslmode",
+    "ssl error",
+    "ssl syscall",
+    "tlsv1",
+    "ssl connection has been closed",
+    "does not support ssl",
+)
 
 
 def connection_problem(exc: BaseException, location: DatabaseLocation) -> DatabaseError | None:
