@@ -44,6 +44,10 @@ from triage_app.storage.backup import (
 )
 from triage_app.storage.integrity import integrity_check, quick_check, row_counts
 
+pytestmark = pytest.mark.sqlite_only(
+    "file backups and restores of the SQLite database; on a server they are pg_dump and pg_restore (docs/deploy-postgresql.md)"
+)
+
 STEM = "triage"
 CHILD_ENV = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_APP_")}
 

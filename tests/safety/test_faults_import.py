@@ -220,6 +220,9 @@ def _mount_tmpfs(where: Path, size: str) -> bool:
 
 
 @pytest.mark.hazard("H03", "H17")
+@pytest.mark.sqlite_only(
+    "SQLite's own full-disk error and a full tmpfs under the file; a server's disk is the server's"
+)
 def test_a_full_disk_stops_triage_app_import_and_every_printed_record_is_stored(tmp_path: Path) -> None:
     """A real full disk: the data folder on a 600 KB tmpfs (root only; skipped elsewhere), `triage-app import` as
     a coordinator runs it. What it printed is what is stored; made bigger, the same file completes."""

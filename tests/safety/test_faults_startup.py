@@ -30,6 +30,10 @@ from triage_app.__main__ import main
 from triage_app.services.users import Actor
 from triage_app.storage import preflight
 
+pytestmark = pytest.mark.sqlite_only(
+    "faults done to the SQLite file itself (zero bytes, damaged pages, read-only files, full disks); a server's storage is its own"
+)
+
 AS_OF = "2026-11-02"
 
 

@@ -45,6 +45,10 @@ from triage_app.storage.engine import Database, DatabaseLocation, parse_database
 from triage_app.storage.integrity import integrity_check, quick_check, row_counts, schema_revision
 from triage_app.storage.migrate import head_revision
 
+pytestmark = pytest.mark.sqlite_only(
+    "file backups of the SQLite database; on a server they are pg_dump and pg_restore (docs/deploy-postgresql.md)"
+)
+
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 

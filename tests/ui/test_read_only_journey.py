@@ -25,6 +25,10 @@ from triage_app.storage.engine import Database
 from triage_app.storage.integrity import quick_check
 from triage_app.ui.main_window import MainWindow
 
+pytestmark = pytest.mark.sqlite_only(
+    "a damaged, lost or full SQLite file opened read-only; a server reports its own faults"
+)
+
 
 def damage(gui_paths: AppPaths, gui_db: Database) -> tuple[Path, Path, str]:
     """A verified backup first, then the database closed and one index page overwritten (finding 1 of issue 10)."""
