@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -15,17 +14,17 @@ from triage_app.services.errors import ConflictError
 from triage_app.services.referrals import get_referral, register_referral, update_referral
 from triage_app.services.triage import change_status
 from triage_app.services.users import Actor
-from triage_app.storage.engine import Database, parse_database_url, sqlite_url
+from triage_app.storage.engine import Database, parse_database_url
 
 
-def _other_user_saves(db_file: str, referral_id: int, version: int, total: int) -> None:
-    """Runs in a separate process: another coordinator opens the same file and saves a change."""
+def _other_user_saves(db_url: str, referral_id: int, version: int, total: int) -> None:
+    """Runs in a separate process: another coordinator opens the same database (file or server) and saves."""
     from triage_app.config import default_rules_path
     from triage_app.domain.rules import load_rules
     from triage_app.services.referrals import get_referral, update_referral
     from triage_app.services.users import sign_in
 
-    database = Database(parse_database_url(sqlite_url(Path(db_file))))
+    database = Database(parse_database_url(db_url))
     actor = sign_in(database, login="coord-test")
     detail = get_referral(database, referral_id=referral_id)
     changed = replace(detail.referral, severity=replace(detail.referral.severity, twstrs_total=total))
@@ -43,14 +42,14 @@ def _other_user_saves(db_file: str, referral_id: int, version: int, total: int) 
 
 @pytest.mark.hazard("H03")
 def test_save_after_another_process_saved_is_refused(
-    db: Database, db_path: Path, admin: Actor, coordinator: Actor, rules: Rules
+    db: Database, db_url: str, admin: Actor, coordinator: Actor, rules: Rules
 ) -> None:
     saved = register_referral(db, actor=admin, referral=referral(1), rules=rules, as_of=AS_OF)
     loaded = get_referral(db, referral_id=saved.referral_id)  # the form is opened at version 1
     assert loaded.row.version == 1
 
     process = multiprocessing.get_context("spawn").Process(
-        target=_other_user_saves, args=(str(db_path), saved.referral_id, 1, 60)
+        target=_other_user_saves, args=(db_url, saved.referral_id, 1, 60)
     )
     process.start()
     process.join(timeout=60)
