@@ -161,3 +161,24 @@ def test_a_server_without_tls_is_refused_when_the_url_asks_for_it(pg_admin: sa.E
     url = app_url(admin_url()) + ("&" if "?" in admin_url() else "?") + "sslmode=verify-full"
     with pytest.raises(LoginRefused, match="the secure connection to the database server at .* failed"):
         open_session(url, backup_dir=None)
+
+
+@pytest.mark.hazard("H03", "H05")
+def test_a_sqlite_file_from_a_newer_app_is_refused_in_the_same_words_before_anything_writes(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    with sqlite3.connect(db_path) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'f00dcafe'")
+    connection.close()
+    for side in (db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm")):
+        assert not side.exists()
+    before = db_path.read_bytes()
+    url = "sqlite:///" + db_path.as_posix()
+    with pytest.raises(NewerSchemaError, match=rf"this desktop's app \(version {__version__}\) is older than"):
+        open_session(url, backup_dir=tmp_path / "backups")
+    assert main(["--data-dir", str(db_path.parent), "queue"]) == 1
+    assert "install the newer app" in capsys.readouterr().err.lower()
+    assert db_path.read_bytes() == before
+    assert not (tmp_path / "backups").exists()  # not even a backup before an upgrade that will not happen
