@@ -104,7 +104,7 @@ def test_migrate_is_refused_for_an_ordinary_login_and_changes_nothing(
         connection.execute("UPDATE alembic_version SET version_num = '0004'")  # an upgrade would be due
     code, out, err = run(capsys, "--data-dir", str(tmp_path / "u"), "--db", unit.user_url, "migrate")
     assert code == 1 and out == ""
-    assert f"triage-app migrate was refused: the login '{unit.user_login}' may not change the schema" in err
+    assert f"triage-app migrate: refused: the login '{unit.user_login}' may not change the schema" in err
     assert f"owner role '{unit.owner}'" in err and "Nothing was changed" in err
     with psycopg.connect(libpq(unit.admin_url)) as connection:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == ("0004",)

@@ -29,7 +29,7 @@ from triage_app import __version__
 from triage_app.storage.backup import backup_sqlite
 from triage_app.storage.engine import Database, DatabaseError
 from triage_app.storage.server_checks import look_at_server, server_address
-from triage_app.storage.server_grants import apply_grants, quote_role
+from triage_app.storage.server_grants import BadRoleName, apply_grants, quote_role
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,10 @@ def _server_owner(database: Database, grant_to: str | None) -> str:
     """
     state = look_at_server(database)
     if grant_to is not None:
-        quote_role(grant_to)  # a name the app will not put into SQL is refused before anything runs
+        try:
+            quote_role(grant_to)  # a name no role can have is refused before anything runs
+        except BadRoleName as exc:
+            raise MigrationRefused(f"--grant-to: {exc}. Nothing was changed.") from None
     with database.engine.connect() as connection:
         member = connection.execute(
             sa.text("SELECT pg_has_role(current_user, :owner, 'MEMBER')"), {"owner": state.owner}
@@ -189,13 +192,13 @@ def _server_owner(database: Database, grant_to: str | None) -> str:
     where = f"database '{database.location.url.database}' at {server_address(database.location)}"
     if not may:
         raise MigrationRefused(
-            f"{MIGRATE_COMMAND} was refused: the login '{state.role}' may not change the schema of {where}. The "
+            f"refused: the login '{state.role}' may not change the schema of {where}. The "
             f"app's tables belong to the database's owner role '{state.owner}', and only an administrator who is a "
             f"member of it migrates (GRANT {state.owner} TO <administrator's login>;). Nothing was changed."
         )
     if not exists:
         raise MigrationRefused(
-            f"{MIGRATE_COMMAND} was refused: there is no role '{grant_to}' on the server to give the app's rights "
+            f"refused: there is no role '{grant_to}' on the server to give the app's rights "
             "to. Create the roles first (resources/postgresql/roles.sql, see docs/deploy-postgresql.md), or name "
             "the users' role with --grant-to ROLE. Nothing was changed."
         )
