@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,14 +42,15 @@ def trail(db: Database, admin: Actor, consultant: Actor, rules: Rules) -> Databa
     return db
 
 
-def _events(path: Path) -> list[tuple[int, str, str]]:
-    with sqlite3.connect(path) as connection:
-        return connection.execute("SELECT id, action, changes FROM audit_event ORDER BY id").fetchall()
+def _events(db: Database) -> list[tuple[int, str, str]]:
+    with db.read() as session:
+        rows = session.execute(sa.text("SELECT id, action, changes FROM audit_event ORDER BY id")).all()
+    return [(int(event_id), str(action), str(changes)) for event_id, action, changes in rows]
 
 
 @pytest.mark.hazard("H03")
-def test_every_change_writes_an_event(trail: Database, db_path: Path) -> None:
-    actions = [action for _, action, _ in _events(db_path)]
+def test_every_change_writes_an_event(trail: Database) -> None:
+    actions = [action for _, action, _ in _events(trail)]
     # the database's id (made with its first audited change), two users (admin, consultant) and three referrals
     assert actions.count("create") == 1 + 2 + 3
     assert actions.count("update") == 3
@@ -56,8 +59,8 @@ def test_every_change_writes_an_event(trail: Database, db_path: Path) -> None:
     assert report.intact and report.checked == len(actions)
 
 
-def test_update_event_records_fields_before_and_after(trail: Database, db_path: Path) -> None:
-    updates = [json.loads(changes) for _, action, changes in _events(db_path) if action == "update"]
+def test_update_event_records_fields_before_and_after(trail: Database) -> None:
+    updates = [json.loads(changes) for _, action, changes in _events(trail) if action == "update"]
     first = updates[0]
     assert first["clinical_question"] == [
         "Consider SPD: rotational torticollis, lost response to toxin.",
@@ -74,33 +77,57 @@ def drop_append_only_triggers(connection: sqlite3.Connection) -> None:
         connection.execute(f"DROP TRIGGER {name}")
 
 
-def _tamper(path: Path, *statements: str) -> None:
-    with sqlite3.connect(path) as connection:
-        drop_append_only_triggers(connection)
-        for statement in statements:
-            connection.execute(statement)
+Tamper = Callable[..., None]
+
+
+@pytest.fixture
+def tamper(db_url: str) -> Tamper:
+    """What a forger holding the database does: get past the append-only triggers, then run `statements`.
+
+    SQLite: the sqlite3 shell on the file, dropping the triggers first. PostgreSQL: the superuser, with
+    `SET session_replication_role = replica`, under which ordinary triggers do not fire (they stay in place).
+    """
+
+    def run(*statements: str) -> None:
+        url = sa.make_url(db_url)
+        if url.get_backend_name() == "sqlite":
+            assert url.database is not None
+            with contextlib.closing(sqlite3.connect(url.database)) as connection, connection:
+                drop_append_only_triggers(connection)
+                for statement in statements:
+                    connection.execute(statement)
+            return
+        engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+        try:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+                for statement in statements:
+                    connection.exec_driver_sql(statement)
+        finally:
+            engine.dispose()
+
+    return run
 
 
 @pytest.mark.hazard("H12")
-def test_altered_event_is_caught(trail: Database, db_path: Path) -> None:
-    _tamper(db_path, "UPDATE audit_event SET user_login = 'someone-else' WHERE id = 5")
+def test_altered_event_is_caught(trail: Database, tamper: Tamper) -> None:
+    tamper("UPDATE audit_event SET user_login = 'someone-else' WHERE id = 5")
     report = verify_audit_trail(trail)
     assert not report.intact and report.first_broken == 5
     assert "altered" in (report.problem or "")
 
 
 @pytest.mark.hazard("H03")
-def test_deleted_event_is_caught(trail: Database, db_path: Path) -> None:
-    _tamper(db_path, "DELETE FROM audit_event WHERE id = 4")
+def test_deleted_event_is_caught(trail: Database, tamper: Tamper) -> None:
+    tamper("DELETE FROM audit_event WHERE id = 4")
     report = verify_audit_trail(trail)
     assert not report.intact and report.first_broken == 5
     assert "missing" in (report.problem or "")
 
 
 @pytest.mark.hazard("H03")
-def test_deleted_event_with_ids_renumbered_is_caught(trail: Database, db_path: Path) -> None:
-    _tamper(
-        db_path,
+def test_deleted_event_with_ids_renumbered_is_caught(trail: Database, tamper: Tamper) -> None:
+    tamper(
         "DELETE FROM audit_event WHERE id = 4",
         "UPDATE audit_event SET id = id - 1 WHERE id > 4",
     )
@@ -109,17 +136,16 @@ def test_deleted_event_with_ids_renumbered_is_caught(trail: Database, db_path: P
 
 
 @pytest.mark.hazard("H03")
-def test_deleted_newest_event_is_caught(trail: Database, db_path: Path) -> None:
-    last = _events(db_path)[-1][0]
-    _tamper(db_path, f"DELETE FROM audit_event WHERE id = {last}")
+def test_deleted_newest_event_is_caught(trail: Database, tamper: Tamper) -> None:
+    last = _events(trail)[-1][0]
+    tamper(f"DELETE FROM audit_event WHERE id = {last}")
     report = verify_audit_trail(trail)
     assert not report.intact and "newest events were deleted" in (report.problem or "")
 
 
 @pytest.mark.hazard("H03")
-def test_reordered_events_are_caught(trail: Database, db_path: Path) -> None:
-    _tamper(
-        db_path,
+def test_reordered_events_are_caught(trail: Database, tamper: Tamper) -> None:
+    tamper(
         "UPDATE audit_event SET id = -1 WHERE id = 3",
         "UPDATE audit_event SET id = 3 WHERE id = 4",
         "UPDATE audit_event SET id = 4 WHERE id = -1",
@@ -129,27 +155,28 @@ def test_reordered_events_are_caught(trail: Database, db_path: Path) -> None:
 
 
 @pytest.mark.hazard("H12")
-def test_recomputed_hash_without_relinking_is_caught(trail: Database, db_path: Path) -> None:
+def test_recomputed_hash_without_relinking_is_caught(trail: Database, tamper: Tamper) -> None:
     """A forger who rewrites an event and its own hash still breaks the next event's link."""
     from triage_app.storage.audit import event_hash
 
-    with sqlite3.connect(db_path) as connection:
-        row = connection.execute(
-            "SELECT id, occurred_at, user_login, action, entity, entity_id, changes, prev_hash FROM audit_event "
-            "WHERE id = 6"
-        ).fetchone()
-        forged = event_hash(
-            event_id=row[0],
-            occurred_at=row[1],
-            user_login="forger",
-            action=row[3],
-            entity=row[4],
-            entity_id=row[5],
-            changes=row[6],
-            prev_hash=row[7],
-        )
-        drop_append_only_triggers(connection)
-        connection.execute("UPDATE audit_event SET user_login = 'forger', hash = ? WHERE id = 6", (forged,))
+    with trail.read() as session:
+        row = session.execute(
+            sa.text(
+                "SELECT id, occurred_at, user_login, action, entity, entity_id, changes, prev_hash FROM audit_event "
+                "WHERE id = 6"
+            )
+        ).one()
+    forged = event_hash(
+        event_id=row[0],
+        occurred_at=row[1],
+        user_login="forger",
+        action=row[3],
+        entity=row[4],
+        entity_id=row[5],
+        changes=row[6],
+        prev_hash=row[7],
+    )
+    tamper(f"UPDATE audit_event SET user_login = 'forger', hash = '{forged}' WHERE id = 6")  # hex digits only
     report = verify_audit_trail(trail)
     assert not report.intact and report.first_broken == 7
 
@@ -168,19 +195,20 @@ def test_recomputed_hash_without_relinking_is_caught(trail: Database, db_path: P
     ],
 )
 def test_the_database_refuses_changes_to_the_trail_in_words(
-    trail: Database, db_path: Path, statement: sa.Executable, words: str
+    trail: Database, statement: sa.Executable, words: str
 ) -> None:
-    before = _events(db_path)
+    before = _events(trail)
     with pytest.raises(DatabaseError) as refused, trail.write() as session:
         session.execute(statement)
     message = str(refused.value)
     assert message.startswith("refused by the database: audit trail is append-only: ")
     assert words in message and message.endswith("Audit events are never changed or deleted; nothing was changed.")
-    assert _events(db_path) == before
+    assert _events(trail) == before
     assert verify_audit_trail(trail).intact
 
 
 @pytest.mark.hazard("H17")
+@pytest.mark.sqlite_only("the sqlite3 shell writing to the file past the app")
 def test_the_sqlite_shell_cannot_write_over_an_event_either(trail: Database, db_path: Path) -> None:
     with sqlite3.connect(db_path) as connection, pytest.raises(sqlite3.IntegrityError, match="append-only"):
         connection.execute(
@@ -191,6 +219,40 @@ def test_the_sqlite_shell_cannot_write_over_an_event_either(trail: Database, db_
 
 
 @pytest.mark.hazard("H17")
+@pytest.mark.server_only("another program's SQL on the server, past the app")
+@pytest.mark.parametrize(
+    ("statement", "words"),
+    [
+        ("UPDATE audit_event SET user_login = 'forger' WHERE id = 3", "an audit event cannot be changed"),
+        ("DELETE FROM audit_event WHERE id = 3", "an audit event cannot be deleted"),
+        ("TRUNCATE audit_event CASCADE", "an audit event cannot be emptied (TRUNCATE)"),
+        (
+            "INSERT INTO audit_event SELECT id, occurred_at, 'forger', action, entity, entity_id, changes, prev_hash, "
+            "hash FROM audit_event WHERE id = 3 ON CONFLICT (id) DO UPDATE SET user_login = excluded.user_login",
+            "an audit event cannot be changed",
+        ),
+        ("DELETE FROM audit_chain_head", "the chain head cannot be deleted"),
+        ("UPDATE audit_chain_head SET last_event_id = 2", "the chain head only moves forward"),
+    ],
+)
+def test_sql_on_the_server_cannot_change_the_trail_either(
+    trail: Database, db_url: str, statement: str, words: str
+) -> None:
+    """Even the superuser's own SQL (psql, another program) is refused by the trigger functions of schema 0005."""
+    before = _events(trail)
+    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    try:
+        with pytest.raises(DatabaseError) as refused, engine.begin() as connection:
+            connection.exec_driver_sql(statement)  # any engine's refusal is said in words (storage/engine.py)
+    finally:
+        engine.dispose()
+    assert f"audit trail is append-only: {words}" in str(refused.value)
+    assert _events(trail) == before
+    assert verify_audit_trail(trail).intact
+
+
+@pytest.mark.hazard("H17")
+@pytest.mark.sqlite_only("dropping a trigger in the SQLite file")
 def test_dropped_triggers_are_reported(trail: Database, db_path: Path) -> None:
     with sqlite3.connect(db_path) as connection:
         connection.execute("DROP TRIGGER audit_event_no_delete")
@@ -201,15 +263,38 @@ def test_dropped_triggers_are_reported(trail: Database, db_path: Path) -> None:
     )
 
 
+@pytest.mark.hazard("H17")
+@pytest.mark.server_only("dropping and disabling trigger functions on the server")
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DROP TRIGGER audit_event_append_only ON audit_event",
+        "ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only",
+    ],
+)
+def test_dropped_or_disabled_server_triggers_are_reported(trail: Database, db_url: str, statement: str) -> None:
+    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+    report = verify_audit_trail(trail)
+    assert report.problems == (
+        "the database's append-only protection of the audit trail is gone (1 of 4 triggers dropped or disabled: "
+        "audit_event_append_only): someone changed the schema, and events may have been altered",
+    )
+
+
 # --- referral states and the checkpoint ----------------------------------------------------------------------
 
 
 @pytest.mark.hazard("H17")
-def test_each_change_records_the_referrals_state_once_committed(trail: Database, db_path: Path) -> None:
+def test_each_change_records_the_referrals_state_once_committed(trail: Database) -> None:
     """update_referral stores the new assessment after its event: the state recorded is the one committed."""
     report = verify_audit_trail(trail)
     assert report.intact and report.referrals_checked == 3 and report.referrals_not_covered == 0
-    updates = [json.loads(changes) for _, action, changes in _events(db_path) if action == "update"]
+    updates = [json.loads(changes) for _, action, changes in _events(trail) if action == "update"]
     assert [list(u["referral_state"][1]["referrals"]) for u in updates] == [["1"], ["2"], ["3"]]
     assert all(
         u["referral_state"][1]["referrals"][k][0] == 2 for u in updates for k in u["referral_state"][1]["referrals"]
@@ -310,9 +395,9 @@ def test_processes_writing_the_checkpoint_at_once_never_move_it_back(tmp_path: P
 
 
 @pytest.mark.hazard("H11")
-def test_a_queue_export_is_audited_with_the_referral_ids(trail: Database, admin: Actor, db_path: Path) -> None:
+def test_a_queue_export_is_audited_with_the_referral_ids(trail: Database, admin: Actor) -> None:
     assert audit_queue_export(trail, actor=admin, referral_ids=[3, 1, 2], what="json", filters={"status": None}) is None
-    _, action, changes = _events(db_path)[-1]
+    _, action, changes = _events(trail)[-1]
     assert action == "export"
     assert json.loads(changes) == {
         "format": [None, "json"],
