@@ -186,6 +186,8 @@ def form_open_while_another_user_saves(
         rules=rules,
         as_of=local_today(),
     )
+    # Their save reaches this desktop (live updates: the form's "Changed by" bar) before the coordinator saves.
+    qtbot.waitUntil(lambda: window.live.edit_of(referral_id) is not None, timeout=5000)
     return window, window.form_for(referral_id), referral_id
 
 

@@ -238,7 +238,7 @@ class ReferralForm(QDialog):
 
     def show_changed_elsewhere(self, text: str, version: int | None) -> None:
         """Show the bar: another desktop saved `version` (unless this form already has it)."""
-        if self.referral_id is None or (version is not None and version == self.version):
+        if self.referral_id is None or (version is not None and self.version is not None and version <= self.version):
             return
         self.changed_version = version
         self.changed_label.setText(f"{text}. Compare it with this form, or reload it, before you save.")

@@ -298,7 +298,8 @@ class ReferralForms(QObject):
 
         for form in self.forms:
             edit = edits.get(form.referral_id) if form.referral_id is not None else None
-            if edit is not None and edit.version != form.version and not form.closing_after_save:
+            newer = edit is not None and (edit.version is None or form.version is None or edit.version > form.version)
+            if edit is not None and newer and not form.closing_after_save:  # versions only grow
                 form.show_changed_elsewhere(changed_by_text(edit), edit.version)
 
     def compare_with_saved(self, form: ReferralForm) -> None:
