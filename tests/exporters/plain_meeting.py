@@ -5,10 +5,10 @@ tests/safety/test_faults_exports.py)."""
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.exporters.corpus import MEETING_DAY
 from tests.factories import AS_OF, referral
@@ -61,10 +61,25 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def export_events(db_path: Path) -> list[str]:
-    """The `changes` of every export event in the audit trail, oldest first (read by a connection of its own)."""
-    with sqlite3.connect(db_path) as connection:
-        return [row[0] for row in connection.execute("SELECT changes FROM audit_event WHERE action = 'export'")]
+def export_events(db: Database) -> list[str]:
+    """The `changes` of every export event in the audit trail, oldest first (read by a connection of its own, on
+    either backend)."""
+    engine = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT changes FROM audit_event WHERE action = 'export' ORDER BY id")
+            return [str(row[0]) for row in rows]
+    finally:
+        engine.dispose()
+
+
+def data_folder(db: Database, tmp_path: Path) -> Path:
+    """The app's data folder: the SQLite file's folder, or on a server a folder of the test's own (logs, backups)."""
+    if db.location.path is not None:
+        return db.location.path.parent
+    folder = tmp_path / "data"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def leftovers(folder: Path) -> list[str]:

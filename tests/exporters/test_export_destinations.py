@@ -7,6 +7,7 @@ no temporary file left behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.exporters.corpus import MEETING_DAY
-from tests.exporters.plain_meeting import export_events, held_meeting, leftovers, sha256_of
+from tests.exporters.plain_meeting import data_folder, export_events, held_meeting, leftovers, sha256_of
 from triage_app.__main__ import main
 from triage_app.services.exports import (
     ExportRefused,
@@ -52,7 +53,7 @@ def test_the_database_and_its_companion_files_are_never_replaced(
     # SQLite itself changes the -wal and -shm files: for them the proof is that the same file is still there.
     before = (sha256_of(target) if not suffix else target.stat().st_ino) if existed else None
     database_before = sha256_of(db_path)
-    events = export_events(db_path)
+    events = export_events(db)
     # No data folder given: the database's own path (db.location.path) is still refused.
     with pytest.raises(ExportRefused, match="an export never replaces it, and nothing was written") as refused:
         _agenda(db, admin, held_meeting, target, overwrite=overwrite)
@@ -61,7 +62,7 @@ def test_the_database_and_its_companion_files_are_never_replaced(
     assert target.exists() == existed
     assert ((sha256_of(target) if not suffix else target.stat().st_ino) if existed else None) == before
     assert sha256_of(db_path) == database_before
-    assert export_events(db_path) == events and leftovers(db_path.parent) == []
+    assert export_events(db) == events and leftovers(db_path.parent) == []
 
 
 @pytest.mark.hazard("H11", "H17")
@@ -83,13 +84,13 @@ def test_a_symlink_or_dotdot_to_the_database_is_refused(
 
 @pytest.mark.hazard("H11", "H17")
 def test_nothing_is_written_inside_the_data_folder(
-    db: Database, db_path: Path, admin: Actor, held_meeting: Meeting, tmp_path: Path
+    db: Database, admin: Actor, held_meeting: Meeting, tmp_path: Path
 ) -> None:
-    data_dir = db_path.parent
+    data_dir = data_folder(db, tmp_path)
     backups = data_dir / "backups"
     backups.mkdir()
     backup = backups / "triage-20261201T000000Z.sqlite3"
-    shutil.copyfile(db_path, backup)
+    _a_sqlite_database(db, backup)
     (data_dir / "logs").mkdir()
     linked = tmp_path / "looks-elsewhere"
     linked.symlink_to(data_dir, target_is_directory=True)
@@ -108,12 +109,22 @@ def test_nothing_is_written_inside_the_data_folder(
     assert sorted(p.name for p in data_dir.rglob("*") if "agenda" in p.name or p.name == "window.ini") == []
 
 
+def _a_sqlite_database(db: Database, path: Path) -> None:
+    """A copy of the app's SQLite file (on a server, where there is none, a SQLite file made for the test)."""
+    if db.location.path is not None:
+        shutil.copyfile(db.location.path, path)
+        return
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute("CREATE TABLE audit_event (id INTEGER PRIMARY KEY, changes TEXT)")
+        connection.execute("INSERT INTO audit_event (changes) VALUES ('{}')")
+
+
 @pytest.mark.hazard("H11", "H17")
 def test_a_database_copied_out_of_the_data_folder_is_never_replaced(
-    db: Database, db_path: Path, admin: Actor, held_meeting: Meeting, tmp_path: Path
+    db: Database, admin: Actor, held_meeting: Meeting, tmp_path: Path
 ) -> None:
     copy = tmp_path / "copy-of-triage.sqlite3"
-    shutil.copyfile(db_path, copy)
+    _a_sqlite_database(db, copy)
     before = sha256_of(copy)
     with pytest.raises(ExportRefused, match="is a SQLite database .* never replaces a database, even when told to"):
         _agenda(db, admin, held_meeting, copy, overwrite=True)
@@ -125,21 +136,21 @@ def test_a_database_copied_out_of_the_data_folder_is_never_replaced(
 
 @pytest.mark.hazard("H11")
 def test_an_existing_file_is_replaced_only_when_told_and_then_atomically(
-    db: Database, db_path: Path, admin: Actor, held_meeting: Meeting, tmp_path: Path
+    db: Database, admin: Actor, held_meeting: Meeting, tmp_path: Path
 ) -> None:
     target = tmp_path / "agenda.csv"
     target.write_text("last week's agenda")
-    events = len(export_events(db_path))
+    events = len(export_events(db))
     with pytest.raises(ExportWouldOverwrite, match="already exists and was left as it is") as refused:
         _agenda(db, admin, held_meeting, target)
     assert refused.value.existing == (target,)
-    assert target.read_text() == "last week's agenda" and len(export_events(db_path)) == events
+    assert target.read_text() == "last week's agenda" and len(export_events(db)) == events
 
     _agenda(db, admin, held_meeting, target, overwrite=True)
     assert target.read_text(encoding="utf-8-sig").startswith("CONFIDENTIAL")
     assert stat.S_IMODE(target.stat().st_mode) == 0o600  # patient data: owner only
     assert leftovers(tmp_path) == []  # no temporary, no copy of the old file kept
-    assert len(export_events(db_path)) == events + 1 and '"agenda.csv"' in export_events(db_path)[-1]
+    assert len(export_events(db)) == events + 1 and '"agenda.csv"' in export_events(db)[-1]
 
 
 @pytest.mark.hazard("H11")
@@ -172,7 +183,7 @@ def _letters(db: Database, actor: Actor, meeting: Meeting, folder: Path, **kw: A
 
 @pytest.mark.hazard("H11")
 def test_letters_into_a_missing_folder_create_it_owner_only(
-    db: Database, db_path: Path, admin: Actor, held_meeting: Meeting, tmp_path: Path
+    db: Database, admin: Actor, held_meeting: Meeting, tmp_path: Path
 ) -> None:
     folder = tmp_path / "letters-december"
     written = _letters(db, admin, held_meeting, folder)
@@ -186,30 +197,30 @@ def test_letters_into_a_missing_folder_create_it_owner_only(
 
 @pytest.mark.hazard("H10", "H11")
 def test_letters_already_there_refuse_the_whole_batch_unless_told(
-    db: Database, db_path: Path, admin: Actor, held_meeting: Meeting, tmp_path: Path
+    db: Database, admin: Actor, held_meeting: Meeting, tmp_path: Path
 ) -> None:
     _, ids = held_meeting
     folder = tmp_path / "letters"
     folder.mkdir()
     first = folder / f"outcome-letter-{MEETING_DAY.isoformat()}-referral-{ids[0]}.docx"
     first.write_bytes(b"a letter sent last time")
-    events = len(export_events(db_path))
+    events = len(export_events(db))
     with pytest.raises(ExportWouldOverwrite, match=f"1 of the 2 letters already exist in .*{first.name}") as refused:
         _letters(db, admin, held_meeting, folder)
     assert "no letters were written" in str(refused.value) and refused.value.existing == (first,)
     assert sorted(p.name for p in folder.iterdir()) == [first.name]  # the other letter was not written either
-    assert first.read_bytes() == b"a letter sent last time" and len(export_events(db_path)) == events
+    assert first.read_bytes() == b"a letter sent last time" and len(export_events(db)) == events
 
     written = _letters(db, admin, held_meeting, folder, overwrite=True)
     assert len(written) == 2 and first.read_bytes().startswith(b"PK")  # a Word file now
-    assert len(export_events(db_path)) == events + 2 and leftovers(folder) == []
+    assert len(export_events(db)) == events + 2 and leftovers(folder) == []
 
 
 @pytest.mark.hazard("H11", "H17")
 def test_letters_are_never_written_in_the_data_folder(
-    db: Database, db_path: Path, admin: Actor, held_meeting: Meeting
+    db: Database, admin: Actor, held_meeting: Meeting, tmp_path: Path
 ) -> None:
-    data_dir = db_path.parent
+    data_dir = data_folder(db, tmp_path)
     for folder in (data_dir, data_dir / "backups", data_dir / "new-folder"):
         with pytest.raises(ExportRefused, match="is inside the app's data folder .* none was written"):
             _letters(db, admin, held_meeting, folder, data_dir=data_dir)
@@ -224,7 +235,7 @@ def cli_user(db: Database, admin: Actor) -> str:
     """The operating-system account, as a coordinator and consultant: the user the command line signs in."""
     from triage_app.services.app import current_login
 
-    login = current_login()
+    login = current_login(db)  # on a server, the role it authenticated
     if login != admin.login:
         add_user(db, actor=admin, login=login, display_name="Cli Invented", roles=["coordinator", "consultant"])
     return login
@@ -267,7 +278,7 @@ def test_cli_agenda_over_the_live_database_backup_or_file_is_refused(
         (backup, "is inside the app's data folder"),
         (existing, "already exists and was left as it is: choose another name, or add --force to replace it"),
     ]
-    inode, events = db_path.stat().st_ino, export_events(db_path)
+    inode, events = db_path.stat().st_ino, export_events(db)
     for target, message in refusals:
         # Starting a command writes to the database (sign-in) and closing it checkpoints the -wal: the proof for
         # those is the same file, still a sound database, with no export recorded; for the others, the same bytes.
@@ -275,7 +286,7 @@ def test_cli_agenda_over_the_live_database_backup_or_file_is_refused(
         code, out, err = run(capsys, *d, "agenda", meeting, "--format", "csv", "--out", str(target))
         assert code == 2 and message in err and str(target) in err and out == ""
         assert (sha256_of(target) if target in (backup, existing) else None) == before
-        assert db_path.stat().st_ino == inode and sound(db_path) and export_events(db_path) == events
+        assert db_path.stat().st_ino == inode and sound(db_path) and export_events(db) == events
     code, out, _ = run(capsys, *d, "agenda", meeting, "--format", "csv", "--out", str(existing), "--force")
     assert code == 0 and out.strip() == f"wrote {existing}"
     assert existing.read_text(encoding="utf-8-sig").startswith("CONFIDENTIAL") and leftovers(tmp_path) == []
@@ -285,7 +296,6 @@ def test_cli_agenda_over_the_live_database_backup_or_file_is_refused(
 def test_cli_letters_into_a_missing_folder_and_again_without_force(
     capsys: pytest.CaptureFixture[str],
     db: Database,
-    db_path: Path,
     cli_user: str,
     held_meeting: Meeting,
     tmp_path: Path,
@@ -294,8 +304,9 @@ def test_cli_letters_into_a_missing_folder_and_again_without_force(
     from triage_app.cli.commands import letters
 
     monkeypatch.setattr(letters, "today", lambda: MEETING_DAY)  # letters are written on or after the meeting day
+    data_dir = data_folder(db, tmp_path)
     db.dispose()
-    d = ["--data-dir", str(db_path.parent)]
+    d = ["--data-dir", str(data_dir)]
     folder = tmp_path / "new-letters"
     argv = [*d, "letters", str(held_meeting[0]), "--format", "pdf", "--out-dir", str(folder)]
     code, out, err = run(capsys, *argv)

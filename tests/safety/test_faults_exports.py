@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.exporters.corpus import MEETING_DAY
-from tests.exporters.plain_meeting import export_events, held_meeting, leftovers
+from tests.exporters.plain_meeting import data_folder, export_events, held_meeting, leftovers
 from triage_app.logs import configure_logging
 from triage_app.services.exports import ExportNotWritten, export_agenda_file, export_letters
 from triage_app.services.users import Actor, add_user
@@ -49,6 +49,7 @@ def locker(db_path: Path) -> Iterator[sqlite3.Connection]:
 
 
 @pytest.mark.hazard("H11", "H17")
+@pytest.mark.sqlite_only("another program holding the SQLite file's write lock (the app sets no lock wait on a server)")
 def test_a_locked_database_leaves_no_agenda_and_says_it_was_not_written(
     db: Database,
     db_path: Path,
@@ -57,7 +58,7 @@ def test_a_locked_database_leaves_no_agenda_and_says_it_was_not_written(
     impatient: Database,
     tmp_path: Path,
 ) -> None:
-    events = export_events(db_path)
+    events = export_events(db)
     target = tmp_path / "agenda.pdf"
     connection = sqlite3.connect(db_path, isolation_level=None, timeout=0.1)
     connection.execute("BEGIN IMMEDIATE")  # another program holds the write lock
@@ -74,13 +75,14 @@ def test_a_locked_database_leaves_no_agenda_and_says_it_was_not_written(
     )
     assert "nothing was changed" not in message
     assert not target.exists() and leftovers(tmp_path) == [] and list(tmp_path.glob("*.pdf")) == []
-    assert export_events(db_path) == events
+    assert export_events(db) == events
     # Once the lock is gone the same export is written and audited.
     export_agenda_file(impatient, actor=admin, meeting_id=held_meeting[0], fmt="pdf", out=target)
-    assert target.read_bytes().startswith(b"%PDF") and '"agenda.pdf"' in export_events(db_path)[-1]
+    assert target.read_bytes().startswith(b"%PDF") and '"agenda.pdf"' in export_events(db)[-1]
 
 
 @pytest.mark.hazard("H10", "H11", "H17")
+@pytest.mark.sqlite_only("another program holding the SQLite file's write lock (the app sets no lock wait on a server)")
 def test_a_locked_database_leaves_no_letter_and_no_folder(
     db: Database,
     db_path: Path,
@@ -90,7 +92,7 @@ def test_a_locked_database_leaves_no_letter_and_no_folder(
     locker: sqlite3.Connection,
     tmp_path: Path,
 ) -> None:
-    events = export_events(db_path)
+    events = export_events(db)
     folder = tmp_path / "letters"  # does not exist: made for the letters, removed with them
     with pytest.raises(ExportNotWritten) as failed:
         export_letters(
@@ -102,16 +104,16 @@ def test_a_locked_database_leaves_no_letter_and_no_folder(
         "not be recorded because another program held the database"
     )
     assert "nothing was changed" not in message
-    assert not folder.exists() and export_events(db_path) == events
+    assert not folder.exists() and export_events(db) == events
 
 
 @pytest.mark.hazard("H10", "H11", "H17")
 def test_a_failing_rename_removes_every_letter_already_in_place(
-    db: Database, db_path: Path, admin: Actor, held_meeting: Meeting, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db: Database, admin: Actor, held_meeting: Meeting, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = tmp_path / "letters"
     folder.mkdir()
-    events = export_events(db_path)
+    events = export_events(db)
     real_link = os.link
     placed: list[str] = []
 
@@ -128,16 +130,16 @@ def test_a_failing_rename_removes_every_letter_already_in_place(
         f"no letters were written to {folder}: the file could not be written or put in place (Input/output error)."
     )
     assert len(placed) == 1 and not Path(placed[0]).exists()  # the letter already in place was removed
-    assert list(folder.iterdir()) == [] and export_events(db_path) == events  # no event for either letter
+    assert list(folder.iterdir()) == [] and export_events(db) == events  # no event for either letter
 
 
 @pytest.mark.hazard("H11", "H17")
 def test_a_failing_commit_puts_back_the_file_it_was_told_to_replace(
-    db: Database, db_path: Path, admin: Actor, held_meeting: Meeting, tmp_path: Path
+    db: Database, admin: Actor, held_meeting: Meeting, tmp_path: Path
 ) -> None:
     target = tmp_path / "agenda.csv"
     target.write_text("the agenda circulated last week")
-    events = export_events(db_path)
+    events = export_events(db)
 
     def commit_fails(connection: sa.Connection) -> None:
         raise sa.exc.OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error"))
@@ -149,25 +151,25 @@ def test_a_failing_commit_puts_back_the_file_it_was_told_to_replace(
     finally:
         sa.event.remove(db.engine, "commit", commit_fails)
     assert target.read_text() == "the agenda circulated last week"  # replaced, then put back
-    assert leftovers(tmp_path) == [] and export_events(db_path) == events
+    assert leftovers(tmp_path) == [] and export_events(db) == events
 
 
 @pytest.mark.hazard("H11", "H17")
 def test_a_full_disk_while_writing_leaves_nothing(
-    db: Database, db_path: Path, admin: Actor, held_meeting: Meeting, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db: Database, admin: Actor, held_meeting: Meeting, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def disk_full(fd: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "fsync", disk_full)
     target = tmp_path / "agenda.docx"
-    events = export_events(db_path)
+    events = export_events(db)
     with pytest.raises(ExportNotWritten) as failed:
         export_agenda_file(db, actor=admin, meeting_id=held_meeting[0], fmt="docx", out=target)
     assert str(failed.value) == (
         f"the file {target} was not written: the file could not be written or put in place (No space left on device)."
     )
-    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == [] and export_events(db_path) == events
+    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == [] and export_events(db) == events
 
 
 @pytest.fixture
@@ -187,18 +189,18 @@ def _drop_log_files() -> None:
             handler.close()
 
 
-def _read_only(db_path: Path, reason: str) -> Database:
-    """The database opened read-only, as the app opens it on a full disk."""
-    return Database(parse_database_url(sqlite_url(db_path)), read_only=reason)
+def _read_only(db_url: str, reason: str) -> Database:
+    """The database opened read-only, as the app opens it on a full disk (on a server: READ ONLY transactions)."""
+    return Database(parse_database_url(db_url), read_only=reason)
 
 
 @pytest.mark.hazard("H11", "H17")
 def test_a_read_only_database_exports_and_records_it_in_the_log_only(
-    db: Database, db_path: Path, admin: Actor, held_meeting: Meeting, tmp_path: Path, app_log: Path
+    db: Database, db_url: str, admin: Actor, held_meeting: Meeting, tmp_path: Path, app_log: Path
 ) -> None:
-    events = export_events(db_path)
+    events = export_events(db)
     db.dispose()
-    read_only = _read_only(db_path, "the disk is full")
+    read_only = _read_only(db_url, "the disk is full")
     target = tmp_path / "agenda.csv"
     notes: list[str] = []
     try:
@@ -209,7 +211,7 @@ def test_a_read_only_database_exports_and_records_it_in_the_log_only(
     assert notes == [
         "recorded in the app log only, not in the audit trail, because the database is read-only (the disk is full)"
     ]
-    assert export_events(db_path) == events
+    assert export_events(db) == events
     logged = app_log.read_text(encoding="utf-8")
     assert (
         f"export recorded in the log only (database read-only): user=admin-test meeting={held_meeting[0]} "
@@ -220,11 +222,11 @@ def test_a_read_only_database_exports_and_records_it_in_the_log_only(
 
 @pytest.mark.hazard("H11", "H17")
 def test_a_read_only_database_with_no_log_says_the_export_was_not_recorded(
-    db: Database, db_path: Path, admin: Actor, held_meeting: Meeting, tmp_path: Path
+    db: Database, db_url: str, admin: Actor, held_meeting: Meeting, tmp_path: Path
 ) -> None:
     _drop_log_files()  # no log file: a full disk took the log too
     db.dispose()
-    read_only = _read_only(db_path, "the disk is full")
+    read_only = _read_only(db_url, "the disk is full")
     folder = tmp_path / "letters"
     notes: list[str] = []
     try:
@@ -250,7 +252,6 @@ def test_a_read_only_database_with_no_log_says_the_export_was_not_recorded(
 def test_cli_agenda_on_a_full_disk_goes_to_a_chosen_folder_and_says_where_it_was_recorded(
     capsys: pytest.CaptureFixture[str],
     db: Database,
-    db_path: Path,
     admin: Actor,
     held_meeting: Meeting,
     tmp_path: Path,
@@ -260,9 +261,11 @@ def test_cli_agenda_on_a_full_disk_goes_to_a_chosen_folder_and_says_where_it_was
     from triage_app.services.app import current_login
     from triage_app.storage import preflight
 
-    if current_login() != admin.login:
-        add_user(db, actor=admin, login=current_login(), display_name="Cli Invented", roles=["coordinator"])
-    events = export_events(db_path)
+    login = current_login(db)  # on a server, the role it authenticated
+    if login != admin.login:
+        add_user(db, actor=admin, login=login, display_name="Cli Invented", roles=["coordinator"])
+    events = export_events(db)
+    data_dir = data_folder(db, tmp_path)
     db.dispose()
 
     def no_space(_folder: Path, _size: int) -> None:
@@ -272,13 +275,18 @@ def test_cli_agenda_on_a_full_disk_goes_to_a_chosen_folder_and_says_where_it_was
     target = tmp_path / "agenda.csv"
     try:
         code = main(
-            ["--data-dir", str(db_path.parent), "agenda", str(held_meeting[0]), "--format", "csv", "--out", str(target)]
+            ["--data-dir", str(data_dir), "agenda", str(held_meeting[0]), "--format", "csv", "--out", str(target)]
         )
     finally:
         _drop_log_files()
     out = capsys.readouterr().out
+    if db.location.path is None:
+        # On a server the database is not on the full disk: the export is written and audited there as ever.
+        assert code == 0 and out.strip() == f"wrote {target}"
+        assert target.exists() and len(export_events(db)) == len(events) + 1 and '"agenda.csv"' in export_events(db)[-1]
+        return
     assert code == 0 and out.startswith(
         f"wrote {target}; recorded in the app log only, not in the audit trail, because the database is read-only ("
     )
-    assert target.exists() and export_events(db_path) == events
-    assert "file=agenda.csv" in (db_path.parent / "logs" / "triage-app.log").read_text(encoding="utf-8")
+    assert target.exists() and export_events(db) == events
+    assert "file=agenda.csv" in (data_dir / "logs" / "triage-app.log").read_text(encoding="utf-8")
