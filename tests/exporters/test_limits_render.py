@@ -16,13 +16,13 @@ import pytest
 
 from tests.exporters.readback import _is_furniture
 from tests.factories import AS_OF, referral
+from tests.stored import app_db_url
 from triage_app.domain.meetings import CaseAction
 from triage_app.domain.referral import FREE_TEXT_LENGTH, LIMITS, NAME_LENGTH
 from triage_app.services import meetings
 from triage_app.services.app import local_today, open_session
 from triage_app.services.referrals import register_referral
 from triage_app.services.triage import decide_triage
-from triage_app.storage.engine import sqlite_url
 
 CASES = 8
 SECONDS = 30  # "a few seconds" each, with room for a slow shared test machine (typically 2-4 s)
@@ -53,7 +53,7 @@ def test_agenda_and_letters_at_the_limits_render_in_seconds(tmp_path: Path) -> N
     data = tmp_path / "data"
     data.mkdir(mode=0o700)
     day = local_today()
-    session = open_session(sqlite_url(data / "triage.sqlite3"), backup_dir=data / "backups", today=day)
+    session = open_session(app_db_url(data), backup_dir=data / "backups", today=day)
     try:
         db, me, rules = session.db, session.actor, session.rules
         ids = []

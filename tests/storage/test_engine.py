@@ -20,6 +20,7 @@ from triage_app.storage.engine import (
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
 
 
+@pytest.mark.sqlite_only("SQLite's PRAGMAs on every connection")
 @pytest.mark.hazard("H03")
 def test_every_connection_has_the_pragmas(db: Database) -> None:
     with db.engine.connect() as connection:

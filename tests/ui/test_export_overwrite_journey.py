@@ -8,7 +8,6 @@ question before replacing a file is Qt's: the test checks the window does not sw
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
+from tests.stored import server_url, stored_rows
 from triage_app.config import AppPaths
 from triage_app.services import meetings
 from triage_app.services.app import local_today
@@ -61,13 +61,14 @@ def decided_meeting(gui_db: Database, ids: list[int]) -> int:
 
 
 def export_files(db_path: Path) -> list[str]:
-    with sqlite3.connect(db_path) as connection:
-        rows = connection.execute("SELECT changes FROM audit_event WHERE action = 'export' ORDER BY id").fetchall()
+    """The export events' changes, read from the app's database for the data folder holding `db_path`."""
+    rows = stored_rows(db_path.parent, "SELECT changes FROM audit_event WHERE action = 'export' ORDER BY id")
     return [row[0] for row in rows]
 
 
 def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The file's SHA-256 ("absent" when there is no such file: on a server the data folder has no database)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "absent"
 
 
 class Dialogs:
@@ -128,7 +129,8 @@ def test_a_coordinator_exports_then_is_refused_the_data_folder_and_asked_before_
     events = export_files(db_path)
     database_hash = sha256_of(db_path)
     for target, said in (
-        (db_path, "is the app's database: an export never replaces it"),
+        # on a server the data folder has no database file, and the name is refused as any file in that folder
+        (db_path, "is the app's database: an export never replaces it" if server_url() is None else "is inside"),
         (gui_paths.data_dir / "backups" / "agenda.csv", "is inside the app's data folder"),
     ):
         file_dialogs.save_to = target

@@ -3,7 +3,6 @@ unsaved changes and missing-field links."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -13,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QMessageBox
 
 from tests.factories import referral_json
+from tests.stored import stored_rows
 from triage_app.config import AppPaths
 from triage_app.domain.identity import IDENTITY_MINIMUM
 from triage_app.domain.rules import Rules
@@ -96,15 +96,13 @@ def test_enter_a_referral_end_to_end(qtbot: Any, open_window: Callable[..., Main
         qtbot.mouseClick(form.save_button, Qt.MouseButton.LeftButton)
     assert form.status.text() == "Saved" and not form.dirty
     qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
-    with sqlite3.connect(gui_paths.data_dir / "triage.sqlite3") as connection:
-        row = connection.execute(
-            "SELECT nhs_number, family_name, receiving_unit_ods, outcome, version FROM referral"
-        ).fetchone()
-        medication = connection.execute("SELECT drug, outcome FROM oral_medication").fetchone()
-        audit = connection.execute("SELECT user_login, action FROM audit_event ORDER BY id DESC LIMIT 1").fetchone()
-    assert row == ("9990000301", "Yarbrook", "RXX01", "ready_for_mdt", 1)
-    assert medication == ("clonazepam", "ineffective")
-    assert audit == ("coord-test", "create")
+    data = gui_paths.data_dir
+    row = stored_rows(data, "SELECT nhs_number, family_name, receiving_unit_ods, outcome, version FROM referral")
+    medication = stored_rows(data, "SELECT drug, outcome FROM oral_medication")
+    audit = stored_rows(data, "SELECT user_login, action FROM audit_event ORDER BY id DESC LIMIT 1")
+    assert row == [("9990000301", "Yarbrook", "RXX01", "ready_for_mdt", 1)]
+    assert medication == [("clonazepam", "ineffective")]
+    assert audit == [("coord-test", "create")]
 
 
 @pytest.mark.parametrize(

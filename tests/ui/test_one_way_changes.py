@@ -8,13 +8,13 @@ place: the model is never reset for an edit that keeps the view's membership and
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
 
+from tests.stored import stored_rows, stored_value
 from triage_app.config import AppPaths
 from triage_app.domain.nhs_number import make_test_nhs_number
 from triage_app.domain.referral import format_nhs_number
@@ -95,9 +95,8 @@ def test_a_save_is_one_round_trip_and_one_targeted_refresh_without_a_reset(
     assert window.model.queue_row(window.model.row_of(first)).hospital_number == NEW_HOSPITAL_NUMBER
     assert window.detail.referral.patient.hospital_number == NEW_HOSPITAL_NUMBER  # the panel shows the new values
     assert "version 2" in window.panel.patient.text()
-    with sqlite3.connect(gui_paths.data_dir / "triage.sqlite3") as connection:
-        stored = connection.execute("SELECT hospital_number, version FROM referral WHERE id = ?", (first,)).fetchone()
-    assert stored == (NEW_HOSPITAL_NUMBER, 2)
+    stored = stored_rows(gui_paths.data_dir, "SELECT hospital_number, version FROM referral WHERE id = ?", first)
+    assert stored == [(NEW_HOSPITAL_NUMBER, 2)]
 
 
 @pytest.mark.hazard("H01", "H04")
@@ -141,10 +140,9 @@ def test_a_coordinator_edits_and_a_consultant_confirms_from_the_panel(
     after = consultant.model.data(consultant.model.index(consultant.model.row_of(chosen), COL_OUTCOME))
     assert after != before and "awaiting consultant" not in after
     assert consultant.detail.row.decision_kind == "confirmed"
-    with sqlite3.connect(gui_paths.data_dir / "triage.sqlite3") as connection:
-        decided = dict(connection.execute("SELECT id, decision_kind FROM referral").fetchall())
-        statuses = dict(connection.execute("SELECT status, COUNT(*) FROM referral GROUP BY status").fetchall())
-        hospital = connection.execute("SELECT hospital_number FROM referral WHERE id = ?", (chosen,)).fetchone()[0]
+    decided = dict(stored_rows(gui_paths.data_dir, "SELECT id, decision_kind FROM referral"))
+    statuses = dict(stored_rows(gui_paths.data_dir, "SELECT status, COUNT(*) FROM referral GROUP BY status"))
+    hospital = stored_value(gui_paths.data_dir, "SELECT hospital_number FROM referral WHERE id = ?", chosen)
     assert decided[chosen] == "confirmed" and all(decided[other] is None for other in others)  # the right patient
     assert hospital == NEW_HOSPITAL_NUMBER
     sidebar = consultant.sidebar
