@@ -94,10 +94,14 @@ def cell(window: MainWindow, serial: int, column: int) -> str:
 
 
 class StallMeter(QObject):
-    """The longest gap between ticks of a 10 ms timer on the GUI thread: how long the window stood still."""
+    """The longest gap between ticks of a 10 ms timer on the GUI thread: how long the window stood still.
 
-    def __init__(self) -> None:
-        super().__init__()
+    Owned by `parent` (the window), and stopped by the test: a parentless QObject with a timer left to Python's
+    garbage collector (kept alive by a failed test's traceback) has crashed PySide6 in a later test.
+    """
+
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
         self.longest = 0.0
         self._last = time.perf_counter()
         self._timer = QTimer(self)
@@ -109,8 +113,10 @@ class StallMeter(QObject):
         self.longest = max(self.longest, now - self._last)
         self._last = now
 
-    def reset(self) -> None:
-        self.longest, self._last = 0.0, time.perf_counter()
+    def stop(self) -> float:
+        """Stop measuring; the longest stall seen (seconds)."""
+        self._timer.stop()
+        return self.longest
 
 
 @pytest.fixture
@@ -331,10 +337,11 @@ def test_the_watcher_never_holds_the_gui_thread(qtbot: Any, watching: Callable[.
     window = watching("coord-test")
     reads: list[Any] = []
     window.live.on_read = reads.append
-    meter = StallMeter()
+    meter = StallMeter(window)
     qtbot.wait(1500)  # five polls of PRAGMA data_version, or three waits on the server's socket
+    longest = meter.stop()
     assert window.live.running
-    assert meter.longest < 0.1, f"the window stood still for {meter.longest * 1000:.0f} ms"
+    assert longest < 0.1, f"the window stood still for {longest * 1000:.0f} ms"
 
 
 def test_the_watcher_stops_within_a_second_when_the_window_closes(
