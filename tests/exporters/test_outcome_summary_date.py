@@ -3,11 +3,11 @@ agenda is not held back."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.exporters.corpus import MEETING_DAY
 from triage_app.services.errors import ServiceError
@@ -16,18 +16,18 @@ from triage_app.services.users import Actor
 from triage_app.storage.engine import Database
 
 
-def _exports(db_path: Path) -> int:
-    with sqlite3.connect(db_path) as connection:
-        return int(connection.execute("SELECT count(*) FROM audit_event WHERE action = 'export'").fetchone()[0])
+def _exports(db: Database) -> int:
+    with db.read() as session:
+        return int(session.execute(sa.text("SELECT count(*) FROM audit_event WHERE action = 'export'")).scalar_one())
 
 
 @pytest.mark.hazard("H13")
 @pytest.mark.parametrize("fmt", ["csv", "pdf"])
 def test_no_outcome_summary_before_the_meeting_date(
-    db: Database, db_path: Path, admin: Actor, hostile_meeting: tuple[int, list[int]], tmp_path: Path, fmt: str
+    db: Database, admin: Actor, hostile_meeting: tuple[int, list[int]], tmp_path: Path, fmt: str
 ) -> None:
     meeting_id, _ = hostile_meeting
-    before = _exports(db_path)
+    before = _exports(db)
     day_before = MEETING_DAY - timedelta(days=5)
     with pytest.raises(ServiceError) as refused:
         export_agenda_file(
@@ -43,7 +43,7 @@ def test_no_outcome_summary_before_the_meeting_date(
         "no outcome summary written: the meeting is on 03-Dec-2026: the outcome summary is made on or after that "
         "date, once the MDT has recorded its outcomes (today is 28-Nov-2026)"
     )
-    assert not (tmp_path / f"outcomes.{fmt}").exists() and _exports(db_path) == before
+    assert not (tmp_path / f"outcomes.{fmt}").exists() and _exports(db) == before
     with pytest.raises(ServiceError, match="no outcome summary written: the meeting is on 03-Dec-2026"):
         make_agenda(db, meeting_id=meeting_id, outcomes=True, today=day_before)
     # The agenda goes out before the meeting; the summary is made on the day.
@@ -59,4 +59,4 @@ def test_no_outcome_summary_before_the_meeting_date(
         outcomes=True,
         today=MEETING_DAY,
     )
-    assert agenda.exists() and summary.exists() and _exports(db_path) == before + 2
+    assert agenda.exists() and summary.exists() and _exports(db) == before + 2
