@@ -6,10 +6,8 @@ referral counts as the demo loader's only when its id lies in a demo batch recor
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
-
 import pytest
+import sqlalchemy as sa
 
 from tests.factories import AS_OF, referral
 from triage_app.domain.rules import Rules
@@ -21,9 +19,9 @@ from triage_app.services.users import Actor
 from triage_app.storage.engine import Database
 
 
-def demo_events(db_path: Path) -> int:
-    with sqlite3.connect(db_path) as connection:
-        return int(connection.execute("SELECT count(*) FROM audit_event WHERE action = 'demo_load'").fetchone()[0])
+def demo_events(db: Database) -> int:
+    with db.read() as session:
+        return int(session.execute(sa.text("SELECT count(*) FROM audit_event WHERE action = 'demo_load'")).scalar_one())
 
 
 @pytest.mark.hazard("H15")
@@ -39,7 +37,7 @@ def test_demo_data_loads_into_an_empty_database_and_again_into_a_demo_one(
 
 @pytest.mark.hazard("H15", "H01")
 def test_demo_data_is_refused_where_a_real_referral_is_stored(
-    db: Database, db_path: Path, admin: Actor, coordinator: Actor, rules: Rules
+    db: Database, admin: Actor, coordinator: Actor, rules: Rules
 ) -> None:
     register_referral(db, actor=coordinator, referral=referral(777), rules=rules, as_of=AS_OF)
     with pytest.raises(
@@ -48,12 +46,12 @@ def test_demo_data_is_refused_where_a_real_referral_is_stored(
         r"referral 1\).*must not mix with real ones.*--data-dir",
     ):
         load_demo(db, actor=admin, rules=rules, as_of=AS_OF, count=3)
-    assert queue.counts(db).total == 1 and demo_events(db_path) == 0
+    assert queue.counts(db).total == 1 and demo_events(db) == 0
 
 
 @pytest.mark.hazard("H15", "H01")
 def test_a_real_referral_after_demo_data_stops_more_demo_data(
-    db: Database, db_path: Path, admin: Actor, coordinator: Actor, rules: Rules
+    db: Database, admin: Actor, coordinator: Actor, rules: Rules
 ) -> None:
     load_demo(db, actor=admin, rules=rules, as_of=AS_OF, count=2)
     real = register_referral(db, actor=coordinator, referral=referral(777), rules=rules, as_of=AS_OF).referral_id
@@ -61,7 +59,7 @@ def test_a_real_referral_after_demo_data_stops_more_demo_data(
         assert demo.referrals_not_from_demo(session) == (1, real)
     with pytest.raises(RealReferralsPresent, match=f"the first is referral {real}"):
         load_demo(db, actor=admin, rules=rules, as_of=AS_OF, count=2)
-    assert queue.counts(db).total == 3 and demo_events(db_path) == 1
+    assert queue.counts(db).total == 3 and demo_events(db) == 1
 
 
 @pytest.mark.hazard("H15", "H01")
