@@ -4,12 +4,11 @@ naming the field, before anything is written; each value at its limit is stored.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from tests.factories import AS_OF, referral
 from triage_app.domain.meetings import CaseAction
@@ -25,15 +24,13 @@ LONG_NAME = "N" * 101
 LONG_TEXT = "T" * 4_001
 
 
-def _count(db_path: Path, table: str) -> int:
-    with sqlite3.connect(db_path) as connection:
-        return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+def _count(db: Database, table: str) -> int:
+    with db.read() as session:
+        return int(session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
 @pytest.mark.hazard("H17")
-def test_meeting_fields_are_limited_and_refused_before_anything_is_written(
-    db: Database, db_path: Path, coordinator: Actor
-) -> None:
+def test_meeting_fields_are_limited_and_refused_before_anything_is_written(db: Database, coordinator: Actor) -> None:
     def create(**values: object) -> int:
         return meetings.create_meeting(
             db,
@@ -44,7 +41,7 @@ def test_meeting_fields_are_limited_and_refused_before_anything_is_written(
             **values,  # type: ignore[arg-type]
         ).meeting_id
 
-    before = _count(db_path, "meeting")
+    before = _count(db, "meeting")
     refusals: list[tuple[dict[str, Any], str]] = [
         ({"chair": LONG_NAME}, "chair: 100 characters at most (this one has 101)"),
         ({"place": "P" * 201}, "place: 200 characters at most (this one has 201)"),
@@ -57,7 +54,7 @@ def test_meeting_fields_are_limited_and_refused_before_anything_is_written(
         with pytest.raises(ServiceError) as refused:
             create(**values)
         assert str(refused.value).startswith(message)
-    assert _count(db_path, "meeting") == before
+    assert _count(db, "meeting") == before
     with pytest.raises(ServiceError, match=r"^attendee name: 100 characters at most \(this one has 101\)$"):
         meetings.parse_attendee(LONG_NAME + ":neurologist")
     stored = create(chair="C" * 100, place="P" * 200, attendees=[("A" * 100, "other")])
@@ -109,9 +106,7 @@ def test_outcome_rationale_reason_and_actions_are_limited(
 
 
 @pytest.mark.hazard("H17")
-def test_override_and_closing_reasons_are_limited(
-    db: Database, db_path: Path, consultant: Actor, admin: Actor, rules: Rules
-) -> None:
+def test_override_and_closing_reasons_are_limited(db: Database, consultant: Actor, admin: Actor, rules: Rules) -> None:
     saved = register_referral(db, actor=admin, referral=referral(1), rules=rules, as_of=AS_OF)
     with pytest.raises(ServiceError, match=r"^reason: 4,000 characters at most \(this one has 4,001\)$"):
         decide_triage(
@@ -126,8 +121,10 @@ def test_override_and_closing_reasons_are_limited(
         change_status(
             db, actor=consultant, referral_id=saved.referral_id, expected_version=1, status="closed", note=LONG_TEXT
         )
-    with sqlite3.connect(db_path) as connection:
-        assert connection.execute("SELECT version, status FROM referral").fetchall() == [(1, "received")]
+    with db.read() as session:
+        assert [tuple(row) for row in session.execute(sa.text("SELECT version, status FROM referral"))] == [
+            (1, "received")
+        ]
 
 
 @pytest.mark.hazard("H17")
