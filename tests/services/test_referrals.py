@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.factories import AS_OF, referral, referral_json
 from triage_app.domain.rules import Rules
@@ -69,7 +68,7 @@ def test_duplicate_is_refused(db: Database, admin: Actor, rules: Rules) -> None:
 
 @pytest.mark.hazard("H03")
 def test_an_import_failure_leaves_no_half_stored_record(
-    db: Database, db_path: Path, admin: Actor, rules: Rules, monkeypatch: pytest.MonkeyPatch
+    db: Database, admin: Actor, rules: Rules, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_store = repo.store_assessment
     calls = {"n": 0}
@@ -84,11 +83,11 @@ def test_an_import_failure_leaves_no_half_stored_record(
     # An unexpected error on one record is reported for it, and the import goes on (see test_faults_import.py).
     report = import_referrals(db, actor=admin, records=[referral_json(1), referral_json(2)], rules=rules, as_of=AS_OF)
     assert report.failed == [(1, "RuntimeError: disk full")] and len(report.added) == 1
-    with sqlite3.connect(db_path) as connection:
-        referrals = connection.execute("SELECT nhs_number FROM referral").fetchall()
-        medications = connection.execute("SELECT count(*) FROM oral_medication").fetchone()
+    with db.read() as session:  # what is stored, on either backend
+        referrals = [tuple(row) for row in session.execute(sa.text("SELECT nhs_number FROM referral"))]
+        medications = session.execute(sa.text("SELECT count(*) FROM oral_medication")).scalar_one()
     assert referrals == [(referral_json(1)["patient"]["nhs_number"],)]
-    assert medications == (1,)
+    assert medications == 1
 
 
 @pytest.mark.hazard("H07", "H08")
