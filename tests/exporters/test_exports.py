@@ -132,16 +132,16 @@ def test_agenda_header_and_case_sections(
 
 @pytest.mark.hazard("H11")
 def test_exports_are_audited_by_file_name(
-    db: Database, db_path: Path, admin: Actor, rules: Rules, hostile_meeting: tuple[int, list[int]], tmp_path: Path
+    db: Database, admin: Actor, rules: Rules, hostile_meeting: tuple[int, list[int]], tmp_path: Path
 ) -> None:
-    import sqlite3
+    import sqlalchemy as sa
 
     meeting_id, _ = hostile_meeting
     export_agenda_file(db, actor=admin, meeting_id=meeting_id, fmt="html", out=tmp_path / "agenda.html")
-    with sqlite3.connect(db_path) as connection:
-        action, changes = connection.execute(
-            "SELECT action, changes FROM audit_event ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+    with db.read() as session:
+        action, changes = session.execute(
+            sa.text("SELECT action, changes FROM audit_event ORDER BY id DESC LIMIT 1")
+        ).one()
     assert action == "export" and '"agenda.html"' in changes and HOSTILE["cyrillic"] not in changes
 
 
