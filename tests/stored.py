@@ -59,3 +59,13 @@ def stored_value(data_dir: Path, sql: str, *params: Any) -> Any:
     rows = stored_rows(data_dir, sql, *params)
     assert len(rows) == 1 and len(rows[0]) == 1, f"expected one value from {sql!r}, got {rows!r}"
     return rows[0][0]
+
+
+def app_login(data_dir: Path | None = None) -> str:
+    """Who the app signs in as for `data_dir`: the server's authenticated role on PostgreSQL (`current_user`),
+    otherwise this process's operating-system account."""
+    from triage_app.services.logins import os_login
+
+    if server_url() is None:
+        return os_login()
+    return str(stored_value(data_dir or Path("."), "SELECT current_user"))

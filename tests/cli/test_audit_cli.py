@@ -12,6 +12,7 @@ import pytest
 
 from tests.dates import meeting_day
 from tests.factories import referral_json
+from tests.stored import stored_rows, stored_value
 from triage_app.__main__ import main
 
 DAY = meeting_day().isoformat()  # a meeting date that is never in the past, whatever today is
@@ -45,6 +46,7 @@ def test_verify_exits_0_when_intact_and_names_the_checkpoint(
     assert out.startswith(f"audit trail intact: {head} events checked; checkpoint at event {head} matches; ")
 
 
+@pytest.mark.sqlite_only("tampers with the SQLite file's triggers and trail as someone with the sqlite3 shell")
 @pytest.mark.hazard("H17")
 def test_verify_exits_1_with_the_first_problem_and_a_count_of_the_others(
     capsys: pytest.CaptureFixture[str], data_dir: Path
@@ -67,18 +69,15 @@ def test_queue_json_is_audited_as_an_export(capsys: pytest.CaptureFixture[str], 
     code, out, err = run(capsys, "--data-dir", str(data_dir), "queue", "--json")
     assert code == 0, err
     shown = [row["referral_id"] for row in json.loads(out)]
-    with sqlite3.connect(data_dir / "triage.sqlite3") as connection:
-        action, entity, changes = connection.execute(
-            "SELECT action, entity, changes FROM audit_event ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+    action, entity, changes = stored_rows(
+        data_dir, "SELECT action, entity, changes FROM audit_event ORDER BY id DESC LIMIT 1"
+    )[0]
     assert (action, entity) == ("export", "queue")
     assert json.loads(changes)["referral_ids"] == [None, shown]
     # the plain listing is the queue on screen, as on the desktop: not an export, not audited
-    with sqlite3.connect(data_dir / "triage.sqlite3") as connection:
-        before = connection.execute("SELECT count(*) FROM audit_event").fetchone()
+    before = stored_value(data_dir, "SELECT count(*) FROM audit_event")
     assert run(capsys, "--data-dir", str(data_dir), "queue")[0] == 0
-    with sqlite3.connect(data_dir / "triage.sqlite3") as connection:
-        assert connection.execute("SELECT count(*) FROM audit_event").fetchone() == before
+    assert stored_value(data_dir, "SELECT count(*) FROM audit_event") == before
 
 
 def _meeting_with_agenda(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path) -> None:
@@ -90,6 +89,7 @@ def _meeting_with_agenda(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp
     assert code == 0, err
 
 
+@pytest.mark.sqlite_only("tampers with the SQLite file's triggers and trail as someone with the sqlite3 shell")
 @pytest.mark.hazard("H17")
 def test_the_newest_event_deleted_under_recreated_triggers_and_the_checkpoint_removed_is_caught_by_the_log(
     capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path
@@ -126,6 +126,7 @@ def test_the_newest_event_deleted_under_recreated_triggers_and_the_checkpoint_re
     assert "Quillfeather" not in log_text  # the log holds ids and hashes, no patient data
 
 
+@pytest.mark.sqlite_only("the app's file backups and restore (a server is backed up by its own tools)")
 @pytest.mark.hazard("H17")
 def test_a_restore_restarts_the_chain_in_the_log_and_verify_stays_intact(
     capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path
@@ -181,6 +182,7 @@ def _moved(data_dir: Path) -> Path:
     return moved
 
 
+@pytest.mark.sqlite_only("tampers with the SQLite file's triggers and trail as someone with the sqlite3 shell")
 @pytest.mark.hazard("H17")
 def test_events_deleted_after_the_data_folder_was_moved_are_caught(
     capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path
@@ -200,6 +202,7 @@ def test_events_deleted_after_the_data_folder_was_moved_are_caught(
     assert json.loads(checkpoint.read_text())["database"] == _database_id(moved / "triage.sqlite3")
 
 
+@pytest.mark.sqlite_only("the app's file backups and restore (a server is backed up by its own tools)")
 @pytest.mark.hazard("H17")
 def test_a_moved_data_folder_keeps_its_checkpoint_moving_and_a_restore_names_the_database(
     capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path
@@ -227,6 +230,7 @@ def test_a_moved_data_folder_keeps_its_checkpoint_moving_and_a_restore_names_the
     assert " logged heads match since the restore at event " in out
 
 
+@pytest.mark.sqlite_only("the app's file backups and restore (a server is backed up by its own tools)")
 @pytest.mark.hazard("H17")
 def test_a_tampered_trail_is_backed_up_marked_and_its_restore_needs_accepting(
     capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.factories import referral_json
+from tests.stored import app_database, app_login, stored_rows, stored_value
 from triage_app.__main__ import main
 from triage_app.config import default_rules_path
-from triage_app.services.app import os_login
 from triage_app.services.users import add_user, sign_in
-from triage_app.storage.engine import Database, parse_database_url, sqlite_url
 from triage_app.storage.migrate import migrate
 
 AS_OF = "2026-11-02"
@@ -39,14 +37,13 @@ def rules_file(tmp_path: Path, version: str, *changes: tuple[str, str], name: st
 
 def state(data_dir: Path) -> dict[str, Any]:
     """Everything a rules file could change: assessments, current outcomes, approvals."""
-    with sqlite3.connect(data_dir / "triage.sqlite3") as connection:
-        return {
-            "assessments": connection.execute("SELECT id, rules_version, outcome FROM assessment").fetchall(),
-            "referrals": connection.execute(
-                "SELECT id, current_assessment_id, outcome, status, decided_outcome FROM referral"
-            ).fetchall(),
-            "approvals": connection.execute("SELECT id, version, sha256 FROM approved_rules").fetchall(),
-        }
+    return {
+        "assessments": stored_rows(data_dir, "SELECT id, rules_version, outcome FROM assessment ORDER BY id"),
+        "referrals": stored_rows(
+            data_dir, "SELECT id, current_assessment_id, outcome, status, decided_outcome FROM referral ORDER BY id"
+        ),
+        "approvals": stored_rows(data_dir, "SELECT id, version, sha256 FROM approved_rules ORDER BY id"),
+    }
 
 
 @pytest.fixture
@@ -147,9 +144,9 @@ def test_rules_show(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     code, out, _ = run(capsys, "--data-dir", str(data_dir), "rules", "show")
     assert code == 0
     assert "rules in force: spd-2026.2" in out
-    assert f"approved by: {os_login()} ({os_login()}) on " in out and " UTC" in out
-    with sqlite3.connect(data_dir / "triage.sqlite3") as connection:
-        (sha,) = connection.execute("SELECT sha256 FROM approved_rules").fetchone()
+    me = app_login(data_dir)
+    assert f"approved by: {me} ({me}) on " in out and " UTC" in out
+    sha = stored_value(data_dir, "SELECT sha256 FROM approved_rules")
     assert f"SHA-256: {sha}" in out and "shipped proposal: none" in out
 
 
@@ -181,7 +178,7 @@ def test_rules_approve_prints_the_changes_and_the_referrals_reassessed(
     code, out, _ = run(capsys, "--data-dir", str(data_dir), "rules", "approve", str(proposed))
     assert code == 0
     assert "S2 specialist units offering SPD: RXX01 -> RQQ07 (adds RQQ07; removes RXX01)" in out
-    assert f"Rules spd-2027.1 approved by {os_login()}; 2 open referrals not yet at an MDT reassessed." in out
+    assert f"Rules spd-2027.1 approved by {app_login(data_dir)}; 2 open referrals not yet at an MDT reassessed." in out
     code, out, _ = run(capsys, "--data-dir", str(data_dir), "queue", "--json")
     assert {r["outcome"] for r in json.loads(out)} == {"redirect_to_specialist_unit"}
     # the same file again: a clear no-op
@@ -217,10 +214,10 @@ def test_rules_approve_refuses_a_reused_version_and_bad_files_by_name(
 def test_only_an_administrator_approves_on_the_command_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     folder = tmp_path / "data"
     folder.mkdir()
-    database = Database(parse_database_url(sqlite_url(folder / "triage.sqlite3")))
+    database = app_database(folder)
     migrate(database, backup_dir=None)
     admin = sign_in(database, login="admin-test", display_name="Ada Admin")
-    add_user(database, actor=admin, login=os_login(), display_name="Cora Ordinator", roles=["coordinator"])
+    add_user(database, actor=admin, login=app_login(folder), display_name="Cora Ordinator", roles=["coordinator"])
     database.dispose()
     proposed = rules_file(tmp_path, "spd-2027.1", ("bont_min_cycles = 3 ", "bont_min_cycles = 4 "))
     code, out, _ = run(capsys, "--data-dir", str(folder), "rules", "show")  # anyone with a role may look
