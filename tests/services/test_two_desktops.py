@@ -5,10 +5,10 @@ the app have). The first desktop's transaction is held open at a pause point whi
 into it and waits (on SQLite at BEGIN IMMEDIATE, for the write lock); then the first commits, and the outcome
 must be the one the same two actions give one after the other.
 
-To run them on PostgreSQL, load the out-of-repo plugin that gives the `db` fixture a fresh PostgreSQL database
-per test: `PG_ADMIN_URL=postgresql+psycopg://USER@HOST:PORT/postgres PYTHONPATH=/tmp/pgplugin python3 -m pytest
--p pg_db_plugin tests/services/test_two_desktops.py`. Nothing here changes: the second desktop is seen waiting in
-pg_stat_activity instead, and the known meeting-position bug becomes a strict xfail there.
+They run on PostgreSQL too, where the `db` fixture is a fresh database per test:
+`TRIAGE_TEST_PG_URL=postgresql+psycopg://USER@HOST:PORT/postgres python3 -m pytest --backend=postgresql
+tests/services/test_two_desktops.py` (see tests/conftest.py). Nothing here changes: the second desktop is seen
+waiting in pg_stat_activity instead.
 """
 
 from __future__ import annotations
