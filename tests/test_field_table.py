@@ -8,7 +8,6 @@ part is in tests/domain/test_field_table.py. The form is also held to one parse 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -148,20 +147,28 @@ def add_columns_as_the_migration_would(db: Database) -> None:
 
 @pytest.mark.hazard("H03")
 @pytest.mark.usefixtures("throwaway_fields")
-def test_a_throwaway_field_is_stored_and_read_back_on_a_real_sqlite_file(
-    db: Database, db_path: Any, admin: Actor, rules: Rules
+def test_a_throwaway_field_is_stored_and_read_back_on_a_real_database(
+    db: Database, db_url: str, admin: Actor, rules: Rules
 ) -> None:
     add_columns_as_the_migration_would(db)
     referral = parse_referral(with_new_fields(), as_of=AS_OF)
     saved = register_referral(db, actor=admin, referral=referral, rules=rules, as_of=AS_OF)
     detail = get_referral(db, referral_id=saved.referral_id)
     assert detail.referral == referral
-    with sqlite3.connect(db_path) as raw:  # on the file, in the columns the table names
-        stored = raw.execute(
-            "SELECT neck_pain_days, imaging_report_ref, imaging_modality, imaging_done_on FROM referral WHERE id = ?",
-            (saved.referral_id,),
-        ).fetchone()
-    assert stored == (3, "IMG-0042", "mri", "2026-10-01")
+    raw = sa.create_engine(db_url, poolclass=sa.pool.NullPool)  # another connection, in the columns the table names
+    try:
+        with raw.connect() as connection:
+            stored = connection.execute(
+                sa.text(
+                    "SELECT neck_pain_days, imaging_report_ref, imaging_modality, imaging_done_on FROM referral "
+                    "WHERE id = :id"
+                ),
+                {"id": saved.referral_id},
+            ).one()
+    finally:
+        raw.dispose()
+    # a date column: ISO text in a SQLite file, a DATE on a server
+    assert (*stored[:3], str(stored[3])) == (3, "IMG-0042", "mri", "2026-10-01")
 
     edited = parse_referral(with_new_fields(neck_pain_days=0, modality=None), as_of=AS_OF)
     update_referral(
