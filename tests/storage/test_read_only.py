@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import event
 
 from triage_app.config import ConfigError, resolve_paths
@@ -62,6 +63,37 @@ def test_read_only_database_refuses_every_write_and_says_why(db_path: Path) -> N
     finally:
         database.dispose()
     assert sha256(db_path) == before
+
+
+@pytest.mark.hazard("H17")
+@pytest.mark.server_only("a server database opened for reading only (READ ONLY transactions)")
+def test_read_only_server_database_refuses_every_write_and_says_why(db_url: str) -> None:
+    def stored() -> list[tuple[object, ...]]:
+        other = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+        try:
+            with other.connect() as connection:
+                rows = connection.exec_driver_sql("SELECT key, value FROM app_setting ORDER BY key")
+                return [tuple(row) for row in rows]
+        finally:
+            other.dispose()
+
+    before = stored()
+    database = Database(parse_database_url(db_url), read_only="The server is in maintenance.")
+    try:
+        with database.read() as session:  # reading works
+            assert session.connection().exec_driver_sql("SELECT count(*) FROM app_user").scalar_one() >= 0
+        with pytest.raises(DatabaseReadOnly) as refused, database.write():
+            pass
+        assert str(refused.value) == (
+            "this change was refused and nothing was changed: the database is open for reading only. "
+            "The server is in maintenance."
+        )
+        # Underneath, the connection itself cannot write either (its transactions are READ ONLY on the server).
+        with pytest.raises(Exception, match="read-only transaction"), database.engine.connect() as raw:
+            raw.exec_driver_sql("UPDATE app_setting SET value = value")
+    finally:
+        database.dispose()
+    assert stored() == before
 
 
 @pytest.mark.hazard("H17")
