@@ -1,6 +1,6 @@
 """Every action the desktop offers has a command, and a script can read each one's answer (`--json`).
 
-Each test drives `triage_app.__main__.main` on a real SQLite file in tmp_path and asserts on the patient or
+Each test drives `triage_app.__main__.main` on a real database (a SQLite file in tmp_path, or the test's server database) and asserts on the patient or
 meeting acted on, as the database now holds it, and on the JSON the command printed.
 """
 
@@ -17,6 +17,7 @@ import pytest
 
 from tests.dates import meeting_day
 from tests.factories import referral_json
+from tests.stored import server_url, stored_rows
 from triage_app.__main__ import main
 from triage_app.cli import build_parser
 from triage_app.domain.nhs_number import make_test_nhs_number
@@ -42,11 +43,8 @@ def run_json(capsys: pytest.CaptureFixture[str], data: Path, *argv: str) -> Any:
 
 
 def rows(data: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    connection = sqlite3.connect(data / "triage.sqlite3")
-    try:
-        return connection.execute(sql, params).fetchall()
-    finally:
-        connection.close()
+    """Rows of `sql` from the app's database for the data folder (either backend)."""
+    return stored_rows(data, sql, *params)
 
 
 @pytest.fixture
@@ -291,14 +289,20 @@ def test_users_rules_and_maintenance_answer_in_json(
 
     audit = run_json(capsys, data, "audit", "verify")
     assert audit["intact"] is True and audit["problems"] == [] and audit["events_checked"] > 3
-    backup = run_json(capsys, data, "backup")
-    assert Path(backup["path"]).is_file() and backup["row_counts"]["referral"] == 3 and backup["audit_problem"] is None
-    check = run_json(capsys, data, "check")
-    assert check["result"] == "intact" and Path(backup["path"]).name in [b["file"] for b in check["backups"]]
+    if server_url() is None:  # the app backs up a SQLite file; a server is backed up by its own tools
+        backup = run_json(capsys, data, "backup")
+        assert Path(backup["path"]).is_file() and backup["row_counts"]["referral"] == 3
+        assert backup["audit_problem"] is None
+        check = run_json(capsys, data, "check")
+        assert check["result"] == "intact" and Path(backup["path"]).name in [b["file"] for b in check["backups"]]
     assert run_json(capsys, data, "migrate")["upgraded"] is False
     assert run_json(capsys, data, "reassess")["reassessed"] == 0
     # Invented patients never mix with real ones: the demo goes into a data folder of its own.
-    assert run_json(capsys, tmp_path / "demo", "demo", "--count", "12", "--seed", "4") == {"added": 12, "seed": 4}
+    if server_url() is None:
+        assert run_json(capsys, tmp_path / "demo", "demo", "--count", "12", "--seed", "4") == {"added": 12, "seed": 4}
+    else:  # the test's one server database already holds these referrals: the demo refuses to mix with them
+        code, _, err = run(capsys, tmp_path / "demo", "demo", "--count", "12", "--seed", "4", "--json")
+        assert code == 2 and "invented patients must not mix with real ones" in err
 
 
 def test_exports_and_letters_name_their_files(capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path) -> None:
@@ -363,6 +367,7 @@ def test_import_json_lines_say_what_each_record_became(
     assert rows(data, "SELECT count(*) FROM referral") == [(4,)]
 
 
+@pytest.mark.sqlite_only("another program holding the SQLite file's write lock")
 @pytest.mark.hazard("H11")
 def test_a_referral_export_whose_audit_event_cannot_be_written_leaves_no_file(
     capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path
