@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -139,6 +140,41 @@ def test_a_failing_upgrade_leaves_the_database_as_it_was(db_path: Path, tmp_path
     with sqlite3.connect(db_path) as connection:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "half_done" not in tables
+
+
+def _server_tables(database: Database) -> set[str]:
+    with database.engine.connect() as connection:
+        return set(sa.inspect(connection).get_table_names())
+
+
+@pytest.mark.hazard("H03")
+@pytest.mark.server_only("an upgrade of a server database (transactional DDL, no file to back up)")
+def test_an_upgrade_on_a_server_keeps_the_data_and_a_failing_one_leaves_it_as_it_was(
+    db: Database, tmp_path: Path
+) -> None:
+    with db.write() as session:
+        session.execute(sa.text("INSERT INTO app_setting (key, value) VALUES ('marker', 'before')"))
+    failing = _scripts_with_extra_revision(
+        tmp_path / "failing",
+        '    op.create_table("half_done", sa.Column("id", sa.Integer, primary_key=True))\n'
+        '    op.execute("INSERT INTO no_such_table VALUES (1)")',
+    )
+    with pytest.raises(Exception, match="no_such_table"):
+        migrate(db, backup_dir=tmp_path / "backups", script_location=failing)
+    assert current_revision(db) == head_revision() and "half_done" not in _server_tables(db)
+
+    adding = _scripts_with_extra_revision(
+        tmp_path / "adding",
+        '    with op.batch_alter_table("referral") as batch:\n'
+        '        batch.add_column(sa.Column("triage_note", sa.Text(), nullable=True))',
+    )
+    report = migrate(db, backup_dir=tmp_path / "backups", script_location=adding)
+    assert report.before == head_revision() and report.after == "9999" == current_revision(db)
+    assert report.backup is None  # a server is backed up by its own tools (pg_dump), not by the app
+    with db.engine.connect() as connection:
+        assert "triage_note" in [c["name"] for c in sa.inspect(connection).get_columns("referral")]
+        marker = connection.exec_driver_sql("SELECT value FROM app_setting WHERE key = 'marker'").scalar_one()
+    assert marker == "before"
 
 
 @pytest.mark.hazard("H03")
