@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import referral_json
+from tests.stored import server_url
 from triage_app.__main__ import main
 
 
@@ -22,11 +23,19 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+def opened_in(data_dir: Path) -> bool:
+    """Whether the app used `data_dir`: its SQLite file is there, or (on a server) its log is."""
+    if server_url() is None:
+        return (data_dir / "triage.sqlite3").exists()
+    return (data_dir / "logs" / "triage-app.log").exists()
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
+@pytest.mark.sqlite_only("a new data folder's SQLite file, owner-only")
 @pytest.mark.hazard("H11")
 def test_migrate_creates_an_owner_only_database(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     code, out, _ = run(capsys, "--data-dir", str(data_dir), "migrate")
@@ -42,7 +51,7 @@ def test_migrate_creates_an_owner_only_database(capsys: pytest.CaptureFixture[st
 
 def test_options_after_the_command_work_too(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     code, _out, _ = run(capsys, "migrate", "--data-dir", str(data_dir))
-    assert code == 0 and (data_dir / "triage.sqlite3").exists()
+    assert code == 0 and opened_in(data_dir)
 
 
 def test_environment_variable_chooses_the_data_folder(
@@ -50,7 +59,7 @@ def test_environment_variable_chooses_the_data_folder(
 ) -> None:
     monkeypatch.setenv("TRIAGE_APP_DATA_DIR", str(data_dir))
     code, _, _ = run(capsys, "migrate")
-    assert code == 0 and (data_dir / "triage.sqlite3").exists()
+    assert code == 0 and opened_in(data_dir)
 
 
 def test_db_option_chooses_the_file(capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path) -> None:
@@ -59,6 +68,7 @@ def test_db_option_chooses_the_file(capsys: pytest.CaptureFixture[str], tmp_path
     assert code == 0 and target.exists() and not (data_dir / "triage.sqlite3").exists()
 
 
+@pytest.mark.sqlite_only("the app's file backup (a server is backed up by its own tools)")
 def test_backup_command_and_audit(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path) -> None:
     run(capsys, "--data-dir", str(data_dir), "migrate")
     out_file = tmp_path / "copy.sqlite3"
@@ -72,6 +82,7 @@ def test_backup_command_and_audit(capsys: pytest.CaptureFixture[str], data_dir: 
     assert code == 0 and "intact" in out
 
 
+@pytest.mark.sqlite_only("a forger dropping the SQLite file's trigger")
 @pytest.mark.hazard("H03")
 def test_audit_verify_reports_the_break(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     run(capsys, "--data-dir", str(data_dir), "migrate")
@@ -94,6 +105,7 @@ def test_users_can_be_managed(capsys: pytest.CaptureFixture[str], data_dir: Path
     assert code == 2 and "already a user" in err
 
 
+@pytest.mark.sqlite_only("a data folder's file that is not a SQLite database")
 def test_not_a_database_is_refused_and_kept(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     data_dir.mkdir()
     target = data_dir / "triage.sqlite3"
@@ -168,9 +180,10 @@ def test_gui_smoke_start(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "smoke: started and opened" in result.stdout
-    assert (tmp_path / "d" / "triage.sqlite3").exists()
+    assert opened_in(tmp_path / "d")
 
 
+@pytest.mark.sqlite_only("a data folder's file that is not a SQLite database")
 @pytest.mark.hazard("H03")
 def test_gui_smoke_start_reports_a_bad_database(tmp_path: Path) -> None:
     data = tmp_path / "d"
