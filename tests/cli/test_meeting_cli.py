@@ -11,11 +11,11 @@ import pytest
 
 from tests.dates import meeting_day
 from tests.factories import referral_json
+from tests.stored import app_database
 from triage_app.__main__ import main
 from triage_app.domain.formats import format_date
 from triage_app.services.triage import decide_triage
 from triage_app.services.users import sign_in
-from triage_app.storage.engine import Database, parse_database_url, sqlite_url
 
 DAY = meeting_day().isoformat()  # a meeting date that is never in the past, whatever today is
 
@@ -33,10 +33,10 @@ def data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     source = tmp_path / "in.json"
     source.write_text(json.dumps([referral_json(i, severity__twstrs_total=20 + 10 * i) for i in (1, 2, 3)]))
     assert run(capsys, "--data-dir", str(data), "import", str(source), "--as-of", "2026-11-02")[0] == 0
-    database = Database(parse_database_url(sqlite_url(data / "triage.sqlite3")))
+    database = app_database(data)
     from triage_app.services.app import current_login
 
-    actor = sign_in(database, login=current_login())
+    actor = sign_in(database, login=current_login(database))
     for referral_id in (1, 2, 3):
         decide_triage(database, actor=actor, referral_id=referral_id, expected_version=1)
     database.dispose()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,15 +16,14 @@ import pytest
 
 from tests.dates import meeting_day
 from tests.factories import AS_OF, referral, referral_json
+from tests.stored import app_database, app_login, stored_rows, stored_value
 from triage_app.__main__ import main
 from triage_app.cli import build_parser
 from triage_app.cli.common import command_label
 from triage_app.services import meetings
-from triage_app.services.app import os_login
 from triage_app.services.referrals import register_referral
 from triage_app.services.triage import decide_triage
 from triage_app.services.users import add_user, set_active, sign_in
-from triage_app.storage.engine import Database, parse_database_url, sqlite_url
 from triage_app.storage.migrate import migrate
 
 Run = Callable[..., tuple[int, str, str]]
@@ -41,7 +39,7 @@ def data_dir(tmp_path: Path, rules: object) -> Path:
 
     data = tmp_path / "data"
     data.mkdir()
-    database = Database(parse_database_url(sqlite_url(data / "triage.sqlite3")))
+    database = app_database(data)
     try:
         migrate(database, backup_dir=None)
         admin = sign_in(database, login="admin-test", display_name="Ada Admin")
@@ -61,12 +59,12 @@ def data_dir(tmp_path: Path, rules: object) -> Path:
 
 def as_user(data: Path, roles: list[str], *, active: bool = True) -> None:
     """Make the account running the tests a user of `data`'s database with `roles`."""
-    database = Database(parse_database_url(sqlite_url(data / "triage.sqlite3")))
+    database = app_database(data)
     try:
         admin = sign_in(database, login="admin-test")
-        add_user(database, actor=admin, login=os_login(), display_name="Tess Terminal", roles=roles)
+        add_user(database, actor=admin, login=app_login(data), display_name="Tess Terminal", roles=roles)
         if not active:
-            set_active(database, actor=admin, login=os_login(), active=False)
+            set_active(database, actor=admin, login=app_login(data), active=False)
     finally:
         database.dispose()
 
@@ -83,9 +81,8 @@ def run(capsys: pytest.CaptureFixture[str], data_dir: Path) -> Run:
 
 def state(data: Path) -> tuple[int, list[tuple[int, str]]]:
     """Audit events, and each referral's status: what a refusal must leave as it was."""
-    with sqlite3.connect(data / "triage.sqlite3") as connection:
-        events = int(connection.execute("SELECT count(*) FROM audit_event").fetchone()[0])
-        statuses = connection.execute("SELECT id, status FROM referral ORDER BY id").fetchall()
+    events = int(stored_value(data, "SELECT count(*) FROM audit_event"))
+    statuses = [(int(i), str(s)) for i, s in stored_rows(data, "SELECT id, status FROM referral ORDER BY id")]
     return events, statuses
 
 
@@ -107,7 +104,7 @@ def test_a_coordinator_is_refused_consultant_and_administrator_commands(
 ) -> None:
     as_user(data_dir, ["coordinator"])
     assert run("queue")[0] == 0  # the first command on the database settles it (approves the shipped rules)
-    who = f"Tess Terminal (login '{os_login()}', coordinator) cannot"
+    who = f"Tess Terminal (login '{app_login(data_dir)}', coordinator) cannot"
     refused(run, data_dir, ["triage", "confirm", "1"], who, "confirm a triage decision", "needs the consultant role")
     refused(
         run,
@@ -180,7 +177,7 @@ def test_a_user_with_no_active_role_gets_nothing_from_the_command_line(
 @pytest.mark.hazard("H15")
 def test_every_plain_status_move_has_a_working_command(run: Run, data_dir: Path) -> None:
     # referral 1 received, 2 listed on meeting 1, 3 ready for MDT; the MDT then discusses referral 2
-    database = Database(parse_database_url(sqlite_url(data_dir / "triage.sqlite3")))
+    database = app_database(data_dir)
     try:
         admin = sign_in(database, login="admin-test")
         meetings.record_outcome(
