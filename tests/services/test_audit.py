@@ -99,10 +99,10 @@ def tamper(db_url: str) -> Tamper:
             return
         engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
         try:
-            with engine.begin() as connection:
-                connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            with engine.begin() as server:
+                server.exec_driver_sql("SET LOCAL session_replication_role = replica")
                 for statement in statements:
-                    connection.exec_driver_sql(statement)
+                    server.exec_driver_sql(statement)
         finally:
             engine.dispose()
 
