@@ -46,7 +46,7 @@ FROM referral WHERE id IN ({ids})
 RAW_FLAGS = "SELECT assessment_id, flag FROM assessment_flag WHERE assessment_id IN ({ids}) ORDER BY flag"
 RAW_VIEWS = {
     "first paint": ("", ()),
-    "filter (needs information)": ("WHERE outcome = ?", ("needs_information",)),
+    "filter (needs information)": ("WHERE queue_outcome = ?", ("needs_information",)),  # as the app filters
     f"search ({SEARCH.lower()})": (
         "WHERE (family_name_key >= ? AND family_name_key < ?) OR (given_name_key >= ? AND given_name_key < ?) "
         "OR hospital_number = ? OR hospital_number = ?",
