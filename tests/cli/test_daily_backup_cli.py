@@ -11,6 +11,8 @@ from tests.factories import referral_json
 from triage_app.__main__ import main
 from triage_app.storage.backup import read_manifest
 
+pytestmark = pytest.mark.sqlite_only("the app's daily file backups (a server is backed up by its own tools)")
+
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))

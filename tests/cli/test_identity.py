@@ -27,6 +27,9 @@ def real_account() -> str:
 def spoofed_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_APP_")}
     env.update(LOGNAME="someone", USER="someone", LNAME="someone", USERNAME="someone", **extra)
+    # the child runs in tmp_path: it finds the app beside the tests whether or not the package is installed
+    repo = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (repo, env.get("PYTHONPATH"))))
     return env
 
 
@@ -71,6 +74,7 @@ def test_an_account_without_a_name_is_refused_not_guessed(nameless_account: None
         app.current_login()
 
 
+@pytest.mark.sqlite_only("on a server the signed-in user is the role the server authenticated, not the OS account")
 @posix_only
 @pytest.mark.hazard("H12")
 def test_the_command_line_says_so_and_fails(
