@@ -13,7 +13,6 @@ import contextlib
 import io
 import json
 import math
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.factories import AS_OF, referral_json
+from tests.stored import stored_rows
 from triage_app.__main__ import main
 from triage_app.domain.nhs_number import make_test_nhs_number
 from triage_app.domain.parsing import ReferralInputError, loads_json, parse_referral
@@ -158,8 +158,7 @@ def test_import_tries_every_record_stores_the_good_ones_and_names_each_refusal(
     assert lines[-1] == f"2 added, 0 duplicate, 0 possible duplicate, {last - 1} refused of {last + 1} records"
     for _, message in NASTY_RECORDS:
         assert message in done.stderr
-    with contextlib.closing(sqlite3.connect(data / "triage.sqlite3")) as connection:
-        stored = [row[0] for row in connection.execute("SELECT nhs_number FROM referral ORDER BY id")]
+    stored = [row[0] for row in stored_rows(data, "SELECT nhs_number FROM referral ORDER BY id")]
     assert stored == [make_test_nhs_number(1), make_test_nhs_number(16)]
 
 

@@ -5,9 +5,7 @@ record numbers only.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.factories import AS_OF, referral_json
+from tests.stored import stored_rows
 from triage_app.domain.nhs_number import make_test_nhs_number
 from triage_app.domain.record_names import describe_record, record_reference
 
@@ -67,8 +66,7 @@ def test_the_250th_of_400_records_is_called_record_250_and_named_by_its_external
     assert errors[1].startswith("record 300 (NHS number 999 000 3001): patient.nhs_number: ")
     assert len(errors) == 2
     # What the lines say is what is stored: record 250 (NHS number of serial 250) is the one not added.
-    with contextlib.closing(sqlite3.connect(data / "triage.sqlite3")) as connection:
-        stored = {row[0] for row in connection.execute("SELECT nhs_number FROM referral")}
+    stored = {row[0] for row in stored_rows(data, "SELECT nhs_number FROM referral")}
     assert make_test_nhs_number(250) not in stored and make_test_nhs_number(249) in stored
     assert make_test_nhs_number(251) in stored and len(stored) == 398
     # The log names no record by its reference or NHS number.

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.factories import EXAMPLES, referral_json
+from tests.stored import stored_rows, stored_value
 from triage_app.__main__ import main
 from triage_app.config import default_rules_path
 
@@ -169,10 +169,8 @@ def test_import_adds_refuses_and_reports(tmp_path: Path, data_dir: Path, capsys:
         capsys, "--data-dir", str(data_dir), "import", str(write(tmp_path, good, "one.json")), "--as-of", AS_OF
     )
     assert code == 0 and "record 1 (external_id T-001): duplicate of referral 1" in out
-    with sqlite3.connect(data_dir / "triage.sqlite3") as connection:
-        assert connection.execute("SELECT count(*) FROM referral").fetchone() == (2,)
-        assert connection.execute("SELECT count(*) FROM oral_medication").fetchone() == (2,)
-        assert connection.execute("SELECT count(*) FROM assessment").fetchone() == (2,)
+    for table in ("referral", "oral_medication", "assessment"):
+        assert stored_value(data_dir, f"SELECT count(*) FROM {table}") == 2
 
 
 @pytest.mark.hazard("H03")
@@ -226,8 +224,7 @@ def test_rules_version_change_reassesses_open_referrals_and_keeps_history(
     assert code == 0 and "S2 specialist units offering SPD: RXX01 -> RQQ07" in out and "1 open referral " in out
     code, out, _ = run(capsys, "--data-dir", str(data_dir), "queue", "--json")
     assert json.loads(out)[0]["outcome"] == "redirect_to_specialist_unit"
-    with sqlite3.connect(data_dir / "triage.sqlite3") as connection:
-        history = connection.execute("SELECT rules_version, outcome, is_current FROM assessment ORDER BY id").fetchall()
+    history = stored_rows(data_dir, "SELECT rules_version, outcome, is_current FROM assessment ORDER BY id")
     assert history == [("spd-2026.2", "ready_for_mdt", 0), ("unit-8", "redirect_to_specialist_unit", 1)]
     code, out, _ = run(capsys, "--data-dir", str(data_dir), "reassess", "--all")
     assert code == 0 and "1 open referrals reassessed with rules unit-8" in out

@@ -116,6 +116,7 @@ def _keys(value: Any, where: str = "") -> list[tuple[str, str, Any]]:
     return found
 
 
+@pytest.mark.sqlite_only("every JSON answer includes the app's file backup and restore (a server uses its own tools)")
 def test_every_json_command_names_referrals_meetings_and_audit_alike(
     capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path
 ) -> None:
