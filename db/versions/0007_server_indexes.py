@@ -39,9 +39,9 @@ def _collate(collation: str) -> None:
 
 #: name -> columns of the queue's sort indexes.
 _INDEXES = {
-    "ix_referral_date_of_birth": ["date_of_birth"],
-    "ix_referral_outcome_order": ["queue_outcome", "id"],
-    "ix_referral_status_order": ["status", "id"],
+    "ix_referral_order_age": ["date_of_birth"],
+    "ix_referral_order_outcome": ["queue_outcome", "id"],
+    "ix_referral_order_status": ["status", "id"],
 }
 
 

@@ -88,9 +88,9 @@ class ReferralRow(SQLModel, table=True):
         sa.Index("ix_referral_queue", "queue_outcome", "priority"),
         sa.Index("ix_referral_status_priority", "status", "priority"),
         # The queue's sorts by age, outcome and status, each with id to break ties (schema 0007).
-        sa.Index("ix_referral_date_of_birth", "date_of_birth"),
-        sa.Index("ix_referral_outcome_order", "queue_outcome", "id"),
-        sa.Index("ix_referral_status_order", "status", "id"),
+        sa.Index("ix_referral_order_age", "date_of_birth"),
+        sa.Index("ix_referral_order_outcome", "queue_outcome", "id"),
+        sa.Index("ix_referral_order_status", "status", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
