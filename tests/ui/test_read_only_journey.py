@@ -349,6 +349,7 @@ def test_a_read_that_runs_into_the_damage_says_so_in_the_status_bar_without_a_di
     assert path is not None
     damage(gui_paths, gui_db)
     overwrite_index_page(path, "ix_referral_queue")  # the counts' index, as a screenshot of a damaged file showed
+    overwrite_index_page(path, "ix_referral_order_outcome")  # the other index by outcome (schema 0007): either serves
     window = open_window("coord-test")
     qtbot.waitUntil(lambda: "not available (database damaged)" in window.statusBar().currentMessage())
     assert window.read_only_banner.isVisible()
