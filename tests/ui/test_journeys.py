@@ -418,6 +418,7 @@ def test_keeping_my_edits_on_top_writes_only_the_fields_i_changed(
         rules=rules,
         as_of=local_today(),
     )
+    qtbot.waitUntil(lambda: window.live.edit_of(1) is not None, timeout=5000)  # their save reached this desktop
     monkeypatch.setattr(dialogs.ConflictDialog, "ask", classmethod(lambda cls, *args: dialogs.REBASE))
     save_with_keys(qtbot, form)
     qtbot.waitUntil(lambda: form.version == 2 and form.dirty, timeout=10_000)
