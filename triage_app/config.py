@@ -1,15 +1,19 @@
 """Where things live: the data folder (platformdirs) and the database URL.
 
 Command-line options win over environment variables, which win over the defaults, so tests, portable
-installs and a later database server all run the same code. There is no rules-file setting: the rules in
+installs and a later database server all run the same code. The database URL has one more place between the
+environment and the default: `settings.ini` in the data folder (`[database]` `url = ...`, written owner-only by
+`triage-app connect URL`), where a hospital's IT sets it once per desktop. There is no rules-file setting: the rules in
 force are the ones approved in the database (`triage-app rules approve FILE`); only `score`, which stores
 nothing, takes a rules file of its own (`--rules FILE`).
 """
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +29,15 @@ ENV_DB = "TRIAGE_APP_DB"
 #: No longer read: named so that a leftover setting is refused with a message instead of silently ignored.
 ENV_RULES = "TRIAGE_APP_RULES"
 DATABASE_FILENAME = "triage.sqlite3"
+#: The desktop's settings file in the data folder: `[database]` `url = ...` (no password, ever).
+SETTINGS_FILENAME = "settings.ini"
+SETTINGS_SECTION = "database"
+SETTINGS_KEY = "url"
+
+#: A database URL carrying a password: `scheme://user:PASSWORD@host...` or `...?password=...`.
+_URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@?#]*:[^/@?#]*@|[?&]password=", re.IGNORECASE)
+
+WHERE_PASSWORDS_GO = "Put the password in the pgpass file or the keyring (docs/deploy-postgresql.md)"
 
 
 class ConfigError(RuntimeError):
@@ -64,19 +77,124 @@ def resolve_paths(
     data_dir: str | None = None,
     db: str | None = None,
     environ: Mapping[str, str] | None = None,
+    read_settings: bool = True,
 ) -> AppPaths:
-    """Options, then environment, then defaults.
+    """Options, then environment, then the data folder's settings file (the database URL only), then defaults.
 
-    An option or variable given but empty (`--data-dir ""`, `TRIAGE_APP_DATA_DIR=`) is refused with
+    The settings file is read only when neither `--db` nor TRIAGE_APP_DB chose the database, and not at all
+    when `read_settings` is False (`triage-app connect`, which replaces it, must work on a broken one). A
+    settings file that cannot be used is refused (`ConfigError`, see `settings_db_url`). An option or variable given but empty (`--data-dir ""`, `TRIAGE_APP_DATA_DIR=`) is refused with
     `ConfigError`: silently opening the default folder instead would show (and change) another database.
     """
     env = os.environ if environ is None else environ
     chosen_dir = _given("--data-dir", data_dir) or _given(ENV_DATA_DIR, env.get(ENV_DATA_DIR))
     directory = Path(chosen_dir or user_data_dir(APP_NAME, APP_AUTHOR)).expanduser()
     chosen_db = _given("--db", db) or _given(ENV_DB, env.get(ENV_DB))
+    if not chosen_db and read_settings:
+        chosen_db = settings_db_url(settings_path(directory))
     if not chosen_db:
         chosen_db = "sqlite:///" + (directory.resolve() / DATABASE_FILENAME).as_posix()
     return AppPaths(data_dir=directory, db_url=chosen_db)
+
+
+def url_has_password(url: str) -> bool:
+    """Whether a database URL carries a password (in its user part or as a `password=` parameter)."""
+    return bool(_URL_PASSWORD.search(url.strip()))
+
+
+def settings_path(data_dir: Path) -> Path:
+    """The settings file of the data folder `data_dir`."""
+    return data_dir / SETTINGS_FILENAME
+
+
+def settings_db_url(path: Path) -> str | None:
+    """The database URL set in the settings file at `path`; None when there is no file, or it has no
+    `[database]` section (a file kept for other settings).
+
+    Refused (`ConfigError` naming the file, nothing opened): a file that cannot be read or parsed, a
+    `[database]` section without `url` or with an empty one, and a URL holding a password (naming the line):
+    the file is not a place for secrets, however private the folder.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"the settings file {path} cannot be read ({reason}); nothing was opened") from exc
+    parser = configparser.ConfigParser(interpolation=None)  # a URL's %-escapes are kept as written
+    try:
+        parser.read_string(text, source=str(path))
+    except configparser.Error as exc:
+        raise ConfigError(
+            f"the settings file {path} is not a settings file ({_first_line(exc)}); nothing was opened. "
+            f"Write it with `triage-app connect URL`, or remove it to use the default"
+        ) from exc
+    if not parser.has_section(SETTINGS_SECTION):
+        return None
+    url = parser.get(SETTINGS_SECTION, SETTINGS_KEY, fallback=None)
+    if url is None or not url.strip():
+        raise ConfigError(
+            f"the settings file {path}: [{SETTINGS_SECTION}] has "
+            f"{'no' if url is None else 'an empty'} {SETTINGS_KEY}; give the database URL "
+            f"(`triage-app connect URL`) or remove the section to use the default. Nothing was opened."
+        )
+    if url_has_password(url):
+        raise ConfigError(
+            f"the settings file {path}, line {_key_line(text)}: the database URL holds a password, which is "
+            f"never kept in a settings file; nothing was opened. {WHERE_PASSWORDS_GO} and write the URL without it."
+        )
+    return url.strip()
+
+
+def _first_line(exc: configparser.Error) -> str:
+    """configparser's message on one line (it quotes the offending lines on the next ones), with the line number
+    where it gives one."""
+    text = str(exc).splitlines()[0].rstrip(":.") if str(exc) else type(exc).__name__
+    line = getattr(exc, "lineno", None)
+    if line is None and isinstance(exc, configparser.ParsingError) and exc.errors:
+        line = exc.errors[0][0]
+    return text if line is None else f"line {line}: {text}"
+
+
+def _key_line(text: str) -> int:
+    """The line number (from 1) of `url` in the `[database]` section of a settings file's text."""
+    section = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1].strip()
+        elif section == SETTINGS_SECTION and re.match(rf"{SETTINGS_KEY}\s*[=:]", stripped, re.IGNORECASE):
+            return number
+    return 0
+
+
+def write_settings_db_url(path: Path, url: str) -> None:
+    """Set `[database] url` in the settings file at `path`, owner-only (0600), replacing it atomically.
+
+    Other sections of a readable file are kept; a file that cannot be parsed is replaced. The caller has
+    checked the URL (it parses and holds no password).
+    """
+    parser = configparser.ConfigParser(interpolation=None)
+    with contextlib.suppress(OSError, UnicodeDecodeError, configparser.Error):
+        parser.read_string(path.read_text(encoding="utf-8"), source=str(path))
+    if not parser.has_section(SETTINGS_SECTION):
+        parser.add_section(SETTINGS_SECTION)
+    parser.set(SETTINGS_SECTION, SETTINGS_KEY, url.strip())
+    fd, temporary = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)  # created 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("# triage-app settings: written by `triage-app connect`. No passwords here.\n")
+            parser.write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(OSError):
+            Path(temporary).chmod(0o600)
+        Path(temporary).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink()
+        raise
 
 
 def _given(name: str, value: str | None) -> str | None:

@@ -25,6 +25,7 @@ from triage_app.config import (
     ConfigError,
     ensure_data_dir,
     resolve_paths,
+    url_has_password,
 )
 from triage_app.domain.parsing import FieldError, loads_json, parse_as_of
 
@@ -306,15 +307,6 @@ def count_of(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-#: A database URL carrying a password: `scheme://user:PASSWORD@host...` or `...?password=...`.
-_URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@?#]*:[^/@?#]*@|[?&]password=", re.IGNORECASE)
-
-
-def url_has_password(url: str) -> bool:
-    """Whether a database URL carries a password (in its user part or as a `password=` parameter)."""
-    return bool(_URL_PASSWORD.search(url.strip()))
-
-
 def session_paths(args: argparse.Namespace) -> AppPaths:
     """Resolved paths for the parsed arguments.
 
@@ -329,7 +321,8 @@ def session_paths(args: argparse.Namespace) -> AppPaths:
             "computer; nothing was opened. Put the password in the pgpass file or the keyring "
             "(docs/deploy-postgresql.md), or, for an unattended script, give the URL in TRIAGE_APP_DB."
         )
-    return resolve_paths(data_dir=args.data_dir, db=args.db)
+    # `triage-app connect` replaces the settings file, so it must not be stopped by a broken one.
+    return resolve_paths(data_dir=args.data_dir, db=args.db, read_settings=getattr(args, "reads_settings", True))
 
 
 @contextlib.contextmanager
