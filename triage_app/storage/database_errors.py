@@ -31,9 +31,17 @@ class MissingDatabaseFile(DatabaseError):
     refused, never replaced by a new, empty database (storage.preflight.signs_of_a_database)."""
 
 
+#: PostgreSQL's SQLSTATE when `lock_timeout` ran out (lock_not_available).
+LOCK_NOT_AVAILABLE = "55P03"
+
+
 def is_locked_error(exc: BaseException) -> bool:
-    """True when SQLite gave up waiting for another connection's lock."""
-    text = str(getattr(exc, "orig", exc)).lower()
+    """True when the database gave up waiting for another connection's lock (SQLite's busy timeout, or a
+    server's `lock_timeout`)."""
+    original = getattr(exc, "orig", exc)
+    if getattr(original, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+        return True
+    text = str(original).lower()
     return "database is locked" in text or "database table is locked" in text
 
 

@@ -199,8 +199,13 @@ class Database:
             self.engine = sa.create_engine(location.url, echo=echo, pool_size=2, max_overflow=4)
             _configure_sqlite(self.engine, busy_timeout_ms)
         else:
-            # A server: every transaction of a read-only session is READ ONLY (libpq's options, psycopg 2 and 3).
-            connect_args = {"options": "-c default_transaction_read_only=on"} if read_only is not None else {}
+            # A server: every transaction of a read-only session is READ ONLY (libpq's options, psycopg 2 and 3), and
+            # a write that waits for another program's lock gives up after the same time as on SQLite, saying so,
+            # rather than waiting for ever.
+            options = f"-c lock_timeout={int(busy_timeout_ms)}"
+            if read_only is not None:
+                options += " -c default_transaction_read_only=on"
+            connect_args = {"options": options}
             try:
                 self.engine = sa.create_engine(location.url, pool_pre_ping=True, echo=echo, connect_args=connect_args)
             except ImportError as exc:
