@@ -22,9 +22,11 @@ def test_a_write_blocked_by_another_programs_lock_gives_up_and_says_so(db: Datab
                 holder.begin()
                 holder.execute(sa.text("LOCK TABLE app_setting IN ACCESS EXCLUSIVE MODE"))
             started = time.monotonic()
-            with pytest.raises(DatabaseLockedError, match="in use by another program") as refused:
-                with impatient.write() as session:
-                    session.execute(sa.text("INSERT INTO app_setting (key, value) VALUES ('lock-test', 'x')"))
+            with (
+                pytest.raises(DatabaseLockedError, match="in use by another program") as refused,
+                impatient.write() as session,
+            ):
+                session.execute(sa.text("INSERT INTO app_setting (key, value) VALUES ('lock-test', 'x')"))
             waited = time.monotonic() - started
             holder.rollback()
         assert 0.2 <= waited < 5, f"waited {waited:.2f} s for a 0.3 s timeout"
