@@ -71,10 +71,14 @@ def cmd_user_list(args: argparse.Namespace, session: Any, out: TextIO, err: Text
             [_user_json(u.login, u.display_name, roles, active=u.is_active, mdt_role=u.mdt_role) for u, roles in found],
         )
         return EXIT_OK
+    from triage_app.domain.mdt import role_label
+
     for user, roles in found:
         state = "" if user.is_active else " (deactivated)"
+        # The MDT role signs letters and counts towards quorum: shown by its label, when one is set.
+        signs_as = f"  [{role_label(user.mdt_role)}]" if user.mdt_role else ""
         print(
-            f"{user.login:<20} {user.display_name:<30} {', '.join(r for r in ROLES if r in roles)}{state}",
+            f"{user.login:<20} {user.display_name:<30} {', '.join(r for r in ROLES if r in roles)}{state}{signs_as}",
             file=out,
         )
     return EXIT_OK
