@@ -246,16 +246,22 @@ class ComponentsField(FormField):
             grid.addWidget(check, index // 2, index % 2)
             self.boxes[component] = check
         self._was_empty = False
+        self._loaded: tuple[str, ...] = ()
         super().__init__(path, box)
 
     def value(self) -> Any:
-        ticked = [c for c, check in self.boxes.items() if check.isChecked()]
+        # The referral's components are kept in the order they were given (the referrer's primary one first): those
+        # loaded stay in their order, newly ticked ones follow in the boxes' order. So a form saved untouched reads
+        # back exactly as stored, and records no edit.
+        ticked = [c for c in self._loaded if c in self.boxes and self.boxes[c].isChecked()]
+        ticked += [c for c, check in self.boxes.items() if check.isChecked() and c not in ticked]
         if not ticked and not self._was_empty:
             return None
         return ticked
 
     def set_value(self, value: Any) -> None:
         self._was_empty = value == []
+        self._loaded = tuple(value or ())
         for component, check in self.boxes.items():
             check.setChecked(component in (value or ()))
 
