@@ -41,6 +41,7 @@ from triage_app.services.referral_reads import ReferralDetail, read_detail
 from triage_app.services.users import Actor, limited_text
 from triage_app.storage import referrals as repo
 from triage_app.storage.engine import Database
+from triage_app.storage.meetings import user_names
 from triage_app.storage.models import MeetingCaseRow, ReferralRow, StatusChangeRow, TriageDecisionRow
 
 log = logging.getLogger(__name__)
@@ -106,9 +107,12 @@ def decide_triage(
         if row.current_assessment_id is None or row.outcome is None:
             raise ServiceError("this referral has not been assessed yet")
         if expected_assessment_id is not None and expected_assessment_id != row.current_assessment_id:
+            # Name the change that made it stale (an edit, or a rules approval's reassessment), and who made it.
+            by = user_names(session, [row.updated_by]).get(row.updated_by, "another user")
             raise StaleAssessment(
-                "this referral was reassessed after you opened it, so the triage you saw is no longer current; "
-                "nothing was recorded. Look at the new result, then decide."
+                f"this referral was changed by {by} at {row.updated_at:%d-%b-%Y %H:%M} UTC after you opened it and "
+                "its triage assessed again, so the "
+                "triage you saw is no longer current; nothing was recorded. Look at the new result, then decide."
             )
         relisting = row.status == LISTED and row.decided_outcome is None
         # After the MDT discussed it, a changed triage is reconfirmed for the record; the MDT's outcome stands.
