@@ -195,6 +195,7 @@ def test_every_json_command_names_referrals_meetings_and_audit_alike(
     code, out, err = run(capsys, tmp_path / "demo", "demo", "--count", "2", "--json")
     assert code == 0, err
     answers["demo"] = json.loads(out)
+    answer("connect", "connect", "sqlite:///" + (data / "triage.sqlite3").resolve().as_posix())  # last: settings.ini
 
     # the walk covers every command that answers in JSON
     with_json = {" ".join(p) for p, parser in walk(build_parser()) if parser.get_default("json") is not None}
