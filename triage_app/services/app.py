@@ -82,6 +82,7 @@ from triage_app.storage.preflight import (
 )
 from triage_app.storage.server_checks import look_at_server, missing_grants
 from triage_app.storage.server_grants import missing_privileges
+from triage_app.storage.stopping import StopSignal
 
 log = logging.getLogger(__name__)
 
@@ -228,19 +229,32 @@ def migrate_server(db_url: str, *, grant_to: str | None) -> MigrationReport:
         database.dispose()
 
 
-def daily_backup(db: Database, backup_dir: Path | None) -> Path | None:
+def daily_backup(db: Database, backup_dir: Path | None, *, stop: StopSignal | None = None) -> Path | None:
     """Take the day's verified backup of a writable SQLite database if one is due (storage.backup).
 
     Slow for a large database: the desktop runs it on the database worker after the first paint. Never for a
     read-only or damaged database (nothing may be written, and a damaged one is never backed up), nor a server.
-    Returns the backup, or None when none was due.
+    Returns the backup, or None when none was due. `stop` (closing the window) stops it between its steps and
+    interrupts its checks (`storage.stopping.Stopped`), leaving no file that looks like a backup.
     """
     path = db.location.path
     if path is None or backup_dir is None or db.read_only is not None:
         return None
     from triage_app.services.audit import backup_audit_check, logs_beside  # the audit trail verified too
 
-    return daily_backup_if_due(path, backup_dir, audit_check=backup_audit_check(db, log_dir=logs_beside(backup_dir)))
+    return daily_backup_if_due(
+        path, backup_dir, audit_check=backup_audit_check(db, log_dir=logs_beside(backup_dir)), stop=stop
+    )
+
+
+def daily_backup_due(db: Database, backup_dir: Path | None) -> bool:
+    """Whether `daily_backup` would take a backup now (reads the backups folder's manifest only)."""
+    from triage_app.storage.backup import backup_due
+
+    path = db.location.path
+    if path is None or backup_dir is None or db.read_only is not None or not path.is_file():
+        return False
+    return backup_due(backup_dir, path.stem)
 
 
 def backup_audit_problem(backup_dir: Path, backup: Path) -> str | None:

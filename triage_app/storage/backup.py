@@ -29,6 +29,7 @@ procedure, a little over 400 lines: the lock, the copy and the rotation share th
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import sqlite3
@@ -68,6 +69,7 @@ from triage_app.storage.integrity import (
     row_counts,
     schema_revision,
 )
+from triage_app.storage.stopping import StopSignal
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +176,11 @@ def remove_partials(directory: Path, stem: str) -> list[Path]:
 # --- taking a backup -------------------------------------------------------------------------------------------
 
 
-def refuse_if_damaged(source: Path, backup_dir: Path | None) -> None:
-    """`DamagedDatabaseError` when `source` fails SQLite's quick check, naming the newest verified backup."""
-    result = quick_check(source)
+def refuse_if_damaged(source: Path, backup_dir: Path | None, *, stop: StopSignal | None = None) -> None:
+    """`DamagedDatabaseError` when `source` fails SQLite's quick check, naming the newest verified backup.
+
+    `stop` interrupts the check (`Stopped`): no verdict either way."""
+    result = quick_check(source, stop=stop)
     if result.ok:
         return
     raise DamagedDatabaseError(
@@ -185,18 +189,38 @@ def refuse_if_damaged(source: Path, backup_dir: Path | None) -> None:
     )
 
 
-def _copy_online(source: Path, target: Path, *, pages: int, progress: Callable[[int, int], None] | None) -> None:
-    """SQLite's online backup of `source` into the new file `target`, left as a single file (journal DELETE)."""
+#: Pages a stoppable backup copies between two looks at its stop flag (4 MiB of 4 KiB pages: a few ms each).
+STOPPABLE_STEP_PAGES = 1024
+
+
+def _copy_online(
+    source: Path,
+    target: Path,
+    *,
+    pages: int,
+    progress: Callable[[int, int], None] | None,
+    stop: StopSignal | None = None,
+) -> None:
+    """SQLite's online backup of `source` into the new file `target`, left as a single file (journal DELETE).
+
+    With `stop`, the copy goes in steps and looks at the flag after each: `Stopped` aborts it (the caller deletes
+    the partial file)."""
+    if stop is not None and pages <= 0:
+        pages = STOPPABLE_STEP_PAGES
     with (
         contextlib.closing(sqlite3.connect(readonly_uri(source), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)) as src,
         contextlib.closing(sqlite3.connect(target)) as dst,
     ):
 
         def report(_status: int, remaining: int, total: int) -> None:
+            if stop is not None:
+                stop.raise_if_stopped("the backup")  # raised here, sqlite3 abandons the copy
             if progress is not None:
                 progress(total - remaining, total)
 
         src.backup(dst, pages=pages, progress=report)
+        if stop is not None:
+            stop.raise_if_stopped("the backup")
         # The copy carries the source's WAL flag; a backup should be one self-contained file.
         dst.execute("PRAGMA journal_mode = DELETE")
 
@@ -212,6 +236,7 @@ def take_backup(
     wait_seconds: float = LOCK_WAIT_SECONDS,
     now: datetime | None = None,
     audit_check: Callable[[Path], str] | None = None,
+    stop: StopSignal | None = None,
 ) -> VerifiedBackup:
     """Take a verified backup of `source`: into `backup_dir` (manifest, rotation), or exactly to `out`.
 
@@ -223,12 +248,16 @@ def take_backup(
     `audit_check(copy)` verifies the audit trail (services: the chain, the checkpoint and the log, and that the
     copy's chain is the database's): `AUDIT_INTACT` or the first problem, recorded in the manifest entry. A
     problem does not stop the backup (never lose data); the caller says so.
+
+    `stop` (the desktop's daily backup: closing the window sets it) stops the backup between its steps and
+    interrupts its checks: `Stopped` is raised, the partial file is deleted and nothing is renamed or entered
+    in the manifest, so nothing left looks like a good backup.
     """
     with backup_lock(backup_dir, wait_seconds=wait_seconds):
         removed = remove_partials(backup_dir, source.stem)
         if removed:
             log.info("%d partial backup file(s) removed", len(removed))
-        refuse_if_damaged(source, backup_dir)
+        refuse_if_damaged(source, backup_dir, stop=stop)
         taken_at = (now or datetime.now(UTC)).astimezone(UTC)
         if out is None:
             target = backup_dir / backup_name(source.stem, taken_at, reason)
@@ -242,18 +271,22 @@ def take_backup(
                 leftover.unlink()
         create_owner_only_file(partial)
         try:
-            _copy_online(source, partial, pages=pages, progress=progress)
-            checked = integrity_check(partial)
+            _copy_online(source, partial, pages=pages, progress=progress, stop=stop)
+            checked = integrity_check(partial, stop=stop)
             if not checked.ok:
                 raise DatabaseError(
                     f"the backup copy of {source} failed its integrity check ({checked.summary()}); it was deleted "
                     "and no backup was recorded"
                 )
+            _look(stop)
             counts = row_counts(partial)
             revision = schema_revision(partial)
+            _look(stop)
             audit = _audit_of(partial, audit_check)
+            _look(stop)
             fsync_file(partial)
-            digest = file_sha256(partial)
+            digest = file_sha256(partial) if stop is None else _stoppable_sha256(partial, stop)
+            _look(stop)  # the last look: from here the backup is complete and verified, and only renamed
             if out is not None and sys.platform != "win32":
                 os.link(partial, target)  # fails rather than overwrite a file made meanwhile
                 partial.unlink()
@@ -290,6 +323,22 @@ def take_backup(
         return VerifiedBackup(target, entry, checked)
 
 
+def _look(stop: StopSignal | None) -> None:
+    """A step boundary of a stoppable backup."""
+    if stop is not None:
+        stop.raise_if_stopped("the backup")
+
+
+def _stoppable_sha256(path: Path, stop: StopSignal) -> str:
+    """`file_sha256`, looking at the stop flag between its 1 MiB pieces (a 2 GB file takes seconds)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            stop.raise_if_stopped("the backup")
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _audit_of(copy: Path, audit_check: Callable[[Path], str] | None) -> str | None:
     """What `audit_check` says of the copy; a check that fails is a problem said in words, never a lost backup."""
     if audit_check is None:
@@ -323,20 +372,24 @@ def daily_backup_if_due(
     *,
     now: datetime | None = None,
     audit_check: Callable[[Path], str] | None = None,
+    stop: StopSignal | None = None,
 ) -> Path | None:
     """Take the daily backup if one is due; return it, or None when none was due or another is under way.
 
     Only verified backups in the manifest count (a killed or damaged one never resets the clock). A damaged
     database is never backed up: `DamagedDatabaseError` says so and names the newest verified backup. A
     missing or empty file (a database not made yet) has nothing to back up. Slow for a large database (a
-    quick check, a copy and a full check of the copy): call it off the path to the first window.
+    quick check, a copy and a full check of the copy): call it off the path to the first window, with `stop`
+    so closing the window stops it (`Stopped`; nothing is recorded and no file is left that looks like a backup).
     """
     if not db_path.is_file() or db_path.stat().st_size == 0:
         return None
     if not backup_due(backup_dir, db_path.stem, now=now):
         return None
     try:
-        made = take_backup(db_path, backup_dir, reason="daily", wait_seconds=0, now=now, audit_check=audit_check)
+        made = take_backup(
+            db_path, backup_dir, reason="daily", wait_seconds=0, now=now, audit_check=audit_check, stop=stop
+        )
     except BackupBusy:
         log.info("daily backup skipped: another backup is under way")
         return None

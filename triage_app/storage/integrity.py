@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from triage_app.storage.engine import connect_read_only
+from triage_app.storage.stopping import Stopped, StopSignal
 
 #: At most this many problems are listed (a badly damaged file can report thousands of lines).
 MAX_PROBLEMS = 50
@@ -131,9 +132,9 @@ def open_readonly(path: Path, *, busy_timeout_ms: int = 10_000) -> Iterator[sqli
         connection.close()
 
 
-def _run_check(path: Path, pragma: str) -> IntegrityResult:
+def _run_check(path: Path, pragma: str, stop: StopSignal | None = None) -> IntegrityResult:
     try:
-        with open_readonly(path) as connection:
+        with open_readonly(path) as connection, stop.watch(connection) if stop else contextlib.nullcontext():
             rows = connection.execute(f"PRAGMA {pragma}({MAX_PROBLEMS})").fetchall()
             # A row can hold several lines, headed "*** in database main ***": one problem a line, no headers.
             problems = tuple(
@@ -155,6 +156,8 @@ def _run_check(path: Path, pragma: str) -> IntegrityResult:
     except IntegrityError as exc:
         return IntegrityResult(False, (str(exc),))
     except (sqlite3.Error, OSError) as exc:
+        if stop is not None and stop.stopped:  # interrupted on purpose: no verdict at all, never "damaged"
+            raise Stopped(f"the {pragma.replace('_', ' ')} of {path.name} was stopped") from None
         if is_io_error(exc):  # the disk's error, not the file's: it says nothing about damage
             reason = f"{path} cannot be read: {unreadable_reason(path, exc)}"
             return IntegrityResult(False, (reason,), unreadable=reason)
@@ -162,21 +165,23 @@ def _run_check(path: Path, pragma: str) -> IntegrityResult:
     return IntegrityResult(not problems, problems)
 
 
-def quick_check(path: Path) -> IntegrityResult:
-    """SQLite's `PRAGMA quick_check` (pages, records, but not index contents): for every start and backup."""
-    return _run_check(path, "quick_check")
+def quick_check(path: Path, *, stop: StopSignal | None = None) -> IntegrityResult:
+    """SQLite's `PRAGMA quick_check` (pages, records, but not index contents): for every start and backup.
+
+    `stop` (a background check) interrupts it: `Stopped` is raised, never a result."""
+    return _run_check(path, "quick_check", stop)
 
 
-def integrity_check(path: Path) -> IntegrityResult:
+def integrity_check(path: Path, *, stop: StopSignal | None = None) -> IntegrityResult:
     """SQLite's full `PRAGMA integrity_check`, then `PRAGMA foreign_key_check`: for `triage-app check`.
 
     When the full check stops on an error of its own ("database disk image is malformed"), the quick check's
     list is added: it often names the damaged page.
     """
-    result = _run_check(path, "integrity_check")
+    result = _run_check(path, "integrity_check", stop)
     if result.ok or result.unreadable is not None or len(result.problems) > 1:
         return result
-    quick = _run_check(path, "quick_check")
+    quick = _run_check(path, "quick_check", stop)
     if quick.unreadable is not None:  # the disk failed on the second read: say so rather than guess
         return quick
     extra = tuple(p for p in quick.problems if p not in result.problems)

@@ -11,11 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 
 from triage_app.services.permissions import LOAD_DEMO, RESTORE_BACKUP
+from triage_app.storage.stopping import Stopped, StopSignal
 from triage_app.ui.dialogs import Messages
 from triage_app.ui.worker import DbWorker
 
@@ -30,13 +31,24 @@ log = logging.getLogger(__name__)
 DEMO_COUNT = 300
 
 
+def _clock() -> str:
+    """The local time of day, for a status line."""
+    from datetime import datetime
+
+    return datetime.now().astimezone().strftime("%H:%M")
+
+
 class MaintenanceActions(QObject):
     """Demo data, backups and restores of one window's database."""
+
+    #: Emitted from the daily backup's worker when it begins a backup (queued to the GUI thread).
+    _say_started = Signal()
 
     def __init__(
         self, context: AppContext, window: QMainWindow, *, login: str | None, reopen: Callable[[], None]
     ) -> None:
         super().__init__(window)
+        self._say_started.connect(self._on_started)
         self._login = login  # who signs in (None: the operating-system login), for a lost file's restore offer
         self.context = context
         self.window = window
@@ -48,6 +60,10 @@ class MaintenanceActions(QObject):
         #: The last report shown in a message box (a restore, a backup), kept for whoever looks (and tests).
         self.last_report: QMessageBox | None = None
         self.daily: DbWorker | None = None  # the daily backup's own worker, made when first needed
+        #: Set when the window closes: the daily backup stops between its steps (storage.stopping).
+        self.daily_stop: StopSignal | None = None
+        #: What the daily backup last said in the status bar ("Backing up…", taken, stopped), for tests.
+        self.daily_state = ""
 
     def _status(self, text: str, timeout: int) -> None:
         self.window.statusBar().showMessage(text, timeout)
@@ -210,20 +226,28 @@ class MaintenanceActions(QObject):
         """
         if session.read_only is not None:
             return
-        from triage_app.services.app import daily_backup
+        from triage_app.services.app import daily_backup, daily_backup_due
 
         db, backup_dir = session.db, self.context.paths.backup_dir
         if self.daily is None:
             self.daily = DbWorker(self)
+        stop = self.daily_stop = StopSignal()
+
+        def task() -> Any:
+            if daily_backup_due(db, backup_dir):
+                self._say_started.emit()  # "Backing up…", queued to the GUI thread
+            return daily_backup(db, backup_dir, stop=stop)
 
         def done(target: Any) -> None:
             from triage_app.services.app import backup_audit_problem
 
             if target is None:
+                if self.daily_state == "Backing up…":
+                    self._daily_status("No backup was due: another was under way", 10_000)
                 return
             problem = backup_audit_problem(backup_dir, target)
             if problem is None:
-                self._status(f"Today's backup taken: {target.name}", 10_000)
+                self._daily_status(f"Today's backup taken at {_clock()}: {target.name}", 10_000)
                 return
             # The daily backup is the app's daily look at the audit trail: a problem is said, not only logged.
             self._status("The audit trail did not verify: see the message", 60_000)
@@ -235,13 +259,34 @@ class MaintenanceActions(QObject):
             )
 
         def failed(error: BaseException) -> None:
+            if isinstance(error, Stopped):
+                log.info("daily backup stopped; nothing was recorded")
+                self._daily_status(f"Today's backup stopped at {_clock()}: nothing was recorded", 60_000)
+                return
             log.error("daily backup failed: %s", type(error).__name__)
-            self._status(f"Today's backup could not be taken: {error}", 60_000)
+            self._daily_status(f"Today's backup could not be taken: {error}", 60_000)
 
-        self.daily.submit(lambda: daily_backup(db, backup_dir), done, failed)
+        self.daily.submit(task, done, failed)
+
+    def _daily_status(self, text: str, timeout: int) -> None:
+        self.daily_state = text
+        self._status(text, timeout)
+
+    def _on_started(self) -> None:
+        self._daily_status("Backing up…", 0)
+
+    def stop_daily_backup(self) -> None:
+        """Stop a daily backup under way (it deletes its partial file and records nothing)."""
+        if self.daily_stop is not None:
+            self.daily_stop.stop()
 
     def shutdown(self) -> None:
-        """A daily backup under way is finished (a kill leaves only a partial file)."""
+        """Closing: a daily backup under way is stopped (within a second) and its thread joined.
+
+        It stops between its steps or has its check interrupted, deletes its partial file and records nothing:
+        no file is left that looks like a good backup, and tomorrow's start (or the next) takes the backup again.
+        """
+        self.stop_daily_backup()
         if self.daily is not None:
             self.daily.shutdown()
 
