@@ -29,6 +29,8 @@ NAME_LENGTH = 100
 FREE_TEXT_LENGTH = 4_000
 #: Any other text: a choice (`cervical_dystonia`), a date. Longer is refused before it is compared or echoed.
 SHORT_TEXT_LENGTH = 64
+#: A postal address, several lines (the longest UK addresses run to about 200 characters).
+ADDRESS_LENGTH = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +125,10 @@ P, R, D, PH, S, B, M, T, H, Q = (
     "History",
     "Clinical question",
 )
+#: The form's section of the addresses letters go to (local fields: not in the interchange format).
+L = "Addresses for letters"
 #: The form's sections, in the order a clinician reads a referral.
-SECTIONS: tuple[str, ...] = (P, R, D, PH, S, B, M, T, H, Q)
+SECTIONS: tuple[str, ...] = (P, R, D, PH, S, B, M, T, H, Q, L)
 #: The clinical sections, in that order: a meeting's case shows one line for each (the agenda's CSV a column each).
 CLINICAL_SECTIONS: tuple[str, ...] = (D, PH, S, B, M, T, H)
 
@@ -215,7 +219,16 @@ _TABLE: tuple[FieldSpec, ...] = (
         cautions=("cervical_spine_disease",),
     ),
     _text("clinical_question", "Clinical question", Q, "clinical_question", FREE_TEXT_LENGTH, multiline=True),
+    # Local fields, for letters (issue 13): the interchange format (triage-rules.md) names no address, so these
+    # are typed on the form; every one is optional, so a conforming file imports as before (see LOCAL_FIELDS).
+    _text("referrer.address", "Referrer's address", L, "referrer_address", ADDRESS_LENGTH, multiline=True),
+    _text("gp.name", "GP's name", L, "gp_name", NAME_LENGTH),
+    _text("gp.practice", "GP practice", L, "gp_practice", NAME_LENGTH),
+    _text("gp.address", "GP practice address", L, "gp_address", ADDRESS_LENGTH, multiline=True),
 )  # fmt: skip
+
+#: The table's fields that are not part of the interchange format: the app's own (letters' addresses).
+LOCAL_FIELDS: tuple[str, ...] = ("referrer.address", "gp.name", "gp.practice", "gp.address")
 
 #: Path -> field, in the order of the interchange format. Read it through the functions below.
 REFERRAL_FIELDS: dict[str, FieldSpec] = {spec.path: spec for spec in _TABLE}

@@ -91,6 +91,8 @@ class ReferralRow(SQLModel, table=True):
         sa.Index("ix_referral_order_age", "date_of_birth"),
         sa.Index("ix_referral_order_outcome", "queue_outcome", "id"),
         sa.Index("ix_referral_order_status", "status", "id"),
+        # The coordinator's chase list: referrals awaiting information by chase date (schema 0010).
+        sa.Index("ix_referral_chase", "status", "chase_on"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -135,6 +137,11 @@ class ReferralRow(SQLModel, table=True):
     congenital_head_or_spine_abnormality: bool | None = None
     cervical_spine_disease: bool | None = None
     clinical_question: str | None = None
+    # Letters' addresses (schema 0009; local fields, not in the interchange format).
+    referrer_address: str | None = None
+    gp_name: str | None = Field(default=None, max_length=100)
+    gp_practice: str | None = Field(default=None, max_length=100)
+    gp_address: str | None = None
 
     # The open meeting the referral is listed on, if any (one at most).
     meeting_id: int | None = Field(default=None, foreign_key="meeting.id", index=True)
@@ -154,10 +161,26 @@ class ReferralRow(SQLModel, table=True):
     priority: int | None = None  # today's priority: the waiting term is refreshed daily (see refresh_priorities)
     priority_waiting: int | None = Field(default=None, index=True)
 
+    # Awaiting information (schema 0010): what is awaited, in words, when to chase it, when it was last chased.
+    awaited: str | None = Field(default=None, sa_type=sa.Text)
+    chase_on: date | None = None
+    chased_on: date | None = None
+
     created_at: datetime = _when(default_factory=utc_now)
     created_by: int = Field(foreign_key="app_user.id")
     updated_at: datetime = _when(default_factory=utc_now)
     updated_by: int = Field(foreign_key="app_user.id")
+
+
+class ReferralSearchKeyRow(SQLModel, table=True):
+    """One key the queue's search finds a referral by: a name part (F family, G given) or an NHS-number suffix (N)
+    (schema 0011, storage.search_keys). The primary key's index serves the prefix range on `key`."""
+
+    __tablename__ = "referral_search_key"
+
+    key: str = Field(max_length=200, primary_key=True)
+    kind: str = Field(max_length=1, primary_key=True)
+    referral_id: int = Field(foreign_key="referral.id", primary_key=True, index=True, ondelete="CASCADE")
 
 
 class OralMedicationRow(SQLModel, table=True):
@@ -292,6 +315,12 @@ class MeetingRow(SQLModel, table=True):
     version: int = 1
     created_at: datetime = _when(default_factory=utc_now)
     created_by: int = Field(foreign_key="app_user.id")
+    changed_since_circulated_at: datetime | None = _when(default=None)  # details edited after the agenda went out
+    attendance_taken_at: datetime | None = _when(default=None)
+    attendance_taken_by: int | None = None  # app_user.id
+    closed_at: datetime | None = _when(default=None)  # closed by the chair (a consultant): no more edits
+    closed_by: int | None = None  # app_user.id
+    closed_quorum: str | None = Field(default=None, max_length=200)  # "Quorate" / "Not quorate: no ..." at closing
 
 
 class MeetingAttendeeRow(SQLModel, table=True):
@@ -301,6 +330,8 @@ class MeetingAttendeeRow(SQLModel, table=True):
     meeting_id: int = Field(foreign_key="meeting.id", index=True, ondelete="CASCADE")
     name: str = Field(max_length=200)
     mdt_role: str | None = Field(default=None, max_length=64)
+    attended: bool | None = None  # None: attendance not taken yet
+    invited: bool = True  # False: came on the day without being expected
 
 
 class MeetingCaseRow(SQLModel, table=True):
@@ -328,12 +359,19 @@ class MeetingCaseRow(SQLModel, table=True):
 
 class CaseActionRow(SQLModel, table=True):
     __tablename__ = "case_action"
+    # MDT actions by due date and by owner across meetings, open ones first (schema 0010).
+    __table_args__ = (
+        sa.Index("ix_case_action_due", "done_at", "due_date"),
+        sa.Index("ix_case_action_owner", "owner", "due_date"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="meeting_case.id", index=True, ondelete="CASCADE")
     description: str
     owner: str | None = Field(default=None, max_length=200)
     due_date: date | None = None
+    done_at: datetime | None = _when(default=None)  # ticked off: when, and by whom (schema 0010)
+    done_by: int | None = None  # the app_user id (no foreign key: SQLite adds none to an existing table)
 
 
 class ApprovedRulesRow(SQLModel, table=True):
