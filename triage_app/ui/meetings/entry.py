@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -19,13 +20,15 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QPushButton,
     QRadioButton,
     QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from triage_app.domain.formats import parse_user_date
+from triage_app.domain.formats import format_date, parse_user_date
 from triage_app.domain.meetings import MEETING_OUTCOME_LABELS, MEETING_OUTCOMES, SPD_CHECKLIST, CaseAction
 from triage_app.domain.referral import limit_of
 from triage_app.services.permissions import AMEND_OUTCOME, who_may
@@ -34,8 +37,56 @@ from triage_app.ui.meetings.text import scaled
 NOT_CONSULTANT = "Only a consultant can record MDT outcomes"
 
 
+DUE_COLUMN = 2
+
+
+class ActionTable(QTableWidget):
+    """The actions agreed for a case: what, owner, due date. Typing into a cell starts editing it and Tab moves on
+    to the next cell, as in a spreadsheet; Tab from the last cell leaves the table; Ctrl+Ins adds a row."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(3, 3, parent)
+        self.setHorizontalHeaderLabels(["Action", "Owner", "Due (DD-MMM-YYYY)"])
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(DUE_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
+        self.setColumnWidth(1, 140)
+        self.setAccessibleName("Actions with owner and due date")
+        self.setEditTriggers(
+            QAbstractItemView.EditTrigger.AnyKeyPressed
+            | QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+        )
+        self.fit_rows()
+
+    def fit_rows(self) -> None:
+        """Tall enough for its rows (up to five; more scroll)."""
+        row_height = self.verticalHeader().defaultSectionSize()
+        shown = max(3, min(self.rowCount(), 5))
+        self.setFixedHeight(row_height * shown + self.horizontalHeader().sizeHint().height() + 2 * self.frameWidth())
+
+    def moveCursor(  # noqa: N802
+        self,
+        cursorAction: QAbstractItemView.CursorAction,  # noqa: N803
+        modifiers: Qt.KeyboardModifier,
+    ) -> QModelIndex:
+        """Tab from the last cell, or Shift+Tab from the first, leaves the table (to Add action, or the rationale)
+        rather than wrapping round inside it."""
+        action = QAbstractItemView.CursorAction
+        row, column = self.currentRow(), self.currentColumn()
+        if cursorAction == action.MoveNext and row == self.rowCount() - 1 and column == self.columnCount() - 1:
+            return QModelIndex()
+        if cursorAction == action.MovePrevious and row <= 0 and column <= 0:
+            return QModelIndex()
+        return super().moveCursor(cursorAction, modifiers)
+
+
 class OutcomeEntry(QWidget):
     """The controls a consultant records a case's outcome with."""
+
+    #: A problem with what was typed in the actions (a due date that is not a date): said beside the table.
+    problem = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,71 +94,136 @@ class OutcomeEntry(QWidget):
         control_font = scaled(base, 1.15)
         self.outcome_group = QButtonGroup(self)
         outcome_grid = QGridLayout()
-        outcome_label = QLabel("Outcome:")
+        outcome_label = QLabel("Outcome (Alt+1 to Alt+6):")
         outcome_label.setFont(scaled(base, 1.15, bold=True))
-        outcome_grid.addWidget(outcome_label, 0, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
+        outcome_grid.addWidget(outcome_label, 0, 0, 1, 2)
         self.outcome_buttons: dict[str, QRadioButton] = {}
         for number, outcome in enumerate(MEETING_OUTCOMES, start=1):
-            button = QRadioButton(f"{MEETING_OUTCOME_LABELS[outcome]}  (Alt+{number})")
+            # The hotkey is on the button: the chair reads it off the shared screen.
+            button = QRadioButton(f"{number}  {MEETING_OUTCOME_LABELS[outcome]}  (Alt+{number})")
             button.setFont(control_font)
+            button.setAccessibleName(f"{MEETING_OUTCOME_LABELS[outcome]}, Alt+{number}")
             self.outcome_group.addButton(button, number)
             self.outcome_buttons[outcome] = button
-            outcome_grid.addWidget(button, (number - 1) // 3, 1 + (number - 1) % 3)
+            outcome_grid.addWidget(button, 1 + (number - 1) // 2, (number - 1) % 2)
         self.checklist: dict[str, QCheckBox] = {}
-        checks = QHBoxLayout()
+        checks = QVBoxLayout()
+        checks.setSpacing(2)
         checks.addWidget(QLabel("To accept for SPD (NICE 1.1):"))
         for key, label in SPD_CHECKLIST.items():
             check = QCheckBox(label)
             check.setToolTip("Needed to accept for SPD (NICE HTG51 1.1: consent, audit and clinical governance)")
             self.checklist[key] = check
-            checks.addWidget(check)
-        checks.addStretch(1)
+            checks.addWidget(check, 0, Qt.AlignmentFlag.AlignLeft)  # a click beside the label does not tick it
         self.rationale = QPlainTextEdit()
         self.rationale.setPlaceholderText("Why the MDT decided this (required; recorded with your name)")
         self.rationale.setAccessibleName("Rationale")
         self.rationale.setTabChangesFocus(True)
         self.rationale.setFont(control_font)
-        self.rationale.setFixedHeight(96)
+        self.rationale.setFixedHeight(QFontMetrics(control_font).lineSpacing() * 3 + 14)
         rationale_label = QLabel("R&ationale:")
         rationale_label.setBuddy(self.rationale)
-        self.action_table = QTableWidget(3, 3)
-        self.action_table.setHorizontalHeaderLabels(["Action", "Owner", "Due (DD-MMM-YYYY)"])
-        self.action_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.action_table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        self.action_table.setColumnWidth(1, 150)
-        self.action_table.verticalHeader().setDefaultSectionSize(24)
-        self.action_table.setFixedHeight(24 * 3 + self.action_table.horizontalHeader().sizeHint().height() + 4)
-        self.action_table.setAccessibleName("Actions with owner and due date")
-        self.action_table.setEditTriggers(  # typing into a cell starts editing it, as in a spreadsheet
-            QAbstractItemView.EditTrigger.AnyKeyPressed
-            | QAbstractItemView.EditTrigger.DoubleClicked
-            | QAbstractItemView.EditTrigger.EditKeyPressed
-        )
-        actions_label = QLabel("Ac&tions:")
+        self.action_table = ActionTable()
+        self.action_table.itemChanged.connect(self._check_due)
+        actions_label = QLabel("Ac&tions (owner, due date DD-MMM-YYYY):")
         actions_label.setBuddy(self.action_table)
-        typed = QGridLayout()
-        typed.addWidget(rationale_label, 0, 0)
-        typed.addWidget(actions_label, 0, 1)
-        typed.addWidget(self.rationale, 1, 0)
-        typed.addWidget(self.action_table, 1, 1)
-        typed.setColumnStretch(0, 1)
-        typed.setColumnStretch(1, 1)
+        self.add_action_button = QPushButton("Add action (Ctrl+Ins)")
+        self.add_action_button.clicked.connect(self.add_action_row)
+        self.remove_action_button = QPushButton("Remove action (Ctrl+Del)")
+        self.remove_action_button.clicked.connect(self.remove_action_row)
+        for sequence, slot in (("Ctrl+Ins", self.add_action_row), ("Ctrl+Del", self.remove_action_row)):
+            shortcut = QShortcut(QKeySequence(sequence), self.action_table, slot)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.action_problem = QLabel()
+        self.action_problem.setWordWrap(True)
+        self.action_problem.setAccessibleName("Problem with the actions")
+        self.action_problem.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.action_problem.hide()
+        action_buttons = QHBoxLayout()
+        action_buttons.addWidget(self.add_action_button)
+        action_buttons.addWidget(self.remove_action_button)
+        action_buttons.addStretch(1)
         self.amend_reason = QLineEdit()
         self.amend_reason.setMaxLength(limit_of("outcome.amend_reason"))
         self.amend_reason.setAccessibleName("Reason for amending")
-        self.amend_reason.setPlaceholderText("Only when changing an outcome already recorded: why it is amended")
+        self.amend_reason.setPlaceholderText("Only when changing a recorded outcome: why")
         self.amend_reason.setFont(control_font)
         amend_label = QLabel("Reason for a&mending:")
         amend_label.setBuddy(self.amend_reason)
-        amend = QHBoxLayout()
-        amend.addWidget(amend_label)
-        amend.addWidget(self.amend_reason, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(outcome_grid)
         layout.addLayout(checks)
-        layout.addLayout(typed)
-        layout.addLayout(amend)
+        layout.addWidget(rationale_label)
+        layout.addWidget(self.rationale)
+        layout.addWidget(actions_label)
+        layout.addWidget(self.action_table)
+        layout.addLayout(action_buttons)
+        layout.addWidget(self.action_problem)
+        layout.addWidget(amend_label)
+        layout.addWidget(self.amend_reason)
+
+    # --- the action list -------------------------------------------------------------------------------------
+
+    def add_action_row(self) -> None:
+        """Ctrl+Ins or Add action: a blank row at the end, its first cell current for typing."""
+        table = self.action_table
+        if not table.isEnabled():
+            return
+        self.commit_action_edit()
+        table.insertRow(table.rowCount())
+        table.fit_rows()
+        table.setCurrentCell(table.rowCount() - 1, 0)
+        table.setFocus()
+
+    def remove_action_row(self) -> None:
+        """Ctrl+Del or Remove action: the current row goes (one blank row always stays to type into)."""
+        table = self.action_table
+        if not table.isEnabled():
+            return
+        row = table.currentRow()
+        if row < 0:
+            row = table.rowCount() - 1
+        table.removeRow(row)
+        if table.rowCount() == 0:
+            table.insertRow(0)
+        table.fit_rows()
+        table.setCurrentCell(min(row, table.rowCount() - 1), 0)
+        self._check_due()
+
+    def _check_due(self, item: QTableWidgetItem | None = None) -> None:
+        """A due date is read as typed (DD-MMM-YYYY, DD/MM/YYYY ...) and shown as DD-MMM-YYYY; one that is not a
+        date is marked and said at once, not only when the outcome is recorded."""
+        table = self.action_table
+        if item is not None and item.column() == DUE_COLUMN and item.text().strip():
+            try:
+                shown = format_date(parse_user_date(item.text()))
+            except ValueError:
+                shown = None
+            if shown is not None and shown != item.text():
+                table.blockSignals(True)
+                item.setText(shown)
+                table.blockSignals(False)
+        problems = []
+        for row in range(table.rowCount()):
+            due = table.item(row, DUE_COLUMN)
+            text = due.text().strip() if due is not None else ""
+            bad = False
+            if text:
+                try:
+                    parse_user_date(text)
+                except ValueError as exc:
+                    bad = True
+                    problems.append(f"Action {row + 1}: the due date “{text}” is not a date ({exc})")
+            if due is not None:
+                table.blockSignals(True)
+                due.setData(Qt.ItemDataRole.BackgroundRole, QBrush(QColor("#f8d7da")) if bad else None)
+                due.setData(Qt.ItemDataRole.ForegroundRole, QBrush(QColor("#58151c")) if bad else None)
+                table.blockSignals(False)
+        self.action_problem.setText("\n".join(problems))
+        self.action_problem.setVisible(bool(problems))
+        if problems:
+            self.problem.emit(problems[0])
 
     def chosen_outcome(self) -> str | None:
         """The outcome ticked on screen, if any."""
@@ -164,6 +280,9 @@ class OutcomeEntry(QWidget):
         self.rationale.clear()
         self.commit_action_edit()
         self.action_table.clearContents()
+        self.action_table.setRowCount(3)
+        self.action_table.fit_rows()
+        self._check_due()
         self.amend_reason.clear()
 
     def actions_entered(self) -> list[CaseAction]:
@@ -188,7 +307,8 @@ class OutcomeEntry(QWidget):
 
     def enable(self, *, consultant: bool, has_case: bool, amender: bool, recorded: bool) -> None:
         """Only a consultant records, on a case shown; only an amendment takes a reason, by one who may amend."""
-        for control in (*self.outcome_buttons.values(), *self.checklist.values(), self.rationale, self.action_table):
+        controls = (*self.outcome_buttons.values(), *self.checklist.values(), self.rationale, self.action_table)
+        for control in (*controls, self.add_action_button, self.remove_action_button):
             control.setEnabled(consultant and has_case)
             control.setToolTip("" if consultant else NOT_CONSULTANT)
         # An empty, disabled field says so for a first record.

@@ -11,19 +11,21 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from triage_app.domain.meetings import MEETING_OUTCOME_LABELS, MEETING_OUTCOMES, AgendaCase
 from triage_app.services.permissions import AMEND_OUTCOME, RECORD_OUTCOME
 from triage_app.ui.dialogs import Messages
 from triage_app.ui.meetings.dialogs import DiscardQuestion
 from triage_app.ui.meetings.entry import NOT_CONSULTANT, OutcomeEntry
-from triage_app.ui.meetings.screen import MeetingScreen
+from triage_app.ui.meetings.progress import CaseStrip
+from triage_app.ui.meetings.screen import MeetingScreen, failure_report
 from triage_app.ui.meetings.text import case_html, case_title, patient_label, scaled
 
 if TYPE_CHECKING:
     from triage_app.services.app import AppSession
     from triage_app.services.changes import Changes
+    from triage_app.services.meeting_display import CaseDisplay
     from triage_app.services.meetings import ListedCase, MeetingDetail
     from triage_app.ui.context import AppContext
 
@@ -44,50 +46,94 @@ class InMeetingScreen(MeetingScreen):
         self._goto: int | None = None  # the referral to show, blank, after a successful record
         self._recording = False
 
-        base = self.font()
+        self.displays: dict[int, CaseDisplay] = {}  # who decided each case's triage, and when (by referral id)
+        self.zoom = 1.0  # Ctrl+= / Ctrl+-: the case's type for the room, on top of the desktop's scale
         self.case_title = QLabel()
         self.case_title.setWordWrap(True)
         self.case_title.setTextFormat(Qt.TextFormat.RichText)
-        self.case_title.setFont(scaled(base, 1.5))
-        self.case_title.setAccessibleName("Case number and patient: name, NHS number, date of birth")
+        self.case_title.setAccessibleName("Case number and patient: name, NHS number, hospital number, date of birth")
         self.case_body = QLabel()
         self.case_body.setWordWrap(True)
         self.case_body.setTextFormat(Qt.TextFormat.RichText)
         self.case_body.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.case_body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.case_body.setFont(scaled(base, 1.3))
         self.case_body.setAccessibleName("The case in full")
-        # A long case scrolls; the outcome controls below stay on screen.
+        self.case_body.setContentsMargins(4, 4, 12, 4)
+        # A long case scrolls; the outcome controls beside it stay on screen.
         self.case_scroll = QScrollArea()
         self.case_scroll.setWidgetResizable(True)
         self.case_scroll.setWidget(self.case_body)
-        self.case_scroll.setMinimumHeight(120)
+        self.case_scroll.setMinimumSize(320, 120)
+        self.strip = CaseStrip()
+        self.strip.chosen.connect(self.jump_to)
         self.entry = OutcomeEntry()
+        self.entry.problem.connect(lambda text: self.message.emit(text, 15_000))
+        # The entry scrolls on its own on a small screen: the case and Record stay where they are.
+        self.entry_scroll = QScrollArea()
+        self.entry_scroll.setWidgetResizable(True)
+        self.entry_scroll.setWidget(self.entry)
+        self.entry_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.entry_scroll.setMinimumWidth(300)
         self.save_outcome_button = QPushButton("Record outcome (Ctrl+Enter)")
-        self.save_outcome_button.setFont(scaled(base, 1.15, bold=True))
         self.save_outcome_button.clicked.connect(self.save_outcome)
         self.previous_case_button = QPushButton("← Previous case (PgUp)")
         self.previous_case_button.clicked.connect(lambda: self.move_case(-1))
         self.next_case_button = QPushButton("Next case (PgDn) →")
         self.next_case_button.clicked.connect(lambda: self.move_case(1))
+        self.full_screen_button = QPushButton("Full screen (F11)")
+        self.full_screen_button.setToolTip("The meeting window on the whole display; F11 again or Esc to return")
+        self.full_screen_button.clicked.connect(self.toggle_full_screen)
         nav = QHBoxLayout()
         nav.addWidget(self.previous_case_button)
+        nav.addWidget(self.next_case_button)
+        nav.addStretch(1)
+        nav.addWidget(self.full_screen_button)
         nav.addStretch(1)
         nav.addWidget(self.save_outcome_button)
-        nav.addStretch(1)
-        nav.addWidget(self.next_case_button)
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.setChildrenCollapsible(False)
+        self.split.addWidget(self.case_scroll)
+        self.split.addWidget(self.entry_scroll)
+        self.split.setStretchFactor(0, 3)
+        self.split.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.case_title)
-        layout.addWidget(self.case_scroll, 1)
-        layout.addWidget(self.entry)
+        layout.addWidget(self.strip)
+        layout.addWidget(self.split, 1)
         layout.addLayout(nav)
+        self.apply_zoom()
         # Parented to this screen: these keys act only while the in-meeting tab is showing.
         for key in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(key), self, self.save_outcome)
         QShortcut(QKeySequence(Qt.Key.Key_PageDown), self, lambda: self.move_case(1))
         QShortcut(QKeySequence(Qt.Key.Key_PageUp), self, lambda: self.move_case(-1))
+        QShortcut(QKeySequence(Qt.Key.Key_F11), self, self.toggle_full_screen)
+        for key in ("Ctrl+=", "Ctrl++"):
+            QShortcut(QKeySequence(key), self, lambda: self.apply_zoom(self.zoom + 0.15))
+        QShortcut(QKeySequence("Ctrl+-"), self, lambda: self.apply_zoom(self.zoom - 0.15))
+        QShortcut(QKeySequence("Ctrl+0"), self, lambda: self.apply_zoom(1.0))
         for number, outcome in enumerate(MEETING_OUTCOMES, start=1):
             QShortcut(QKeySequence(f"Alt+{number}"), self, lambda o=outcome: self.entry.choose_outcome(o))
+
+    def apply_zoom(self, zoom: float | None = None) -> None:
+        """The case's type: large for a shared display (from the desktop's own scale), Ctrl+= / Ctrl+- for the room."""
+        if zoom is not None:
+            self.zoom = max(0.7, min(zoom, 2.5))
+        base = self.font()
+        self.case_title.setFont(scaled(base, 1.45 * self.zoom))
+        self.case_body.setFont(scaled(base, 1.25 * self.zoom))
+        self.save_outcome_button.setFont(scaled(base, 1.15, bold=True))
+        for button in (self.previous_case_button, self.next_case_button):
+            button.setFont(scaled(base, 1.1))
+
+    def toggle_full_screen(self) -> None:
+        """F11: the meeting window fills the display (a projector), and back."""
+        window = self.window()
+        if window.isFullScreen():
+            window.showNormal()
+        else:
+            window.showFullScreen()
 
     # --- what is typed ---------------------------------------------------------------------------------------
 
@@ -123,7 +169,11 @@ class InMeetingScreen(MeetingScreen):
 
     def show_meeting(self, detail: MeetingDetail | None, agenda_cases: dict[int, AgendaCase]) -> None:
         """After a read: the case the user was on (their text kept), or the next one after a record."""
+        if detail is None or self.detail is None or detail.meeting.id != self.detail.meeting.id:
+            self.displays = {}  # another meeting's: never shown against this one's cases
         self.detail, self.agenda_cases = detail, agenda_cases
+        if detail is not None and detail.meeting.id is not None:
+            self.read_display(detail.meeting.id)
         if detail is None or not detail.cases:
             self.show_case(0)
             return
@@ -131,6 +181,10 @@ class InMeetingScreen(MeetingScreen):
         goto, self._goto = self._goto, None
         if goto is not None and goto in ids:
             self.show_case(ids.index(goto))
+            # After a record the next case is the one that followed the recorded case in the list (H09).
+            if self.shown != (detail.meeting.id, goto):
+                log.error("After recording, the case shown is not the one that followed it")
+                self.message.emit("Check the case on screen: it is not the one after the case recorded", 0)
         elif self.shown is not None and self.shown[0] == detail.meeting.id and self.shown[1] in ids:
             self.show_case(ids.index(self.shown[1]), keep_entry=True)
         else:
@@ -147,6 +201,45 @@ class InMeetingScreen(MeetingScreen):
             return
         self.show_case(target)
 
+    def jump_to(self, referral_id: int) -> None:
+        """A click on the progress strip: that case, asking before unrecorded text is dropped."""
+        if self.detail is None:
+            return
+        ids = [c.referral_id for c in self.detail.cases]
+        if referral_id not in ids or (self.shown is not None and self.shown[1] == referral_id):
+            self.strip.mark_current(None if self.shown is None else self.shown[1])
+            return
+        if not self.may_discard():
+            self.strip.mark_current(None if self.shown is None else self.shown[1])  # the click leaves it unchecked
+            return
+        self.show_case(ids.index(referral_id))
+
+    def read_display(self, meeting_id: int) -> None:
+        """Read who decided each case's triage and when; the case on screen is shown again when it lands."""
+
+        def op(session: AppSession) -> dict[int, CaseDisplay]:
+            from triage_app.services.meeting_display import case_display
+
+            return case_display(session.db, meeting_id=meeting_id, actor=session.actor)
+
+        def landed(displays: dict[int, CaseDisplay]) -> None:
+            if self.detail is None or self.detail.meeting.id != meeting_id:
+                return  # another meeting is on screen now
+            self.displays = displays
+            self.render_case()
+
+        title = "The cases' triage decisions could not be read"
+        self.context.query(op, title=title, on_success=landed, on_failure=failure_report(self, title))
+
+    def render_case(self) -> None:
+        """The case on screen drawn again (what was typed and the scroll position stay)."""
+        case = self.case_on_screen()
+        if case is None or self.detail is None:
+            return
+        agenda = self.agenda_cases.get(case.referral_id)
+        self.case_title.setText(case_title(case, agenda, self.case_index, len(self.detail.cases)))
+        self.case_body.setText(case_html(case, agenda, self.displays.get(case.referral_id)))
+
     def show_case(self, index: int, *, keep_entry: bool = False) -> None:
         """Show case `index` in full, in large type for a shared display. A case starts blank; `keep_entry`
         keeps what the user typed when the same case is read again (a refresh)."""
@@ -157,6 +250,7 @@ class InMeetingScreen(MeetingScreen):
             self.case_index = 0
             self.case_title.setText("No cases on this meeting" if self.detail is not None else "No meeting chosen")
             self.case_body.setText("")
+            self.strip.show_cases((), None)
             self.previous_case_button.setEnabled(False)
             self.next_case_button.setEnabled(False)
             self.enable()
@@ -165,9 +259,8 @@ class InMeetingScreen(MeetingScreen):
         self.case_index = index
         case = self.detail.cases[index]
         self.shown = (self.detail.meeting.id or 0, case.referral_id)
-        agenda = self.agenda_cases.get(case.referral_id)
-        self.case_title.setText(case_title(case, agenda, index, len(self.detail.cases)))
-        self.case_body.setText(case_html(case, agenda))
+        self.render_case()
+        self.strip.show_cases(self.detail.cases, case.referral_id)
         if not keep_entry:
             self.case_scroll.verticalScrollBar().setValue(0)
         self.previous_case_button.setEnabled(index > 0)
