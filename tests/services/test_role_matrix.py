@@ -405,6 +405,8 @@ ELSEWHERE = {
     perm.REASSESS: "services/referrals.reassess_open, run for whoever signs in (tests/cli/test_score_import_queue.py)",
     perm.CHECK_DATABASE: "services/maintenance.check_database, read-only on a damaged file (tests/storage/test_backups.py)",
     perm.RESTORE_BACKUP: "services/maintenance.restore_backup, signed in from a file (tests/storage/test_backups.py)",
+    perm.CHASE_INFORMATION: "services/chase.py, each kind of user (tests/services/test_chase.py)",
+    perm.COMPLETE_ACTION: "services/chase.complete_action, each kind of user (tests/services/test_chase.py)",
 }
 
 

@@ -101,6 +101,8 @@ ENTER_REFERRAL: Final = "enter_referral"
 EDIT_REFERRAL: Final = "edit_referral"
 IMPORT_REFERRALS: Final = "import_referrals"
 AWAITING_INFORMATION: Final = "awaiting_information"
+CHASE_INFORMATION: Final = "chase_information"
+COMPLETE_ACTION: Final = "complete_action"
 CONFIRM_TRIAGE: Final = "confirm_triage"
 OVERRIDE_TRIAGE: Final = "override_triage"
 REVERSE_TRIAGE_STATUS: Final = "reverse_triage_status"
@@ -162,8 +164,15 @@ MATRIX: Final[tuple[Action, ...]] = (
         AWAITING_INFORMATION,
         "move a referral to awaiting information, or back to received",
         _C,
-        f"{_STATUS} awaiting_information (or received)",
-        _PANEL,
+        f"{_STATUS} awaiting_information (or received); triage-app chase await REFERRAL [--chase-on DATE]",
+        f"{_PANEL} (Awaiting information asks what is awaited and the chase date); Chase list: Back to the queue",
+    ),
+    Action(
+        CHASE_INFORMATION,
+        "chase a referral awaiting information (its chase date, a chase recorded, the request to the referrer)",
+        _C,
+        "triage-app chase date (or chased, request) REFERRAL",
+        "Meeting > Chase list and MDT actions… (Ctrl+Shift+H): New chase date…, Chased today, Request letter…",
     ),
     Action(
         CONFIRM_TRIAGE,
@@ -223,6 +232,13 @@ MATRIX: Final[tuple[Action, ...]] = (
         _K,
         "triage-app meeting outcome MEETING REFERRAL ... --version N --amend-reason TEXT",
         "MDT meetings, In the meeting: the reason for amending, Record outcome",
+    ),
+    Action(
+        COMPLETE_ACTION,
+        "tick off an MDT action as done",
+        _CK,
+        "triage-app actions done ACTION",
+        "Meeting > Chase list and MDT actions… (Ctrl+Shift+H), MDT actions: Done",
     ),
     Action(
         EXPORT_AGENDA,
