@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from tests.factories import AS_OF, referral
 from triage_app.domain.mdt import CaseAction
+from triage_app.domain.referral import format_nhs_number
 from triage_app.domain.requests import (
     RequestPatient,
     awaited_item,
@@ -20,7 +21,6 @@ from triage_app.domain.requests import (
     request_file_name,
     request_letter,
 )
-from triage_app.domain.referral import format_nhs_number
 from triage_app.domain.rules import Rules
 from triage_app.services import chase, meetings
 from triage_app.services import permissions as perm

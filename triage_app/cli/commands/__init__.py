@@ -11,6 +11,7 @@ from types import ModuleType
 from triage_app.cli.commands import (
     audit,
     backup,
+    chase,
     check,
     connect,
     demo,
@@ -47,5 +48,6 @@ COMMANDS: tuple[ModuleType, ...] = (
     meeting,
     exports,
     letters,
+    chase,
     demo,
 )
