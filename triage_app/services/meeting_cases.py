@@ -68,6 +68,12 @@ class MeetingDetail:
     capacity: int
     quorum_text: str
     quorate: bool
+    #: Attendance was taken on the day: `quorum_text` is that of those present (else of those expected).
+    attendance_taken: bool = False
+    #: `9 cases on a list of 8: over capacity by 1`, or None when the list fits.
+    over_capacity: str | None = None
+    #: Who closed the meeting (a display name), when it is closed.
+    closed_by_name: str | None = None
 
 
 def may_view(session: Session, actor: Actor | None) -> None:

@@ -82,3 +82,10 @@ def check_meeting_date(meeting_date: date, today: date) -> None:
             f"the meeting date {format_date(meeting_date)} is in the past (today is {format_date(today)}); "
             "a meeting is planned for today or a later date"
         )
+
+
+def capacity_warning(cases: int, capacity: int) -> str | None:
+    """`9 cases on a list of 8: over capacity by 1`, or None when the list fits."""
+    if cases <= capacity:
+        return None
+    return f"{cases} cases on a list of {capacity}: over capacity by {cases - capacity}"

@@ -40,11 +40,16 @@ from triage_app.services.meeting_cases import (
     set_referral,
 )
 from triage_app.services.meeting_inputs import SameTimeMeeting as SameTimeMeeting
+from triage_app.services.meeting_inputs import capacity_warning as capacity_warning
 from triage_app.services.meeting_inputs import check_attendee as check_attendee
 from triage_app.services.meeting_inputs import check_meeting_date as check_meeting_date
 from triage_app.services.meeting_inputs import check_video_link as check_video_link
 from triage_app.services.meeting_inputs import parse_attendee as parse_attendee
 from triage_app.services.meeting_inputs import parse_time as parse_time
+from triage_app.services.meeting_lifecycle import MeetingConflict as MeetingConflict
+from triage_app.services.meeting_lifecycle import close_meeting as close_meeting
+from triage_app.services.meeting_lifecycle import edit_meeting as edit_meeting
+from triage_app.services.meeting_lifecycle import take_attendance as take_attendance
 from triage_app.services.meeting_outcomes import OutcomeConflict as OutcomeConflict
 from triage_app.services.meeting_outcomes import record_outcome as record_outcome
 from triage_app.services.permissions import PLAN_MEETING, SET_MEETING_CAPACITY, authorize
@@ -218,8 +223,29 @@ def get_meeting(db: Database, *, meeting_id: int, rules: Rules, actor: Actor | N
             )
             for c in cases
         )
-        q = quorum([a.mdt_role for a in attendees], rules.quorum_roles)
-        return MeetingDetail(meeting, attendees, listed, store.capacity(session), q.describe(), q.quorate)
+        taken = meeting.attendance_taken_at is not None
+        counted = [a for a in attendees if (a.attended if taken else a.invited)]
+        q = quorum([a.mdt_role for a in counted], rules.quorum_roles)
+        words = q.describe() + (" (of those present)" if taken else "")
+        quorate = q.quorate
+        if meeting.closed_quorum:  # stored when the chair closed it: the quorum the outcomes were made with
+            words, quorate = (
+                meeting.closed_quorum + " (of those present, at closing)",
+                meeting.closed_quorum == "Quorate",
+            )
+        room = store.capacity(session)
+        closer = store.user_names(session, {meeting.closed_by}) if meeting.closed_by is not None else {}
+        return MeetingDetail(
+            meeting,
+            attendees,
+            listed,
+            room,
+            words,
+            quorate,
+            attendance_taken=taken,
+            over_capacity=capacity_warning(len(listed), room),
+            closed_by_name=closer.get(meeting.closed_by) if meeting.closed_by is not None else None,
+        )
 
 
 # --- planning -------------------------------------------------------------------------------------------------

@@ -106,12 +106,22 @@ def case_counts(session: Session) -> dict[int, int]:
 
 
 def attendee_roles(session: Session) -> dict[int, list[str | None]]:
-    """The MDT roles of each meeting's attendees (None for an attendee without one)."""
+    """The MDT roles each meeting's quorum counts (None for an attendee without one): those marked present once
+    its attendance is taken, the expected attendees until then."""
     roles: dict[int, list[str | None]] = {}
-    for meeting_id, role in session.execute(
-        select(col(MeetingAttendeeRow.meeting_id), col(MeetingAttendeeRow.mdt_role))
-    ).all():
-        roles.setdefault(meeting_id, []).append(role)
+    rows = session.execute(
+        select(
+            col(MeetingAttendeeRow.meeting_id),
+            col(MeetingAttendeeRow.mdt_role),
+            col(MeetingAttendeeRow.attended),
+            col(MeetingAttendeeRow.invited),
+            col(MeetingRow.attendance_taken_at),
+        ).join(MeetingRow, col(MeetingRow.id) == col(MeetingAttendeeRow.meeting_id))
+    ).all()
+    for meeting_id, role, attended, invited, taken in rows:
+        roles.setdefault(meeting_id, [])
+        if attended if taken is not None else invited:
+            roles[meeting_id].append(role)
     return roles
 
 
@@ -281,3 +291,52 @@ def undecided_cases(session: Session, meeting_id: int) -> int:
             .where(col(MeetingCaseRow.meeting_id) == meeting_id, col(MeetingCaseRow.outcome).is_(None))
         ).scalar_one()
     )
+
+
+def replace_expected_attendees(session: Session, meeting_id: int, wanted: Sequence[tuple[str, str]]) -> None:
+    """Make the meeting's expected attendees `wanted` (name, MDT role), in that order.
+
+    One kept by name (without regard to case) keeps their attendance mark; one taken off goes, unless they were
+    marked present on the day (then they stay, as someone who came without being expected).
+    """
+    wanted_keys = {name.casefold() for name, _ in wanted}
+    marks: dict[str, bool | None] = {}
+    for old in attendees(session, meeting_id):
+        key = old.name.casefold()
+        if key in wanted_keys:
+            marks[key] = old.attended
+            session.delete(old)  # re-added below in the new order (attendees are read by id)
+        elif old.invited and old.attended:
+            old.invited = False
+            session.add(old)
+        elif old.invited:
+            session.delete(old)
+    session.flush()
+    for name, role in wanted:
+        session.add(
+            MeetingAttendeeRow(meeting_id=meeting_id, name=name, mdt_role=role, attended=marks.get(name.casefold()))
+        )
+    session.flush()
+
+
+def mark_attendance(session: Session, meeting_id: int, present: Sequence[tuple[str, str]]) -> None:
+    """Mark each attendee there or not from `present` (name, MDT role on the day); add those not expected.
+
+    A name matches without regard to case. Someone added on the day at an earlier taking and not present now is
+    taken off again (they were never expected).
+    """
+    there = {name.casefold(): (name, role) for name, role in present}
+    for attendee in attendees(session, meeting_id):
+        key = attendee.name.casefold()
+        if key in there:
+            attendee.attended = True
+            attendee.mdt_role = there.pop(key)[1]  # the role they took on the day is the one quorum counts
+            session.add(attendee)
+        elif attendee.invited:
+            attendee.attended = False
+            session.add(attendee)
+        else:
+            session.delete(attendee)
+    for name, role in there.values():
+        session.add(MeetingAttendeeRow(meeting_id=meeting_id, name=name, mdt_role=role, attended=True, invited=False))
+    session.flush()
