@@ -23,10 +23,12 @@ from triage_app.storage.models import (
     OralMedicationRow,
     PhenotypeComponentRow,
     ReferralRow,
+    ReferralSearchKeyRow,
     StatusChangeRow,
     utc_now,
 )
 from triage_app.storage.referrals import assessment_child_columns, assessment_columns, child_columns, referral_columns
+from triage_app.storage.search_keys import bulk_search_key_rows
 
 _Rows = list[dict[str, Any]]
 
@@ -92,6 +94,9 @@ def bulk_insert(
         history.append(
             {"referral_id": rid, "from_status": None, "to_status": status, "changed_by": user_id, "changed_at": now}
         )
+    search_keys = bulk_search_key_rows(
+        (row["id"], row.get("family_name"), row.get("given_name"), row.get("nhs_number")) for row in referrals
+    )
     connection = session.connection()
     # Referral rows first (children point at them), their assessment pointer is filled at once: foreign
     # keys are checked per statement, and the assessment rows follow in the same transaction.
@@ -104,6 +109,7 @@ def bulk_insert(
         (AssessmentFlagRow, flags),
         (AssessmentMissingRow, missing),
         (StatusChangeRow, history),
+        (ReferralSearchKeyRow, search_keys),
     ):
         if rows:
             _insert_rows(connection, _table(model), rows)

@@ -25,9 +25,11 @@ from triage_app.domain.rules import Rules
 from triage_app.domain.scoring import RTT_FLAG, RttClock, waiting_term, weeks_waiting
 from triage_app.storage.models import (
     AssessmentFlagRow,
+    MeetingCaseRow,
     MeetingRow,
     ReferralRow,
 )
+from triage_app.storage.search_keys import search_conditions
 
 
 def _prefix_range(column: Any, prefix: str) -> sa.ColumnElement[bool]:
@@ -47,7 +49,7 @@ class QueueFilter:
     outcome: str | None = None
     status: str | None = None
     flag: str | None = None
-    search: str | None = None  # NHS number (any spacing), family or given name prefix, hospital number
+    search: str | None = None  # name parts in any order, NHS-number digits (any spacing), hospital number
     open_only: bool = False
     meeting_id: int | None = None  # listed on this (open) meeting
     clock: RttClock | None = None
@@ -87,19 +89,14 @@ def queue_conditions(queue_filter: QueueFilter) -> list[sa.ColumnElement[bool]]:
     if text:
         key = text.upper()
         options: list[sa.ColumnElement[bool]] = [
-            _prefix_range(col(ReferralRow.family_name_key), key),
+            _prefix_range(col(ReferralRow.family_name_key), key),  # the whole family or given name's start
             _prefix_range(col(ReferralRow.given_name_key), key),
             col(ReferralRow.hospital_number) == text,
             col(ReferralRow.hospital_number) == key,
+            # each word a name part's start ("Given Family", "FAMILY, Given", "abara"), or digits anywhere
+            # in an NHS number: by the search-key table's index (storage.search_keys)
+            *search_conditions(text, col(ReferralRow.id)),
         ]
-        family, _, given = key.partition(",")
-        if given.strip():  # "ASHWORTH, M" as the queue shows names
-            options.append(
-                sa.and_(
-                    col(ReferralRow.family_name_key) == family.strip(),
-                    _prefix_range(col(ReferralRow.given_name_key), given.strip()),
-                )
-            )
         digits = text.replace(" ", "").replace("-", "")
         if digits.isdigit():
             options.append(_prefix_range(col(ReferralRow.nhs_number), digits))
@@ -417,12 +414,12 @@ def flag_counts(
 
 
 def open_meetings(session: Session) -> tuple[tuple[int, str, int], ...]:
-    """Open meetings by date: (id, "03-Dec-2026 13:30", referrals listed on it)."""
+    """Open meetings by date: (id, "03-Dec-2026 13:30", cases on its list, decided or not)."""
+    # Counted from the meeting's list, not from referral.meeting_id: a case with an outcome leaves its referral's
+    # meeting_id empty, so counting referrals showed 3 on a list of 9 once 6 were decided.
     listed = dict(
         session.execute(
-            select(col(ReferralRow.meeting_id), func.count())
-            .where(col(ReferralRow.meeting_id).is_not(None))
-            .group_by(col(ReferralRow.meeting_id))
+            select(col(MeetingCaseRow.meeting_id), func.count()).group_by(col(MeetingCaseRow.meeting_id))
         ).all()
     )
     rows = session.execute(

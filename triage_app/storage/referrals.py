@@ -58,6 +58,7 @@ from triage_app.storage.referral_fields import (
     split_columns,
     write_unmapped,
 )
+from triage_app.storage.search_keys import write_search_keys
 
 __all__ = [
     "QUEUE_SORTS",
@@ -173,6 +174,7 @@ def insert_referral(session: Session, *, referral: Referral, user_id: int, statu
     assert row.id is not None
     write_unmapped(session, row.id, undeclared)
     _write_children(session, row.id, referral)
+    _write_search_keys(session, row.id, referral)
     session.add(StatusChangeRow(referral_id=row.id, from_status=None, to_status=status, changed_by=user_id))
     session.flush()
     return row
@@ -191,8 +193,17 @@ def update_referral(
     )
     write_unmapped(session, referral_id, undeclared)
     _write_children(session, referral_id, referral)
+    _write_search_keys(session, referral_id, referral)
     session.flush()
     return version
+
+
+def _write_search_keys(session: Session, referral_id: int, referral: Referral) -> None:
+    """The queue's search keys follow the referral's name and NHS number (H01: found by what it holds now)."""
+    patient = referral.patient
+    write_search_keys(
+        session, referral_id, family=patient.family_name, given=patient.given_name, nhs_number=patient.nhs_number
+    )
 
 
 def bump_version(session: Session, *, referral_id: int, expected_version: int, user_id: int, **values: Any) -> int:
