@@ -48,7 +48,16 @@ PLACEHOLDERS = (
     "signatory_role",
     "intended_use",
     "rules_line",  # optional: where a template does not place it, it follows the intended-use statement
+    "referrer_address",  # the address lines, or ADDRESS_NOT_ON_FILE
+    "gp_name",
+    "gp_practice",
+    "gp_address",
+    "cc_gp",  # who the copy goes to (GP's name, practice, address), "" when the referrer is the GP
+    "marking",
 )
+
+#: The address block of a letter whose referrer's address is not on the referral.
+ADDRESS_NOT_ON_FILE: Final = "Address not on file"
 
 #: What every template must say; each entry is met by any one of its placeholders.
 REQUIRED_PLACEHOLDERS: Final[tuple[tuple[str, ...], ...]] = (
@@ -114,6 +123,7 @@ def letter_fields(
     `rules_line` (empty: none) says which approved rules the triage used."""
     patient = case.referral.patient
     referrer = case.referral.referrer
+    referral = case.referral
     return {
         "today": format_date(today),
         "unit_name": unit_name,
@@ -136,7 +146,87 @@ def letter_fields(
         "signatory_role": signatory.role,
         "intended_use": intended_use,
         "rules_line": rules_line.strip(),
+        "referrer_address": _text(referral.value("referrer.address")) or ADDRESS_NOT_ON_FILE,
+        "gp_name": _text(referral.value("gp.name")),
+        "gp_practice": _text(referral.value("gp.practice")),
+        "gp_address": _text(referral.value("gp.address")),
+        "cc_gp": cc_gp(case),
+        "marking": LETTER_MARKING,
     }
+
+
+def _text(value: object) -> str:
+    """A stored text field as a letter prints it: trimmed, blank lines dropped, "" when unknown."""
+    if not isinstance(value, str):
+        return ""
+    return "\n".join(line.strip() for line in value.splitlines() if line.strip())
+
+
+def referrer_is_gp(case: CaseInput) -> bool:
+    """Whether the referrer is the patient's GP (then no copy goes to the GP: the letter already does)."""
+    return case.referral.referrer.role == "gp"
+
+
+def cc_gp(case: CaseInput) -> str:
+    """Who the GP's copy goes to, one line each (name, practice, address); "" when the referrer is the GP.
+
+    A GP not on file still gets a line ("the patient's GP (details not on file)") so the copy is not forgotten.
+    """
+    if referrer_is_gp(case):
+        return ""
+    referral = case.referral
+    lines = [_text(referral.value(path)) for path in ("gp.name", "gp.practice", "gp.address")]
+    found = "\n".join(line for line in lines if line)
+    return found or "The patient's GP (details not on file)"
+
+
+def missing_addresses(case: CaseInput) -> list[str]:
+    """What a letter's export reports as missing: the referrer's address, the GP's details (when copied)."""
+    referral = case.referral
+    missing = []
+    if not _text(referral.value("referrer.address")):
+        missing.append("the referrer's address")
+    if not referrer_is_gp(case) and not _text(referral.value("gp.address")):
+        missing.append("the GP's address")
+    return missing
+
+
+#: Characters Windows refuses in a file name (and the control characters, below).
+_UNSAFE = set('<>:"/\\|?*')
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)), *(f"LPT{n}" for n in range(1, 10))}
+
+
+def safe_file_part(text: str) -> str:
+    """`text` as part of a file name any desktop accepts: no characters Windows refuses, no control
+    characters, runs of spaces as one, no leading or trailing dots or spaces."""
+    cleaned = "".join(" " if ch in _UNSAFE or ord(ch) < 32 or ord(ch) == 127 else ch for ch in text)
+    return " ".join(cleaned.split()).strip(" .")
+
+
+def letter_stem(case: CaseInput, on: date, kind: str = "outcome") -> str:
+    """The file name (without suffix) of a case's letter: `QUINNELL Marguerite 999 123 4567 outcome 22-Nov-2026`.
+
+    Family name in capitals, given name, NHS number, the kind of letter and the date, so a coordinator finds
+    it by patient; never an internal id. At most 120 characters (the name is cut, never the NHS number or date).
+    """
+    patient = case.referral.patient
+    name = safe_file_part(f"{(patient.family_name or '').upper()} {patient.given_name or ''}") or "Name not recorded"
+    tail = safe_file_part(f"{format_nhs_number(patient.nhs_number) or 'no NHS number'} {kind} {format_date(on)}")
+    name = name[: max(1, 119 - len(tail))].strip(" .")
+    stem = f"{name} {tail}"
+    return f"{stem} letter" if stem.split(" ")[0].upper() in _RESERVED else stem
+
+
+def unique_names(stems: list[str], suffix: str) -> list[str]:
+    """File names for `stems`, in order, a second and later one of the same name numbered `(2)`, `(3)`: two
+    letters for the same patient and day never share a file (names compared as Windows does, ignoring case)."""
+    seen: dict[str, int] = {}
+    names = []
+    for stem in stems:
+        count = seen.get(stem.casefold(), 0) + 1
+        seen[stem.casefold()] = count
+        names.append(f"{stem}.{suffix}" if count == 1 else f"{stem} ({count}).{suffix}")
+    return names
 
 
 class TemplateError(ValueError):
