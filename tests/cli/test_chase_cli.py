@@ -86,7 +86,8 @@ def test_actions_listed_by_owner_and_ticked_off_from_the_command_line(
     capsys: pytest.CaptureFixture[str], data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database = app_database(data)
-    actor = sign_in(database, login=current_login(database))
+    login = current_login(database)
+    actor = sign_in(database, login=login)
     decide_triage(database, actor=actor, referral_id=2, expected_version=1)
     day = meeting_day()
     meeting_id = meetings.create_meeting(
@@ -121,12 +122,12 @@ def test_actions_listed_by_owner_and_ticked_off_from_the_command_line(
     assert "OVERDUE due" in out and "Book a clinic" in out and "Write to the GP" not in out
     code, out, err = run(capsys, *d, "actions", "done", str(mine[0]["action_id"]))
     assert code == 0, err
-    login = stored_value(
+    done_by = stored_value(
         data,
         "SELECT u.login FROM case_action a JOIN app_user u ON u.id = a.done_by WHERE a.id = ?",
         mine[0]["action_id"],
     )
-    assert login == current_login(app_database(data))
+    assert done_by == login
     code, out, err = run(capsys, *d, "actions", "done", str(mine[0]["action_id"]))
     assert code != 0 and "already ticked off" in err
     assert "Write to the GP" not in run(capsys, *d, "actions", "list")[1]

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
 
 from triage_app.domain.meetings import triage_text
-from triage_app.domain.workflow import move_needs_reason
+from triage_app.domain.workflow import AWAITING_INFORMATION, RECEIVED, move_needs_reason
 from triage_app.services.permissions import CONFIRM_TRIAGE, OVERRIDE_TRIAGE
 from triage_app.ui.dialogs import OPEN_EXISTING, Messages, OverrideDialog, ReasonDialog, referral_patient_line
 from triage_app.ui.triage_panel import NOT_CONSULTANT
@@ -99,12 +99,21 @@ class ConsultantActions(QObject):
         )
 
     def move_status(self, status: str) -> None:
-        """Move the selected referral along the workflow (closing an undiscussed one asks for a reason)."""
+        """Move the selected referral along the workflow (closing an undiscussed one asks for a reason; awaiting
+        information asks what is awaited and when to chase it; back from it leaves the chase list)."""
         detail = self.acting_on()
         if detail is None or self.context.session is None:
             return
         from triage_app.services.triage import change_status
 
+        if status == AWAITING_INFORMATION:
+            self._await_information(detail)
+            return
+        if detail.row.status == AWAITING_INFORMATION and status == RECEIVED:
+            from triage_app.services.chase import back_to_queue
+
+            self._act(detail, "Status not changed", back_to_queue)
+            return
         note = None
         if move_needs_reason(detail.row.status, status):
             note = ReasonDialog.ask(
@@ -116,6 +125,27 @@ class ConsultantActions(QObject):
             if not note or note == OPEN_EXISTING:
                 return
         self._act(detail, "Status not changed", change_status, status=status, note=note)
+
+    def _await_information(self, detail: ReferralDetail) -> None:
+        """Ask what is awaited (the missing fields in words, editable) and the chase date, then move the referral."""
+        from triage_app.domain.requests import awaited_text, default_chase_date
+        from triage_app.services.chase import await_information
+        from triage_app.ui.chase_window import ChaseDialog, chase_today
+
+        today = chase_today()
+        missing = detail.assessment.missing if detail.assessment is not None else ()
+        answer = ChaseDialog.ask(
+            "Awaiting information",
+            referral_patient_line(detail.referral),
+            default_chase_date(today),
+            today,
+            self.window,
+            awaited=awaited_text(missing) or detail.row.awaited or "",
+        )
+        if answer is None or self.acting_on() is not detail:
+            return
+        awaited, chase_on = answer
+        self._act(detail, "Status not changed", await_information, chase_on=chase_on, today=today, awaited=awaited)
 
     def _act(self, detail: ReferralDetail, title: str, service: Callable[..., DecisionResult], **values: Any) -> None:
         """Run `service` (services.triage) on the version of the referral the user saw, which it refuses if stale;

@@ -30,6 +30,7 @@ from triage_app.services.permissions import (
     actor_may,
     who_may,
 )
+from triage_app.ui.chase_window import add_chase_action
 from triage_app.ui.dialogs import Messages
 from triage_app.ui.read_only_banner import READ_ONLY_OFF
 from triage_app.ui.triage_panel import NOT_CONSULTANT
@@ -142,6 +143,7 @@ class WindowActions(QMainWindow):
             referral_menu.addAction(action)
         meeting_menu = menus.addMenu("&Meeting")
         meeting_menu.addAction(self.meetings_action)
+        add_chase_action(self, meeting_menu)  # Meeting > Chase list and MDT actions… (ui/chase_window.py)
         view_menu = menus.addMenu("&View")
         for action in (self.search_action, self.clear_action, self.refresh_action, self.breaches_action):
             view_menu.addAction(action)
