@@ -61,6 +61,10 @@ def test_missing_fields_read_as_words() -> None:
     assert awaited_text(["severity.twstrs_total", "botulinum_toxin.cycles", "severity.twstrs_total"]) == (
         "the TWSTRS total score; the number of botulinum toxin cycles"
     )
+    assert awaited_item("oral_medications[1].outcome", ["clonazepam", "trihexyphenidyl"]) == (
+        "the outcome of trihexyphenidyl"
+    )
+    assert awaited_item("oral_medications[2].outcome", ["clonazepam"]) == "the outcome of oral medication 3"
     assert awaited_item("patient.sex") == "the sex"  # any other field: its form label in a sentence
     assert default_chase_date(date(2026, 11, 2)) == date(2026, 11, 16)
     assert is_overdue(date(2026, 11, 1), date(2026, 11, 2)) and not is_overdue(date(2026, 11, 2), date(2026, 11, 2))

@@ -11,7 +11,8 @@ by the coordinator who writes it, by name and role.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Final
@@ -57,10 +58,26 @@ REQUEST_WORDS: Final[dict[str, str]] = {
 REQUEST_SIGNER_ROLE: Final = "MDT coordinator"
 
 
-def awaited_item(path: str) -> str:
-    """One missing field in words: `severity.twstrs_total` -> `the TWSTRS total score`."""
+def _list_item(path: str, drugs: Sequence[str | None]) -> str | None:
+    """An oral medication's missing drug or outcome, by the drug's name when it is known."""
+    match = re.fullmatch(r"oral_medications\[(\d+)\]\.(drug|outcome)", path)
+    if match is None:
+        return None
+    index, leaf = int(match.group(1)), match.group(2)
+    drug = drugs[index] if index < len(drugs) else None
+    if leaf == "drug":
+        return f"the name of oral medication {index + 1}"
+    return f"the outcome of {drug.strip()}" if drug and drug.strip() else f"the outcome of oral medication {index + 1}"
+
+
+def awaited_item(path: str, drugs: Sequence[str | None] = ()) -> str:
+    """One missing field in words: `severity.twstrs_total` -> `the TWSTRS total score`; an oral medication's
+    outcome by its drug (`drugs`, in the referral's order): `the outcome of clonazepam`."""
     if path in REQUEST_WORDS:
         return REQUEST_WORDS[path]
+    item = _list_item(path, drugs)
+    if item is not None:
+        return item
     spec = field_spec(path)
     label = in_sentence(field_label(path))
     if spec is not None and spec.kind == "flag":
@@ -68,14 +85,14 @@ def awaited_item(path: str) -> str:
     return f"the {label}"
 
 
-def awaited_items(missing: Iterable[str]) -> tuple[str, ...]:
+def awaited_items(missing: Iterable[str], drugs: Sequence[str | None] = ()) -> tuple[str, ...]:
     """The missing fields in words, in the order given, each once."""
-    return tuple(dict.fromkeys(awaited_item(path) for path in missing))
+    return tuple(dict.fromkeys(awaited_item(path, drugs) for path in missing))
 
 
-def awaited_text(missing: Iterable[str]) -> str:
+def awaited_text(missing: Iterable[str], drugs: Sequence[str | None] = ()) -> str:
     """What is awaited, in one line: `the TWSTRS total score; the number of botulinum toxin cycles`."""
-    return "; ".join(awaited_items(missing))
+    return "; ".join(awaited_items(missing, drugs))
 
 
 def default_chase_date(today: date, days: int = DEFAULT_CHASE_DAYS) -> date:

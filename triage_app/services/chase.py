@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlmodel import Session, col
+
 from triage_app.domain.formats import format_date, format_name
 from triage_app.domain.requests import (
     RequestPatient,
@@ -48,7 +51,7 @@ from triage_app.services.users import Actor, limited_text
 from triage_app.storage import chase as store
 from triage_app.storage import referrals as repo
 from triage_app.storage.engine import Database
-from triage_app.storage.models import ReferralRow, utc_now
+from triage_app.storage.models import OralMedicationRow, ReferralRow, utc_now
 
 #: The longest "awaited" a coordinator may write (the status note's limit).
 AWAITED_KEY = "status.note"
@@ -90,14 +93,24 @@ class ActionLine:
     overdue: bool
 
 
-def _awaited_now(session: object, row: ReferralRow) -> str | None:
+def _awaited_now(session: Session, row: ReferralRow) -> str | None:
     """What the referral's current assessment finds missing, in words (None when nothing is)."""
     if row.current_assessment_id is None:
         return None
-    stored = repo.load_assessment(session, row.current_assessment_id)  # type: ignore[arg-type]
+    stored = repo.load_assessment(session, row.current_assessment_id)
     if stored is None or not stored.missing:
         return None
-    return awaited_text(stored.missing)
+    return awaited_text(stored.missing, _drugs(session, row))
+
+
+def _drugs(session: Session, row: ReferralRow) -> list[str | None]:
+    """The referral's oral medications' drug names, in its order (an outcome awaited is named by its drug)."""
+    query = (
+        select(col(OralMedicationRow.drug))
+        .where(col(OralMedicationRow.referral_id) == row.id)
+        .order_by(col(OralMedicationRow.position))
+    )
+    return list(session.execute(query).scalars())
 
 
 def _check_chase_date(chase_on: date, today: date) -> None:
@@ -264,7 +277,8 @@ def write_request(
         stored = (
             repo.load_assessment(session, row.current_assessment_id) if row.current_assessment_id is not None else None
         )
-    items = awaited_items(stored.missing) if stored is not None and stored.missing else ()
+        drugs = _drugs(session, row)
+    items = awaited_items(stored.missing, drugs) if stored is not None and stored.missing else ()
     if not items and row.awaited:
         items = tuple(part.strip() for part in row.awaited.split(";") if part.strip())
     if not items:

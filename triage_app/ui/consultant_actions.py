@@ -140,7 +140,9 @@ class ConsultantActions(QObject):
             default_chase_date(today),
             today,
             self.window,
-            awaited=awaited_text(missing) or detail.row.awaited or "",
+            awaited=awaited_text(missing, [m.drug for m in detail.referral.oral_medications or ()])
+            or detail.row.awaited
+            or "",
         )
         if answer is None or self.acting_on() is not detail:
             return
