@@ -38,6 +38,7 @@ def benchmark_db(count: int) -> Path:
     path = OUT / f"queue-{count}.sqlite3"
     ready = path.with_suffix(".ready")
     if path.exists() and ready.exists():
+        _bring_up_to_date(path)
         return path
     path.unlink(missing_ok=True)
     started = time.perf_counter()
@@ -57,6 +58,22 @@ def benchmark_db(count: int) -> Path:
     database.dispose()
     ready.touch()
     return path
+
+
+def _bring_up_to_date(path: Path) -> None:
+    """Migrate a cached database made by an older schema (schema 0011 fills the search keys of every referral)."""
+    from triage_app.storage.migrate import current_revision, head_revision
+
+    database = Database(parse_database_url(sqlite_url(path)))
+    try:
+        if current_revision(database) != head_revision():
+            started = time.perf_counter()
+            migrate(database, backup_dir=None)
+            with database.write() as session:
+                session.connection().exec_driver_sql("ANALYZE")
+            print(f"  migrated {path.name} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    finally:
+        database.dispose()
 
 
 #: What a copy leaves out: the schema's own rows (the migration makes them on the server) and the demo's audit trail
@@ -128,5 +145,64 @@ def copy_to_server(path: Path, url: str) -> None:
     print(f"  copied to the server and analysed in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
+#: The searches a coordinator types (schema 0011): a name part, both orders, the queue's own form, digits anywhere.
+SEARCHES = ("ashworth", "abara", "Marguerite Quinnell", "QUINNELL, Marguerite", "Ashworth M", "4323", "999 000 12")
+
+
+def search_timings(database: Database, repeat: int) -> dict[str, tuple[float, int]]:
+    """Median ms of each SEARCHES view's count and first page (services.queue.snapshot, as the queue's worker
+    reads it), with the view's size."""
+    import statistics
+
+    from triage_app.services.queue import QueueFilter, snapshot
+
+    results = {}
+    for typed in SEARCHES:
+        times = []
+        total = 0
+        for _ in range(repeat):
+            started = time.perf_counter()
+            total = snapshot(
+                database, queue_filter=QueueFilter(search=typed), sort="priority", descending=True, page_size=100
+            ).total
+            times.append((time.perf_counter() - started) * 1000)
+        results[typed] = (statistics.median(times), total)
+    return results
+
+
+def main() -> None:
+    """Build (or bring up to date) the benchmark database; with --search, time the queue's searches on it (and
+    with --url, on a server copy too)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("count", nargs="?", type=int, default=1_000_000, help="referrals (default 1,000,000)")
+    parser.add_argument("--search", action="store_true", help="time the queue's searches (target: 100 ms each)")
+    parser.add_argument("--url", help="also copy to this PostgreSQL server (a superuser URL) and time them there")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    path = benchmark_db(args.count)
+    print(path)
+    if not args.search:
+        return
+    targets = [("SQLite", sqlite_url(path))]
+    with server_database(args.url) if args.url else _nothing() as server_url:
+        if server_url:
+            copy_to_server(path, server_url)
+            targets.append(("PostgreSQL", server_url))
+        for backend, url in targets:
+            database = Database(parse_database_url(url))
+            try:
+                for typed, (ms, total) in search_timings(database, args.repeat).items():
+                    print(f"{backend:10} search {typed!r:24} {ms:8.1f} ms  ({total:,} found)")
+            finally:
+                database.dispose()
+
+
+@contextmanager
+def _nothing() -> Iterator[str]:
+    yield ""
+
+
 if __name__ == "__main__":
-    print(benchmark_db(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000))
+    main()

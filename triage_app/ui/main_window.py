@@ -35,6 +35,7 @@ from triage_app.ui.queue_model import COLUMNS
 from triage_app.ui.queue_pane import QueuePane
 from triage_app.ui.read_only_banner import READ_ONLY_SHORT, ReadOnlyBanner
 from triage_app.ui.referral_forms import ReferralForms
+from triage_app.ui.screen_fit import fit_to_screen
 from triage_app.ui.selection import Selection
 from triage_app.ui.sidebar import QueueSidebar
 from triage_app.ui.startup import GuiThreadDatabaseCall, is_damage, session_opener
@@ -70,7 +71,7 @@ class MainWindow(WindowActions):
         self.settings = settings or QSettings(str(paths.data_dir / "window.ini"), QSettings.Format.IniFormat)
         self.selection = Selection(self)
         self.setWindowTitle("SPD Referral Triage")
-        self._fit_to_screen()
+        fit_to_screen(self, 1400, 860)  # roomy on a large screen, never larger than it
 
         self.queue = QueuePane(self.context, self.selection, self)
         self.queue.detail_shown.connect(self.detail_shown)
@@ -167,15 +168,6 @@ class MainWindow(WindowActions):
         whole_layout.addWidget(self.read_only_banner)
         whole_layout.addWidget(self.splitter, 1)
         self.setCentralWidget(whole)
-
-    def _fit_to_screen(self) -> None:
-        """Roomy on a large screen, never larger than the screen (1366x768 laptops and projectors)."""
-        screen = self.screen()
-        available = screen.availableGeometry() if screen is not None else None
-        width, height = 1400, 860
-        if available is not None:
-            width, height = min(width, available.width()), min(height, available.height())
-        self.resize(width, height)
 
     def _restore_layout(self) -> None:
         geometry = self.settings.value("window/geometry")

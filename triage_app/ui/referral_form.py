@@ -20,7 +20,7 @@ from html import escape
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QFormLayout,
@@ -46,6 +46,7 @@ from triage_app.domain.scoring import CRITERIA, OUTCOME_LABELS, assess
 from triage_app.domain.workflow import STATUS_LABELS
 from triage_app.ui.dialogs import patient_line
 from triage_app.ui.form_fields import ComponentsField, FormField, MedicationsField, field_for, set_value_quietly
+from triage_app.ui.screen_fit import fit_to_screen
 from triage_app.ui.theme import scaled
 from triage_app.ui.triage_panel import STATUS_BADGES
 
@@ -92,7 +93,7 @@ class ReferralForm(QDialog):
         self._save_attempted = False
         self._looked_up: str | None = None
         self.existing: list[Any] = []
-        self._fit_to_screen(parent)
+        fit_to_screen(self, 1150, 820)  # Save must stay on screen at 1366x768 and 1024x700
         self.setModal(False)
         self.fields: dict[str, FormField] = {}
         self.specs: dict[str, FieldSpec] = {}
@@ -254,15 +255,6 @@ class ReferralForm(QDialog):
         if self._stale:
             self._read()
         return self._candidate or self.loaded
-
-    def _fit_to_screen(self, parent: QWidget | None) -> None:
-        """As large as is comfortable, never taller or wider than the screen (Save must stay on it at 1366x768)."""
-        screen = (parent.screen() if parent is not None else None) or QGuiApplication.primaryScreen()
-        available = screen.availableGeometry() if screen is not None else None
-        width, height = 1150, 820
-        if available is not None:
-            width, height = min(width, available.width() - 40), min(height, available.height() - 60)
-        self.resize(width, height)
 
     @staticmethod
     def _focusable(field: FormField) -> list[QWidget]:

@@ -36,6 +36,7 @@ from triage_app.ui.meetings.in_meeting import InMeetingScreen
 from triage_app.ui.meetings.ops import MeetingsRead, cancel_op, create_meeting_op, read_meetings
 from triage_app.ui.meetings.planning import ID_ROLE, PlanningScreen, item_id
 from triage_app.ui.meetings.screen import failure_report
+from triage_app.ui.screen_fit import fit_to_screen
 
 if TYPE_CHECKING:
     from triage_app.services.changes import Changes
@@ -50,9 +51,8 @@ class MeetingWindow(QMainWindow):
         super().__init__(parent)
         self.context = context
         self.setWindowTitle("MDT meetings")
-        available = self.screen().availableGeometry()
-        # Fit a 1366x768 laptop or projector: the outcome controls must never fall off screen.
-        self.resize(min(1250, available.width()), min(820, available.height() - 40))
+        # Fit a 1366x768 laptop or projector: the outcome controls must never fall off screen (scrolls if need be).
+        fit_to_screen(self, 1250, 820)
         self.meeting_id: int | None = None  # the meeting chosen (its detail may still be on its way)
         self.detail: MeetingDetail | None = None  # the meeting as last read
         self._reading = False  # a read is on the worker
