@@ -340,7 +340,7 @@ def test_the_case_in_full_in_words(
         "onset Apr-2015",
         "Phenotype\ntorticollis, sagittal shift; head tremor",
         "R1 Botulinum toxin adequately tried: met.",
-        "Cautions\ntremor: Head tremor: tremor is not changed by SPD.",
+        "Cautions\nHead tremor: tremor is not changed by SPD.",
     ):
         assert words in body, (words, body)
     import re

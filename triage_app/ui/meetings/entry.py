@@ -90,22 +90,29 @@ class OutcomeEntry(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setFont(scaled(self.font(), 1.1))  # labels and the table read from the back of the room too
         base = self.font()
-        control_font = scaled(base, 1.15)
+        control_font = scaled(base, 1.05)
         self.outcome_group = QButtonGroup(self)
-        outcome_grid = QGridLayout()
-        outcome_label = QLabel("Outcome (Alt+1 to Alt+6):")
+        # The outcomes sit across the screen's full width, under the case (the screen places this panel).
+        self.outcome_panel = QWidget(self)
+        self.outcome_panel.setAccessibleName("MDT outcome")
+        outcome_grid = QGridLayout(self.outcome_panel)
+        outcome_grid.setContentsMargins(0, 0, 0, 0)
+        outcome_label = QLabel("Outcome:")
         outcome_label.setFont(scaled(base, 1.15, bold=True))
-        outcome_grid.addWidget(outcome_label, 0, 0, 1, 2)
+        outcome_grid.addWidget(outcome_label, 0, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
         self.outcome_buttons: dict[str, QRadioButton] = {}
         for number, outcome in enumerate(MEETING_OUTCOMES, start=1):
             # The hotkey is on the button: the chair reads it off the shared screen.
-            button = QRadioButton(f"{number}  {MEETING_OUTCOME_LABELS[outcome]}  (Alt+{number})")
+            button = QRadioButton(f"{MEETING_OUTCOME_LABELS[outcome]}  (Alt+{number})")
             button.setFont(control_font)
             button.setAccessibleName(f"{MEETING_OUTCOME_LABELS[outcome]}, Alt+{number}")
             self.outcome_group.addButton(button, number)
             self.outcome_buttons[outcome] = button
-            outcome_grid.addWidget(button, 1 + (number - 1) // 2, (number - 1) % 2)
+            outcome_grid.addWidget(button, (number - 1) // 3, 1 + (number - 1) % 3)
+        for column in (1, 2, 3):
+            outcome_grid.setColumnStretch(column, 1)
         self.checklist: dict[str, QCheckBox] = {}
         checks = QVBoxLayout()
         checks.setSpacing(2)
@@ -152,7 +159,6 @@ class OutcomeEntry(QWidget):
         amend_label.setBuddy(self.amend_reason)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(outcome_grid)
         layout.addLayout(checks)
         layout.addWidget(rationale_label)
         layout.addWidget(self.rationale)
@@ -162,6 +168,7 @@ class OutcomeEntry(QWidget):
         layout.addWidget(self.action_problem)
         layout.addWidget(amend_label)
         layout.addWidget(self.amend_reason)
+        layout.addStretch(1)  # a tall pane keeps the controls together at the top
 
     # --- the action list -------------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from triage_app.domain.meetings import MEETING_OUTCOME_LABELS, MEETING_OUTCOMES, AgendaCase
@@ -96,11 +96,14 @@ class InMeetingScreen(MeetingScreen):
         self.split.addWidget(self.entry_scroll)
         self.split.setStretchFactor(0, 3)
         self.split.setStretchFactor(1, 2)
+        self._split_moved = False  # the user dragged the divider: keep their widths
+        self.split.splitterMoved.connect(lambda *_: setattr(self, "_split_moved", True))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.case_title)
         layout.addWidget(self.strip)
         layout.addWidget(self.split, 1)
+        layout.addWidget(self.entry.outcome_panel)
         layout.addLayout(nav)
         self.apply_zoom()
         # Parented to this screen: these keys act only while the in-meeting tab is showing.
@@ -121,11 +124,22 @@ class InMeetingScreen(MeetingScreen):
         if zoom is not None:
             self.zoom = max(0.7, min(zoom, 2.5))
         base = self.font()
-        self.case_title.setFont(scaled(base, 1.45 * self.zoom))
-        self.case_body.setFont(scaled(base, 1.25 * self.zoom))
+        # Larger again on a wide display (a projector at 1920): the desktop's scale, times the room's.
+        room = 1.25 if self.width() < 1500 else 1.5
+        self.case_title.setFont(scaled(base, (room + 0.2) * self.zoom))
+        self.case_body.setFont(scaled(base, room * self.zoom))
         self.save_outcome_button.setFont(scaled(base, 1.15, bold=True))
         for button in (self.previous_case_button, self.next_case_button):
             button.setFont(scaled(base, 1.1))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        """The case takes three fifths of the width and the entry two, until the user drags the divider."""
+        super().resizeEvent(event)
+        if (event.oldSize().width() < 1500) != (event.size().width() < 1500):
+            self.apply_zoom()
+        if not self._split_moved:
+            width = self.split.width()
+            self.split.setSizes([width * 3 // 5, width - width * 3 // 5])
 
     def toggle_full_screen(self) -> None:
         """F11: the meeting window fills the display (a projector), and back."""

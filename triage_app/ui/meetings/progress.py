@@ -43,11 +43,17 @@ class CaseStrip(QScrollArea):
         self.setWidget(self._inner)
         self._font = scaled(self.font(), 1.05)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # The case on screen stands out from across the room, in the desktop's own highlight colours.
+        self.setStyleSheet(
+            "QToolButton:checked { background: palette(highlight); color: palette(highlighted-text); "
+            "border: 1px solid palette(highlight); padding: 2px 6px; }"
+        )
 
     def show_cases(self, cases: tuple[ListedCase, ...], current: int | None) -> None:
         """Rebuild the strip for these cases; `current` is the referral id on screen."""
         for button in self.buttons.values():
             self._row.removeWidget(button)
+            button.hide()  # until it is deleted it would still paint over its successor
             button.deleteLater()
         self.buttons = {}
         for number, case in enumerate(cases, start=1):
@@ -60,7 +66,10 @@ class CaseStrip(QScrollArea):
             button.setToolTip(f"Case {number}: outcome {outcome}")
             button.setAccessibleName(f"Case {number}, {initials_label(case)}, outcome {outcome}")
             button.clicked.connect(lambda _checked=False, rid=case.referral_id: self.chosen.emit(rid))
+            button.setFont(scaled(self._font, 1.0, bold=True))
+            button.setMinimumWidth(button.sizeHint().width())  # as wide as when it is current (bold): never elided
             self._row.insertWidget(self._row.count() - 1, button)
+            button.show()  # now, not on the next pass of the event loop: the strip is never blank
             self.buttons[case.referral_id] = button
         self.mark_current(current)
         height = max((b.sizeHint().height() for b in self.buttons.values()), default=0)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from triage_app.domain.formats import format_date, format_name
 from triage_app.domain.meetings import MEETING_OUTCOME_LABELS, TRIAGE_CHANGED, AgendaCase
 from triage_app.domain.referral import format_nhs_number
-from triage_app.domain.scoring import OUTCOME_LABELS, outcome_words
+from triage_app.domain.scoring import FLAGS, OUTCOME_LABELS, outcome_words
 from triage_app.ui.theme import scaled as scaled  # where the meeting screens have always imported it
 
 if TYPE_CHECKING:  # type-only: the services and storage load SQLModel, which start-up does without
@@ -115,6 +115,14 @@ def _criterion(line: str) -> str:
     return f"{mark} {body}"
 
 
+_FLAG_SHORTS = {f"{short}: {long}": long for short, long in FLAGS.values()}
+
+
+def caution_words(flag_line: str) -> str:
+    """A caution as a sentence: the agenda's line without the queue's short label (`immuno?: `)."""
+    return _FLAG_SHORTS.get(flag_line, flag_line)
+
+
 def _heading(text: str) -> tuple[str, str]:
     return ("", f'<span style="font-size:large;"><b><u>{escape(text)}</u></b></span>')
 
@@ -151,7 +159,7 @@ def case_html(case: ListedCase, agenda: AgendaCase | None, display: CaseDisplay 
         )
     else:
         triage_cell = escape(triage)
-    cautions = "<br>".join(f"<b>{escape(f)}</b>" for f in agenda.flags) or "none found"
+    cautions = "<br>".join(f"<b>{escape(caution_words(f))}</b>" for f in agenda.flags) or "none found"
     rows: list[tuple[str, str]] = [
         _heading("Referral"),
         ("Referrer", escape(agenda.referrer)),
