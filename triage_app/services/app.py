@@ -299,7 +299,9 @@ def _sign_in(database: Database, login: str) -> Actor:
     )
 
 
-def _rules_at_start(database: Database, actor: Actor, shipped: RulesText | None, as_of: date) -> RulesAtStart:
+def _rules_at_start(
+    database: Database, actor: Actor, shipped: RulesText | None, as_of: date, *, reassess: bool = True
+) -> RulesAtStart:
     """The rules in force, read first; only a database holding none approves the shipped rules (a write)."""
     try:
         return RulesAtStart(rules_in_force(database), approved_on_start=False, reassessed=0)
@@ -309,7 +311,7 @@ def _rules_at_start(database: Database, actor: Actor, shipped: RulesText | None,
                 "this database holds no approved rules, and approving the shipped ones writes to it, which cannot "
                 f"be done now: the database is open for reading only. {database.read_only}"
             ) from None
-    return ensure_rules_approved(database, signed_in=actor, shipped=shipped, as_of=as_of)
+    return ensure_rules_approved(database, signed_in=actor, shipped=shipped, as_of=as_of, reassess=reassess)
 
 
 def _refresh_priorities(database: Database, rules: Rules, as_of: date) -> None:
@@ -366,6 +368,7 @@ def open_session(
     today: date | None = None,
     shipped_rules: Path | None = None,
     allow_read_only: bool = False,
+    defer_reassessment: bool = False,
 ) -> AppSession:
     """Everything a command or the GUI needs before it starts work, the approved rules included.
 
@@ -375,6 +378,8 @@ def open_session(
     `allow_read_only`: a database that can only be read (damaged, read-only, disk full) is opened read-only
     (`session.read_only` says why; `db.write()` refuses) instead of refused. Commands that only read and the
     desktop pass True. No daily backup is taken here (see `daily_backup`): it would hold up the first window.
+    `defer_reassessment` (the desktop): approving the shipped rules on a database holding none does not reassess
+    its referrals here; the window does that in the background after its first paint (services.reassessment).
     """
     shipped = _shipped_rules(shipped_rules or shipped_rules_path())
     database, report, read_only = open_database(db_url, backup_dir=backup_dir, allow_read_only=allow_read_only)
@@ -386,7 +391,7 @@ def open_session(
     try:
         actor = _sign_in(database, login or current_login(database))
         as_of = today or local_today()
-        started = _rules_at_start(database, actor, shipped, as_of)
+        started = _rules_at_start(database, actor, shipped, as_of, reassess=not defer_reassessment)
         proposal = shipped_proposal(database, shipped=shipped)
         _refresh_priorities(database, started.approval.rules, as_of)
         if read_only is not None:

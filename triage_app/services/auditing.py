@@ -14,7 +14,6 @@ from typing import Any, Protocol
 from sqlmodel import Session
 
 from triage_app.storage.audit import record_event
-from triage_app.storage.models import AuditEventRow
 
 
 class _HasLogin(Protocol):
@@ -29,13 +28,13 @@ def audit(
     entity: str,
     entity_id: int | str | None = None,
     details: Mapping[str, Any] | None = None,
-) -> AuditEventRow:
+) -> None:
     """Queue one audit event by `actor` in the caller's write transaction (written, chained, at its commit).
 
     `details` maps each changed field to `[before, after]`, as every event records it.
     """
     login = actor if isinstance(actor, str) else actor.login
-    return record_event(
+    record_event(
         session,
         user_login=login,
         action=action,

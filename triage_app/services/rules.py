@@ -144,6 +144,8 @@ class RulesApproval:
     reassessed: tuple[int, ...]
     lapsed: tuple[int, ...]  # referrals whose standing triage decision lapsed because their outcome changed
     already_in_force: bool
+    #: Referrals left for the background reassessment (an approval from the desktop: `reassess=False`).
+    deferred: int = 0
 
     @property
     def changes(self) -> Changes:
@@ -158,6 +160,13 @@ class RulesApproval:
             return (
                 f"These rules ({self.approval.version}, SHA-256 {self.approval.sha_prefix}) are already the rules "
                 "in force; nothing changed."
+            )
+        if self.deferred:
+            return (
+                f"Rules {self.approval.version} approved by {self.approval.approved_by}; {self.deferred} open "
+                f"referral{'s' if self.deferred != 1 else ''} not yet at an MDT {'are' if self.deferred != 1 else 'is'}"
+                " being reassessed in the background (the status bar shows the progress; until then each shows as "
+                "not yet reassessed)."
             )
         count = len(self.reassessed)
         lapsed = (
@@ -181,9 +190,11 @@ def _approve_in_transaction(
     basis: str,
     as_of: date,
     details: dict[str, Any],
+    reassess: bool = True,
 ) -> tuple[repo.StoredApproval, Reassessment]:
     """Store the approval, reassess what has not reached an MDT with it, and audit both (`details` adds to the
-    event), inside the caller's write transaction."""
+    event), inside the caller's write transaction. Without `reassess` only the approval is stored: the referrals
+    are reassessed afterwards in batches (`reassess_open`, the desktop's background reassessment)."""
     inserted = repo.insert_approval(
         session,
         version=proposed.version,
@@ -192,24 +203,36 @@ def _approve_in_transaction(
         approved_by=approver.user_id,
         basis=basis,
     )
-    done = reassess_in_transaction(session, actor=approver, rules=proposed.rules, as_of=as_of, only_stale=False)
+    done = (
+        reassess_in_transaction(session, actor=approver, rules=proposed.rules, as_of=as_of, only_stale=False)
+        if reassess
+        else Reassessment((), ())
+    )
     changes: dict[str, Any] = {
         "version": [None if before is None else before.version, proposed.version],
         "sha256": [None if before is None else before.sha256, proposed.sha256],
     }
     changes.update({key: [None, value] for key, value in details.items()})
-    changes["reassessed"] = [None, len(done.referral_ids)]
-    changes["decisions_lapsed"] = [None, len(done.lapsed)]
+    if reassess:
+        changes["reassessed"] = [None, len(done.referral_ids)]
+        changes["decisions_lapsed"] = [None, len(done.lapsed)]
+    else:  # each referral's own "reassess" event follows, batch by batch
+        changes["reassessed"] = [None, "in the background"]
     audit(session, approver, "approve", "rules", inserted.id, changes)
     return inserted, done
 
 
-def approve_rules(db: Database, *, actor: Actor, proposed: RulesText, as_of: date) -> RulesApproval:
+def approve_rules(
+    db: Database, *, actor: Actor, proposed: RulesText, as_of: date, reassess: bool = True
+) -> RulesApproval:
     """An administrator approves a rules file: it is in force on every desktop from the commit.
 
     In one transaction: the approval, the reassessment of open referrals that have not reached an MDT (never
     listed, discussed or closed ones) and the audit event. The same content as the rules in force is a no-op;
     a version already approved with other content is refused (`RulesRefused`).
+
+    `reassess=False` (the desktop): only the approval and its event are committed; the open referrals are then
+    reassessed in batches in the background (`reassess_open`) and show as not yet reassessed until theirs commits.
     """
     authorize(actor, APPROVE_RULES)  # refused before waiting for the lock when the roles signed in with say no
     with db.write() as session:
@@ -231,14 +254,18 @@ def approve_rules(db: Database, *, actor: Actor, proposed: RulesText, as_of: dat
             basis=BASIS_ADMIN,
             as_of=as_of,
             details={"changes": list(changes)},
+            reassess=reassess,
         )
+        deferred = 0 if reassess else count_reassessable(session, rules=proposed.rules, only_stale=True)
         log.info(
             "rules %s approved; %d referrals reassessed, %d decisions lapsed",
             proposed.version,
             len(done.referral_ids),
             len(done.lapsed),
         )
-        return RulesApproval(_approved(inserted), changes, done.referral_ids, done.lapsed, already_in_force=False)
+        return RulesApproval(
+            _approved(inserted), changes, done.referral_ids, done.lapsed, already_in_force=False, deferred=deferred
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,12 +287,15 @@ def _first_active_admin(session: Session) -> Actor | None:
     return Actor(user_id=user.id, login=user.login, display_name=user.display_name, roles=frozenset(roles))
 
 
-def ensure_rules_approved(db: Database, *, signed_in: Actor, shipped: RulesText | None, as_of: date) -> RulesAtStart:
+def ensure_rules_approved(
+    db: Database, *, signed_in: Actor, shipped: RulesText | None, as_of: date, reassess: bool = True
+) -> RulesAtStart:
     """The rules in force; a database with none approves the shipped rules first, audited, in one transaction.
 
     A new database approves them in its first administrator's name; one upgraded from an earlier version does
     the same in the name of its first active administrator, and the audit event says so and who started the app.
-    Open referrals that have not reached an MDT are reassessed with them.
+    Open referrals that have not reached an MDT are reassessed with them: in the same transaction, or, with
+    `reassess=False` (the desktop), afterwards in background batches (`reassess_open`) once the window shows.
     """
     with db.write() as session:
         repo.lock_rules(session)
@@ -291,6 +321,7 @@ def ensure_rules_approved(db: Database, *, signed_in: Actor, shipped: RulesText 
             basis=basis,
             as_of=as_of,
             details={"basis": basis, "in_the_name_of": admin.login, "started_by": signed_in.login},
+            reassess=reassess,
         )
         log.info("no approved rules: the shipped rules %s approved on start", shipped.version)
         return RulesAtStart(_approved(inserted), approved_on_start=True, reassessed=len(done.referral_ids))

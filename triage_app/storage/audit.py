@@ -77,6 +77,7 @@ from triage_app.storage.audit_verify import ReferralCheck as ReferralCheck
 from triage_app.storage.audit_verify import check_append_only as check_append_only
 from triage_app.storage.audit_verify import verify_chain as verify_chain
 from triage_app.storage.audit_verify import verify_referrals as verify_referrals
+from triage_app.storage.change_feed import note_own_events
 from triage_app.storage.engine import DatabaseError
 from triage_app.storage.models import (
     AppSetting,
@@ -167,7 +168,12 @@ def _note_referral_statement(state: ORMExecuteState) -> None:
 
 @dataclass(slots=True)
 class _Pending:
-    row: AuditEventRow
+    """An event queued until the commit: plain values (an ORM row per event cost more than the event itself)."""
+
+    user_login: str
+    action: str
+    entity: str
+    entity_id: str | None
     changes: dict[str, Any]
     referral_id: int | None  # the referral the event is about (entity "referral"), if any
 
@@ -180,31 +186,22 @@ def record_event(
     entity: str,
     entity_id: int | str | None,
     changes: dict[str, Any],
-) -> AuditEventRow:
+) -> None:
     """Append one event to the chain inside the caller's write transaction.
 
-    The event is written when the transaction commits (its id, time and hash are set then, on the returned
-    row), with the states of the referrals the transaction changed; if the commit fails, neither the change
-    nor the event is stored.
+    The event is written when the transaction commits (its id, time and hash are set then), with the states of
+    the referrals the transaction changed; if the commit fails, neither the change nor the event is stored.
+    The events of a transaction go in with one executemany INSERT (a reassessment batch writes hundreds).
     """
     canonical_json(changes)  # refuse a value that cannot be audited now, where the caller can see why
     entity_key = None if entity_id is None else str(entity_id)
-    row = AuditEventRow(
-        occurred_at="",
-        user_login=user_login,
-        action=action,
-        entity=entity,
-        entity_id=entity_key,
-        changes="",
-        prev_hash="",
-        hash="",
-    )
     referral_id = None
     if entity == "referral" and entity_key is not None and entity_key.isdigit():
         referral_id = int(entity_key)
         _touched(session).setdefault(referral_id, False)
-    session.info.setdefault(_PENDING, []).append(_Pending(row, dict(changes), referral_id))
-    return row
+    session.info.setdefault(_PENDING, []).append(
+        _Pending(user_login, action, entity, entity_key, dict(changes), referral_id)
+    )
 
 
 def _new_database_id(connection: sa.Connection, pending: list[_Pending]) -> str:
@@ -213,17 +210,8 @@ def _new_database_id(connection: sa.Connection, pending: list[_Pending]) -> str:
     database_id = uuid.uuid4().hex
     connection.execute(sa.delete(table).where(table.c.key == DATABASE_ID_KEY))  # a malformed value, if any
     connection.execute(sa.insert(table).values(key=DATABASE_ID_KEY, value=database_id))
-    row = AuditEventRow(
-        occurred_at="",
-        user_login=pending[0].row.user_login,
-        action="create",
-        entity="setting",
-        entity_id=DATABASE_ID_KEY,
-        changes="",
-        prev_hash="",
-        hash="",
-    )
-    pending.insert(0, _Pending(row, {"value": [None, database_id]}, None))
+    first = pending[0].user_login
+    pending.insert(0, _Pending(first, "create", "setting", DATABASE_ID_KEY, {"value": [None, database_id]}, None))
     return database_id
 
 
@@ -274,25 +262,37 @@ def _write_pending_events(session: OrmSession) -> None:
     prev_hash = head.last_hash if head is not None else GENESIS_HASH
     event_id = head.last_event_id if head is not None else 0
     occurred_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    rows: list[dict[str, Any]] = []
     for item in pending:
         event_id += 1
-        row = item.row
-        row.id = event_id
-        row.occurred_at = occurred_at
-        row.changes = canonical_json(item.changes)
-        row.prev_hash = prev_hash
-        row.hash = event_hash(
+        changes = canonical_json(item.changes)
+        digest = event_hash(
             event_id=event_id,
             occurred_at=occurred_at,
-            user_login=row.user_login,
-            action=row.action,
-            entity=row.entity,
-            entity_id=row.entity_id,
-            changes=row.changes,
+            user_login=item.user_login,
+            action=item.action,
+            entity=item.entity,
+            entity_id=item.entity_id,
+            changes=changes,
             prev_hash=prev_hash,
         )
-        prev_hash = row.hash
-        session.add(row)
+        rows.append(
+            {
+                "id": event_id,
+                "occurred_at": occurred_at,
+                "user_login": item.user_login,
+                "action": item.action,
+                "entity": item.entity,
+                "entity_id": item.entity_id,
+                "changes": changes,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        prev_hash = digest
+    events: sa.Table = AuditEventRow.__table__  # type: ignore[attr-defined]
+    connection.execute(sa.insert(events), rows)  # one executemany: the ORM's unit of work costs most here
+    note_own_events(connection, [(row["id"], row["hash"]) for row in rows])  # not reported back to this desktop
     if head is None:
         session.add(AuditChainHead(id=1, last_event_id=event_id, last_hash=prev_hash))
     else:

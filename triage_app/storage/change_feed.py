@@ -189,10 +189,17 @@ def forget_own_events(engine: sa.Engine, up_to: int) -> None:
 def _event_inserted(_mapper: Any, connection: sa.Connection, target: AuditEventRow) -> None:
     if target.id is None:
         return
+    note_own_events(connection, [(int(target.id), target.hash)])
+
+
+def note_own_events(connection: sa.Connection, events: list[tuple[int, str]]) -> None:
+    """Record (id, hash) of events this desktop inserts with Core statements (storage.audit writes a
+    transaction's events with one executemany, which the ORM's after_insert hook does not see)."""
     with _own_lock:
         ids = _own.get(connection.engine.pool)
         if ids is not None:
-            ids[int(target.id)] = target.hash
+            for event_id, digest in events:
+                ids[event_id] = digest
 
 
 # --- what wakes a desktop ------------------------------------------------------------------------------------

@@ -106,6 +106,16 @@ def read_unmapped(session: Session, referral_id: int) -> dict[str, Any]:
     return dict(zip(names, row, strict=True))
 
 
+def read_unmapped_many(session: Session, referral_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """`read_unmapped` of many referrals in one query (a reassessment batch): {referral id: columns}."""
+    names = list(_unmapped_types())
+    if not names or not referral_ids:
+        return {}
+    table = _extension(names)
+    query = sa.select(table.c.id, *(table.c[name] for name in names)).where(table.c.id.in_(list(referral_ids)))
+    return {int(row[0]): dict(zip(names, row[1:], strict=True)) for row in session.execute(query)}
+
+
 def referral_from_rows(
     row: ReferralRow,
     medications: Sequence[OralMedicationRow],

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 
 from triage_app.services.permissions import LOAD_DEMO, RESTORE_BACKUP
 from triage_app.storage.stopping import Stopped, StopSignal
+from triage_app.ui.background_reassessment import BackgroundReassessment
 from triage_app.ui.dialogs import Messages
 from triage_app.ui.worker import DbWorker
 
@@ -60,6 +61,8 @@ class MaintenanceActions(QObject):
         #: The last report shown in a message box (a restore, a backup), kept for whoever looks (and tests).
         self.last_report: QMessageBox | None = None
         self.daily: DbWorker | None = None  # the daily backup's own worker, made when first needed
+        #: The background reassessment after a rules change (its progress bar and Cancel in the status bar).
+        self.reassessment = BackgroundReassessment(context, window)
         #: Set when the window closes: the daily backup stops between its steps (storage.stopping).
         self.daily_stop: StopSignal | None = None
         #: What the daily backup last said in the status bar ("Backing up…", taken, stopped), for tests.
@@ -219,13 +222,16 @@ class MaintenanceActions(QObject):
         )
 
     def daily_backup(self, session: AppSession) -> None:
-        """The day's verified backup, on a worker of its own after the first page: never on the path to the window.
+        """The work a start leaves for after the first page, each on a worker of its own: never on the path to the
+        window. First the reassessment of referrals assessed by other rules than those in force (a rules change:
+        progress bar and Cancel in the status bar), then the day's verified backup.
 
         A large database takes a while to copy and check; on its own worker the queue and the panel stay
         responsive meanwhile. Never for a database open read-only.
         """
         if session.read_only is not None:
             return
+        self.reassessment.start(session)
         from triage_app.services.app import daily_backup, daily_backup_due
 
         db, backup_dir = session.db, self.context.paths.backup_dir
@@ -287,8 +293,11 @@ class MaintenanceActions(QObject):
         no file is left that looks like a good backup, and tomorrow's start (or the next) takes the backup again.
         """
         self.stop_daily_backup()
+        if self.reassessment.stop_signal is not None:  # both stop at once; then each is joined
+            self.reassessment.stop_signal.stop()
         if self.daily is not None:
             self.daily.shutdown()
+        self.reassessment.shutdown()
 
 
 def restore_report_text(report: Any) -> str:

@@ -268,7 +268,10 @@ class RulesDialog(QDialog):
         self.approve_button.setEnabled(False)
 
         def task(session: AppSession) -> RulesApproval:
-            return approve_rules(session.db, actor=session.actor, proposed=proposed, as_of=local_today())
+            # Only the approval commits here; the referrals are reassessed in the background after it.
+            return approve_rules(
+                session.db, actor=session.actor, proposed=proposed, as_of=local_today(), reassess=False
+            )
 
         self.context.run(
             task, title="Rules not approved", on_success=self._approved, on_failure=self._failed("Rules not approved")
@@ -280,6 +283,11 @@ class RulesDialog(QDialog):
         self._clear_preview()
         self.result_label.setText(result.summary())
         self.approved.emit(result)
+        # The referrals the approval left are reassessed in the background: progress bar and Cancel in the
+        # status bar, the queue usable meanwhile (ui.background_reassessment).
+        actions = getattr(self.parent(), "maintenance_actions", None)
+        if result.deferred and actions is not None:
+            actions.reassessment.start(self._session())
 
 
 def open_rules_dialog(window: Any) -> RulesDialog | None:

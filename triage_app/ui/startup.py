@@ -45,6 +45,7 @@ def session_opener(paths: AppPaths, login: str | None) -> Callable[[], AppSessio
             today=local_today(),
             login=login,
             allow_read_only=True,
+            defer_reassessment=True,  # the window reassesses in the background after its first paint
         )
         session.db.thread_guard = gui_thread_guard
         return session
