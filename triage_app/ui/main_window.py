@@ -211,6 +211,7 @@ class MainWindow(WindowActions):
         self._set_enabled(True)
         self._apply_roles()  # after enabling: roles switch some actions off again
         self._show_read_only(session)
+        self.queue.restore_columns(self.settings)  # this user's chosen columns
         self._selection_shown()  # and actions on a referral wait for one to be selected
         if session.read_only is None or not session.db.location.is_sqlite:  # a damaged file changes no more
             self.live.start()  # its starting point is read before the views' first reads below

@@ -9,11 +9,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHeaderView, QLabel, QLineEdit, QTableView, QToolBar
+from PySide6.QtCore import QModelIndex, QObject, QPoint, QSettings, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QTableView,
+    QToolBar,
+)
 
 from triage_app.domain.scoring import FLAGS, OUTCOME_LABELS, OUTCOMES
 from triage_app.domain.workflow import STATUS_LABELS, STATUSES
+from triage_app.ui.queue_columns import COL_NAME, COL_NHS, COLUMN_TOOLTIPS, COLUMNS
 from triage_app.ui.queue_model import COL_WEEKS, ID_ROLE, QueueTableModel, QueueView
 
 if TYPE_CHECKING:
@@ -25,6 +35,12 @@ if TYPE_CHECKING:
 
 #: Column widths of a first start (the window remembers the user's own).
 COLUMN_WIDTHS = (50, 110, 180, 45, 100, 55, 330, 200, 140, 140)
+#: The narrowest a column may be dragged: its text is elided (…) below its full width, never cut off unseen.
+MINIMUM_COLUMN_WIDTH = 36
+#: Columns that always show: who each row is (H01), so the patient acted on can always be told apart.
+FIXED_COLUMNS = frozenset({COL_NHS, COL_NAME})
+#: Where a user's hidden columns are kept (by column title: stable if columns are added), per login.
+HIDDEN_COLUMNS_KEY = "queue/hidden_columns/{login}"
 
 
 #: What a queue row and the referral it shows must agree on (the version alone, were every change to bump it).
@@ -92,9 +108,75 @@ class QueuePane(QObject):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
         header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
+        header.setMinimumSectionSize(MINIMUM_COLUMN_WIDTH)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.setWordWrap(False)
         for column, width in enumerate(COLUMN_WIDTHS):
             self.table.setColumnWidth(column, width)
         self.table.selectionModel().currentRowChanged.connect(self._current_row_changed)
+        # The column chooser: right-click the header (a narrow screen shows four or five columns of ten).
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._show_column_menu)
+        self.settings: QSettings | None = None
+
+    # --- the column chooser -----------------------------------------------------------------------------------
+
+    def column_menu(self) -> QMenu:
+        """A menu of the queue's columns, each checkable; the NHS number and the name cannot be hidden."""
+        menu = QMenu(self.table)
+        menu.setToolTipsVisible(True)
+        header = self.table.horizontalHeader()
+        for column, title in enumerate(COLUMNS):
+            action = menu.addAction(title)
+            action.setCheckable(True)
+            action.setChecked(not header.isSectionHidden(column))
+            action.setToolTip(COLUMN_TOOLTIPS[column])
+            action.setObjectName(f"column-{column}")
+            if column in FIXED_COLUMNS:
+                action.setEnabled(False)  # who the row is always shows
+                action.setToolTip(f"{COLUMN_TOOLTIPS[column]} (always shown: it tells patients apart)")
+            else:
+                action.toggled.connect(lambda shown, column=column: self.show_column(column, shown))
+        return menu
+
+    def _show_column_menu(self, position: QPoint) -> None:
+        self.column_menu().exec(self.table.horizontalHeader().mapToGlobal(position))
+
+    def show_column(self, column: int, shown: bool) -> None:
+        """Show or hide a column (never the NHS number or the name) and remember the choice for this user."""
+        if column in FIXED_COLUMNS and not shown:
+            return
+        header = self.table.horizontalHeader()
+        header.setSectionHidden(column, not shown)
+        if shown and header.sectionSize(column) < MINIMUM_COLUMN_WIDTH * 2:
+            header.resizeSection(column, COLUMN_WIDTHS[column])
+        self._save_columns()
+
+    def hidden_columns(self) -> list[int]:
+        """The columns hidden now."""
+        header = self.table.horizontalHeader()
+        return [column for column in range(len(COLUMNS)) if header.isSectionHidden(column)]
+
+    def _columns_key(self) -> str | None:
+        session = self.context.session
+        return None if session is None else HIDDEN_COLUMNS_KEY.format(login=session.actor.login)
+
+    def _save_columns(self) -> None:
+        key = self._columns_key()
+        if self.settings is None or key is None:
+            return
+        self.settings.setValue(key, [COLUMNS[column] for column in self.hidden_columns()])
+        self.settings.sync()
+
+    def restore_columns(self, settings: QSettings) -> None:
+        """Show the signed-in user's chosen columns (all of them the first time); the choice is kept in `settings`."""
+        self.settings = settings
+        key = self._columns_key()
+        stored = settings.value(key, []) if key is not None else []
+        titles = {stored} if isinstance(stored, str) else set(stored or [])  # one value reads back as a string
+        header = self.table.horizontalHeader()
+        for column, title in enumerate(COLUMNS):
+            header.setSectionHidden(column, title in titles and column not in FIXED_COLUMNS)
 
     def _build_filters(self) -> None:
         self.outcome_filter = QComboBox()
