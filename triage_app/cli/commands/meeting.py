@@ -1,8 +1,9 @@
 """`triage-app meeting ...`: the MDT meetings window from the command line.
 
 Planning (the window's left screen): create, list, show, fill, add, remove, move, circulate, cancel, capacity.
-The in-meeting screen's Record outcome is `meeting outcome` (cli.commands.meeting_outcome). Editing a meeting,
-its attendees and closing it are not in the services or the desktop yet (issue 13), so they are no commands.
+The in-meeting screen's Record outcome is `meeting outcome` (cli.commands.meeting_outcome). The meeting window's
+Edit meeting…, Attendance… and Close meeting… are `meeting edit`, `meeting attendance` and `meeting close`: each
+takes the `--version` that `meeting show` printed, and is refused, writing nothing, when the meeting changed since.
 """
 
 from __future__ import annotations
@@ -84,6 +85,47 @@ def register(add: AddCommand) -> None:
     move.add_argument("--position", type=id_number, required=True, metavar="N", help="its new place, 1 = first")
     json_option(move, "the meeting's cases in order")
     move.set_defaults(run=cmd_meeting_move)
+
+    edit = add_action(actions, "edit", "change a meeting's date, time, place, video link, chair or attendees")
+    edit.add_argument("meeting", type=id_number, metavar="MEETING")
+    edit.add_argument("--version", type=id_number, metavar="N", help="the version `meeting show` printed")
+    edit.add_argument("--date", metavar="YYYY-MM-DD")
+    edit.add_argument("--time", metavar="HH:MM")
+    edit.add_argument("--place", metavar="PLACE", help="'' clears it")
+    edit.add_argument("--video-link", metavar="URL", help="an https:// link; '' clears it")
+    edit.add_argument("--chair", metavar="NAME", help="'' clears it")
+    edit.add_argument(
+        "--attendee",
+        action="append",
+        default=None,
+        metavar="NAME:ROLE",
+        help="the expected attendees in place of those listed; repeat (not given: kept)",
+    )
+    edit.add_argument(
+        "--allow-same-time", action="store_true", help="move it even though another meeting is at that date and time"
+    )
+    json_option(edit, "the meeting as `meeting show --json` gives it")
+    edit.set_defaults(run=cmd_meeting_edit)
+
+    attendance = add_action(actions, "attendance", "record who was at the meeting, each in their MDT role on the day")
+    attendance.add_argument("meeting", type=id_number, metavar="MEETING")
+    attendance.add_argument("--version", type=id_number, metavar="N", help="the version `meeting show` printed")
+    attendance.add_argument(
+        "--present",
+        action="append",
+        default=[],
+        required=True,
+        metavar="NAME:ROLE",
+        help="someone there and their MDT role; repeat (the expected attendees not given are marked absent)",
+    )
+    json_option(attendance, "the meeting as `meeting show --json` gives it")
+    attendance.set_defaults(run=cmd_meeting_attendance)
+
+    close = add_action(actions, "close", "close a held meeting (a consultant, the chair): outcomes are then final")
+    close.add_argument("meeting", type=id_number, metavar="MEETING")
+    close.add_argument("--version", type=id_number, metavar="N", help="the version `meeting show` printed")
+    json_option(close, "the meeting as `meeting show --json` gives it")
+    close.set_defaults(run=cmd_meeting_close)
 
     capacity = add_action(actions, "capacity", "show or set (admin) the cases per meeting")
     capacity.add_argument("cases", type=capacity_number, nargs="?", metavar="N")
@@ -187,10 +229,18 @@ def _show_json(detail: Any) -> dict[str, Any]:
         "status": shown.status,
         "circulated_at": None if shown.circulated_at is None else shown.circulated_at.isoformat(),
         "version": shown.version,
-        "attendees": [{"name": a.name, "mdt_role": a.mdt_role} for a in detail.attendees],
+        "changed_since_circulated": shown.changed_since_circulated_at is not None,
+        "attendees": [
+            {"name": a.name, "mdt_role": a.mdt_role, "expected": a.invited, "present": a.attended}
+            for a in detail.attendees
+        ],
+        "attendance_taken": detail.attendance_taken,
         "quorate": detail.quorate,
         "quorum": detail.quorum_text,
         "capacity": detail.capacity,
+        "over_capacity": detail.over_capacity,
+        "closed_at": None if shown.closed_at is None else shown.closed_at.isoformat(),
+        "closed_by": detail.closed_by_name,
         "cases": _cases_json(detail),
     }
 
@@ -212,7 +262,8 @@ def cmd_meeting_show(args: argparse.Namespace, session: Any, out: TextIO, err: T
         f"({shown.status})",
         file=out,
     )
-    print(f"{detail.quorum_text}; {len(detail.cases)} of {detail.capacity} cases", file=out)
+    for line in _detail_lines(detail):
+        print(line, file=out)
     for case in detail.cases:
         row = case.row
         late = " (late addition)" if case.late_addition else ""
@@ -229,6 +280,25 @@ def cmd_meeting_show(args: argparse.Namespace, session: Any, out: TextIO, err: T
             file=out,
         )
     return EXIT_OK
+
+
+def _detail_lines(detail: Any) -> list[str]:
+    """The lines under `meeting show`'s heading: version, chair, attendees and marks, quorum, capacity, closing."""
+    from triage_app.domain.formats import format_date
+    from triage_app.services.meeting_lifecycle import attendance_words
+
+    shown = detail.meeting
+    lines = [f"version {shown.version}; chair {shown.chair or 'not set'}"]
+    if shown.changed_since_circulated_at is not None:
+        lines.append("CHANGED SINCE CIRCULATED: the circulated agenda is out of date; send it again")
+    lines += [f"  {words}" for words in attendance_words(detail.attendees)]
+    lines.append(f"{detail.quorum_text}; {len(detail.cases)} of {detail.capacity} cases")
+    if detail.over_capacity:
+        lines.append(f"WARNING: {detail.over_capacity}")
+    if shown.closed_at is not None:
+        closed = shown.closed_at.astimezone()
+        lines.append(f"closed by {detail.closed_by_name} on {format_date(closed.date())} {closed:%H:%M}")
+    return lines
 
 
 def _print_order(args: argparse.Namespace, session: Any, out: TextIO, said: str) -> int:
@@ -260,6 +330,9 @@ def cmd_meeting_add(args: argparse.Namespace, session: Any, out: TextIO, err: Te
     from triage_app.services import meetings
 
     meetings.add_case(session.db, actor=session.actor, meeting_id=args.meeting, referral_id=args.referral)
+    detail = meetings.get_meeting(session.db, meeting_id=args.meeting, rules=session.rules)
+    if detail.over_capacity:  # added all the same (the coordinator decides), but never silently
+        print(f"WARNING: meeting {args.meeting}: {detail.over_capacity}", file=err)
     return _print_order(args, session, out, f"meeting {args.meeting}: referral {args.referral} added")
 
 
@@ -337,4 +410,107 @@ def cmd_meeting_capacity(args: argparse.Namespace, session: Any, out: TextIO, er
         print_json(out, {"cases_per_meeting": cases})
     else:
         print(f"{cases} cases per meeting", file=out)
+    return EXIT_OK
+
+
+def _blank_is_none(text: str | None, current: str | None) -> str | None:
+    """An option not given keeps the current value; given as '' it clears it."""
+    if text is None:
+        return current
+    return text.strip() or None
+
+
+def _refused_as_conflict(exc: Exception) -> CommandError:
+    return CommandError(f"{exc}", argument="--version")
+
+
+def cmd_meeting_edit(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app meeting edit MEETING --version N [--date D] [--time T] ...`: the window's Edit meeting…."""
+    from triage_app.services import meetings
+
+    shown = meetings.get_meeting(session.db, meeting_id=args.meeting, rules=session.rules)
+    current = shown.meeting
+    meeting_date = current.meeting_date if args.date is None else date_argument(args.date, "--date")
+    meeting_time = (
+        current.meeting_time if args.time is None else argument_value("--time", meetings.parse_time, args.time)
+    )
+    video_link = _blank_is_none(args.video_link, current.video_link)
+    if args.video_link:
+        video_link = argument_value("--video-link", meetings.check_video_link, args.video_link)
+    attendees = (
+        [(a.name, a.mdt_role) for a in shown.attendees if a.invited]
+        if args.attendee is None
+        else [argument_value("--attendee", meetings.parse_attendee, a) for a in args.attendee]
+    )
+    try:
+        changes = meetings.edit_meeting(
+            session.db,
+            actor=session.actor,
+            meeting_id=args.meeting,
+            expected_version=args.version,
+            meeting_date=meeting_date,
+            meeting_time=meeting_time,
+            place=_blank_is_none(args.place, current.place),
+            video_link=video_link,
+            chair=_blank_is_none(args.chair, current.chair),
+            attendees=attendees,
+            allow_same_time=args.allow_same_time,
+            today=today(),
+        )
+    except meetings.SameTimeMeeting as exc:
+        raise CommandError(f"{exc}: give --allow-same-time to move it anyway", argument="--date") from None
+    except meetings.MeetingConflict as exc:
+        raise _refused_as_conflict(exc) from None
+    said = f"meeting {args.meeting}: details changed" if changes else f"meeting {args.meeting}: nothing to change"
+    return _print_meeting(args, session, out, said)
+
+
+def cmd_meeting_attendance(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app meeting attendance MEETING --present NAME:ROLE ...`: the window's Attendance…."""
+    from triage_app.services import meetings
+
+    present = [argument_value("--present", meetings.parse_attendee, p) for p in args.present]
+    try:
+        meetings.take_attendance(
+            session.db,
+            actor=session.actor,
+            meeting_id=args.meeting,
+            expected_version=args.version,
+            present=present,
+            today=today(),
+        )
+    except meetings.MeetingConflict as exc:
+        raise _refused_as_conflict(exc) from None
+    return _print_meeting(args, session, out, f"meeting {args.meeting}: attendance recorded")
+
+
+def cmd_meeting_close(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app meeting close MEETING --version N`: the window's Close meeting… (a consultant)."""
+    from triage_app.services import meetings
+
+    try:
+        meetings.close_meeting(
+            session.db,
+            actor=session.actor,
+            meeting_id=args.meeting,
+            expected_version=args.version,
+            rules=session.rules,
+            today=today(),
+        )
+    except meetings.MeetingConflict as exc:
+        raise _refused_as_conflict(exc) from None
+    return _print_meeting(args, session, out, f"meeting {args.meeting}: closed")
+
+
+def _print_meeting(args: argparse.Namespace, session: Any, out: TextIO, said: str) -> int:
+    """After editing, attendance or closing: `said` and the meeting's details, or the meeting as JSON."""
+    from triage_app.services import meetings
+
+    detail = meetings.get_meeting(session.db, meeting_id=args.meeting, rules=session.rules)
+    if args.json:
+        print_json(out, _show_json(detail))
+        return EXIT_OK
+    print(said, file=out)
+    for line in _detail_lines(detail):
+        print(line, file=out)
     return EXIT_OK
