@@ -147,7 +147,7 @@ def test_an_existing_file_is_replaced_only_when_told_and_then_atomically(
     assert target.read_text() == "last week's agenda" and len(export_events(db)) == events
 
     _agenda(db, admin, held_meeting, target, overwrite=True)
-    assert target.read_text(encoding="utf-8-sig").startswith("CONFIDENTIAL")
+    assert target.read_text(encoding="utf-8-sig").startswith("Case,")
     assert stat.S_IMODE(target.stat().st_mode) == 0o600  # patient data: owner only
     assert leftovers(tmp_path) == []  # no temporary, no copy of the old file kept
     assert len(export_events(db)) == events + 1 and '"agenda.csv"' in export_events(db)[-1]
@@ -289,7 +289,7 @@ def test_cli_agenda_over_the_live_database_backup_or_file_is_refused(
         assert db_path.stat().st_ino == inode and sound(db_path) and export_events(db) == events
     code, out, _ = run(capsys, *d, "agenda", meeting, "--format", "csv", "--out", str(existing), "--force")
     assert code == 0 and out.strip() == f"wrote {existing}"
-    assert existing.read_text(encoding="utf-8-sig").startswith("CONFIDENTIAL") and leftovers(tmp_path) == []
+    assert existing.read_text(encoding="utf-8-sig").startswith("Case,") and leftovers(tmp_path) == []
 
 
 @pytest.mark.hazard("H10", "H11")

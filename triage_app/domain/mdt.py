@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
 
+from triage_app.domain.formats import format_date
 from triage_app.domain.referral import Referral
 from triage_app.domain.scoring import (
     OUTCOME_LABELS,
@@ -103,6 +104,11 @@ class MeetingInfo:
     attendees: tuple[tuple[str, str | None], ...]  # (name, MDT role)
     status: str
     circulated_at: datetime | None
+    # Attendance on the day (name, MDT role, there): empty until it is taken.
+    attendance: tuple[tuple[str, str | None, bool], ...] = ()
+    closed_at: datetime | None = None  # closed by the chair
+    closed_by: str | None = None
+    closed_quorum: str | None = None  # the quorum of those who attended, in words, stored at closing
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +137,50 @@ class CaseInput:
     actions: tuple[CaseAction, ...] = ()
     decided_outcome: str | None = None  # the consultant's standing triage decision; None: none stands
     decision_kind: str | None = None  # confirmed | overridden
+    decided_by: str | None = None  # who made the standing triage decision (display name)
+    decided_at: datetime | None = None  # when (UTC)
+    decision_reason: str | None = None  # an override's written reason
+    outcome_by: str | None = None  # the consultant who recorded the MDT outcome (display name)
+    outcome_at: datetime | None = None  # when (UTC)
 
 
 TRIAGE_CHANGED: Final = "triage changed: reconfirm"
+
+#: Each caution as a short name in words, for a table column (FLAGS has a terse tag and a sentence).
+CAUTION_NAMES: Final = {
+    "anterior_pattern": "Anterior pattern (anterocollis or anterocaput)",
+    "cervical_spine_disease": "Cervical spine disease",
+    "complex_pattern": "Many muscle groups involved",
+    "congenital_abnormality": "Congenital head or spine abnormality",
+    "dysphagia": "Swallowing difficulty",
+    "head_tremor": "Head tremor",
+    "immunoresistance_untested": "Immunoresistance not tested",
+    "injection_not_guided": "Injections not guided",
+    "non_idiopathic": "Secondary dystonia",
+    "not_focal": "Segmental or generalised dystonia",
+    "paediatric": "Under the paediatric age",
+    "primary_non_responder": "Primary non-response to toxin",
+    "prior_neck_surgery": "Previous neck surgery",
+    "rtt_breach_risk": "18-week wait at risk",
+}
+
+
+def caution_name(flag: str) -> str:
+    """A caution's short name in words (`Head tremor`); an unknown one with its underscores as spaces."""
+    return CAUTION_NAMES.get(flag) or flag.replace("_", " ").capitalize()
+
+
+def decision_text(case: CaseInput) -> str:
+    """The consultant's standing triage decision in words: what, by whom, when, and an override's reason."""
+    if case.decided_outcome is None:
+        return "No standing decision: the triage changed since it was decided, a consultant reconfirms"
+    when = "" if case.decided_at is None else f" on {format_date(case.decided_at.astimezone().date())}"
+    who = f" by {case.decided_by}" if case.decided_by else ""
+    decided = OUTCOME_LABELS.get(case.decided_outcome, case.decided_outcome)
+    if case.decision_kind == "overridden" and case.decided_outcome != case.triage_outcome:
+        reason = f". Reason: {case.decision_reason}" if case.decision_reason else ""
+        return f"Overridden{who}{when}: {decided} (the criteria gave {outcome_words(case.triage_outcome)}){reason}"
+    return f"Confirmed{who}{when}: {decided}"
 
 
 def triage_text(computed: str | None, decided: str | None, kind: str | None) -> str:

@@ -20,6 +20,7 @@ from triage_app.domain.intended_use import INTENDED_USE_LINE
 from triage_app.domain.mdt import (
     ACCEPT_FOR_SPD,
     CANCELLED,
+    CAUTION_NAMES,
     CIRCULATED,
     HELD,
     MDT_ROLES,
@@ -34,7 +35,9 @@ from triage_app.domain.mdt import (
     CaseInput,
     MeetingInfo,
     Quorum,
+    caution_name,
     checklist_missing,
+    decision_text,
     quorum,
     role_label,
     triage_text,
@@ -64,6 +67,7 @@ from triage_app.domain.scoring import (
 __all__ = [
     "ACCEPT_FOR_SPD",
     "CANCELLED",
+    "CAUTION_NAMES",
     "CIRCULATED",
     "CONFIDENTIAL",
     "FREE_TEXT_WITHHELD",
@@ -86,7 +90,9 @@ __all__ = [
     "Quorum",
     "age_band",
     "build_agenda",
+    "caution_name",
     "checklist_missing",
+    "decision_text",
     "identifier_patterns",
     "initials",
     "nhs_last_four",
@@ -119,6 +125,16 @@ class AgendaCase:
     rationale: str
     actions: tuple[str, ...]
     age_band: str = ""  # pseudonymised only: in place of the date of birth
+    # The case list's columns, in words: the age (the band when pseudonymised) on the meeting's date, the
+    # priority, the weeks waiting, the cautions' short names.
+    age: str = ""
+    priority: str = ""
+    weeks_waiting: str = ""  # on the day the document is made
+    weeks_by_meeting: str = ""  # by the meeting's date, when that is later
+    cautions: tuple[str, ...] = ()
+    caution_details: tuple[str, ...] = ()  # each caution's sentence in words (FLAGS), no tag
+    decision: str = ""  # the consultant's standing triage decision: what, by whom, when (decision_text)
+    recorded_by: str = ""  # who recorded the MDT outcome and when (outcome summary)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +153,10 @@ class Agenda:
     cases: tuple[AgendaCase, ...] = field(default_factory=tuple)
     intended_use: str = INTENDED_USE_LINE
     rules_line: str = ""  # which approved rules the triage used; shown beside the intended use when given
+    circulated: str = ""  # the date the agenda went out (cases listed later are late additions); empty if not yet
+    attendance: tuple[str, ...] = ()  # who attended, `Name (Role)`; empty when attendance was not taken
+    absent: tuple[str, ...] = ()  # expected but not there
+    closed: str = ""  # `Closed by NAME on DD-MMM-YYYY`; empty while open
 
 
 def _yes_no(value: bool | None, yes: str, no: str) -> str:
@@ -274,10 +294,10 @@ def _agenda_case(
 ) -> AgendaCase:
     """One case in words; pseudonymised as the module docstring says."""
     referral, patient = case.referral, case.referral.patient
+    age = None if patient.date_of_birth is None else age_in_years(patient.date_of_birth, meeting.meeting_date)
     if pseudonymised:
         name, born, hospital = initials(patient.family_name, patient.given_name), "", ""
         nhs = nhs_last_four(patient.nhs_number) or "not recorded"
-        age = None if patient.date_of_birth is None else age_in_years(patient.date_of_birth, meeting.meeting_date)
         band = "not recorded" if age is None else age_band(age)
     else:
         name = format_name(patient.family_name, patient.given_name) or "name not recorded"
@@ -298,6 +318,16 @@ def _agenda_case(
         question = FREE_TEXT_WITHHELD if referral.clinical_question else "not given"
         count = len(case.actions)
         actions = (f"{count} agreed; details {FREE_TEXT_WITHHELD}",) if count else ()
+    decision = decision_text(case)
+    if pseudonymised and case.decision_reason:
+        decision = decision.replace(case.decision_reason, FREE_TEXT_WITHHELD)
+    weeks = weeks_waiting(referral.received_on, as_of)
+    by_meeting = weeks_waiting(referral.received_on, meeting.meeting_date)
+    later = by_meeting is not None and weeks is not None and by_meeting > weeks
+    recorded_by = ""
+    if case.outcome:
+        when = "" if case.outcome_at is None else f", {format_date(case.outcome_at.astimezone().date())}"
+        recorded_by = f"{case.outcome_by or 'not on record'}{when}"
     shown = AgendaCase(
         number=number,
         referral_id=case.referral_id,
@@ -321,6 +351,14 @@ def _agenda_case(
         rationale=rationale,
         actions=actions,
         age_band=band,
+        age=band if pseudonymised else ("not recorded" if age is None else str(age)),
+        priority="not scored" if case.priority is None else str(case.priority),
+        weeks_waiting="not recorded" if weeks is None else str(weeks),
+        weeks_by_meeting=str(by_meeting) if later else "",
+        cautions=tuple(caution_name(f) for f in flags),
+        caution_details=tuple(FLAGS[f][1] if f in FLAGS else caution_name(f) for f in flags),
+        decision=decision,
+        recorded_by=recorded_by,
     )
     return _withhold_case(shown, case) if pseudonymised else shown
 
@@ -328,7 +366,12 @@ def _agenda_case(
 def _withhold_case(shown: AgendaCase, case: CaseInput) -> AgendaCase:
     """The last line of defence of the pseudonymised copy: no identifier or free text in any field, whatever
     a field was built from."""
-    texts = [case.rationale, *(a.description for a in case.actions), *(a.owner for a in case.actions)]
+    texts = [
+        case.rationale,
+        case.decision_reason,
+        *(a.description for a in case.actions),
+        *(a.owner for a in case.actions),
+    ]
     identifiers = identifier_patterns(case.referral, texts)
 
     def clean(text: str) -> str:
@@ -345,8 +388,10 @@ def _withhold_case(shown: AgendaCase, case: CaseInput) -> AgendaCase:
         triage=clean(shown.triage),
         criteria=tuple(map(clean, shown.criteria)),
         flags=tuple(map(clean, shown.flags)),
+        caution_details=tuple(map(clean, shown.caution_details)),
         rationale=clean(shown.rationale),
         actions=tuple(map(clean, shown.actions)),
+        decision=clean(shown.decision),
     )
 
 
@@ -367,7 +412,12 @@ def build_agenda(
     `rtt_warning_weeks` (the rules in force) the `rtt_breach_risk` caution is that day's too, else as scored.
     `rules_line` says which approved rules the triage used, beside the intended-use statement.
     """
-    q = quorum([role for _, role in meeting.attendees], quorum_roles)
+    present = [(name, role) for name, role, there in meeting.attendance if there]
+    # Once attendance is taken the quorum is that of those there (stored when the chair closed the meeting).
+    q = quorum([role for _, role in (present if meeting.attendance else meeting.attendees)], quorum_roles)
+    quorum_words = q.describe()
+    if meeting.attendance:
+        quorum_words = (meeting.closed_quorum or quorum_words) + " (of those who attended)"
     as_of = generated_at.astimezone().date()
     clock = None if rtt_warning_weeks is None else RttClock(as_of, rtt_warning_weeks)
     when = f"{format_date(meeting.meeting_date)} at {meeting.meeting_time}"
@@ -388,11 +438,19 @@ def build_agenda(
         marking=PSEUDONYMISED if pseudonymised else CONFIDENTIAL,
         meeting=tuple(details),
         attendees=tuple(f"{name} ({role_label(role)})" for name, role in meeting.attendees),
-        quorum=q.describe(),
-        quorate=q.quorate,
+        quorum=quorum_words,
+        quorate=q.quorate if not meeting.closed_quorum else meeting.closed_quorum == "Quorate",
         generated=generated_at.astimezone().strftime("%d-%b-%Y %H:%M %Z").strip(),
         pseudonymised=pseudonymised,
         outcomes=outcomes,
         cases=agenda_cases,
         rules_line=rules_line.strip(),
+        circulated=("" if meeting.circulated_at is None else format_date(meeting.circulated_at.astimezone().date())),
+        attendance=tuple(f"{name} ({role_label(role)})" for name, role in present),
+        absent=tuple(f"{name} ({role_label(role)})" for name, role, there in meeting.attendance if not there),
+        closed=(
+            ""
+            if meeting.closed_at is None
+            else f"Closed by {meeting.closed_by or 'the chair'} on {format_date(meeting.closed_at.astimezone().date())}"
+        ),
     )

@@ -25,13 +25,18 @@ from typing import Any
 from triage_app.domain.fields import CLINICAL_SECTIONS
 from triage_app.domain.meetings import TRIAGE_CHANGED, Agenda, AgendaCase
 from triage_app.exporters.pages import (
+    LANDSCAPE,
+    PORTRAIT,
     a4_pages,
-    a4_pdf,
+    a4_pdf_oriented,
+    column_widths,
     header_footer,
     keep_with_next,
     numbered_canvas,
     pdf_text,
     register_fonts,
+    repeat_header_row,
+    turn_section,
     xml_text,
 )
 
@@ -66,6 +71,7 @@ def _decision(case: AgendaCase, agenda: Agenda) -> list[tuple[str, str]]:
             ("Outcome", case.outcome or "not recorded"),
             ("Rationale", case.rationale or "—"),
             ("Actions", "; ".join(case.actions) or "none"),
+            ("Recorded by", case.recorded_by or "—"),
         ]
     return [("Outcome", BLANK), ("Actions", BLANK), ("Owner", BLANK)]
 
@@ -73,7 +79,10 @@ def _decision(case: AgendaCase, agenda: Agenda) -> list[tuple[str, str]]:
 def _case_rows(case: AgendaCase, agenda: Agenda) -> list[tuple[str, str]]:
     """A case's label/value rows, the same in HTML, Word and PDF: identity, history, triage, decision."""
     rows = _identity(case, agenda) + list(case.lines) + [("Triage", case.triage)]
-    rows += [("Criteria", "\n".join(case.criteria)), ("Cautions", "\n".join(case.flags) or "none")]
+    if case.decision:
+        rows.append(("Consultant's decision", case.decision))
+    cautions = case.caution_details or case.flags
+    rows += [("Criteria", "\n".join(case.criteria)), ("Cautions", "\n".join(cautions) or "none")]
     return rows + _decision(case, agenda)
 
 
@@ -96,25 +105,186 @@ def _identity(case: AgendaCase, agenda: Agenda | None = None) -> list[tuple[str,
     return rows
 
 
+# --- what every format shows first: the meeting, then one table of every case ----------------------------------
+
+TABLE_TEXT = 320  # characters of a value shown in a table cell; the case's own section has it in full
+LATE = "LATE"
+LATE_NOTE = "LATE: listed after the agenda was circulated"
+
+
+def meeting_details(agenda: Agenda) -> list[tuple[str, str]]:
+    """The meeting's header rows in words: when, where, who chairs, who attends (and, once taken, who attended),
+    the quorum, closing, when the agenda went out and when this copy was made."""
+    rows = list(agenda.meeting)
+    rows.append(("Attendees", "; ".join(agenda.attendees) or "none listed"))
+    if agenda.attendance or agenda.absent:
+        rows.append(("Attended", "; ".join(agenda.attendance) or "nobody recorded as present"))
+        if agenda.absent:
+            rows.append(("Not present", "; ".join(agenda.absent)))
+    rows.append(("Quorum", agenda.quorum))
+    if agenda.closed:
+        rows.append(("Closed", agenda.closed))
+    if agenda.circulated:
+        rows.append(("Agenda circulated", agenda.circulated))
+    rows.append(("Generated", agenda.generated))
+    return rows
+
+
+def _short(text: str, number: int) -> str:
+    """A table cell's text: a long value cut, saying where it is in full."""
+    if len(text) <= TABLE_TEXT:
+        return text
+    return text[: TABLE_TEXT - 20].rstrip() + f"… (in full under case {number})"
+
+
+def _born(case: AgendaCase) -> str:
+    return case.date_of_birth.split(" (age")[0]
+
+
+def _weeks(case: AgendaCase) -> str:
+    return case.weeks_waiting + (f" ({case.weeks_by_meeting} by the meeting)" if case.weeks_by_meeting else "")
+
+
+def case_list_columns(agenda: Agenda) -> tuple[str, ...]:
+    """The columns of the agenda's case list (identifiers named for what they hold when pseudonymised)."""
+    if agenda.pseudonymised:
+        return (
+            "No.",
+            "Initials",
+            "NHS number (last four)",
+            "Age band",
+            "Priority",
+            "Weeks waiting",
+            "Cautions",
+            "Clinical question",
+        )
+    return (
+        "No.",
+        "Name",
+        "NHS number",
+        "Hospital number",
+        "Age",
+        "Priority",
+        "Weeks waiting",
+        "Cautions",
+        "Clinical question",
+    )
+
+
+def case_number(case: AgendaCase) -> str:
+    """`3`, with LATE and the triage-changed warning under it when they apply."""
+    marks = (
+        [str(case.number)]
+        + ([LATE] if case.late_addition else [])
+        + (["RECONFIRM"] if needs_reconfirming(case) else [])
+    )
+    return "\n".join(marks)
+
+
+def case_list_rows(agenda: Agenda) -> list[list[str]]:
+    """One row per case, in the meeting's order, every cell in words."""
+    rows = []
+    for case in agenda.cases:
+        cautions = "\n".join(case.cautions) or "none"
+        question = _short(case.clinical_question, case.number)
+        if agenda.pseudonymised:
+            who = [case.name, case.nhs_number, case.age_band]
+        else:
+            born = _born(case)
+            who = [
+                case.name + (f"\nborn {born}" if born else ""),
+                case.nhs_number,
+                case.hospital_number or "—",
+                case.age,
+            ]
+        rows.append([case_number(case), *who, case.priority, _weeks(case), cautions, question])
+    return rows
+
+
+def outcome_columns(agenda: Agenda) -> tuple[str, ...]:
+    """The columns of the outcome summary's table."""
+    patient = "Patient (initials, age band)" if agenda.pseudonymised else "Patient"
+    nhs = "NHS number (last four)" if agenda.pseudonymised else "NHS number"
+    return ("No.", patient, nhs, "Outcome", "Rationale", "Actions (owner, due)", "Recorded by")
+
+
+def outcome_rows(agenda: Agenda) -> list[list[str]]:
+    """One row per case: who, the outcome in words, its rationale, the actions with owner and due date, and who
+    recorded it."""
+    rows = []
+    for case in agenda.cases:
+        if agenda.pseudonymised:
+            patient = f"{case.name}\nage {case.age_band}"
+        else:
+            born = _born(case)
+            extra = ([f"born {born}"] if born else []) + (
+                [f"hospital no. {case.hospital_number}"] if case.hospital_number else []
+            )
+            patient = "\n".join([case.name, *extra])
+        rows.append(
+            [
+                case_number(case),
+                patient,
+                case.nhs_number,
+                case.outcome or "not recorded",
+                case.rationale or "—",
+                "\n".join(case.actions) or "none",
+                case.recorded_by or "—",
+            ]
+        )
+    return rows
+
+
+def table_note(agenda: Agenda) -> str:
+    """The key under the table: what LATE and RECONFIRM mean, when they appear."""
+    notes = []
+    if any(c.late_addition for c in agenda.cases):
+        notes.append(LATE_NOTE + (f" on {agenda.circulated}" if agenda.circulated else ""))
+    if any(needs_reconfirming(c) for c in agenda.cases):
+        notes.append("RECONFIRM: the triage changed since the consultant's decision; a consultant reconfirms it")
+    return ". ".join(notes)
+
+
 # --- CSV ---------------------------------------------------------------------------------------------------------
 
+#: The meeting's details, repeated on every row (a spreadsheet has no place for a header block), then what the
+#: document is: its marking, the intended use and the rules in force. No video link: a way into the meeting.
+MEETING_CSV_COLUMNS = (
+    "Meeting date",
+    "Meeting time",
+    "Place",
+    "Chair",
+    "Quorum",
+    "Marking",
+    "Intended use",
+    "Rules in force",
+    "Generated",
+)
 CSV_COLUMNS = (
     "Case",
     "Late addition",
     "NHS number",
     "Name",
     "Date of birth",
+    "Age",
     "Hospital number",
+    "Priority",
+    "Weeks waiting",
+    "Weeks waiting by the meeting",
+    "Cautions",
+    "Clinical question",
     "Referrer",
     "Received",
-    "Clinical question",
     *CLINICAL_SECTIONS,
     "Triage",
+    "Consultant's decision",
     "Criteria",
-    "Cautions",
+    "Caution details",
     "Outcome",
     "Rationale",
     "Actions",
+    "Outcome recorded by",
+    *MEETING_CSV_COLUMNS,
 )
 #: The pseudonymised CSV: identity columns named for what they hold; no date of birth or hospital number.
 PSEUDONYMISED_CSV_COLUMNS = (
@@ -123,44 +293,51 @@ PSEUDONYMISED_CSV_COLUMNS = (
     "NHS number (last four)",
     "Initials",
     "Age band",
-    *CSV_COLUMNS[6:],
+    *CSV_COLUMNS[7:],
 )
 _LINE_COLUMNS = CLINICAL_SECTIONS  # the case lines, by their labels
 
 
-def _csv_values(case: AgendaCase, agenda: Agenda) -> list[object]:
+def _csv_values(case: AgendaCase, agenda: Agenda, meeting: list[str]) -> list[object]:
     lines = dict(case.lines)
     history = [lines.get(label, "") for label in _LINE_COLUMNS]
-    assessment = [case.triage, " | ".join(case.criteria), " | ".join(case.flags), case.outcome]
-    actions = " | ".join(case.actions)
-    late = "yes" if case.late_addition else ""
+    late = "yes" if case.late_addition else "no"
     who = (
         [case.nhs_number, case.name, case.age_band]
         if agenda.pseudonymised
-        else [case.nhs_number, case.name, case.date_of_birth, case.hospital_number]
+        else [case.nhs_number, case.name, _born(case), case.age, case.hospital_number]
     )
-    referral = [case.referrer, case.received, case.clinical_question]
-    return [case.number, late, *who, *referral, *history, *assessment, case.rationale, actions]
+    waiting = [case.priority, case.weeks_waiting, case.weeks_by_meeting or case.weeks_waiting]
+    listed = ["; ".join(case.cautions), case.clinical_question, case.referrer, case.received]
+    details = case.caution_details or case.flags
+    assessment = [case.triage, case.decision, " | ".join(case.criteria), " | ".join(details)]
+    outcome = [case.outcome, case.rationale, " | ".join(case.actions), case.recorded_by]
+    return [case.number, late, *who, *waiting, *listed, *history, *assessment, *outcome, *meeting]
 
 
 def agenda_csv(agenda: Agenda) -> bytes:
-    """One row per case under a header block; UTF-8 with a byte-order mark so Excel reads names right."""
+    """The header in row 1, then one row per case in the meeting's order, the meeting's details and the
+    document's marking and intended use repeated on each row; UTF-8 with a byte-order mark so Excel reads names
+    right. No cell starts like a formula (`csv_cell`)."""
+    details = dict(agenda.meeting)
+    when = details.get("Date", "")
+    day, _, time = when.partition(" at ")
+    meeting = [
+        day,
+        time,
+        details.get("Place", ""),
+        details.get("Chair", ""),
+        agenda.quorum,
+        agenda.marking,
+        agenda.intended_use,
+        agenda.rules_line,
+        agenda.generated,
+    ]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([csv_cell(agenda.marking)])
-    writer.writerow([csv_cell(agenda.title)])
-    writer.writerow([csv_cell(agenda.intended_use)])
-    if agenda.rules_line:
-        writer.writerow([csv_cell(agenda.rules_line)])
-    for label, text in agenda.meeting:
-        writer.writerow([csv_cell(label), csv_cell(text)])
-    writer.writerow(["Attendees", csv_cell("; ".join(agenda.attendees))])
-    writer.writerow(["Quorum", csv_cell(agenda.quorum)])
-    writer.writerow(["Generated", csv_cell(agenda.generated)])
-    writer.writerow([])
     writer.writerow(PSEUDONYMISED_CSV_COLUMNS if agenda.pseudonymised else CSV_COLUMNS)
     for case in agenda.cases:
-        writer.writerow([csv_cell(v) for v in _csv_values(case, agenda)])
+        writer.writerow([csv_cell(v) for v in _csv_values(case, agenda, meeting)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -168,44 +345,63 @@ def agenda_csv(agenda: Agenda) -> bytes:
 
 
 def agenda_html(agenda: Agenda) -> bytes:
-    """A self-contained HTML page (no scripts, no external resources) laid out for A4 printing."""
+    """A self-contained HTML page (no scripts, no external resources) laid out for A4 printing: the meeting, one
+    table of every case (or of every outcome), then each case in full (the agenda)."""
 
     def e(value: str) -> str:
         return escape(xml_text(value))
+
+    def lines(value: str) -> str:
+        return "<br>".join(e(line) for line in value.split("\n"))
 
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">",
         f"<title>{e(agenda.title)}</title>",
-        "<style>@page{size:A4;margin:18mm}body{font-family:sans-serif;font-size:10.5pt}"
+        "<style>@page{size:A4;margin:15mm}body{font-family:sans-serif;font-size:10.5pt}"
         ".marking{border:2px solid #a00;color:#a00;font-weight:bold;padding:4px;text-align:center}"
         ".case{page-break-inside:avoid;border-top:1px solid #888;margin-top:10px;padding-top:6px}"
-        "th{text-align:left;vertical-align:top;padding-right:8px;white-space:nowrap}td{vertical-align:top}"
+        "th{text-align:left;vertical-align:top;padding-right:8px}td{vertical-align:top}"
+        "table.list{border-collapse:collapse;width:100%;font-size:9pt}"
+        "table.list th,table.list td{border:1px solid #999;padding:3px}table.list th{background:#eee}"
+        "table.list tr{page-break-inside:avoid}tr.late td{background:#fff4d6}"
+        ".details b{display:inline-block;min-width:9em}.details{margin:2px 0}"
         ".late{color:#a00;font-weight:bold}.notquorate{color:#a00;font-weight:bold}.reconfirm{color:#a00;font-weight:bold}"
         ".intended-use{font-style:italic;border-left:3px solid #888;padding-left:6px}"
-        ".rules-line{font-size:9pt;color:#444;padding-left:9px}</style></head><body>",
+        ".rules-line{font-size:9pt;color:#444;padding-left:9px}.note{font-size:9pt}</style></head><body>",
         f"<p class='marking'>{e(agenda.marking)}</p>",
         f"<h1>{e(agenda.title)}</h1>",
         f"<p class='intended-use'>{e(agenda.intended_use)}</p>",
         f"<p class='rules-line'>{e(agenda.rules_line)}</p>" if agenda.rules_line else "",
-        "<table>",
     ]
-    for label, text in agenda.meeting:
-        parts.append(f"<tr><th>{e(label)}</th><td>{e(text)}</td></tr>")
-    parts.append(f"<tr><th>Attendees</th><td>{e('; '.join(agenda.attendees) or 'none listed')}</td></tr>")
-    quorum_class = "" if agenda.quorate else " class='notquorate'"
-    parts.append(f"<tr><th>Quorum</th><td{quorum_class}>{e(agenda.quorum)}</td></tr>")
-    parts.append(f"<tr><th>Generated</th><td>{e(agenda.generated)}</td></tr></table>")
-    for case in agenda.cases:
+    for label, text in meeting_details(agenda):
+        alarm = " class='notquorate'" if label == "Quorum" and not agenda.quorate else ""
+        parts.append(f"<p class='details'><b>{e(label)}</b> <span{alarm}>{e(text)}</span></p>")
+    columns, rows = (
+        (outcome_columns(agenda), outcome_rows(agenda))
+        if agenda.outcomes
+        else (case_list_columns(agenda), case_list_rows(agenda))
+    )
+    caption = "Outcomes" if agenda.outcomes else "Cases"
+    parts.append(f"<h2>{caption} ({len(agenda.cases)})</h2><table class='list'><thead><tr>")
+    parts.extend(f"<th>{e(column)}</th>" for column in columns)
+    parts.append("</tr></thead><tbody>")
+    for case, row in zip(agenda.cases, rows, strict=True):
+        late = " class='late'" if case.late_addition else ""
+        parts.append(f"<tr{late}>" + "".join(f"<td>{lines(cell)}</td>" for cell in row) + "</tr>")
+    parts.append("</tbody></table>")
+    note = table_note(agenda)
+    if note:
+        parts.append(f"<p class='note'>{e(note)}</p>")
+    for case in () if agenda.outcomes else agenda.cases:
         late = " <span class='late'>LATE ADDITION</span>" if case.late_addition else ""
         changed = needs_reconfirming(case)
         if changed:
             late += f" <span class='reconfirm'>{e(RECONFIRM)}</span>"
         parts.append(f"<div class='case'><h2>Case {case.number}: {e(case.name)}{late}</h2><table>")
         for label, text in _case_rows(case, agenda):
-            cell = "<br>".join(e(line) for line in text.split("\n"))
             alarm = " class='reconfirm'" if changed and label == "Triage" else ""
-            parts.append(f"<tr><th>{e(label)}</th><td{alarm}>{cell}</td></tr>")
+            parts.append(f"<tr><th>{e(label)}</th><td{alarm}>{lines(text)}</td></tr>")
         parts.append("</table></div>")
     parts.append(f"<p class='intended-use'>{e(agenda.intended_use)}</p>")
     parts.append(f"<p class='marking'>{e(agenda.marking)}</p></body></html>")
@@ -215,14 +411,31 @@ def agenda_html(agenda: Agenda) -> bytes:
 # --- Word --------------------------------------------------------------------------------------------------------
 
 
+#: Column widths (mm) of each table on a landscape A4 page (261 mm between 18 mm margins).
+CASE_LIST_WIDTHS = (13.0, 40.0, 25.0, 23.0, 11.0, 18.0, 24.0, 46.0, 61.0)
+PSEUDONYMISED_LIST_WIDTHS = (13.0, 22.0, 28.0, 18.0, 18.0, 24.0, 58.0, 80.0)
+OUTCOME_WIDTHS = (12.0, 46.0, 26.0, 32.0, 62.0, 52.0, 31.0)
+
+
+def _table_layout(agenda: Agenda) -> tuple[tuple[str, ...], list[list[str]], tuple[float, ...]]:
+    """The first table's columns, rows and widths: the outcomes (summary) or the case list (agenda)."""
+    if agenda.outcomes:
+        return outcome_columns(agenda), outcome_rows(agenda), OUTCOME_WIDTHS
+    widths = PSEUDONYMISED_LIST_WIDTHS if agenda.pseudonymised else CASE_LIST_WIDTHS
+    return case_list_columns(agenda), case_list_rows(agenda), widths
+
+
 def agenda_docx(agenda: Agenda) -> bytes:
-    """An A4 Word document: marking in the header, intended use and page numbers in the footer, cases kept
-    whole."""
+    """An A4 Word document: marking in the header, intended use and page numbers in the footer; the meeting and
+    one table of every case (or outcome) on landscape pages, its header row repeated on each; then, on portrait
+    pages, each case kept whole (the agenda)."""
     from docx import Document
-    from docx.shared import Pt
+    from docx.enum.section import WD_SECTION
+    from docx.shared import Pt, RGBColor
 
     document = Document()
     a4_pages(document)
+    turn_section(document.sections[0], LANDSCAPE)
     document.styles["Normal"].font.size = Pt(10)
     header_footer(document, agenda.marking, agenda.intended_use)
     document.add_paragraph(xml_text(agenda.marking)).runs[0].bold = True
@@ -230,17 +443,36 @@ def agenda_docx(agenda: Agenda) -> bytes:
     document.add_paragraph(xml_text(agenda.intended_use)).runs[0].italic = True
     if agenda.rules_line:
         document.add_paragraph(xml_text(agenda.rules_line))
-    table = document.add_table(rows=0, cols=2)
+    for label, text in meeting_details(agenda):
+        paragraph = document.add_paragraph()
+        paragraph.paragraph_format.space_after = Pt(1)
+        paragraph.add_run(xml_text(label) + ": ").bold = True
+        run = paragraph.add_run(xml_text(text))
+        if label == "Quorum" and not agenda.quorate:
+            run.bold = True
+    columns, rows, widths = _table_layout(agenda)
+    document.add_heading(f"{'Outcomes' if agenda.outcomes else 'Cases'} ({len(agenda.cases)})", level=2)
+    table = document.add_table(rows=1, cols=len(columns))
     table.style = "Table Grid"
-    for label, text in [
-        *agenda.meeting,
-        ("Attendees", "; ".join(agenda.attendees) or "none listed"),
-        ("Quorum", agenda.quorum),
-        ("Generated", agenda.generated),
-    ]:
+    for cell, column in zip(table.rows[0].cells, columns, strict=True):
+        cell.text = column
+        cell.paragraphs[0].runs[0].bold = True
+    repeat_header_row(table.rows[0])
+    for case, values in zip(agenda.cases, rows, strict=True):
         cells = table.add_row().cells
-        cells[0].text, cells[1].text = xml_text(label), xml_text(text)
-    for case in agenda.cases:
+        for index, (cell, value) in enumerate(zip(cells, values, strict=True)):
+            run = cell.paragraphs[0].add_run(xml_text(value))
+            run.font.size = Pt(8.5)
+            if index == 0 and (case.late_addition or needs_reconfirming(case)):
+                run.bold = True
+                run.font.color.rgb = RGBColor(0xA0, 0, 0)
+    column_widths(table, widths)
+    note = table_note(agenda)
+    if note:
+        document.add_paragraph(xml_text(note)).runs[0].font.size = Pt(8.5)
+    if not agenda.outcomes and agenda.cases:
+        turn_section(document.add_section(WD_SECTION.NEW_PAGE), PORTRAIT)
+    for case in () if agenda.outcomes else agenda.cases:
         heading = document.add_heading(xml_text(case_heading(case)), level=2)
         keep_with_next(heading)
         case_table = document.add_table(rows=0, cols=2)
@@ -254,6 +486,7 @@ def agenda_docx(agenda: Agenda) -> bytes:
             for cell in cells:
                 for paragraph in cell.paragraphs:
                     keep_with_next(paragraph)  # a case's rows stay on one page where they fit
+        column_widths(case_table, (40.0, 134.0))
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
@@ -263,18 +496,23 @@ def agenda_docx(agenda: Agenda) -> bytes:
 
 
 def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
-    """An A4 PDF: marking, intended use and "Page N of M" on every page, each case kept on one page where it
-    fits."""
+    """An A4 PDF: marking, intended use and "Page N of M" on every page; the meeting and one table of every case
+    (or outcome) on landscape pages, its header row repeated on each; then, on portrait pages, each case kept on
+    one page where it fits (the agenda)."""
     from reportlab.lib import colors
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyle
+    from reportlab.platypus import KeepTogether, NextPageTemplate, PageBreak, Paragraph, Spacer, Table, TableStyle
 
     regular, bold = register_fonts(font_dir)
     body = ParagraphStyle("body", fontName=regular, fontSize=9, leading=11.5)
     label = ParagraphStyle("label", parent=body, fontName=bold)
+    cell = ParagraphStyle("cell", parent=body, fontSize=8, leading=10)
+    head = ParagraphStyle("head", parent=cell, fontName=bold)
+    flagged = ParagraphStyle("flagged", parent=head, textColor=colors.darkred)
     title = ParagraphStyle("title", fontName=bold, fontSize=15, leading=19, spaceAfter=6)
     heading = ParagraphStyle("heading", fontName=bold, fontSize=11.5, leading=14, spaceBefore=8, spaceAfter=3)
+    alarm = not agenda.quorate
     marking = ParagraphStyle(
         "marking",
         parent=label,
@@ -295,7 +533,7 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
         """A label/value table; values too long for one page follow it as paragraphs, which can break."""
         cells, overflow = [], []
         for a, b in rows:
-            alarm = (a == "Quorum" and not agenda.quorate) or (a == "Triage" and b.startswith(RECONFIRM))
+            alarm = a == "Triage" and b.startswith(RECONFIRM)
             if len(b) > LONG_TEXT:
                 cells.append([Paragraph(pdf_text(a), label), Paragraph("(in full below)", body)])
                 overflow += [Paragraph(pdf_text(a), label), Paragraph(pdf_text(b), body)]
@@ -313,6 +551,35 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
         )
         return [table, *overflow]
 
+    def listing() -> list[Any]:
+        """The first table: every case (agenda) or every outcome (summary), a row never split across pages."""
+        columns, rows, widths = _table_layout(agenda)
+        overflow: list[Any] = []
+        data: list[list[Any]] = [[Paragraph(pdf_text(c), head) for c in columns]]
+        style = [
+            ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+        ]
+        for number, (case, values) in enumerate(zip(agenda.cases, rows, strict=True), start=1):
+            shown = []
+            for index, value in enumerate(values):
+                if len(value) > LONG_TEXT:  # only the summary's rationale or actions: in full under the table
+                    overflow += [
+                        Paragraph(pdf_text(f"Case {case.number}, {columns[index].lower()}"), label),
+                        Paragraph(pdf_text(value), body),
+                    ]
+                    value = value[: TABLE_TEXT - 20] + "… (in full under the table)"
+                marked = index == 0 and (case.late_addition or needs_reconfirming(case))
+                shown.append(Paragraph(pdf_text(value), flagged if marked else cell))
+            data.append(shown)
+            if case.late_addition:
+                style.append(("BACKGROUND", (0, number), (-1, number), colors.HexColor("#fff4d6")))
+        table = Table(data, colWidths=[w * mm for w in widths], repeatRows=1)
+        table.setStyle(TableStyle(style))
+        note = table_note(agenda)
+        return [table, *([Spacer(1, 2 * mm), Paragraph(pdf_text(note), cell)] if note else []), *overflow]
+
     story: list[Any] = [
         Paragraph(pdf_text(agenda.marking), marking),
         Paragraph(pdf_text(agenda.title), title),
@@ -320,22 +587,36 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
     ]
     if agenda.rules_line:
         story.append(Paragraph(pdf_text(agenda.rules_line), intended))
-    story += grid(
-        [
-            *agenda.meeting,
-            ("Attendees", "; ".join(agenda.attendees) or "none listed"),
-            ("Quorum", agenda.quorum),
-            ("Generated", agenda.generated),
-        ]
+    header = [
+        [Paragraph(pdf_text(name), label), Paragraph(pdf_text(text), warning if name == "Quorum" and alarm else body)]
+        for name, text in meeting_details(agenda)
+    ]
+    layout = Table(header, colWidths=[38 * mm, 200 * mm], hAlign="LEFT")  # no grid: the case table is the table
+    layout.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("TOPPADDING", (0, 0), (-1, -1), 1),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ]
+        )
     )
-    for case in agenda.cases:
+    story.append(layout)
+    caption = "Outcomes" if agenda.outcomes else "Cases"
+    story.append(Paragraph(f"{caption} ({len(agenda.cases)})", heading))
+    story += listing()
+    if not agenda.outcomes and agenda.cases:
+        story += [NextPageTemplate(PORTRAIT), PageBreak()]
+    for case in () if agenda.outcomes else agenda.cases:
         heading_row = Paragraph(pdf_text(case_heading(case)), heading)
         story.append(KeepTogether([heading_row, *grid(_case_rows(case, agenda))]))
         story.append(Spacer(1, 4 * mm))
-    return a4_pdf(
+    return a4_pdf_oriented(
         story,
         numbered_canvas(agenda.marking, regular, agenda.intended_use),
         margins_mm=(18, 18, 18, 20),
+        first=LANDSCAPE,
         title=agenda.title,
         author="SPD MDT",
         subject=agenda.marking,

@@ -125,9 +125,9 @@ def numbered_canvas(marking: str, font: str, note: str | None = None) -> Any:
             for state in self._pages:
                 self.__dict__.update(state)
                 self.setFont(font, 8)
-                width, _ = A4
+                width, height = getattr(self, "_pagesize", None) or A4  # a landscape page is wider
                 self.drawCentredString(width / 2, 8 * 2.835, f"Page {self._pageNumber} of {total}")
-                self.drawCentredString(width / 2, 287 * 2.835, marking)
+                self.drawCentredString(width / 2, height - 10 * 2.835, marking)
                 self.setFont(font, size or 8)
                 for number, line in enumerate(reversed(note_lines)):
                     self.drawCentredString(width / 2, 12 * 2.835 + number * (size + 1.5), line)
@@ -159,3 +159,82 @@ def a4_pdf(story: list[Any], canvasmaker: Any, *, margins_mm: tuple[int, int, in
     )
     document.build(story, canvasmaker=canvasmaker)
     return buffer.getvalue()
+
+
+LANDSCAPE = "landscape"
+PORTRAIT = "portrait"
+
+
+def a4_pdf_oriented(
+    story: list[Any], canvasmaker: Any, *, margins_mm: tuple[int, int, int, int], first: str = LANDSCAPE, **info: str
+) -> bytes:
+    """Like `a4_pdf`, with A4 pages of both orientations: the story starts on `first` (LANDSCAPE or PORTRAIT) and a
+    `NextPageTemplate(PORTRAIT)` (or LANDSCAPE) in it turns the pages that follow, as a wide table needs."""
+    import io
+
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.units import mm
+    from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
+
+    left, right, top, bottom = margins_mm
+
+    def template(name: str, size: tuple[float, float]) -> PageTemplate:
+        frame = Frame(
+            left * mm,
+            bottom * mm,
+            size[0] - (left + right) * mm,
+            size[1] - (top + bottom) * mm,
+            leftPadding=0,
+            rightPadding=0,
+            topPadding=0,
+            bottomPadding=0,
+            id=name,
+        )
+        return PageTemplate(id=name, frames=[frame], pagesize=size)
+
+    templates = {LANDSCAPE: template(LANDSCAPE, landscape(A4)), PORTRAIT: template(PORTRAIT, A4)}
+    buffer = io.BytesIO()
+    document = BaseDocTemplate(
+        buffer,
+        pagesize=templates[first].pagesize,
+        leftMargin=left * mm,
+        rightMargin=right * mm,
+        topMargin=top * mm,
+        bottomMargin=bottom * mm,
+        pageTemplates=[templates[first], *(t for name, t in templates.items() if name != first)],
+        **info,
+    )
+    document.build(story, canvasmaker=canvasmaker)
+    return buffer.getvalue()
+
+
+def turn_section(section: Any, orientation: str) -> None:
+    """Make a Word section A4 LANDSCAPE or PORTRAIT (its page size swapped to match)."""
+    from docx.enum.section import WD_ORIENT
+    from docx.shared import Mm
+
+    wide = orientation == LANDSCAPE
+    section.orientation = WD_ORIENT.LANDSCAPE if wide else WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = (Mm(297), Mm(210)) if wide else (Mm(210), Mm(297))
+
+
+def repeat_header_row(row: Any) -> None:
+    """A Word table row repeated at the top of every page the table runs onto."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    properties = row._tr.get_or_add_trPr()
+    element = OxmlElement("w:tblHeader")
+    element.set(qn("w:val"), "true")
+    properties.append(element)
+
+
+def column_widths(table: Any, widths_mm: tuple[float, ...]) -> None:
+    """Fixed column widths for a Word table (Word otherwise shares the width out evenly)."""
+    from docx.shared import Mm
+
+    table.autofit = False
+    for index, width in enumerate(widths_mm):
+        table.columns[index].width = Mm(width)
+        for cell in table.columns[index].cells:
+            cell.width = Mm(width)

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
 from triage_app.domain.meetings import CaseInput, MeetingInfo
 from triage_app.services.auditing import audit
 from triage_app.services.meeting_cases import may_view, meeting_or_refuse
@@ -14,6 +18,7 @@ from triage_app.services.users import Actor
 from triage_app.storage import meetings as store
 from triage_app.storage import referrals as repo
 from triage_app.storage.engine import Database
+from triage_app.storage.models import TriageDecisionRow
 
 
 def agenda_inputs(db: Database, *, meeting_id: int, actor: Actor | None = None) -> tuple[MeetingInfo, list[CaseInput]]:
@@ -21,6 +26,23 @@ def agenda_inputs(db: Database, *, meeting_id: int, actor: Actor | None = None) 
     with db.read() as session:
         may_view(session, actor)
         meeting = meeting_or_refuse(session, meeting_id)
+        attendees = store.attendees(session, meeting_id)
+        # Attendance and closing come with schema 0008 (services.meetings): read where the columns are there.
+        taken = getattr(meeting, "attendance_taken_at", None) is not None or any(
+            getattr(a, "attended", None) is not None for a in attendees
+        )
+        closed_by = getattr(meeting, "closed_by", None)
+        cases = store.cases(session, meeting_id)
+        loaded_rows = {case.referral_id: repo.load_referral(session, case.referral_id) for case in cases}
+        decisions = _decisions(
+            session, [pair[0].decision_id for pair in loaded_rows.values() if pair and pair[0].decision_id]
+        )
+        names = store.user_names(
+            session,
+            {d.decided_by for d in decisions.values()}
+            | {c.decided_by for c in cases if c.decided_by is not None}
+            | ({closed_by} if isinstance(closed_by, int) else set()),
+        )
         info = MeetingInfo(
             meeting_id=meeting_id,
             meeting_date=meeting.meeting_date,
@@ -28,16 +50,23 @@ def agenda_inputs(db: Database, *, meeting_id: int, actor: Actor | None = None) 
             place=meeting.place,
             video_link=meeting.video_link,
             chair=meeting.chair,
-            attendees=tuple((a.name, a.mdt_role) for a in store.attendees(session, meeting_id)),
+            attendees=tuple((a.name, a.mdt_role) for a in attendees if getattr(a, "invited", True) is not False),
             status=meeting.status,
             circulated_at=meeting.circulated_at,
+            attendance=(
+                tuple((a.name, a.mdt_role, bool(getattr(a, "attended", False))) for a in attendees) if taken else ()
+            ),
+            closed_at=getattr(meeting, "closed_at", None),
+            closed_by=names.get(closed_by) if isinstance(closed_by, int) else None,
+            closed_quorum=getattr(meeting, "closed_quorum", None),
         )
         inputs = []
-        for case in store.cases(session, meeting_id):
-            loaded = repo.load_referral(session, case.referral_id)
+        for case in cases:
+            loaded = loaded_rows.get(case.referral_id)
             if loaded is None:
                 continue
             row, referral = loaded
+            decision = decisions.get(row.decision_id) if row.decision_id is not None else None
             stored = (
                 None if row.current_assessment_id is None else repo.load_assessment(session, row.current_assessment_id)
             )
@@ -56,9 +85,22 @@ def agenda_inputs(db: Database, *, meeting_id: int, actor: Actor | None = None) 
                     actions=store.actions(session, case.id or 0),
                     decided_outcome=row.decided_outcome,
                     decision_kind=row.decision_kind,
+                    decided_by=None if decision is None else names.get(decision.decided_by),
+                    decided_at=None if decision is None else decision.decided_at,
+                    decision_reason=None if decision is None else decision.reason,
+                    outcome_by=None if case.decided_by is None else names.get(case.decided_by),
+                    outcome_at=case.decided_at,
                 )
             )
         return info, inputs
+
+
+def _decisions(session: Session, decision_ids: list[int]) -> dict[int, TriageDecisionRow]:
+    """The standing triage decisions by id (who made them, when, an override's reason), in one query."""
+    if not decision_ids:
+        return {}
+    rows = session.execute(select(TriageDecisionRow).where(col(TriageDecisionRow.id).in_(decision_ids))).scalars()
+    return {row.id: row for row in rows if row.id is not None}
 
 
 def audit_export(
