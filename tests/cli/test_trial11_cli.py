@@ -170,6 +170,8 @@ def test_every_json_command_names_referrals_meetings_and_audit_alike(
     answer("meeting circulate", "meeting", "circulate", meeting)
     answer("meeting list", "meeting", "list")
     answer("meeting show", "meeting", "show", meeting)
+    answer("meeting edit", "meeting", "edit", meeting, "--place", "Room 2")  # issue 13 (B)
+    answer("meeting attendance", "meeting", "attendance", meeting, "--present", "Dr A:functional_neurosurgeon")
     answer("agenda", "agenda", meeting, "--format", "csv", "--out", str(tmp_path / "agenda.csv"))
     answer(
         "meeting outcome",
@@ -184,6 +186,7 @@ def test_every_json_command_names_referrals_meetings_and_audit_alike(
         "--action",
         f"ask for a video|Dr A|{later}",
     )
+    answer("meeting close", "meeting", "close", meeting)  # issue 13 (B)
     answer("outcomes", "outcomes", meeting, "--format", "csv", "--out", str(tmp_path / "outcomes.csv"))
     answer("letters", "letters", meeting, "--format", "docx", "--out-dir", str(tmp_path / "letters"))
     answer("meeting cancel", "meeting", "cancel", other)
