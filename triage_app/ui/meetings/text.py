@@ -124,7 +124,7 @@ def caution_words(flag_line: str) -> str:
 
 
 def _heading(text: str) -> tuple[str, str]:
-    return ("", f'<span style="font-size:large;"><b><u>{escape(text)}</u></b></span>')
+    return ("", f"<big><b><u>{escape(text)}</u></b></big>")
 
 
 def case_html(case: ListedCase, agenda: AgendaCase | None, display: CaseDisplay | None = None) -> str:
