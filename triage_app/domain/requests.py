@@ -147,12 +147,13 @@ def request_letter(
         to += f", {patient.referrer_organisation}"
     received = format_date(patient.received_on)
     reply = f" Please reply by {format_date(reply_by)}." if reply_by is not None else ""
+    unit = f"the {unit_name}" if unit_name[:1].islower() else unit_name  # "the specialist neurosurgical unit"
     paragraphs = (
         format_date(today),
         f"To: {to}",
         "; ".join(identifiers),
         f"Dear {patient.referrer_name or 'colleague'},",
-        f"Thank you for your referral{f' received on {received}' if received else ''} to {unit_name}. Before the "
+        f"Thank you for your referral{f' received on {received}' if received else ''} to {unit}. Before the "
         "MDT can consider it, we need some further information, which the referral did not include.",
         "Please send: " + "; ".join(items) + ".",
         "The referral is on hold until we receive it." + reply,

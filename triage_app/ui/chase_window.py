@@ -333,7 +333,10 @@ class ChaseWindow(QMainWindow):
             if line.referral_id == keep:
                 table.selectRow(row)
         overdue = sum(1 for line in lines if line.overdue)
-        self.chase_count.setText(f"{len(lines)} awaiting information, {overdue} overdue")
+        if self.overdue_only.isChecked():
+            self.chase_count.setText(f"{overdue} overdue (no chase date, or its date has passed)")
+        else:
+            self.chase_count.setText(f"{len(lines)} awaiting information, {overdue} overdue")
         table.resizeColumnsToContents()
 
     def _show_owners(self, owners: list[str]) -> None:
