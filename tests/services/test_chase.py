@@ -328,3 +328,19 @@ def test_who_may_chase_and_tick_off_actions(
         change_status(
             db, actor=user, referral_id=referral_id, expected_version=_version(db, referral_id), status="received"
         )
+
+
+@pytest.mark.hazard("H03", "H07")
+def test_a_referral_a_consultant_sends_to_awaiting_information_is_on_the_chase_list_without_a_date(
+    db: Database, coordinator: Actor, consultant: Actor, rules: Rules
+) -> None:
+    referral_id = _missing_referral(db, coordinator, rules, 41)
+    decided = decide_triage(db, actor=consultant, referral_id=referral_id, expected_version=1)
+    assert decided.status == "awaiting_information"
+    (line,) = chase.chase_list(db, actor=coordinator, today=TODAY, overdue_only=True)
+    assert (line.referral_id, line.chase_on, line.overdue) == (referral_id, None, True)  # first, until a date is set
+    chase.set_chase_date(
+        db, actor=coordinator, referral_id=referral_id, chase_on=TODAY + timedelta(days=7), today=TODAY
+    )
+    assert chase.chase_list(db, actor=coordinator, today=TODAY, overdue_only=True) == []
+    assert chase.awaited_for(db, actor=coordinator, referral_id=referral_id).startswith("the number of")
