@@ -207,6 +207,13 @@ class ReferralForm(QDialog):
         layout.addWidget(splitter, 1)
         layout.addLayout(buttons)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Save), self, self.save)
+        # Reading order: the sections' index, every field in the field table's order, then Close and Save; the
+        # scroll areas take no focus of their own (Tab would stop on them with nothing to type).
+        QWidget.setTabOrder(self.index, order[0])
+        QWidget.setTabOrder(order[-1], self.cancel_button)
+        QWidget.setTabOrder(self.cancel_button, self.save_button)
+        self.scroll_area.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        preview_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
