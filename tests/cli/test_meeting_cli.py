@@ -86,7 +86,7 @@ def test_meeting_flow(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_pa
     code, out, _ = run(capsys, *d, "agenda", "1", "--format", "csv", "--out", str(target))
     assert code == 0 and target.exists()
     rows = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
-    assert rows[0][0].startswith("CONFIDENTIAL") and sum(1 for r in rows if r[:1] in (["1"], ["2"], ["3"])) == 3
+    assert rows[0][0] == "Case" and sum(1 for r in rows if r[:1] in (["1"], ["2"], ["3"])) == 3
     pseudo = tmp_path / "agenda-p.pdf"
     assert run(capsys, *d, "agenda", "1", "--format", "pdf", "--out", str(pseudo), "--pseudonymised")[0] == 0
     assert pseudo.read_bytes().startswith(b"%PDF")

@@ -119,7 +119,7 @@ def test_a_coordinator_exports_then_is_refused_the_data_folder_and_asked_before_
     file_dialogs.save_to = agenda
     qtbot.mouseClick(mw.exports.export_button, Qt.MouseButton.LeftButton)
     idle()
-    assert agenda.read_text(encoding="utf-8-sig").startswith("CONFIDENTIAL")
+    assert agenda.read_text(encoding="utf-8-sig").startswith("Case,")  # the CSV's header in row 1
     assert '"agenda.csv"' in export_files(db_path)[-1] and shown_errors == []
     assert mw.statusBar().currentMessage() == f"Exported to {agenda}"
     # Qt's save dialog asks before replacing a file unless told not to: the window never tells it not to.
