@@ -344,3 +344,15 @@ def test_a_referral_a_consultant_sends_to_awaiting_information_is_on_the_chase_l
     )
     assert chase.chase_list(db, actor=coordinator, today=TODAY, overdue_only=True) == []
     assert chase.awaited_for(db, actor=coordinator, referral_id=referral_id).startswith("the number of")
+
+
+@pytest.mark.hazard("H16")
+def test_a_stale_move_to_awaiting_information_records_no_chase(db: Database, coordinator: Actor, rules: Rules) -> None:
+    referral_id = _missing_referral(db, coordinator, rules, 51)
+    with pytest.raises(ServiceError):
+        chase.await_information(
+            db, actor=coordinator, referral_id=referral_id, expected_version=7, chase_on=TODAY, today=TODAY
+        )
+    row = get_referral(db, referral_id=referral_id).row
+    assert (row.status, row.chase_on, row.awaited) == ("received", None, None)
+    assert _events(db, "chase_set") == []

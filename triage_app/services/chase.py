@@ -3,16 +3,16 @@ request to the referrer, and the MDT's actions across meetings, ticked off when 
 
 Moving a referral to awaiting information and back is the workflow's (services.triage.change_status, the role
 matrix's `awaiting_information`); this module adds what the coordinator needs to chase it. What is awaited and the
-chase date are stored first, then the status moves: if the move is refused (another user changed the referral,
-or the user may not), the referral stays where it was and the chase list, which reads status, does not show it;
-nothing is lost either way. The chase date is a coordinator's note, not the referral's content: setting it makes
-no new version of the referral, but it is audited like every change.
+chase date are stored once the status has moved (a refused move records no chase); the chase list reads status,
+so a referral awaiting information is on it whether or not a chase date was stored (with none, it comes first).
+The chase date is a coordinator's note, not the referral's content: setting it makes no new version of the
+referral, but it is audited like every change.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -46,6 +46,7 @@ from triage_app.services.permissions import (
     authorize,
     status_move_action,
 )
+from triage_app.services.referral_reads import read_detail
 from triage_app.services.triage import DecisionResult, change_status
 from triage_app.services.users import Actor, limited_text
 from triage_app.storage import chase as store
@@ -170,28 +171,22 @@ def await_information(
     missing fields in words) and the date to chase it (today or later)."""
     _check_chase_date(chase_on, today)
     awaited = limited_text(awaited, AWAITED_KEY, "what is awaited")
-    with db.write() as session:
+    with db.read() as session:
         row = repo.get_referral_row(session, referral_id)
         if row is None:
             raise NotFound(f"referral {referral_id} no longer exists")
         # Who may is the move's (a coordinator's from received; a consultant's from a triage decision).
         authorize(actor, status_move_action(row.status, AWAITING_INFORMATION) or MOVE_TO_AWAITING, session=session)
         awaited = awaited or _awaited_now(session, row)
-        if awaited is None:
-            raise ServiceError(
-                "the triage finds nothing missing from this referral: write what is awaited from the referrer"
-            )
-        store.set_chase(session, referral_id, awaited=awaited, chase_on=chase_on, chased_on=None)
-        audit(
-            session,
-            actor,
-            "chase_set",
-            "referral",
-            referral_id,
-            {"awaited": [row.awaited, awaited], "chase_on": [_iso(row.chase_on), chase_on.isoformat()]},
+    if awaited is None:
+        raise ServiceError(
+            "the triage finds nothing missing from this referral: write what is awaited from the referrer"
         )
+    # The move first (checked again on the referral as it is, refused if stale); then its chase, so the audit trail
+    # never records a chase for a move that was refused. Should the chase not be stored, the referral is on the
+    # chase list all the same, first, with no chase date.
     note = f"Awaiting: {awaited}. Chase on {format_date(chase_on)}."
-    return change_status(
+    result = change_status(
         db,
         actor=actor,
         referral_id=referral_id,
@@ -199,6 +194,18 @@ def await_information(
         status=AWAITING_INFORMATION,
         note=note[:1000],
     )
+    with db.write() as session:
+        store.set_chase(session, referral_id, awaited=awaited, chase_on=chase_on, chased_on=None)
+        audit(
+            session,
+            actor,
+            "chase_set",
+            "referral",
+            referral_id,
+            {"awaited": [None, awaited], "chase_on": [None, chase_on.isoformat()]},
+        )
+        detail = read_detail(session, referral_id)
+    return replace(result, detail=detail)
 
 
 def back_to_queue(db: Database, *, actor: Actor, referral_id: int, expected_version: int) -> DecisionResult:
