@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
-from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QWidget
+from PySide6.QtWidgets import QAbstractButton, QAbstractScrollArea, QApplication, QLabel, QTabWidget, QWidget
 
 from tests.ui.test_meeting_journey import (
     answers,
@@ -84,8 +84,8 @@ def decision_shown(mw: MeetingWindow) -> bool:
 
 
 def type_actions(qtbot: Any, mw: MeetingWindow, rows: list[tuple[str, str, str]]) -> None:
-    """Alt+T into the action table, each row typed cell by cell with Tab, Ctrl+Ins for a new row."""
-    qtbot.keyClick(mw, Qt.Key.Key_T, ALT)
+    """Alt+O into the action table, each row typed cell by cell with Tab, Ctrl+Ins for a new row."""
+    qtbot.keyClick(mw, Qt.Key.Key_O, ALT)  # the Actions label
     table = mw.in_meeting.entry.action_table
     assert table.hasFocus()
     for number, row in enumerate(rows):
@@ -292,6 +292,25 @@ def outside(window: QWidget) -> list[str]:
     return problems
 
 
+def mnemonics(window: QWidget) -> list[str]:
+    """The Alt+letter of every visible button and labelled field in the window (`R&ationale` gives A)."""
+    found = []
+    for widget in window.findChildren(QWidget):
+        if not widget.isVisible():
+            continue
+        if isinstance(widget, QAbstractButton) or (isinstance(widget, QLabel) and widget.buddy() is not None):
+            match = re.search(r"&([^&\s])", widget.text())
+            if match:
+                found.append(match.group(1).upper())
+    tabs = window.findChild(QTabWidget)
+    if tabs is not None:
+        for index in range(tabs.count()):
+            match = re.search(r"&([^&\s])", tabs.tabText(index))
+            if match:
+                found.append(match.group(1).upper())
+    return found
+
+
 def shoot(widget: QWidget, name: str) -> None:
     """A screenshot to look at, when TRIAGE_SHOTS names a folder."""
     folder = os.environ.get("TRIAGE_SHOTS")
@@ -333,6 +352,10 @@ def test_the_screen_fits_a_shared_display(
         assert widget.isVisible() and not widget.visibleRegion().isEmpty()
     text = screen_text(mw)
     assert not RAW_CODE.search(text), RAW_CODE.findall(text)
+    # Every Alt key on the screen does one thing: a second button or label with it would steal the key.
+    keys = mnemonics(mw)
+    assert len(keys) == len(set(keys)), sorted(keys)
+    assert {"A", "O", "M"} <= set(keys) and not set(keys) & set("123456")
     shoot(mw, f"in-meeting-{size[0]}.png")
     key(qtbot, mw, Qt.Key.Key_PageDown)
     idle(qtbot, window)

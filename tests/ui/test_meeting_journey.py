@@ -287,7 +287,7 @@ def test_a_whole_meeting_recorded_from_the_keyboard(
     for check in mw.in_meeting.entry.checklist.values():
         qtbot.mouseClick(check, LEFT, pos=check.rect().center())
     type_rationale(qtbot, mw, "Refractory posterior pattern; consent clinic next")
-    qtbot.keyClick(mw, Qt.Key.Key_T, ALT)  # the Actions label
+    qtbot.keyClick(mw, Qt.Key.Key_O, ALT)  # the Actions label
     assert mw.in_meeting.entry.action_table.hasFocus()
     for text in ("Book consent clinic", "Coordinator", "10/12/2026"):
         typed(qtbot, text)

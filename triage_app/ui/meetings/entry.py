@@ -132,7 +132,7 @@ class OutcomeEntry(QWidget):
         rationale_label.setBuddy(self.rationale)
         self.action_table = ActionTable()
         self.action_table.itemChanged.connect(self._check_due)
-        actions_label = QLabel("Ac&tions (owner, due date DD-MMM-YYYY):")
+        actions_label = QLabel("Acti&ons (owner, due date DD-MMM-YYYY):")
         actions_label.setBuddy(self.action_table)
         self.add_action_button = QPushButton("Add action (Ctrl+Ins)")
         self.add_action_button.clicked.connect(self.add_action_row)
