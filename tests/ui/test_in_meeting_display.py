@@ -206,7 +206,7 @@ def test_a_due_date_that_is_not_a_date_is_said_at_once_and_nothing_is_recorded(
     type_rationale(qtbot, mw, "Not refractory yet")
     type_actions(qtbot, mw, [("Write to the referrer", "MDT coordinator", "31/02/2027")])
     assert entry.action_problem.isVisible()
-    assert "Action 1: the due date “31/02/2027” is not a date" in entry.action_problem.text()
+    assert "Action 1, due date: '31/02/2027' is not a real date" in entry.action_problem.text()
     key(qtbot, mw, Qt.Key.Key_Return, CTRL)
     assert shown_errors[-1][0] == "Outcome not recorded" and "action 1" in shown_errors[-1][1]
     assert format_nhs_number(first) in shown_errors[-1][1]

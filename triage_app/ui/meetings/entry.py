@@ -46,12 +46,15 @@ class ActionTable(QTableWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(3, 3, parent)
-        self.setHorizontalHeaderLabels(["Action", "Owner", "Due (DD-MMM-YYYY)"])
+        self.setHorizontalHeaderLabels(["Action", "Owner", "Due date"])
         header = self.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(DUE_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
-        self.setColumnWidth(1, 140)
+        self.setColumnWidth(1, 120)
+        due_header = self.horizontalHeaderItem(DUE_COLUMN)
+        if due_header is not None:
+            due_header.setToolTip("Type it as 01-Dec-2026, 1/12/2026 or 2026-12-01")
         self.setAccessibleName("Actions with owner and due date")
         self.setEditTriggers(
             QAbstractItemView.EditTrigger.AnyKeyPressed
@@ -221,7 +224,7 @@ class OutcomeEntry(QWidget):
                     parse_user_date(text)
                 except ValueError as exc:
                     bad = True
-                    problems.append(f"Action {row + 1}: the due date “{text}” is not a date ({exc})")
+                    problems.append(f"Action {row + 1}, due date: {exc}")
             if due is not None:
                 table.blockSignals(True)
                 due.setData(Qt.ItemDataRole.BackgroundRole, QBrush(QColor("#f8d7da")) if bad else None)
