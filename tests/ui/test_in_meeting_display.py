@@ -118,7 +118,8 @@ def test_three_cases_recorded_by_hotkeys_with_actions(
             Qt.Key.Key_2,
             "refer_for_dbs_assessment",
             "Tremor and sagittal shift: DBS fits better",
-            [("Refer to DBS clinic", "Dr Con Sultant", "1/12/2026"), ("Tell the referrer", "MDT coordinator", "")],
+            # "MDT c" completes to the usual owner as it is typed
+            [("Refer to DBS clinic", "Dr Con Sultant", "1/12/2026"), ("Tell the referrer", "MDT c", "")],
             [("Refer to DBS clinic", "Dr Con Sultant", "2026-12-01"), ("Tell the referrer", "MDT coordinator", None)],
         ),
         (

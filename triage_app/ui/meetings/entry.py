@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QCheckBox,
+    QCompleter,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
@@ -22,6 +23,8 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -33,11 +36,33 @@ from triage_app.domain.meetings import MEETING_OUTCOME_LABELS, MEETING_OUTCOMES,
 from triage_app.domain.referral import limit_of
 from triage_app.services.permissions import AMEND_OUTCOME, who_may
 from triage_app.ui.meetings.text import scaled
+from triage_app.ui.theme import scheme_colour
 
 NOT_CONSULTANT = "Only a consultant can record MDT outcomes"
 
 
-DUE_COLUMN = 2
+OWNER_COLUMN, DUE_COLUMN = 1, 2
+#: Owners every unit has, offered after the meeting's attendees.
+USUAL_OWNERS = ("MDT coordinator", "Referrer", "GP", "Specialist nurse")
+
+
+class OwnerDelegate(QStyledItemDelegate):
+    """The owner cell offers the meeting's attendees and the usual owners as it is typed (any text may stay)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.names: list[str] = list(USUAL_OWNERS)
+
+    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: QModelIndex) -> QWidget:  # noqa: N802
+        """A line editor completing a name from its first letters, inline."""
+        editor = super().createEditor(parent, option, index)
+        if isinstance(editor, QLineEdit):
+            completer = QCompleter(self.names, editor)
+            completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+            # Inline, no popup: a popup would take the keys (Alt+1..6, Ctrl+Enter) while it shows.
+            completer.setCompletionMode(QCompleter.CompletionMode.InlineCompletion)
+            editor.setCompleter(completer)
+        return editor
 
 
 class ActionTable(QTableWidget):
@@ -51,7 +76,9 @@ class ActionTable(QTableWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(DUE_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
-        self.setColumnWidth(1, 120)
+        self.setColumnWidth(OWNER_COLUMN, 120)
+        self.owners = OwnerDelegate(self)
+        self.setItemDelegateForColumn(OWNER_COLUMN, self.owners)
         due_header = self.horizontalHeaderItem(DUE_COLUMN)
         if due_header is not None:
             due_header.setToolTip("Type it as 01-Dec-2026, 1/12/2026 or 2026-12-01")
@@ -147,7 +174,7 @@ class OutcomeEntry(QWidget):
         self.action_problem = QLabel()
         self.action_problem.setWordWrap(True)
         self.action_problem.setAccessibleName("Problem with the actions")
-        self.action_problem.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.action_problem.setStyleSheet(f"color: {scheme_colour('alert')}; font-weight: bold;")
         self.action_problem.hide()
         action_buttons = QHBoxLayout()
         action_buttons.addWidget(self.add_action_button)
@@ -174,6 +201,11 @@ class OutcomeEntry(QWidget):
         layout.addStretch(1)  # a tall pane keeps the controls together at the top
 
     # --- the action list -------------------------------------------------------------------------------------
+
+    def set_owners(self, attendees: list[str]) -> None:
+        """The names the owner cells offer: this meeting's attendees first, then the usual owners."""
+        names = [n for n in dict.fromkeys(a.strip() for a in attendees) if n]
+        self.action_table.owners.names = names + [o for o in USUAL_OWNERS if o not in names]
 
     def add_action_row(self) -> None:
         """Ctrl+Ins or Add action: a blank row at the end, its first cell current for typing."""

@@ -188,6 +188,7 @@ class InMeetingScreen(MeetingScreen):
         self.detail, self.agenda_cases = detail, agenda_cases
         if detail is not None and detail.meeting.id is not None:
             self.read_display(detail.meeting.id)
+        self.entry.set_owners([a.name for a in detail.attendees] if detail is not None else [])
         if detail is None or not detail.cases:
             self.show_case(0)
             return
