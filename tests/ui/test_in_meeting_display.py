@@ -361,3 +361,19 @@ def test_the_screen_fits_a_shared_display(
     key(qtbot, mw, Qt.Key.Key_PageDown)
     idle(qtbot, window)
     shoot(mw, f"in-meeting-{size[0]}-case2.png")
+
+
+def test_the_case_type_grows_for_the_room_and_back(
+    qtbot: Any, open_window: Callable[..., MainWindow], meeting: tuple[int, list[int]]
+) -> None:
+    _window, mw = start_meeting(qtbot, open_window, "cons-test")
+    body = mw.in_meeting.case_body
+    start = body.font().pointSizeF()
+    assert start > mw.font().pointSizeF()  # larger than the desktop's own type from the start
+    key(qtbot, mw, Qt.Key.Key_Equal, CTRL)
+    key(qtbot, mw, Qt.Key.Key_Equal, CTRL)
+    assert body.font().pointSizeF() > start * 1.2
+    key(qtbot, mw, Qt.Key.Key_Minus, CTRL)
+    assert start < body.font().pointSizeF()
+    key(qtbot, mw, Qt.Key.Key_0, CTRL)
+    assert body.font().pointSizeF() == pytest.approx(start)
