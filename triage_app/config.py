@@ -241,3 +241,55 @@ def ensure_data_dir(directory: Path) -> bool:
     with contextlib.suppress(OSError):
         directory.chmod(0o700)  # no-op on Windows, where the profile folder is already private
     return True
+
+
+#: The letter template setting: `[letters]` `template = PATH` in settings.ini (a unit's own Word template).
+LETTERS_SECTION = "letters"
+LETTERS_TEMPLATE_KEY = "template"
+
+
+def settings_letter_template(data_dir: Path) -> Path | None:
+    """The letter template chosen in the data folder's settings file (`[letters] template = PATH`), or None
+    (the shipped example) when there is no file, section or value. A file that cannot be read or parsed is
+    refused (`ConfigError` naming it): letters are never made from a template the user did not choose."""
+    path = settings_path(data_dir)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"the settings file {path} cannot be read ({exc}); no letters were written") from exc
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text, source=str(path))
+    except configparser.Error as exc:
+        raise ConfigError(f"the settings file {path} is not a settings file ({_first_line(exc)})") from exc
+    value = parser.get(LETTERS_SECTION, LETTERS_TEMPLATE_KEY, fallback="").strip()
+    return Path(value).expanduser() if value else None
+
+
+def write_settings_letter_template(data_dir: Path, template: Path | None) -> None:
+    """Set (or, with None, clear) the letter template in the data folder's settings file, keeping its other
+    settings; written owner-only and atomically, like the database URL."""
+    path = settings_path(data_dir)
+    parser = configparser.ConfigParser(interpolation=None)
+    with contextlib.suppress(OSError, UnicodeDecodeError, configparser.Error):
+        parser.read_string(path.read_text(encoding="utf-8"), source=str(path))
+    if template is None:
+        parser.remove_section(LETTERS_SECTION)
+    else:
+        if not parser.has_section(LETTERS_SECTION):
+            parser.add_section(LETTERS_SECTION)
+        parser.set(LETTERS_SECTION, LETTERS_TEMPLATE_KEY, str(template))
+    fd, temporary = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)  # created 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("# triage-app settings. No passwords here.\n")
+            parser.write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(temporary).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink()
+        raise

@@ -73,8 +73,13 @@ def build() -> bytes:
     normal.font.size = Pt(11)
     normal.paragraph_format.space_after = Pt(6)
 
-    # Letterhead: the unit's logo left, its name and address right (a unit replaces both in Word).
-    header = section.header
+    # Letterhead on the first page (Word's "different first page"): the unit's logo left, its name and address
+    # right (a unit replaces both in Word); later pages carry a slim running header.
+    section.different_first_page_header_footer = True
+    running = section.header.paragraphs[0]
+    running.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    running.add_run("NHS number {{ nhs_number }} · continued").font.size = Pt(8)
+    header = section.first_page_header
     head = header.add_table(rows=1, cols=2, width=Mm(166))
     no_borders(head)
     head.alignment = WD_TABLE_ALIGNMENT.CENTER
@@ -98,23 +103,22 @@ def build() -> bytes:
             run.font.color.rgb = TEAL
     header.paragraphs[0].text = ""
 
-    # Footer: the letter's marking and its page numbers on every page.
-    footer = section.footer
-    marking = footer.paragraphs[0]
-    marking.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    marking.paragraph_format.space_after = Pt(0)
-    marking.add_run("{{ marking }}").font.size = Pt(8)
-    pages = footer.add_paragraph()
-    pages.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    pages.paragraph_format.space_after = Pt(0)
-    pages.add_run("Page ").font.size = Pt(8)
-    field(pages, "PAGE")
-    pages.add_run(" of ").font.size = Pt(8)
-    field(pages, "NUMPAGES")
+    # Footer: the letter's marking and its page numbers on every page, the first included.
+    for footer in (section.footer, section.first_page_footer):
+        marking = footer.paragraphs[0]
+        marking.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        marking.paragraph_format.space_after = Pt(0)
+        marking.add_run("{{ marking }}").font.size = Pt(8)
+        pages = footer.add_paragraph()
+        pages.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        pages.paragraph_format.space_after = Pt(0)
+        pages.add_run("Page ").font.size = Pt(8)
+        field(pages, "PAGE")
+        pages.add_run(" of ").font.size = Pt(8)
+        field(pages, "NUMPAGES")
 
     # The body. Placeholders are filled as plain text: a referral's wording is never run as a template.
-    def para(text: str = "", *, bold: bool = False, size: int | None = None, after: int | None = None,
-             align=None):  # type: ignore[no-untyped-def]
+    def para(text: str = "", *, bold: bool = False, size: int | None = None, after: int | None = None, align=None):  # type: ignore[no-untyped-def]
         paragraph = document.add_paragraph()
         if text:
             run = paragraph.add_run(text)
@@ -133,8 +137,12 @@ def build() -> bytes:
     para("{{ today }}", align=WD_ALIGN_PARAGRAPH.RIGHT, after=12)
     para("Dear {{ referrer_name }},", after=10)
     para("Re: {{ patient_name }}", bold=True, after=0)
-    para("NHS number {{ nhs_number }}   Date of birth {{ date_of_birth }}   Hospital number {{ hospital_number }}",
-         bold=True, size=10, after=10)
+    para(
+        "NHS number {{ nhs_number }}   Date of birth {{ date_of_birth }}   Hospital number {{ hospital_number }}",
+        bold=True,
+        size=10,
+        after=10,
+    )
     para(
         "Thank you for referring this patient to the {{ unit_name }} for consideration of selective peripheral "
         "denervation for cervical dystonia. The referral was discussed at our multidisciplinary team meeting on "
@@ -154,7 +162,8 @@ def build() -> bytes:
     para("{{ intended_use }} {{ rules_line }}", size=8, after=12)
     para("Yours sincerely,", after=30)
     para("{{ signatory_name }}", bold=True, after=0)
-    para("{{ signatory_role }}, for the Selective Peripheral Denervation MDT", after=16)
+    para("{{ signatory_role }}", after=0)
+    para("Selective Peripheral Denervation MDT", after=16)
     para("{%p if cc_gp %}")
     cc = document.add_table(rows=1, cols=2)
     no_borders(cc)

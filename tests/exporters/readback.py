@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from triage_app.domain.intended_use import INTENDED_USE_LINE
 
-FURNITURE = re.compile(r"^(CONFIDENTIAL: .*|Confidential: .*|Pseudonymised: .*|Page \d+ of \d+)$")
+FURNITURE = re.compile(r"^(CONFIDENTIAL: .*|Confidential: .*|Pseudonymised: .*|Page \d+ of \d+|.* · continued)$")
 
 
 def _is_furniture(line: str) -> bool:

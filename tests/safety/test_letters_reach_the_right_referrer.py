@@ -1,6 +1,8 @@
 """H10, a letter to the wrong referrer or carrying another patient's data: with several patients decided at one
 meeting, each from a different referrer, every letter is addressed to its own patient's referrer, names its own
-patient three ways, carries its own outcome and rationale, and holds nothing of any other case.
+patient three ways, carries its own outcome and rationale, goes to its own referrer's address with a copy to its
+own patient's GP (none when the referrer is the GP), and holds nothing of any other case. Letters are found by the
+patient's NHS number in their file name (never an internal id).
 
 Each letter is read back as its reader sees it (Word with python-docx, PDF with pypdf and pdftotext).
 """
@@ -43,15 +45,26 @@ class Case:
     organisation: str
     outcome: str
     rationale: str
+    role: str
+    address: str
+    gp: str
+    practice: str
+    gp_address: str
 
 
 CASES = (
     Case(41, "Ashgrove", "Perpetua", "1961-03-14", "HA410001", "Dr Imogen Farrowdale", "RA1", "decline",
-         "Dystonia now generalised: SPD would not help"),
+         "Dystonia now generalised: SPD would not help", "neurologist",
+         "Neurology Department\nWestmere General Hospital\nWestmere WM1 4QT", "Dr Alaric Thistlewood",
+         "Fernbank Surgery", "12 Fernbank Lane\nWestmere WM2 7RS"),
     Case(42, "Bellweather", "Cosmo", "1975-07-02", "HB420002", "Dr Kasimir Lowenbrook", "RB2",
-         "refer_for_dbs_assessment", "Tremor dominant: DBS assessment first"),
+         "refer_for_dbs_assessment", "Tremor dominant: DBS assessment first", "movement_disorders_neurologist",
+         "Movement Disorders Clinic\nCaldervale Infirmary\nCaldervale CV3 9XY", "Dr Briony Quickthorn",
+         "Orchard Row Practice", "4 Orchard Row\nCaldervale CV4 1AB"),
     Case(43, "Corriemoor", "Sidony", "1988-12-30", "HC430003", "Dr Ottilie Penhallow", "RC3",
-         "continue_best_medical_treatment", "Toxin dose never optimised in clinic"),
+         "continue_best_medical_treatment", "Toxin dose never optimised in clinic", "gp",
+         "Penhallow Medical Centre\nMarshgate MG5 2LP", "Dr Ottilie Penhallow", "Penhallow Medical Centre",
+         "Marshgate MG5 2LP"),
 )  # fmt: skip
 
 
@@ -68,6 +81,8 @@ def identifiers(case: Case, nhs_number: str) -> list[str]:
         case.hospital_number,
         case.referrer,
         case.rationale,
+        *case.address.splitlines()[:1],
+        *([] if case.role == "gp" else [case.gp, case.practice]),
     ]
 
 
@@ -96,6 +111,11 @@ def decided_meeting(db: Database, admin: Actor, consultant: Actor, rules: Rules)
                 patient__hospital_number=case.hospital_number,
                 referrer__name=case.referrer,
                 referrer__organisation_ods=case.organisation,
+                referrer__role=case.role,
+                referrer__address=case.address,
+                gp__name=case.gp,
+                gp__practice=case.practice,
+                gp__address=case.gp_address,
             ),
             rules=rules,
             as_of=AS_OF,
@@ -133,18 +153,25 @@ def test_each_letter_goes_to_its_own_referrer_and_carries_only_its_own_patient(
     written = export_letters(db, actor=coordinator, meeting_id=meeting_id, fmt=fmt, out_dir=tmp_path, today=MEETING_DAY)
     assert len(written) == len(CASES)
     nhs_numbers = {rid: referral(case.serial).patient.nhs_number or "" for rid, case in by_id.items()}
+    by_nhs = {format_nhs_number(nhs): rid for rid, nhs in nhs_numbers.items()}
     for path in written:
-        found = re.search(r"-referral-(\d+)\.", path.name)
-        assert found is not None, path.name
-        mine = int(found.group(1))
+        found = re.search(r" (\d{3} \d{3} \d{4}) MDT outcome 03-Dec-2026\.", path.name)
+        assert found is not None and "referral" not in path.name, path.name
+        mine = by_nhs[found.group(1)]
         case = by_id[mine]
+        assert path.name.startswith(f"{case.family.upper()} {case.given} "), path.name
         text = read(path)
         flat = squash(text)
         assert squash(f"Dear {case.referrer},") in flat, path.name  # addressed to this patient's referrer
+        assert squash(f"{case.referrer}\n{case.address}") in flat, path.name  # at this referrer's address
         for own in (format_name(case.family, case.given), format_nhs_number(nhs_numbers[mine]) or "", case.rationale):
             assert squash(own) in flat, (path.name, own)
         assert squash(format_date(date.fromisoformat(case.born))) in flat
-        assert squash(f"Outcome: {MEETING_OUTCOME_LABELS[case.outcome]}") in flat
+        assert squash(f"Outcome {MEETING_OUTCOME_LABELS[case.outcome]}") in flat
+        if case.role == "gp":  # the referrer is the GP: no copy
+            assert "cc:" not in text, path.name
+        else:  # a copy to this patient's GP
+            assert squash(f"cc: {case.gp}\n{case.practice}\n{case.gp_address}") in flat, path.name
         digits = re.sub(r"\D", "", text)
         for other_id, other in by_id.items():
             if other_id == mine:

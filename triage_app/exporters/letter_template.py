@@ -263,6 +263,8 @@ class _Letter:
     body: list[Any]
     header: list[Any]
     footer: list[tuple[str, Any]]  # (markup with page tokens, style)
+    first_header: list[Any]  # the first page's (Word's "different first page": a letterhead), else as above
+    first_footer: list[tuple[str, Any]]
     page: tuple[float, float]
     margins: tuple[float, float, float, float]  # left, right, top, bottom in points
     header_distance: float
@@ -449,7 +451,11 @@ class _Reader:
                 elif not images:
                     out.append(Spacer(1, style.leading + style.spaceAfter))
             elif child.tag == f"{_W}tbl":
-                out.append(self.table(child, part, width))
+                table = self.table(child, part, width)
+                if isinstance(table, _Flattened):
+                    out.extend(table)
+                else:
+                    out.append(table)
         return out
 
     def table(self, table: Any, part: _Part, width: float) -> Any:
@@ -475,6 +481,14 @@ class _Reader:
             rows.append(cells_out)
         columns = max((len(row) for row in rows), default=1)
         rows = [row + [[]] * (columns - len(row)) for row in rows]
+        if any(
+            _height(cell, widths[n] - 12 if widths and n < len(widths) else width / 2) > _ROW_LIMIT
+            for row in rows
+            for n, cell in enumerate(row)
+        ):
+            # A row taller than a page cannot be split by reportlab: its cells follow one another instead,
+            # every word still printed in the order Word shows it.
+            return _Flattened([flowable for row in rows for cell in row for flowable in cell])
         result = Table(rows, colWidths=widths[:columns] if widths else None, hAlign="LEFT")
         commands: list[tuple[Any, ...]] = [("VALIGN", (0, 0), (-1, -1), "TOP")]
         if self._has_borders(table):
@@ -547,6 +561,18 @@ class _Part:
             return None
 
 
+#: Points: a table row taller than this is printed as its cells' paragraphs, one after another.
+_ROW_LIMIT = 480.0
+
+
+def _height(flowables: list[Any], width: float) -> float:
+    return float(sum(flowable.wrap(width, 10_000)[1] for flowable in flowables))
+
+
+class _Flattened(list[Any]):
+    """A table's cells as plain flowables (a row too tall for a page)."""
+
+
 def _xml(data: bytes) -> Any:
     from lxml import etree
 
@@ -617,29 +643,43 @@ def _read_letter(data: bytes, fonts: tuple[str, str], readers: dict[bytes, _Read
     width = page[0] - margins[0] - margins[1]
     flowables = reader.flowables(body, document, width) if body is not None else []
 
-    def furniture_part(kind: str) -> tuple[_Part, Any] | None:
+    def furniture_part(kind: str, which: str) -> tuple[_Part, Any] | None:
         if section is None:
             return None
-        references = list(section.iterchildren(f"{_W}{kind}Reference"))
-        chosen = next((r for r in references if r.get(f"{_W}type") == "default"), references[0] if references else None)
+        chosen = next(
+            (r for r in section.iterchildren(f"{_W}{kind}Reference") if r.get(f"{_W}type", "default") == which), None
+        )
         name = document.target(chosen.get(f"{_R}id", "")) if chosen is not None else None
         if name is None:
             return None
-        part = _Part(archive, name)
-        return part, _xml(archive.read(name))
+        return _Part(archive, name), _xml(archive.read(name))
 
-    header: list[Any] = []
-    found = furniture_part("header")
-    if found is not None:
-        header = reader.flowables(found[1], found[0], width)
-    footer = []
-    found = furniture_part("footer")
-    if found is not None:
-        for child in found[1].iterchildren(f"{_W}p"):
-            text, _images = reader.markup(child, found[0])
+    def header(which: str) -> list[Any]:
+        found = furniture_part("header", which)
+        return [] if found is None else reader.flowables(found[1], found[0], width)
+
+    def footer(which: str) -> list[tuple[str, Any]]:
+        found = furniture_part("footer", which)
+        lines = []
+        for child in found[1].iterchildren(f"{_W}p") if found is not None else ():
+            text, _images = reader.markup(child, found[0])  # type: ignore[index]
             if text.strip():
-                footer.append((text, reader.paragraph_style(child)))
-    return _Letter(flowables, header, footer, page, margins, gap("header", 36.0), gap("footer", 36.0))
+                lines.append((text, reader.paragraph_style(child)))
+        return lines
+
+    different_first = section is not None and _on(section.find(f"{_W}titlePg"))
+    headers, footers = header("default"), footer("default")
+    return _Letter(
+        flowables,
+        headers,
+        footers,
+        header("first") if different_first else headers,
+        footer("first") if different_first else footers,
+        page,
+        margins,
+        gap("header", 36.0),
+        gap("footer", 36.0),
+    )
 
 
 def letters_pdf(documents: Sequence[bytes], *, font_dir: Path, title: str = "Letters") -> bytes:
@@ -675,12 +715,12 @@ def letters_pdf(documents: Sequence[bytes], *, font_dir: Path, title: str = "Let
         left, right, top, _bottom = letter.margins
         usable = width - left - right
         y = height - letter.header_distance
-        for flowable in letter.header:
+        for flowable in letter.first_header if number == 1 else letter.header:
             _w, h = flowable.wrap(usable, top)
             flowable.drawOn(canvas_, left, y - h)
             y -= h
         y = letter.footer_distance
-        for markup, style in reversed(letter.footer):
+        for markup, style in reversed(letter.first_footer if number == 1 else letter.footer):
             text = markup.replace(PAGE_MARK, str(number)).replace(PAGES_MARK, str(total))
             paragraph = Paragraph(text, style)
             _w, h = paragraph.wrap(usable, letter.footer_distance + 200)

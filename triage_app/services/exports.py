@@ -26,22 +26,36 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlmodel import col
 
-from triage_app.config import resource_path
+from triage_app.config import ConfigError, resource_path, settings_letter_template
 from triage_app.domain.formats import format_date
 from triage_app.domain.letters import (
+    ADDRESS_NOT_ON_FILE,
+    PLACEHOLDERS,
+    REQUIRED_PLACEHOLDERS,
     Letter,
     Signatory,
     TemplateError,
     check_template,
     fill_letter,
     letter_fields,
+    letter_stem,
+    missing_addresses,
     needs_letter,
     signatory_role,
     too_early,
+    unique_names,
 )
-from triage_app.domain.meetings import Agenda, MeetingInfo, build_agenda
+from triage_app.domain.meetings import Agenda, CaseInput, MeetingInfo, build_agenda
+from triage_app.domain.referral import format_nhs_number
 from triage_app.domain.rules_changes import approval_line
 from triage_app.exporters.agenda import FORMATS, export_agenda
+from triage_app.exporters.letter_template import (
+    WordTemplate,
+    check_placeholders,
+    letters_pdf,
+    load_word_template,
+    render_docx,
+)
 from triage_app.exporters.letters import LETTER_FORMATS, export_letter
 from triage_app.services.app import local_today
 from triage_app.services.errors import ServiceError
@@ -201,6 +215,57 @@ def _signatories(db: Database, *, meeting_id: int) -> dict[int, tuple[str | None
     }
 
 
+def merged_letters_name(meeting_date: date) -> str:
+    """`MDT outcome letters 22-Nov-2026 (to print).pdf`: every letter of the meeting in one PDF."""
+    return f"MDT outcome letters {format_date(meeting_date)} (to print).pdf"
+
+
+def letter_template_path(template: Path | None, data_dir: Path | None) -> Path:
+    """The letter template to use: the one given (`--template`), else the data folder's setting
+    (`[letters] template` in settings.ini), else the shipped example (resources/templates/outcome_letter.docx)."""
+    if template is not None:
+        return template
+    if data_dir is not None:
+        try:
+            chosen = settings_letter_template(data_dir)
+        except ConfigError as exc:
+            raise ServiceError(str(exc)) from exc
+        if chosen is not None:
+            return chosen
+    return resource_path("templates", "outcome_letter.docx")
+
+
+def check_letter_template(path: Path) -> WordTemplate | str:
+    """The letter template at `path` checked, ready to fill: a Word template, or the text of a plain-text one
+    (`.txt`, the older kind, still read). `ServiceError` naming the file and what is wrong (not a .docx, missing
+    placeholders, a placeholder misspelt) otherwise."""
+    if path.suffix.lower() == ".txt":
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ServiceError(f"cannot read the letter template {path}: {exc}") from exc
+        try:
+            check_template(text)
+        except TemplateError as exc:
+            raise ServiceError(f"{path}: {exc}") from exc
+        return text
+    try:
+        template = load_word_template(path)
+        check_placeholders(template, REQUIRED_PLACEHOLDERS, PLACEHOLDERS)
+    except TemplateError as exc:
+        raise ServiceError(str(exc)) from exc
+    return template
+
+
+def letter_context(fields: dict[str, str], template: WordTemplate) -> dict[str, str]:
+    """A letter's fields for a Word template: the rules line follows the intended-use statement where the
+    template does not place it itself (as in text templates)."""
+    values = dict(fields)
+    if values.get("rules_line") and "rules_line" not in template.variables:
+        values["intended_use"] = f"{values.get('intended_use', '')} {values['rules_line']}".strip()
+    return values
+
+
 def export_letters(
     db: Database,
     *,
@@ -214,9 +279,18 @@ def export_letters(
     data_dir: Path | None = None,
     overwrite: bool = False,
     notes: list[str] | None = None,
+    merged: bool = False,
 ) -> list[Path]:
     """One outcome letter per recorded outcome (none for a case not discussed or not yet decided), named by
-    meeting and referral, dated `today` and signed by the consultant who recorded the outcome.
+    patient and meeting date (`QUINNELL Marguerite 999 123 4567 MDT outcome 22-Nov-2026.docx`, never an internal
+    id; a second letter of the same name numbered), dated `today` and signed by the consultant who recorded the
+    outcome. With `merged`, also one PDF of every letter for printing (`merged_letters_name`), each letter's
+    pages numbered from 1.
+
+    The template is `template`, else the data folder's setting, else the shipped Word example
+    (`letter_template_path`); a Word template is filled with autoescaping, so nothing in a referral runs. A
+    letter whose referrer's address (or, copied to the GP, the GP's) is not on file still prints ("Address not
+    on file"), and `notes` says which letters lack it.
 
     Coordinators and consultants only; refused before the meeting's date. Every letter is made before any is
     written, so a case that cannot be signed (or a template that cannot be used) writes none. The batch stands
@@ -231,22 +305,16 @@ def export_letters(
         raise ServiceError(f"'{fmt}' is not a letter format: choose {', '.join(LETTER_FORMATS)}")
     db_path = db.location.path
     create_folder = check_letters_folder(out_dir, data_dir=data_dir, db_path=db_path)
-    source = template or resource_path("templates", "outcome_letter.txt")
-    try:
-        template_text = source.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ServiceError(f"cannot read the letter template {source}: {exc}") from exc
-    try:
-        check_template(template_text)
-    except TemplateError as exc:
-        raise ServiceError(f"{source}: {exc}") from exc
+    source = letter_template_path(template, data_dir)
+    checked = check_letter_template(source)
     in_force = rules_in_force(db)
     info, cases = agenda_inputs(db, meeting_id=meeting_id)
     early = too_early(info, today)
     if early is not None:
         raise ServiceError(f"no letters written: {early}")
     recorded = _signatories(db, meeting_id=meeting_id)
-    letters: list[Letter] = []
+    made: list[tuple[CaseInput, bytes | Letter]] = []
+    unaddressed: list[str] = []
     for case in cases:
         if not needs_letter(case):
             continue
@@ -266,29 +334,37 @@ def export_letters(
             case, info, unit_name=unit_name, signatory=signatory, today=today, rules_line=approval_line(in_force)
         )
         try:
-            letters.append(fill_letter(template_text, fields, case.referral_id))
+            if isinstance(checked, str):
+                made.append((case, fill_letter(checked, fields, case.referral_id)))
+            else:
+                made.append((case, render_docx(checked, letter_context(fields, checked))))
         except TemplateError as exc:
             raise ServiceError(f"{source}: {exc}") from exc
-    targets = [
-        (out_dir / f"outcome-letter-{info.meeting_date.isoformat()}-referral-{letter.referral_id}.{fmt}", letter)
-        for letter in letters
-    ]
-    if not targets:
+        missing = missing_addresses(case)
+        if missing:
+            unaddressed.append(f"{case_label(case)}: {' and '.join(missing)}")
+    if not made:
         return []
+    names = unique_names([letter_stem(case, info.meeting_date, "MDT outcome") for case, _ in made], fmt)
+    targets = [(out_dir / name, letter) for name, (_case, letter) in zip(names, made, strict=True)]
+    merged_path = out_dir / merged_letters_name(info.meeting_date) if merged else None
     existing: list[Path] = []
-    for path, _letter in [] if create_folder else targets:  # a folder still to be made holds no file yet
+    every_path = [path for path, _ in targets] + ([merged_path] if merged_path is not None else [])
+    for path in [] if create_folder else every_path:  # a folder still to be made holds no file yet
         try:
             check_export_destination(path, data_dir=data_dir, db_path=db_path, overwrite=overwrite)
         except ExportWouldOverwrite:
             existing.append(path)
     if existing:
-        names = ", ".join(path.name for path in existing)
+        listed = ", ".join(path.name for path in existing)
         raise ExportWouldOverwrite(
-            f"{len(existing)} of the {len(targets)} letters already exist in {out_dir} ({names}); no letters were "
-            "written. Choose another folder, or say to replace them.",
+            f"{len(existing)} of the {len(every_path)} letters already exist in {out_dir} ({listed}); no "
+            "letters were written. Choose another folder, or say to replace them.",
             existing=existing,
         )
-    files = [(path, export_letter(letter, fmt, font_dir=font_dir())) for path, letter in targets]
+    files = [(path, _letter_bytes(letter, fmt)) for path, letter in targets]
+    if merged_path is not None:
+        files.append((merged_path, _merged_pdf([letter for _path, letter in targets], info)))
     if create_folder:
         try:
             out_dir.mkdir(mode=FOLDER_MODE)
@@ -297,7 +373,7 @@ def export_letters(
             raise ExportNotWritten(
                 f"no letters were written: the folder {out_dir} could not be created ({exc.strerror or exc})"
             ) from exc
-    return publish(
+    written = publish(
         db,
         actor=actor,
         meeting_id=meeting_id,
@@ -310,3 +386,37 @@ def export_letters(
         created_folder=out_dir if create_folder else None,
         notes=notes,
     )
+    if unaddressed and notes is not None:
+        notes.append(
+            f"{len(unaddressed)} of the letters lack an address (the letter says '{ADDRESS_NOT_ON_FILE}' or names "
+            "the GP without one; add it on the referral's form and write the letters again): " + "; ".join(unaddressed)
+        )
+    return written
+
+
+def case_label(case: CaseInput) -> str:
+    """A case as a message names it to the user: family name in capitals, given name, NHS number."""
+    patient = case.referral.patient
+    name = f"{(patient.family_name or '').upper()} {patient.given_name or ''}".strip() or "name not recorded"
+    return f"{name} ({format_nhs_number(patient.nhs_number) or 'no NHS number'})"
+
+
+def _letter_bytes(letter: bytes | Letter, fmt: str) -> bytes:
+    """A made letter in `fmt`: a filled Word document as itself or drawn as a PDF; a text template's letter by
+    its own exporter."""
+    if isinstance(letter, Letter):
+        return export_letter(letter, fmt, font_dir=font_dir())
+    if fmt == "docx":
+        return letter
+    return letters_pdf([letter], font_dir=font_dir(), title="Outcome letter")
+
+
+def _merged_pdf(letters: Sequence[bytes | Letter], info: MeetingInfo) -> bytes:
+    """Every letter of the meeting in one PDF for printing, each starting on a new page, numbered from 1."""
+    title = f"MDT outcome letters {format_date(info.meeting_date)}"
+    documents = [letter for letter in letters if isinstance(letter, bytes)]
+    if len(documents) != len(letters):
+        raise ServiceError(
+            "one PDF of every letter is made from a Word (.docx) letter template; this one is a text template"
+        )
+    return letters_pdf(documents, font_dir=font_dir(), title=title)
