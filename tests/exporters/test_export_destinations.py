@@ -199,7 +199,6 @@ def test_letters_into_a_missing_folder_create_it_owner_only(
 def test_letters_already_there_refuse_the_whole_batch_unless_told(
     db: Database, admin: Actor, held_meeting: Meeting, tmp_path: Path
 ) -> None:
-    _, ids = held_meeting
     folder = tmp_path / "letters"
     folder.mkdir()
     names = [path.name for path in _letters(db, admin, held_meeting, tmp_path / "earlier")]  # by patient and date
