@@ -106,6 +106,7 @@ def shown_errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     from PySide6.QtWidgets import QMessageBox
 
     from triage_app.ui import dialogs
+    from triage_app.ui.chase_window import ChaseDialog
     from triage_app.ui.referral_form import ReferralForm
 
     errors: list[tuple[str, str]] = []
@@ -118,6 +119,10 @@ def shown_errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     monkeypatch.setattr(dialogs.ReasonDialog, "ask", classmethod(lambda cls, *args, **kwargs: None))
     monkeypatch.setattr(dialogs.ConflictDialog, "ask", classmethod(lambda cls, *args: dialogs.CANCEL))
     monkeypatch.setattr(dialogs.OverrideDialog, "ask", classmethod(lambda cls, *args: None))
+    # Awaiting information: the chase dialog's defaults accepted, as Enter would (tests/ui/test_chase_journey types).
+    monkeypatch.setattr(
+        ChaseDialog, "ask", classmethod(lambda cls, *a, awaited=None: (awaited or "Clinic letter", a[2]))
+    )
     monkeypatch.setattr(
         ReferralForm, "ask_unsaved", classmethod(lambda cls, parent: QMessageBox.StandardButton.Discard)
     )
