@@ -415,6 +415,8 @@ def agenda_html(agenda: Agenda) -> bytes:
 CASE_LIST_WIDTHS = (13.0, 40.0, 25.0, 23.0, 11.0, 18.0, 24.0, 46.0, 61.0)
 PSEUDONYMISED_LIST_WIDTHS = (13.0, 22.0, 28.0, 18.0, 18.0, 24.0, 58.0, 80.0)
 OUTCOME_WIDTHS = (12.0, 46.0, 26.0, 32.0, 62.0, 52.0, 31.0)
+#: Columns short enough to draw as plain text in the PDF (no markup, wrapped to the column).
+PLAIN_COLUMNS = frozenset({"No.", "NHS number", "NHS number (last four)", "Age", "Age band", "Priority"})
 
 
 def _table_layout(agenda: Agenda) -> tuple[tuple[str, ...], list[list[str]], tuple[float, ...]]:
@@ -458,6 +460,7 @@ def agenda_docx(agenda: Agenda) -> bytes:
         cell.text = column
         cell.paragraphs[0].runs[0].bold = True
     repeat_header_row(table.rows[0])
+    column_widths(table, widths)
     for case, values in zip(agenda.cases, rows, strict=True):
         cells = table.add_row().cells
         for index, (cell, value) in enumerate(zip(cells, values, strict=True)):
@@ -466,7 +469,6 @@ def agenda_docx(agenda: Agenda) -> bytes:
             if index == 0 and (case.late_addition or needs_reconfirming(case)):
                 run.bold = True
                 run.font.color.rgb = RGBColor(0xA0, 0, 0)
-    column_widths(table, widths)
     note = table_note(agenda)
     if note:
         document.add_paragraph(xml_text(note)).runs[0].font.size = Pt(8.5)
@@ -477,6 +479,7 @@ def agenda_docx(agenda: Agenda) -> bytes:
         keep_with_next(heading)
         case_table = document.add_table(rows=0, cols=2)
         case_table.style = "Table Grid"
+        column_widths(case_table, (40.0, 134.0))
         for label, text in _case_rows(case, agenda):
             cells = case_table.add_row().cells
             cells[0].text, cells[1].text = xml_text(label), xml_text(text)
@@ -486,7 +489,6 @@ def agenda_docx(agenda: Agenda) -> bytes:
             for cell in cells:
                 for paragraph in cell.paragraphs:
                     keep_with_next(paragraph)  # a case's rows stay on one page where they fit
-        column_widths(case_table, (40.0, 134.0))
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
@@ -502,6 +504,7 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
+    from reportlab.lib.utils import simpleSplit
     from reportlab.platypus import KeepTogether, NextPageTemplate, PageBreak, Paragraph, Spacer, Table, TableStyle
 
     regular, bold = register_fonts(font_dir)
@@ -509,7 +512,6 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
     label = ParagraphStyle("label", parent=body, fontName=bold)
     cell = ParagraphStyle("cell", parent=body, fontSize=8, leading=10)
     head = ParagraphStyle("head", parent=cell, fontName=bold)
-    flagged = ParagraphStyle("flagged", parent=head, textColor=colors.darkred)
     title = ParagraphStyle("title", fontName=bold, fontSize=15, leading=19, spaceAfter=6)
     heading = ParagraphStyle("heading", fontName=bold, fontSize=11.5, leading=14, spaceBefore=8, spaceAfter=3)
     alarm = not agenda.quorate
@@ -529,16 +531,25 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
         "intended-use", parent=body, fontSize=8.5, leading=11, spaceAfter=8, textColor=colors.dimgrey
     )
 
+    def plain(text: str, font: str, size: float, width_mm: float) -> str:
+        """A short cell as plain text, wrapped to its column: drawn as is, far cheaper than a Paragraph (a
+        40-case agenda has some two thousand cells)."""
+        inner = width_mm * mm - 12  # the table's default padding, 6 points either side
+        return "\n".join(
+            line for part in xml_text(text).split("\n") for line in simpleSplit(part, font, size, inner) or [""]
+        )
+
     def grid(rows: list[tuple[str, str]]) -> list[Any]:
         """A label/value table; values too long for one page follow it as paragraphs, which can break."""
         cells, overflow = [], []
         for a, b in rows:
             alarm = a == "Triage" and b.startswith(RECONFIRM)
+            name = plain(a, bold, 9, 38)
             if len(b) > LONG_TEXT:
-                cells.append([Paragraph(pdf_text(a), label), Paragraph("(in full below)", body)])
+                cells.append([name, Paragraph("(in full below)", body)])
                 overflow += [Paragraph(pdf_text(a), label), Paragraph(pdf_text(b), body)]
             else:
-                cells.append([Paragraph(pdf_text(a), label), Paragraph(pdf_text(b), warning if alarm else body)])
+                cells.append([name, Paragraph(pdf_text(b), warning if alarm else body)])
         table = Table(cells, colWidths=[38 * mm, 136 * mm])
         table.setStyle(
             TableStyle(
@@ -546,6 +557,7 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
                     ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
                     ("VALIGN", (0, 0), (-1, -1), "TOP"),
                     ("BACKGROUND", (0, 0), (0, -1), colors.whitesmoke),
+                    ("FONT", (0, 0), (0, -1), bold, 9, 11.5),
                 ]
             )
         )
@@ -554,15 +566,17 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
     def listing() -> list[Any]:
         """The first table: every case (agenda) or every outcome (summary), a row never split across pages."""
         columns, rows, widths = _table_layout(agenda)
+        short = [index for index, column in enumerate(columns) if column in PLAIN_COLUMNS]
         overflow: list[Any] = []
         data: list[list[Any]] = [[Paragraph(pdf_text(c), head) for c in columns]]
         style = [
             ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+            ("FONT", (0, 1), (-1, -1), regular, 8, 10),
         ]
         for number, (case, values) in enumerate(zip(agenda.cases, rows, strict=True), start=1):
-            shown = []
+            shown: list[Any] = []
             for index, value in enumerate(values):
                 if len(value) > LONG_TEXT:  # only the summary's rationale or actions: in full under the table
                     overflow += [
@@ -570,9 +584,14 @@ def agenda_pdf(agenda: Agenda, *, font_dir: Path) -> bytes:
                         Paragraph(pdf_text(value), body),
                     ]
                     value = value[: TABLE_TEXT - 20] + "… (in full under the table)"
-                marked = index == 0 and (case.late_addition or needs_reconfirming(case))
-                shown.append(Paragraph(pdf_text(value), flagged if marked else cell))
+                if index in short:
+                    shown.append(plain(value, bold if index == 0 else regular, 8, widths[index]))
+                else:
+                    shown.append(Paragraph(pdf_text(value), cell))
             data.append(shown)
+            style.append(("FONT", (0, number), (0, number), bold, 8, 10))
+            if case.late_addition or needs_reconfirming(case):
+                style.append(("TEXTCOLOR", (0, number), (0, number), colors.darkred))
             if case.late_addition:
                 style.append(("BACKGROUND", (0, number), (-1, number), colors.HexColor("#fff4d6")))
         table = Table(data, colWidths=[w * mm for w in widths], repeatRows=1)

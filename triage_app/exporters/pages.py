@@ -230,11 +230,13 @@ def repeat_header_row(row: Any) -> None:
 
 
 def column_widths(table: Any, widths_mm: tuple[float, ...]) -> None:
-    """Fixed column widths for a Word table (Word otherwise shares the width out evenly)."""
+    """Fixed column widths for a Word table (Word otherwise shares the width out evenly). Call it before adding
+    rows: each row added after takes its cells' widths from the table's grid, so no cell is visited twice."""
     from docx.shared import Mm
 
     table.autofit = False
     for index, width in enumerate(widths_mm):
         table.columns[index].width = Mm(width)
-        for cell in table.columns[index].cells:
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths_mm, strict=False):
             cell.width = Mm(width)
