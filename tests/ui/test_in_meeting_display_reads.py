@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from triage_app.storage.engine import Database
 from triage_app.ui.meetings.text import case_html, decision_text
 
 
-@pytest.mark.hazard("H14", "H06")
+@pytest.mark.hazard("H14", "H06", "H16")
 def test_the_decision_is_said_with_who_and_when_or_plainly_not_yet(
     qapp: Any, seed: Callable[..., list[int]], gui_db: Database, rules: Any
 ) -> None:
@@ -82,19 +83,16 @@ def test_the_decision_is_said_with_who_and_when_or_plainly_not_yet(
     assert "immunoresistance test not recorded" in texts[overridden]
     assert "⚠ Cautions\nHead tremor: tremor is not changed by SPD." in texts[confirmed]
 
-    # A case whose decision lapsed (or was never read) says so plainly: the app's suggestion is not a decision.
+    # A case whose decision lapsed says so plainly, even beside a decision read before it lapsed (H16): the app's
+    # suggestion is not a decision.
     case = next(c for c in detail.cases if c.referral_id == confirmed)
-    lapsed = type(shown[confirmed])(
-        referral_id=confirmed,
-        decision_kind=None,
-        decided_outcome=None,
-        computed_outcome=None,
-        decided_by=None,
-        decided_at=None,
-        decision_reason=None,
-        immunoresistance_tested=None,
+    assert case.row is not None
+    lapsed = replace(case, row=replace(case.row, decided_outcome=None, decision_kind=None))
+    assert (
+        decision_text(lapsed, shown[confirmed]) == "Not yet confirmed by a consultant (the rules suggest ready for MDT)"
     )
-    assert decision_text(case, lapsed) == "Not yet confirmed by a consultant (the rules suggest ready for MDT)"
+    assert decision_text(lapsed, None) == "Not yet confirmed by a consultant (the rules suggest ready for MDT)"
+    assert decision_text(case, None) == "Reading the decision…"
 
 
 def _now() -> Any:

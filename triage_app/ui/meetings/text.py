@@ -80,12 +80,14 @@ def decision_text(case: ListedCase, display: CaseDisplay | None) -> str:
     plainly that no consultant has confirmed the triage (the app suggests, a consultant decides: H14)."""
     row = case.row
     computed = row.outcome if row is not None else None
-    if display is None:
-        if row is not None and row.decided_outcome is None:
-            return f"Not yet confirmed by a consultant (the rules suggest {outcome_words(computed)})"
-        return "Reading the decision…"
-    if display.decision_kind is None or display.decided_outcome is None:
+    # The case's own row (read with the meeting) says whether a decision stands now; `display` (read after it)
+    # only adds who and when, and is not trusted where it disagrees (a decision that lapsed meanwhile: H16).
+    if row is not None and row.decided_outcome is None:
         return f"Not yet confirmed by a consultant (the rules suggest {outcome_words(computed)})"
+    if display is None or display.decided_outcome is None or display.decision_kind is None:
+        return "Reading the decision…"
+    if row is not None and (row.decided_outcome, row.decision_kind) != (display.decided_outcome, display.decision_kind):
+        return "Reading the decision…"
     label = OUTCOME_LABELS.get(display.decided_outcome, "another outcome")
     who = display.decided_by or "a consultant"
     when = _when(display.decided_at)
