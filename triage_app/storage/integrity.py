@@ -151,6 +151,8 @@ def _run_check(path: Path, pragma: str, stop: StopSignal | None = None) -> Integ
                     problems = (
                         f"{len(broken)} record(s) link to records that do not exist (tables: {', '.join(tables)})",
                     )
+    except Stopped:
+        raise
     except UnreadableError as exc:
         return IntegrityResult(False, (str(exc),), unreadable=str(exc))
     except IntegrityError as exc:

@@ -48,12 +48,12 @@ class StopSignal:
 
     @contextlib.contextmanager
     def watch(self, connection: sqlite3.Connection) -> Iterator[None]:
-        """While inside, `stop()` interrupts the statement `connection` runs (it raises `sqlite3.OperationalError`)."""
+        """While inside, `stop()` interrupts the statement `connection` runs (it raises `sqlite3.OperationalError`);
+        `Stopped` at once when already stopped."""
+        self.raise_if_stopped("the check")  # stopped before it began (an interrupt only reaches running statements)
         with self._lock:
             self._connections.add(connection)
         try:
-            if self._event.is_set():
-                connection.interrupt()  # stopped before the statement began: it fails at its first step
             yield
         finally:
             with self._lock:

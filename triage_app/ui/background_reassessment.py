@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QProgressBar, QPushButton, QWidget
 
+from triage_app.services.reassessment import BATCH_SIZE
 from triage_app.storage.stopping import StopSignal
 from triage_app.ui.worker import DbWorker
 
@@ -39,6 +40,8 @@ class BackgroundReassessment(QObject):
     progressed = Signal(int, int)
     #: The reassessment ended (finished, cancelled or failed); for tests and whoever waits on it.
     finished = Signal()
+    #: Referrals per batch (one write transaction each, with their audit events).
+    batch_size = BATCH_SIZE
 
     def __init__(self, context: AppContext, window: QMainWindow) -> None:
         super().__init__(window)
@@ -102,7 +105,9 @@ class BackgroundReassessment(QObject):
             self.progressed.emit(done, total)
 
         def task() -> Any:
-            return reassess_open(db, actor=actor, rules=rules, as_of=as_of, progress=report, stop=stop)
+            return reassess_open(
+                db, actor=actor, rules=rules, as_of=as_of, progress=report, stop=stop, batch_size=self.batch_size
+            )
 
         self.worker.submit(task, self._on_done, self._on_failed)
 

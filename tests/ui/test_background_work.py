@@ -1,0 +1,217 @@
+"""Start-up work in the background (issue 14): the reassessment after a rules change and the daily backup run
+after the first paint, the queue usable meanwhile, and closing the window stops them within a second.
+
+Real windows on real SQLite files (and the test server under `--backend=postgresql` for the reassessment).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.factories import AS_OF
+from tests.services.test_rules_governance import edited, shipped_text
+from tests.ui.conftest import USERS
+from tests.ui.test_live_updates import StallMeter
+from triage_app.config import AppPaths
+from triage_app.domain.rules import Rules
+from triage_app.services import reassessment
+from triage_app.services.audit import verify_audit_trail
+from triage_app.services.demo import load_demo
+from triage_app.services.reassessment import count_stale
+from triage_app.services.rules import approve_rules, rules_in_force
+from triage_app.services.users import add_user, sign_in
+from triage_app.storage.backup import list_backups, newest_verified_backup, read_manifest
+from triage_app.storage.engine import Database, parse_database_url, sqlite_url
+from triage_app.storage.migrate import migrate
+from triage_app.ui.background_reassessment import BackgroundReassessment
+from triage_app.ui.main_window import MainWindow
+
+NEW_VERSION = "spd-2099.1"
+COUNT = 240
+BATCH = 12
+
+
+@pytest.fixture(autouse=True)
+def app_switch_interval() -> Any:
+    """The interpreter lock handed between threads every millisecond, as `run_gui` sets it for the app."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.001)
+    yield
+    sys.setswitchinterval(before)
+
+
+@pytest.fixture
+def slowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small batches and a pause after each, so a test sees the reassessment part-way (the work is real)."""
+    monkeypatch.setattr(BackgroundReassessment, "batch_size", BATCH)
+    real = reassessment.reassess_open
+
+    def paced(*args: Any, progress: Callable[[int, int], None] | None = None, **kwargs: Any) -> Any:
+        def report(done: int, total: int) -> None:
+            if progress is not None:
+                progress(done, total)
+            time.sleep(0.1)
+
+        return real(*args, progress=report, **kwargs)
+
+    monkeypatch.setattr(reassessment, "reassess_open", paced)
+
+
+def _with_demo(db: Database, count: int) -> Any:
+    """The shipped rules approved and `count` demo referrals assessed with them; returns the administrator."""
+    admin = sign_in(db, login="admin-test")
+    approve_rules(db, actor=admin, proposed=shipped_text(), as_of=AS_OF)
+    load_demo(db, actor=admin, rules=rules_in_force(db).rules, as_of=AS_OF, count=count)
+    return admin
+
+
+@pytest.mark.hazard("H04")
+@pytest.mark.hazard("H05")
+@pytest.mark.hazard("H16")
+def test_a_start_after_a_rules_change_shows_the_queue_first_and_cancel_keeps_the_batches_done(
+    qtbot: Any, gui_db: Database, rules: Rules, open_window: Callable[..., MainWindow], slowed: None
+) -> None:
+    admin = _with_demo(gui_db, COUNT)
+    # Another desktop approved newer rules (the approval only): this start finds every open referral stale.
+    approve_rules(gui_db, actor=admin, proposed=edited(NEW_VERSION), as_of=AS_OF, reassess=False)
+    new_rules = rules_in_force(gui_db).rules
+    stale = count_stale(gui_db, rules=new_rules)
+    assert stale == COUNT
+
+    window = open_window()  # returns once the queue has loaded its rows
+    job = window.maintenance_actions.reassessment
+    assert window.model.rowCount() > 0
+    assert job.running, "the queue showed only after the reassessment ended"
+    # The stall is measured while the reassessment runs alone (the small daily backup, also started after the
+    # first page, has its own test): then the GUI thread must never stand still for 100 ms.
+    daily = window.maintenance_actions.daily
+    qtbot.waitUntil(lambda: daily is None or daily.pending == 0, timeout=20_000)
+    meter = StallMeter(window)
+    qtbot.waitUntil(lambda: job.bar.value() >= 2 * BATCH, timeout=20_000)
+    assert job.box.isVisible()
+    assert re.fullmatch(rf"Reassessing: [\d,]+ of {COUNT:,}", job.label.text()), job.label.text()
+    assert job.remaining > 0
+    # The queue answers while it runs: a query op on the window's own worker completes.
+    answered: list[Any] = []
+    window.context.query(
+        lambda session: count_stale(session.db, rules=new_rules), title="t", on_success=answered.append
+    )
+    qtbot.waitUntil(lambda: bool(answered), timeout=5_000)
+    assert job.running and 0 < answered[0] < COUNT
+
+    with qtbot.waitSignal(job.finished, timeout=20_000):
+        qtbot.mouseClick(job.cancel_button, qtbot_button())
+    longest = meter.stop()
+    assert not job.running and not job.box.isVisible()
+    assert job.state.startswith("Reassessment stopped:")
+    left = count_stale(gui_db, rules=new_rules)
+    assert 0 < left < COUNT and left % BATCH == 0  # whole batches kept, the rest untouched
+    assert f"{left:,} keep their earlier assessment" in job.state
+    report = verify_audit_trail(gui_db)
+    assert report.intact, report.problems
+    assert longest < 0.1, f"the window stood still for {longest * 1000:.0f} ms"
+
+
+def qtbot_button() -> Any:
+    from PySide6.QtCore import Qt
+
+    return Qt.MouseButton.LeftButton
+
+
+@pytest.mark.hazard("H05")
+@pytest.mark.hazard("H16")
+def test_an_approval_on_the_desktop_reassesses_in_the_background(
+    qtbot: Any, gui_db: Database, open_window: Callable[..., MainWindow], slowed: None
+) -> None:
+    _with_demo(gui_db, COUNT // 4)
+    window = open_window()
+    job = window.maintenance_actions.reassessment
+    assert not job.running
+    from triage_app.ui.rules_dialog import open_rules_dialog
+
+    dialog = open_rules_dialog(window)
+    assert dialog is not None
+    result: list[Any] = []
+    dialog.approved.connect(result.append)
+    window.context.query(lambda _s: edited(NEW_VERSION), title="t", on_success=lambda text: _approve(dialog, text))
+    qtbot.waitUntil(lambda: bool(result), timeout=10_000)
+    assert result[0].deferred == COUNT // 4 and not result[0].reassessed
+    assert "being reassessed in the background" in dialog.result_label.text()
+    qtbot.waitUntil(lambda: not job.running and job.state.startswith("Reassessed"), timeout=30_000)
+    assert count_stale(gui_db, rules=rules_in_force(gui_db).rules) == 0
+    assert verify_audit_trail(gui_db).intact
+
+
+def _approve(dialog: Any, text: Any) -> None:
+    """Approve `text` as the dialog's Approve button does after its preview (the confirmation answered yes)."""
+    from triage_app.services.app import local_today
+    from triage_app.services.rules import approve_rules as approve
+
+    dialog.context.run(
+        lambda session: approve(session.db, actor=session.actor, proposed=text, as_of=local_today(), reassess=False),
+        title="Rules not approved",
+        on_success=dialog._approved,
+    )
+
+
+# --- the daily backup ----------------------------------------------------------------------------------------
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "out" / "queue-20000.sqlite3"
+
+
+@pytest.fixture
+def large_gui_db(gui_paths: AppPaths, backend: str) -> Path:
+    """The window's database replaced by 20,000 demo referrals (benchmarks' cached file, migrated), large enough
+    that its daily backup takes seconds; the test users added."""
+    if backend != "sqlite":
+        pytest.skip("the daily backup is of a SQLite file")
+    sys.path.insert(0, str(BENCH.parents[2]))
+    from benchmarks.queue_db import benchmark_db
+
+    source = benchmark_db(20_000)
+    target = parse_database_url(gui_paths.db_url).path
+    assert target is not None
+    shutil.copyfile(source, target)
+    database = Database(parse_database_url(sqlite_url(target)))
+    try:
+        migrate(database, backup_dir=None)
+        builder = sign_in(database, login="benchmark")
+        name, roles = USERS["admin-test"]  # the window's fixture adds the others in admin-test's name
+        add_user(database, actor=builder, login="admin-test", display_name=name, roles=roles)
+    finally:
+        database.dispose()
+    return target
+
+
+@pytest.mark.slow
+@pytest.mark.sqlite_only("the daily backup of a SQLite file")
+@pytest.mark.hazard("H03")
+def test_closing_the_window_during_the_daily_backup_stops_it_within_a_second(
+    qtbot: Any, large_gui_db: Path, gui_paths: AppPaths, open_window: Callable[..., MainWindow]
+) -> None:
+    window = open_window()  # the queue is usable: the backup runs after the first page, on its own worker
+    actions = window.maintenance_actions
+    qtbot.waitUntil(lambda: actions.daily_state == "Backing up…", timeout=10_000)
+    assert window.statusBar().currentMessage() == "Backing up…"
+    qtbot.wait(300)  # part-way through: its quick check, its copy or its check of the copy
+    started = time.perf_counter()
+    window.close()
+    window.shutdown()  # what run_gui does once the event loop ends: stops the backup and joins its thread
+    took = time.perf_counter() - started
+    print(f"closed in {took:.3f} s during the daily backup")
+    assert took < 1.0, f"closing took {took:.2f} s during the daily backup"
+    backups = gui_paths.backup_dir
+    # Nothing that looks like a good backup: no manifest entry, no backup file, no partial file left.
+    assert read_manifest(backups) == []
+    assert list_backups(backups, large_gui_db.stem) == []
+    assert newest_verified_backup(backups, large_gui_db.stem) is None
+    left = [p.name for p in backups.iterdir() if p.name != ".backup.lock" and not p.name.startswith("audit-checkpoint")]
+    assert left == [], "a backup file (or a partial one) was left behind"
