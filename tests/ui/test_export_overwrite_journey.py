@@ -169,8 +169,8 @@ def test_a_coordinator_exports_then_is_refused_the_data_folder_and_asked_before_
     qtbot.mouseClick(mw.exports.letters_button, Qt.MouseButton.LeftButton)
     idle()
     assert len(asked) == 2 and len(export_files(db_path)) == len(events) + 2
-    assert sorted(letters.iterdir()) == written and mw.statusBar().currentMessage() == (
-        f"2 letters written to {letters}"
+    assert sorted(letters.iterdir()) == written and mw.statusBar().currentMessage().startswith(
+        f"2 letters written to {letters}"  # then which letters lack an address
     )
 
     # 4. Letters into the data folder: refused on screen, nothing written there.

@@ -34,7 +34,8 @@ def register(add: AddCommand) -> None:
         metavar="DIR",
         help="the folder to write them in (created, owner-only, if missing; never inside the app's data folder)",
     )
-    letters.add_argument("--template", metavar="FILE", help="a unit's own letter template")
+    letters.add_argument("--template", metavar="FILE", help="a unit's own Word (.docx) letter template")
+    letters.add_argument("--merged", action="store_true", help="also one PDF of every letter, to print")
     letters.add_argument("--unit-name", default="specialist neurosurgical unit")
     letters.add_argument("--force", action="store_true", help="replace letters already written in DIR")
     json_option(letters, "the letters written")
@@ -52,6 +53,7 @@ def cmd_letters(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO
         out_dir=Path(args.out_dir),
         unit_name=args.unit_name,
         template=Path(args.template) if args.template else None,
+        merged=args.merged,
         today=today(),
     )
     if args.json:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtGui import QTextDocument
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QMenu, QPushButton, QWidget
 
 from triage_app.services.permissions import EXPORT_AGENDA, EXPORT_LETTERS, EXPORT_OUTCOMES, who_may
 from triage_app.ui.dialogs import Messages
@@ -29,6 +29,18 @@ T = TypeVar("T")
 #: Formats of the agenda and outcome exports; letters take the first two only.
 FORMATS = ("pdf", "docx", "csv", "html")
 LETTER_FORMATS = ("pdf", "docx")
+
+
+class TemplateChoice:
+    """Which Word file to use as the letter template: the file dialog, replaceable in tests."""
+
+    @classmethod
+    def ask(cls, parent: QWidget | None) -> Path | None:
+        """The chosen .docx, or None."""
+        name, _ = QFileDialog.getOpenFileName(
+            parent, "Letter template (a Word document with {{ placeholders }})", "", "Word documents (*.docx)"
+        )
+        return Path(name) if name else None
 
 
 class ExportBar(MeetingScreen):
@@ -52,6 +64,15 @@ class ExportBar(MeetingScreen):
             "One letter per decided case to its referrer, in the chosen format (PDF or Word)"
         )
         self.letters_button.clicked.connect(self.write_letters)
+        self.merged = QCheckBox("One PDF to pr&int")
+        self.merged.setToolTip("With the letters, one PDF of every letter for printing (each numbered from page 1)")
+        self.template_button = QPushButton("Letter te&mplate…")
+        self.template_button.setAccessibleName("Letter template")
+        menu = QMenu(self.template_button)
+        menu.addAction("Choose a Word template…", self.choose_template)
+        menu.addAction("Use the shipped example", self.use_shipped_template)
+        self.template_button.setMenu(menu)
+        self.show_template()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for widget in (
@@ -61,6 +82,8 @@ class ExportBar(MeetingScreen):
             self.outcomes_button,
             self.print_button,
             self.letters_button,
+            self.merged,
+            self.template_button,
         ):
             layout.addWidget(widget)
 
@@ -77,6 +100,8 @@ class ExportBar(MeetingScreen):
             (self.print_button, EXPORT_AGENDA),
             (self.outcomes_button, EXPORT_OUTCOMES),
             (self.letters_button, EXPORT_LETTERS),
+            (self.merged, EXPORT_LETTERS),
+            (self.template_button, EXPORT_LETTERS),
         ):
             allowed = self.context.may(action)
             widget.setEnabled(has and allowed)
@@ -147,17 +172,69 @@ class ExportBar(MeetingScreen):
             return
         self._write_letters_to(folder, fmt, overwrite=False)
 
+    def template_path(self) -> Path | None:
+        """The letter template this desktop uses (settings.ini `[letters] template`), None for the shipped one."""
+        from triage_app.config import ConfigError, settings_letter_template
+
+        try:
+            return settings_letter_template(self.context.paths.data_dir)
+        except ConfigError:
+            return None  # the letters' export says what is wrong with the settings file
+
+    def show_template(self) -> None:
+        """The template button's tooltip names the template the letters will use."""
+        chosen = self.template_path()
+        self.template_button.setToolTip(
+            f"Letters use the Word template {chosen}" if chosen else "Letters use the shipped example template"
+        )
+
+    def choose_template(self) -> None:
+        """Choose a unit's Word template for this desktop's letters; refused, with the reason, if it cannot be used
+        (not a .docx, a placeholder every letter needs missing, one misspelt)."""
+        from triage_app.config import write_settings_letter_template
+        from triage_app.services.errors import ServiceError
+        from triage_app.services.exports import check_letter_template
+
+        path = TemplateChoice.ask(self)
+        if path is None:
+            return
+        try:
+            check_letter_template(path)
+        except ServiceError as exc:
+            Messages.error(self, "Letter template not used", str(exc))
+            return
+        write_settings_letter_template(self.context.paths.data_dir, path)
+        self.show_template()
+        self.message.emit(f"Letters will use the template {path.name}", 10_000)
+
+    def use_shipped_template(self) -> None:
+        """Go back to the shipped example template."""
+        from triage_app.config import write_settings_letter_template
+
+        write_settings_letter_template(self.context.paths.data_dir, None)
+        self.show_template()
+        self.message.emit("Letters will use the shipped example template", 10_000)
+
     def _write_letters_to(self, folder: Path, fmt: str, *, overwrite: bool) -> None:
         """Write the letters on the database worker; offer to replace letters already in `folder`."""
         from triage_app.services.app import local_today
         from triage_app.services.exports import ExportWouldOverwrite, export_letters, notes_suffix
 
         title = "Letters not written"
-        op = self._export_op(export_letters, fmt=fmt, out_dir=folder, today=local_today(), overwrite=overwrite)
+        op = self._export_op(
+            export_letters,
+            fmt=fmt,
+            out_dir=folder,
+            today=local_today(),
+            overwrite=overwrite,
+            merged=self.merged.isChecked(),
+        )
 
         def done(result: tuple[list[Path], list[str]]) -> None:
             paths, notes = result
-            self.message.emit(f"{len(paths)} letters written to {folder}" + notes_suffix(notes), 10_000)
+            letters = [path for path in paths if not path.name.endswith("(to print).pdf")]
+            merged = " and one PDF of them to print" if len(letters) < len(paths) else ""
+            self.message.emit(f"{len(letters)} letters{merged} written to {folder}" + notes_suffix(notes), 10_000)
 
         def failed(error: BaseException) -> None:
             if isinstance(error, ExportWouldOverwrite) and not overwrite:
