@@ -193,7 +193,6 @@ def missing_addresses(case: CaseInput) -> list[str]:
 
 #: Characters Windows refuses in a file name (and the control characters, below).
 _UNSAFE = set('<>:"/\\|?*')
-_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)), *(f"LPT{n}" for n in range(1, 10))}
 
 
 def safe_file_part(text: str) -> str:
@@ -213,8 +212,7 @@ def letter_stem(case: CaseInput, on: date, kind: str = "outcome") -> str:
     name = safe_file_part(f"{(patient.family_name or '').upper()} {patient.given_name or ''}") or "Name not recorded"
     tail = safe_file_part(f"{format_nhs_number(patient.nhs_number) or 'no NHS number'} {kind} {format_date(on)}")
     name = name[: max(1, 119 - len(tail))].strip(" .")
-    stem = f"{name} {tail}"
-    return f"{stem} letter" if stem.split(" ")[0].upper() in _RESERVED else stem
+    return f"{name} {tail}"  # never only a name Windows reserves (CON, NUL): the number and date follow
 
 
 def unique_names(stems: list[str], suffix: str) -> list[str]:
