@@ -364,7 +364,7 @@ def agenda_html(agenda: Agenda) -> bytes:
         "th{text-align:left;vertical-align:top;padding-right:8px}td{vertical-align:top}"
         "table.list{border-collapse:collapse;width:100%;font-size:9pt}"
         "table.list th,table.list td{border:1px solid #999;padding:3px}table.list th{background:#eee}"
-        "table.list tr{page-break-inside:avoid}tr.late td{background:#fff4d6}"
+        "table.list tr{page-break-inside:avoid}tr.late-row td{background:#fff4d6}"
         ".details b{display:inline-block;min-width:9em}.details{margin:2px 0}"
         ".late{color:#a00;font-weight:bold}.notquorate{color:#a00;font-weight:bold}.reconfirm{color:#a00;font-weight:bold}"
         ".intended-use{font-style:italic;border-left:3px solid #888;padding-left:6px}"
@@ -387,7 +387,7 @@ def agenda_html(agenda: Agenda) -> bytes:
     parts.extend(f"<th>{e(column)}</th>" for column in columns)
     parts.append("</tr></thead><tbody>")
     for case, row in zip(agenda.cases, rows, strict=True):
-        late = " class='late'" if case.late_addition else ""
+        late = " class='late-row'" if case.late_addition else ""
         parts.append(f"<tr{late}>" + "".join(f"<td>{lines(cell)}</td>" for cell in row) + "</tr>")
     parts.append("</tbody></table>")
     note = table_note(agenda)
