@@ -43,6 +43,7 @@ from triage_app.ui.queue_columns import (
     sort_value,
     tooltip,
 )
+from triage_app.ui.theme import scheme_colour
 from triage_app.ui.worker import DbWorker
 
 if TYPE_CHECKING:
@@ -70,8 +71,8 @@ _ROLES = frozenset(
     }
 )
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-_BREACH = QBrush(QColor(220, 80, 60, 90))
-_WARNING = QBrush(QColor(240, 170, 40, 90))
+#: 18-week bands' cell backgrounds by name (theme.SCHEME_COLOURS: opaque, 4.5:1 behind the scheme's text).
+_BANDS = {RTT_BREACHED: "breach_bg", RTT_WARNING: "warning_bg"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,7 +379,8 @@ class QueueTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.BackgroundRole:
             if column != COL_WEEKS:
                 return None
-            return {RTT_BREACHED: _BREACH, RTT_WARNING: _WARNING}.get(self.clock().band(row.received_on) or "")
+            band = _BANDS.get(self.clock().band(row.received_on) or "")
+            return None if band is None else QBrush(QColor(scheme_colour(band)))
         return f"{COLUMNS[column]}: {display(row, column, self.clock())}"  # AccessibleTextRole
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:

@@ -47,7 +47,7 @@ from triage_app.domain.workflow import STATUS_LABELS
 from triage_app.ui.dialogs import patient_line
 from triage_app.ui.form_fields import ComponentsField, FormField, MedicationsField, field_for, set_value_quietly
 from triage_app.ui.screen_fit import fit_to_screen
-from triage_app.ui.theme import scaled
+from triage_app.ui.theme import scaled, scheme_colour
 from triage_app.ui.triage_panel import STATUS_BADGES
 
 
@@ -126,7 +126,7 @@ class ReferralForm(QDialog):
                 field.changed = self._changed
                 error = QLabel()
                 error.setWordWrap(True)
-                error.setStyleSheet("color: #c62828;")
+                error.setStyleSheet(f"color: {scheme_colour('not_met')};")
                 error.setAccessibleName(f"Error for {field_label(field.path)}")
                 error.hide()
                 self.errors[field.path] = error
@@ -181,7 +181,7 @@ class ReferralForm(QDialog):
         self.existing_banner.setWordWrap(True)
         self.existing_banner.setTextFormat(Qt.TextFormat.RichText)
         self.existing_banner.setAccessibleName("Other referrals of this patient")
-        self.existing_banner.setStyleSheet("border: 2px solid #b26a00; padding: 6px;")
+        self.existing_banner.setStyleSheet(f"border: 2px solid {scheme_colour('unknown')}; padding: 6px;")
         self.existing_banner.linkActivated.connect(
             lambda link: self.open_existing_requested.emit(int(link.removeprefix("referral:")))
         )
@@ -225,7 +225,10 @@ class ReferralForm(QDialog):
         """ "Changed by NAME at TIME" with Compare and Reload: another desktop saved this referral (H04, H16)."""
         self.changed_bar = QWidget()
         self.changed_bar.setAccessibleName("Changed on another desktop")
-        self.changed_bar.setStyleSheet("background: #fff3cd; border: 1px solid #b26a00;")
+        self.changed_bar.setStyleSheet(  # its own text colour: the palette's would be light on it in the dark scheme
+            f"background: {scheme_colour('notice_bg')}; color: {scheme_colour('notice_text')}; "
+            f"border: 1px solid {scheme_colour('unknown')};"
+        )
         bar = QHBoxLayout(self.changed_bar)
         bar.setContentsMargins(6, 4, 6, 4)
         self.changed_label = QLabel()

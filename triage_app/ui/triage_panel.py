@@ -41,10 +41,10 @@ from triage_app.domain.workflow import (
     move_rule,
 )
 from triage_app.services.permissions import CONFIRM_TRIAGE, EDIT_REFERRAL, actor_may, status_move_action, who_may
-from triage_app.ui.theme import scaled
+from triage_app.ui.theme import scaled, scheme_colour
 
 STATUS_BADGES = {"met": "✔ met", "not_met": "✘ not met", "unknown": "? unknown"}
-STATUS_COLOURS = {"met": "#2e7d32", "not_met": "#c62828", "unknown": "#b26a00"}
+STATUS_COLOURS = {"met": "#1b5e20", "not_met": "#c62828", "unknown": "#8a5300"}  # light; theme.SCHEME_COLOURS
 NOT_CONSULTANT = who_may(CONFIRM_TRIAGE)
 
 
@@ -84,7 +84,7 @@ class TriagePanel(QScrollArea):
         self.changed_elsewhere = QLabel()
         self.changed_elsewhere.setWordWrap(True)
         self.changed_elsewhere.setAccessibleName("Changed on another desktop")
-        self.changed_elsewhere.setStyleSheet("color: #1565c0; font-weight: bold;")
+        self.changed_elsewhere.setStyleSheet(f"color: {scheme_colour('info')}; font-weight: bold;")
         self.changed_elsewhere.hide()
         #: The last change another desktop made to a referral (ui.live_updates.LiveUpdates.edit_of), if wired.
         self._remote_edit: Callable[[int | None], Any] | None = None
@@ -308,7 +308,7 @@ class TriagePanel(QScrollArea):
         lines = []
         for criterion in criteria:
             title, nice = CRITERIA.get(criterion.criterion_id, (criterion.criterion_id, ""))
-            colour = STATUS_COLOURS.get(criterion.status, "#555")
+            colour = scheme_colour(criterion.status if criterion.status in STATUS_COLOURS else "neutral")
             badge = STATUS_BADGES.get(criterion.status, criterion.status)
             lines.append(
                 f"<p style='margin:2px 0'><b>{criterion.criterion_id}</b> "
