@@ -56,7 +56,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key", "kind", "referral_id", name=op.f("pk_referral_search_key")),
     )
     with op.batch_alter_table("referral_search_key", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_referral_search_key_referral_id"), ["referral_id"], unique=False)
+        batch_op.create_index("ix_referral_search_key_referral", ["referral_id", "key", "kind"], unique=False)
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         op.execute(sa.text('ALTER TABLE referral_search_key ALTER COLUMN key TYPE varchar(200) COLLATE "C"'))
@@ -89,5 +89,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("referral_search_key", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_referral_search_key_referral_id"))
+        batch_op.drop_index("ix_referral_search_key_referral")
     op.drop_table("referral_search_key")

@@ -177,10 +177,12 @@ class ReferralSearchKeyRow(SQLModel, table=True):
     (schema 0011, storage.search_keys). The primary key's index serves the prefix range on `key`."""
 
     __tablename__ = "referral_search_key"
+    # A referral's own keys, covering: the other words of a search are checked there, and a rewrite deletes them.
+    __table_args__ = (sa.Index("ix_referral_search_key_referral", "referral_id", "key", "kind"),)
 
     key: str = Field(max_length=200, primary_key=True)
     kind: str = Field(max_length=1, primary_key=True)
-    referral_id: int = Field(foreign_key="referral.id", primary_key=True, index=True, ondelete="CASCADE")
+    referral_id: int = Field(foreign_key="referral.id", primary_key=True, ondelete="CASCADE")
 
 
 class OralMedicationRow(SQLModel, table=True):

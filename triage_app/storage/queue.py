@@ -29,7 +29,7 @@ from triage_app.storage.models import (
     MeetingRow,
     ReferralRow,
 )
-from triage_app.storage.search_keys import search_conditions
+from triage_app.storage.search_keys import search_selects
 
 
 def _prefix_range(column: Any, prefix: str) -> sa.ColumnElement[bool]:
@@ -53,6 +53,30 @@ class QueueFilter:
     open_only: bool = False
     meeting_id: int | None = None  # listed on this (open) meeting
     clock: RttClock | None = None
+
+
+def search_ids(text: str) -> sa.CompoundSelect[Any]:
+    """The ids of the referrals a typed search finds, as one query: the whole family or given name's start, the
+    hospital number as typed or upper-cased, the NHS number's start, and by the search-key table (every word a
+    name part's start, "Given Family" or "FAMILY, Given"; four or more digits anywhere in an NHS number).
+
+    One `id IN (... UNION ALL ...)` rather than an OR of conditions: each part is an index range, and PostgreSQL
+    joins an IN at the top of the WHERE (an IN inside an OR became a filter tested on every referral).
+    """
+    key = text.upper()
+    referral_id = col(ReferralRow.id)
+    parts: list[sa.Select[Any]] = [
+        select(referral_id).where(_prefix_range(col(ReferralRow.family_name_key), key)),
+        select(referral_id).where(_prefix_range(col(ReferralRow.given_name_key), key)),
+        select(referral_id).where(col(ReferralRow.hospital_number) == text),
+        *search_selects(text),
+    ]
+    if key != text:
+        parts.append(select(referral_id).where(col(ReferralRow.hospital_number) == key))
+    digits = text.replace(" ", "").replace("-", "")
+    if digits.isdigit():
+        parts.append(select(referral_id).where(_prefix_range(col(ReferralRow.nhs_number), digits)))
+    return sa.union_all(*parts)
 
 
 def rtt_condition(clock: RttClock) -> sa.ColumnElement[bool]:
@@ -87,20 +111,7 @@ def queue_conditions(queue_filter: QueueFilter) -> list[sa.ColumnElement[bool]]:
         conditions.append(col(ReferralRow.current_assessment_id).in_(flagged))
     text = (queue_filter.search or "").strip()
     if text:
-        key = text.upper()
-        options: list[sa.ColumnElement[bool]] = [
-            _prefix_range(col(ReferralRow.family_name_key), key),  # the whole family or given name's start
-            _prefix_range(col(ReferralRow.given_name_key), key),
-            col(ReferralRow.hospital_number) == text,
-            col(ReferralRow.hospital_number) == key,
-            # each word a name part's start ("Given Family", "FAMILY, Given", "abara"), or digits anywhere
-            # in an NHS number: by the search-key table's index (storage.search_keys)
-            *search_conditions(text, col(ReferralRow.id)),
-        ]
-        digits = text.replace(" ", "").replace("-", "")
-        if digits.isdigit():
-            options.append(_prefix_range(col(ReferralRow.nhs_number), digits))
-        conditions.append(sa.or_(*options))
+        conditions.append(col(ReferralRow.id).in_(search_ids(text)))
     return conditions
 
 

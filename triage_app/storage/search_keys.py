@@ -88,15 +88,33 @@ def _prefix(column: Any, prefix: str) -> sa.ColumnElement[bool]:
     return sa.and_(column >= prefix, column < prefix + "\U0010ffff")
 
 
-def having_key(prefix: str, kinds: tuple[str, ...]) -> sa.ColumnElement[bool]:
-    """Referral ids (`referral.id IN ...`) holding a key of one of `kinds` that starts with `prefix`."""
-    table = _table()
+def _key_match(table: Any, prefix: str, kinds: tuple[str, ...]) -> sa.ColumnElement[bool]:
     kind = sa.or_(*(table.c.kind == one for one in kinds))  # not IN: the queue runs it on the driver's cursor
-    return sa.select(table.c.referral_id).where(_prefix(table.c.key, prefix), kind).scalar_subquery()
+    return sa.and_(_prefix(table.c.key, prefix), kind)
 
 
-def search_conditions(text: str, referral_id: Any) -> list[sa.ColumnElement[bool]]:
-    """Alternatives (ORed by the caller) for a typed search over names and NHS-number digits.
+def having_keys(wanted: list[tuple[str, tuple[str, ...]]]) -> sa.Select[Any]:
+    """The ids of the referrals holding, for every (prefix, kinds) wanted, a key of one of those kinds
+    starting with the prefix.
+
+    The longest prefix (the fewest referrals, as a rule) is read by its index range; each other word is checked
+    for those referrals only, by their own keys (the referral_id index): "Ashworth M" reads the Ashworths, not
+    every name starting with M.
+    """
+    ordered = sorted(wanted, key=lambda item: -len(item[0]))
+    table = _table()
+    first = table.alias("k0")
+    query = sa.select(first.c.referral_id).where(_key_match(first, *ordered[0]))
+    for number, (prefix, kinds) in enumerate(ordered[1:], start=1):
+        other = table.alias(f"k{number}")
+        query = query.where(
+            sa.exists().where(other.c.referral_id == first.c.referral_id, _key_match(other, prefix, kinds))
+        )
+    return query
+
+
+def search_selects(text: str) -> list[sa.Select[Any]]:
+    """Queries of referral ids (the caller unites them) for a typed search over names and NHS-number digits.
 
     "Given Family", "Family Given", "FAMILY, Given", a single part, or a part's start: every word typed must
     start a part of the patient's name (AND, so more words only narrow it); with a comma, the words before it
@@ -105,16 +123,14 @@ def search_conditions(text: str, referral_id: Any) -> list[sa.ColumnElement[bool
     """
     digits = text.replace(" ", "").replace("-", "")
     if digits.isdigit():
-        return [referral_id.in_(having_key(digits, (NHS,)))] if len(digits) >= MIN_DIGITS else []
+        return [having_keys([(digits, (NHS,))])] if len(digits) >= MIN_DIGITS else []
     family_text, comma, given_text = text.partition(",")
     if comma:
         wanted: list[tuple[str, tuple[str, ...]]] = [(word, (FAMILY,)) for word in _words(family_text)]
         wanted += [(word, (GIVEN,)) for word in _words(given_text)]
     else:
         wanted = [(word, (FAMILY, GIVEN)) for word in _words(text)]
-    if not wanted:
-        return []
-    return [sa.and_(*(referral_id.in_(having_key(word, kinds)) for word, kinds in wanted))]
+    return [having_keys(wanted)] if wanted else []
 
 
 def _words(text: str) -> list[str]:
