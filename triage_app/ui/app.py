@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import traceback
@@ -61,6 +62,10 @@ def run_gui(paths: AppPaths, *, smoke: bool = False) -> int:
     # Administrators are offered rules shipped with a newer app (never applied silently): a notice with Review….
     # Not on a database open read-only: approving them could only be refused (the red banner says why).
     window.session_ready.connect(lambda: None if window.read_only is not None else update_rules_notice(window))
+    # Everything alive once the session is open (modules, widgets, the session) lives as long as the app: frozen
+    # out of the collector's reach, a full collection during background work (a reassessment allocates a lot)
+    # no longer rescans it while holding the interpreter lock, which stood the window still for 0.5 s at a time.
+    window.session_ready.connect(gc.freeze)
     window.show()
     status = {"code": 0}
 

@@ -231,6 +231,13 @@ class MaintenanceActions(QObject):
         """
         if session.read_only is not None:
             return
+        # Queued behind the first page and the counts on the window's worker: the background work starts once
+        # they have been read, so it never competes with the first paint.
+        self.context.worker.submit(lambda: None, lambda _none: self._after_first_page(session))
+
+    def _after_first_page(self, session: AppSession) -> None:
+        if self.context.session is not session:
+            return  # replaced (a restore) or closed meanwhile
         self.reassessment.start(session)
         from triage_app.services.app import daily_backup, daily_backup_due
 
