@@ -45,6 +45,11 @@ def field(paragraph, instruction: str) -> None:  # type: ignore[no-untyped-def]
     simple = OxmlElement("w:fldSimple")
     simple.set(qn("w:instr"), instruction)
     run = OxmlElement("w:r")
+    properties = OxmlElement("w:rPr")
+    size = OxmlElement("w:sz")
+    size.set(qn("w:val"), "16")  # 8 points, as the words around it
+    properties.append(size)
+    run.append(properties)
     text = OxmlElement("w:t")
     text.text = "1"
     run.append(text)
@@ -138,7 +143,7 @@ def build() -> bytes:
     para("Dear {{ referrer_name }},", after=10)
     para("Re: {{ patient_name }}", bold=True, after=0)
     para(
-        "NHS number {{ nhs_number }}   Date of birth {{ date_of_birth }}   Hospital number {{ hospital_number }}",
+        "NHS number {{ nhs_number }} · Date of birth {{ date_of_birth }} · Hospital number {{ hospital_number }}",
         bold=True,
         size=10,
         after=10,

@@ -389,9 +389,15 @@ def export_letters(
     if unaddressed and notes is not None:
         notes.append(
             f"{len(unaddressed)} of the letters lack an address (the letter says '{ADDRESS_NOT_ON_FILE}' or names "
-            "the GP without one; add it on the referral's form and write the letters again): " + "; ".join(unaddressed)
+            "the GP without one; add it on the referral's form and write the letters again): "
+            + "; ".join(unaddressed[:NAMED_AT_MOST])
+            + (f"; and {len(unaddressed) - NAMED_AT_MOST} more" if len(unaddressed) > NAMED_AT_MOST else "")
         )
     return written
+
+
+#: Letters lacking an address named in the export's notes (a status bar line), the rest counted.
+NAMED_AT_MOST = 8
 
 
 def case_label(case: CaseInput) -> str:
