@@ -64,7 +64,7 @@ class ExportBar(MeetingScreen):
             "One letter per decided case to its referrer, in the chosen format (PDF or Word)"
         )
         self.letters_button.clicked.connect(self.write_letters)
-        self.merged = QCheckBox("One PDF to pr&int")
+        self.merged = QCheckBox("One P&DF to print")
         self.merged.setToolTip("With the letters, one PDF of every letter for printing (each numbered from page 1)")
         self.template_button = QPushButton("Letter te&mplate…")
         self.template_button.setAccessibleName("Letter template")
