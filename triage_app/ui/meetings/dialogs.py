@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import TypedDict
 
-from PySide6.QtCore import QDate, QTime
+from PySide6.QtCore import QDate, QModelIndex, Qt, QTime
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -18,10 +18,13 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QMessageBox,
     QTableWidget,
+    QTableWidgetItem,
     QTimeEdit,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -40,12 +43,25 @@ class NewMeeting(TypedDict):
     attendees: list[tuple[str, str | None]]
 
 
-class NewMeetingDialog(QDialog):
-    """Date, time, place or video link, chair and expected attendees with their MDT roles."""
+def role_combo(role: str | None = None) -> QComboBox:
+    """An MDT role chooser in words ("—" for none chosen), set to `role`."""
+    combo = QComboBox()
+    combo.addItem("—", None)
+    for key, label in MDT_ROLES.items():
+        combo.addItem(label, key)
+    combo.setCurrentIndex(max(0, combo.findData(role)))
+    return combo
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+
+class NewMeetingDialog(QDialog):
+    """Date, time, place or video link, chair and expected attendees with their MDT roles.
+
+    Given `initial` (a meeting's details as they stand), it edits them: the same fields, filled in.
+    """
+
+    def __init__(self, parent: QWidget | None = None, initial: NewMeeting | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("New MDT meeting")
+        self.setWindowTitle("New MDT meeting" if initial is None else "Edit MDT meeting")
         form = QFormLayout(self)
         self.date = QDateEdit(QDate.currentDate().addDays(7))
         self.date.setCalendarPopup(True)
@@ -58,15 +74,23 @@ class NewMeetingDialog(QDialog):
         self.video.setMaxLength(limit_of("meeting.video_link"))
         self.chair = QLineEdit()
         self.chair.setMaxLength(limit_of("meeting.chair"))
-        self.attendees = QTableWidget(4, 2)
+        people = [] if initial is None else list(initial["attendees"])
+        self.attendees = QTableWidget(max(4, len(people) + 2), 2)  # room for two more
+        self.attendees.setAccessibleName("Expected attendees: name and MDT role")
         self.attendees.setHorizontalHeaderLabels(["Name", "MDT role"])
         self.attendees.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         for row in range(self.attendees.rowCount()):
-            combo = QComboBox()
-            combo.addItem("—", None)
-            for key, label in MDT_ROLES.items():
-                combo.addItem(label, key)
-            self.attendees.setCellWidget(row, 1, combo)
+            name, role = people[row] if row < len(people) else ("", None)
+            if name:
+                self.attendees.setItem(row, 0, QTableWidgetItem(name))
+            self.attendees.setCellWidget(row, 1, role_combo(role))
+        if initial is not None:
+            day = initial["meeting_date"]
+            self.date.setDate(QDate(day.year, day.month, day.day))
+            self.time.setTime(QTime.fromString(initial["meeting_time"], "HH:mm"))
+            self.place.setText(initial["place"])
+            self.video.setText(initial["video_link"])
+            self.chair.setText(initial["chair"])
         for label, widget in (
             ("&Date", self.date),
             ("&Time", self.time),
@@ -80,6 +104,11 @@ class NewMeetingDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def accept(self) -> None:
+        """A name still being typed in the table is kept: OK (or Enter in a field) commits the open cell first."""
+        self.attendees.setCurrentIndex(QModelIndex())
+        super().accept()
 
     def values(self) -> NewMeeting:
         """What `create_meeting` needs."""
@@ -106,6 +135,93 @@ class NewMeetingDialog(QDialog):
         """The new meeting's details, or None if cancelled. (Tests replace this class method.)"""
         dialog = cls(parent)
         return dialog.values() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+
+class EditMeetingDialog(NewMeetingDialog):
+    """A meeting's details to edit until it is held: the new meeting's fields, filled in with the meeting's."""
+
+    @classmethod
+    def ask_edit(cls, parent: QWidget | None, initial: NewMeeting) -> NewMeeting | None:
+        """The edited details, or None if cancelled."""
+        dialog = cls(parent, initial)
+        return dialog.values() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+
+class AttendanceDialog(QDialog):
+    """Who is at the meeting: each expected attendee ticked present (or not) in the MDT role they take today, and
+    rows below for anyone who came without being expected."""
+
+    def __init__(self, parent: QWidget | None, people: list[tuple[str, str | None, bool]]) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Attendance")
+        layout = QVBoxLayout(self)
+        layout.addWidget(
+            QLabel(
+                "Tick those present (Space ticks the row's box) and set the role each takes today; add anyone who "
+                "came unexpected in the empty rows. Quorum counts those present."
+            )
+        )
+        self.table = QTableWidget(len(people) + 3, 3)
+        self.table.setAccessibleName("Attendance: present, name, MDT role")
+        self.table.setHorizontalHeaderLabels(["Present", "Name", "MDT role"])
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        for row in range(self.table.rowCount()):
+            name, role, there = people[row] if row < len(people) else ("", None, False)
+            tick = QTableWidgetItem()
+            tick.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+            tick.setCheckState(Qt.CheckState.Checked if there else Qt.CheckState.Unchecked)
+            self.table.setItem(row, 0, tick)
+            self.table.setItem(row, 1, QTableWidgetItem(name))
+            self.table.setCellWidget(row, 2, role_combo(role))
+        self.table.setCurrentCell(0, 0)
+        layout.addWidget(self.table)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Record attendance")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def accept(self) -> None:
+        """A name still being typed is kept: Record attendance commits the open cell first."""
+        self.table.setCurrentIndex(QModelIndex())
+        super().accept()
+
+    def present(self) -> list[tuple[str, str | None]]:
+        """(name, MDT role) of each row ticked present, or named in an added row (typing a name there is enough)."""
+        there: list[tuple[str, str | None]] = []
+        for row in range(self.table.rowCount()):
+            tick, name_item = self.table.item(row, 0), self.table.item(row, 1)
+            name = name_item.text().strip() if name_item is not None else ""
+            combo = self.table.cellWidget(row, 2)
+            ticked = tick is not None and tick.checkState() == Qt.CheckState.Checked
+            if name and ticked:
+                there.append((name, combo.currentData() if isinstance(combo, QComboBox) else None))
+        return there
+
+    @classmethod
+    def ask(
+        cls, parent: QWidget | None, people: list[tuple[str, str | None, bool]]
+    ) -> list[tuple[str, str | None]] | None:
+        """Those present, or None if cancelled. (Tests may replace this class method.)"""
+        dialog = cls(parent, people)
+        return dialog.present() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+
+class Confirmation:
+    """A yes/no question with the safe answer (No) as the default: closing a meeting, adding over capacity."""
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, title: str, text: str, yes: str) -> bool:
+        """Whether the user chose `yes`. (Tests may replace this class method.)"""
+        box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
+        accept = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
+        back = box.addButton("&Go back", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(back)
+        box.setEscapeButton(back)
+        box.exec()
+        return box.clickedButton() is accept
 
 
 class ExportChoice:

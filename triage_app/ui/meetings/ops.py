@@ -111,3 +111,28 @@ def circulate_op(meeting_id: int) -> Callable[[AppSession], Changes]:
 def cancel_op(meeting_id: int) -> Callable[[AppSession], CancelledMeeting]:
     """Cancel the meeting; its cases move to the next one (or back on the ready list)."""
     return _meetings_op("cancel_meeting", meeting_id=meeting_id)
+
+
+def edit_meeting_op(meeting_id: int, version: int, values: NewMeeting) -> Callable[[AppSession], Changes]:
+    """Store the meeting's edited details, if it is still the version on screen (compare-and-swap)."""
+    return _meetings_op("edit_meeting", meeting_id=meeting_id, expected_version=version, **values)
+
+
+def attendance_op(
+    meeting_id: int, version: int, present: Sequence[tuple[str, str | None]]
+) -> Callable[[AppSession], Changes]:
+    """Record who is at the meeting, each in their MDT role today."""
+    return _meetings_op("take_attendance", meeting_id=meeting_id, expected_version=version, present=list(present))
+
+
+def close_op(meeting_id: int, version: int) -> Callable[[AppSession], Changes]:
+    """Close the meeting (a consultant): every case has an outcome; the quorum of those present is stored."""
+
+    def op(session: AppSession) -> Changes:
+        from triage_app.services import meetings
+
+        return meetings.close_meeting(
+            session.db, actor=session.actor, meeting_id=meeting_id, expected_version=version, rules=session.rules
+        )
+
+    return op

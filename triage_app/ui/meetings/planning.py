@@ -25,7 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from triage_app.domain.meetings import MEETING_OUTCOME_LABELS, OPEN_MEETING_STATUSES
+from triage_app.services.meeting_inputs import capacity_warning
 from triage_app.services.permissions import PLAN_MEETING, who_may
+from triage_app.ui.meetings.dialogs import Confirmation
 from triage_app.ui.meetings.exports import ExportBar
 from triage_app.ui.meetings.ops import add_case_op, circulate_op, fill_op, remove_case_op, reorder_op
 from triage_app.ui.meetings.screen import MeetingScreen
@@ -196,15 +198,25 @@ class PlanningScreen(MeetingScreen):
         self.context.run(op, title=title, on_failure=self.failure(title))
 
     def add_case(self, referral_id: int) -> None:
-        """Put a ready referral on this meeting."""
-        meeting_id = self._meeting_id()
-        if meeting_id is not None:
-            self._run(add_case_op(meeting_id, referral_id), "Case not added")
+        """Put a ready referral on this meeting (asked first when it would go over capacity)."""
+        self.add_cases([referral_id])
 
     def add_selected(self) -> None:
         """Add the referrals selected in the ready list."""
-        for referral_id in self.ready.selected_ids():
-            self.add_case(referral_id)
+        self.add_cases(self.ready.selected_ids())
+
+    def add_cases(self, referral_ids: list[int]) -> None:
+        """Add these referrals; a list that would go over capacity says so in words and asks first."""
+        meeting_id = self._meeting_id()
+        if meeting_id is None or not referral_ids or self.detail is None:
+            return
+        warning = capacity_warning(len(self.detail.cases) + len(referral_ids), self.detail.capacity)
+        if warning is not None and not Confirmation.ask(
+            self, "Over capacity", f"{warning}.\n\nAdd all the same?", "&Add all the same"
+        ):
+            return
+        for referral_id in referral_ids:
+            self._run(add_case_op(meeting_id, referral_id), "Case not added")
 
     def remove_selected(self) -> None:
         """Take the selected cases off the list."""

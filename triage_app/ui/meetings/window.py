@@ -28,12 +28,20 @@ from PySide6.QtWidgets import (
 )
 
 from triage_app.domain.formats import format_date
-from triage_app.domain.meetings import OPEN_MEETING_STATUSES
-from triage_app.services.permissions import PLAN_MEETING, who_may
+from triage_app.domain.meetings import CANCELLED, OPEN_MEETING_STATUSES
+from triage_app.services.permissions import PLAN_MEETING, RECORD_OUTCOME, who_may
 from triage_app.ui.dialogs import Messages
-from triage_app.ui.meetings.dialogs import NewMeetingDialog
+from triage_app.ui.meetings.dialogs import AttendanceDialog, Confirmation, EditMeetingDialog, NewMeetingDialog
 from triage_app.ui.meetings.in_meeting import InMeetingScreen
-from triage_app.ui.meetings.ops import MeetingsRead, cancel_op, create_meeting_op, read_meetings
+from triage_app.ui.meetings.ops import (
+    MeetingsRead,
+    attendance_op,
+    cancel_op,
+    close_op,
+    create_meeting_op,
+    edit_meeting_op,
+    read_meetings,
+)
 from triage_app.ui.meetings.planning import ID_ROLE, PlanningScreen, item_id
 from triage_app.ui.meetings.screen import failure_report
 from triage_app.ui.screen_fit import fit_to_screen
@@ -81,6 +89,19 @@ class MeetingWindow(QMainWindow):
         self.quorum = QLabel()
         self.quorum.setAccessibleName("Quorum")
         self.capacity = QLabel()
+        self.capacity.setAccessibleName("Cases and capacity")
+        # The meeting's life: its details edited until it is held, attendance on the day, closing by the chair.
+        self.edit_button = QPushButton("&Edit meeting…")
+        self.edit_button.setToolTip("Change the date, time, place, video link, chair or attendees (until it is held)")
+        self.edit_button.clicked.connect(self.edit_meeting)
+        self.attendance_button = QPushButton("A&ttendance…")
+        self.attendance_button.setToolTip("On the day: who is here, in which MDT role (quorum counts those present)")
+        self.attendance_button.clicked.connect(self.take_attendance)
+        self.close_button = QPushButton("C&lose meeting…")
+        self.close_button.setToolTip(
+            "The chair (a consultant) closes the meeting once every case has an outcome or is marked not discussed"
+        )
+        self.close_button.clicked.connect(self.close_meeting)
         self.planning = PlanningScreen(context)
         self.exports = self.planning.exports
         self.in_meeting = InMeetingScreen(context)
@@ -99,6 +120,11 @@ class MeetingWindow(QMainWindow):
         top.addWidget(self.capacity)
         top.addWidget(self.quorum)
         right_layout.addLayout(top)
+        life = QHBoxLayout()
+        for button in (self.edit_button, self.attendance_button, self.close_button):
+            life.addWidget(button)
+        life.addStretch(1)
+        right_layout.addLayout(life)
         right_layout.addWidget(self.tabs, 1)
         splitter = QSplitter()
         splitter.addWidget(left)
@@ -192,15 +218,15 @@ class MeetingWindow(QMainWindow):
             self.quorum.setText("")
             self.capacity.setText("")
         else:
-            m = detail.meeting
-            where = " · ".join(p for p in (m.place, m.video_link) if p) or "place not set"
-            self.header.setText(
-                f"<b>{format_date(m.meeting_date)} {m.meeting_time}</b> · {escape(where)} · chair "
-                f"{escape(m.chair or 'not set')} · {m.status}"
-            )
+            self.header.setText(header_text(detail))
             self.quorum.setText(("✔ " if detail.quorate else "✘ ") + detail.quorum_text)
             self.quorum.setStyleSheet("" if detail.quorate else "color: #c62828; font-weight: bold;")
-            self.capacity.setText(f"{len(detail.cases)} of {detail.capacity} cases")
+            if detail.over_capacity:
+                self.capacity.setText("⚠ " + detail.over_capacity)
+                self.capacity.setStyleSheet("color: #c62828; font-weight: bold;")
+            else:
+                self.capacity.setText(f"{len(detail.cases)} of {detail.capacity} cases")
+                self.capacity.setStyleSheet("")
         self.in_meeting.show_meeting(detail, agenda_cases)
         self._enable()
 
@@ -221,12 +247,22 @@ class MeetingWindow(QMainWindow):
     def _enable(self) -> None:
         """The meeting list's buttons follow the meeting shown and the role matrix; the screens their own."""
         planner = self.context.may(PLAN_MEETING)
-        is_open = self.detail is not None and self.detail.meeting.status in OPEN_MEETING_STATUSES
+        consultant = self.context.may(RECORD_OUTCOME)
+        meeting = None if self.detail is None else self.detail.meeting
+        is_open = meeting is not None and meeting.status in OPEN_MEETING_STATUSES
+        not_closed = meeting is not None and meeting.closed_at is None and meeting.status != CANCELLED
         self.cancel_button.setEnabled(is_open and planner)
         self.new_button.setEnabled(planner)
+        self.edit_button.setEnabled(is_open and planner and meeting is not None and meeting.closed_at is None)
+        self.attendance_button.setEnabled(not_closed and (planner or consultant))
+        self.close_button.setEnabled(not_closed and consultant)
         if not planner:
-            for widget in (self.new_button, self.cancel_button):
+            for widget in (self.new_button, self.cancel_button, self.edit_button):
                 widget.setToolTip(who_may(PLAN_MEETING))
+        if not consultant:
+            self.close_button.setToolTip(
+                "Only a consultant (the chair) can close a meeting: closing fixes the MDT's decisions"
+            )
         self.planning.enable()
         self.in_meeting.enable()
 
@@ -249,6 +285,73 @@ class MeetingWindow(QMainWindow):
             create_meeting_op(values), title=title, on_success=done, on_failure=failure_report(self, title)
         )
 
+    def edit_meeting(self) -> None:
+        """Edit the meeting's details (until it is held); stored only if no other desktop changed it meanwhile."""
+        detail = self.detail
+        if detail is None or detail.meeting.id is None:
+            return
+        m = detail.meeting
+        values = EditMeetingDialog.ask_edit(
+            self,
+            {
+                "meeting_date": m.meeting_date,
+                "meeting_time": m.meeting_time,
+                "place": m.place or "",
+                "video_link": m.video_link or "",
+                "chair": m.chair or "",
+                "attendees": [(a.name, a.mdt_role) for a in detail.attendees if a.invited],
+            },
+        )
+        if values is None:
+            return
+        title = "Meeting not changed"
+        self.context.run(
+            edit_meeting_op(detail.meeting.id, m.version, values),
+            title=title,
+            on_success=lambda _changes: self._message("Meeting details saved", 5000),
+            on_failure=failure_report(self, title, self.refresh),
+        )
+
+    def take_attendance(self) -> None:
+        """Tick who is here today and in which MDT role; the quorum is then that of those present."""
+        detail = self.detail
+        if detail is None or detail.meeting.id is None:
+            return
+        people = [(a.name, a.mdt_role, bool(a.attended)) for a in detail.attendees]
+        present = AttendanceDialog.ask(self, people)
+        if present is None:
+            return
+        title = "Attendance not recorded"
+        self.context.run(
+            attendance_op(detail.meeting.id, detail.meeting.version, present),
+            title=title,
+            on_success=lambda _changes: self._message("Attendance recorded", 5000),
+            on_failure=failure_report(self, title, self.refresh),
+        )
+
+    def close_meeting(self) -> None:
+        """The chair closes the meeting: asked first, with the quorum it will store and what closing means."""
+        detail = self.detail
+        if detail is None or detail.meeting.id is None or not self.in_meeting.may_discard():
+            return
+        undecided = sum(1 for c in detail.cases if c.outcome is None)
+        text = (
+            f"Close the meeting of {format_date(detail.meeting.meeting_date)} {detail.meeting.meeting_time}?\n\n"
+            f"{detail.quorum_text}. {len(detail.cases)} cases"
+            + (f", {undecided} still without an outcome (closing will be refused)" if undecided else ", all decided")
+            + ".\n\nOnce closed, the meeting cannot be edited and its attendance is final; an outcome is then "
+            "changed only by a consultant's amendment with a reason."
+        )
+        if not Confirmation.ask(self, "Close meeting", text, "&Close meeting"):
+            return
+        title = "Meeting not closed"
+        self.context.run(
+            close_op(detail.meeting.id, detail.meeting.version),
+            title=title,
+            on_success=lambda _changes: self._message("Meeting closed", 5000),
+            on_failure=failure_report(self, title, self.refresh),
+        )
+
     def cancel_meeting(self) -> None:
         """Cancel this meeting; its cases move on."""
         meeting_id = None if self.detail is None else self.detail.meeting.id
@@ -266,3 +369,29 @@ class MeetingWindow(QMainWindow):
             return
         self.in_meeting.clear_entry()
         super().closeEvent(event)
+
+
+def header_text(detail: MeetingDetail) -> str:
+    """The meeting's header line (rich text): when, where, chair, status in words, and what changed or closed it."""
+    m = detail.meeting
+    where = " · ".join(p for p in (m.place, m.video_link) if p) or "place not set"
+    status = _STATUS_WORDS.get(m.status, m.status)
+    text = (
+        f"<b>{format_date(m.meeting_date)} {m.meeting_time}</b> · {escape(where)} · chair "
+        f"{escape(m.chair or 'not set')} · {status}"
+    )
+    if m.changed_since_circulated_at is not None and m.closed_at is None:
+        text += " · <b style='color:#c62828'>changed since circulated: send the agenda again</b>"
+    if m.closed_at is not None:
+        closed = m.closed_at.astimezone()
+        text += f" · closed by {escape(detail.closed_by_name or 'the chair')} on {format_date(closed.date())} {closed:%H:%M}"
+    return text
+
+
+#: A meeting's status in words, as its header says it.
+_STATUS_WORDS = {
+    "planned": "planned",
+    "circulated": "agenda circulated",
+    "held": "held",
+    "cancelled": "cancelled",
+}
