@@ -206,9 +206,12 @@ def test_the_request_letter_is_a_word_file_named_by_patient_and_date_and_audited
     assert out.name == "information-request-QUILLFEATHER-Morwenna-02-Nov-2026.docx"
     text = "\n".join(p.text for p in Document(str(out)).paragraphs)
     nhs = format_nhs_number(get_referral(db, referral_id=referral_id).row.nhs_number or "")
-    assert "QUILLFEATHER, Morwenna" in text and f"NHS number: {nhs}" in text and "12-Nov-1979" in text
-    assert "Please send: the number of botulinum toxin cycles; the TWSTRS total score." in text
-    assert "Please reply by 16-Nov-2026" in text
+    assert "Re: QUILLFEATHER, Morwenna" in text and f"NHS number {nhs} · Date of birth 12-Nov-1979" in text
+    assert "Please send:\n• The number of botulinum toxin cycles\n• The TWSTRS total score" in text
+    assert "Please reply by 16-Nov-2026" in text and "Cora Ordinator\nMDT coordinator" in text
+    assert "Specialist Neurosurgical Unit" in "\n".join(  # the shipped template's letterhead
+        p.text for t in Document(str(out)).sections[0].first_page_header.tables for c in t._cells for p in c.paragraphs
+    )
     assert _events(db, "export") == [("coord-test", str(referral_id))]
     with pytest.raises(ServiceError, match="already exists"):
         chase.write_request(db, actor=coordinator, referral_id=referral_id, fmt="docx", out_dir=tmp_path, today=TODAY)

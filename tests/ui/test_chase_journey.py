@@ -139,9 +139,10 @@ def test_a_coordinator_chases_missing_information_through_the_window(
     from docx import Document
 
     text = "\n".join(p.text for p in Document(str(expected)).paragraphs)
-    assert "QUILLFEATHER, Morwenna" in text and format_nhs_number(nhs(5)) in text and "12-Nov-1979" in text
-    assert "Please send: the number of botulinum toxin cycles; the TWSTRS total score." in text
-    assert f"Please reply by {format_date(chase_on)}" in text and "Cora Ordinator, MDT coordinator" in text
+    assert "Re: QUILLFEATHER, Morwenna" in text
+    assert f"NHS number {format_nhs_number(nhs(5))} · Date of birth 12-Nov-1979" in text
+    assert "Please send:\n• The number of botulinum toxin cycles\n• The TWSTRS total score" in text
+    assert f"Please reply by {format_date(chase_on)}" in text and "Cora Ordinator\nMDT coordinator" in text
     assert stored_rows(
         data, "SELECT user_login FROM audit_event WHERE action = 'export' AND entity_id = ?", str(referral_id)
     ) == [("coord-test",)]

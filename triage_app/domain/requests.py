@@ -21,7 +21,7 @@ from triage_app.domain.criteria import in_sentence
 from triage_app.domain.fields import field_spec
 from triage_app.domain.formats import format_date, format_name
 from triage_app.domain.intended_use import INTENDED_USE_LINE
-from triage_app.domain.letters import Letter
+from triage_app.domain.letters import LETTER_MARKING, Letter
 from triage_app.domain.referral import field_label, format_nhs_number
 
 #: Days from moving a referral to awaiting information to its default chase date.
@@ -117,6 +117,7 @@ class RequestPatient:
     received_on: date | None
     referrer_name: str | None
     referrer_organisation: str | None
+    referrer_address: str | None = None
 
 
 def request_letter(
@@ -162,6 +163,42 @@ def request_letter(
         f"{signer_name}, {signer_role}, {unit_name}",
     )
     return Letter(referral_id=referral_id, title="Request for further information", paragraphs=paragraphs)
+
+
+def request_fields(
+    patient: RequestPatient,
+    awaited: Iterable[str],
+    *,
+    today: date,
+    reply_by: date | None,
+    unit_name: str,
+    signer_name: str,
+    signer_role: str = REQUEST_SIGNER_ROLE,
+) -> dict[str, str]:
+    """The request's placeholders for a unit's Word template (resources/templates/information_request.docx):
+    plain text, each awaited item on a line of its own."""
+    items = [item.strip() for item in awaited if item.strip()]
+    if not items:
+        raise ValueError("nothing is awaited: a request names at least one piece of information")
+    organisation = patient.referrer_organisation or ""
+    address = "\n".join(part for part in (organisation, patient.referrer_address or "") if part)
+    return {
+        "today": format_date(today),
+        "referrer_name": patient.referrer_name or "the referrer",
+        "referrer_address": address or "(address not recorded)",
+        "unit_name": unit_name,
+        "patient_name": format_name(patient.family_name, patient.given_name) or "(name not recorded)",
+        "nhs_number": format_nhs_number(patient.nhs_number) if patient.nhs_number else "(not recorded)",
+        "date_of_birth": format_date(patient.date_of_birth) or "(not recorded)",
+        "hospital_number": patient.hospital_number or "(not recorded)",
+        "received_on": format_date(patient.received_on) or "(date not recorded)",
+        "awaited": "\n".join(f"• {item[:1].upper()}{item[1:]}" for item in items),
+        "reply_by": f"Please reply by {format_date(reply_by)}." if reply_by is not None else "",
+        "intended_use": INTENDED_USE_LINE,
+        "signatory_name": signer_name,
+        "signatory_role": signer_role,
+        "marking": LETTER_MARKING,
+    }
 
 
 def request_file_name(patient: RequestPatient, today: date, fmt: str) -> str:

@@ -19,17 +19,18 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from triage_app.config import resource_path
 from triage_app.domain.formats import format_date, format_name
 from triage_app.domain.requests import (
     RequestPatient,
     awaited_items,
     awaited_text,
     is_overdue,
+    request_fields,
     request_file_name,
-    request_letter,
 )
 from triage_app.domain.workflow import AWAITING_INFORMATION, RECEIVED, STATUS_LABELS
-from triage_app.exporters.letters import LETTER_FORMATS, export_letter
+from triage_app.exporters.letters import LETTER_FORMATS
 from triage_app.services.auditing import audit
 from triage_app.services.changes import Changes
 from triage_app.services.errors import NotFound, ServiceError
@@ -257,7 +258,25 @@ def _request_patient(row: ReferralRow) -> RequestPatient:
         received_on=row.received_on,
         referrer_name=row.referrer_name,
         referrer_organisation=row.referrer_organisation_ods,
+        referrer_address=row.referrer_address,
     )
+
+
+def _render_request(fields: dict[str, str], fmt: str, template: Path | None) -> bytes:
+    """The request filled into the unit's Word template (the shipped example unless `template`), as Word, or drawn
+    as PDF from that Word file (exporters.letter_template: autoescaped, never run as a template)."""
+    from triage_app.domain.letters import TemplateError
+    from triage_app.exporters.letter_template import letters_pdf, render_docx
+    from triage_app.services.exports import font_dir
+
+    source = template or resource_path("templates", "information_request.docx")
+    try:
+        docx = render_docx(source, fields)
+    except TemplateError as exc:
+        raise ServiceError(str(exc)) from exc
+    if fmt == "docx":
+        return docx
+    return letters_pdf([docx], font_dir=font_dir(), title="Request for further information")
 
 
 def write_request(
@@ -271,6 +290,7 @@ def write_request(
     unit_name: str = DEFAULT_UNIT_NAME,
     data_dir: Path | None = None,
     overwrite: bool = False,
+    template: Path | None = None,
 ) -> Path:
     """Write the request for the missing information to the referrer, named by patient and date, in `out_dir`, and
     audit it (the file and its event stand or fall together). Signed by the coordinator who writes it."""
@@ -291,8 +311,7 @@ def write_request(
     if not items:
         raise ServiceError("nothing is recorded as awaited for this referral: there is nothing to request")
     patient = _request_patient(row)
-    letter = request_letter(
-        referral_id,
+    fields = request_fields(
         patient,
         items,
         today=today,
@@ -300,9 +319,7 @@ def write_request(
         unit_name=unit_name,
         signer_name=actor.display_name,
     )
-    from triage_app.services.exports import font_dir
-
-    data = export_letter(letter, fmt, font_dir=font_dir())
+    data = _render_request(fields, fmt, template)
     out = out_dir / request_file_name(patient, today, fmt)
     check_export_destination(out, data_dir=data_dir, db_path=db.location.path, overwrite=overwrite)
     reason = read_only_reason(db)
