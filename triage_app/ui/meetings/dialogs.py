@@ -161,6 +161,7 @@ class AttendanceDialog(QDialog):
                 "came unexpected in the empty rows. Quorum counts those present."
             )
         )
+        self._expected = len(people)  # rows below these are for people who came unexpected
         self.table = QTableWidget(len(people) + 3, 3)
         self.table.setAccessibleName("Attendance: present, name, MDT role")
         self.table.setHorizontalHeaderLabels(["Present", "Name", "MDT role"])
@@ -196,7 +197,7 @@ class AttendanceDialog(QDialog):
             name = name_item.text().strip() if name_item is not None else ""
             combo = self.table.cellWidget(row, 2)
             ticked = tick is not None and tick.checkState() == Qt.CheckState.Checked
-            if name and ticked:
+            if name and (ticked or row >= self._expected):  # a name added on the day is someone here
                 there.append((name, combo.currentData() if isinstance(combo, QComboBox) else None))
         return there
 
