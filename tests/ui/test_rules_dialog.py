@@ -104,9 +104,12 @@ def test_an_administrator_reviews_and_approves_a_rules_file(
     assert window.rules_label.text().startswith("Rules spd-2027.1 approved by Ada Admin on ")
     assert window.panel.rules_in_force.text() == window.rules_label.text()
     assert dialog.in_force_label.text().startswith("spd-2027.1, approved by Ada Admin")
-    assert "Rules spd-2027.1 approved by Ada Admin; 1 open referral not yet at an MDT reassessed." in (
+    # The approval commits alone; the referral is reassessed in the background right after it (issue 14).
+    assert "Rules spd-2027.1 approved by Ada Admin; 1 open referral not yet at an MDT is being reassessed in the " in (
         dialog.result_label.text()
     )
+    job = window.maintenance_actions.reassessment
+    qtbot.waitUntil(lambda: not job.running and job.state.startswith("Reassessed 1 open referral"), timeout=10_000)
     assert get_referral(gui_db, referral_id=referral_id).row.outcome == "redirect_to_specialist_unit"
     assert not dialog.approve_button.isEnabled()
     dialog.close()
