@@ -139,6 +139,9 @@ def start_window(data: Path, *, backup_due: bool, close_during: bool = False) ->
     window = MainWindow(paths, settings=settings, login=LOGIN)
     window.setProperty("smoke", True)
     window.maintenance_actions.reassessment.finished.connect(lambda: ended.__setitem__(0, True))
+    import gc
+
+    window.session_ready.connect(gc.freeze)  # as run_gui
     window.show()
     QTimer.singleShot(0, window.open_session)
     timer.start(5)
@@ -151,10 +154,6 @@ def start_window(data: Path, *, backup_due: bool, close_during: bool = False) ->
                 if close_during:
                     break
                 longest[0] = 0.0  # the stall is measured from the first page on
-                if os.environ.get("BENCH_FREEZE"):
-                    import gc
-
-                    gc.freeze()
             job = window.maintenance_actions.reassessment
             daily = window.maintenance_actions.daily
             started_work = job.state != "" or (daily is not None) or (not backup_due and not job.running and ended[0])
