@@ -24,12 +24,13 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from triage_app.config import default_rules_path, resolve_paths
-from triage_app.domain.rules import load_rules
+from triage_app.domain.rules import load_rules, read_rules_file, shipped_rules_path
 from triage_app.services import meetings
 from triage_app.services.app import local_today
 from triage_app.services.demo import load_demo
 from triage_app.services.queue import QueueFilter
 from triage_app.services.referrals import list_queue
+from triage_app.services.rules import ensure_rules_approved
 from triage_app.services.triage import decide_triage
 from triage_app.services.users import add_user, sign_in
 from triage_app.storage.engine import Database, parse_database_url
@@ -44,6 +45,8 @@ def prepare(data_dir: Path, count: int = 412) -> None:
     database = Database(parse_database_url(paths.db_url))
     migrate(database, backup_dir=None)
     admin = sign_in(database, login="demo-admin", display_name="Demo Admin")
+    # As the app's first start does: the shipped rules approved in the first administrator's name.
+    ensure_rules_approved(database, signed_in=admin, shipped=read_rules_file(shipped_rules_path()), as_of=local_today())
     add_user(database, actor=admin, login="jpatel", display_name="J Patel", roles=["coordinator", "consultant"])
     rules = load_rules(default_rules_path())
     load_demo(database, actor=admin, rules=rules, as_of=local_today(), count=count, seed=7)
@@ -62,7 +65,7 @@ def prepare(data_dir: Path, count: int = 412) -> None:
         place="Neurosciences seminar room 2",
         chair="Dr R Example",
         attendees=[("Dr R Example", "functional_neurosurgeon"), ("Dr S Sample", "movement_disorders_neurologist")],
-    )
+    ).meeting_id
     meetings.fill_to_capacity(database, actor=consultant, meeting_id=meeting_id)
     database.dispose()
 
