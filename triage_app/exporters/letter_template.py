@@ -523,8 +523,14 @@ class _Part:
 
     archive: zipfile.ZipFile
     name: str  # word/document.xml
+    links: dict[str, str] | None = None  # its relationships, read once
 
     def _rels(self) -> dict[str, str]:
+        if self.links is None:
+            self.links = self._read_rels()
+        return self.links
+
+    def _read_rels(self) -> dict[str, str]:
         folder, _, leaf = self.name.rpartition("/")
         try:
             rels = _xml(self.archive.read(f"{folder}/_rels/{leaf}.rels"))
@@ -612,6 +618,10 @@ def _field_token(instruction: str) -> str:
     return {"PAGE": PAGE_MARK, "NUMPAGES": PAGES_MARK, "SECTIONPAGES": PAGES_MARK}.get(word, "")
 
 
+#: Style readers by styles part (every letter of a template shares one), kept between calls.
+_READERS: dict[bytes, _Reader] = {}
+
+
 def _read_letter(data: bytes, fonts: tuple[str, str], readers: dict[bytes, _Reader]) -> _Letter:
     """One filled letter's body, header and footer as flowables, read from the archive's XML (the first section's
     page size, margins and default header and footer); `readers` keeps one style reader per styles part."""
@@ -625,6 +635,8 @@ def _read_letter(data: bytes, fonts: tuple[str, str], readers: dict[bytes, _Read
         styles_data = b'<w:styles xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"/>'
     reader = readers.get(styles_data)
     if reader is None:
+        if len(readers) > 8:
+            readers.clear()
         reader = readers[styles_data] = _Reader(_xml(styles_data), fonts)
     section = body.find(f".//{_W}sectPr") if body is not None else None
     size = section.find(f"{_W}pgSz") if section is not None else None
@@ -694,8 +706,7 @@ def letters_pdf(documents: Sequence[bytes], *, font_dir: Path, title: str = "Let
     fonts = register_fonts(font_dir)
     for bold, italic, name in ((0, 0, fonts[0]), (1, 0, fonts[1]), (0, 1, fonts[0]), (1, 1, fonts[1])):
         addMapping(fonts[0], bold, italic, name)  # <b> takes the bold face; there is no italic face: upright
-    readers: dict[bytes, _Reader] = {}
-    letters = [_read_letter(data, fonts, readers) for data in documents]
+    letters = [_read_letter(data, fonts, _READERS) for data in documents]
 
     class Start(Flowable):  # type: ignore[misc]
         """Marks the page where letter `index` begins (takes no room)."""
@@ -764,5 +775,11 @@ def letters_pdf(documents: Sequence[bytes], *, font_dir: Path, title: str = "Let
             story.append(PageBreak())
         story.append(Start(index))
         story.extend(letter.body)
-    document.build(story, canvasmaker=LettersCanvas)
+    from reportlab import rl_config
+
+    ascii85, rl_config.useA85 = rl_config.useA85, 0  # images stored binary: a logo per letter costs no ASCII85
+    try:
+        document.build(story, canvasmaker=LettersCanvas)
+    finally:
+        rl_config.useA85 = ascii85
     return buffer.getvalue()
