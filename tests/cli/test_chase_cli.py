@@ -54,11 +54,13 @@ def test_chase_a_referral_from_the_command_line(
     listed = json.loads(out)
     assert [(r["referral_id"], r["chase_on"], r["overdue"]) for r in listed] == [(1, chase_on.isoformat(), False)]
     assert listed[0]["awaited"] == "the number of botulinum toxin cycles; the TWSTRS total score"
-    code, out, err = run(capsys, *d, "chase", "request", "1", "--format", "pdf", "--out-dir", str(tmp_path / "out"))
-    assert code != 0 and "out" in err  # the folder must exist: nothing written
-    (tmp_path / "out").mkdir()
+    nowhere = tmp_path / "no such folder" / "out"
+    code, out, err = run(capsys, *d, "chase", "request", "1", "--format", "pdf", "--out-dir", str(nowhere))
+    assert code != 0 and "no such folder" in err and not nowhere.parent.exists()  # refused, named, nothing made
+    # As for outcome letters, a missing folder whose own folder exists is made, owner-only.
     code, out, err = run(capsys, *d, "chase", "request", "1", "--format", "pdf", "--out-dir", str(tmp_path / "out"))
     assert code == 0, err
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o700
     written = Path(out.split("wrote ", 1)[1].strip())
     assert written.name == f"information-request-QUILLFEATHER-Morwenna-{format_date(today)}.pdf"
     text = subprocess.run(

@@ -187,6 +187,15 @@ def test_every_json_command_names_referrals_meetings_and_audit_alike(
         f"ask for a video|Dr A|{later}",
     )
     answer("meeting close", "meeting", "close", meeting)  # issue 13 (B)
+    # issue 13 (E): the chase list (referral 3 awaits information since its override) and the MDT's actions
+    answer("chase list", "chase", "list")
+    answer("chase date", "chase", "date", "3", later)
+    answer("chase chased", "chase", "chased", "3", "--next", later)
+    answer("chase back", "chase", "back", "3")
+    answer("chase await", "chase", "await", "3", "--chase-on", later, "--awaited", "the clinic letter")
+    answer("chase request", "chase", "request", "3", "--format", "docx", "--out-dir", str(tmp_path / "requests"))
+    action = answer("actions list", "actions", "list")[0]["action_id"]
+    answer("actions done", "actions", "done", str(action))
     answer("outcomes", "outcomes", meeting, "--format", "csv", "--out", str(tmp_path / "outcomes.csv"))
     answer("letters", "letters", meeting, "--format", "docx", "--out-dir", str(tmp_path / "letters"))
     answer("meeting cancel", "meeting", "cancel", other)

@@ -34,7 +34,13 @@ from triage_app.exporters.letters import LETTER_FORMATS
 from triage_app.services.auditing import audit
 from triage_app.services.changes import Changes
 from triage_app.services.errors import NotFound, ServiceError
-from triage_app.services.export_destinations import DEFAULT_UNIT_NAME, ExportNotWritten, check_export_destination
+from triage_app.services.export_destinations import (
+    DEFAULT_UNIT_NAME,
+    FOLDER_MODE,
+    ExportNotWritten,
+    check_export_destination,
+    check_letters_folder,
+)
 from triage_app.services.export_files import Staged, place, read_only_reason, undo, write_temporary
 from triage_app.services.permissions import (
     AWAITING_INFORMATION as MOVE_TO_AWAITING,
@@ -321,10 +327,21 @@ def write_request(
     )
     data = _render_request(fields, fmt, template)
     out = out_dir / request_file_name(patient, today, fmt)
-    check_export_destination(out, data_dir=data_dir, db_path=db.location.path, overwrite=overwrite)
+    # As for outcome letters: a missing folder is made, owner-only, when the folder it goes in exists.
+    create_folder = check_letters_folder(out_dir, data_dir=data_dir, db_path=db.location.path)
+    if not create_folder:
+        check_export_destination(out, data_dir=data_dir, db_path=db.location.path, overwrite=overwrite)
     reason = read_only_reason(db)
     if reason is not None:
         raise ServiceError(f"no request written: the database is open for reading only ({reason})")
+    if create_folder:
+        try:
+            out_dir.mkdir(mode=FOLDER_MODE)
+            out_dir.chmod(FOLDER_MODE)  # mkdir's mode is narrowed by the umask, never widened
+        except OSError as exc:
+            raise ExportNotWritten(
+                f"no request was written: the folder {out_dir} could not be created ({exc.strerror or exc})"
+            ) from exc
     staged = Staged(out, write_temporary(out, data))
     try:
         with db.write() as session:
