@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QComboBox, QMessageBox
 from tests.factories import referral_json
 from tests.stored import stored_rows
 from triage_app.config import AppPaths
+from triage_app.domain.fields import LOCAL_FIELDS
 from triage_app.domain.identity import IDENTITY_MINIMUM
 from triage_app.domain.rules import Rules
 from triage_app.services.app import local_today
@@ -299,9 +300,15 @@ def test_json_from_the_form_matches_the_interchange_format(qtbot: Any, open_wind
     fill_ready_referral(qtbot, form, "9990000301")
     data = form.to_json()
     template = referral_json(1)
-    assert set(data) == set(template)
+    # The interchange format's keys, and the unit's local fields for letters (LOCAL_FIELDS) beside them.
+    local = {
+        path.split(".")[0]: {p.split(".")[1] for p in LOCAL_FIELDS if p.startswith(path.split(".")[0])}
+        for path in LOCAL_FIELDS
+    }
+    assert set(data) == set(template) | {"gp"}
+    assert set(data["gp"]) == local["gp"] == {"name", "practice", "address"}
     for section in ("patient", "referrer", "diagnosis", "severity", "botulinum_toxin", "physiotherapy", "history"):
-        assert set(data[section]) == set(template[section])
+        assert set(data[section]) == set(template[section]) | local.get(section, set())
 
 
 @pytest.mark.hazard("H03")
