@@ -33,6 +33,7 @@ from triage_app.services.referrals import list_queue
 from triage_app.services.rules import ensure_rules_approved
 from triage_app.services.triage import decide_triage
 from triage_app.services.users import add_user, sign_in
+from triage_app.storage.audit_checkpoint import checkpoint_path, set_checkpoint_path
 from triage_app.storage.engine import Database, parse_database_url
 from triage_app.storage.migrate import migrate
 from triage_app.ui.main_window import MainWindow
@@ -43,11 +44,20 @@ def prepare(data_dir: Path, count: int = 412) -> None:
     """A database with demo referrals, a demo consultant-coordinator and today's meeting, filled."""
     paths = resolve_paths(data_dir=str(data_dir), environ={})
     database = Database(parse_database_url(paths.db_url))
+    # The audit checkpoint the app keeps beside its backups, kept here too, so the window's first backup verifies.
+    set_checkpoint_path(database.engine, checkpoint_path(data_dir / "backups"), database=database.location.describe())
     migrate(database, backup_dir=None)
     admin = sign_in(database, login="demo-admin", display_name="Demo Admin")
     # As the app's first start does: the shipped rules approved in the first administrator's name.
     ensure_rules_approved(database, signed_in=admin, shipped=read_rules_file(shipped_rules_path()), as_of=local_today())
-    add_user(database, actor=admin, login="jpatel", display_name="J Patel", roles=["coordinator", "consultant"])
+    add_user(
+        database,
+        actor=admin,
+        login="jpatel",
+        display_name="Dr J Patel",
+        roles=["coordinator", "consultant"],
+        mdt_role="functional_neurosurgeon",
+    )
     rules = load_rules(default_rules_path())
     load_demo(database, actor=admin, rules=rules, as_of=local_today(), count=count, seed=7)
     # Today's meeting with the ready cases a consultant confirmed, so both meeting screens have a list (outcomes

@@ -116,6 +116,35 @@ SAFETY_GAPS = (
 SAFETY_GAP_SHARE = 0.1
 
 
+_STREETS = ("Example Road", "Sample Street", "Placeholder Lane", "Fictive Avenue", "Testwell Close", "Mock Way")
+_TOWNS = (("Exampleton", "XX1"), ("Sampleford", "XX2"), ("Testbury", "XX3"), ("Placeholder Bridge", "XX4"))
+_PRACTICES = ("Testwell Medical Practice", "Sample Street Surgery", "Exampleton Health Centre", "Fictive Lane Practice")
+_GPS = ("Dr F Notreal", "Dr G Invented", "Dr H Madeup", "Dr J Pretend")
+
+
+def _invented_address(rng: random.Random, first_line: str | None = None) -> str:
+    town, district = rng.choice(_TOWNS)
+    lines = [first_line] if first_line else []
+    lines += [f"{rng.randint(1, 120)} {rng.choice(_STREETS)}", town, f"{district} {rng.randint(1, 9)}AB"]
+    return "\n".join(lines)
+
+
+def invented_addresses(serial: int) -> dict[str, Any]:
+    """The referrer's and the GP's invented addresses for a demo referral (the app's local letter fields).
+
+    Drawn from their own generator, seeded by the serial, so adding them left every other demo value as it was.
+    """
+    rng = random.Random(serial * 7919 + 13)
+    return {
+        "referrer_address": _invented_address(rng),
+        "gp": {
+            "name": rng.choice(_GPS),
+            "practice": rng.choice(_PRACTICES),
+            "address": _invented_address(rng),
+        },
+    }
+
+
 def invented_name(rng: random.Random) -> tuple[str, str]:
     """(family, given) made up from syllables."""
     return rng.choice(_FAMILY_START) + rng.choice(_FAMILY_END), rng.choice(_GIVEN)
@@ -138,6 +167,7 @@ def synthetic_referral(serial: int, rng: random.Random, as_of: date) -> dict[str
     def maybe(value: Any, chance: float = 0.93) -> Any:
         return value if rng.random() < chance else None
 
+    addresses = invented_addresses(serial)
     gaps = set(rng.sample(SAFETY_GAPS, rng.choice((1, 1, 2)))) if rng.random() < SAFETY_GAP_SHARE else set()
 
     def screened(path: str, value: Any) -> Any:
@@ -163,7 +193,9 @@ def synthetic_referral(serial: int, rng: random.Random, as_of: date) -> dict[str
                 ("neurologist", "neurologist", "movement_disorders_neurologist", "gp", "neurosurgeon", "other")
             ),
             "organisation_ods": rng.choice(("RXX", "RAB", "RCD12")),
+            "address": addresses["referrer_address"],
         },
+        "gp": addresses["gp"],
         "receiving_unit_ods": rng.choice(("RXX01",) * 14 + ("RQQ07",)),
         "diagnosis": {
             "condition": rng.choice(("cervical_dystonia",) * 24 + ("other",)),

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtGui import QTextDocument
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QMenu, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QMenu, QPushButton, QVBoxLayout, QWidget
 
 from triage_app.services.permissions import EXPORT_AGENDA, EXPORT_LETTERS, EXPORT_OUTCOMES, who_may
 from triage_app.ui.dialogs import Messages
@@ -73,19 +73,19 @@ class ExportBar(MeetingScreen):
         menu.addAction("Use the shipped example", self.use_shipped_template)
         self.template_button.setMenu(menu)
         self.show_template()
-        layout = QHBoxLayout(self)
+        # Two rows, the meeting's paperwork above its letters: in one row the bar alone was wider than a 1366-pixel
+        # screen, which pushed the meeting window (and the in-meeting screen's Record button) off its right edge.
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for widget in (
-            self.format,
-            self.pseudonymised,
-            self.export_button,
-            self.outcomes_button,
-            self.print_button,
-            self.letters_button,
-            self.merged,
-            self.template_button,
+        for row in (
+            (self.format, self.pseudonymised, self.export_button, self.outcomes_button, self.print_button),
+            (self.letters_button, self.merged, self.template_button),
         ):
-            layout.addWidget(widget)
+            line = QHBoxLayout()
+            for widget in row:
+                line.addWidget(widget)
+            line.addStretch(1)
+            layout.addLayout(line)
 
     def show_meeting(self, detail: MeetingDetail | None) -> None:
         """The meeting the buttons act on (None: no meeting chosen, every button off)."""
