@@ -93,11 +93,16 @@ def test_attendance_and_closing_from_the_command_line(
             capsys, *d, "meeting", "outcome", "1", referral, "--outcome", "decline", "--rationale", "Mild symptoms"
         )
         assert code == 0, err
-    code, out, err = run(capsys, *d, "meeting", "close", "1", "--version", "2")
+    # Those present were not quorate: closing needs a written reason why the outcomes stand.
+    code, _, err = run(capsys, *d, "meeting", "close", "1", "--version", "2")
+    assert code == 2 and "not quorate (Not quorate: no physiotherapist" in err and "--not-quorate-reason" in err
+    assert stored_rows(data_dir, "SELECT closed_at FROM meeting WHERE id = 1") == [(None,)]
+    reason = "Physiotherapy view given in writing before the meeting"
+    code, out, err = run(capsys, *d, "meeting", "close", "1", "--version", "2", "--not-quorate-reason", reason)
     assert code == 0, err
     assert "closed by" in out and format_date(meeting_day(0)) in out
     assert stored_rows(data_dir, "SELECT status, closed_quorum FROM meeting WHERE id = 1") == [
-        ("held", "Not quorate: no physiotherapist")
+        ("held", f"Not quorate: no physiotherapist; closed with the reason: {reason}")
     ]
     code, _, err = run(capsys, *d, "meeting", "edit", "1", "--place", "Room 9")
     assert code == 2 and "can no longer be edited" in err

@@ -186,7 +186,7 @@ def test_every_json_command_names_referrals_meetings_and_audit_alike(
         "--action",
         f"ask for a video|Dr A|{later}",
     )
-    answer("meeting close", "meeting", "close", meeting)  # issue 13 (B)
+    answer("meeting close", "meeting", "close", meeting, "--not-quorate-reason", "a test meeting")  # issue 13 (B)
     # issue 13 (E): the chase list (referral 3 awaits information since its override) and the MDT's actions
     answer("chase list", "chase", "list")
     answer("chase date", "chase", "date", "3", later)

@@ -19,6 +19,7 @@ from triage_app.services import meetings
 from triage_app.services.app import local_today
 from triage_app.services.users import sign_in
 from triage_app.storage.engine import Database
+from triage_app.ui.dialogs import ReasonDialog
 from triage_app.ui.main_window import MainWindow
 from triage_app.ui.meetings.dialogs import AttendanceDialog, Confirmation, EditMeetingDialog
 
@@ -59,6 +60,7 @@ def test_coordinator_edits_and_takes_attendance_then_the_chair_closes(
     gui_db: Database,
     ready_ids: list[int],  # noqa: F811
     shown_errors: list[tuple[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     tomorrow = local_today() + timedelta(days=1)
     meeting_id = filled_meeting(gui_db, tomorrow)
@@ -135,13 +137,24 @@ def test_coordinator_edits_and_takes_attendance_then_the_chair_closes(
         asked.append(box.text())
         qtbot.mouseClick(button(box, "&Close meeting"), Qt.MouseButton.LeftButton)
 
+    # Those present were not quorate: the chair is asked why the outcomes stand; without a reason nothing closes.
+    reasons: list[str | None] = [None, "Physiotherapy view given in writing"]
+    monkeypatch.setattr(ReasonDialog, "ask", classmethod(lambda cls, *args, **kwargs: reasons.pop(0)))
+    when_modal(qtbot, QMessageBox, confirm)
+    qtbot.mouseClick(chair.close_button, Qt.MouseButton.LeftButton)
+    idle(qtbot, chair_window)
+    assert stored_rows(gui_db_dir(window), "SELECT closed_at FROM meeting") == [(None,)] and len(reasons) == 1
     when_modal(qtbot, QMessageBox, confirm)
     qtbot.mouseClick(chair.close_button, Qt.MouseButton.LeftButton)
     idle(qtbot, chair_window)
     qtbot.waitUntil(lambda: "closed by Dr Con Sultant" in chair.header.text(), timeout=5000)
     assert asked and "Not quorate: no physiotherapist" in asked[0] and "all decided" in asked[0]
     assert stored_rows(gui_db_dir(window), "SELECT status, closed_by, closed_quorum FROM meeting") == [
-        ("held", consultant.user_id, "Not quorate: no physiotherapist")
+        (
+            "held",
+            consultant.user_id,
+            "Not quorate: no physiotherapist; closed with the reason: Physiotherapy view given in writing",
+        )
     ]
     assert not chair.close_button.isEnabled() and not chair.attendance_button.isEnabled()
     for shown in (window, chair_window):

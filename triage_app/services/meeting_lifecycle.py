@@ -206,7 +206,7 @@ def take_attendance(
             raise ServiceError(f"the meeting of {describe(meeting)} was cancelled: there is no attendance to take")
         if meeting.closed_at is not None:
             raise ServiceError(
-                f"the meeting of {describe(meeting)} was closed{closed_words(meeting)}: its attendance is final"
+                f"the meeting of {describe(meeting)} was closed{closed_words(meeting).replace(' and closed', '')}: its attendance is final"
             )
         if on < meeting.meeting_date:
             raise ServiceError(
@@ -243,8 +243,13 @@ def close_meeting(
     expected_version: int | None,
     rules: Rules,
     today: date | None = None,
+    not_quorate_reason: str | None = None,
 ) -> Changes:
     """The chair closes the meeting (a consultant: see the module's note). It is then held and final.
+
+    The MDT that decides must be quorate: a meeting whose attendance was not quorate is closed only with a written
+    `not_quorate_reason` (why its outcomes stand, e.g. the missing member's view was taken before), stored with the
+    quorum and audited; without one it is refused, naming who was missing.
 
     Refused before the meeting's date, before attendance is taken, and while any case has neither an outcome
     nor "not discussed" (naming each by position, patient and NHS number). Stores who closed it, when, and the
@@ -284,11 +289,20 @@ def close_meeting(
             )
         present = [a for a in store.attendees(session, meeting_id) if a.attended]
         q = quorum([a.mdt_role for a in present], rules.quorum_roles)
+        reason = (not_quorate_reason or "").strip()
+        if not q.quorate and not reason:
+            raise ServiceError(
+                f"the meeting of {describe(meeting)} was not quorate ({q.describe()} of those present): the quorate "
+                "MDT decides, so it is closed only with a written reason why its outcomes stand (Close meeting… "
+                "asks for one; on the command line --not-quorate-reason)"
+            )
         before_status = meeting.status
         meeting.status = HELD
         meeting.closed_at = utc_now()
         meeting.closed_by = actor.user_id
-        meeting.closed_quorum = q.describe()
+        meeting.closed_quorum = (q.describe() if q.quorate else f"{q.describe()}; closed with the reason: {reason}")[
+            :200
+        ]
         meeting.version += 1
         session.add(meeting)
         audit(

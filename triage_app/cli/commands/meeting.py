@@ -124,6 +124,11 @@ def register(add: AddCommand) -> None:
     close = add_action(actions, "close", "close a held meeting (a consultant, the chair): outcomes are then final")
     close.add_argument("meeting", type=id_number, metavar="MEETING")
     close.add_argument("--version", type=id_number, metavar="N", help="the version `meeting show` printed")
+    close.add_argument(
+        "--not-quorate-reason",
+        metavar="TEXT",
+        help="why the outcomes stand although those present were not quorate (needed to close such a meeting)",
+    )
     json_option(close, "the meeting as `meeting show --json` gives it")
     close.set_defaults(run=cmd_meeting_close)
 
@@ -496,6 +501,7 @@ def cmd_meeting_close(args: argparse.Namespace, session: Any, out: TextIO, err: 
             expected_version=args.version,
             rules=session.rules,
             today=today(),
+            not_quorate_reason=args.not_quorate_reason,
         )
     except meetings.MeetingConflict as exc:
         raise _refused_as_conflict(exc) from None

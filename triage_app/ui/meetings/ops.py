@@ -125,14 +125,20 @@ def attendance_op(
     return _meetings_op("take_attendance", meeting_id=meeting_id, expected_version=version, present=list(present))
 
 
-def close_op(meeting_id: int, version: int) -> Callable[[AppSession], Changes]:
-    """Close the meeting (a consultant): every case has an outcome; the quorum of those present is stored."""
+def close_op(meeting_id: int, version: int, not_quorate_reason: str | None = None) -> Callable[[AppSession], Changes]:
+    """Close the meeting (a consultant): every case has an outcome; the quorum of those present is stored (an
+    inquorate one only with a written reason)."""
 
     def op(session: AppSession) -> Changes:
         from triage_app.services import meetings
 
         return meetings.close_meeting(
-            session.db, actor=session.actor, meeting_id=meeting_id, expected_version=version, rules=session.rules
+            session.db,
+            actor=session.actor,
+            meeting_id=meeting_id,
+            expected_version=version,
+            rules=session.rules,
+            not_quorate_reason=not_quorate_reason,
         )
 
     return op

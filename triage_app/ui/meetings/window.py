@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from triage_app.domain.formats import format_date
 from triage_app.domain.meetings import CANCELLED, OPEN_MEETING_STATUSES
 from triage_app.services.permissions import PLAN_MEETING, RECORD_OUTCOME, who_may
-from triage_app.ui.dialogs import Messages
+from triage_app.ui.dialogs import Messages, ReasonDialog
 from triage_app.ui.meetings.dialogs import AttendanceDialog, Confirmation, EditMeetingDialog, NewMeetingDialog
 from triage_app.ui.meetings.in_meeting import InMeetingScreen
 from triage_app.ui.meetings.ops import (
@@ -344,9 +344,21 @@ class MeetingWindow(QMainWindow):
         )
         if not Confirmation.ask(self, "Close meeting", text, "&Close meeting"):
             return
+        reason = None
+        if detail.attendance_taken and not detail.quorate:
+            # The quorate MDT decides: an inquorate meeting's outcomes stand only with a reason, kept with them.
+            reason = ReasonDialog.ask(
+                "Close a meeting that was not quorate",
+                f"{detail.quorum_text}. The quorate MDT decides: write why this meeting's outcomes stand (for "
+                "example, the missing member's view was taken before the meeting). The reason is stored with the "
+                "meeting's quorum and audited.",
+                self,
+            )
+            if not reason:
+                return
         title = "Meeting not closed"
         self.context.run(
-            close_op(detail.meeting.id, detail.meeting.version),
+            close_op(detail.meeting.id, detail.meeting.version, reason),
             title=title,
             on_success=lambda _changes: self._message("Meeting closed", 5000),
             on_failure=failure_report(self, title, self.refresh),
