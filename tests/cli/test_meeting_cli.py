@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.dates import meeting_day
 from tests.factories import referral_json
-from tests.stored import app_database
+from tests.stored import app_database, stored_value
 from triage_app.__main__ import main
 from triage_app.domain.formats import format_date
 from triage_app.services.triage import decide_triage
@@ -101,7 +102,7 @@ def test_meeting_flow(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_pa
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["meeting", "create", "--date", "03/12/2026", "--time", "13:30"], "--date '03/12/2026' is not a date"),
+        (["meeting", "create", "--date", "31-Feb-2027", "--time", "13:30"], "--date '31-Feb-2027' is not a date"),
         (["meeting", "create", "--date", DAY, "--time", "1pm"], "'1pm' is not a time"),
         (["meeting", "create", "--date", DAY, "--time", "13:00", "--attendee", "X:wizard"], "not an MDT role"),
         (["meeting", "fill", "99"], "there is no meeting 99"),
@@ -120,3 +121,12 @@ def test_agenda_into_a_missing_folder(capsys: pytest.CaptureFixture[str], data_d
     run(capsys, *d, "meeting", "create", "--date", DAY, "--time", "13:30")
     code, _, err = run(capsys, *d, "agenda", "1", "--format", "html", "--out", str(tmp_path / "no" / "a.html"))
     assert code == 2 and "does not exist" in err
+
+
+def test_a_meeting_date_as_the_app_writes_it(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The command line takes the DD-MMM-YYYY dates the app prints, as well as YYYY-MM-DD."""
+    day = date.today() + timedelta(days=9)
+    d = ["--data-dir", str(tmp_path / "d")]
+    code, _, err = run(capsys, *d, "meeting", "create", "--date", format_date(day), "--time", "13:30")
+    assert code == 0, err
+    assert stored_value(tmp_path / "d", "SELECT meeting_date FROM meeting") in (day, day.isoformat())

@@ -27,6 +27,7 @@ from triage_app.config import (
     resolve_paths,
     url_has_password,
 )
+from triage_app.domain.formats import parse_user_date
 from triage_app.domain.parsing import FieldError, loads_json, parse_as_of
 
 T = TypeVar("T")
@@ -290,10 +291,15 @@ def open_session_for(paths: AppPaths, *, only_reads: bool = False) -> Any:
 
 
 def date_argument(text: str, name: str) -> date:
+    """A date given on the command line: YYYY-MM-DD, or as the app writes and the desktop takes it (22-Nov-2026)."""
     try:
         return parse_as_of(text)
     except ValueError:
-        raise CommandError(f"{name} '{text}' is not a date: write it as YYYY-MM-DD") from None
+        pass
+    try:
+        return parse_user_date(text)
+    except ValueError:
+        raise CommandError(f"{name} '{text}' is not a date: write it as YYYY-MM-DD or DD-MMM-YYYY") from None
 
 
 def current_version(session: Any, referral_id: int, given: int | None) -> int:

@@ -61,5 +61,7 @@ def cmd_letters(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO
         return EXIT_OK
     for path in written:
         print(f"wrote {path}", file=out)
-    print(count_of(len(written), "letter") + notes_suffix(notes), file=out)
+    merged = [path for path in written if path.suffix == ".pdf" and path.stem.endswith("(to print)")]
+    said = count_of(len(written) - len(merged), "letter") + (", and one PDF of them to print" if merged else "")
+    print(said + notes_suffix(notes), file=out)
     return EXIT_OK
