@@ -64,6 +64,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public.case_action TO :"user_role"
 -- approved_rules: every approval is kept
 REVOKE ALL ON TABLE public.approved_rules FROM :"user_role";
 GRANT SELECT, INSERT ON TABLE public.approved_rules TO :"user_role";
+-- referral_search_key: a referral's search keys are replaced when its name or NHS number changes (schema 0011)
+REVOKE ALL ON TABLE public.referral_search_key FROM :"user_role";
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public.referral_search_key TO :"user_role";
 -- Ids come from each table's sequence; setval (bulk loads: demo data, imports) needs UPDATE on it.
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO :"user_role";
 -- The owner role gives up changing the audit trail too (only a deliberate GRANT by the owner gives it back).

@@ -66,6 +66,11 @@ GRANTS: tuple[TableGrant, ...] = (
     TableGrant("meeting_case", ("SELECT", "INSERT", "UPDATE", "DELETE"), "a case is taken off a meeting"),
     TableGrant("case_action", ("SELECT", "INSERT", "UPDATE", "DELETE"), "a case's actions are replaced"),
     TableGrant("approved_rules", ("SELECT", "INSERT"), "every approval is kept"),
+    TableGrant(
+        "referral_search_key",
+        ("SELECT", "INSERT", "UPDATE", "DELETE"),
+        "a referral's search keys are replaced when its name or NHS number changes (schema 0011)",
+    ),
 )
 
 #: What the owner role itself gives up on the audit trail (see the module docstring).
