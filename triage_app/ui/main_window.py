@@ -77,7 +77,9 @@ class MainWindow(WindowActions):
         self.queue.detail_shown.connect(self.detail_shown)
         self.model = self.queue.model
         self.model.failed.connect(lambda message: self._error("The queue could not be read", message))
-        self.model.loaded.connect(lambda total: self.count_label.setText(f"{total:,} referral{'' if total == 1 else 's'} shown"))
+        self.model.loaded.connect(
+            lambda total: self.count_label.setText(f"{total:,} referral{'' if total == 1 else 's'} shown")
+        )
         self.table = self.queue.table
         self.table.doubleClicked.connect(lambda _index: self.open_selected())
         self.table.activated.connect(lambda _index: self.open_selected())
