@@ -173,7 +173,10 @@ class QueuePane(QObject):
         self.settings = settings
         key = self._columns_key()
         stored = settings.value(key, []) if key is not None else []
-        titles = {stored} if isinstance(stored, str) else set(stored or [])  # one value reads back as a string
+        # One value reads back as a string, several as a list.
+        titles = (
+            {stored} if isinstance(stored, str) else {str(t) for t in stored} if isinstance(stored, list) else set()
+        )
         header = self.table.horizontalHeader()
         for column, title in enumerate(COLUMNS):
             header.setSectionHidden(column, title in titles and column not in FIXED_COLUMNS)
