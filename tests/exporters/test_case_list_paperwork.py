@@ -242,6 +242,7 @@ def test_the_csv_has_its_header_in_row_one_and_one_row_per_case(
 
 @pytest.mark.parametrize("outcomes", [False, True], ids=["agenda", "outcome-summary"])
 @pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.hazard("H13")
 def test_human_labels_and_dates_everywhere(
     db: Database, admin: Actor, paperwork: Paperwork, tmp_path: Path, fmt: str, outcomes: bool
 ) -> None:
