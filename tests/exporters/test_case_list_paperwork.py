@@ -337,3 +337,26 @@ def test_attendance_on_the_day_is_in_the_outcome_summary(
     assert agenda.quorum.startswith("Not quorate: no physiotherapist") and not agenda.quorate
     text = seen(export(db, admin, paperwork, tmp_path, "pdf", outcomes=True), "pdf")
     assert "Attended" in text and "Not present" in text and "Pat Physio-Invented (Physiotherapist)" in text
+
+
+@pytest.mark.hazard("H01")
+def test_each_case_section_in_word_is_its_own_patient_kept_on_one_page(
+    db: Database, admin: Actor, paperwork: Paperwork, tmp_path: Path
+) -> None:
+    """The per-case tables (built row by row from one copied row) carry their own patient's text, line breaks as
+    Word breaks, and every paragraph kept with the next so a case is not split across pages where it fits."""
+    out = export(db, admin, paperwork, tmp_path, "docx")
+    document = Document(str(out))
+    agenda = make_agenda(db, meeting_id=paperwork.meeting_id)
+    case_tables = document.tables[1:]
+    assert len(case_tables) == len(agenda.cases)
+    for table, case in zip(case_tables, agenda.cases, strict=True):
+        text = "\n".join(cell.text for row in table.rows for cell in row.cells)
+        assert case.nhs_number in text and all(
+            other.nhs_number not in text for other in agenda.cases if other is not case
+        )
+        for row in table.rows:
+            for cell in row.cells:
+                assert cell.paragraphs[0].paragraph_format.keep_with_next is True
+                assert cell.paragraphs[0].paragraph_format.keep_together is True
+    assert any("\n" in cell.text for table in case_tables for row in table.rows for cell in row.cells)
