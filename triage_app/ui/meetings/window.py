@@ -45,6 +45,7 @@ from triage_app.ui.meetings.ops import (
 from triage_app.ui.meetings.planning import ID_ROLE, PlanningScreen, item_id
 from triage_app.ui.meetings.screen import failure_report
 from triage_app.ui.screen_fit import fit_to_screen
+from triage_app.ui.theme import scheme_colour
 
 if TYPE_CHECKING:
     from triage_app.services.changes import Changes
@@ -220,10 +221,10 @@ class MeetingWindow(QMainWindow):
         else:
             self.header.setText(header_text(detail))
             self.quorum.setText(("✔ " if detail.quorate else "✘ ") + detail.quorum_text)
-            self.quorum.setStyleSheet("" if detail.quorate else "color: #c62828; font-weight: bold;")
+            self.quorum.setStyleSheet("" if detail.quorate else f"color: {scheme_colour('alert')}; font-weight: bold;")
             if detail.over_capacity:
                 self.capacity.setText("⚠ " + detail.over_capacity)
-                self.capacity.setStyleSheet("color: #c62828; font-weight: bold;")
+                self.capacity.setStyleSheet(f"color: {scheme_colour('alert')}; font-weight: bold;")
             else:
                 self.capacity.setText(f"{len(detail.cases)} of {detail.capacity} cases")
                 self.capacity.setStyleSheet("")
@@ -393,7 +394,7 @@ def header_text(detail: MeetingDetail) -> str:
         f"{escape(m.chair or 'not set')} · {status}"
     )
     if m.changed_since_circulated_at is not None and m.closed_at is None:
-        text += " · <b style='color:#c62828'>changed since circulated: send the agenda again</b>"
+        text += f" · <b style='color:{scheme_colour('alert')}'>changed since circulated: send the agenda again</b>"
     if m.closed_at is not None:
         closed = m.closed_at.astimezone()
         text += f" · closed by {escape(detail.closed_by_name or 'the chair')} on {format_date(closed.date())} {closed:%H:%M}"
