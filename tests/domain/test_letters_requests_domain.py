@@ -203,7 +203,9 @@ def test_request_template_fields() -> None:
 def test_request_file_names_carry_the_patient_and_date_only() -> None:
     assert request_file_name(PATIENT, TODAY, "docx") == "information-request-QUINNELL-Marguerite-22-Nov-2026.docx"
     odd = replace(PATIENT, family_name="O'Brien", given_name=None)
-    assert request_file_name(odd, TODAY, "pdf") == "information-request-O-Brien-22-Nov-2026.pdf"
+    assert request_file_name(odd, TODAY, "pdf") == "information-request-O-BRIEN-22-Nov-2026.pdf"
+    barrelled = replace(PATIENT, family_name="Smith-Jones", given_name="Anne Marie")
+    assert request_file_name(barrelled, TODAY, "docx") == "information-request-SMITH-JONES-Anne-Marie-22-Nov-2026.docx"
     nameless = replace(PATIENT, family_name=None, given_name=None)
     assert request_file_name(nameless, TODAY, "pdf") == "information-request-PATIENT-22-Nov-2026.pdf"
 

@@ -203,8 +203,11 @@ def request_fields(
 
 def request_file_name(patient: RequestPatient, today: date, fmt: str) -> str:
     """`information-request-QUINNELL-Marguerite-22-Nov-2026.docx`: the patient and the date, no internal id."""
-    parts = [part for part in (patient.family_name, patient.given_name) if part]
-    who = "-".join("".join(ch if ch.isalnum() else "-" for ch in part).strip("-") for part in parts) or "patient"
-    family_first = who.split("-", 1)
-    who = "-".join([family_first[0].upper(), *family_first[1:]])
+
+    def cleaned(part: str | None) -> str:
+        return "".join(ch if ch.isalnum() else "-" for ch in part or "").strip("-")
+
+    # The whole family name in capitals, a double-barrelled one too (SMITH-JONES), as letters name patients.
+    who = "-".join(part for part in (cleaned(patient.family_name).upper(), cleaned(patient.given_name)) if part)
+    who = who or "PATIENT"
     return f"information-request-{who}-{format_date(today)}.{fmt}"
