@@ -89,6 +89,8 @@ def open_window(qtbot: Any, gui_paths: AppPaths, gui_db: Database) -> Iterator[C
             window.open_session()
         qtbot.waitUntil(lambda: window.model.view is not None and window.model.all_ids_known, timeout=10_000)
         qtbot.waitUntil(lambda: window.worker.pending == 0, timeout=10_000)
+        # The file's quick check runs after the first page (ui.page_check): its verdict is in before a test acts.
+        qtbot.waitUntil(lambda: not window.maintenance_actions.page_check.running, timeout=20_000)
         created.append(window)
         return window
 

@@ -17,6 +17,14 @@ login, is PostgreSQL 15 or newer, holds this app's schema revision (an older one
 administrator, a newer one a newer app) and that the login holds the app's privileges, each refused in its own
 words with nothing written. `migrate_server` is the administrator's migration (`triage-app migrate`).
 A schema newer than the app is refused on SQLite too, before the file is opened for writing.
+
+The desktop (`defer_page_check`) leaves the whole-file quick_check until after its first paint: at 100,000
+referrals it alone took seconds on the way to the queue. The cheap looks (header, schema revision, writability)
+still come first; the quick check runs when the window asks (`check_pages_late`, on a worker of its own) or when
+anything writes first, since every write transaction waits for it at a gate on the engine (storage.preflight
+`gate_writes`) and is refused once it finds damage. A start that must migrate checks the pages first, as before.
+A damaged file found late turns the open session read-only (`check_pages_late` says why, and the window shows
+it). A server has no such check of its own files by the app (see `_open_server`).
 """
 
 from __future__ import annotations
@@ -66,6 +74,7 @@ from triage_app.storage.engine import (
     DatabaseReadOnly,
     parse_database_url,
 )
+from triage_app.storage.integrity import IntegrityResult
 from triage_app.storage.migrate import (
     MigrationReport,
     check_schema,
@@ -76,8 +85,11 @@ from triage_app.storage.migrate import (
 )
 from triage_app.storage.models import AppUser, AuditChainHead, UserRole
 from triage_app.storage.preflight import (
+    PageCheck,
     ReadOnlyKind,
+    SqliteFileCheck,
     check_sqlite_before_opening,
+    gate_writes,
     probe_writable,
 )
 from triage_app.storage.server_checks import look_at_server, missing_grants
@@ -110,6 +122,9 @@ class AppSession:
     newest_backup: Path | None = None
     #: Lines a command prints on standard error before its output (read-only mode, a daily backup that failed).
     warnings: tuple[str, ...] = ()
+    #: The whole-file check left for after the desktop's first paint (`check_pages_late`), or None (done at open,
+    #: or a server).
+    page_check: PageCheck | None = None
 
     @property
     def rules(self) -> Rules:
@@ -149,16 +164,34 @@ def open_database(
     opened read-only when `allow_read_only`, else refused with `DatabaseReadOnly`. A migration backs the database
     up first (into `backup_dir`); the daily backup is not taken here (see `daily_backup`).
     """
+    database, report, problem, _check = _open_database(db_url, backup_dir=backup_dir, allow_read_only=allow_read_only)
+    return database, report, problem
+
+
+def _open_database(
+    db_url: str,
+    *,
+    backup_dir: Path | None,
+    allow_read_only: bool = False,
+    defer_page_check: bool = False,
+) -> tuple[Database, MigrationReport, ReadOnlyStart | None, PageCheck | None]:
+    """`open_database`, and with `defer_page_check` (SQLite, a start that need not migrate) the quick check left
+    to run later: its `PageCheck`, already gating the engine's writes."""
     location = parse_database_url(db_url)
     if location.path is None:
-        return _open_server(location, backup_dir)
+        return (*_open_server(location, backup_dir), None)
     refuse_a_missing_database(location.path, backup_dir)  # before anything could make a new file there
     hint = restore_hint(location.path, backup_dir)
     # The disk first: on a full or read-only disk even reading a WAL database must avoid making its -shm file.
     writable = location.path.parent.is_dir() and probe_writable(location.path.parent) is None
-    check = check_sqlite_before_opening(location.path, restore_hint=hint, folder_writable=writable)
+    check = check_sqlite_before_opening(
+        location.path, restore_hint=hint, folder_writable=writable, pages=not defer_page_check
+    )
     if check.revision is not None and not is_known_revision(check.revision):
         raise newer_schema_error(str(location.path), check.revision)  # before anything could write to the file
+    if check.exists and check.integrity is None and check.revision != head_revision():
+        # An upgrade writes the whole schema (after its own backup): the pages are checked first, as ever.
+        check = check_sqlite_before_opening(location.path, restore_hint=hint, folder_writable=writable)
     problem = read_only_start(check, backup_dir)
     if problem is not None:
         if not check.exists:
@@ -183,8 +216,11 @@ def open_database(
             database.dispose()
             raise
         log.warning("database opened read-only (%s)", problem.kind.value)
-        return database, MigrationReport(before=head, after=head, backup=None), problem
+        return database, MigrationReport(before=head, after=head, backup=None), problem, None
     database = Database(location)
+    pages: PageCheck | None = None
+    if check.exists and check.integrity is None:  # left for later: every write waits for it, refused if damaged
+        pages = _late_page_check(database, location.path, backup_dir)
     try:
         database.check_connection()
         # Back up before an upgrade only: the daily backup runs off the path to the first paint (daily_backup).
@@ -193,7 +229,68 @@ def open_database(
     except BaseException:
         database.dispose()
         raise
-    return database, report, None
+    return database, report, None, pages
+
+
+def _late_page_check(database: Database, path: Path, backup_dir: Path | None) -> PageCheck:
+    """The quick check of `path` left for after the first paint, gating `database`'s writes.
+
+    When it finds damage, the database turns read-only at once (`Database.write` refuses from then on, saying why
+    and naming the backup to restore) before any write waiting for it goes on.
+    """
+
+    def damaged(result: IntegrityResult) -> str:
+        problem = read_only_start(SqliteFileCheck(path, exists=True, revision=None, integrity=result), backup_dir)
+        assert problem is not None  # a damaged file always reads as one that cannot be written
+        database.read_only = problem.reason
+        log.warning("database found damaged after it opened: open for reading only from now on")
+        return problem.reason
+
+    check = PageCheck(path, on_damage=damaged)
+    gate_writes(database.engine, check, describe=database.location.describe)
+    return check
+
+
+def check_pages_late(session: AppSession, backup_dir: Path | None) -> ReadOnlyStart | None:
+    """Run the quick check the desktop left for after its first paint (on a worker: it reads the whole file).
+
+    None when it passed (or there was none to run); otherwise the session is now read-only, and the returned
+    `ReadOnlyStart` says why and names the newest verified backup. `storage.stopping.Stopped` when the window
+    closed meanwhile. The disk failing to read the file says nothing about damage: the session stays writable,
+    as a start does.
+    """
+    check = session.page_check
+    if check is None or session.read_only is not None:
+        return None
+    result = check.verdict()
+    if not check.damaged:
+        return None
+    problem = read_only_start(SqliteFileCheck(check.path, exists=True, revision=None, integrity=result), backup_dir)
+    assert problem is not None
+    session.read_only, session.read_only_kind, session.newest_backup = (
+        problem.reason,
+        problem.kind,
+        problem.newest_backup,
+    )
+    return problem
+
+
+def reopen_read_only(session: AppSession, backup_dir: Path | None) -> None:
+    """After `check_pages_late` found damage: close the writable engine and read the file as a start reads a
+    damaged one (`immutable`, nothing made beside it), so it is left as it was and a restore can take its place.
+
+    Run on the worker that runs the session's ops (none is using the old engine meanwhile). The closing
+    connection removes its empty -wal and -shm; the gate let nothing be written to them.
+    """
+    old = session.db
+    if old.location.path is None or session.read_only is None:
+        return
+    new = Database(old.location, read_only=session.read_only, nobody_writes=True)
+    new.thread_guard = old.thread_guard
+    if backup_dir is not None:
+        set_checkpoint_path(new.engine, checkpoint_path(backup_dir), database=new.location.describe())
+    session.db = new
+    old.dispose()
 
 
 def _open_server(location: DatabaseLocation, backup_dir: Path | None) -> tuple[Database, MigrationReport, None]:
@@ -369,6 +466,7 @@ def open_session(
     shipped_rules: Path | None = None,
     allow_read_only: bool = False,
     defer_reassessment: bool = False,
+    defer_page_check: bool = False,
 ) -> AppSession:
     """Everything a command or the GUI needs before it starts work, the approved rules included.
 
@@ -380,9 +478,48 @@ def open_session(
     desktop pass True. No daily backup is taken here (see `daily_backup`): it would hold up the first window.
     `defer_reassessment` (the desktop): approving the shipped rules on a database holding none does not reassess
     its referrals here; the window does that in the background after its first paint (services.reassessment).
+    `defer_page_check` (the desktop): a SQLite file's whole-file quick check is left for `check_pages_late`, run
+    after the first paint; any write before it waits for it. A start that finds the damage itself (a write at
+    start waiting for the check, or a read running into it) starts again the usual way: read-only, saying why.
     """
+    if not defer_page_check:
+        return _open_session(
+            db_url, backup_dir, login, today, shipped_rules, allow_read_only, defer_reassessment, defer_pages=False
+        )
+    try:
+        return _open_session(
+            db_url, backup_dir, login, today, shipped_rules, allow_read_only, defer_reassessment, defer_pages=True
+        )
+    except DatabaseError as exc:
+        if not allow_read_only or not _damage_met(exc):
+            raise
+        log.warning("the start met a damaged database: opening it again, checked first")
+        return _open_session(
+            db_url, backup_dir, login, today, shipped_rules, allow_read_only, defer_reassessment, defer_pages=False
+        )
+
+
+def _damage_met(exc: DatabaseError) -> bool:
+    """Whether a start's error came from the file being damaged (found by its late check, or by a read)."""
+    text = str(exc)
+    return "is damaged" in text
+
+
+def _open_session(
+    db_url: str,
+    backup_dir: Path | None,
+    login: str | None,
+    today: date | None,
+    shipped_rules: Path | None,
+    allow_read_only: bool,
+    defer_reassessment: bool,
+    *,
+    defer_pages: bool,
+) -> AppSession:
     shipped = _shipped_rules(shipped_rules or shipped_rules_path())
-    database, report, read_only = open_database(db_url, backup_dir=backup_dir, allow_read_only=allow_read_only)
+    database, report, read_only, pages = _open_database(
+        db_url, backup_dir=backup_dir, allow_read_only=allow_read_only, defer_page_check=defer_pages
+    )
     if backup_dir is not None:  # the audit chain's head is also kept outside the database (storage.audit_checkpoint)
         set_checkpoint_path(database.engine, checkpoint_path(backup_dir), database=database.location.describe())
         if read_only is None and _upgraded_past_the_outside_record(report):
@@ -410,4 +547,5 @@ def open_session(
         read_only_kind=None if read_only is None else read_only.kind,
         newest_backup=None if read_only is None else read_only.newest_backup,
         warnings=tuple(warnings),
+        page_check=pages,
     )

@@ -5,6 +5,11 @@ schema, all through a read-only connection that sets no journal mode, and only t
 damaged file, an emptied file or another program's database is refused or opened read-only without a byte of it
 changing (the engine's WAL pragma would otherwise switch another program's file to WAL before it was refused).
 
+The desktop defers the whole-file `quick_check` (seconds on a large file) past its first paint (`PageCheck`): the
+cheap looks (header, schema revision, writability) still come first, and every write transaction waits at a gate
+on the engine (`gate_writes`) until the check has answered, so nothing is written to a file before it has passed
+(and a damaged one is never written: the gate refuses, saying so).
+
 SQLite only: a database server checks its own pages and its own disk.
 """
 
@@ -12,18 +17,24 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import sqlite3
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from triage_app.storage.audit_checkpoint import CheckpointError, checkpoint_path, read_checkpoint
 from triage_app.storage.backup import read_manifest, verified_backups
 from triage_app.storage.engine import (
     OWNER_ONLY,
     DatabaseError,
+    DatabaseReadOnly,
     check_sqlite_file,
     connect_read_only,
     remove_unused_sidecars,
@@ -35,6 +46,9 @@ from triage_app.storage.integrity import (
     quick_check,
     table_names,
 )
+from triage_app.storage.stopping import Stopped, StopSignal
+
+log = logging.getLogger(__name__)
 
 #: How much the start-up probe writes (and fsyncs) in the database's folder: a few pages of SQLite's WAL.
 PROBE_BYTES = 16 * 1024
@@ -74,9 +88,13 @@ class SqliteFileCheck:
 
 
 def check_sqlite_before_opening(
-    path: Path, *, restore_hint: str | None = None, folder_writable: bool = True
+    path: Path, *, restore_hint: str | None = None, folder_writable: bool = True, pages: bool = True
 ) -> SqliteFileCheck:
     """Look at the file without writing to it: header, quick_check, schema.
+
+    `pages` False (the desktop) leaves out `quick_check`, the one look that reads the whole file: `integrity` is
+    then None and the caller checks the pages later (`PageCheck`). A schema that cannot be read is still found
+    here, and then the quick check runs at once (a damaged file).
 
     Raises `DatabaseError` for a folder, a missing folder, a zero-byte file (`EmptyDatabaseFile`), a file that
     is not SQLite, and `ForeignDatabase` for another program's database; `restore_hint` is added to those
@@ -87,7 +105,7 @@ def check_sqlite_before_opening(
     if not check_sqlite_file(path, restore_hint=restore_hint):
         return SqliteFileCheck(path, exists=False, revision=None, integrity=None)
     # storage.integrity opens the file as start-up does (immutable where the folder or disk cannot take a -shm).
-    integrity = quick_check(path)
+    integrity = quick_check(path) if pages else None
     tables: list[str] = []
     revision: str | None = None
     try:
@@ -97,14 +115,113 @@ def check_sqlite_before_opening(
                 row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
                 revision = str(row[0]) if row else None
     except (IntegrityError, sqlite3.Error) as exc:
+        if integrity is None:  # the schema itself cannot be read: look at the pages now, to say what is wrong
+            integrity = quick_check(path)
         if integrity.ok:  # readable enough to pass quick_check, yet its schema cannot be read: damaged too
             integrity = IntegrityResult(False, (str(exc),))
-    if integrity.ok and tables and "alembic_version" not in tables:
+    if (integrity is None or integrity.ok) and tables and "alembic_version" not in tables:
         raise ForeignDatabase(
             f"{path} is a database of another program (it has tables but no triage schema version); it has been "
             "left untouched. Choose another file with --db."
         )
     return SqliteFileCheck(path, exists=True, revision=revision, integrity=integrity)
+
+
+class PageCheck:
+    """The whole-file `quick_check` of a SQLite database, deferred past the desktop's first paint.
+
+    `verdict()` runs it once (on whichever thread asks first; later callers wait for that answer) and returns
+    its result. The window asks on a worker of its own after its first page; a write asks first when it comes
+    earlier (`gate_writes`), so no transaction writes to the file before it has passed. `stop()` (closing the
+    window) interrupts it: `Stopped`, no verdict. `refusal` is the sentence a write is refused with once the
+    check found damage (services.startup_checks words it, naming the backup to restore).
+    """
+
+    def __init__(self, path: Path, *, on_damage: Callable[[IntegrityResult], str] | None = None) -> None:
+        self.path = path
+        self.stop_signal = StopSignal()
+        #: Called (on the checking thread) when the check finds damage, before any waiting write goes on; it
+        #: returns the refusal's words.
+        self.on_damage = on_damage
+        self.refusal: str | None = None
+        #: Seconds the check took (None until it has run), for the status line and the benchmarks.
+        self.seconds: float | None = None
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._started = False
+        self._result: IntegrityResult | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def answered(self) -> bool:
+        """Whether the check has finished (passed, found damage, or was stopped)."""
+        return self._done.is_set()
+
+    @property
+    def passed(self) -> bool:
+        """True once the check has finished without finding damage (writes go straight on)."""
+        return self._done.is_set() and self._result is not None and not self.damaged
+
+    @property
+    def damaged(self) -> bool:
+        """True once the check found the file damaged (not when the disk stopped it reading)."""
+        result = self._result
+        return result is not None and not result.ok and result.unreadable is None
+
+    def verdict(self) -> IntegrityResult:
+        """The check's result, running it now if nobody has started it; `Stopped` when it was stopped."""
+        with self._lock:
+            run_here = not self._started
+            self._started = True
+        if run_here:
+            started = time.perf_counter()
+            try:
+                self._result = quick_check(self.path, stop=self.stop_signal)
+                if self.damaged and self.on_damage is not None:
+                    self.refusal = self.on_damage(self._result)
+            except BaseException as exc:  # Stopped above all: every waiter hears it
+                self._error = exc
+            finally:
+                self.seconds = time.perf_counter() - started
+                self._done.set()
+        else:
+            self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def stop(self) -> None:
+        """Interrupt the check (the window closes); a write waiting on it is refused, nothing written."""
+        self.stop_signal.stop()
+
+
+def gate_writes(engine: sa.Engine, check: PageCheck, *, describe: Callable[[], str]) -> None:
+    """Make every write transaction on `engine` wait for `check`, and refuse it when the file proved damaged.
+
+    A write transaction is one begun on the engine's `write` execution option (`Database.write`); reads pass
+    straight on. The listener runs before the engine's own BEGIN IMMEDIATE, so a refused write has taken no lock
+    and written nothing. `describe` says where the database is, for a stopped check's refusal.
+    """
+
+    @sa.event.listens_for(engine, "begin", insert=True)
+    def wait_for_pages(connection: sa.Connection) -> None:
+        if not connection.get_execution_options().get("write"):
+            return
+        if check.passed:
+            return  # the common case once the check has passed: no lock taken
+        try:
+            check.verdict()
+        except Stopped:
+            raise DatabaseReadOnly(
+                f"this change was refused and nothing was changed: the check of the database {describe()} was "
+                "stopped (the window is closing) before it could say the file is sound."
+            ) from None
+        if check.damaged:
+            raise DatabaseReadOnly(
+                "this change was refused and nothing was changed: the database is open for reading only. "
+                + (check.refusal or f"The database {check.path} is damaged; the app writes nothing to it.")
+            )
 
 
 def signs_of_a_database(path: Path, backup_dir: Path | None) -> tuple[str, ...]:

@@ -80,6 +80,7 @@ class MainWindow(WindowActions):
         self.model.loaded.connect(
             lambda total: self.count_label.setText(f"{total:,} referral{'' if total == 1 else 's'} shown")
         )
+        self.model.counting.connect(lambda: self.count_label.setText("Counting…"))  # never the last view's count
         self.table = self.queue.table
         self.table.doubleClicked.connect(lambda _index: self.open_selected())
         self.table.activated.connect(lambda _index: self.open_selected())
@@ -310,6 +311,8 @@ class MainWindow(WindowActions):
         def report(error: BaseException) -> None:
             from triage_app.services.errors import PermissionDenied
 
+            if is_damage(error) and self.maintenance_actions.page_check.hold(lambda: report(error)):
+                return  # said once the file's check after the first paint has answered (ui.page_check)
             log.error("%s: %s", title, type(error).__name__)
             if self.read_only is not None and is_damage(error):
                 # The red banner already says the database is damaged and how to restore it: a read that runs into

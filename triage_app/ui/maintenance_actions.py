@@ -19,6 +19,7 @@ from triage_app.services.permissions import LOAD_DEMO, RESTORE_BACKUP
 from triage_app.storage.stopping import Stopped, StopSignal
 from triage_app.ui.background_reassessment import BackgroundReassessment
 from triage_app.ui.dialogs import Messages
+from triage_app.ui.page_check import LatePageCheck
 from triage_app.ui.worker import DbWorker
 
 if TYPE_CHECKING:
@@ -63,6 +64,8 @@ class MaintenanceActions(QObject):
         self.daily: DbWorker | None = None  # the daily backup's own worker, made when first needed
         #: The background reassessment after a rules change (its progress bar and Cancel in the status bar).
         self.reassessment = BackgroundReassessment(context, window)
+        #: The whole-file check left for after the first page (ui.page_check): the work below waits for it.
+        self.page_check = LatePageCheck(context, window)
         #: Set when the window closes: the daily backup stops between its steps (storage.stopping).
         self.daily_stop: StopSignal | None = None
         #: What the daily backup last said in the status bar ("Backing up…", taken, stopped), for tests.
@@ -233,7 +236,8 @@ class MaintenanceActions(QObject):
             return
         # Queued behind the first page and the counts on the window's worker: the background work starts once
         # they have been read, so it never competes with the first paint.
-        self.context.worker.submit(lambda: None, lambda _none: self._after_first_page(session))
+        # The file's quick check first (ui.page_check): the reassessment and the backup begin once it has passed.
+        self.context.worker.submit(lambda: None, lambda _none: self.page_check.start(session, self._after_first_page))
 
     def _after_first_page(self, session: AppSession) -> None:
         if self.context.session is not session:
@@ -299,6 +303,7 @@ class MaintenanceActions(QObject):
         It stops between its steps or has its check interrupted, deletes its partial file and records nothing:
         no file is left that looks like a good backup, and tomorrow's start (or the next) takes the backup again.
         """
+        self.page_check.shutdown()
         self.stop_daily_backup()
         if self.reassessment.stop_signal is not None:  # both stop at once; then each is joined
             self.reassessment.stop_signal.stop()

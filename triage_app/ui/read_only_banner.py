@@ -20,6 +20,14 @@ READ_ONLY_OFF = "Not while the database is open for reading only (see the red ba
 READ_ONLY_SHORT = "Read only: see the red banner"
 
 
+#: Said (on the banner's tooltip, and in the message box and status line) when the check that runs after the window
+#: opens finds the database damaged (ui.page_check).
+LATE_NOTE = (
+    "Found by the check that runs after the window opens. Nothing was lost by it: this window wrote nothing to the "
+    "damaged file, and an open form keeps what you typed (it cannot be saved now)."
+)
+
+
 class ReadOnlyBanner(QLabel):
     """Hidden until the database can only be read, or is missing: then the first thing anyone sees."""
 
@@ -54,6 +62,7 @@ class ReadOnlyBanner(QLabel):
             else:
                 todo = "No verified backup was found: do not delete the database file, ask the unit's IT contact."
             headline = "The database is damaged. It is open for reading only: nothing can be changed or saved."
+
         elif kind is ReadOnlyKind.DISK_FULL:
             headline = "The disk is full. The database is open for reading only: nothing can be changed or saved."
             todo = "Free space on the disk, then restart the app."
@@ -61,7 +70,8 @@ class ReadOnlyBanner(QLabel):
             headline = "The database cannot be written. It is open for reading only: nothing can be changed or saved."
             todo = "Ask the unit's IT contact to make the database file and its folder writable, then restart the app."
         self.setText(f"{headline}\n{todo}")
-        self.setToolTip(f"Details: {session.read_only}")
+        late = session.page_check is not None and session.page_check.damaged
+        self.setToolTip((LATE_NOTE + "\n" if late else "") + f"Details: {session.read_only}")
         self.show()
         self._fit()
         return "The database is open for reading only: " + (

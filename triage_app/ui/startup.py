@@ -33,7 +33,9 @@ def session_opener(paths: AppPaths, login: str | None) -> Callable[[], AppSessio
     """The worker's task that opens, backs up and migrates the database and signs `login` in.
 
     A damaged, read-only or full database opens read-only (the window shows the red banner); the session's
-    database refuses every call from the GUI thread from then on.
+    database refuses every call from the GUI thread from then on. The cheap looks at a SQLite file (its header,
+    schema revision, whether its disk can be written) come first; the quick check of its every page is left for
+    after the first paint (ui.page_check), and a file it finds damaged turns the window read-only then.
     """
 
     def task() -> AppSession:
@@ -46,6 +48,7 @@ def session_opener(paths: AppPaths, login: str | None) -> Callable[[], AppSessio
             login=login,
             allow_read_only=True,
             defer_reassessment=True,  # the window reassesses in the background after its first paint
+            defer_page_check=True,  # the whole-file quick check too (ui.page_check): writes wait for it meanwhile
         )
         session.db.thread_guard = gui_thread_guard
         return session
