@@ -107,3 +107,27 @@ def test_tab_leaves_the_medication_table_and_arrows_move_within(
     assert _focus() is table
     QTest.keyClick(table, Qt.Key.Key_Backtab)
     assert _focus() is chain[chain.index(table) - 1]  # Shift+Tab leaves it backwards
+
+
+def test_add_medication_puts_the_cursor_in_the_new_drug_cell(
+    qtbot: Any, open_window: Callable[..., MainWindow]
+) -> None:
+    window = open_window("coord-test")
+    form = _ctrl_n(qtbot, window)
+    medications = next(f for f in form.fields.values() if isinstance(f, MedicationsField))
+    medications.add_button.setFocus()
+    qtbot.waitUntil(medications.add_button.hasFocus, timeout=3000)
+    QTest.keyClick(medications.add_button, Qt.Key.Key_Space)  # pressed from the keyboard, as a user tabbing does
+    editor = _focus()
+    assert editor is not None and editor is not medications.add_button
+    QTest.keyClicks(editor, "clonazepam")  # typed at once, with no click into the table
+    QTest.keyClick(editor, Qt.Key.Key_Return)
+    # Qt commits an editor on Return in its next event-loop turn, as a user's next click would find it
+    qtbot.waitUntil(lambda: medications.table.state() != medications.table.State.EditingState, timeout=3000)
+    medications.add_button.click()
+    qtbot.waitUntil(lambda: _focus() not in (None, editor, medications.add_button), timeout=3000)
+    assert medications.table.currentRow() == 1  # the new row's drug cell, not the first one's
+    QTest.keyClicks(_focus(), "baclofen")
+    QTest.keyClick(_focus(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: medications.table.state() != medications.table.State.EditingState, timeout=3000)
+    assert [m["drug"] for m in medications.value()] == ["clonazepam", "baclofen"]

@@ -310,7 +310,7 @@ class MedicationsField(FormField):
         layout.addWidget(self.none_tried)
         super().__init__(path, box)
         self.none_tried.toggled.connect(self._toggle_none)
-        self.add_button.clicked.connect(lambda: self.add_row(None, None))
+        self.add_button.clicked.connect(self._add_by_user)
         self.remove_button.clicked.connect(self._remove_selected)
         self.table.itemChanged.connect(self._notify)
         self._show_state()
@@ -347,6 +347,16 @@ class MedicationsField(FormField):
         combo.currentIndexChanged.connect(self._notify)
         self.table.setCellWidget(row, 1, combo)
         self._notify()
+
+    def _add_by_user(self) -> None:
+        """Add a row and put the cursor in its drug cell, so the user types the drug at once."""
+        self.add_row(None, None)
+        row = self.table.rowCount() - 1
+        self.table.setCurrentCell(row, 0)
+        self.table.setFocus()
+        item = self.table.item(row, 0)
+        if item is not None:
+            self.table.editItem(item)
 
     def _remove_selected(self) -> None:
         rows = sorted({index.row() for index in self.table.selectedIndexes()}, reverse=True)
