@@ -69,3 +69,45 @@ def test_opening_the_dialog_ticks_no_one_elses_roles(
     dialog.add_user()
     idle(qtbot, window)
     assert {user.login: r for user, r in list_users(gui_db)}["newcoord"] == {"coordinator"}  # never admin
+
+
+@pytest.mark.hazard("H15")
+def test_admin_sets_a_consultants_mdt_role_and_adds_a_physiotherapist_in_theirs(
+    qtbot: Any, open_window: Callable[..., MainWindow], gui_db: Database
+) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    window = open_window("admin-test")
+    dialog = window.open_users()
+    qtbot.waitExposed(dialog)
+    idle(qtbot, window)
+    row = next(r for r in range(dialog.table.rowCount()) if dialog.table.item(r, 0).text() == "cons-test")
+    assert dialog.table.item(row, 3).text() == "Not in the MDT"
+    cell = dialog.table.visualItemRect(dialog.table.item(row, 0)).center()
+    QTest.mouseClick(dialog.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
+    assert dialog.login.text() == "cons-test" and dialog.mdt_role.currentText() == "Not in the MDT"
+    dialog.mdt_role.setFocus()
+    QTest.keyClick(dialog.mdt_role, Qt.Key.Key_Down)  # the first MDT role: functional neurosurgeon
+    assert dialog.mdt_role.currentText() == "Functional neurosurgeon"
+    QTest.mouseClick(dialog.mdt_button, Qt.MouseButton.LeftButton)
+    idle(qtbot, window)
+    stored = {user.login: user.mdt_role for user, _ in list_users(gui_db)}
+    assert stored["cons-test"] == "functional_neurosurgeon" and stored["coord-test"] is None  # that user alone
+    row = next(r for r in range(dialog.table.rowCount()) if dialog.table.item(r, 0).text() == "cons-test")
+    assert dialog.table.item(row, 3).text() == "Functional neurosurgeon"
+    # A new user is added with the MDT role chosen, and clicking a row loads that user's role, not the last one.
+    dialog.login.clear()
+    QTest.keyClicks(dialog.login, "pphysio")
+    QTest.keyClicks(dialog.name, "P Physio")
+    dialog.roles["consultant"].setChecked(False)
+    dialog.roles["coordinator"].setChecked(True)
+    dialog.mdt_role.setCurrentIndex(dialog.mdt_role.findData("physiotherapist"))
+    QTest.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
+    idle(qtbot, window)
+    assert {user.login: user.mdt_role for user, _ in list_users(gui_db)}["pphysio"] == "physiotherapist"
+    row = next(r for r in range(dialog.table.rowCount()) if dialog.table.item(r, 0).text() == "coord-test")
+    cell = dialog.table.visualItemRect(dialog.table.item(row, 0)).center()
+    QTest.mouseClick(dialog.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
+    assert dialog.mdt_role.currentText() == "Not in the MDT"
+    dialog.close()

@@ -239,6 +239,23 @@ def set_display_name(db: Database, *, actor: Actor, login: str, display_name: st
         return USERS_CHANGED
 
 
+def set_mdt_role(db: Database, *, actor: Actor, login: str, mdt_role: str | None) -> Changes:
+    """Admin: the user's MDT role (None: not in the MDT). It decides the quorum of the meetings they attend and
+    the role their letters are signed in, so an unknown role is refused, naming the known ones."""
+    authorize(actor, MANAGE_USERS)
+    role = check_mdt_role(mdt_role)
+    with db.write() as session:
+        authorize(actor, MANAGE_USERS, session=session)
+        user = _existing_user(session, login)
+        before = user.mdt_role
+        if before == role:
+            return NOTHING  # nothing to change: nothing recorded
+        user.mdt_role = role
+        session.add(user)
+        audit(session, actor, "update", "user", user.id, {"mdt_role": [before, role]})
+        return USERS_CHANGED
+
+
 def set_active(db: Database, *, actor: Actor, login: str, active: bool) -> Changes:
     """Admin: deactivate (or reactivate) a user. Their history stays; the last active admin stays active."""
     authorize(actor, MANAGE_USERS)

@@ -1,4 +1,5 @@
-"""Users and roles (administrators): add a user by their operating-system login, change roles, deactivate."""
+"""Users and roles (administrators): add a user by their operating-system login, change roles and MDT role,
+deactivate."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QHBoxLayout,
     QHeaderView,
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from triage_app.domain.mdt import MDT_ROLES, role_label
 from triage_app.domain.referral import limit_of
 from triage_app.domain.workflow import ROLES
 from triage_app.services.permissions import MANAGE_USERS, actor_may, who_may
@@ -29,6 +32,10 @@ if TYPE_CHECKING:
     from triage_app.ui.context import AppContext
 
 
+#: The MDT role choice of a user who is not a member of the MDT (they count towards no quorum).
+NOT_IN_MDT = "Not in the MDT"
+
+
 class UsersDialog(QDialog):
     """The user list with the roles each holds; every change is an op of the context (a users `Changes`)."""
 
@@ -37,8 +44,8 @@ class UsersDialog(QDialog):
         self.context = context
         self.setWindowTitle("Users and roles")
         self.resize(720, 460)
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Login", "Name", "Roles", "Active"])
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Login", "Name", "Roles", "MDT role", "Active"])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
@@ -59,27 +66,42 @@ class UsersDialog(QDialog):
         roles_row = QHBoxLayout()
         for check in self.roles.values():
             roles_row.addWidget(check)
+        # The MDT role counts towards a meeting's quorum and is the role a consultant's letters are signed in.
+        self.mdt_role = QComboBox()
+        self.mdt_role.addItem(NOT_IN_MDT, None)
+        for role in MDT_ROLES:
+            self.mdt_role.addItem(role_label(role), role)
+        self.mdt_role.setAccessibleName("MDT role")
+        mdt_row = QHBoxLayout()
+        mdt_label = QLabel("&MDT role:")
+        mdt_label.setBuddy(self.mdt_role)
+        mdt_row.addWidget(mdt_label)
+        mdt_row.addWidget(self.mdt_role)
+        mdt_row.addStretch(1)
         self.add_button = QPushButton("&Add user")
         self.add_button.clicked.connect(self.add_user)
         self.roles_button = QPushButton("Set &roles")
         self.roles_button.clicked.connect(self.set_roles)
+        self.mdt_button = QPushButton("Set M&DT role")
+        self.mdt_button.clicked.connect(self.set_mdt_role)
         self.active_button = QPushButton("&Deactivate / reactivate")
         self.active_button.clicked.connect(self.toggle_active)
         buttons = QHBoxLayout()
         # The main window opens this only for administrators; the buttons follow the role matrix all the same.
         session = context.session
         manager = session is not None and actor_may(session.actor, MANAGE_USERS)
-        for button in (self.add_button, self.roles_button, self.active_button):
+        for button in (self.add_button, self.roles_button, self.mdt_button, self.active_button):
             buttons.addWidget(button)
             button.setEnabled(manager)
             if not manager:
                 button.setToolTip(who_may(MANAGE_USERS))
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
-        layout.addWidget(QLabel("Login and name (new users), roles (new or selected user):"))
+        layout.addWidget(QLabel("Login and name (new users), roles and MDT role (new or selected user):"))
         layout.addWidget(self.login)
         layout.addWidget(self.name)
         layout.addLayout(roles_row)
+        layout.addLayout(mdt_row)
         layout.addLayout(buttons)
         self.users: list[tuple[Any, frozenset[str]]] = []
         self.setTabOrder(self.login, self.name)
@@ -114,6 +136,7 @@ class UsersDialog(QDialog):
                 user.login,
                 user.display_name,
                 ", ".join(r for r in ROLES if r in roles),
+                role_label(user.mdt_role) if user.mdt_role else NOT_IN_MDT,
                 "yes" if user.is_active else "no",
             )
             for column, text in enumerate(values):
@@ -131,6 +154,7 @@ class UsersDialog(QDialog):
             self.name.setText(user.display_name)
             for role, check in self.roles.items():
                 check.setChecked(role in roles)
+            self.mdt_role.setCurrentIndex(max(self.mdt_role.findData(user.mdt_role), 0))
 
     def _chosen_roles(self) -> list[str]:
         return [role for role, check in self.roles.items() if check.isChecked()]
@@ -140,11 +164,14 @@ class UsersDialog(QDialog):
         from triage_app.services.users import add_user
 
         login, name, roles = self.login.text(), self.name.text(), self._chosen_roles()
+        mdt_role = self.mdt_role.currentData()
         if not roles:
             Messages.error(self, "User not added", "Tick at least one role.")
             return
         self._submit(
-            lambda session: add_user(session.db, actor=session.actor, login=login, display_name=name, roles=roles),
+            lambda session: add_user(
+                session.db, actor=session.actor, login=login, display_name=name, roles=roles, mdt_role=mdt_role
+            ),
             "User not added",
         )
 
@@ -155,6 +182,16 @@ class UsersDialog(QDialog):
         login, roles = self.login.text().strip(), self._chosen_roles()
         self._submit(
             lambda session: set_roles(session.db, actor=session.actor, login=login, roles=roles), "Roles not changed"
+        )
+
+    def set_mdt_role(self) -> None:
+        """Give the login typed the MDT role chosen (or none)."""
+        from triage_app.services.users import set_mdt_role
+
+        login, mdt_role = self.login.text().strip(), self.mdt_role.currentData()
+        self._submit(
+            lambda session: set_mdt_role(session.db, actor=session.actor, login=login, mdt_role=mdt_role),
+            "MDT role not changed",
         )
 
     def toggle_active(self) -> None:

@@ -1,4 +1,4 @@
-"""`triage-app user list|add|roles|name|deactivate|activate`: users and roles (the desktop's Users and roles…)."""
+"""`triage-app user list|add|roles|mdt-role|name|deactivate|activate`: users and roles (the desktop's Users and roles…)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from triage_app.cli.common import (
     json_option,
     print_json,
 )
-from triage_app.domain.mdt import MDT_ROLES
+from triage_app.domain.mdt import MDT_ROLES, role_label
 from triage_app.domain.workflow import ROLES
 
 
@@ -36,6 +36,11 @@ def register(add: AddCommand) -> None:
     roles.add_argument("--role", action="append", choices=ROLES, required=True, help="repeat for several roles")
     json_option(roles, "the user's roles now")
     roles.set_defaults(run=cmd_user_roles)
+    mdt = add_action(actions, "mdt-role", "set a user's MDT role: the quorum counts it, letters are signed in it")
+    mdt.add_argument("login")
+    mdt.add_argument("mdt_role", metavar="MDT_ROLE", help=f"one of: {', '.join(MDT_ROLES)}; or none")
+    json_option(mdt, "the user's MDT role now")
+    mdt.set_defaults(run=cmd_user_mdt_role)
     rename = add_action(actions, "name", "set the name shown in the app and on letters (admin, or yourself)")
     rename.add_argument("login")
     rename.add_argument("--name", required=True, help='e.g. "Dr R Example"')
@@ -71,8 +76,6 @@ def cmd_user_list(args: argparse.Namespace, session: Any, out: TextIO, err: Text
             [_user_json(u.login, u.display_name, roles, active=u.is_active, mdt_role=u.mdt_role) for u, roles in found],
         )
         return EXIT_OK
-    from triage_app.domain.mdt import role_label
-
     for user, roles in found:
         state = "" if user.is_active else " (deactivated)"
         # The MDT role signs letters and counts towards quorum: shown by its label, when one is set.
@@ -114,6 +117,22 @@ def cmd_user_roles(args: argparse.Namespace, session: Any, out: TextIO, err: Tex
         print_json(out, {"login": changed.login, "roles": [r for r in ROLES if r in changed.roles]})
     else:
         print(f"{changed.login} now has: {changed.describe_roles()}", file=out)
+    return EXIT_OK
+
+
+def cmd_user_mdt_role(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO) -> int:
+    """`triage-app user mdt-role LOGIN MDT_ROLE|none`: the role the quorum counts and letters are signed in."""
+    from triage_app.services import users
+
+    given = "" if args.mdt_role.strip().casefold() == "none" else args.mdt_role
+    mdt_role = argument_value("MDT_ROLE", users.check_mdt_role, given)
+    changes = users.set_mdt_role(session.db, actor=session.actor, login=args.login, mdt_role=mdt_role)
+    if args.json:
+        print_json(out, {"login": args.login, "mdt_role": mdt_role, "changed": bool(changes)})
+    elif not changes:
+        print(f"{args.login} already had that MDT role: nothing changed", file=out)
+    else:
+        print(f"{args.login} is now {role_label(mdt_role) if mdt_role else 'not in the MDT'}", file=out)
     return EXIT_OK
 
 
