@@ -18,7 +18,6 @@ from triage_app.services.referrals import (
     register_referral,
 )
 from triage_app.services.users import Actor
-from triage_app.storage import referrals as repo
 from triage_app.storage.engine import Database
 from triage_app.storage.referrals import QueueFilter
 
@@ -70,16 +69,19 @@ def test_duplicate_is_refused(db: Database, admin: Actor, rules: Rules) -> None:
 def test_an_import_failure_leaves_no_half_stored_record(
     db: Database, admin: Actor, rules: Rules, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_store = repo.store_assessment
+    from triage_app.storage import bulk  # the import writes its rows here (Core): fail after the referral row
+
+    real_insert = bulk._insert_rows
     calls = {"n": 0}
 
-    def fail_on_second(*args: object, **kwargs: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("disk full")
-        return real_store(*args, **kwargs)  # type: ignore[arg-type]
+    def fail_on_second(connection: object, table: sa.Table, rows: object, **options: object) -> None:
+        if table.name == "assessment":
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise RuntimeError("disk full")
+        real_insert(connection, table, rows, **options)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(repo, "store_assessment", fail_on_second)
+    monkeypatch.setattr(bulk, "_insert_rows", fail_on_second)
     # An unexpected error on one record is reported for it, and the import goes on (see test_faults_import.py).
     report = import_referrals(db, actor=admin, records=[referral_json(1), referral_json(2)], rules=rules, as_of=AS_OF)
     assert report.failed == [(1, "RuntimeError: disk full")] and len(report.added) == 1

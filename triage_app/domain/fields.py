@@ -251,12 +251,27 @@ def field_spec(path: str) -> FieldSpec | None:
     return next((item for item in owner.items if item.key == key), None)
 
 
+#: `groups()` as last worked out, with the table's fields it was worked out from (parsing asks for it ten times a
+#: record; an import parses thousands). A field added or removed (`add_field`) makes it be worked out again.
+_GROUPS: tuple[tuple[FieldSpec, ...], dict[str, tuple[FieldSpec, ...]]] | None = None
+
+
 def groups() -> dict[str, tuple[FieldSpec, ...]]:
     """Object of the interchange format ("" for the top level) -> its fields, in order."""
+    global _GROUPS
+    specs_now = tuple(REFERRAL_FIELDS.values())
+    if (
+        _GROUPS is not None
+        and len(_GROUPS[0]) == len(specs_now)
+        and all(a is b for a, b in zip(_GROUPS[0], specs_now, strict=True))
+    ):
+        return dict(_GROUPS[1])
     found: dict[str, list[FieldSpec]] = {}
-    for spec in referral_fields():
+    for spec in specs_now:
         found.setdefault(spec.group, []).append(spec)
-    return {group: tuple(specs) for group, specs in found.items()}
+    result = {group: tuple(specs) for group, specs in found.items()}
+    _GROUPS = (specs_now, result)
+    return dict(result)
 
 
 def form_sections() -> list[tuple[str, tuple[FieldSpec, ...]]]:

@@ -1,7 +1,11 @@
-"""Importing a file of referrals: each record registered on its own, reported as soon as it is committed.
+"""Importing a file of referrals: each record stored whole or not, reported as soon as it is committed.
 
-Importable from services.referrals as before (register_referral, which each record goes through, is read
-from there when the import runs).
+By default each record is its own transaction (`batch_size` 1); a migration may commit N records a transaction
+(`--batch N`), each record's line then reported once its batch is committed. Either way a record goes through
+the checks `register_referral` makes (identity minimum, duplicate, demographics, a second open referral, the
+user's role and the rules in force, in the write transaction) and writes the same rows and the same audit event,
+with Core statements rather than the ORM's unit of work (storage.bulk.insert_imported): an import writes
+thousands. Importable from services.referrals as before.
 """
 
 from __future__ import annotations
@@ -9,32 +13,40 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from triage_app.domain.identity import missing_identity
 from triage_app.domain.parsing import FieldError, ReferralInputError, parse_referral
 from triage_app.domain.record_names import describe_record, record_number, record_reference
-from triage_app.domain.referral import field_label, text_problem
+from triage_app.domain.referral import Referral, field_label, flatten_fields, text_problem
 from triage_app.domain.rules import Rules
+from triage_app.domain.scoring import Assessment, assess
+from triage_app.services.auditing import audit
 from triage_app.services.changes import EVERYTHING, Changes
 from triage_app.services.errors import (
     DemographicsMismatch,
-    DuplicateReferral,
-    IdentityIncomplete,
     OpenReferralExists,
     PermissionDenied,
     ServiceError,
 )
-from triage_app.services.permissions import IMPORT_REFERRALS, authorize
-from triage_app.services.rules_guard import RulesChanged
+from triage_app.services.permissions import ENTER_REFERRAL, IMPORT_REFERRALS, action, authorize
+from triage_app.services.rules_guard import RulesChanged, require_rules_in_force
 from triage_app.services.users import Actor
 from triage_app.storage import referrals as repo
+from triage_app.storage.bulk import forget_import_ids, insert_imported
 from triage_app.storage.engine import Database, DatabaseError
 
 log = logging.getLogger(__name__)
 
 #: An import that added more referrals than this reports `EVERYTHING` (views reload) rather than each id.
 MANY = 200
+
+#: The most records one transaction of an import may hold (`--batch`): a transaction holds the write lock.
+MAX_BATCH = 10_000
 
 
 ADDED = "added"
@@ -108,11 +120,28 @@ class ImportReport:
     stop_reference: str | None = None  # what the file calls the record the import stopped on
     #: What became of the record the import stopped on, checked by reading the database afterwards.
     stop_record: str = "was not stored (its transaction was rolled back)"
+    stop_batch_end: int | None = None  # the last record (from 0) of the batch rolled back with `stopped_at`
+    cancelled_at: int | None = None  # the first record not tried when the user cancelled (from 0)
 
     @property
     def ok(self) -> bool:
         """True when every record was tried and added or was already stored."""
-        return not self.refused and not self.possible_duplicates and not self.failed and self.stopped_at is None
+        return (
+            not self.refused
+            and not self.possible_duplicates
+            and not self.failed
+            and self.stopped_at is None
+            and self.cancelled_at is None
+        )
+
+    @property
+    def not_tried(self) -> range:
+        """The records (from 0) the import never tried or whose batch was rolled back: none of them is stored."""
+        if self.stopped_at is not None:
+            return range(self.stopped_at, self.total)
+        if self.cancelled_at is not None:
+            return range(self.cancelled_at, self.total)
+        return range(0)
 
     def record(self, result: RecordResult) -> None:
         """Add one record's result to the lists."""
@@ -151,9 +180,18 @@ class ImportReport:
 
         Records are numbered from 1, as the per-record lines number them ("stopped at record 250 of 400").
         """
+        if self.stopped_at is None and self.cancelled_at is not None:
+            first = record_number(self.cancelled_at)
+            rest = f"record {first}" if first == self.total else f"records {first}-{self.total}"
+            return (
+                f"cancelled after record {first - 1} of {self.total}: {self.counts()}; {rest} not tried. Run the "
+                "import again with the same file: records already stored are reported as duplicates and the rest "
+                "are added."
+            )
         if self.stopped_at is None:
             return f"{self.counts()} of {self.total} records"
         at, last = record_number(self.stopped_at), self.total
+        end = record_number(self.stop_batch_end if self.stop_batch_end is not None else self.stopped_at)
         if at == 1:
             before = "No record was stored"
         else:
@@ -163,8 +201,8 @@ class ImportReport:
             if at == 2:
                 before = before.replace("were tried, each", "was tried,")
         this = f"{describe_record(self.stopped_at, reference=self.stop_reference)} {self.stop_record}"
-        rest = "" if at == last else (f", record {last}" if at + 1 == last else f", records {at + 1}-{last}")
-        rest = rest and f"{rest} {'was' if at + 1 == last else 'were'} not tried"
+        rest = "" if end == last else (f", record {last}" if end + 1 == last else f", records {end + 1}-{last}")
+        rest = rest and f"{rest} {'was' if end + 1 == last else 'were'} not tried"
         return (
             f"stopped at record {at} of {self.total}: {self.stop_reason}. {before}; {this}{rest}. Run the import "
             "again with the same file: records already stored are reported as duplicates and the rest are added."
@@ -190,6 +228,137 @@ def _problem(exc: BaseException) -> str:
     return f"{type(original).__name__}" + (f": {detail}" if detail else "")
 
 
+def batch_problem(value: object) -> str | None:
+    """Why `value` is no batch size (a whole number 1-10,000), or None when it is one."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BATCH:
+        return f"the batch size must be a whole number from 1 to {MAX_BATCH:,} records a transaction; got {value!r}"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A record parsed, with its identity minimum, and scored: ready for the write transaction's checks."""
+
+    index: int
+    referral: Referral
+    assessment: Assessment
+    reference: str | None
+
+
+def _prepare(index: int, record: object, rules: Rules, as_of: date) -> _Ready | RecordResult:
+    """Parse and score one record outside the transaction (no database needed); a refusal as its result."""
+    reference = record_reference(record)
+    try:
+        referral = parse_referral(record, as_of=as_of)
+    except ReferralInputError as exc:
+        return RecordResult(index, REFUSED, errors=tuple(exc.errors), reference=reference)
+    missing = missing_identity(referral)
+    if missing:
+        return RecordResult(index, REFUSED, errors=tuple(missing), reference=reference)
+    return _Ready(index, referral, assess(referral, rules, as_of), reference)
+
+
+def _authorize_in(session: Session, actor: Actor) -> None:
+    """The user may import, and so enter referrals, as stored now: in the transaction that writes."""
+    authorize(actor, IMPORT_REFERRALS, session=session)
+    if not action(ENTER_REFERRAL).roles >= action(IMPORT_REFERRALS).roles:  # one read when the roles agree
+        authorize(actor, ENTER_REFERRAL, session=session)
+
+
+def _register_in(session: Session, actor: Actor, ready: _Ready, rules: Rules, reason: str | None) -> RecordResult:
+    """One record's checks and rows in the caller's write transaction (what `register_referral` does), or why not.
+
+    The patient's NHS number is locked first (PostgreSQL), so two importers cannot both pass the checks.
+    """
+    from triage_app.services import referrals as entry  # the checks the form's save makes; it imports this module
+
+    referral, assessment = ready.referral, ready.assessment
+    index, reference = ready.index, ready.reference
+    entry._lock_patient(session, referral.patient.nhs_number)
+    nhs, received = referral.patient.nhs_number, referral.received_on
+    if nhs is not None and received is not None:
+        existing = repo.find_referral_id(session, nhs_number=nhs, received_on=received)
+        if existing is not None:
+            return RecordResult(index, DUPLICATE, referral_id=existing, reference=reference)
+    try:
+        confirmations = entry._check_patient(
+            session,
+            referral,
+            except_id=None,
+            demographics_confirmed=False,
+            second_referral_reason=reason,
+            check_open=True,
+        )
+    except DemographicsMismatch as mismatch:
+        return RecordResult(index, REFUSED, errors=_mismatch_errors(mismatch), reference=reference)
+    except OpenReferralExists as open_referral:
+        return RecordResult(index, POSSIBLE_DUPLICATE, referral_id=open_referral.existing_id, reference=reference)
+    referral_id = insert_imported(session, referral=referral, assessment=assessment, user_id=actor.user_id)
+    audit(
+        session,
+        actor,
+        "create",
+        "referral",
+        referral_id,
+        {path: [None, value] for path, value in flatten_fields(referral).items() if value is not None}
+        | {"outcome": [None, assessment.outcome], "rules_version": [None, rules.version]}
+        | confirmations,
+    )
+    return RecordResult(index, ADDED, referral_id=referral_id, outcome=assessment.outcome, reference=reference)
+
+
+def _mismatch_errors(mismatch: DemographicsMismatch) -> tuple[FieldError, ...]:
+    return tuple(
+        FieldError(
+            d.field,
+            f"{field_label(d.field)} differs from referral {mismatch.existing_id} of the same NHS number: "
+            f"stored {d.stored}, this record {d.given}",
+        )
+        for d in mismatch.differences
+    )
+
+
+#: What stops an import (the batch's transaction is rolled back): the database, the user's role, the rules, Ctrl+C.
+_STOPPING = (DatabaseError, PermissionDenied, RulesChanged, KeyboardInterrupt)
+
+
+def _write_batch(
+    db: Database, actor: Actor, batch: list[_Ready | RecordResult], rules: Rules, reason: str | None
+) -> list[RecordResult]:
+    """One transaction: the role and the rules checked in it, then each record; committed at the end.
+
+    In a batch of more than one, each record has a savepoint: a record the database refuses (a constraint, a
+    driver's error on one value) is rolled back alone and reported, the others stay in the batch. An error of
+    the database itself (locked, full, unreachable) or a stopping check rolls the whole batch back (raised).
+    """
+    savepoints = sum(isinstance(item, _Ready) for item in batch) > 1
+    results: list[RecordResult] = []
+    with db.write() as session:
+        _authorize_in(session, actor)
+        require_rules_in_force(session, rules)
+        for item in batch:
+            if isinstance(item, RecordResult):
+                results.append(item)
+                continue
+            if not savepoints:
+                results.append(_register_in(session, actor, item, rules, reason))
+                continue
+            nested = session.begin_nested()
+            try:
+                result = _register_in(session, actor, item, rules, reason)
+            except (sa.exc.OperationalError, *_STOPPING):
+                raise
+            except Exception as exc:  # this record alone: rolled back to its savepoint, reported, the batch goes on
+                nested.rollback()
+                forget_import_ids(session)
+                log.error("import: record %d not stored after %s", record_number(item.index), type(exc).__name__)
+                results.append(RecordResult(item.index, FAILED, problem=_problem(exc), reference=item.reference))
+                continue
+            nested.commit()
+            results.append(result)
+    return results
+
+
 def import_referrals(
     db: Database,
     *,
@@ -199,20 +368,28 @@ def import_referrals(
     as_of: date,
     second_referral_reason: str | None = None,
     on_result: Callable[[RecordResult], None] | None = None,
+    batch_size: int = 1,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ImportReport:
-    """Register each record on its own: a bad record never blocks the good ones; each is stored whole or not.
+    """Register each record: a bad record never blocks the good ones; each is stored whole or not.
 
     A record for a patient who already has an open referral is reported as a possible duplicate and not added,
     unless `second_referral_reason` says why a second referral is wanted. Demographics that disagree with the
     stored patient are refused (confirming a change needs a person looking at both, in the app).
 
-    `on_result` hears each record's result as soon as it is committed (the command line prints it at once), so
-    what was reported is what is stored, whatever happens next. Every record is tried: an unexpected error on one
-    (a driver's OverflowError, say) is reported for that record and the import goes on. A database that stops
-    the import (locked past the busy timeout, disk full, read-only, damaged: `DatabaseError`), or the user's role
-    or the rules in force changing underneath it, ends it: the report says where (`stopped_at`) and why.
+    `batch_size` records go in one transaction (1, the default: each its own). `on_result` hears each record's
+    result once its transaction is committed (the command line prints it at once), so what was reported is what
+    is stored, whatever happens next. Every record is tried: an unexpected error on one (a driver's
+    OverflowError, say) is reported for that record and the import goes on. A database that stops the import
+    (locked past the busy timeout, disk full, read-only, damaged: `DatabaseError`), or the user's role or the
+    rules in force changing underneath it, rolls back the batch in hand and ends the import: the report says where
+    (`stopped_at`, the batch's first record) and why. `should_stop` is asked before each batch (the desktop's
+    Cancel): when it says so the import ends there (`cancelled_at`), everything committed before staying.
     """
-    authorize(actor, IMPORT_REFERRALS, db=db)
+    problem = batch_problem(batch_size)
+    if problem is not None:
+        raise ServiceError(problem)
+    authorize(actor, IMPORT_REFERRALS, db=db)  # refused before anything is read or parsed; checked again as it writes
     report = ImportReport()
     items = list(records)
     report.total = len(items)
@@ -221,42 +398,81 @@ def import_referrals(
         problem = text_problem(reason, "second_referral_reason")
         if problem is not None:
             raise ServiceError(f"second referral reason: {problem}")
-    for index, record in enumerate(items):
-        try:
-            # Named by what the file says (its external_id, else the NHS number as given), for the user's terminal.
-            result = replace(
-                _import_one(db, actor, index, record, rules, as_of, reason), reference=record_reference(record)
-            )
-        except (DatabaseError, PermissionDenied, RulesChanged, KeyboardInterrupt) as exc:
-            reason_text = "interrupted (Ctrl+C)" if isinstance(exc, KeyboardInterrupt) else str(exc).rstrip(".")
-            report.stopped_at, report.stop_reason = index, _without_nothing_changed(reason_text)
-            report.stop_reference = record_reference(record)
-            # The transaction was rolled back; a read (which a lock, a full disk or a read-only file allows) checks.
-            found = _stored_id(db, record, as_of)
-            if found is _UNKNOWN:
-                report.stop_record = "may or may not have been stored (the database could not be read to check)"
-            elif found is not None:
-                report.stop_record = (
-                    f"may have been stored: referral {found} holds its NHS number and received date (check it)"
-                )
-            # The log numbers records as the terminal does (from 1), and names none (no patient data in logs).
-            log.error("import stopped at record %d of %d: %s", record_number(index), report.total, type(exc).__name__)
+    for start in range(0, len(items), batch_size):
+        if should_stop is not None and should_stop():
+            report.cancelled_at = start
+            log.info("import cancelled before record %d of %d", record_number(start), report.total)
             return report
-        except Exception as exc:  # one record's unexpected error must not hide the rest or end the import
-            log.error("import: record %d not stored after %s", record_number(index), type(exc).__name__)
-            found = _stored_id(db, record, as_of)
-            result = RecordResult(
-                index,
-                FAILED,
-                referral_id=found if isinstance(found, int) else None,
-                problem=_problem(exc)
-                + (" (the database could not be read to check it was not stored)" if found is _UNKNOWN else ""),
-                reference=record_reference(record),
-            )
-        report.record(result)
-        if on_result is not None:
-            on_result(result)
+        chunk = items[start : start + batch_size]
+        batch = [_prepare(start + offset, record, rules, as_of) for offset, record in enumerate(chunk)]
+        if not any(isinstance(item, _Ready) for item in batch):
+            results = [item for item in batch if isinstance(item, RecordResult)]
+        else:
+            try:
+                results = _write_batch(db, actor, batch, rules, reason)
+            except _STOPPING as exc:
+                _stop(report, db, exc, start, chunk, as_of)
+                return report
+            except Exception as exc:
+                if len(chunk) > 1:  # an error at the batch's commit, not one record's: the batch is rolled back
+                    _stop(report, db, exc, start, chunk, as_of)
+                    return report
+                # one record's unexpected error must not hide the rest or end the import
+                results = [_failed(db, start, chunk[0], exc, as_of)]
+        for result in results:
+            report.record(result)
+            if on_result is not None:
+                on_result(result)
     return report
+
+
+def _failed(db: Database, index: int, record: object, exc: BaseException, as_of: date) -> RecordResult:
+    """A record whose own transaction failed unexpectedly: reported, with a referral holding its key, if any."""
+    log.error("import: record %d not stored after %s", record_number(index), type(exc).__name__)
+    found = _stored_id(db, record, as_of)
+    return RecordResult(
+        index,
+        FAILED,
+        referral_id=found if isinstance(found, int) else None,
+        problem=_problem(exc)
+        + (" (the database could not be read to check it was not stored)" if found is _UNKNOWN else ""),
+        reference=record_reference(record),
+    )
+
+
+def _stop(report: ImportReport, db: Database, exc: BaseException, start: int, chunk: list[object], as_of: date) -> None:
+    """The import ends at the batch starting at `start`, rolled back: say where, why, and what a read finds."""
+    if isinstance(exc, KeyboardInterrupt):
+        reason_text = "interrupted (Ctrl+C)"
+    elif isinstance(exc, _STOPPING):
+        reason_text = str(exc).rstrip(".")
+    else:
+        reason_text = _problem(exc)
+    report.stopped_at, report.stop_reason = start, _without_nothing_changed(reason_text)
+    report.stop_reference = record_reference(chunk[0])
+    report.stop_batch_end = start + len(chunk) - 1
+    # The transaction was rolled back; a read (which a lock, a full disk or a read-only file allows) checks.
+    notes: list[str] = []
+    for offset, record in enumerate(chunk):
+        found = _stored_id(db, record, as_of)
+        where = "it" if len(chunk) == 1 else f"record {record_number(start + offset)}"
+        if found is _UNKNOWN:
+            notes = ["may or may not have been stored (the database could not be read to check)"]
+            break
+        if found is not None:
+            notes.append(f"{where} may have been stored: referral {found} holds its NHS number and received date")
+    if len(chunk) == 1:
+        if notes:
+            report.stop_record = notes[0].replace("it may", "may") + (" (check it)" if "referral" in notes[0] else "")
+    else:
+        first, last = record_number(start), record_number(start + len(chunk) - 1)
+        report.stop_record = f"and the rest of its batch (records {first}-{last}) were not stored (the batch's " + (
+            "transaction was rolled back)"
+        )
+        if notes:
+            report.stop_record += "; " + "; ".join(notes) + " (check them)"
+    # The log numbers records as the terminal does (from 1), and names none (no patient data in logs).
+    log.error("import stopped at record %d of %d: %s", record_number(start), report.total, type(exc).__name__)
 
 
 _UNKNOWN = object()
@@ -277,36 +493,3 @@ def _stored_id(db: Database, record: object, as_of: date) -> object:
             return repo.find_referral_id(session, nhs_number=nhs, received_on=received)
     except Exception:  # a damaged or vanished database: say it could not be checked
         return _UNKNOWN
-
-
-def _import_one(
-    db: Database, actor: Actor, index: int, record: object, rules: Rules, as_of: date, reason: str | None
-) -> RecordResult:
-    """Parse and register one record; the result, or the exception that stops the import."""
-    try:
-        referral = parse_referral(record, as_of=as_of)
-    except ReferralInputError as exc:
-        return RecordResult(index, REFUSED, errors=tuple(exc.errors))
-    from triage_app.services.referrals import register_referral  # here: services.referrals re-exports this module
-
-    try:
-        saved = register_referral(
-            db, actor=actor, referral=referral, rules=rules, as_of=as_of, second_referral_reason=reason
-        )
-    except IdentityIncomplete as missing:
-        return RecordResult(index, REFUSED, errors=tuple(missing.errors))
-    except DemographicsMismatch as mismatch:
-        errors = tuple(
-            FieldError(
-                d.field,
-                f"{field_label(d.field)} differs from referral {mismatch.existing_id} of the same NHS number: "
-                f"stored {d.stored}, this record {d.given}",
-            )
-            for d in mismatch.differences
-        )
-        return RecordResult(index, REFUSED, errors=errors)
-    except DuplicateReferral as dup:
-        return RecordResult(index, DUPLICATE, referral_id=dup.existing_id)
-    except OpenReferralExists as open_referral:
-        return RecordResult(index, POSSIBLE_DUPLICATE, referral_id=open_referral.existing_id)
-    return RecordResult(index, ADDED, referral_id=saved.referral_id, outcome=saved.assessment.outcome)

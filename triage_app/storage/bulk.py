@@ -27,6 +27,7 @@ from triage_app.storage.models import (
     StatusChangeRow,
     utc_now,
 )
+from triage_app.storage.referral_fields import split_columns, write_unmapped
 from triage_app.storage.referrals import assessment_child_columns, assessment_columns, child_columns, referral_columns
 from triage_app.storage.search_keys import bulk_search_key_rows
 
@@ -49,8 +50,74 @@ def bulk_insert(
     """Insert scored referrals in the caller's write transaction; return their new ids."""
     if not items:
         return []
-    now = utc_now()
     first_referral, first_assessment = _next_id(session, ReferralRow), _next_id(session, AssessmentRow)
+    ids = _insert_scored(session, items, user_id, status, first_referral, first_assessment, copy=True)
+    _advance_id_sequences(session, (ReferralRow, AssessmentRow))
+    # Core inserts pass the audit's hooks by: name them, so that the caller's audit event (demo_load) records
+    # each new referral's version and state hash, and `audit verify` checks them like any other.
+    note_referrals_written(session, ids, created=True)
+    return ids
+
+
+_IMPORT_IDS = "bulk.import_ids"  # session.info: the next (referral, assessment) ids of this write transaction
+
+
+def insert_imported(session: Session, *, referral: Referral, assessment: Assessment, user_id: int) -> int:
+    """Insert one new scored referral (status received) in the caller's write transaction; return its id.
+
+    What `insert_referral` + `store_assessment` write, with a few Core statements instead of the ORM's unit of
+    work (an import writes thousands). Ids: on SQLite the write lock is held from BEGIN IMMEDIATE, so the next
+    ids are read once per transaction and counted on (as SQLite itself numbers: the largest id + 1); on
+    PostgreSQL each is taken from the table's sequence, as a plain insert takes it, so concurrent writers never
+    collide. Columns the model does not declare (fields a migration added) are written as `insert_referral`
+    writes them. The audit is told of the new referral (its state goes into the transaction's event).
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        referral_id, assessment_id = connection.execute(
+            sa.text(
+                "SELECT nextval(pg_get_serial_sequence('referral', 'id')), "
+                "nextval(pg_get_serial_sequence('assessment', 'id'))"
+            )
+        ).one()
+    else:
+        known = session.info.get(_IMPORT_IDS)
+        referral_id, assessment_id = known or (_next_id(session, ReferralRow), _next_id(session, AssessmentRow))
+        session.info[_IMPORT_IDS] = (referral_id + 1, assessment_id + 1)
+    declared, undeclared = split_columns(referral_columns(referral))
+    _insert_scored(
+        session,
+        [(referral, assessment)],
+        user_id,
+        "received",
+        int(referral_id),
+        int(assessment_id),
+        copy=False,
+        columns=declared,
+    )
+    write_unmapped(session, int(referral_id), undeclared)
+    note_referrals_written(session, [int(referral_id)], created=True)
+    return int(referral_id)
+
+
+def forget_import_ids(session: Session) -> None:
+    """Forget the ids counted on in this transaction (after a savepoint's rollback: they may be taken again)."""
+    session.info.pop(_IMPORT_IDS, None)
+
+
+def _insert_scored(
+    session: Session,
+    items: Sequence[tuple[Referral, Assessment]],
+    user_id: int,
+    status: str,
+    first_referral: int,
+    first_assessment: int,
+    *,
+    copy: bool,
+    columns: dict[str, Any] | None = None,
+) -> list[int]:
+    """The rows of `items`, numbered from the ids given, inserted table by table (`copy`: COPY on PostgreSQL)."""
+    now = utc_now()
     referrals: _Rows = []
     medications: _Rows = []
     components: _Rows = []
@@ -65,7 +132,7 @@ def bulk_insert(
         ids.append(rid)
         terms = assessment.priority_terms
         referrals.append(
-            referral_columns(referral)
+            (referral_columns(referral) if columns is None else columns)
             | {
                 "id": rid,
                 "version": 1,
@@ -112,15 +179,11 @@ def bulk_insert(
         (ReferralSearchKeyRow, search_keys),
     ):
         if rows:
-            _insert_rows(connection, _table(model), rows)
-    _advance_id_sequences(session, (ReferralRow, AssessmentRow))
-    # Core inserts pass the audit's hooks by: name them, so that the caller's audit event (demo_load) records
-    # each new referral's version and state hash, and `audit verify` checks them like any other.
-    note_referrals_written(session, ids, created=True)
+            _insert_rows(connection, _table(model), rows, use_copy=copy)
     return ids
 
 
-def _insert_rows(connection: sa.Connection, table: sa.Table, rows: _Rows) -> None:
+def _insert_rows(connection: sa.Connection, table: sa.Table, rows: _Rows, *, use_copy: bool = True) -> None:
     """Insert the rows: Core executemany on SQLite (in-process, a row costs little); COPY on PostgreSQL, where
     psycopg's executemany sends a statement per row, several times slower for a batch of thousands.
 
@@ -128,7 +191,7 @@ def _insert_rows(connection: sa.Connection, table: sa.Table, rows: _Rows) -> Non
     through its type's bind processor as SQLAlchemy would; columns left out take the server's default (an id from
     its sequence) or NULL: the tables written here have no Python-side defaults for the columns left out.
     """
-    if connection.dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql" or not use_copy:
         connection.execute(sa.insert(table), rows)
         return
     names = list(rows[0])

@@ -1,5 +1,9 @@
 """`triage-app import FILE`: add referrals to the queue, each whole or not at all, each reported as committed.
 
+`--batch N` commits N records a transaction (a migration of many thousands): each record's line is printed once
+its batch is committed; a refused record does not spoil its batch; a database error rolls the batch back, and the
+last message names the records that were not stored.
+
 `--json` prints JSON Lines: one object a record as soon as it is committed (or refused), then one `summary`
 object, so a script reading line by line knows exactly what is stored even if the database stops the import.
 """
@@ -16,6 +20,7 @@ from triage_app.cli.common import (
     EXIT_OK,
     AddCommand,
     as_of_date,
+    bounded_int,
     json_option,
     print_errors,
     read_json_file,
@@ -32,6 +37,14 @@ def register(add: AddCommand) -> None:
         "--second-referral-reason",
         metavar="TEXT",
         help="add records for patients who already have an open referral, recording this reason",
+    )
+    imp.add_argument(
+        "--batch",
+        metavar="N",
+        type=bounded_int(1, 10_000, "batch"),
+        default=1,
+        help="records committed a transaction, 1-10,000 (default 1: each its own); a line is printed once its "
+        "batch is committed",
     )
     json_option(imp, "one JSON object a record as it is committed (JSON Lines), then a summary object")
     imp.set_defaults(run=cmd_import)
@@ -80,6 +93,7 @@ def cmd_import(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO)
         as_of=as_of,
         second_referral_reason=args.second_referral_reason,
         on_result=report_one,
+        batch_size=int(getattr(args, "batch", 1) or 1),  # callers that build their own namespace may leave it out
     )
     if as_json:
         summary = {
@@ -92,6 +106,7 @@ def cmd_import(args: argparse.Namespace, session: Any, out: TextIO, err: TextIO)
                 "failed": len(report.failed),
                 "stopped_at_record": None if report.stopped_at is None else report.stopped_at + 1,
                 "stop_reason": report.stop_reason,
+                "not_stored_records": [index + 1 for index in report.not_tried],
             }
         }
         print(json.dumps(summary, ensure_ascii=False), file=out, flush=True)
