@@ -118,11 +118,11 @@ def test_a_view_loads_its_first_page_then_every_id_and_pages_in_as_rows_are_show
     load_demo(db, actor=admin, rules=rules, as_of=AS_OF, count=PAGE_SIZE + 30)
     model, worker = make_model(qtbot, db)
     assert model.total == model.rowCount() == PAGE_SIZE + 30
-    assert model.all_ids_known  # the first page, then every id: two jobs, run at once here
-    assert worker.submitted == 2
+    assert model.all_ids_known  # the first page, its count, then every id: three jobs, run at once here
+    assert worker.submitted == 3
     assert model.queue_row(0) is not None and model.queue_row(PAGE_SIZE + 5) is None  # second page not read yet
     model.data(model.index(PAGE_SIZE + 5, COL_NAME))  # the view asks for a row of the second page
-    assert worker.submitted == 3 and model.queue_row(PAGE_SIZE + 5) is not None
+    assert worker.submitted == 4 and model.queue_row(PAGE_SIZE + 5) is not None
     priorities = [model.queue_row(row).priority for row in range(model.rowCount()) if model.queue_row(row)]
     assert priorities == sorted(priorities, key=lambda p: -1 if p is None else p, reverse=True)
 

@@ -1,4 +1,9 @@
-"""Reading the queue for the GUI: counts, the first page at once, then every id, then pages by id.
+"""Reading the queue for the GUI: the first page at once, then its count (with the page again), then every id,
+then pages by id.
+
+The first page is read without counting the view: on a server the count of a million referrals costs more than
+the page, so the window paints the page first and says "Counting…" until `snapshot` brings the count (and the
+first page read again in the same transaction, so the two always agree).
 
 Seeing the queue needs an active role (`view_queue` in services.permissions). Each read takes the signed-in
 `actor` and checks them as stored now, so a desktop whose user was deactivated stops showing patients; sign-in
@@ -7,7 +12,7 @@ already refuses a user with no active role, so a caller without an actor to hand
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlmodel import Session
@@ -20,6 +25,7 @@ from triage_app.storage.engine import Database
 from triage_app.storage.referrals import QueueFilter, QueueRow
 
 __all__ = [
+    "FirstPage",
     "QueueCounts",
     "QueueFilter",
     "QueueRow",
@@ -27,6 +33,7 @@ __all__ = [
     "RowsInView",
     "all_ids",
     "counts",
+    "first_page",
     "page",
     "rows_in_view",
     "snapshot",
@@ -40,6 +47,16 @@ class QueueSnapshot:
     total: int
     first_ids: list[int]
     rows: dict[int, QueueRow]
+
+
+@dataclass(frozen=True, slots=True)
+class FirstPage:
+    """A view's first page, read without counting the view: `total` is known only when the page is short (the
+    view holds exactly its rows), else None (counted afterwards by `snapshot`)."""
+
+    first_ids: list[int]
+    rows: dict[int, QueueRow]
+    total: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +92,37 @@ def snapshot(
         return QueueSnapshot(total, ids, repo.queue_rows(session, ids, clock=queue_filter.clock))
 
 
-def all_ids(
-    db: Database, *, queue_filter: QueueFilter, sort: str, descending: bool, actor: Actor | None = None
-) -> list[int]:
-    """Every id of the view in order (fetched after the first paint)."""
+def first_page(
+    db: Database,
+    *,
+    queue_filter: QueueFilter,
+    sort: str,
+    descending: bool,
+    page_size: int,
+    actor: Actor | None = None,
+) -> FirstPage:
+    """The view's first page and its rows in one read transaction, without the count (see the module's note)."""
     with db.read() as session:
         _may_view(session, actor)
-        return repo.queue_ids(session, queue_filter=queue_filter, sort=sort, descending=descending)
+        ids = repo.queue_ids(session, queue_filter=queue_filter, sort=sort, descending=descending, limit=page_size)
+        rows = repo.queue_rows(session, ids, clock=queue_filter.clock)
+        return FirstPage(ids, rows, len(ids) if len(ids) < page_size else None)
+
+
+def all_ids(
+    db: Database,
+    *,
+    queue_filter: QueueFilter,
+    sort: str,
+    descending: bool,
+    actor: Actor | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> list[int]:
+    """Every id of the view in order (fetched after the first paint); `stop()` true ends the read early (the
+    view was left: what was read is returned, and must not be shown)."""
+    with db.read() as session:
+        _may_view(session, actor)
+        return repo.queue_ids(session, queue_filter=queue_filter, sort=sort, descending=descending, stop=stop)
 
 
 def page(

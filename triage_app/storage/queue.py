@@ -10,7 +10,7 @@ holds, so they are written side by side.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -156,8 +156,12 @@ def queue_ids(
     descending: bool = True,
     limit: int | None = None,
     offset: int = 0,
+    stop: Callable[[], bool] | None = None,
 ) -> list[int]:
     """Referral ids in queue order (highest priority first by default); ties broken by id.
+
+    `stop`, asked between batches of a long read, ends it early (what was read so far is returned): a view
+    the user has left already need not hold the one database worker while a million ids arrive.
 
     An empty value (no priority, date of birth, received date...) is the lowest, on either backend: last in a
     descending order, first in an ascending one. That is SQLite's rule and the opposite of PostgreSQL's, and an
@@ -169,18 +173,18 @@ def queue_ids(
     order = queue_order(queue_filter, sort, descending)
     column = _nullable_sort_column(sort)
     if column is None:
-        return _ids(session, conditions, order, limit, offset)
+        return _ids(session, conditions, order, limit, offset, stop)
     known, empty = column.is_not(None), column.is_(None)
     first, second = (known, empty) if descending else (empty, known)
-    ids = _ids(session, [*conditions, first], order, limit, offset)
-    if limit is not None and len(ids) >= limit:
+    ids = _ids(session, [*conditions, first], order, limit, offset, stop)
+    if (limit is not None and len(ids) >= limit) or (stop is not None and stop()):
         return ids
     skipped = 0  # rows of the second part before the page: only when the page starts past the whole first part
     if offset and not ids and limit is not None:
         query = select(func.count()).select_from(ReferralRow).where(*conditions, first)
         skipped = max(0, offset - int(session.connection().execute(query).scalar_one()))
     rest = None if limit is None else limit - len(ids)
-    return ids + _ids(session, [*conditions, second], order, rest, skipped)
+    return ids + _ids(session, [*conditions, second], order, rest, skipped, stop)
 
 
 def _nullable_sort_column(sort: str) -> Any | None:
@@ -199,8 +203,9 @@ def _ids(
     order: list[sa.ColumnElement[Any]],
     limit: int | None,
     offset: int,
+    stop: Callable[[], bool] | None = None,
 ) -> list[int]:
-    """Ids of the referrals meeting `conditions` in `order`.
+    """Ids of the referrals meeting `conditions` in `order` (`stop()` true between batches ends the read).
 
     Read through the driver's cursor a few thousand rows at a time: one long C-level fetch of a million ids
     would hold the interpreter lock and freeze the GUI thread for its whole length.
@@ -221,6 +226,8 @@ def _ids(
         ids: list[int] = []
         while batch := cursor.fetchmany(4096):
             ids.extend(row[0] for row in batch)
+            if stop is not None and stop():
+                break
         return ids
     finally:
         cursor.close()
@@ -306,6 +313,7 @@ class QueueRow:
     meeting: str | None = None  # "YYYY-MM-DD HH:MM" of the open meeting it is listed on
     decided_outcome: str | None = None  # the consultant's standing decision, if any
     decision_kind: str | None = None  # confirmed | overridden
+    rules_version: str | None = None  # the rules its current assessment was made with (None: not assessed)
 
 
 _QUEUE_COLUMNS = (
@@ -329,7 +337,9 @@ assert set(_QUEUE_COLUMNS) <= set(ReferralRow.model_fields), "queue columns must
 
 _QUEUE_ROWS_SQL = (
     f"SELECT {', '.join(_QUEUE_COLUMNS)}, "
-    "(SELECT m.meeting_date || ' ' || m.meeting_time FROM meeting AS m WHERE m.id = referral.meeting_id) "
+    "(SELECT m.meeting_date || ' ' || m.meeting_time FROM meeting AS m WHERE m.id = referral.meeting_id), "
+    # The rules its assessment was made with, by primary key (the queue marks rows not yet reassessed, H05).
+    "(SELECT a.rules_version FROM assessment AS a WHERE a.id = referral.current_assessment_id) "
     f"FROM {ReferralRow.__tablename__} WHERE id IN ({{marks}})"
 )
 _QUEUE_FLAGS_SQL = (
@@ -360,7 +370,7 @@ def queue_rows(session: Session, ids: Sequence[int], *, clock: RttClock | None =
     if not ids:
         return {}
     rows = _driver_rows(session, _QUEUE_ROWS_SQL.format(marks=",".join("?" * len(ids))), ids)
-    assessment_ids = [row[-2] for row in rows if row[-2] is not None]
+    assessment_ids = [row[-3] for row in rows if row[-3] is not None]
     flags: dict[int, list[str]] = {}
     if assessment_ids:
         marks = ",".join("?" * len(assessment_ids))
@@ -369,7 +379,7 @@ def queue_rows(session: Session, ids: Sequence[int], *, clock: RttClock | None =
     result: dict[int, QueueRow] = {}
     for values in rows:
         rid, version, priority, nhs, family, given, born, hospital, received = values[:9]
-        outcome, status, decided, kind, assessment_id, meeting = values[9:]
+        outcome, status, decided, kind, assessment_id, meeting, rules_version = values[9:]
         stored = tuple(flags.get(assessment_id, ()))
         received_on = _date(received)
         result[rid] = QueueRow(
@@ -388,6 +398,7 @@ def queue_rows(session: Session, ids: Sequence[int], *, clock: RttClock | None =
             meeting=meeting,
             decided_outcome=decided,
             decision_kind=kind,
+            rules_version=rules_version,
         )
     return result
 

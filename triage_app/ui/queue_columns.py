@@ -13,7 +13,7 @@ from triage_app.domain.formats import format_date, format_name
 from triage_app.domain.meetings import triage_text
 from triage_app.domain.referral import format_nhs_number
 from triage_app.domain.scoring import FLAGS, RTT_BREACHED, RTT_WARNING, RttClock, age_in_years
-from triage_app.domain.workflow import STATUS_LABELS
+from triage_app.domain.workflow import STATUS_LABELS, TRIAGEABLE
 
 COL_PRIORITY, COL_NHS, COL_NAME, COL_AGE, COL_RECEIVED, COL_WEEKS, COL_OUTCOME, COL_FLAGS, COL_STATUS, COL_MEETING = (
     range(10)
@@ -63,6 +63,24 @@ def sort_key(row: Any, sort: str) -> tuple[Any, ...]:
         SORT_BREACHES: (row.received_on, row.priority),
     }
     return keys.get(sort, (row.id,))
+
+
+#: The tooltip of the marker on a row whose triage was computed under other rules than those in force (H05).
+NOT_REASSESSED_TEXT = "Not yet reassessed with the rules in force"
+
+
+def not_reassessed(row: Any, version_in_force: str | None) -> bool:
+    """True when the row's assessment was made under other rules than `version_in_force` and a reassessment would
+    rescore it (services.reassessment: a triageable status, on no meeting's list). A listed, discussed or closed
+    referral keeps the assessment its MDT saw, so it carries no marker; nor does one never assessed."""
+    version = getattr(row, "rules_version", None)
+    return (
+        version_in_force is not None
+        and version is not None
+        and version != version_in_force
+        and row.status in TRIAGEABLE
+        and row.meeting is None
+    )
 
 
 def display(row: Any, column: int, clock: RttClock) -> str:

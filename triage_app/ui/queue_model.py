@@ -1,7 +1,21 @@
 """The referral queue as a lazy table model: ids in order, rows fetched a page at a time off the GUI thread.
 
-Filtering and sorting happen in SQL. Loading a view is two steps, so the first screen paints at once: the
-count and first page together, then every id of the view; rows are fetched by page as they scroll into view.
+Filtering and sorting happen in SQL. Loading a view is three steps, so the first screen paints at once: the first
+page alone (the table shows its rows and the window says "Counting…"); once that page has been painted, the count
+with the first page read again in one transaction (the rows below the page appear, or the view resets if the page
+changed meanwhile: the count and the page shown always agree); then every id of the view. Rows are fetched by page
+as they scroll into view. A result of a view the user has left is dropped (the generation counter), and the long
+read of every id stops early when its view is left.
+
+Painting is the cost beyond the queries: a screen of ~25 rows by 10 columns asks the model for ~2,600 values
+through Python. `multiData` answers every role of a cell in one call, `index` answers without asking `rowCount`
+and `columnCount`, and `flags` is Qt's own (the same flags, without a Python call per cell); the cells' text,
+band colour and marker are made once per row. The count and the read of every id wait for the first paint: a
+worker thread reading a million ids takes the interpreter lock from the painting GUI thread at every call.
+
+A row whose assessment was made under other rules than those in force, and that a reassessment would rescore,
+carries a marker on its Triage cell (an icon, the tooltip "Not yet reassessed with the rules in force") until its
+batch is done and the Changes broadcast refreshes it (H05).
 
 The 18-week clock is read for today on every load (H07): the model puts today's `RttClock` into each view's
 filter, so the weeks column, the `rtt_breach_risk` caution and view, and the "breaches first" order (a click on
@@ -19,8 +33,18 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor, QIcon
+from PySide6.QtWidgets import QApplication, QStyle, QWidget
 
 from triage_app.domain.scoring import RTT_BREACHED, RTT_WARNING, RttClock
 from triage_app.ui.queue_columns import (
@@ -36,9 +60,11 @@ from triage_app.ui.queue_columns import (
     COL_WEEKS,
     COLUMN_TOOLTIPS,
     COLUMNS,
+    NOT_REASSESSED_TEXT,
     SORT_BREACHES,
     SORT_KEYS,
     display,
+    not_reassessed,
     sort_key,
     sort_value,
     tooltip,
@@ -64,6 +90,7 @@ _ROLES = frozenset(
         Qt.ItemDataRole.ToolTipRole,
         Qt.ItemDataRole.TextAlignmentRole,
         Qt.ItemDataRole.BackgroundRole,
+        Qt.ItemDataRole.DecorationRole,
         Qt.ItemDataRole.AccessibleTextRole,
         ID_ROLE,
         OBJECT_ROLE,
@@ -71,8 +98,42 @@ _ROLES = frozenset(
     }
 )
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_RIGHT_COLUMNS = frozenset({COL_PRIORITY, COL_AGE, COL_WEEKS})
 #: 18-week bands' cell backgrounds by name (theme.SCHEME_COLOURS: opaque, 4.5:1 behind the scheme's text).
 _BANDS = {RTT_BREACHED: "breach_bg", RTT_WARNING: "warning_bg"}
+_COLUMN_COUNT = len(COLUMNS)
+# Roles as plain ints: multiData compares each role of a cell, and int comparisons are the cheapest.
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+#: How long the count waits for the first paint of a view that does not paint (hidden, minimised), in ms.
+PAINT_WAIT_MS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class _Cells:
+    """One row as painted: its cells' text, the weeks cell's band colour, and whether it awaits reassessment."""
+
+    texts: tuple[str, ...]
+    band: QBrush | None
+    not_reassessed: bool
+
+
+class _PaintWatch(QObject):
+    """Tells the model when the table's viewport has painted, so the count and the ids wait for the first paint."""
+
+    def __init__(self, model: QueueTableModel, viewport: QWidget) -> None:
+        super().__init__(model)
+        self._model = model
+        self.viewport = viewport
+        viewport.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Paint and self._model.waiting_for_paint:
+            QTimer.singleShot(0, self._model.run_after_paint)  # after this paint has been done
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +148,9 @@ class QueueView:
 class QueueTableModel(QAbstractTableModel):
     """Holds the ids of the current view in order; fetches visible rows lazily through the worker."""
 
-    loaded = Signal(int)  # total rows of the new view, once its first page is in
+    page_shown = Signal()  # a new view's first page is in the table (its count may still be on its way)
+    counting = Signal()  # the page is shown and the view is being counted: no count may be shown meanwhile
+    loaded = Signal(int)  # the view's count, once it is known (the table then has that many rows)
     ids_ready = Signal()
     failed = Signal(str)
     rows_refreshed = Signal(list)  # the ids repainted in place by refresh_rows (no reset)
@@ -99,6 +162,7 @@ class QueueTableModel(QAbstractTableModel):
         *,
         today: Callable[[], date],
         warning_weeks: Callable[[], int],
+        rules_version: Callable[[], str | None] = lambda: None,
         parent: Any = None,
     ) -> None:
         super().__init__(parent)
@@ -106,20 +170,56 @@ class QueueTableModel(QAbstractTableModel):
         self._database = database
         self._today = today
         self._warning_weeks = warning_weeks
+        self._rules_version = rules_version
         self._generation = 0
-        self._total = 0
+        self._total = 0  # rows in the table: the first page's until the view is counted
+        self._counted = False  # _total is the view's count
         self._ids: list[int] | None = None
         self._first_ids: list[int] = []
         self._rows: dict[int, Any] = {}
-        self._cells: dict[int, tuple[str, ...]] = {}  # display text per referral, made once per fetch
+        self._cells: dict[int, _Cells] = {}  # each referral's row as painted, made once per fetch
         self._pending_pages: set[int] = set()
         self._loading = False  # a view's first page is on its way: the cache is about to be replaced
+        self._version_in_force: str | None = None
+        self._after_paint: Callable[[], None] | None = None
+        self._paint_watch: _PaintWatch | None = None
+        self._paint_timer = QTimer(self)
+        self._paint_timer.setSingleShot(True)
+        self._paint_timer.setInterval(PAINT_WAIT_MS)
+        self._paint_timer.timeout.connect(self.run_after_paint)
+        self._marker: QIcon | None = None
         self.view: QueueView | None = None
+
+    def watch_paints(self, viewport: QWidget) -> None:
+        """Hold each view's count and ids until `viewport` (the table's) has painted the first page."""
+        self._paint_watch = _PaintWatch(self, viewport)
+
+    @property
+    def waiting_for_paint(self) -> bool:
+        """True while a view's count waits for the first page to be painted."""
+        return self._after_paint is not None
+
+    def run_after_paint(self) -> None:
+        """The first page has been painted (or waited for long enough): start what waited for it."""
+        self._paint_timer.stop()
+        action, self._after_paint = self._after_paint, None
+        if action is not None:
+            action()
+
+    def _when_painted(self, action: Callable[[], None]) -> None:
+        watch = self._paint_watch
+        if watch is None or not watch.viewport.isVisible():
+            self._after_paint = None
+            action()  # nothing will paint: go on at once
+            return
+        self._after_paint = action
+        self._paint_timer.start()
 
     # --- loading -------------------------------------------------------------------------------------------
 
     def load(self, view: QueueView) -> None:
-        """Show `view`: count and first page, then every id. Results of an older load are dropped."""
+        """Show `view`: its first page, then (once painted) its count, then every id. Results of an older load
+        are dropped."""
         from triage_app.services import queue
 
         self._generation += 1
@@ -127,49 +227,111 @@ class QueueTableModel(QAbstractTableModel):
         view = QueueView(replace(view.queue_filter, clock=self.clock()), view.sort, view.descending)
         self.view = view
         self._loading = True
+        self._after_paint = None  # an older view's count no longer waits
+        self._paint_timer.stop()
         db = self._database()
+        sort, descending = view.sort, view.descending
+
+        def current() -> bool:
+            return generation == self._generation
 
         def first() -> Any:
-            return queue.snapshot(
-                db, queue_filter=view.queue_filter, sort=view.sort, descending=view.descending, page_size=PAGE_SIZE
+            return queue.first_page(
+                db, queue_filter=view.queue_filter, sort=sort, descending=descending, page_size=PAGE_SIZE
             )
 
         def on_first(result: Any) -> None:
-            if generation != self._generation:
+            if not current():
                 return
-            self.beginResetModel()
-            self._loading = False
-            self._total = result.total
-            self._first_ids = result.first_ids
-            self._ids = result.first_ids if len(result.first_ids) >= result.total else None
-            self._rows = dict(result.rows)
-            self._cells.clear()
-            self._pending_pages.clear()
-            self.endResetModel()
+            self._show_page(result.first_ids, result.rows, result.total)
+            if result.total is not None:  # a short page: the view holds exactly these rows
+                self.loaded.emit(self._total)
+                self.ids_ready.emit()
+                return
+            self.counting.emit()
+            self._when_painted(lambda: self._submit(count, on_count) if current() else None)
+
+        def count() -> Any:
+            return queue.snapshot(
+                db, queue_filter=view.queue_filter, sort=sort, descending=descending, page_size=PAGE_SIZE
+            )
+
+        def on_count(result: Any) -> None:
+            if not current():
+                return  # the user has left this view: its count is never shown
+            if result.first_ids != self._first_ids:  # the queue changed since the page was read: show it as it is
+                self._show_page(result.first_ids, result.rows, result.total)
+            else:
+                self._counted_rows(result.total, result.rows)
             self.loaded.emit(self._total)
             if self._ids is None:
-                self._worker.submit(every_id, on_ids, self._on_error)
+                self._submit(every_id, on_ids)
             else:
                 self.ids_ready.emit()
 
         def every_id() -> list[int]:
-            return queue.all_ids(db, queue_filter=view.queue_filter, sort=view.sort, descending=view.descending)
+            return queue.all_ids(
+                db, queue_filter=view.queue_filter, sort=sort, descending=descending, stop=lambda: not current()
+            )
 
         def on_ids(ids: list[int]) -> None:
-            if generation != self._generation:
+            if not current():
                 return
             if len(ids) != self._total:  # the queue changed between the two reads: show it as it is now
                 self.beginResetModel()
                 self._total = len(ids)
                 self._ids = ids
                 self.endResetModel()
+                self.loaded.emit(self._total)
             else:
                 self._ids = ids
-                if self._total:
-                    self.dataChanged.emit(self.index(0, 0), self.index(self._total - 1, len(COLUMNS) - 1))
+                if self._total > len(self._first_ids):  # the rows below the first page have ids now
+                    last = self.index(self._total - 1, _COLUMN_COUNT - 1)
+                    self.dataChanged.emit(self.index(len(self._first_ids), 0), last)
             self.ids_ready.emit()
 
         self._worker.submit(first, on_first, self._on_error)
+
+    def _submit(self, task: Callable[[], Any], on_done: Callable[[Any], None]) -> None:
+        """A view's next read; none once the worker has shut down (the window is closing: nothing to show)."""
+        try:
+            self._worker.submit(task, on_done, self._on_error)
+        except RuntimeError:
+            log.debug("queue read not started: the database worker has shut down")
+
+    def _show_page(self, first_ids: list[int], rows: dict[int, Any], total: int | None) -> None:
+        """Reset the table to a view's first page; `total` None: not yet counted (the table holds the page)."""
+        self.beginResetModel()
+        self._loading = False
+        self._counted = total is not None
+        self._total = len(first_ids) if total is None else total
+        self._first_ids = first_ids
+        self._ids = first_ids if total is not None and len(first_ids) >= total else None
+        self._rows = dict(rows)
+        self._cells.clear()
+        self._pending_pages.clear()
+        self._version_in_force = self._rules_version()
+        self.endResetModel()
+        self.page_shown.emit()
+
+    def _counted_rows(self, total: int, rows: dict[int, Any]) -> None:
+        """The count of the view shown: the rows below its first page appear (the page itself is unchanged)."""
+        changed = [i for i, row in rows.items() if self._rows.get(i) != row]
+        self._rows.update(rows)
+        for referral_id in changed:
+            self._cells.pop(referral_id, None)
+        shown = len(self._first_ids)
+        if total > shown:
+            self.beginInsertRows(QModelIndex(), shown, total - 1)
+            self._total = total
+            self._counted = True
+            self.endInsertRows()
+        else:
+            self._total, self._counted = total, True
+        if len(self._first_ids) >= self._total:
+            self._ids = self._first_ids
+        if changed and shown:
+            self.dataChanged.emit(self.index(0, 0), self.index(shown - 1, _COLUMN_COUNT - 1))
 
     def clock(self) -> RttClock:
         """Today's 18-week clock, with the rules' warning week."""
@@ -279,17 +441,22 @@ class QueueTableModel(QAbstractTableModel):
             first = page_number * PAGE_SIZE
             last = min(self._total, first + PAGE_SIZE) - 1
             if last >= first:
-                self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
+                self.dataChanged.emit(self.index(first, 0), self.index(last, _COLUMN_COUNT - 1))
 
         clock = self.clock()
-        self._worker.submit(lambda: queue.page(db, ids=wanted, clock=clock), on_page, self._on_error)
+        self._submit(lambda: queue.page(db, ids=wanted, clock=clock), on_page)
 
     # --- lookups -------------------------------------------------------------------------------------------
 
     @property
     def total(self) -> int:
-        """Rows in the current view."""
+        """Rows in the table: the view's count once `counted`, until then its first page's."""
         return self._total
+
+    @property
+    def counted(self) -> bool:
+        """True once the view has been counted (`total` is then its count)."""
+        return self._counted
 
     @property
     def all_ids_known(self) -> bool:
@@ -342,16 +509,63 @@ class QueueTableModel(QAbstractTableModel):
             return Qt.SortOrder.DescendingOrder if first_descending else Qt.SortOrder.AscendingOrder
         return None
 
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+    # flags: Qt's own (enabled, selectable, never has children): the same as this model's, without a Python call
+    # per cell painted.
+
+    def index(self, row: int, column: int, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
+        # Qt's own asks rowCount and columnCount (two Python calls) for every cell it paints.
+        if 0 <= row < self._total and 0 <= column < _COLUMN_COUNT and not parent.isValid():
+            return self.createIndex(row, column)
+        return QModelIndex()
+
+    def _cells_of(self, row: Any) -> _Cells:
+        cells = self._cells.get(row.id)
+        if cells is None:
+            clock = self.clock()
+            band = _BANDS.get(clock.band(row.received_on) or "")
+            cells = self._cells[row.id] = _Cells(
+                tuple(display(row, c, clock) for c in range(_COLUMN_COUNT)),
+                None if band is None else QBrush(QColor(scheme_colour(band))),
+                not_reassessed(row, self._version_in_force),
+            )
+        return cells
+
+    def _marker_icon(self) -> QIcon:
+        if self._marker is None:
+            style = QApplication.style()
+            self._marker = style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload)
+        return self._marker
+
+    def multiData(self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: Any) -> None:  # noqa: N802, N803
+        """Every role a painted cell asks for, in one call (the delegate asks seven)."""
+        row_number, column = index.row(), index.column()
+        row = self.queue_row(row_number) if 0 <= row_number < self._total and index.isValid() else None
+        if row is None or column >= _COLUMN_COUNT:
+            for role_data in roleDataSpan:  # a QModelRoleDataSpan: a sequence
+                role_data.setData(self.data(index, role_data.role()))
+            return
+        cells = self._cells_of(row)
+        for role_data in roleDataSpan:
+            role = role_data.role()
+            if role == _DISPLAY:
+                role_data.setData(cells.texts[column])
+            elif role == _ALIGNMENT:
+                if column in _RIGHT_COLUMNS:
+                    role_data.setData(_RIGHT)
+            elif role == _BACKGROUND:
+                if column == COL_WEEKS and cells.band is not None:
+                    role_data.setData(cells.band)
+            elif role == _DECORATION:
+                if column == COL_OUTCOME and cells.not_reassessed:
+                    role_data.setData(self._marker_icon())
+            elif role in _ROLES:
+                role_data.setData(self.data(index, role))
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role not in _ROLES or not index.isValid():
             return None  # most roles a view asks for are not ours: answer before any work
         row_number, column = index.row(), index.column()
-        if row_number >= self._total or column >= len(COLUMNS):
+        if row_number >= self._total or column >= _COLUMN_COUNT:
             return None
         row = self.queue_row(row_number)
         if row is None:
@@ -361,11 +575,7 @@ class QueueTableModel(QAbstractTableModel):
                 return self.id_at(row_number)
             return LOADING_TEXT if role == Qt.ItemDataRole.DisplayRole and column == 0 else None
         if role == Qt.ItemDataRole.DisplayRole:
-            cells = self._cells.get(row.id)
-            if cells is None:
-                clock = self.clock()
-                cells = self._cells[row.id] = tuple(display(row, c, clock) for c in range(len(COLUMNS)))
-            return cells[column]
+            return self._cells_of(row).texts[column]
         if role == ID_ROLE:
             return row.id
         if role == OBJECT_ROLE:
@@ -373,15 +583,20 @@ class QueueTableModel(QAbstractTableModel):
         if role == SORT_ROLE:
             return sort_value(row, column)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return tooltip(row, column, self.clock())
+            text = tooltip(row, column, self.clock())
+            if column == COL_OUTCOME and self._cells_of(row).not_reassessed:
+                return f"{NOT_REASSESSED_TEXT} ({self._version_in_force}); assessed with rules {row.rules_version}"
+            return text
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if column in (COL_PRIORITY, COL_AGE, COL_WEEKS) else None
+            return _RIGHT if column in _RIGHT_COLUMNS else None
         if role == Qt.ItemDataRole.BackgroundRole:
-            if column != COL_WEEKS:
-                return None
-            band = _BANDS.get(self.clock().band(row.received_on) or "")
-            return None if band is None else QBrush(QColor(scheme_colour(band)))
-        return f"{COLUMNS[column]}: {display(row, column, self.clock())}"  # AccessibleTextRole
+            return self._cells_of(row).band if column == COL_WEEKS else None
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._marker_icon() if column == COL_OUTCOME and self._cells_of(row).not_reassessed else None
+        text = f"{COLUMNS[column]}: {self._cells_of(row).texts[column]}"  # AccessibleTextRole
+        if column == COL_OUTCOME and self._cells_of(row).not_reassessed:
+            text += f" ({NOT_REASSESSED_TEXT.lower()})"
+        return text
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sort in SQL by the column's key (columns without one keep the current order)."""

@@ -80,9 +80,10 @@ class QueuePane(QObject):
             lambda: context.session.db if context.session is not None else None,
             today=_today,
             warning_weeks=self._warning_weeks,
+            rules_version=self._rules_version,
             parent=self,
         )
-        self.model.loaded.connect(self._on_loaded)
+        self.model.page_shown.connect(self._on_loaded)
         self.model.ids_ready.connect(self._on_ids_ready)
         self._build_table()
         self._build_filters()
@@ -91,6 +92,10 @@ class QueuePane(QObject):
     def _warning_weeks(self) -> int:
         session = self.context.session
         return session.rules.rtt_warning_weeks if session is not None else 12
+
+    def _rules_version(self) -> str | None:
+        session = self.context.session
+        return session.rules.version if session is not None else None
 
     # --- construction ----------------------------------------------------------------------------------------
 
@@ -114,6 +119,7 @@ class QueuePane(QObject):
         for column, width in enumerate(COLUMN_WIDTHS):
             self.table.setColumnWidth(column, width)
         self.table.selectionModel().currentRowChanged.connect(self._current_row_changed)
+        self.model.watch_paints(self.table.viewport())  # a view's count and ids wait for its first page's paint
         # The column chooser: right-click the header (a narrow screen shows four or five columns of ten).
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self._show_column_menu)
@@ -343,7 +349,7 @@ class QueuePane(QObject):
 
     # --- the selection ---------------------------------------------------------------------------------------
 
-    def _on_loaded(self, _total: int) -> None:
+    def _on_loaded(self) -> None:
         """A new view's first page is in: keep the selected referral if it is still shown, else clear it."""
         wanted = self.selection.referral_id
         if wanted is not None:
