@@ -152,6 +152,20 @@ def test_bad_edits_are_named_and_change_nothing(db: Database, coordinator: Actor
     assert version(db, mid, rules) == 1
 
 
+def test_a_new_meeting_with_an_attendee_listed_twice_is_refused_as_an_edit_is(
+    db: Database, coordinator: Actor, rules: Rules
+) -> None:
+    before = len(meetings.list_meetings(db, actor=coordinator, rules=rules))
+    twice = [("Dr A", "functional_neurosurgeon"), ("DR A", "movement_disorders_neurologist")]
+    with pytest.raises(ServiceError, match="'Dr A' is listed twice"):
+        meetings.create_meeting(
+            db, actor=coordinator, meeting_date=MEETING_DAY, meeting_time="13:30", attendees=twice, today=AS_OF
+        )
+    assert (
+        len(meetings.list_meetings(db, actor=coordinator, rules=rules)) == before
+    )  # the quorum never counts one person twice
+
+
 @pytest.mark.hazard("H09")
 def test_attendance_gives_the_quorum_of_those_present(
     db: Database, admin: Actor, coordinator: Actor, consultant: Actor, rules: Rules

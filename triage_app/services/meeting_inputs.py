@@ -6,6 +6,8 @@ Importable from services.meetings as before (the command line parses `--time` an
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlsplit
 
@@ -89,3 +91,46 @@ def capacity_warning(cases: int, capacity: int) -> str | None:
     if cases <= capacity:
         return None
     return f"{cases} cases on a list of {capacity}: over capacity by {cases - capacity}"
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingDetails:
+    """A meeting's details as checked for creating or editing it: HH:MM time, trimmed text, attendees each
+    with an MDT role."""
+
+    meeting_date: date
+    meeting_time: str
+    place: str | None
+    video_link: str | None
+    chair: str | None
+    attendees: list[tuple[str, str]]
+
+
+def check_meeting_details(
+    meeting_date: date,
+    meeting_time: str,
+    *,
+    place: str | None,
+    video_link: str | None,
+    chair: str | None,
+    attendees: Sequence[tuple[str, str | None]],
+    today: date,
+) -> MeetingDetails:
+    """The details of a meeting being created or edited, each refused naming what is wrong: a date before
+    `today`, a time not HH:MM, a video link that is not https://, an attendee without an MDT role, or one listed
+    twice (the quorum would count them twice)."""
+    time_text = parse_time(meeting_time)
+    check_meeting_date(meeting_date, today)
+    checked = [check_attendee(name, role) for name, role in attendees]
+    keys = [name.casefold() for name, _ in checked]
+    duplicate = next((name for name, _ in checked if keys.count(name.casefold()) > 1), None)
+    if duplicate is not None:
+        raise ServiceError(f"'{duplicate[:40]}' is listed twice: give each attendee once, with one MDT role")
+    return MeetingDetails(
+        meeting_date=meeting_date,
+        meeting_time=time_text,
+        place=limited_text(place, "meeting.place", "place"),
+        video_link=check_video_link(video_link),
+        chair=limited_text(chair, "meeting.chair", "chair"),
+        attendees=checked,
+    )

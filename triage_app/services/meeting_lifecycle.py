@@ -35,12 +35,10 @@ from triage_app.services.meeting_cases import describe
 from triage_app.services.meeting_inputs import (
     SameTimeMeeting,
     check_attendee,
-    check_meeting_date,
-    check_video_link,
-    parse_time,
+    check_meeting_details,
 )
 from triage_app.services.permissions import PLAN_MEETING, RECORD_OUTCOME, actor_may, authorize
-from triage_app.services.users import Actor, limited_text
+from triage_app.services.users import Actor
 from triage_app.storage import meetings as store
 from triage_app.storage import referrals as repo
 from triage_app.storage.engine import Database
@@ -111,16 +109,17 @@ def edit_meeting(
     Nothing changed: nothing written, nothing audited (empty `Changes`).
     """
     authorize(actor, PLAN_MEETING, db=db)
-    time_text = parse_time(meeting_time)
-    check_meeting_date(meeting_date, today or local_today())
-    place = limited_text(place, "meeting.place", "place")
-    video_link = check_video_link(video_link)
-    chair = limited_text(chair, "meeting.chair", "chair")
-    wanted = [check_attendee(name, role) for name, role in attendees]
-    keys = [name.casefold() for name, _ in wanted]
-    duplicate = next((name for name, _ in wanted if keys.count(name.casefold()) > 1), None)
-    if duplicate is not None:
-        raise ServiceError(f"'{duplicate[:40]}' is listed twice: give each attendee once, with one MDT role")
+    details = check_meeting_details(
+        meeting_date,
+        meeting_time,
+        place=place,
+        video_link=video_link,
+        chair=chair,
+        attendees=attendees,
+        today=today or local_today(),
+    )
+    time_text, place, video_link, chair = details.meeting_time, details.place, details.video_link, details.chair
+    wanted = details.attendees
     with db.write() as session:
         meeting = _locked(session, meeting_id)
         _refuse_unless_editable(meeting)

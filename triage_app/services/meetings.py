@@ -43,6 +43,7 @@ from triage_app.services.meeting_inputs import SameTimeMeeting as SameTimeMeetin
 from triage_app.services.meeting_inputs import capacity_warning as capacity_warning
 from triage_app.services.meeting_inputs import check_attendee as check_attendee
 from triage_app.services.meeting_inputs import check_meeting_date as check_meeting_date
+from triage_app.services.meeting_inputs import check_meeting_details
 from triage_app.services.meeting_inputs import check_video_link as check_video_link
 from triage_app.services.meeting_inputs import parse_attendee as parse_attendee
 from triage_app.services.meeting_inputs import parse_time as parse_time
@@ -53,7 +54,7 @@ from triage_app.services.meeting_lifecycle import take_attendance as take_attend
 from triage_app.services.meeting_outcomes import OutcomeConflict as OutcomeConflict
 from triage_app.services.meeting_outcomes import record_outcome as record_outcome
 from triage_app.services.permissions import PLAN_MEETING, SET_MEETING_CAPACITY, authorize
-from triage_app.services.users import Actor, limited_text
+from triage_app.services.users import Actor
 from triage_app.storage import meetings as store
 from triage_app.storage import referrals as repo
 from triage_app.storage.engine import Database
@@ -111,12 +112,17 @@ def create_meeting(
     cancelled, unless `allow_same_time` confirms that a second one is meant.
     """
     authorize(actor, PLAN_MEETING, db=db)
-    time_text = parse_time(meeting_time)
-    check_meeting_date(meeting_date, today or local_today())
-    place = limited_text(place, "meeting.place", "place")
-    video_link = check_video_link(video_link)
-    chair = limited_text(chair, "meeting.chair", "chair")
-    attendees = [check_attendee(name, role) for name, role in attendees]
+    details = check_meeting_details(
+        meeting_date,
+        meeting_time,
+        place=place,
+        video_link=video_link,
+        chair=chair,
+        attendees=attendees,
+        today=today or local_today(),
+    )
+    time_text, place, video_link, chair = details.meeting_time, details.place, details.video_link, details.chair
+    attendees = details.attendees
     with db.write() as session:
         if not allow_same_time:
             other = store.meeting_at(session, meeting_date, time_text)
