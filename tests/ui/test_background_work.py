@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from triage_app.services.users import add_user, sign_in
 from triage_app.storage.backup import list_backups, newest_verified_backup, read_manifest
 from triage_app.storage.engine import Database, parse_database_url, sqlite_url
 from triage_app.storage.migrate import migrate
+from triage_app.storage.stopping import StopSignal
 from triage_app.ui.background_reassessment import BackgroundReassessment
 from triage_app.ui.main_window import MainWindow
 
@@ -48,21 +50,58 @@ def app_switch_interval() -> Any:
     sys.setswitchinterval(before)
 
 
+class Pacer:
+    """Lets the real reassessment go on a batch at a time: after each committed batch the worker waits until the
+    test allows more (`allow`), or the reassessment is stopped (Cancel, closing). No sleeps: the test decides."""
+
+    def __init__(self) -> None:
+        self._turns = threading.Condition()
+        self.allowed = 0
+        self.batches = 0
+        self.unpaced = False
+
+    def allow(self, batches: int) -> None:
+        """Let `batches` more batches run."""
+        with self._turns:
+            self.allowed += batches
+            self._turns.notify_all()
+
+    def release(self) -> None:
+        """Let every batch run."""
+        with self._turns:
+            self.unpaced = True
+            self._turns.notify_all()
+
+    def after_batch(self, stop: StopSignal | None) -> None:
+        """On the worker, after a batch is committed and reported: wait for the test's next allowance."""
+        with self._turns:
+            self.batches += 1
+            # Woken by allow()/release(); the short timeout only looks at the stop flag, which Cancel sets.
+            while not self.unpaced and self.batches > self.allowed and not (stop is not None and stop.stopped):
+                self._turns.wait(0.01)
+
+
 @pytest.fixture
-def slowed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Small batches and a pause after each, so a test sees the reassessment part-way (the work is real)."""
+def paced(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pacer]:
+    """Small batches, each followed by a wait for the test's allowance (the work itself is real)."""
     monkeypatch.setattr(BackgroundReassessment, "batch_size", BATCH)
     real = reassessment.reassess_open
+    pacer = Pacer()
 
-    def paced(*args: Any, progress: Callable[[int, int], None] | None = None, **kwargs: Any) -> Any:
+    def paced_run(
+        *args: Any, progress: Callable[[int, int], None] | None = None, stop: StopSignal | None = None, **kwargs: Any
+    ) -> Any:
         def report(done: int, total: int) -> None:
             if progress is not None:
                 progress(done, total)
-            time.sleep(0.1)
+            if done > 0:  # (0, total) is said before the first batch
+                pacer.after_batch(stop)
 
-        return real(*args, progress=report, **kwargs)
+        return real(*args, progress=report, stop=stop, **kwargs)
 
-    monkeypatch.setattr(reassessment, "reassess_open", paced)
+    monkeypatch.setattr(reassessment, "reassess_open", paced_run)
+    yield pacer
+    pacer.release()  # a worker still waiting finishes (the window's shutdown stops it anyway)
 
 
 def _with_demo(db: Database, count: int) -> Any:
@@ -77,7 +116,7 @@ def _with_demo(db: Database, count: int) -> Any:
 @pytest.mark.hazard("H05")
 @pytest.mark.hazard("H16")
 def test_a_start_after_a_rules_change_shows_the_queue_first_and_cancel_keeps_the_batches_done(
-    qtbot: Any, gui_db: Database, rules: Rules, open_window: Callable[..., MainWindow], slowed: None
+    qtbot: Any, gui_db: Database, rules: Rules, open_window: Callable[..., MainWindow], paced: Pacer
 ) -> None:
     admin = _with_demo(gui_db, COUNT)
     # Another desktop approved newer rules (the approval only): this start finds every open referral stale.
@@ -95,6 +134,7 @@ def test_a_start_after_a_rules_change_shows_the_queue_first_and_cancel_keeps_the
     daily = window.maintenance_actions.daily
     qtbot.waitUntil(lambda: daily is None or daily.pending == 0, timeout=20_000)
     meter = StallMeter(window)
+    paced.allow(1)  # the first batch is done and waiting: a second one
     qtbot.waitUntil(lambda: job.bar.value() >= 2 * BATCH, timeout=20_000)
     assert job.box.isVisible()
     assert re.fullmatch(rf"Reassessing: [\d,]+ of {COUNT:,}", job.label.text()), job.label.text()
@@ -105,7 +145,9 @@ def test_a_start_after_a_rules_change_shows_the_queue_first_and_cancel_keeps_the
         lambda session: count_stale(session.db, rules=new_rules), title="t", on_success=answered.append
     )
     qtbot.waitUntil(lambda: bool(answered), timeout=5_000)
-    assert job.running and 0 < answered[0] < COUNT
+    assert job.running and answered[0] == COUNT - 2 * BATCH
+    paced.allow(8)  # eight batches more, back to back, while the stall is measured
+    qtbot.waitUntil(lambda: job.bar.value() >= 10 * BATCH, timeout=30_000)
 
     with qtbot.waitSignal(job.finished, timeout=20_000):
         qtbot.mouseClick(job.cancel_button, qtbot_button())
@@ -113,7 +155,7 @@ def test_a_start_after_a_rules_change_shows_the_queue_first_and_cancel_keeps_the
     assert not job.running and not job.box.isVisible()
     assert job.state.startswith("Reassessment stopped:")
     left = count_stale(gui_db, rules=new_rules)
-    assert 0 < left < COUNT and left % BATCH == 0  # whole batches kept, the rest untouched
+    assert left == COUNT - 10 * BATCH  # exactly the ten batches done are kept, the rest untouched
     assert f"{left:,} keep their earlier assessment" in job.state
     report = verify_audit_trail(gui_db)
     assert report.intact, report.problems
@@ -129,8 +171,9 @@ def qtbot_button() -> Any:
 @pytest.mark.hazard("H05")
 @pytest.mark.hazard("H16")
 def test_an_approval_on_the_desktop_reassesses_in_the_background(
-    qtbot: Any, gui_db: Database, open_window: Callable[..., MainWindow], slowed: None
+    qtbot: Any, gui_db: Database, open_window: Callable[..., MainWindow], paced: Pacer
 ) -> None:
+    paced.release()  # batches of BATCH, unpaced
     _with_demo(gui_db, COUNT // 4)
     window = open_window()
     job = window.maintenance_actions.reassessment
