@@ -6,6 +6,7 @@ and the GUI can share them without importing one another.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date
@@ -275,6 +276,7 @@ ITEM_TYPES: dict[str, type] = {"oral_medications": OralMedication}
 _ATTRIBUTES = {cls: frozenset(f.name for f in fields(cls)) for cls in (Referral, *SECTION_TYPES.values())}
 
 
+@functools.cache  # a handful of paths, asked for each field of each referral a reassessment rebuilds
 def _home(path: str) -> tuple[str, str, type | None]:
     """(group, key, the class holding the field), the class None when the field lives in `Referral.extra`."""
     group, _, key = path.rpartition(".")

@@ -123,26 +123,32 @@ def referral_from_rows(
     unmapped: Mapping[str, Any] | None = None,
 ) -> Referral:
     """Rebuild the domain referral from its row, its child rows and (`read_unmapped`) undeclared columns."""
-    mapped = _mapped()
+    declared = _mapped()
+    undeclared = unmapped or {}
+    # A Core row (a reassessment batch) read as one dict: its attribute access costs a lookup per field.
+    as_dict = getattr(row, "_asdict", None)
+    stored_values: dict[str, Any] | None = as_dict() if callable(as_dict) else None
 
     def column(name: str) -> Any:
-        return getattr(row, name) if name in mapped else (unmapped or {}).get(name)
+        if name not in declared:
+            return undeclared.get(name)
+        return stored_values[name] if stored_values is not None else getattr(row, name)
 
-    children: dict[str, tuple[Any, ...]] = {
-        "phenotype.components": tuple(c.component for c in sorted(components, key=lambda c: c.position)),
-        "oral_medications": tuple(sorted(medications, key=lambda m: m.position)),
-    }
     values: dict[str, Any] = {}
     for spec in referral_fields():
         assert spec.column is not None, spec.path
         stored = column(spec.column)
-        if spec.kind == "month_or_date":
+        kind = spec.kind
+        if kind == "month_or_date":
             month_only = bool(column(f"{spec.column}_month_only"))
             values[spec.path] = None if stored is None else Onset(stored, month_only)
-        elif spec.kind == "components":
-            values[spec.path] = children[spec.path] if stored else None
-        elif spec.kind == "list":
-            items = (make_item(spec.path, {i.key: getattr(r, i.key) for i in spec.items}) for r in children[spec.path])
+        elif kind == "components":
+            ordered = sorted(components, key=lambda c: c.position)
+            values[spec.path] = tuple(c.component for c in ordered) if stored else None
+        elif kind == "list":
+            keys = [item.key for item in spec.items]
+            ordered_items = sorted(medications, key=lambda m: m.position)
+            items = (make_item(spec.path, {key: getattr(r, key) for key in keys}) for r in ordered_items)
             values[spec.path] = tuple(items) if stored else None
         else:
             values[spec.path] = stored
