@@ -10,17 +10,19 @@ thousands. Importable from services.referrals as before.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from triage_app.domain.identity import missing_identity
-from triage_app.domain.parsing import FieldError, ReferralInputError, parse_referral
+from triage_app.domain.parsing import FieldError, ReferralInputError, loads_json, parse_referral
 from triage_app.domain.record_names import describe_record, record_number, record_reference
 from triage_app.domain.referral import Referral, field_label, flatten_fields, text_problem
 from triage_app.domain.rules import Rules
@@ -493,3 +495,78 @@ def _stored_id(db: Database, record: object, as_of: date) -> object:
             return repo.find_referral_id(session, nhs_number=nhs, received_on=received)
     except Exception:  # a damaged or vanished database: say it could not be checked
         return _UNKNOWN
+
+
+#: The largest file the desktop imports (bytes): 10,000 referrals take about 15 MB; a larger file is a mistake or
+#: an export of something else, and reading it would hold the worker (and the user) for minutes.
+MAX_IMPORT_FILE_BYTES = 64 * 1024 * 1024
+
+
+class ImportFileError(ServiceError):
+    """The file cannot be imported at all (unreadable, not JSON, not referrals, too big): nothing was stored."""
+
+
+def read_import_file(path: Path, *, max_bytes: int = MAX_IMPORT_FILE_BYTES) -> list[object]:
+    """The records of a referrals file, as `triage-app import` reads it: one referral (a JSON object) or a JSON
+    array of them. Raises `ImportFileError` naming what is wrong before anything is stored.
+
+    A record of the wrong kind inside an array (a number, a list) is refused here too, naming its place: a file
+    whose records are not referrals is the wrong file, better said once than as a refusal per record.
+    """
+    name = path.name
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise ImportFileError(f"{name}: is not a file")
+        if size > max_bytes:
+            raise ImportFileError(
+                f"{name}: the file is too big to import ({size / 1_048_576:,.0f} MB; at most "
+                f"{max_bytes / 1_048_576:,.0f} MB). Split it, or use `triage-app import --batch N` for a migration"
+            )
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ImportFileError(f"{name}: no such file") from None
+    except OSError as exc:
+        raise ImportFileError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(f"{name}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again") from None
+    if not text.strip():
+        raise ImportFileError(f"{name}: the file is empty; expected a referral (JSON object) or a JSON array")
+    try:
+        document = loads_json(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFileError(f"{name}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise ImportFileError(f"{name}: the JSON is nested too deeply") from None
+    except ValueError as exc:
+        raise ImportFileError(f"{name}: not valid JSON ({exc})") from None
+    records: list[object] = list(document) if isinstance(document, list) else [document]
+    if not isinstance(document, list | dict):
+        raise ImportFileError(
+            f"{name}: holds {_json_kind(document)}; expected a referral (JSON object) or a JSON array of referrals"
+        )
+    if not records:
+        raise ImportFileError(f"{name}: the array is empty: there are no referrals to import")
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise ImportFileError(
+                f"{name}: record {record_number(index)} is {_json_kind(record)}, not a referral (a JSON object); "
+                "nothing was imported"
+            )
+    return records
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "an array"
+    return "a JSON object" if isinstance(value, dict) else type(value).__name__

@@ -22,6 +22,7 @@ from triage_app.services.permissions import (
     CONFIRM_TRIAGE,
     EDIT_REFERRAL,
     ENTER_REFERRAL,
+    IMPORT_REFERRALS,
     LOAD_DEMO,
     MANAGE_USERS,
     OVERRIDE_TRIAGE,
@@ -103,6 +104,9 @@ class WindowActions(QMainWindow):
         self.search_action = self._action("&Search", queue.focus_search, QKeySequence.StandardKey.Find)
         self.refresh_action = self._action("&Refresh", self.refresh, QKeySequence.StandardKey.Refresh)
         self.clear_action = self._action("&Clear filters", queue.clear_filters, "Ctrl+Shift+L")
+        self.import_action = self._action(
+            "&Import referrals…", self.import_referrals, tip="Add the referrals of a JSON file to the queue"
+        )
         self.demo_action = self._action("Load &demo data…", maintenance.load_demo_data)
         self.backup_action = self._action("&Back up database now", maintenance.backup_now)
         self.restore_action = self._action(
@@ -124,6 +128,7 @@ class WindowActions(QMainWindow):
         file_menu = menus.addMenu("&File")
         for action in (
             self.new_action,
+            self.import_action,
             self.demo_action,
             self.backup_action,
             self.restore_action,
@@ -196,6 +201,7 @@ class WindowActions(QMainWindow):
             widget.setEnabled(enabled)
         for action in (
             self.new_action,
+            self.import_action,
             self.open_action,
             self.demo_action,
             self.backup_action,
@@ -216,6 +222,7 @@ class WindowActions(QMainWindow):
             (CONFIRM_TRIAGE, (self.confirm_action,), "Confirm triage"),
             (OVERRIDE_TRIAGE, (self.override_action,), "Override triage…"),
             (ENTER_REFERRAL, (self.new_action, self.new_button), "New referral"),
+            (IMPORT_REFERRALS, (self.import_action,), "Add the referrals of a JSON file to the queue"),
             (MANAGE_USERS, (self.users_action,), "Users and roles"),
             (VIEW_RULES, (self.rules_action,), "The approved triage rules, who approved them; approve new ones"),
             (LOAD_DEMO, (self.demo_action, self.demo_button), None),
@@ -287,6 +294,15 @@ class WindowActions(QMainWindow):
     def open_selected(self, focus_path: str | None = None) -> None:
         """Enter / double-click / Edit: the selected referral's form (loaded fresh)."""
         self.forms_owner.open_selected(focus_path)
+
+    def import_referrals(self) -> Any:
+        """File > Import referrals… (coordinators): a JSON file imported on the worker (ui/import_dialog.py)."""
+        from triage_app.ui.import_dialog import ReferralImport
+
+        if getattr(self, "referral_import", None) is None:
+            self.referral_import = ReferralImport(self.context, self)
+        self.referral_import.start()
+        return self.referral_import
 
     def restore_backup(self) -> None:
         """File > Restore a backup… (maintenance)."""
