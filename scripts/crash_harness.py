@@ -96,12 +96,12 @@ def _environment() -> dict[str, str]:
 class Importer:
     """One `triage-app import` process and the acknowledgements read from its standard output."""
 
-    def __init__(self, data_dir: Path, batch: Path, records: list[dict[str, Any]]) -> None:
+    def __init__(self, data_dir: Path, batch: Path, records: list[dict[str, Any]], import_batch: int = 1) -> None:
         self.batch = batch
         self.records = records
         self.acks: list[tuple[str, int]] = []  # (NHS number, referral id)
         self.process = subprocess.Popen(
-            app(data_dir, "import", str(batch), "--as-of", AS_OF.isoformat()),
+            app(data_dir, "import", str(batch), "--as-of", AS_OF.isoformat(), "--batch", str(import_batch)),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -136,7 +136,15 @@ class Importer:
 
 
 def run(
-    data_dir: Path, *, rounds: int, processes: int, batch_size: int, seed: int, max_delay: float | None, out: Any
+    data_dir: Path,
+    *,
+    rounds: int,
+    processes: int,
+    batch_size: int,
+    seed: int,
+    max_delay: float | None,
+    out: Any,
+    import_batch: int = 1,
 ) -> Figures:
     """Run the rounds on `data_dir` and check the result."""
     chance = random.Random(seed)
@@ -165,7 +173,7 @@ def run(
                 serial += batch_size
                 path = batches / f"round{round_number:04d}-{slot}.json"
                 path.write_text(json.dumps(records), encoding="utf-8")
-            importers.append(Importer(data_dir, path, records))
+            importers.append(Importer(data_dir, path, records, import_batch))
         # Each is killed at its own random moment: before its first record, during its records, or (if late
         # enough) not at all because it has finished.
         launched = time.monotonic()
@@ -223,16 +231,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-delay", type=float, default=None, help="latest kill, seconds after launch (default: from start-up time)"
     )
+    parser.add_argument(
+        "--import-batch", type=int, default=1, help="records a transaction (`triage-app import --batch N`, default 1)"
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: time-based, printed)")
     parser.add_argument("--data-dir", type=Path, help="work folder (default: a new temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
     if not 1 <= args.rounds <= 10_000 or not 1 <= args.processes <= 16 or not 1 <= args.batch <= 1_000:
         parser.error("choose 1-10,000 rounds, 1-16 processes and 1-1,000 records per batch")
+    if not 1 <= args.import_batch <= 10_000:
+        parser.error("choose 1-10,000 records a transaction (--import-batch)")
     seed = args.seed if args.seed is not None else int(time.time())
     work = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="crash-harness-"))
     data_dir = work / "data"
     print(f"crash harness: {args.rounds} rounds of {args.processes} importers, seed {seed}, in {work}", flush=True)
+    print(f"records a transaction: {args.import_batch}", flush=True)
     started = time.monotonic()
     figures = run(
         data_dir,
@@ -242,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=seed,
         max_delay=args.max_delay,
         out=sys.stdout,
+        import_batch=args.import_batch,
     )
     for line in figures.lines():
         print(line)
