@@ -7,6 +7,7 @@ Real databases: a SQLite file, or the test server under `--backend=postgresql`.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -97,6 +98,50 @@ def test_cancel_after_the_first_batch_keeps_exactly_that_batch(db: Database, adm
     rest = reassess_open(db, actor=admin, rules=new_rules, as_of=AS_OF, batch_size=3)
     assert rest.referral_ids == ids[3:]
     assert verify_audit_trail(db).intact
+
+
+@pytest.mark.hazard("H05")
+def test_closing_during_the_first_look_stops_it_and_changes_nothing(db: Database, admin: Actor, rules: Rules) -> None:
+    """The look for stale referrals reads every open one (seconds at a million): closing the window interrupts it
+    (SQLite) or stops after it (a server), rescoring nothing; the next start looks again."""
+    ids = _register(db, admin, rules, 4)
+    new_rules = _approve_new_rules(db, admin)
+    stop = StopSignal()
+    stop.stop()  # closed before (or while) the look ran
+    result = reassess_open(db, actor=admin, rules=new_rules, as_of=AS_OF, batch_size=3, stop=stop)
+    assert result.stopped and result.referral_ids == [] and not result.changes
+    assert _versions(db, ids) == [rules.version] * 4 and _reassess_events(db) == []
+    assert reassess_open(db, actor=admin, rules=new_rules, as_of=AS_OF).referral_ids == ids
+
+
+@pytest.mark.sqlite_only("SQLite's interrupt of a running statement")
+def test_a_stop_interrupts_the_first_look_while_it_runs(db: Database, admin: Actor, rules: Rules) -> None:
+    from triage_app.services import reassessment
+
+    _register(db, admin, rules, 2)
+    new_rules = _approve_new_rules(db, admin)
+    stop = StopSignal()
+    real = reassessment._reassessable_ids
+
+    def slow_look(session: Any, **kwargs: Any) -> list[int]:
+        # A statement that runs until interrupted, on the connection the look uses (a recursive count to 10^12).
+        timer = threading.Timer(0.2, stop.stop)
+        timer.start()
+        session.connection().exec_driver_sql(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000000000) "
+            "SELECT count(*) FROM n"
+        )
+        return real(session, **kwargs)
+
+    reassessment._reassessable_ids = slow_look  # type: ignore[assignment]
+    try:
+        started = time.perf_counter()
+        result = reassess_open(db, actor=admin, rules=new_rules, as_of=AS_OF, stop=stop)
+        took = time.perf_counter() - started
+    finally:
+        reassessment._reassessable_ids = real  # type: ignore[assignment]
+    assert result.stopped and result.referral_ids == []
+    assert took < 1.0, f"the look took {took:.2f} s to stop"
 
 
 def _fail_audit_of(db: Database, referral_id: int) -> None:

@@ -5,8 +5,10 @@ Importable from services.referrals as before.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -22,9 +24,9 @@ from triage_app.services.changes import EVERYTHING, NOTHING, Changes
 from triage_app.services.users import Actor
 from triage_app.storage import reassess_batch as batch_repo
 from triage_app.storage import referrals as repo
-from triage_app.storage.engine import Database
+from triage_app.storage.engine import Database, DatabaseError
 from triage_app.storage.models import AssessmentRow, ReferralRow, StatusChangeRow, TriageDecisionRow
-from triage_app.storage.stopping import StopSignal
+from triage_app.storage.stopping import Stopped, StopSignal
 
 log = logging.getLogger(__name__)
 
@@ -221,8 +223,15 @@ def reassess_open(
     batches committed (`stopped`, `remaining`). Earlier assessments are kept as history. Returns the ids
     reassessed; `EVERYTHING` changed when any were.
     """
-    with db.read() as session:
-        ids = _reassessable_ids(session, rules=rules, only_stale=only_stale)
+    try:
+        # At a million referrals this first look reads every open referral for a second or more: `stop` (closing
+        # the window) interrupts it on SQLite rather than waiting for it.
+        with db.read() as session, _stoppable(session, stop):
+            ids = _reassessable_ids(session, rules=rules, only_stale=only_stale)
+    except (Stopped, DatabaseError):
+        if stop is None or not stop.stopped:
+            raise
+        return BulkReassessment([], NOTHING, stopped=True, remaining=0)
     done: list[int] = []
     lapsed: list[int] = []
     total = len(ids)
@@ -258,6 +267,22 @@ def reassess_open(
         stopped=stopped,
         remaining=0 if not stopped else max(0, total - start),
     )
+
+
+@contextlib.contextmanager
+def _stoppable(session: Session, stop: StopSignal | None) -> Iterator[None]:
+    """While inside, `stop.stop()` interrupts the statement `session` runs on a SQLite connection (a server's
+    statement runs to its end: the work stops after it)."""
+    if stop is None:
+        yield
+        return
+    raw = session.connection().connection.dbapi_connection
+    if not isinstance(raw, sqlite3.Connection):
+        stop.raise_if_stopped("the reassessment")
+        yield
+        return
+    with stop.watch(raw):
+        yield
 
 
 def count_stale(db: Database, *, rules: Rules) -> int:
