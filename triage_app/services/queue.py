@@ -12,6 +12,7 @@ already refuses a user with no active role, so a caller without an actor to hand
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -117,12 +118,17 @@ def all_ids(
     descending: bool,
     actor: Actor | None = None,
     stop: Callable[[], bool] | None = None,
-) -> list[int]:
+) -> array[int]:
     """Every id of the view in order (fetched after the first paint); `stop()` true ends the read early (the
-    view was left: what was read is returned, and must not be shown)."""
+    view was left: what was read is returned, and must not be shown).
+
+    As an array of 64-bit ints, not a list: a million Python ints took 10-30 ms to free on the GUI thread when
+    the next view replaced them, and that was on the path to its first paint.
+    """
     with db.read() as session:
         _may_view(session, actor)
-        return repo.queue_ids(session, queue_filter=queue_filter, sort=sort, descending=descending, stop=stop)
+        ids = repo.queue_ids(session, queue_filter=queue_filter, sort=sort, descending=descending, stop=stop)
+    return array("q", ids)
 
 
 def page(

@@ -102,6 +102,8 @@ class MainWindow(WindowActions):
             self.context, self, acting_on=self.queue.acting_on, show_result=self.queue.show_result, status=status
         )
         self.maintenance_actions = MaintenanceActions(self.context, self, login=login, reopen=self._reopen)
+        # Each batch the background reassessment saves: the queue's not-yet-reassessed markers read again (H05).
+        self.maintenance_actions.reassessment.progressed.connect(lambda _done, _total: self.model.refresh_shown())
         self.panel.confirm_requested.connect(self.consultant.confirm_triage)
         self.panel.override_requested.connect(self.consultant.override_triage)
         self.panel.status_requested.connect(self.consultant.move_status)

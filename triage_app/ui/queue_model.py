@@ -28,7 +28,7 @@ row cache, so they stay together; the columns' text and sort keys are in queue_c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -110,6 +110,8 @@ _DECORATION = int(Qt.ItemDataRole.DecorationRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 #: How long the count waits for the first paint of a view that does not paint (hidden, minimised), in ms.
 PAINT_WAIT_MS = 200
+#: The shortest time between two reads of the marked rows while a reassessment saves batch after batch, in ms.
+REFRESH_MS = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +176,7 @@ class QueueTableModel(QAbstractTableModel):
         self._generation = 0
         self._total = 0  # rows in the table: the first page's until the view is counted
         self._counted = False  # _total is the view's count
-        self._ids: list[int] | None = None
+        self._ids: Sequence[int] | None = None  # every id of the view, in order (an array once all are in)
         self._first_ids: list[int] = []
         self._rows: dict[int, Any] = {}
         self._cells: dict[int, _Cells] = {}  # each referral's row as painted, made once per fetch
@@ -188,6 +190,10 @@ class QueueTableModel(QAbstractTableModel):
         self._paint_timer.setInterval(PAINT_WAIT_MS)
         self._paint_timer.timeout.connect(self.run_after_paint)
         self._marker: QIcon | None = None
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(REFRESH_MS)
+        self._refresh_timer.timeout.connect(self._refresh_marked)
         self.view: QueueView | None = None
 
     def watch_paints(self, viewport: QWidget) -> None:
@@ -217,9 +223,10 @@ class QueueTableModel(QAbstractTableModel):
 
     # --- loading -------------------------------------------------------------------------------------------
 
-    def load(self, view: QueueView) -> None:
+    def load(self, view: QueueView, *, count_first: bool = False) -> None:
         """Show `view`: its first page, then (once painted) its count, then every id. Results of an older load
-        are dropped."""
+        are dropped. `count_first`: the page and its count together (a view read again where the user may have
+        scrolled far down: the table keeps its length, so the scroll position stays)."""
         from triage_app.services import queue
 
         self._generation += 1
@@ -236,17 +243,19 @@ class QueueTableModel(QAbstractTableModel):
             return generation == self._generation
 
         def first() -> Any:
-            return queue.first_page(
-                db, queue_filter=view.queue_filter, sort=sort, descending=descending, page_size=PAGE_SIZE
-            )
+            read = queue.snapshot if count_first else queue.first_page
+            return read(db, queue_filter=view.queue_filter, sort=sort, descending=descending, page_size=PAGE_SIZE)
 
         def on_first(result: Any) -> None:
             if not current():
                 return
             self._show_page(result.first_ids, result.rows, result.total)
-            if result.total is not None:  # a short page: the view holds exactly these rows
+            if result.total is not None:  # counted with the page, or a short page (the view holds just these)
                 self.loaded.emit(self._total)
-                self.ids_ready.emit()
+                if self._ids is None:
+                    self._submit(every_id, on_ids)
+                else:
+                    self.ids_ready.emit()
                 return
             self.counting.emit()
             self._when_painted(lambda: self._submit(count, on_count) if current() else None)
@@ -269,12 +278,12 @@ class QueueTableModel(QAbstractTableModel):
             else:
                 self.ids_ready.emit()
 
-        def every_id() -> list[int]:
+        def every_id() -> Sequence[int]:
             return queue.all_ids(
                 db, queue_filter=view.queue_filter, sort=sort, descending=descending, stop=lambda: not current()
             )
 
-        def on_ids(ids: list[int]) -> None:
+        def on_ids(ids: Sequence[int]) -> None:
             if not current():
                 return
             if len(ids) != self._total:  # the queue changed between the two reads: show it as it is now
@@ -343,9 +352,21 @@ class QueueTableModel(QAbstractTableModel):
             self.load(QueueView(self.view.queue_filter, SORT_BREACHES, True))
 
     def reload(self) -> None:
-        """Load the current view again (after a change elsewhere)."""
+        """Load the current view again (after a change elsewhere), counted with its first page."""
         if self.view is not None:
-            self.load(self.view)
+            self.load(self.view, count_first=True)
+
+    def refresh_shown(self) -> None:
+        """Read again the rows fetched so far that carry the not-yet-reassessed marker (a background reassessment
+        has saved a batch): each repaints without it once reassessed, or the view reloads if its order changed.
+        At most once per REFRESH_MS, so batches done back to back cost one read."""
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    def _refresh_marked(self) -> None:
+        marked = {referral_id for referral_id, cells in self._cells.items() if cells.not_reassessed}
+        if marked:
+            self.refresh_rows(marked)
 
     def apply_changes(self, changes: Changes) -> None:
         """Refresh what a `Changes` report touches: the named rows, or the whole view when its membership may
