@@ -12,6 +12,7 @@ reassessed with the rules in force"). The next start (or approval) picks them up
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
@@ -51,6 +52,7 @@ class BackgroundReassessment(QObject):
         self.stop_signal: StopSignal | None = None
         self._again: AppSession | None = None  # started again when the one running ends (newer rules)
         self._closing = False
+        self._when_idle: list[Callable[[], object]] = []
         self.running = False
         self.done = 0
         self.total = 0
@@ -150,6 +152,22 @@ class BackgroundReassessment(QObject):
         again, self._again = self._again, None
         if again is not None and not self._closing:
             self.start(again)
+        if not self.running:
+            waiting, self._when_idle = self._when_idle, []
+            for callback in waiting if not self._closing else ():
+                callback()
+
+    def when_idle(self, callback: Callable[[], object]) -> None:
+        """Run `callback` (on the GUI thread) once no reassessment runs: at once when none does.
+
+        The daily backup waits for it: two long jobs of Python at once on the app's threads stood the window still
+        for longer under load, and the backup's audit check, reading the trail while batches committed, could
+        find the checkpoint ahead of the database it had read and report events deleted that were not.
+        """
+        if not self.running:
+            callback()
+            return
+        self._when_idle.append(callback)
 
     def _on_failed(self, error: BaseException) -> None:
         self.running = False

@@ -283,7 +283,8 @@ class MaintenanceActions(QObject):
             log.error("daily backup failed: %s", type(error).__name__)
             self._daily_status(f"Today's backup could not be taken: {error}", 60_000)
 
-        self.daily.submit(task, done, failed)
+        daily = self.daily
+        self.reassessment.when_idle(lambda: daily.submit(task, done, failed))  # one long job at a time
 
     def _daily_status(self, text: str, timeout: int) -> None:
         self.daily_state = text
