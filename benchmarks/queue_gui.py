@@ -38,6 +38,7 @@ from benchmarks.queue_db import AS_OF, benchmark_db
 from triage_app.services.queue import QueueFilter, first_page
 from triage_app.storage.engine import Database, parse_database_url, sqlite_url
 from triage_app.ui.queue_model import COL_NAME, PAGE_SIZE, QueueTableModel, QueueView
+from triage_app.ui.queue_pane import set_up_table
 from triage_app.ui.worker import DbWorker
 
 SEARCH = "ASHWORTH"
@@ -152,6 +153,7 @@ def open_queue(url: str) -> tuple[QueueTableModel, PaintedView, DbWorker, Databa
     model = QueueTableModel(worker, lambda: database, today=lambda: AS_OF, warning_weeks=lambda: 12)
     view = PaintedView()
     view.setModel(model)
+    set_up_table(view)  # as the queue pane sets it up: one line per row, elided, the first start's widths
     view.resize(1200, 800)
     model.watch_paints(view.viewport())
     model.page_shown.connect(lambda: setattr(view, "armed", True))

@@ -12,9 +12,12 @@ run on one machine, as benchmarks/queue_gui.py does on SQLite:
     ids in the same order), and each is timed against it.
 
     python benchmarks/queue_server.py [--url postgresql+psycopg://postgres@127.0.0.1:55432/postgres]
-                                      [--count 1000000] [--repeat 5] [--keep]
+                                      [--count 1000000] [--repeat 5] [--keep] [--reuse NAME]
+                                      [--load quiet|loaded|both]
 
 --url names a role that may create databases (a superuser: the copy switches triggers off while it runs).
+--reuse NAME measures a database kept by an earlier run (--keep) instead of copying a new one (7 minutes).
+--load: quiet, while a child process of the benchmark's own spins one CPU (loaded), or both (the default).
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PySide6.QtWidgets import QApplication
+from sqlalchemy import make_url
 
 from benchmarks.queue_db import AS_OF, benchmark_db, copy_to_server, driver_url, server_database
-from benchmarks.queue_gui import SEARCH, compare_views, open_queue, raw_page
+from benchmarks.queue_gui import SEARCH, Loader, compare_views, load_modes, open_queue, raw_page
 from triage_app.domain.scoring import RttClock
 from triage_app.services.queue import QueueFilter, snapshot
 from triage_app.storage.engine import Database
@@ -179,40 +183,62 @@ def raw_page_rows(connection: Any, ids: list[int]) -> None:
         ).fetchall()
 
 
-def main() -> None:
-    """Build the server database, print first paint, filter and search against raw psycopg, then the other views."""
+def measure(app: QApplication, url: str, args: Any) -> list[str]:
+    """First paint, filter and search (quiet and loaded, as --load says), then the other views; returns the
+    views whose page differs from the raw query's."""
     import psycopg
 
+    model, view, worker, database = open_queue(url)
+    wrong: list[str] = []
+    with psycopg.connect(driver_url(url)) as connection:
+        version = connection.execute("SHOW server_version").fetchone()
+        size = connection.execute("SELECT pg_database_size(current_database())").fetchone()
+        print(
+            f"queue of {args.count:,} referrals on PostgreSQL {version[0] if version else '?'} "
+            f"({(size[0] if size else 0) / 1e6:,.0f} MB); {date.today()}; load: {os.getloadavg()[0]:.2f}"
+        )
+
+        def raw(where: str, params: tuple[Any, ...], count: bool = True) -> int:
+            with connection.transaction():  # one transaction for the page, as the app's read session
+                return raw_page(connection, where, params, count=count)
+
+        for mode in load_modes(args.load):
+            print(f"\n{mode}" + (": a child process spins one of the CPUs" if mode == "loaded" else ""))
+            if mode == "loaded":
+                with Loader():
+                    compare_views(app, model, view, database, raw, args.repeat, raw_name="raw psycopg")
+            else:
+                compare_views(app, model, view, database, raw, args.repeat, raw_name="raw psycopg")
+        if not args.first_only:
+            wrong = check_other_views(database, connection, args.repeat)
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    worker.shutdown()
+    database.dispose()
+    return wrong
+
+
+def main() -> None:
+    """Build the server database, print first paint, filter and search against raw psycopg, then the other views."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default=DEFAULT_URL, help="an administrator's URL on the server (default %(default)s)")
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database (its name is printed)")
+    parser.add_argument("--reuse", metavar="NAME", help="measure this kept benchmark database (no copy)")
+    parser.add_argument("--load", choices=("quiet", "loaded", "both"), default="both")
+    parser.add_argument("--first-only", action="store_true", help="first paint, filter and search only")
     args = parser.parse_args()
     sys.setswitchinterval(0.001)  # as triage_app.ui.app.run_gui does
     app = QApplication([])
 
-    source = benchmark_db(args.count)
-    with server_database(args.url, keep=args.keep) as url:
-        copy_to_server(source, url)
-        model, view, worker, database = open_queue(url)
-        with psycopg.connect(driver_url(url)) as connection:
-            version = connection.execute("SHOW server_version").fetchone()
-            size = connection.execute("SELECT pg_database_size(current_database())").fetchone()
-            print(
-                f"queue of {args.count:,} referrals on PostgreSQL {version[0] if version else '?'} "
-                f"({(size[0] if size else 0) / 1e6:,.0f} MB); {date.today()}; load: {os.getloadavg()[0]:.2f}"
-            )
-
-            def raw(where: str, params: tuple[Any, ...]) -> int:
-                with connection.transaction():  # one transaction for the page, as the app's read session
-                    return raw_page(connection, where, params)
-
-            compare_views(app, model, view, database, raw, args.repeat, raw_name="raw psycopg")
-            wrong = check_other_views(database, connection, args.repeat)
-        print(f"load average at the end: {os.getloadavg()[0]:.2f}")
-        worker.shutdown()
-        database.dispose()
+    if args.reuse:
+        url = make_url(args.url).set(database=args.reuse).render_as_string(hide_password=False)
+        wrong = measure(app, url, args)
+    else:
+        source = benchmark_db(args.count)
+        with server_database(args.url, keep=args.keep) as url:
+            copy_to_server(source, url)
+            wrong = measure(app, url, args)
     if wrong:
         raise SystemExit(f"the app's page differs from the raw query's for: {', '.join(wrong)}")
 

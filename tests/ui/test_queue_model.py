@@ -198,3 +198,42 @@ def test_a_created_referral_or_everything_reloads_and_a_change_outside_the_view_
     model.apply_changes(EVERYTHING)
     assert recorder.resets == 1 and model.row_of(shown) is not None
     assert worker.submitted > 0
+
+
+@pytest.mark.hazard("H07")
+def test_a_painted_cell_shows_what_the_model_says_of_it(qtbot: Any, db: Database, admin: Actor, rules: Rules) -> None:
+    """The delegate reads each cell through `multiData` (one call for its seven roles): the text, alignment, the
+    18-week band's colour and the not-yet-reassessed marker it paints are those `data` gives role by role."""
+    from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
+
+    from triage_app.services.demo import load_demo
+
+    load_demo(db, actor=admin, rules=rules, as_of=AS_OF, count=40)
+    worker = ImmediateWorker()
+    model = QueueTableModel(
+        worker,  # type: ignore[arg-type]
+        lambda: db,
+        today=lambda: AS_OF,
+        warning_weeks=lambda: 12,
+        rules_version=lambda: "spd-2099.1",  # rules other than those the demo was assessed with
+    )
+    model.load(QueueView(QueueFilter()))
+    delegate = QStyledItemDelegate()
+    banded = marked = 0
+    for row in range(model.rowCount()):
+        for column in range(model.columnCount()):
+            index = model.index(row, column)
+            option = QStyleOptionViewItem()
+            delegate.initStyleOption(option, index)
+            assert option.text == (model.data(index) or "")
+            alignment = model.data(index, Qt.ItemDataRole.TextAlignmentRole)
+            if alignment is not None:
+                assert int(option.displayAlignment.value) == alignment
+            band = model.data(index, Qt.ItemDataRole.BackgroundRole)
+            if band is not None:
+                banded += 1
+                assert option.backgroundBrush.color() == band.color()
+            icon = model.data(index, Qt.ItemDataRole.DecorationRole)
+            assert option.icon.isNull() == (icon is None), (row, column, model.data(index))
+            marked += icon is not None
+    assert banded and marked  # the demo waits long enough for bands; its open referrals await the new rules

@@ -558,29 +558,33 @@ class QueueTableModel(QAbstractTableModel):
         return self._marker
 
     def multiData(self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: Any) -> None:  # noqa: N802, N803
-        """Every role a painted cell asks for, in one call (the delegate asks seven)."""
+        """Every role a painted cell asks for, in one call (the delegate asks seven).
+
+        Every slot of the span is set, to a value or to nothing: Qt's delegate hands the same span to every cell,
+        so a slot left alone would show the previous cell's icon, colour or alignment. Qt's delegate asks in one
+        fixed order (font, alignment, foreground, check state, decoration, display, background); the slots this
+        model answers are checked before the quick path is taken, else each role is answered by `data`.
+        """
         row_number, column = index.row(), index.column()
-        row = self.queue_row(row_number) if 0 <= row_number < self._total and index.isValid() else None
-        if row is None or column >= _COLUMN_COUNT:
-            for role_data in roleDataSpan:  # a QModelRoleDataSpan: a sequence
-                role_data.setData(self.data(index, role_data.role()))
-            return
-        cells = self._cells_of(row)
-        for role_data in roleDataSpan:
-            role = role_data.role()
-            if role == _DISPLAY:
-                role_data.setData(cells.texts[column])
-            elif role == _ALIGNMENT:
-                if column in _RIGHT_COLUMNS:
-                    role_data.setData(_RIGHT)
-            elif role == _BACKGROUND:
-                if column == COL_WEEKS and cells.band is not None:
-                    role_data.setData(cells.band)
-            elif role == _DECORATION:
-                if column == COL_OUTCOME and cells.not_reassessed:
-                    role_data.setData(self._marker_icon())
-            elif role in _ROLES:
-                role_data.setData(self.data(index, role))
+        ids = self._ids if self._ids is not None else self._first_ids
+        row = self._rows.get(ids[row_number]) if 0 <= row_number < len(ids) and 0 <= column < _COLUMN_COUNT else None
+        if row is not None and len(roleDataSpan) == 7:
+            alignment, decoration, display_slot, background = (roleDataSpan[i] for i in (1, 4, 5, 6))
+            if (
+                display_slot.role() == _DISPLAY
+                and alignment.role() == _ALIGNMENT
+                and decoration.role() == _DECORATION
+                and background.role() == _BACKGROUND
+            ):
+                cells = self._cells.get(row.id) or self._cells_of(row)
+                display_slot.setData(cells.texts[column])
+                alignment.setData(_RIGHT if column in _RIGHT_COLUMNS else None)
+                background.setData(cells.band if column == COL_WEEKS else None)
+                marker = column == COL_OUTCOME and cells.not_reassessed
+                decoration.setData(self._marker_icon() if marker else None)
+                return  # the font, foreground and check state slots: never set by this model, so still empty
+        for role_data in roleDataSpan:  # a QModelRoleDataSpan: a sequence
+            role_data.setData(self.data(index, role_data.role()))
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role not in _ROLES or not index.isValid():

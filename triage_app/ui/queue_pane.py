@@ -56,6 +56,27 @@ def row_is_stale(cached: Any, fresh: Any) -> bool:
     )
 
 
+def set_up_table(table: QTableView) -> None:
+    """The queue table's look and behaviour (shared with benchmarks/queue_gui.py, which paints what the app
+    paints): rows selected whole, no row header, one line per row with long text elided, the first start's widths."""
+    table.setAccessibleName("Referral queue")
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setSortingEnabled(True)
+    table.setAlternatingRowColors(True)
+    table.verticalHeader().hide()
+    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setStretchLastSection(True)
+    header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
+    header.setMinimumSectionSize(MINIMUM_COLUMN_WIDTH)
+    table.setTextElideMode(Qt.TextElideMode.ElideRight)
+    table.setWordWrap(False)
+    for column, width in enumerate(COLUMN_WIDTHS):
+        table.setColumnWidth(column, width)
+
+
 def _today() -> Any:
     from triage_app.services.app import local_today
 
@@ -102,22 +123,8 @@ class QueuePane(QObject):
     def _build_table(self) -> None:
         self.table = QTableView()
         self.table.setModel(self.model)
-        self.table.setAccessibleName("Referral queue")
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setSortingEnabled(True)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        set_up_table(self.table)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
-        header.setMinimumSectionSize(MINIMUM_COLUMN_WIDTH)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.table.setWordWrap(False)
-        for column, width in enumerate(COLUMN_WIDTHS):
-            self.table.setColumnWidth(column, width)
         self.table.selectionModel().currentRowChanged.connect(self._current_row_changed)
         self.model.watch_paints(self.table.viewport())  # a view's count and ids wait for its first page's paint
         # The column chooser: right-click the header (a narrow screen shows four or five columns of ten).
