@@ -306,6 +306,7 @@ def _register_in(session: Session, actor: Actor, ready: _Ready, rules: Rules, re
         | {"outcome": [None, assessment.outcome], "rules_version": [None, rules.version]}
         | confirmations,
     )
+    log.info("referral %s registered, outcome %s", referral_id, assessment.outcome)  # ids only, as the form's save
     return RecordResult(index, ADDED, referral_id=referral_id, outcome=assessment.outcome, reference=reference)
 
 
