@@ -200,6 +200,7 @@ def test_a_created_referral_or_everything_reloads_and_a_change_outside_the_view_
     assert worker.submitted > 0
 
 
+@pytest.mark.hazard("H05")
 @pytest.mark.hazard("H07")
 def test_a_painted_cell_shows_what_the_model_says_of_it(qtbot: Any, db: Database, admin: Actor, rules: Rules) -> None:
     """The delegate reads each cell through `multiData` (one call for its seven roles): the text, alignment, the
