@@ -278,23 +278,28 @@ def _register_in(session: Session, actor: Actor, ready: _Ready, rules: Rules, re
     index, reference = ready.index, ready.reference
     entry._lock_patient(session, referral.patient.nhs_number)
     nhs, received = referral.patient.nhs_number, referral.received_on
-    if nhs is not None and received is not None:
-        existing = repo.find_referral_id(session, nhs_number=nhs, received_on=received)
-        if existing is not None:
-            return RecordResult(index, DUPLICATE, referral_id=existing, reference=reference)
-    try:
-        confirmations = entry._check_patient(
-            session,
-            referral,
-            except_id=None,
-            demographics_confirmed=False,
-            second_referral_reason=reason,
-            check_open=True,
-        )
-    except DemographicsMismatch as mismatch:
-        return RecordResult(index, REFUSED, errors=_mismatch_errors(mismatch), reference=reference)
-    except OpenReferralExists as open_referral:
-        return RecordResult(index, POSSIBLE_DUPLICATE, referral_id=open_referral.existing_id, reference=reference)
+    # One read answers the common case, a patient not yet stored: no duplicate, nothing to compare. A patient
+    # already stored gets the checks of the form's save (the duplicate first, as `register_referral` has it).
+    others = [] if nhs is None else repo.referrals_for_patient(session, nhs_number=nhs)
+    confirmations: dict[str, object] = {}
+    if others:
+        if received is not None:
+            existing = repo.find_referral_id(session, nhs_number=nhs or "", received_on=received)
+            if existing is not None:
+                return RecordResult(index, DUPLICATE, referral_id=existing, reference=reference)
+        try:
+            confirmations = entry._check_patient(
+                session,
+                referral,
+                except_id=None,
+                demographics_confirmed=False,
+                second_referral_reason=reason,
+                check_open=True,
+            )
+        except DemographicsMismatch as mismatch:
+            return RecordResult(index, REFUSED, errors=_mismatch_errors(mismatch), reference=reference)
+        except OpenReferralExists as open_referral:
+            return RecordResult(index, POSSIBLE_DUPLICATE, referral_id=open_referral.existing_id, reference=reference)
     referral_id = insert_imported(session, referral=referral, assessment=assessment, user_id=actor.user_id)
     audit(
         session,
