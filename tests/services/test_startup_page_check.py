@@ -151,3 +151,23 @@ def test_stopping_the_late_check_interrupts_it_within_a_second_and_a_waiting_wri
     assert check.answered and not check.passed and not check.damaged  # no verdict either way
     with pytest.raises(Stopped):
         check.verdict()  # whoever asks next hears it too (a write at the gate is refused, nothing written)
+
+
+@pytest.mark.sqlite_only("the pages of a SQLite file")
+def test_a_check_stopped_while_it_ran_gives_no_verdict_whatever_it_read(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing the window mid-check: what the interrupted check read is never taken for damage (no false alarm)."""
+    from triage_app.storage import preflight
+    from triage_app.storage.integrity import IntegrityResult
+
+    check = PageCheck(db_path, on_damage=lambda _result: pytest.fail("a stopped check called damage"))
+
+    def stopped_midway(path: Path, *, stop: object = None) -> IntegrityResult:
+        check.stop()  # the window closes while SQLite reads
+        return IntegrityResult(False, ("Page 7: interrupted part-way",))
+
+    monkeypatch.setattr(preflight, "quick_check", stopped_midway)
+    with pytest.raises(Stopped):
+        check.verdict()
+    assert check.answered and not check.damaged and not check.passed

@@ -227,3 +227,25 @@ def test_closing_the_window_while_the_check_runs_stops_it_within_a_second(
     assert took < 1.0, f"closing took {took:.2f} s while the check ran"
     assert checker.state in ("checking", "stopped")  # no verdict: neither passed nor damaged
     assert held.ran == 0
+
+
+@pytest.mark.sqlite_only("a SQLite file's pages checked after the first paint")
+def test_a_window_closed_before_its_first_page_came_back_starts_no_check(
+    qtbot: Any,
+    gui_db: Database,
+    seed: Callable[..., list[int]],
+    first_paint: Callable[[str], MainWindow],
+    held: HeldCheck,
+) -> None:
+    seed(71)
+    _approved(gui_db)
+    window = first_paint("coord-test")
+    qtbot.waitUntil(held.began.is_set, timeout=10_000)
+    checker = window.maintenance_actions.page_check
+    session = window.session
+    assert session is not None
+    window.close()
+    window.shutdown()
+    started: list[Any] = []
+    checker.start(session, started.append)  # a first page's reply delivered after the window closed
+    assert started == [] and checker.state in ("checking", "stopped")

@@ -29,6 +29,7 @@ it). A server has no such check of its own files by the app (see `_open_server`)
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -168,6 +169,12 @@ def open_database(
     return database, report, problem
 
 
+@functools.cache
+def _head() -> str:
+    """The app's schema revision: read from the migration scripts once a process (each read compiles them all)."""
+    return head_revision()
+
+
 def _open_database(
     db_url: str,
     *,
@@ -189,7 +196,7 @@ def _open_database(
     )
     if check.revision is not None and not is_known_revision(check.revision):
         raise newer_schema_error(str(location.path), check.revision)  # before anything could write to the file
-    if check.exists and check.integrity is None and check.revision != head_revision():
+    if check.exists and check.integrity is None and check.revision != _head():
         # An upgrade writes the whole schema (after its own backup): the pages are checked first, as ever.
         check = check_sqlite_before_opening(location.path, restore_hint=hint, folder_writable=writable)
     problem = read_only_start(check, backup_dir)
@@ -200,7 +207,7 @@ def _open_database(
             raise DatabaseReadOnly(
                 f"{problem.reason} This command changes the database, so it was refused; nothing was changed."
             )
-        head = head_revision()
+        head = _head()
         if check.revision != head:
             raise DatabaseReadOnly(
                 f"{problem.reason} The database also needs its schema brought up to date ({check.revision or 'none'} "
@@ -224,7 +231,7 @@ def _open_database(
     try:
         database.check_connection()
         # Back up before an upgrade only: the daily backup runs off the path to the first paint (daily_backup).
-        upgrade_due = check.revision is not None and check.revision != head_revision()
+        upgrade_due = check.revision is not None and check.revision != _head()
         report = migrate(database, backup_dir=backup_dir if upgrade_due else None)
     except BaseException:
         database.dispose()

@@ -176,7 +176,10 @@ class PageCheck:
         if run_here:
             started = time.perf_counter()
             try:
-                self._result = quick_check(self.path, stop=self.stop_signal)
+                result = quick_check(self.path, stop=self.stop_signal)
+                # Stopped meanwhile (the window closing): no verdict, whatever the check read before it stopped.
+                self.stop_signal.raise_if_stopped("the check of the database")
+                self._result = result
                 if self.damaged and self.on_damage is not None:
                     self.refusal = self.on_damage(self._result)
             except BaseException as exc:  # Stopped above all: every waiter hears it

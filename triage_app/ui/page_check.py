@@ -46,6 +46,7 @@ class LatePageCheck(QObject):
         self.worker: DbWorker | None = None
         self._session: AppSession | None = None
         self._held: list[Callable[[], None]] = []
+        self._closed = False
         #: What it last found, for the status line and tests: "", "checking", "passed", "damaged", "stopped",
         #: "failed".
         self.state = ""
@@ -74,6 +75,8 @@ class LatePageCheck(QObject):
     def start(self, session: AppSession, then: Callable[[AppSession], None]) -> None:
         """Check `session`'s file in the background; `then(session)` once it passed (at once when nothing is left
         to check: a server, a file checked at open, a database already read-only)."""
+        if self._closed:
+            return  # the window closed before its first page came back: nothing more to start
         check = session.page_check
         if check is None or session.read_only is not None or check.passed:
             then(session)
@@ -87,7 +90,7 @@ class LatePageCheck(QObject):
         backup_dir = self.context.paths.backup_dir
 
         def done(problem: ReadOnlyStart | None) -> None:
-            if self.context.session is not session:
+            if self._closed or self.context.session is not session:
                 return  # replaced (a restore) or closed meanwhile
             if problem is None:
                 self.state = "passed"
@@ -145,7 +148,8 @@ class LatePageCheck(QObject):
             session.page_check.stop()
 
     def shutdown(self) -> None:
-        """Stop the check and join its worker."""
+        """Stop the check and join its worker; nothing starts after this."""
+        self._closed = True
         self.stop()
         if self.worker is not None:
             self.worker.shutdown()
