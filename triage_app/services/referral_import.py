@@ -331,15 +331,22 @@ _STOPPING = (DatabaseError, PermissionDenied, RulesChanged, KeyboardInterrupt)
 
 
 def _write_batch(
-    db: Database, actor: Actor, batch: list[_Ready | RecordResult], rules: Rules, reason: str | None
+    db: Database,
+    actor: Actor,
+    batch: list[_Ready | RecordResult],
+    rules: Rules,
+    reason: str | None,
+    *,
+    savepoints: bool = False,
 ) -> list[RecordResult]:
     """One transaction: the role and the rules checked in it, then each record; committed at the end.
 
-    In a batch of more than one, each record has a savepoint: a record the database refuses (a constraint, a
-    driver's error on one value) is rolled back alone and reported, the others stay in the batch. An error of
-    the database itself (locked, full, unreachable) or a stopping check rolls the whole batch back (raised).
+    With `savepoints`, each record has one: a record the database refuses (a constraint, a driver's error on one
+    value) is rolled back alone and reported, the others stay in the batch. (The import first writes a batch
+    without them, and only a batch that met such an error is written again with them: they cost a statement pair
+    and a flush a record.) An error of the database itself (locked, full, unreachable) or a stopping check rolls
+    the whole batch back (raised).
     """
-    savepoints = sum(isinstance(item, _Ready) for item in batch) > 1
     results: list[RecordResult] = []
     with db.write() as session:
         _authorize_in(session, actor)
@@ -422,11 +429,17 @@ def import_referrals(
                 _stop(report, db, exc, start, chunk, as_of)
                 return report
             except Exception as exc:
-                if len(chunk) > 1:  # an error at the batch's commit, not one record's: the batch is rolled back
-                    _stop(report, db, exc, start, chunk, as_of)
-                    return report
-                # one record's unexpected error must not hide the rest or end the import
-                results = [_failed(db, start, chunk[0], exc, as_of)]
+                if len(chunk) == 1:  # one record's unexpected error must not hide the rest or end the import
+                    results = [_failed(db, start, chunk[0], exc, as_of)]
+                else:  # rolled back whole: again, a savepoint a record, so that only the refused one is left out
+                    try:
+                        results = _write_batch(db, actor, batch, rules, reason, savepoints=True)
+                    except (
+                        Exception,
+                        KeyboardInterrupt,
+                    ) as again:  # at the batch's commit, not one record's: the batch is rolled back
+                        _stop(report, db, again, start, chunk, as_of)
+                        return report
         for result in results:
             report.record(result)
             if on_result is not None:
