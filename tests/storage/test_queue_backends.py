@@ -110,6 +110,21 @@ def test_every_sort_orders_empty_values_lowest_on_either_backend(
                 session, queue_filter=QueueFilter(), sort=sort, descending=descending, limit=3, offset=offset
             )
             assert page == expected[offset : offset + 3], (offset, page)
+        # The GUI's every-id read (an array, filled batch by batch) gives the same order.
+        assert list(repo.queue_id_array(session, queue_filter=QueueFilter(), sort=sort, descending=descending)) == (
+            expected
+        )
+
+
+@pytest.mark.hazard("H04")
+def test_the_read_of_every_id_stops_when_asked(db: Database, admin: Actor, rules: Rules) -> None:
+    """A view the user has left stops its read of every id between batches (what was read is never shown)."""
+    load_demo(db, actor=admin, rules=rules, as_of=AS_OF, count=4096 + 50)
+    with db.read() as session:
+        whole = repo.queue_id_array(session, queue_filter=QueueFilter())
+        assert len(whole) == 4096 + 50
+        cut = repo.queue_id_array(session, queue_filter=QueueFilter(), stop=lambda: True)
+    assert 0 < len(cut) < len(whole) and list(cut) == list(whole[: len(cut)])
 
 
 @pytest.mark.hazard("H08")

@@ -123,12 +123,12 @@ def all_ids(
     view was left: what was read is returned, and must not be shown).
 
     As an array of 64-bit ints, not a list: a million Python ints took 10-30 ms to free on the GUI thread when
-    the next view replaced them, and that was on the path to its first paint.
+    the next view replaced them (on the path to its first paint), and as long to build or free on the worker,
+    holding the interpreter lock the GUI thread needs.
     """
     with db.read() as session:
         _may_view(session, actor)
-        ids = repo.queue_ids(session, queue_filter=queue_filter, sort=sort, descending=descending, stop=stop)
-    return array("q", ids)
+        return repo.queue_id_array(session, queue_filter=queue_filter, sort=sort, descending=descending, stop=stop)
 
 
 def page(
