@@ -56,18 +56,19 @@ from triage_app.services.referrals import import_referrals
 AS_OF = date(2026, 11, 2)
 LOGIN = "bench-coordinator"
 
-#: The tables one imported record writes, in an order the foreign keys accept, and how its rows are found.
+#: The tables one imported record writes, in an order the foreign keys accept, and the column naming its referral
+#: (criteria, flags and missing fields by their assessment; the audit event by its entity id).
 TABLES: list[tuple[str, str]] = [
-    ("referral", "id = :rid"),
-    ("oral_medication", "referral_id = :rid"),
-    ("phenotype_component", "referral_id = :rid"),
-    ("assessment", "referral_id = :rid"),
-    ("assessment_criterion", "assessment_id IN (SELECT id FROM assessment WHERE referral_id = :rid)"),
-    ("assessment_flag", "assessment_id IN (SELECT id FROM assessment WHERE referral_id = :rid)"),
-    ("assessment_missing", "assessment_id IN (SELECT id FROM assessment WHERE referral_id = :rid)"),
-    ("status_change", "referral_id = :rid"),
-    ("referral_search_key", "referral_id = :rid"),
-    ("audit_event", "entity = 'referral' AND entity_id = CAST(:rid AS TEXT) AND action = 'create'"),
+    ("referral", "id"),
+    ("oral_medication", "referral_id"),
+    ("phenotype_component", "referral_id"),
+    ("assessment", "referral_id"),
+    ("assessment_criterion", "assessment_id"),
+    ("assessment_flag", "assessment_id"),
+    ("assessment_missing", "assessment_id"),
+    ("status_change", "referral_id"),
+    ("referral_search_key", "referral_id"),
+    ("audit_event", "entity_id"),
 ]
 
 
@@ -156,20 +157,29 @@ def run_import(folder: Path, items: list[dict[str, Any]], batch: int, *, profile
 
 
 def stored_rows(folder: Path, count: int) -> list[list[tuple[str, list[str], list[tuple[Any, ...]]]]]:
-    """Per imported referral (ids 2..count: the first was the counted one), the rows of each table it wrote."""
+    """Per imported referral (ids 2..count: the first was the counted one), the rows of each table it wrote
+    (each table read once and grouped here: the audit events have no index by entity)."""
     connection = sqlite3.connect(folder / "triage.sqlite3")
-    per_record = []
+    grouped: dict[str, tuple[list[str], dict[int, list[tuple[Any, ...]]]]] = {}
     try:
-        for rid in range(2, count + 1):
-            tables = []
-            for table, where in TABLES:
-                cursor = connection.execute(f"SELECT * FROM {table} WHERE {where}", {"rid": rid})
-                names = [d[0] for d in cursor.description]
-                tables.append((table, names, cursor.fetchall()))
-            per_record.append(tables)
+        assessment_of = dict(connection.execute("SELECT id, referral_id FROM assessment").fetchall())
+        for table, key in TABLES:
+            where = " WHERE entity = 'referral' AND action = 'create'" if table == "audit_event" else ""
+            cursor = connection.execute(f"SELECT * FROM {table}{where}")
+            names = [d[0] for d in cursor.description]
+            at = names.index(key)
+            rows: dict[int, list[tuple[Any, ...]]] = {}
+            for row in cursor:
+                owner = int(row[at])
+                rid = assessment_of[owner] if key == "assessment_id" else owner
+                rows.setdefault(rid, []).append(row)
+            grouped[table] = (names, rows)
     finally:
         connection.close()
-    return per_record
+    return [
+        [(table, grouped[table][0], grouped[table][1].get(rid, [])) for table, _ in TABLES]
+        for rid in range(2, count + 1)
+    ]
 
 
 def run_raw(folder: Path, per_record: list[Any], items: list[dict[str, Any]] | None, rules: Any) -> dict[str, Any]:
