@@ -178,6 +178,13 @@ def start_window(data: Path, *, backup_due: bool, close_during: str | None = Non
                 raise RuntimeError("the benchmark's database was found damaged")
             time.sleep(0.001)
         times["longest stall"] = longest[0] * 1000
+        if close_during == "backup" and "backup began" not in times:
+            checker = window.maintenance_actions.page_check
+            print(
+                f"  no backup began: check {checker.state!r}, backup {window.maintenance_actions.daily_state!r}, "
+                f"reassessment {window.maintenance_actions.reassessment.state!r}",
+                file=sys.stderr,
+            )
         if close_during:
             app.processEvents()
             time.sleep(0.5)  # part-way into the backup
