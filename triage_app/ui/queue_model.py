@@ -15,7 +15,8 @@ worker thread reading a million ids takes the interpreter lock from the painting
 
 A row whose assessment was made under other rules than those in force, and that a reassessment would rescore,
 carries a marker on its Triage cell (an icon, the tooltip "Not yet reassessed with the rules in force") until its
-batch is done and the Changes broadcast refreshes it (H05).
+batch is done: each batch saved re-reads the marked rows (`refresh_shown`), and the reassessment's Changes broadcast
+at its end refreshes the view (H05).
 
 The 18-week clock is read for today on every load (H07): the model puts today's `RttClock` into each view's
 filter, so the weeks column, the `rtt_breach_risk` caution and view, and the "breaches first" order (a click on
@@ -110,8 +111,10 @@ _DECORATION = int(Qt.ItemDataRole.DecorationRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 #: How long the count waits for the first paint of a view that does not paint (hidden, minimised), in ms.
 PAINT_WAIT_MS = 200
-#: The shortest time between two reads of the marked rows while a reassessment saves batch after batch, in ms.
-REFRESH_MS = 500
+#: The shortest time between two reads of the marked rows while a reassessment saves batch after batch, in ms: a
+#: read that finds a row's priority changed reloads the view (its order may have changed, H08), which on a million
+#: referrals reads every id again, so not after every batch.
+REFRESH_MS = 2000
 
 
 @dataclass(frozen=True, slots=True)
