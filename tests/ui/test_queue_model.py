@@ -238,3 +238,13 @@ def test_a_painted_cell_shows_what_the_model_says_of_it(qtbot: Any, db: Database
             assert option.icon.isNull() == (icon is None), (row, column, model.data(index))
             marked += icon is not None
     assert banded and marked  # the demo waits long enough for bands; its open referrals await the new rules
+    import sys
+
+    before = sys.getrefcount(
+        None
+    )  # painting many cells through multiData loses no reference (see test_pyside_refcount)
+    for _ in range(50):
+        for row in range(model.rowCount()):
+            for column in range(model.columnCount()):
+                delegate.initStyleOption(QStyleOptionViewItem(), model.index(row, column))
+    assert before - sys.getrefcount(None) < 100  # the binding's defect would lose one for each of 20,000 cells

@@ -580,14 +580,28 @@ class QueueTableModel(QAbstractTableModel):
                 and background.role() == _BACKGROUND
             ):
                 cells = self._cells.get(row.id) or self._cells_of(row)
+                # Empty slots are cleared, never set to None (a None crossing into C++ is what PySide6 6.12 loses
+                # a reference on: see README, Design).
                 display_slot.setData(cells.texts[column])
-                alignment.setData(_RIGHT if column in _RIGHT_COLUMNS else None)
-                background.setData(cells.band if column == COL_WEEKS else None)
-                marker = column == COL_OUTCOME and cells.not_reassessed
-                decoration.setData(self._marker_icon() if marker else None)
+                if column in _RIGHT_COLUMNS:
+                    alignment.setData(_RIGHT)
+                else:
+                    alignment.clearData()
+                if column == COL_WEEKS and cells.band is not None:
+                    background.setData(cells.band)
+                else:
+                    background.clearData()
+                if column == COL_OUTCOME and cells.not_reassessed:
+                    decoration.setData(self._marker_icon())
+                else:
+                    decoration.clearData()
                 return  # the font, foreground and check state slots: never set by this model, so still empty
         for role_data in roleDataSpan:  # a QModelRoleDataSpan: a sequence
-            role_data.setData(self.data(index, role_data.role()))
+            value = self.data(index, role_data.role())
+            if value is None:
+                role_data.clearData()
+            else:
+                role_data.setData(value)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role not in _ROLES or not index.isValid():
