@@ -158,6 +158,7 @@ def test_every_json_command_names_referrals_meetings_and_audit_alike(
     answer("user add", "user", "add", "ctester", "--name", "C Tester", "--role", "coordinator")
     answer("user roles", "user", "roles", "ctester", "--role", "consultant")
     answer("user name", "user", "name", "ctester", "--name", "Dr C Tester")
+    answer("user mdt-role", "user", "mdt-role", "ctester", "physiotherapist")
     answer("user deactivate", "user", "deactivate", "ctester")
     answer("user activate", "user", "activate", "ctester")
     meeting = str(answer("meeting create", "meeting", "create", "--date", day, "--time", "00:01")["meeting_id"])
