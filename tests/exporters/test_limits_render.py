@@ -86,7 +86,7 @@ def test_agenda_and_letters_at_the_limits_render_in_seconds(tmp_path: Path) -> N
             meeting_time="13:30",
             place="P" * LIMITS["meeting.place"],
             chair="C" * NAME_LENGTH,
-            attendees=[("A" * NAME_LENGTH, "movement_disorders_neurologist")] * 6,
+            attendees=[(f"{n}" + "A" * (NAME_LENGTH - 1), "movement_disorders_neurologist") for n in range(6)],
             today=AS_OF,
         ).meeting_id
         for referral_id in ids:
