@@ -500,3 +500,34 @@ def test_a_checkpoint_an_older_version_keyed_by_this_path_is_compared_and_taken_
     connection.close()
     after = read_checkpoint(checkpoint)
     assert after is not None and after.head_id > data["head_id"] and after.database == database_id
+
+
+@pytest.mark.hazard("H03")
+def test_a_change_committed_while_verify_reads_is_no_false_alarm(
+    trail: Database,
+    checkpoint: Path,
+    app_log: Path,
+    admin: Actor,
+    rules: Rules,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The daily backup's audit check runs while the desktop commits: a change committed after verify took its
+    snapshot moves the checkpoint and logs a head beyond that snapshot. Read after it, they looked like deleted
+    events ("the chain ends at event N, but the checkpoint records event N+1"): a false alarm on a sound trail."""
+    import triage_app.services.audit as audit_service
+
+    real_verify_chain = audit_service.verify_chain
+
+    def commit_meanwhile(session: Any) -> Any:
+        report = real_verify_chain(session)  # the snapshot is taken: now another desk commits a change
+        register_referral(trail, actor=admin, referral=referral(9), rules=rules, as_of=AS_OF)
+        return report
+
+    before = read_checkpoint(checkpoint)
+    monkeypatch.setattr(audit_service, "verify_chain", commit_meanwhile)
+    report = verify_audit_trail(trail, log_dir=app_log)
+    after = read_checkpoint(checkpoint)
+    assert before is not None and after is not None and after.head_id > before.head_id  # it did commit meanwhile
+    assert report.intact, report.problems
+    monkeypatch.undo()
+    assert verify_audit_trail(trail, log_dir=app_log).intact  # and the trail with the new change is whole

@@ -27,7 +27,7 @@ from triage_app.storage.audit import (
     verify_chain,
     verify_referrals,
 )
-from triage_app.storage.audit_checkpoint import checkpoint_path_of
+from triage_app.storage.audit_checkpoint import Checkpoint, CheckpointError, checkpoint_path_of, read_checkpoint
 from triage_app.storage.backup import AUDIT_INTACT
 from triage_app.storage.engine import Database, parse_database_url, sqlite_url
 from triage_app.storage.models import AuditEventRow
@@ -104,8 +104,12 @@ def verify_audit_trail(
         if actor is not None:
             authorize(actor, AUDIT_VERIFY, session=session)
         database_id = read_database_id(session.connection())
-        # The location's URL, never the engine's: a read-only engine's URL names no file (finding: read-only opens).
-        keys = {database_key(db.location.url)} | ({database_id} if database_id is not None else set())
+    # The checkpoint and the logged heads are read before the database's snapshot: written after each commit,
+    # read after the snapshot they could be ahead of it while others commit (a false "events deleted").
+    keys = {database_key(db.location.url)} | ({database_id} if database_id is not None else set())
+    read_file = _read_once(path)
+    heads = read_logged_heads(log_files(log_dir, LOG_FILENAME), keys) if log_dir is not None else None
+    with db.snapshot() as session:
         chain = verify_chain(session)
         problems: list[str] = []
         if not chain.intact:
@@ -115,14 +119,15 @@ def verify_audit_trail(
             logged = "app log not compared (the chain is broken)"
             checked = not_covered = 0
         else:
-            compared, problem = compare_checkpoint(session, chain, path, database=database_id, where=where)
+            compared, problem = compare_checkpoint(
+                session, chain, path, database=database_id, where=where, read=read_file
+            )
             missing = path is not None and problem == checkpoint_missing(path, chain.checked)
             if problem is not None and not missing:
                 problems.append(problem)
-            if log_dir is None:
+            if heads is None:
                 logged = "app log not compared (no log folder given)"
             else:
-                heads = read_logged_heads(log_files(log_dir, LOG_FILENAME), keys)
                 logged, log_problems = compare_logged_heads(session, chain, heads)
                 problems.extend(log_problems)
             if problem is not None and missing:  # after the log's evidence of what was done, if any
@@ -137,6 +142,22 @@ def verify_audit_trail(
     for number, problem in enumerate(problems, start=1):  # ids, hashes and paths only: no patient data
         log.error("audit verify: problem %d of %d: %s", number, len(problems), problem)
     return report
+
+
+def _read_once(path: Path | None) -> Callable[[Path], Checkpoint | None]:
+    """The checkpoint at `path` read now (its error kept to be raised when it is compared), as a reader."""
+    if path is None:
+        return read_checkpoint
+    try:
+        found = read_checkpoint(path)
+    except CheckpointError as exc:
+        failure = exc
+
+        def failed(_path: Path) -> Checkpoint | None:
+            raise failure
+
+        return failed
+    return lambda _path: found
 
 
 def logs_beside(backup_dir: Path) -> Path:

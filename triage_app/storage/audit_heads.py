@@ -9,7 +9,7 @@ import glob
 import hashlib
 import logging
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,19 +60,26 @@ def checkpoint_names_this(recorded: str | None, *, database: str | None, where: 
 
 
 def compare_checkpoint(
-    session: Session, chain: ChainReport, path: Path | None, *, database: str | None, where: str | None = None
+    session: Session,
+    chain: ChainReport,
+    path: Path | None,
+    *,
+    database: str | None,
+    where: str | None = None,
+    read: Callable[[Path], Checkpoint | None] = read_checkpoint,
 ) -> tuple[str, str | None]:
     """The database's chain against the checkpoint file: (what was compared, in words; the problem or None).
 
     `database` is the database's id (None when it has none yet), `where` its path or URL: a checkpoint names
     the database by its id, or (written by an older version) by its path. One that names another database is a
     problem: the database in this folder was replaced, or the folder was moved while the checkpoint still named
-    the path.
+    the path. `read` reads the file: a caller comparing a snapshot read while others commit reads it before the
+    snapshot (`verify_audit_trail`), so a commit in between leaves the checkpoint behind, never ahead.
     """
     if path is None:
         return "checkpoint not compared (no checkpoint file is kept for this database)", None
     try:
-        checkpoint: Checkpoint | None = read_checkpoint(path)
+        checkpoint: Checkpoint | None = read(path)
     except CheckpointError as exc:
         return f"checkpoint {path} unreadable", f"{exc}: the head outside the database cannot be compared"
     if checkpoint is None:

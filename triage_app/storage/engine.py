@@ -227,6 +227,26 @@ class Database:
             yield session
 
     @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A session whose every read sees the database at one moment, while others commit: what `read` gives on
+        SQLite (one deferred transaction under WAL); REPEATABLE READ on a server, whose default (READ COMMITTED)
+        lets each statement see newer commits (a check comparing two reads would find a false mismatch)."""
+        if self.engine.dialect.name == "sqlite":
+            with self.read() as session:
+                yield session
+            return
+        if self.thread_guard is not None:
+            self.thread_guard()
+        with (
+            _translate_errors(self.location, self.busy_timeout_ms),
+            self.engine.connect() as connection,
+            Session(
+                bind=connection.execution_options(isolation_level="REPEATABLE READ"), expire_on_commit=False
+            ) as session,
+        ):
+            yield session
+
+    @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """A session whose transaction holds the write lock from the start; commits on success.
 
