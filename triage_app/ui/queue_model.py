@@ -421,9 +421,8 @@ class QueueTableModel(QAbstractTableModel):
                     self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
             self.rows_refreshed.emit(named)
 
-        self._worker.submit(
-            lambda: queue.rows_in_view(db, ids=named, queue_filter=queue_filter), on_rows, self._on_error
-        )
+        # through _submit: a batch saved as the window closes must not schedule a read on a stopped worker
+        self._submit(lambda: queue.rows_in_view(db, ids=named, queue_filter=queue_filter), on_rows)
 
     def _membership_changed(self, named: list[int], rows: dict[int, Any], matching: frozenset[int]) -> bool:
         """True when the view must be read again: a named row left or joined it, or its place may have moved."""
