@@ -101,13 +101,13 @@ def test_a_coordinator_imports_a_file_and_the_queue_and_the_results_name_each_re
     assert "2 added, 1 duplicate, 1 possible duplicate, 1 refused of 5 records" in text
     lines = dialog.records.toPlainText().splitlines()
     added = {r.index: r.referral_id for r in dialog.report.results if r.kind == "added"}
-    assert lines[0] == f"record 1 (external_id IMP-1): added as referral {added[0]} (ready_for_mdt)"
+    assert lines[0] == f"record 1 (external_id IMP-1): added as referral {added[0]} (Ready for MDT)"
     assert lines[1] == (
         f"record 2 (external_id IMP-2): duplicate of referral {stored} (same NHS number and received date); not added"
     )
     assert lines[2] == "record 3 (external_id IMP-3): refused"
     assert lines[3].startswith("    patient.nhs_number: ") and "check digit" in lines[3]
-    assert lines[4] == f"record 4 (external_id IMP-4): added as referral {added[3]} (ready_for_mdt)"
+    assert lines[4] == f"record 4 (external_id IMP-4): added as referral {added[3]} (Ready for MDT)"
     assert lines[5].startswith(f"record 5 (external_id IMP-5): possible duplicate of referral {stored} ")
     # Each added referral is the patient the file named (H01).
     with gui_db.read() as session:
@@ -159,6 +159,44 @@ def test_cancel_part_way_keeps_exactly_the_records_committed_and_lists_them(
     assert "records 3-6: not stored" in text
     audit = verify_audit_trail(gui_db, log_dir=window.context.paths.log_dir)
     assert audit.chain.first_broken is None and audit.referrals_not_covered == 0, audit.problems
+
+
+def test_the_queue_answers_a_search_while_an_import_runs(
+    qtbot: Any,
+    open_window: Callable[..., MainWindow],
+    gui_db: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The import has a worker of its own: held part-way, the coordinator still searches the queue, and finds
+    the patient the import has just stored (the window's own worker is free)."""
+    records = [referral_json(serial, external_id=f"S-{serial}") for serial in range(1, 5)]
+    choose(monkeypatch, write_file(tmp_path, records))
+    window = open_window("coord-test")
+    reached, release = threading.Event(), threading.Event()
+
+    def hold_after_first(result: Any) -> None:  # on the import's worker: record 1 is committed; wait
+        if result.index == 0:
+            reached.set()
+            assert release.wait(30)
+
+    window.referral_import = ReferralImport(window.context, window)
+    window.referral_import.after_record = hold_after_first
+    window.import_action.trigger()
+    try:
+        qtbot.waitUntil(reached.is_set, timeout=20_000)
+        progress = window.referral_import.progress_dialog
+        assert progress is not None and progress.isVisible() and not progress.isModal()
+        qtbot.mouseClick(window.search, Qt.MouseButton.LeftButton)
+        qtbot.keyClicks(window.search, nhs(1))
+        qtbot.keyClick(window.search, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: shown_nhs(window) == [nhs(1)], timeout=10_000)  # answered with the import held
+        assert window.referral_import.running
+    finally:
+        release.set()
+    dialog = results_of(qtbot, window)
+    assert len(dialog.report.added) == 4
+    assert stored_nhs(gui_db) == sorted(nhs(serial) for serial in range(1, 5))
 
 
 @pytest.mark.hazard("H15")

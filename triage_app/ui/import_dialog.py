@@ -32,7 +32,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from triage_app.domain.scoring import OUTCOME_LABELS
 from triage_app.services.permissions import IMPORT_REFERRALS
+from triage_app.ui.worker import DbWorker
 
 if TYPE_CHECKING:
     from triage_app.services.app import AppSession
@@ -66,8 +68,12 @@ class _Progress:
 
 
 def result_lines(result: RecordResult) -> list[str]:
-    """A record's line as `triage-app import` prints it, and for a refused one each field and why."""
-    lines = [result.line()]
+    """A record's line as `triage-app import` prints it (the outcome in words), and for a refused one each field
+    and why."""
+    line = result.line()
+    if result.outcome is not None:  # the outcome in words, as the queue says it (the command prints its code)
+        line = line.replace(f"({result.outcome})", f"({OUTCOME_LABELS.get(result.outcome, result.outcome)})")
+    lines = [line]
     lines += [f"    {error.field}: {error.message}" for error in result.errors]
     return lines
 
@@ -109,7 +115,7 @@ class ImportResultsDialog(QDialog):
         self.summary.setAccessibleName("Import summary")
         self.records = QPlainTextEdit()
         self.records.setReadOnly(True)
-        self.records.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.records.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)  # a long reason read whole
         self.records.setPlainText(report_text(report))
         self.records.setAccessibleName("Each record of the file and what became of it")
         self.records.setMinimumSize(720, 320)
@@ -142,6 +148,9 @@ class ReferralImport(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(100)
         self._timer.timeout.connect(self._show_progress)
+        # Its own worker, as the background reassessment has: the window's worker stays free for the queue's
+        # reads, so the coordinator scrolls and searches while a long import runs.
+        self.worker: DbWorker | None = None
 
     @property
     def running(self) -> bool:
@@ -165,7 +174,7 @@ class ReferralImport(QObject):
         self.progress = progress
         dialog = QProgressDialog(f"Reading {chosen.name}…", "Cancel", 0, 0, self.window)
         dialog.setWindowTitle(TITLE)
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setWindowModality(Qt.WindowModality.NonModal)  # the queue stays usable behind it
         dialog.setMinimumDuration(0)
         dialog.setAutoClose(False)
         dialog.setAutoReset(False)
@@ -198,12 +207,23 @@ class ReferralImport(QObject):
                 should_stop=progress.cancel.is_set,
             )
 
-        self.context.run(
-            op,
-            title=FAILED_TITLE,
-            on_success=lambda report: self._finished(report, chosen.name),
-            on_failure=self._failed,
-        )
+        session = self.context.session
+        assert session is not None  # checked on entry
+        if self.worker is None:
+            self.worker = DbWorker(self)
+
+        def done(report: ImportReport) -> None:
+            self._finished(report, chosen.name)
+            self.context.broadcast(report.changes)  # the queue and counts read again: the new referrals show
+
+        self.worker.submit(lambda: op(session), done, self._failed)
+
+    def shutdown(self) -> None:
+        """Closing the window: the record in hand is finished, nothing after it is tried; the worker joined."""
+        if self.progress is not None:
+            self.progress.cancel.set()
+        if self.worker is not None:
+            self.worker.shutdown()
 
     def cancel(self) -> None:
         """Cancel: the record in hand is finished, nothing after it is tried (what was committed stays)."""

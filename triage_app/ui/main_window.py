@@ -377,6 +377,8 @@ class MainWindow(WindowActions):
     def shutdown(self) -> None:
         """Finish background work and close the database."""
         self.live.stop()
+        if getattr(self, "referral_import", None) is not None:
+            self.referral_import.shutdown()  # stops after the record in hand: what was committed stays
         self.maintenance_actions.shutdown()
         self.worker.shutdown()
         if self.session is not None:
