@@ -138,6 +138,8 @@ def test_a_start_after_a_rules_change_shows_the_queue_first_and_cancel_keeps_the
     qtbot.waitUntil(lambda: job.bar.value() >= 2 * BATCH, timeout=20_000)
     assert job.box.isVisible()
     assert re.fullmatch(rf"Reassessing: [\d,]+ of {COUNT:,}", job.label.text()), job.label.text()
+    window.resize(1366, 768)  # a laptop's screen: the whole count is readable, not cut to "Reassessing: 1,2"
+    qtbot.waitUntil(lambda: job.label.width() >= job.label.fontMetrics().horizontalAdvance(job.label.text()))
     assert job.remaining > 0
     # The queue answers while it runs: a query op on the window's own worker completes.
     answered: list[Any] = []

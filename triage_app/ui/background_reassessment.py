@@ -62,9 +62,12 @@ class BackgroundReassessment(QObject):
         layout = QHBoxLayout(self.box)
         layout.setContentsMargins(0, 0, 0, 0)
         self.label = QLabel()
+        # Room for the whole count: the status bar squeezed it to "Reassessing: 1,2" at 1366 pixels (trial).
+        self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance(progress_words(999_999, 999_999)) + 8)
         self.bar = QProgressBar()
         self.bar.setMaximumWidth(180)
-        self.bar.setTextVisible(False)
+        self.bar.setTextVisible(True)
+        self.bar.setFormat("%p%")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop reassessing; the referrals done so far keep their new assessment")
         self.cancel_button.clicked.connect(self.cancel)
