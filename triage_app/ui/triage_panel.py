@@ -326,7 +326,12 @@ class TriagePanel(QScrollArea):
                 f"\nKept as assessed: the referral had reached an MDT (or was closed) before rules "
                 f"{self._version_in_force} were approved, so they did not reassess it."
             )
-        return f"\nNot yet reassessed with the rules in force ({self._version_in_force}): press F5."
+        # Reassessment runs in the background (its progress in the status bar); this panel reads the referral
+        # again when its batch is saved, so there is nothing for the user to press.
+        return (
+            f"\nNot yet reassessed with the rules in force ({self._version_in_force}): the background reassessment "
+            "rescores it (progress in the status bar; after a Cancel, at the next start)."
+        )
 
     def _show_decision(self, detail: Any) -> None:
         row = detail.row
