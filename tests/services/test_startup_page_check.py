@@ -140,7 +140,7 @@ def test_stopping_the_late_check_interrupts_it_within_a_second_and_a_waiting_wri
 
     thread = threading.Thread(target=run)
     thread.start()
-    time.sleep(0.3)
+    assert check.running.wait(5)  # the check is under way (its quick check of 300 MB takes seconds)
     assert not check.answered
     started = time.perf_counter()
     check.stop()

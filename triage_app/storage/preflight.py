@@ -148,6 +148,8 @@ class PageCheck:
         self.seconds: float | None = None
         self._lock = threading.Lock()
         self._done = threading.Event()
+        #: Set when the check begins reading the file (a closing window, or a test, may then stop it).
+        self.running = threading.Event()
         self._started = False
         self._result: IntegrityResult | None = None
         self._error: BaseException | None = None
@@ -175,6 +177,7 @@ class PageCheck:
             self._started = True
         if run_here:
             started = time.perf_counter()
+            self.running.set()
             try:
                 result = quick_check(self.path, stop=self.stop_signal)
                 # Stopped meanwhile (the window closing): no verdict, whatever the check read before it stopped.
