@@ -179,3 +179,28 @@ def test_text_problem_never_echoes_the_text() -> None:
     assert problem is not None and "Quill" not in problem
     assert text_problem("Quillfeather", "patient.family_name") is None
     assert text_problem("a" * 65, "patient.sex") == "64 characters at most (this one has 65)"
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        (b"\xff\xfe{}", "f.json: not UTF-8 text (byte 0)"),
+        (b"  \n ", "f.json: the file is empty"),
+        (b'{"a": ', "f.json: not valid JSON at line 1, column 7"),
+        (b"[" * 100_000 + b"]" * 100_000, "f.json: the JSON is nested too deeply"),
+    ],
+    ids=["not-utf8", "empty", "not-json", "too-deep"],
+)
+def test_a_file_that_is_not_a_json_document_is_named_with_why(raw: bytes, says: str) -> None:
+    from triage_app.domain.json_input import JsonTextError, json_document
+
+    with pytest.raises(JsonTextError) as refused:
+        json_document(raw, "f.json")
+    assert str(refused.value).startswith(says), str(refused.value)
+
+
+def test_a_json_document_keeps_a_byte_order_mark_out_and_duplicate_keys_in() -> None:
+    from triage_app.domain.json_input import duplicate_keys, json_document
+
+    document = json_document('\ufeff{"a": 1, "a": 2}'.encode(), "f.json")
+    assert duplicate_keys(document) == ("a",)

@@ -28,7 +28,8 @@ from triage_app.config import (
     url_has_password,
 )
 from triage_app.domain.formats import parse_user_date
-from triage_app.domain.parsing import FieldError, loads_json, parse_as_of
+from triage_app.domain.json_input import JsonTextError, json_document
+from triage_app.domain.parsing import FieldError, parse_as_of
 
 T = TypeVar("T")
 
@@ -225,19 +226,11 @@ def read_json_file(name: str, stdin: TextIO | None = None) -> Any:
         except OSError as exc:
             raise CommandError(f"{label}: cannot be read ({exc.strerror or exc})") from None
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CommandError(f"{label}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again") from None
-    if not text.strip():
-        raise CommandError(f"{label}: the file is empty; expected a referral (JSON object) or a JSON array")
-    try:
         # Objects remember duplicate keys (a record giving one twice is refused, naming it) and integers too long
         # for any field are kept by size: neither is lost silently nor ends in a traceback.
-        return loads_json(text)
-    except json.JSONDecodeError as exc:
-        raise CommandError(f"{label}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    except RecursionError:
-        raise CommandError(f"{label}: the JSON is nested too deeply") from None
+        return json_document(raw, label)
+    except JsonTextError as exc:
+        raise CommandError(str(exc)) from None
     except ValueError as exc:  # e.g. a number json cannot read; the message names no value
         raise CommandError(f"{label}: not valid JSON ({exc})") from None
 

@@ -59,3 +59,25 @@ def loads_json(text: str) -> Any:
 def duplicate_keys(value: object) -> tuple[str, ...]:
     """The keys a JSON object (read by `loads_json`) gave more than once."""
     return value.duplicate_keys if isinstance(value, JsonObject) else ()
+
+
+class JsonTextError(ValueError):
+    """A file's bytes that are not a JSON document, with the sentence that says why (led by the file's name)."""
+
+
+def json_document(raw: bytes, label: str) -> Any:
+    """The JSON document in a file's bytes (`loads_json`: duplicate keys and oversized integers kept for the
+    parser to name). `JsonTextError` names what is wrong, led by `label`: not UTF-8, empty, not JSON, nested too
+    deeply."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise JsonTextError(f"{label}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again") from None
+    if not text.strip():
+        raise JsonTextError(f"{label}: the file is empty; expected a referral (JSON object) or a JSON array")
+    try:
+        return loads_json(text)
+    except json.JSONDecodeError as exc:
+        raise JsonTextError(f"{label}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise JsonTextError(f"{label}: the JSON is nested too deeply") from None

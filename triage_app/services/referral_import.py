@@ -10,7 +10,6 @@ thousands. Importable from services.referrals as before.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -22,7 +21,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from triage_app.domain.identity import missing_identity
-from triage_app.domain.parsing import FieldError, ReferralInputError, loads_json, parse_referral
+from triage_app.domain.json_input import JsonTextError, json_document
+from triage_app.domain.parsing import FieldError, ReferralInputError, parse_referral
 from triage_app.domain.record_names import describe_record, record_number, record_reference
 from triage_app.domain.referral import Referral, field_label, flatten_fields, text_problem
 from triage_app.domain.rules import Rules
@@ -548,19 +548,9 @@ def read_import_file(path: Path, *, max_bytes: int = MAX_IMPORT_FILE_BYTES) -> l
     except OSError as exc:
         raise ImportFileError(f"{name}: cannot be read ({exc.strerror or exc})") from None
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(f"{name}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again") from None
-    if not text.strip():
-        raise ImportFileError(f"{name}: the file is empty; expected a referral (JSON object) or a JSON array")
-    try:
-        document = loads_json(text)
-    except json.JSONDecodeError as exc:
-        raise ImportFileError(f"{name}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    except RecursionError:
-        raise ImportFileError(f"{name}: the JSON is nested too deeply") from None
-    except ValueError as exc:
-        raise ImportFileError(f"{name}: not valid JSON ({exc})") from None
+        document = json_document(raw, name)
+    except JsonTextError as exc:
+        raise ImportFileError(str(exc)) from None
     records: list[object] = list(document) if isinstance(document, list) else [document]
     if not isinstance(document, list | dict):
         raise ImportFileError(
