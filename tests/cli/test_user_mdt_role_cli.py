@@ -43,3 +43,12 @@ def test_mdt_role_is_set_cleared_refused_and_audited(capsys: pytest.CaptureFixtu
     assert rows(data, "SELECT mdt_role FROM app_user WHERE login = 'cons2'") == [(None,)]
     code, _, err = run(capsys, data, "user", "mdt-role", "nobody", "physiotherapist")
     assert code != 0 and "nobody" in err
+
+
+def test_adding_a_user_with_an_mdt_role_echoes_the_role(capsys: pytest.CaptureFixture[str], data: Path) -> None:
+    code, out, err = run(
+        capsys, data, "user", "add", "phys1", "--name", "P One", "--role", "consultant", "--mdt-role", "physiotherapist"
+    )
+    assert code == 0, err
+    assert out.strip() == "added phys1 (consultant; MDT role: Physiotherapist)"
+    assert rows(data, "SELECT mdt_role FROM app_user WHERE login = 'phys1'") == [("physiotherapist",)]

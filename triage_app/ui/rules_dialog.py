@@ -232,7 +232,7 @@ class RulesDialog(QDialog):
             self.impact_label.setText("These are the rules in force: approving them again would change nothing.")
         else:
             self.impact_label.setText(
-                f"Approving reassesses {preview.to_reassess} open referral{'s' if preview.to_reassess != 1 else ''} "
+                f"Approving reassesses {preview.to_reassess:,} open referral{'s' if preview.to_reassess != 1 else ''} "
                 "not yet at an MDT. Listed, discussed and closed referrals keep their assessment."
             )
         can = self.is_admin and preview.approvable
@@ -255,7 +255,7 @@ class RulesDialog(QDialog):
         question = (
             f"Approve rules {version} for every desktop?\n\n"
             + "\n".join(preview.changes)
-            + f"\n\n{preview.to_reassess} open referral{'s' if preview.to_reassess != 1 else ''} not yet at an MDT "
+            + f"\n\n{preview.to_reassess:,} open referral{'s' if preview.to_reassess != 1 else ''} not yet at an MDT "
             "will be reassessed; a standing triage decision whose outcome changes lapses and needs a consultant "
             "again. The approval is recorded in your name."
         )

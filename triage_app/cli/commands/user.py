@@ -104,7 +104,9 @@ def cmd_user_add(args: argparse.Namespace, session: Any, out: TextIO, err: TextI
     if args.json:
         print_json(out, _user_json(added.login, added.display_name, added.roles, mdt_role=mdt_role))
     else:
-        print(f"added {added.login} ({added.describe_roles()})", file=out)
+        # The MDT role signs letters and counts towards quorum: echoed so a mistyped choice is seen at once.
+        signs_as = f"; MDT role: {role_label(mdt_role)}" if mdt_role else ""
+        print(f"added {added.login} ({added.describe_roles()}{signs_as})", file=out)
     return EXIT_OK
 
 
