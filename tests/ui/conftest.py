@@ -128,4 +128,7 @@ def shown_errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     monkeypatch.setattr(
         ReferralForm, "ask_unsaved", classmethod(lambda cls, parent: QMessageBox.StandardButton.Discard)
     )
+    monkeypatch.setattr(
+        ReferralForm, "ask_discard_unsaved", classmethod(lambda cls, parent, reason: QMessageBox.StandardButton.Discard)
+    )
     return errors

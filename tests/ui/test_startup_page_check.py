@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QMessageBox
 
 from tests.stored import stored_rows
 from tests.ui.test_one_way_changes import NEW_HOSPITAL_NUMBER, edit_hospital_number
@@ -32,6 +33,7 @@ from triage_app.storage.engine import Database
 from triage_app.storage.stopping import Stopped
 from triage_app.ui.main_window import MainWindow
 from triage_app.ui.page_check import LATE_DAMAGE_TITLE
+from triage_app.ui.referral_form import ReferralForm
 
 
 class HeldCheck:
@@ -111,6 +113,7 @@ def test_a_file_found_damaged_after_the_window_opened_turns_it_read_only_and_ref
     first_paint: Callable[[str], MainWindow],
     held: HeldCheck,
     shown_errors: list[tuple[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first, _second = seed(41, 42)
     path, backup, damaged = damage(gui_paths, gui_db)
@@ -162,6 +165,27 @@ def test_a_file_found_damaged_after_the_window_opened_turns_it_read_only_and_ref
     assert _sha(path) == damaged  # not one byte written to the damaged file
     assert window.model.rowCount() == 2  # and it can still be read
     assert not window.maintenance_actions.reassessment.running and window.maintenance_actions.daily is None
+
+    # Closing the form with its edits offers no Save that could only be refused: Discard or Cancel, and Cancel
+    # (the default) keeps the form and what was typed, to be copied.
+    asked: list[str] = []
+
+    def answer(choice: QMessageBox.StandardButton) -> Callable[..., QMessageBox.StandardButton]:
+        def ask(cls: type, parent: object, reason: str) -> QMessageBox.StandardButton:
+            asked.append(reason)
+            return choice
+
+        return ask
+
+    monkeypatch.setattr(ReferralForm, "ask_unsaved", classmethod(lambda cls, parent: pytest.fail("offered Save")))
+    monkeypatch.setattr(ReferralForm, "ask_discard_unsaved", classmethod(answer(QMessageBox.StandardButton.Cancel)))
+    qtbot.keyClick(form, Qt.Key.Key_Escape)
+    assert asked and "damaged" in asked[0]
+    assert form.isVisible() and form.fields["patient.hospital_number"].widget.text() == NEW_HOSPITAL_NUMBER
+    monkeypatch.setattr(ReferralForm, "ask_discard_unsaved", classmethod(answer(QMessageBox.StandardButton.Discard)))
+    with qtbot.waitSignal(form.closed, timeout=5_000):
+        qtbot.keyClick(form, Qt.Key.Key_Escape)
+    assert len(asked) == 2 and _sha(path) == damaged
 
 
 @pytest.mark.hazard("H03", "H04")

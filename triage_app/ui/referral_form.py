@@ -15,6 +15,7 @@ and its fields in domain/fields.py.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import date
 from html import escape
 from typing import Any
@@ -106,6 +107,9 @@ class ReferralForm(QDialog):
         self._read_problems: dict[str, str] = {}  # what the last reading of the widgets found
         self._candidate: Referral | None = None  # what the last parse made, problems or not
         self._stale = False  # edited since the widgets were last read
+        # Why nothing can be saved now (the database turned read-only after the form opened), or None: set by the
+        # window, so closing with edits offers Discard or Cancel rather than a Save that can only be refused.
+        self.cannot_save: Callable[[], str | None] = lambda: None
 
         self.index = QListWidget()
         self.index.setAccessibleName("Form sections")
@@ -534,8 +538,29 @@ class ReferralForm(QDialog):
             QMessageBox.StandardButton.Save,
         )
 
+    @classmethod
+    def ask_discard_unsaved(cls, parent: QWidget, reason: str) -> QMessageBox.StandardButton:
+        """Discard or Cancel, when the changes cannot be saved at all (`reason`: why the database is read-only)?
+
+        Tests replace this class method."""
+        who = parent.patient_header.text() if isinstance(parent, ReferralForm) else "This referral"
+        return QMessageBox.warning(
+            parent,
+            "Changes that cannot be saved",
+            f"{who}\n\nThis referral has changes that cannot be saved: the database is open for reading only "
+            "(the red banner says why, and how to restore it).\n\n"
+            "Discard them and close the form? Cancel keeps the form open, so what you typed can be copied.",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        if self._dirty:
+        reason = self.cannot_save() if self._dirty else None
+        if reason is not None:
+            if type(self).ask_discard_unsaved(self, reason) != QMessageBox.StandardButton.Discard:
+                event.ignore()
+                return
+        elif self._dirty:
             answer = type(self).ask_unsaved(self)
             if answer == QMessageBox.StandardButton.Cancel:
                 event.ignore()

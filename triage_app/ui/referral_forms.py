@@ -126,6 +126,7 @@ class ReferralForms(QObject):
             parent=self.window,
         )
         form.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        form.cannot_save = lambda: self.context.read_only
         self.forms.append(form)
         form.closed.connect(self._form_closed)
         form.save_requested.connect(lambda parsed, rid, ver, f=form: self.save(f, parsed, rid, ver))
