@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtWidgets import QWidget
 
 from tests.factories import AS_OF
 from tests.services.test_rules_governance import edited, shipped_text
@@ -167,10 +168,20 @@ def test_a_start_after_a_rules_change_shows_the_queue_first_and_cancel_keeps_the
     assert job.state.startswith("Reassessment stopped:")
     left = count_stale(gui_db, rules=new_rules)
     assert left == COUNT - 10 * BATCH  # exactly the ten batches done are kept, the rest untouched
-    assert f"{left:,} keep their earlier assessment" in job.state
+    assert f"{left:,} not yet" in job.state
+    # The end message is read whole at 1366 pixels, beside the status bar's permanent items (it was cut short).
+    assert message_room(window) >= window.statusBar().fontMetrics().horizontalAdvance(job.state), job.state
     report = verify_audit_trail(gui_db)
     assert report.intact, report.problems
     assert longest < 0.3, f"the window stood still for {longest * 1000:.0f} ms"
+
+
+def message_room(window: MainWindow) -> int:
+    """Pixels the status bar leaves its temporary message: up to the first visible permanent item."""
+    bar = window.statusBar()
+    permanent = [child for child in bar.children() if isinstance(child, QWidget) and child.isVisible()]
+    left = min((child.x() for child in permanent if child.x() > 0), default=bar.width())
+    return left - 12  # the message's own margin
 
 
 def qtbot_button() -> Any:

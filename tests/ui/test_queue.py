@@ -187,5 +187,7 @@ def test_database_calls_on_the_gui_thread_fail_loudly(open_window: Callable[...,
 
 def test_status_bar_shows_user_role_and_rules(open_window: Callable[..., MainWindow]) -> None:
     window = open_window("coord-test")
-    assert window.user_label.text() == "Signed in: Cora Ordinator (coordinator)"
-    assert window.rules_label.text().startswith("Rules spd-2026.2 approved by Ada Admin on ")
+    assert window.user_label.text() == "Cora Ordinator (coordinator)"
+    assert window.user_label.toolTip() == "Signed in: Cora Ordinator (coordinator)"
+    assert window.rules_label.text() == "Rules spd-2026.2"
+    assert window.rules_label.toolTip().startswith("Rules spd-2026.2 approved by Ada Admin on ")

@@ -21,6 +21,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from tests.stored import stored_rows
+from tests.ui.test_background_work import message_room
 from tests.ui.test_one_way_changes import NEW_HOSPITAL_NUMBER, edit_hospital_number
 from tests.ui.test_read_only_journey import damage
 from triage_app.config import AppPaths
@@ -150,6 +151,10 @@ def test_a_file_found_damaged_after_the_window_opened_turns_it_read_only_and_ref
     late = [text for title, text in shown_errors if title == LATE_DAMAGE_TITLE]
     assert len(late) == 1 and "Nothing was lost" in late[0] and backup.name in late[0]
     assert window.read_only_banner.text().startswith("The database is damaged. It is open for reading only")
+    window.resize(1366, 768)  # the status bar's message is read whole on a laptop's screen
+    message = window.statusBar().currentMessage()
+    assert message.startswith("The database was found damaged")
+    qtbot.waitUntil(lambda: message_room(window) >= window.statusBar().fontMetrics().horizontalAdvance(message))
     assert "Found by the check that runs after the window opens" in window.read_only_banner.toolTip()
     assert "READ ONLY" in window.windowTitle()
     assert not window.new_action.isEnabled() and "reading only" in window.new_button.toolTip()

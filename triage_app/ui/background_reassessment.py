@@ -137,13 +137,14 @@ class BackgroundReassessment(QObject):
         if result.referral_ids:
             self.context.broadcast(result.changes)  # every view reads again: the new assessments show
         if result.stopped:
+            # Short enough to be read whole beside the status bar's permanent items at 1366 pixels (it was cut).
             self.state = (
-                f"Reassessment stopped: {len(result.referral_ids):,} reassessed, {result.remaining:,} keep their "
-                "earlier assessment until the next start"
+                f"Reassessment stopped: {len(result.referral_ids):,} done, {result.remaining:,} not yet "
+                "(the next start goes on)"
             )
         elif result.referral_ids:
-            lapsed = f"; {len(result.lapsed):,} standing decisions lapsed" if result.lapsed else ""
-            self.state = f"Reassessed {len(result.referral_ids):,} open referrals with the rules in force{lapsed}"
+            lapsed = f"; {len(result.lapsed):,} decisions lapsed" if result.lapsed else ""
+            self.state = f"Reassessed {len(result.referral_ids):,} open referrals{lapsed}"
         else:
             self.state = ""
         if self.state:

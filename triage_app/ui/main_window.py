@@ -211,7 +211,9 @@ class MainWindow(WindowActions):
         reopened = self.model.view is not None  # a restore: every view reads the restored database again
         self.context.set_session(session)
         actor = session.actor
-        self.user_label.setText(f"Signed in: {actor.display_name} ({actor.describe_roles()})")
+        # Short in the status bar (its messages need the room at 1366 pixels); the tooltip says it whole.
+        self.user_label.setText(f"{actor.display_name} ({actor.describe_roles()})")
+        self.user_label.setToolTip(f"Signed in: {actor.display_name} ({actor.describe_roles()})")
         self.show_rules_in_force()
         self._set_enabled(True)
         self._apply_roles()  # after enabling: roles switch some actions off again
@@ -246,7 +248,11 @@ class MainWindow(WindowActions):
         from triage_app.domain.rules_changes import approval_line
 
         line = approval_line(self.session.approval)
-        self.rules_label.setText(line)
+        # The version alone in the status bar, whose messages need the room; who approved it, and when, is on the
+        # triage panel and in the tooltip.
+        self.rules_label.setText(f"Rules {self.session.approval.version}")
+        self.rules_label.setToolTip(line)
+        self.rules_label.setAccessibleDescription(line)
         self.panel.set_rules_line(line, self.session.approval.version)
 
     def _on_session_error(self, error: BaseException) -> None:

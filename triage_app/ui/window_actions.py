@@ -162,6 +162,7 @@ class WindowActions(QMainWindow):
         self.user_label.setAccessibleName("Signed-in user")
         self.count_label = QLabel()
         self.rules_label = QLabel()
+        self.rules_label.setAccessibleName("Rules in force")
         self.saved_label = QLabel()
         legend = QLabel("Wks: ! warning week · ‼ past 18 weeks")
         legend.setToolTip("Colour is never the only signal: the marks carry the same meaning")
