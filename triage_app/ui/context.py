@@ -51,6 +51,10 @@ def changes_of(result: object) -> Changes:
     raise OpReturnedNoChanges(f"an op returned {type(result).__name__}, not Changes: use query() for reads")
 
 
+#: What the window says of a write waiting for the file's check after opening (short: the status bar at 1366 px).
+WAITS_FOR_CHECK = "Saving waits for the file check after opening; it goes on once it passes"
+
+
 class NoSession(RuntimeError):
     """An op was asked for before the database was open."""
 
@@ -62,6 +66,9 @@ class AppContext(QObject):
     changed = Signal(object)
     #: The session opened (or was replaced by a restore).
     session_opened = Signal()
+    #: A write was submitted while the database file's check after opening runs (SQLite): it waits for the check,
+    #: which can take most of a minute at a million referrals, so the window says why nothing seems to happen.
+    write_waits = Signal(str)
 
     def __init__(self, worker: DbWorker, paths: AppPaths, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -102,6 +109,11 @@ class AppContext(QObject):
             return False
         return self._session.read_only is None or allowed_read_only(action)
 
+    def waits_for_check(self) -> bool:
+        """Whether a write now would wait for the database file's check after opening (not yet answered)."""
+        check = None if self._session is None else self._session.page_check
+        return check is not None and not check.answered
+
     # --- running work ----------------------------------------------------------------------------------------
 
     def run(
@@ -118,6 +130,8 @@ class AppContext(QObject):
         standard report (a save handles its conflicts itself).
         """
         session = self._require_session()
+        if self.waits_for_check():
+            self.write_waits.emit(WAITS_FOR_CHECK)
 
         def done(result: Result) -> None:
             changes = changes_of(result)

@@ -115,6 +115,7 @@ class MainWindow(WindowActions):
         self.live = LiveUpdates(self.context, self)
         self.live.arrived.connect(lambda batch: self.forms_owner.note_remote(batch.edits))
         self.live.status.connect(lambda text: self.statusBar().showMessage(text, 30_000))
+        self.context.write_waits.connect(lambda text: self.statusBar().showMessage(text, 30_000))
         self.panel.set_remote_edits(self.live.edit_of)
         self._build_banner()
         self.read_only_banner = ReadOnlyBanner()

@@ -94,6 +94,11 @@ class LatePageCheck(QObject):
                 return  # replaced (a restore) or closed meanwhile
             if problem is None:
                 self.state = "passed"
+                from triage_app.ui.context import WAITS_FOR_CHECK
+
+                bar = self.window.statusBar()
+                if bar.currentMessage() == WAITS_FOR_CHECK:  # the saves waiting go on: no longer true
+                    bar.clearMessage()
                 self._release()
                 then(session)
                 return

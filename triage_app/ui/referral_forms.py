@@ -215,6 +215,8 @@ class ReferralForms(QObject):
                 second_referral_reason=confirmations.get("reason", second_referral_reason),
             )
 
+        if self.context.waits_for_check():
+            form.status.setText("Saving… waits for the database file's check after opening")
         self.context.run(
             store,
             title="The referral was not saved",
