@@ -93,6 +93,8 @@ class ReferralRow(SQLModel, table=True):
         sa.Index("ix_referral_order_status", "status", "id"),
         # The coordinator's chase list: referrals awaiting information by chase date (schema 0010).
         sa.Index("ix_referral_chase", "status", "chase_on"),
+        # A start's search for the waiting terms that moved: index ranges, nothing read when none did (schema 0012).
+        sa.Index("ix_referral_waiting_received", "priority_waiting", "received_on"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -159,7 +161,7 @@ class ReferralRow(SQLModel, table=True):
     # What the queue shows and filters on: the standing decision if there is one, else the computed outcome.
     queue_outcome: str | None = Field(default=None, max_length=40)
     priority: int | None = None  # today's priority: the waiting term is refreshed daily (see refresh_priorities)
-    priority_waiting: int | None = Field(default=None, index=True)
+    priority_waiting: int | None = None  # indexed with received_on (ix_referral_waiting_received, schema 0012)
 
     # Awaiting information (schema 0010): what is awaited, in words, when to chase it, when it was last chased.
     awaited: str | None = Field(default=None, sa_type=sa.Text)

@@ -29,6 +29,7 @@ from triage_app.storage.models import (
     StatusChangeRow,
     utc_now,
 )
+from triage_app.storage.priorities import refresh_priorities
 
 # The queue's SQL is in storage/queue.py; its names are here too, where the services have always read them.
 from triage_app.storage.queue import (
@@ -47,7 +48,6 @@ from triage_app.storage.queue import (
     queue_ids,
     queue_order,
     queue_rows,
-    refresh_priorities,
     rtt_band,
     rtt_condition,
 )
