@@ -13,10 +13,11 @@ the search: a row it leaves out has, by construction, the term the domain gives 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import select, update
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from triage_app.domain.rules import Rules
 from triage_app.domain.scoring import waiting_term, weeks_waiting
@@ -39,21 +40,30 @@ def term_dates(as_of: date, rules: Rules) -> dict[int, tuple[date, date]]:
     return ranges
 
 
-def _due_condition(as_of: date, rules: Rules) -> sa.ColumnElement[bool]:
-    """Open referrals whose stored waiting term is not the one `as_of` gives their received date (a superset)."""
-    waiting, received = col(ReferralRow.priority_waiting), col(ReferralRow.received_on)
+def _due_query(as_of: date, rules: Rules) -> sa.Executable:
+    """Open referrals whose stored waiting term is not the one `as_of` gives their received date (a superset).
+
+    One arm per index range (a term's referrals received before its dates, and those after them; any term below
+    0), joined by UNION ALL: each arm is planned on its own as an index range. Asked as one OR, SQLite's planner,
+    knowing how many referrals hold each term but not how few lie outside its dates, read the whole table.
+    """
+    referral: sa.Table = ReferralRow.__table__  # type: ignore[attr-defined]
+    waiting, received = referral.c.priority_waiting, referral.c.received_on
     ranges = term_dates(as_of, rules)
-    outside = [
-        sa.and_(waiting == term, sa.or_(received < ranges[term][0], received > ranges[term][1]))
-        if term in ranges
-        else waiting == term
-        for term in range(rules.waiting_weight)
-    ]
-    return sa.and_(
-        received.is_not(None),
-        col(ReferralRow.status) != "closed",
-        sa.or_(waiting < 0, *outside),
-    )
+
+    def arm(*conditions: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        return select(referral.c.id, received, referral.c.priority, waiting).where(
+            *conditions, received.is_not(None), referral.c.status != "closed"
+        )
+
+    arms = [arm(waiting < 0)]
+    for term in range(rules.waiting_weight):
+        if term not in ranges:  # no received date gives it today: every referral holding it is due
+            arms.append(arm(waiting == term))
+            continue
+        earliest, latest = ranges[term]
+        arms += [arm(waiting == term, received < earliest), arm(waiting == term, received > latest)]
+    return sa.union_all(*arms)
 
 
 def refresh_priorities(session: Session, *, as_of: date, rules: Rules, apply: bool = True) -> int:
@@ -63,9 +73,7 @@ def refresh_priorities(session: Session, *, as_of: date, rules: Rules, apply: bo
     Stored assessments keep their own date. Returns the number of referrals whose priority changed (with
     `apply=False`: would change; nothing is written, so a start can read first and write only when one moved).
     """
-    query = select(
-        col(ReferralRow.id), col(ReferralRow.received_on), col(ReferralRow.priority), col(ReferralRow.priority_waiting)
-    ).where(_due_condition(as_of, rules))
+    query = _due_query(as_of, rules)
     changed = []
     for referral_id, received_on, priority, waiting in session.execute(query):
         term = waiting_term(weeks_waiting(received_on, as_of), rules)
