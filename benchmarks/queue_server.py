@@ -202,13 +202,14 @@ def measure(app: QApplication, url: str, args: Any) -> list[str]:
             with connection.transaction():  # one transaction for the page, as the app's read session
                 return raw_page(connection, where, params, count=count)
 
-        for mode in load_modes(args.load):
+        for number, mode in enumerate(load_modes(args.load)):
             print(f"\n{mode}" + (": a child process spins one of the CPUs" if mode == "loaded" else ""))
+            cold = number == 0  # the run's first paint, printed as the cold start-up view
             if mode == "loaded":
                 with Loader():
-                    compare_views(app, model, view, database, raw, args.repeat, raw_name="raw psycopg")
+                    compare_views(app, model, view, database, raw, args.repeat, raw_name="raw psycopg", cold=cold)
             else:
-                compare_views(app, model, view, database, raw, args.repeat, raw_name="raw psycopg")
+                compare_views(app, model, view, database, raw, args.repeat, raw_name="raw psycopg", cold=cold)
         if not args.first_only:
             wrong = check_other_views(database, connection, args.repeat)
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")

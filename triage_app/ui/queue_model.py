@@ -100,6 +100,7 @@ _ROLES = frozenset(
 )
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _RIGHT_COLUMNS = frozenset({COL_PRIORITY, COL_AGE, COL_WEEKS})
+RIGHT_COLUMNS = _RIGHT_COLUMNS  # right-aligned (numbers): the queue's delegate aligns its plain cells the same
 #: 18-week bands' cell backgrounds by name (theme.SCHEME_COLOURS: opaque, 4.5:1 behind the scheme's text).
 _BANDS = {RTT_BREACHED: "breach_bg", RTT_WARNING: "warning_bg"}
 _COLUMN_COUNT = len(COLUMNS)
@@ -185,6 +186,7 @@ class QueueTableModel(QAbstractTableModel):
         self._cells: dict[int, _Cells] = {}  # each referral's row as painted, made once per fetch
         self._pending_pages: set[int] = set()
         self._loading = False  # a view's first page is on its way: the cache is about to be replaced
+        self._blank_asked = False  # a row below the first page was asked for before its id was known ("…")
         self._version_in_force: str | None = None
         self._after_paint: Callable[[], None] | None = None
         self._paint_watch: _PaintWatch | None = None
@@ -297,7 +299,10 @@ class QueueTableModel(QAbstractTableModel):
                 self.loaded.emit(self._total)
             else:
                 self._ids = ids
-                if self._total > len(self._first_ids):  # the rows below the first page have ids now
+                # The rows below the first page have ids now: repaint them if any was shown blank ("…"). Qt
+                # repaints the whole viewport for a range, so not when none was (the first page fills the screen).
+                if self._blank_asked and self._total > len(self._first_ids):
+                    self._blank_asked = False
                     last = self.index(self._total - 1, _COLUMN_COUNT - 1)
                     self.dataChanged.emit(self.index(len(self._first_ids), 0), last)
             self.ids_ready.emit()
@@ -315,6 +320,7 @@ class QueueTableModel(QAbstractTableModel):
         """Reset the table to a view's first page; `total` None: not yet counted (the table holds the page)."""
         self.beginResetModel()
         self._loading = False
+        self._blank_asked = False
         self._counted = total is not None
         self._total = len(first_ids) if total is None else total
         self._first_ids = first_ids
@@ -553,6 +559,16 @@ class QueueTableModel(QAbstractTableModel):
             )
         return cells
 
+    def cells_at(self, row_number: int) -> _Cells | None:
+        """The row `row_number` as painted (texts, band, marker), or None while it is not fetched: the queue's
+        delegate draws plain cells from this, without a `multiData` call."""
+        ids = self._ids if self._ids is not None else self._first_ids
+        if 0 <= row_number < len(ids):
+            row = self._rows.get(ids[row_number])
+            if row is not None:
+                return self._cells.get(row.id) or self._cells_of(row)
+        return None
+
     def _marker_icon(self) -> QIcon:
         if self._marker is None:
             style = QApplication.style()
@@ -612,6 +628,8 @@ class QueueTableModel(QAbstractTableModel):
         if row is None:
             if self._ids is not None:
                 self._request_page(row_number // PAGE_SIZE)
+            else:
+                self._blank_asked = True  # shown as "…" until every id of the view is in
             if role == ID_ROLE:
                 return self.id_at(row_number)
             return LOADING_TEXT if role == Qt.ItemDataRole.DisplayRole and column == 0 else None

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from triage_app.domain.scoring import FLAGS, OUTCOME_LABELS, OUTCOMES
 from triage_app.domain.workflow import STATUS_LABELS, STATUSES
 from triage_app.ui.queue_columns import COL_NAME, COL_NHS, COLUMN_TOOLTIPS, COLUMNS
+from triage_app.ui.queue_delegate import QueueDelegate
 from triage_app.ui.queue_model import COL_WEEKS, ID_ROLE, QueueTableModel, QueueView
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ def set_up_table(table: QTableView) -> None:
     table.setWordWrap(False)
     for column, width in enumerate(COLUMN_WIDTHS):
         table.setColumnWidth(column, width)
+    table.setItemDelegate(QueueDelegate(table))  # plain text cells drawn without the style's per-cell path
 
 
 def _today() -> Any:

@@ -1,0 +1,136 @@
+"""The queue table's cell painter: plain text cells drawn straight from the model's cached row.
+
+Painting a screen of the queue (about 30 rows by 10 columns) through `QStyledItemDelegate` costs, per cell, a
+Python `multiData` call answering seven roles and Qt's full item-view style path (a `QTextLayout` a cell); that was
+most of the GUI thread's time to a view's first paint. Most cells are plain text: no selection, no focus, no
+band colour, no icon. This delegate draws those with one `drawText` of the row's text (elided as the style elides
+it, in the palette's text colour for the cell's state, with the style's text margin and the model's alignment),
+reading the model's cached cells directly. Every other cell (selected, focused, hovered, banded, marked, a row not
+fetched yet) goes through `QStyledItemDelegate` as before, so the selection, the focus frame, the 18-week band
+colours (H07) and the not-yet-reassessed marker (H05) look exactly as they did. The row background (alternating
+colours) is drawn by the view before the delegate, either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QPointF, Qt
+from PySide6.QtGui import QColor, QFontMetrics, QFontMetricsF, QPainter, QPalette, QStaticText, QTransform
+from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from triage_app.ui.queue_columns import COL_OUTCOME, COL_WEEKS
+from triage_app.ui.queue_model import RIGHT_COLUMNS
+
+#: Cell states the plain path does not draw: the style draws them (highlight, focus frame, hover).
+_STYLED_STATES = int(
+    (QStyle.StateFlag.State_Selected | QStyle.StateFlag.State_HasFocus | QStyle.StateFlag.State_MouseOver).value
+)
+_ENABLED = int(QStyle.StateFlag.State_Enabled.value)
+_ACTIVE = int(QStyle.StateFlag.State_Active.value)
+_GROUP_STATES = _ENABLED | _ACTIVE  # the states that choose the text's colour group
+_LOOK_CHANGES = frozenset(
+    {
+        QEvent.Type.FontChange,
+        QEvent.Type.PaletteChange,
+        QEvent.Type.StyleChange,
+        QEvent.Type.ApplicationFontChange,
+        QEvent.Type.ApplicationPaletteChange,
+    }
+)
+#: The most laid-out texts kept (text, width and alignment to what is drawn); emptied when full.
+_TEXTS_KEPT = 20_000
+
+
+class QueueDelegate(QStyledItemDelegate):
+    """Draws the queue's plain text cells directly; every other cell as `QStyledItemDelegate` draws it.
+
+    Made for one table (`view`): its font, palette and style give the text's metrics, colours and margin, kept
+    until the table's font, palette or style changes (a change of the system's colour scheme included).
+    """
+
+    def __init__(self, view: QAbstractItemView) -> None:
+        super().__init__(view)
+        self._view = view
+        self._model: Any = None
+        self._cells_at: Callable[[int], Any] | None = None
+        self._metrics: QFontMetricsF | None = None
+        self._height = 0
+        self._margin = 3
+        self._pens: dict[int, QColor] = {}
+        self._texts: dict[tuple[str, int, bool], tuple[float, QStaticText]] = {}
+        view.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        """Forget the metrics, colours and laid-out text when the table's font, palette or style changes."""
+        if event.type() in _LOOK_CHANGES:
+            self._metrics = None
+        return False
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        """Paint one cell: plain text cells directly, the rest through the style."""
+        model = index.model()
+        if model is not self._model:
+            self._model, self._cells_at = model, getattr(model, "cells_at", None)
+        cells = self._cells_at(index.row()) if self._cells_at is not None else None
+        column = index.column()
+        state = option.state.value
+        if (
+            cells is None  # not fetched yet (the model answers "…" and asks for the page), or another model
+            or state & _STYLED_STATES
+            or (column == COL_WEEKS and cells.band is not None)
+            or (column == COL_OUTCOME and cells.not_reassessed)
+        ):
+            super().paint(painter, option, index)
+            return
+        text = cells.texts[column]
+        if not text:
+            return
+        if self._metrics is None:
+            self._look()
+        x, y, width, height = cast(tuple[int, int, int, int], option.rect.getRect())  # one call, not four
+        right = column in RIGHT_COLUMNS
+        drawn = self._texts.get((text, width, right)) or self._prepare(text, width, right)
+        group = state & _GROUP_STATES
+        pen = self._pens.get(group) or self._pen(group)
+        painter.setPen(pen)
+        painter.drawStaticText(QPointF(x + drawn[0], y + (height - self._height) // 2), drawn[1])
+
+    def _look(self) -> None:
+        """The table's font metrics and text margin as the style has them; no colour or laid-out text kept."""
+        view = self._view
+        self._metrics = QFontMetricsF(view.font())
+        self._height = QFontMetrics(view.font()).height()
+        self._margin = view.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view) + 1
+        self._pens.clear()
+        self._texts.clear()
+
+    def _pen(self, group: int) -> QColor:
+        """The text colour for a cell in this state, chosen as QCommonStyle chooses it."""
+        if not group & _ENABLED:
+            colour_group = QPalette.ColorGroup.Disabled
+        else:
+            colour_group = QPalette.ColorGroup.Normal if group & _ACTIVE else QPalette.ColorGroup.Inactive
+        pen = self._pens[group] = self._view.palette().color(colour_group, QPalette.ColorRole.Text)
+        return pen
+
+    def _prepare(self, text: str, width: int, right: bool) -> tuple[float, QStaticText]:
+        """`text` elided to the cell's `width` as the style elides it and laid out once: (x in the cell, text)."""
+        metrics = self._metrics
+        assert metrics is not None
+        if len(self._texts) >= _TEXTS_KEPT:
+            self._texts.clear()
+        room = width - 2 * self._margin
+        shown = QFontMetrics(self._view.font()).elidedText(text, Qt.TextElideMode.ElideRight, room)
+        static = QStaticText(shown)
+        static.setTextFormat(Qt.TextFormat.PlainText)
+        static.prepare(QTransform(), self._view.font())
+        x = self._margin + (room - metrics.horizontalAdvance(shown) if right else 0)
+        drawn = self._texts[(text, width, right)] = (x, static)
+        return drawn
+
+
+__all__ = ["QueueDelegate"]
