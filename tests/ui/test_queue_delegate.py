@@ -53,17 +53,23 @@ def _grab(table: QTableView) -> QImage:
     return table.grab().toImage()
 
 
+def _differing(one: QImage, other: QImage) -> int:
+    assert one.size() == other.size()
+    if one == other:
+        return 0
+    return sum(one.pixel(x, y) != other.pixel(x, y) for y in range(one.height()) for x in range(one.width()))
+
+
 def _same_both_ways(table: QTableView) -> int:
-    """Paint `table` with the queue's delegate and with Qt's; return how many pixels differ."""
-    ours = table.itemDelegate()
-    assert isinstance(ours, QueueDelegate)
-    mine = _grab(table)
-    styled = QStyledItemDelegate(table)
-    table.setItemDelegate(styled)
+    """Paint `table` with a new queue delegate twice (every text first drawn as it is, then laid out once and drawn
+    from that) and with Qt's; return how many pixels differ from Qt's in both."""
+    assert isinstance(table.itemDelegate(), QueueDelegate)
+    table.setItemDelegate(QueueDelegate(table))
+    first, again = _grab(table), _grab(table)
+    table.setItemDelegate(QStyledItemDelegate(table))
     theirs = _grab(table)
-    table.setItemDelegate(ours)
-    assert mine.size() == theirs.size()
-    return sum(mine.pixel(x, y) != theirs.pixel(x, y) for y in range(0, mine.height()) for x in range(0, mine.width()))
+    table.setItemDelegate(QueueDelegate(table))
+    return _differing(first, theirs) + _differing(again, theirs)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QPointF, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QFontMetricsF, QPainter, QPalette, QStaticText, QTransform
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QFontMetricsF, QPainter, QPalette, QStaticText, QTransform
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from triage_app.ui.queue_columns import COL_OUTCOME, COL_WEEKS
@@ -59,7 +59,11 @@ class QueueDelegate(QStyledItemDelegate):
         self._height = 0
         self._margin = 3
         self._pens: dict[int, QColor] = {}
-        self._texts: dict[tuple[str, int, bool], tuple[float, QStaticText]] = {}
+        self._font = QFont()
+        self._elider = QFontMetrics(self._font)
+        self._ascent = 0.0
+        # (text, cell width, right-aligned) -> (x in the cell, the text as shown, laid out once seen twice)
+        self._texts: dict[tuple[str, int, bool], tuple[float, str, QStaticText | None]] = {}
         view.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
@@ -93,17 +97,32 @@ class QueueDelegate(QStyledItemDelegate):
             self._look()
         x, y, width, height = cast(tuple[int, int, int, int], option.rect.getRect())  # one call, not four
         right = column in RIGHT_COLUMNS
-        drawn = self._texts.get((text, width, right)) or self._prepare(text, width, right)
+        key = (text, width, right)
+        drawn = self._texts.get(key)
         group = state & _GROUP_STATES
-        pen = self._pens.get(group) or self._pen(group)
-        painter.setPen(pen)
-        painter.drawStaticText(QPointF(x + drawn[0], y + (height - self._height) // 2), drawn[1])
+        painter.setPen(self._pens.get(group) or self._pen(group))
+        top = y + (height - self._height) // 2  # the text's line centred as the style centres it
+        if drawn is None:  # first sight (most names and numbers of a new view): drawn as it is, not laid out
+            left, shown = self._place(text, width, right)
+            self._texts[key] = (left, shown, None)
+            painter.drawText(QPointF(x + left, top + self._ascent), shown)
+            return
+        static = drawn[2]
+        if static is None:  # seen before (a repaint, a column's usual words): laid out once, drawn from then on
+            static = QStaticText(drawn[1])
+            static.setTextFormat(Qt.TextFormat.PlainText)
+            static.prepare(QTransform(), self._font)
+            self._texts[key] = (drawn[0], drawn[1], static)
+        painter.drawStaticText(QPointF(x + drawn[0], top), static)
 
     def _look(self) -> None:
         """The table's font metrics and text margin as the style has them; no colour or laid-out text kept."""
         view = self._view
-        self._metrics = QFontMetricsF(view.font())
-        self._height = QFontMetrics(view.font()).height()
+        self._font = view.font()
+        self._metrics = QFontMetricsF(self._font)
+        self._elider = QFontMetrics(self._font)
+        self._height = self._elider.height()
+        self._ascent = self._metrics.ascent()
         self._margin = view.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view) + 1
         self._pens.clear()
         self._texts.clear()
@@ -117,20 +136,15 @@ class QueueDelegate(QStyledItemDelegate):
         pen = self._pens[group] = self._view.palette().color(colour_group, QPalette.ColorRole.Text)
         return pen
 
-    def _prepare(self, text: str, width: int, right: bool) -> tuple[float, QStaticText]:
-        """`text` elided to the cell's `width` as the style elides it and laid out once: (x in the cell, text)."""
+    def _place(self, text: str, width: int, right: bool) -> tuple[float, str]:
+        """`text` elided to a cell `width` wide as the style elides it, and its x in the cell."""
         metrics = self._metrics
         assert metrics is not None
         if len(self._texts) >= _TEXTS_KEPT:
             self._texts.clear()
         room = width - 2 * self._margin
-        shown = QFontMetrics(self._view.font()).elidedText(text, Qt.TextElideMode.ElideRight, room)
-        static = QStaticText(shown)
-        static.setTextFormat(Qt.TextFormat.PlainText)
-        static.prepare(QTransform(), self._view.font())
-        x = self._margin + (room - metrics.horizontalAdvance(shown) if right else 0)
-        drawn = self._texts[(text, width, right)] = (x, static)
-        return drawn
+        shown = self._elider.elidedText(text, Qt.TextElideMode.ElideRight, room)
+        return self._margin + (room - metrics.horizontalAdvance(shown) if right else 0), shown
 
 
 __all__ = ["QueueDelegate"]
