@@ -62,6 +62,7 @@ class QueueDelegate(QStyledItemDelegate):
         self._font = QFont()
         self._elider = QFontMetrics(self._font)
         self._ascent = 0.0
+        self._advances: dict[str, float] = {}  # each character's advance in the table's font
         # (text, cell width, right-aligned) -> (x in the cell, the text as shown, laid out once seen twice)
         self._texts: dict[tuple[str, int, bool], tuple[float, str, QStaticText | None]] = {}
         view.installEventFilter(self)
@@ -126,6 +127,7 @@ class QueueDelegate(QStyledItemDelegate):
         self._margin = view.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view) + 1
         self._pens.clear()
         self._texts.clear()
+        self._advances.clear()
 
     def _pen(self, group: int) -> QColor:
         """The text colour for a cell in this state, chosen as QCommonStyle chooses it."""
@@ -136,6 +138,20 @@ class QueueDelegate(QStyledItemDelegate):
         pen = self._pens[group] = self._view.palette().color(colour_group, QPalette.ColorRole.Text)
         return pen
 
+    def _wider_than(self, text: str, room: int) -> bool:
+        """False when `text` surely fits in `room` pixels: its characters' advances, a pixel each to spare for
+        kerning, add up to no more. (A cheap bound: most cells fit, and measuring a text is a shaping.)"""
+        advances = self._advances
+        metrics = self._metrics
+        assert metrics is not None
+        total = 0.0
+        for character in text:
+            advance = advances.get(character)
+            if advance is None:
+                advance = advances[character] = metrics.horizontalAdvance(character)
+            total += advance + 1.0
+        return total > room
+
     def _place(self, text: str, width: int, right: bool) -> tuple[float, str]:
         """`text` elided to a cell `width` wide as the style elides it, and its x in the cell."""
         metrics = self._metrics
@@ -143,7 +159,10 @@ class QueueDelegate(QStyledItemDelegate):
         if len(self._texts) >= _TEXTS_KEPT:
             self._texts.clear()
         room = width - 2 * self._margin
-        shown = self._elider.elidedText(text, Qt.TextElideMode.ElideRight, room)
+        if right or self._wider_than(text, room):
+            shown = self._elider.elidedText(text, Qt.TextElideMode.ElideRight, room)
+        else:
+            shown = text  # fits with room to spare: as elidedText would return it, without measuring it
         return self._margin + (room - metrics.horizontalAdvance(shown) if right else 0), shown
 
 
