@@ -122,3 +122,12 @@ def test_a_disabled_or_inactive_table_paints_as_qt_paints_it(qtbot: Any, demo: D
     assert _same_both_ways(table) == 0
     table.setEnabled(False)
     assert _same_both_ways(table) == 0
+
+
+def test_a_right_to_left_or_wrapping_table_paints_as_qt_paints_it(qtbot: Any, demo: Database) -> None:
+    """The plain path draws one left-to-right line; a table set up otherwise is painted by the style throughout."""
+    from PySide6.QtCore import Qt
+
+    table, _model = _table(qtbot, demo, rules_version=None)
+    table.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+    assert _same_both_ways(table) == 0

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QPointF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QFontMetricsF, QPainter, QPalette, QStaticText, QTransform
-from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView
 
 from triage_app.ui.queue_columns import COL_OUTCOME, COL_WEEKS
 from triage_app.ui.queue_model import RIGHT_COLUMNS
@@ -37,6 +37,7 @@ _LOOK_CHANGES = frozenset(
         QEvent.Type.StyleChange,
         QEvent.Type.ApplicationFontChange,
         QEvent.Type.ApplicationPaletteChange,
+        QEvent.Type.LayoutDirectionChange,
     }
 )
 #: The most laid-out texts kept (text, width and alignment to what is drawn); emptied when full.
@@ -50,7 +51,7 @@ class QueueDelegate(QStyledItemDelegate):
     until the table's font, palette or style changes (a change of the system's colour scheme included).
     """
 
-    def __init__(self, view: QAbstractItemView) -> None:
+    def __init__(self, view: QTableView) -> None:
         super().__init__(view)
         self._view = view
         self._model: Any = None
@@ -62,13 +63,14 @@ class QueueDelegate(QStyledItemDelegate):
         self._font = QFont()
         self._elider = QFontMetrics(self._font)
         self._ascent = 0.0
+        self._plain = True
         self._advances: dict[str, float] = {}  # each character's advance in the table's font
         # (text, cell width, right-aligned) -> (x in the cell, the text as shown, laid out once seen twice)
         self._texts: dict[tuple[str, int, bool], tuple[float, str, QStaticText | None]] = {}
         view.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
-        """Forget the metrics, colours and laid-out text when the table's font, palette or style changes."""
+        """Forget the metrics, colours and laid-out text when the table's font, palette, style or direction changes."""
         if event.type() in _LOOK_CHANGES:
             self._metrics = None
         return False
@@ -77,14 +79,16 @@ class QueueDelegate(QStyledItemDelegate):
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
         """Paint one cell: plain text cells directly, the rest through the style."""
+        if self._metrics is None:
+            self._look()
         model = index.model()
         if model is not self._model:
             self._model, self._cells_at = model, getattr(model, "cells_at", None)
-        cells = self._cells_at(index.row()) if self._cells_at is not None else None
+        cells = self._cells_at(index.row()) if self._cells_at is not None and self._plain else None
         column = index.column()
         state = option.state.value
         if (
-            cells is None  # not fetched yet (the model answers "…" and asks for the page), or another model
+            cells is None  # not fetched yet (the model answers "…" and asks for the page), another model, RTL
             or state & _STYLED_STATES
             or (column == COL_WEEKS and cells.band is not None)
             or (column == COL_OUTCOME and cells.not_reassessed)
@@ -94,8 +98,6 @@ class QueueDelegate(QStyledItemDelegate):
         text = cells.texts[column]
         if not text:
             return
-        if self._metrics is None:
-            self._look()
         x, y, width, height = cast(tuple[int, int, int, int], option.rect.getRect())  # one call, not four
         right = column in RIGHT_COLUMNS
         key = (text, width, right)
@@ -125,6 +127,13 @@ class QueueDelegate(QStyledItemDelegate):
         self._height = self._elider.height()
         self._ascent = self._metrics.ascent()
         self._margin = view.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view) + 1
+        # What the plain path draws: one left-to-right line elided on the right (as set_up_table sets the table up);
+        # any other table is painted by the style throughout.
+        self._plain = (
+            view.layoutDirection() == Qt.LayoutDirection.LeftToRight
+            and not view.wordWrap()
+            and view.textElideMode() == Qt.TextElideMode.ElideRight
+        )
         self._pens.clear()
         self._texts.clear()
         self._advances.clear()
