@@ -122,7 +122,9 @@ def start_window(data: Path, *, backup_due: bool, close_during: str | None = Non
     from triage_app.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
-    sys.setswitchinterval(0.001)  # as run_gui
+    from triage_app.ui.app import tune_interpreter
+
+    tune_interpreter()  # as run_gui
     saved = (app_service.daily_backup_due, app_service.daily_backup)
     if not backup_due:  # the same start with the day's backup already taken
         app_service.daily_backup_due = lambda *_a, **_k: False  # type: ignore[assignment]

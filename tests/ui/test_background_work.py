@@ -6,6 +6,7 @@ Real windows on real SQLite files (and the test server under `--backend=postgres
 
 from __future__ import annotations
 
+import gc
 import re
 import shutil
 import sys
@@ -34,6 +35,7 @@ from triage_app.storage.backup import list_backups, newest_verified_backup, read
 from triage_app.storage.engine import Database, parse_database_url, sqlite_url
 from triage_app.storage.migrate import migrate
 from triage_app.storage.stopping import StopSignal
+from triage_app.ui.app import GC_THRESHOLDS, tune_interpreter
 from triage_app.ui.background_reassessment import BackgroundReassessment
 from triage_app.ui.main_window import MainWindow
 
@@ -44,11 +46,14 @@ BATCH = 12
 
 @pytest.fixture(autouse=True)
 def app_switch_interval() -> Any:
-    """The interpreter lock handed between threads every millisecond, as `run_gui` sets it for the app."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(0.001)
+    """The interpreter as `run_gui` sets it for the app: the lock handed between threads every millisecond, the
+    collector's young passes rare (`tune_interpreter`)."""
+    before, thresholds = sys.getswitchinterval(), gc.get_threshold()
+    tune_interpreter()
+    assert sys.getswitchinterval() == 0.001 and gc.get_threshold() == GC_THRESHOLDS
     yield
     sys.setswitchinterval(before)
+    gc.set_threshold(*thresholds)
 
 
 class Pacer:
