@@ -1,14 +1,20 @@
 """The queue table's cell painter: plain text cells drawn straight from the model's cached row.
 
 Painting a screen of the queue (about 30 rows by 10 columns) through `QStyledItemDelegate` costs, per cell, a
-Python `multiData` call answering seven roles and Qt's full item-view style path (a `QTextLayout` a cell); that was
-most of the GUI thread's time to a view's first paint. Most cells are plain text: no selection, no focus, no
-band colour, no icon. This delegate draws those with one `drawText` of the row's text (elided as the style elides
-it, in the palette's text colour for the cell's state, with the style's text margin and the model's alignment),
-reading the model's cached cells directly. Every other cell (selected, focused, hovered, banded, marked, a row not
-fetched yet) goes through `QStyledItemDelegate` as before, so the selection, the focus frame, the 18-week band
-colours (H07) and the not-yet-reassessed marker (H05) look exactly as they did. The row background (alternating
-colours) is drawn by the view before the delegate, either way.
+Python `multiData` call answering seven roles and Qt's full item-view style path (a `QTextLayout` a cell, shaped
+twice); that was most of the GUI thread's time to a view's first paint. Most cells are plain text: no selection,
+no focus, no band colour, no icon. This delegate draws those from the model's cached cells (`cells_at`), elided
+as the style elides them, placed where the style places them (its text margin, the model's alignment, centred as
+the style centres a line) and in the palette's text colour for the cell's state: a text seen for the first time
+with one `drawText`, a text seen before from a `QStaticText` laid out once (a repaint, a column's usual words).
+Every other cell (selected, focused, hovered, banded, marked, a row not fetched yet) goes through
+`QStyledItemDelegate` as before, so the selection, the focus frame, the 18-week band colours (H07) and the
+not-yet-reassessed marker (H05) look exactly as they did; so does every cell of a table that is right-to-left,
+wraps its text or elides it otherwise. The row background (alternating colours) and the grid are drawn by the
+view either way. tests/ui/test_queue_delegate.py compares both ways pixel for pixel.
+
+The text a cell shows comes from the model's row on every paint (the cache is keyed by the text itself), so a
+refreshed row never paints its old text (H04).
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ _LOOK_CHANGES = frozenset(
     }
 )
 #: The most laid-out texts kept (text, width and alignment to what is drawn); emptied when full.
-_TEXTS_KEPT = 20_000
+_TEXTS_KEPT = 5_000  # a few screens and each column's usual words
 
 
 class QueueDelegate(QStyledItemDelegate):
