@@ -45,10 +45,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import select
-from sqlmodel import Session, col
+from sqlalchemy import Select, Table, bindparam, select
+from sqlmodel import Session
 
 from triage_app.domain.workflow import (
     ADMIN,
@@ -351,12 +351,28 @@ class _Standing:
     roles: frozenset[str]
 
 
+def _standing_query() -> Select[Any]:
+    """The user's login, whether active, and each role: one row a role (one with role NULL if none)."""
+    users: Table = AppUser.__table__  # type: ignore[attr-defined]
+    roles: Table = UserRole.__table__  # type: ignore[attr-defined]
+    return (
+        select(users.c.login, users.c.is_active, roles.c.role)
+        .select_from(users.outerjoin(roles, roles.c.user_id == users.c.id))
+        .where(users.c.id == bindparam("user_id"))
+    )
+
+
+_STANDING = _standing_query()  # built once: an import asks it every transaction
+
+
 def _standing(session: Session, actor: Actor) -> _Standing:
-    user = session.get(AppUser, actor.user_id, populate_existing=True)
-    if user is None or user.login != actor.login:
+    # One Core statement on the session's connection (in its transaction; the ORM's autoflush first, so a change
+    # this session made to the user counts): the user and their roles as stored now.
+    session.flush()
+    rows = session.connection().execute(_STANDING, {"user_id": actor.user_id}).all()
+    if not rows or rows[0][0] != actor.login:
         return _Standing(False, False, frozenset())
-    roles = session.execute(select(col(UserRole.role)).where(col(UserRole.user_id) == actor.user_id)).scalars()
-    return _Standing(True, bool(user.is_active), frozenset(roles))
+    return _Standing(True, bool(rows[0][1]), frozenset(row[2] for row in rows if row[2] is not None))
 
 
 def _describe(roles: Iterable[str]) -> str:

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, object_session
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql import operators, visitors
@@ -215,15 +215,21 @@ def _new_database_id(connection: sa.Connection, pending: list[_Pending]) -> str:
     return database_id
 
 
-def _lock_head(session: OrmSession) -> AuditChainHead | None:
-    """The head row, locked until the commit on a server (SQLite: the write lock is already held)."""
-    head: AuditChainHead | None = session.execute(
-        select(AuditChainHead)
-        .where(AuditChainHead.id == 1)  # type: ignore[arg-type]
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    return head
+_HEADS: sa.Table = AuditChainHead.__table__  # type: ignore[attr-defined]
+#: Built once (every audited commit runs them): the head row locked until the commit on a server (SQLite: the
+#: write lock is already held), and the head moved forward.
+_LOCK_HEAD = sa.select(_HEADS.c.last_event_id, _HEADS.c.last_hash).where(_HEADS.c.id == 1).with_for_update()
+_MOVE_HEAD = (
+    sa.update(_HEADS)
+    .where(_HEADS.c.id == 1)
+    .values(last_event_id=sa.bindparam("event_id"), last_hash=sa.bindparam("head_hash"))
+)
+
+
+def _lock_head(connection: sa.Connection) -> tuple[int, str] | None:
+    """The head (last event id, its hash), locked until the commit on a server; None before the first event."""
+    row = connection.execute(_LOCK_HEAD).first()
+    return None if row is None else (int(row[0]), str(row[1]))
 
 
 def _attach_states(pending: list[_Pending], states: dict[int, tuple[int, str] | None], created: set[int]) -> None:
@@ -258,9 +264,8 @@ def _write_pending_events(session: OrmSession) -> None:
         found = referral_states(connection, touched)
         states: dict[int, tuple[int, str] | None] = {rid: found.get(rid) for rid in touched}
         _attach_states(pending, states, {rid for rid, new in touched.items() if new})
-    head = _lock_head(session)
-    prev_hash = head.last_hash if head is not None else GENESIS_HASH
-    event_id = head.last_event_id if head is not None else 0
+    head = _lock_head(connection)
+    event_id, prev_hash = head if head is not None else (0, GENESIS_HASH)
     occurred_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     rows: list[dict[str, Any]] = []
     for item in pending:
@@ -293,13 +298,11 @@ def _write_pending_events(session: OrmSession) -> None:
     events: sa.Table = AuditEventRow.__table__  # type: ignore[attr-defined]
     connection.execute(sa.insert(events), rows)  # one executemany: the ORM's unit of work costs most here
     note_own_events(connection, [(row["id"], row["hash"]) for row in rows])  # not reported back to this desktop
+    # The head through Core, as the events: the ORM's unit of work for one row cost more than the events.
     if head is None:
-        session.add(AuditChainHead(id=1, last_event_id=event_id, last_hash=prev_hash))
+        connection.execute(sa.insert(_HEADS).values(id=1, last_event_id=event_id, last_hash=prev_hash))
     else:
-        head.last_event_id = event_id
-        head.last_hash = prev_hash
-        session.add(head)
-    session.flush()
+        connection.execute(_MOVE_HEAD, {"event_id": event_id, "head_hash": prev_hash})
     session.info[_NEW_HEAD] = (event_id, prev_hash, session.get_bind(), database_id)
 
 

@@ -200,14 +200,55 @@ def _states_where(connection: sa.Connection, condition: Any) -> Iterator[tuple[i
         yield rid, version, _state_hash(row[2:], medications.get(rid, []), components.get(rid, []))
 
 
+def _by_ids(column: Any) -> Any:
+    return column.in_(sa.bindparam("ids", expanding=True))
+
+
+#: `_states_where`'s three statements for a list of ids, built once: every audited commit runs them (an import,
+#: a commit a record), and building a select costs more than SQLite takes to run it. The same columns, order and
+#: hashing as `_states_where` (`verify_referrals` reads through that): a test compares the two.
+_STATE_STATEMENTS: tuple[Any, Any, Any] | None = None
+
+
+def _state_statements() -> tuple[Any, Any, Any]:
+    global _STATE_STATEMENTS
+    if _STATE_STATEMENTS is None:
+        table = _referral_table()
+        meds: sa.Table = OralMedicationRow.__table__  # type: ignore[attr-defined]
+        comps: sa.Table = PhenotypeComponentRow.__table__  # type: ignore[attr-defined]
+        _STATE_STATEMENTS = (
+            select(table.c.id, table.c.version, *[table.c[name] for name in REFERRAL_STATE_COLUMNS])
+            .where(_by_ids(table.c.id))
+            .order_by(table.c.id),
+            select(meds.c.referral_id, meds.c.position, meds.c.drug, meds.c.outcome)
+            .where(_by_ids(meds.c.referral_id))
+            .order_by(meds.c.referral_id, meds.c.position, meds.c.id),
+            select(comps.c.referral_id, comps.c.component, comps.c.position)
+            .where(_by_ids(comps.c.referral_id))
+            .order_by(comps.c.referral_id, comps.c.position, comps.c.component),
+        )
+    return _STATE_STATEMENTS
+
+
 def referral_states(connection: sa.Connection, ids: Iterable[int]) -> dict[int, tuple[int, str]]:
     """The version and state hash of each referral in `ids` that exists."""
     wanted = sorted(set(ids))
     states: dict[int, tuple[int, str]] = {}
+    referrals, meds, comps = _state_statements()
     for start in range(0, len(wanted), ID_CHUNK):
-        chunk = wanted[start : start + ID_CHUNK]
-        for rid, version, digest in _states_where(connection, lambda c, chunk=chunk: c.in_(chunk)):
-            states[rid] = (version, digest)
+        chunk = {"ids": wanted[start : start + ID_CHUNK]}
+        rows = connection.execute(referrals, chunk).all()
+        if not rows:
+            continue
+        medications: dict[int, list[Any]] = {}
+        for rid, position, drug, outcome in connection.execute(meds, chunk):
+            medications.setdefault(rid, []).append([position, drug, outcome])
+        components: dict[int, list[Any]] = {}
+        for rid, component, position in connection.execute(comps, chunk):
+            components.setdefault(rid, []).append([component, position])
+        for row in rows:
+            rid, version = int(row[0]), int(row[1])
+            states[rid] = (version, _state_hash(row[2:], medications.get(rid, []), components.get(rid, [])))
     return states
 
 
@@ -228,10 +269,13 @@ def all_referral_states(connection: sa.Connection, *, chunk: int = 5_000) -> Ite
         after = high
 
 
+_SETTINGS: sa.Table = AppSetting.__table__  # type: ignore[attr-defined]
+_DATABASE_ID = select(_SETTINGS.c.value).where(_SETTINGS.c.key == DATABASE_ID_KEY)  # every audited commit reads it
+
+
 def read_database_id(connection: sa.Connection) -> str | None:
     """The database's id (see `DATABASE_ID_KEY`), or None when it has none yet (or no settings table)."""
-    table: sa.Table = AppSetting.__table__  # type: ignore[attr-defined]
-    value = connection.execute(select(table.c.value).where(table.c.key == DATABASE_ID_KEY)).scalar()
+    value = connection.execute(_DATABASE_ID).scalar()
     if value is None or not DATABASE_ID_PATTERN.match(str(value)):
         return None
     return str(value)

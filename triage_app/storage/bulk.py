@@ -16,6 +16,7 @@ from triage_app.domain.referral import Referral
 from triage_app.domain.scoring import Assessment
 from triage_app.storage.audit import note_referrals_written
 from triage_app.storage.models import (
+    ApprovedRulesRow,
     AssessmentCriterionRow,
     AssessmentFlagRow,
     AssessmentMissingRow,
@@ -27,6 +28,7 @@ from triage_app.storage.models import (
     StatusChangeRow,
     utc_now,
 )
+from triage_app.storage.plain_insert import insert_plain
 from triage_app.storage.referral_fields import split_columns, write_unmapped
 from triage_app.storage.referrals import assessment_child_columns, assessment_columns, child_columns, referral_columns
 from triage_app.storage.search_keys import bulk_search_key_rows
@@ -62,6 +64,22 @@ def bulk_insert(
 _IMPORT_IDS = "bulk.import_ids"  # session.info: the next (referral, assessment) ids of this write transaction
 
 
+def _next_ids(session: Session) -> tuple[int, int]:
+    """The next referral and assessment ids (SQLite: the largest + 1), in one statement built once."""
+    global _NEXT_IDS
+    if _NEXT_IDS is None:
+        referral, assessment = _table(ReferralRow), _table(AssessmentRow)
+        _NEXT_IDS = sa.select(
+            sa.select(sa.func.coalesce(sa.func.max(referral.c.id), 0)).scalar_subquery(),
+            sa.select(sa.func.coalesce(sa.func.max(assessment.c.id), 0)).scalar_subquery(),
+        )
+    last_referral, last_assessment = session.connection().execute(_NEXT_IDS).one()
+    return int(last_referral) + 1, int(last_assessment) + 1
+
+
+_NEXT_IDS: Any = None
+
+
 def insert_imported(session: Session, *, referral: Referral, assessment: Assessment, user_id: int) -> int:
     """Insert one new scored referral (status received) in the caller's write transaction; return its id.
 
@@ -82,7 +100,7 @@ def insert_imported(session: Session, *, referral: Referral, assessment: Assessm
         ).one()
     else:
         known = session.info.get(_IMPORT_IDS)
-        referral_id, assessment_id = known or (_next_id(session, ReferralRow), _next_id(session, AssessmentRow))
+        referral_id, assessment_id = known or _next_ids(session)
         session.info[_IMPORT_IDS] = (referral_id + 1, assessment_id + 1)
     declared, undeclared = split_columns(referral_columns(referral))
     _insert_scored(
@@ -98,6 +116,31 @@ def insert_imported(session: Session, *, referral: Referral, assessment: Assessm
     write_unmapped(session, int(referral_id), undeclared)
     note_referrals_written(session, [int(referral_id)], created=True)
     return int(referral_id)
+
+
+_REFERRALS: sa.Table = ReferralRow.__table__  # type: ignore[attr-defined]
+_PATIENT_STORED = sa.select(_REFERRALS.c.id).where(_REFERRALS.c.nhs_number == sa.bindparam("nhs")).limit(1)
+
+
+def patient_stored(session: Session, nhs_number: str) -> bool:
+    """Whether any referral is stored for this NHS number, in the caller's transaction (an import's records are
+    mostly new patients: one Core read on the NHS number's index answers them, not the ORM's full rows)."""
+    session.flush()  # anything the session holds unwritten counts (an import writes through Core: nothing)
+    return session.connection().execute(_PATIENT_STORED, {"nhs": nhs_number}).first() is not None
+
+
+_NEWEST_RULES: Any = None
+
+
+def newest_rules_version(session: Session) -> str | None:
+    """The version of the rules in force (the newest approval), read in the caller's transaction with one
+    statement built once: an import checks it every transaction (`require_rules_in_force` words a refusal)."""
+    global _NEWEST_RULES
+    if _NEWEST_RULES is None:
+        approved = _table(ApprovedRulesRow)
+        _NEWEST_RULES = sa.select(approved.c.version).order_by(approved.c.id.desc()).limit(1)
+    version = session.connection().execute(_NEWEST_RULES).scalar()
+    return None if version is None else str(version)
 
 
 def forget_import_ids(session: Session) -> None:
@@ -192,7 +235,7 @@ def _insert_rows(connection: sa.Connection, table: sa.Table, rows: _Rows, *, use
     its sequence) or NULL: the tables written here have no Python-side defaults for the columns left out.
     """
     if connection.dialect.name != "postgresql" or not use_copy:
-        connection.execute(sa.insert(table), rows)
+        insert_plain(connection, table, rows)
         return
     names = list(rows[0])
     processors = [table.c[name].type.bind_processor(connection.dialect) for name in names]
