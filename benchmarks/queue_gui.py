@@ -38,6 +38,7 @@ from PySide6.QtWidgets import QApplication, QTableView
 from benchmarks.queue_db import AS_OF, benchmark_db
 from triage_app.services.queue import QueueFilter, first_page
 from triage_app.storage.engine import Database, parse_database_url, sqlite_url
+from triage_app.ui.app import tune_interpreter
 from triage_app.ui.queue_model import COL_NAME, PAGE_SIZE, QueueTableModel, QueueView
 from triage_app.ui.queue_pane import set_up_table
 from triage_app.ui.worker import DbWorker
@@ -334,7 +335,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--load", choices=("quiet", "loaded", "both"), default="both")
     args = parser.parse_args()
-    sys.setswitchinterval(0.001)  # as triage_app.ui.app.run_gui does
+    tune_interpreter()  # as triage_app.ui.app.run_gui does: the lock's switch interval, the collector's thresholds
     app = QApplication([])
 
     path = benchmark_db(args.count)

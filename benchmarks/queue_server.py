@@ -42,6 +42,7 @@ from benchmarks.queue_gui import SEARCH, Loader, compare_views, load_modes, open
 from triage_app.domain.scoring import RttClock
 from triage_app.services.queue import QueueFilter, snapshot
 from triage_app.storage.engine import Database
+from triage_app.ui.app import tune_interpreter
 from triage_app.ui.queue_model import PAGE_SIZE
 
 DEFAULT_URL = os.environ.get("TRIAGE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:55432/postgres")
@@ -229,7 +230,7 @@ def main() -> None:
     parser.add_argument("--load", choices=("quiet", "loaded", "both"), default="both")
     parser.add_argument("--first-only", action="store_true", help="first paint, filter and search only")
     args = parser.parse_args()
-    sys.setswitchinterval(0.001)  # as triage_app.ui.app.run_gui does
+    tune_interpreter()  # as triage_app.ui.app.run_gui does: the lock's switch interval, the collector's thresholds
     app = QApplication([])
 
     if args.reuse:
