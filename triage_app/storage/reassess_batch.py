@@ -33,6 +33,7 @@ from triage_app.storage.models import (
     ReferralRow,
     utc_now,
 )
+from triage_app.storage.plain_insert import insert_plain
 from triage_app.storage.referral_fields import read_unmapped_many, referral_from_rows
 from triage_app.storage.referrals import assessment_child_columns, assessment_columns
 
@@ -40,20 +41,6 @@ from triage_app.storage.referrals import assessment_child_columns, assessment_co
 def _marker(connection: sa.Connection) -> str:
     """The DBAPI's positional parameter marker: sqlite3 takes ?, psycopg %s."""
     return "?" if connection.dialect.paramstyle == "qmark" else "%s"
-
-
-def _insert_plain(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """Insert rows of plain values (ints and strings, no type to convert) with the driver's own executemany.
-
-    SQLAlchemy's executemany builds each row's parameters in Python (a tenth of a reassessment's time, for about
-    fifteen child rows a referral); the driver takes the tuples as they are. Every row has the first row's keys.
-    """
-    names = list(rows[0])
-    mark = _marker(connection)
-    connection.exec_driver_sql(
-        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(mark for _ in names)})",
-        [tuple(row[name] for name in names) for row in rows],  # executemany: tuples
-    )
 
 
 def _table(model: Any) -> sa.Table:
@@ -138,7 +125,7 @@ def store_assessments(session: Session, *, scored: Sequence[tuple[int, Assessmen
         (AssessmentMissingRow, missing),
     ):
         if child_rows:
-            _insert_plain(connection, _table(model), child_rows)
+            insert_plain(connection, _table(model), child_rows)  # the driver's executemany, as an import
     # The queue's copy of the current result; not a user edit, so the version is left alone (as store_assessment).
     queue_columns = [
         (assessment_id, result.outcome, result.outcome, result.priority, result.priority_terms.waiting, referral_id)
