@@ -85,6 +85,7 @@ from triage_app.storage.models import (
     AuditEventRow,
     ReferralRow,
 )
+from triage_app.storage.plain_insert import insert_plain
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +297,7 @@ def _write_pending_events(session: OrmSession) -> None:
         )
         prev_hash = digest
     events: sa.Table = AuditEventRow.__table__  # type: ignore[attr-defined]
-    connection.execute(sa.insert(events), rows)  # one executemany: the ORM's unit of work costs most here
+    insert_plain(connection, events, rows)  # one executemany of plain values: no ORM, no compiled parameters
     note_own_events(connection, [(row["id"], row["hash"]) for row in rows])  # not reported back to this desktop
     # The head through Core, as the events: the ORM's unit of work for one row cost more than the events.
     if head is None:
