@@ -17,13 +17,12 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from triage_app.domain.formats import format_date
 from triage_app.domain.meetings import OPEN_MEETING_STATUSES
-from triage_app.domain.rules import Rules
-from triage_app.domain.scoring import RTT_FLAG, RttClock, waiting_term, weeks_waiting
+from triage_app.domain.scoring import RTT_FLAG, RttClock
 from triage_app.storage.models import (
     AssessmentFlagRow,
     MeetingCaseRow,
@@ -296,38 +295,6 @@ def count_by(session: Session, column_name: str, queue_filter: QueueFilter | Non
     if queue_filter is not None:
         query = query.where(*queue_conditions(queue_filter))
     return {key: count for key, count in session.execute(query)}
-
-
-def refresh_priorities(session: Session, *, as_of: date, rules: Rules, apply: bool = True) -> int:
-    """Bring the queue's priorities up to `as_of`: the waiting term grows as referrals wait.
-
-    Only open referrals whose waiting term is below its cap can change, so the daily cost follows the
-    number of recent referrals, not the size of the queue. Stored assessments keep their own date.
-    Returns the number of referrals whose priority changed (with `apply=False`: would change; nothing is
-    written, so a start can read first and write only when a priority moved).
-    """
-    query = select(
-        col(ReferralRow.id), col(ReferralRow.received_on), col(ReferralRow.priority), col(ReferralRow.priority_waiting)
-    ).where(
-        col(ReferralRow.priority_waiting) < rules.waiting_weight,
-        col(ReferralRow.status) != "closed",
-        col(ReferralRow.received_on).is_not(None),
-    )
-    changed = []
-    for referral_id, received_on, priority, waiting in session.execute(query):
-        weeks = weeks_waiting(received_on, as_of)
-        term = waiting_term(weeks, rules)
-        if term != waiting and priority is not None and waiting is not None:
-            changed.append({"rid": referral_id, "p": priority - waiting + term, "w": term})
-    if changed and apply:
-        table: sa.Table = ReferralRow.__table__  # type: ignore[attr-defined]  # Core executemany: one statement
-        session.connection().execute(
-            update(table)
-            .where(table.c.id == sa.bindparam("rid"))
-            .values(priority=sa.bindparam("p"), priority_waiting=sa.bindparam("w")),
-            changed,
-        )
-    return len(changed)
 
 
 @dataclass(frozen=True, slots=True)
