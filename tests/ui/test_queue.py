@@ -127,6 +127,33 @@ def test_search_by_nhs_number_as_pasted(
     assert [n.split(",")[0] for n in shown_column(window, COL_NAME)] == ["CASSFORD"]
 
 
+@pytest.mark.hazard("H04")
+def test_the_queue_follows_the_side_panel_s_highlight_moved_by_the_arrow_keys(
+    qtbot: Any, open_window: Callable[..., MainWindow], queue_of_five: list[int]
+) -> None:
+    window = open_window()
+    sidebar = window.sidebar
+    every, info = sidebar.item_for("all", None), sidebar.item_for("outcome", "needs_information")
+    assert every is not None and info is not None
+    sidebar.setFocus()
+    sidebar.setCurrentItem(every)
+    wait_idle(qtbot, window)
+    assert window.model.rowCount() == 5
+    # Down, Down...: the highlight moves to "Needs information" and the queue follows once the keys rest.
+    while sidebar.currentItem() is not info:
+        qtbot.keyClick(sidebar, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: window.outcome_filter.currentData() == "needs_information", timeout=5_000)
+    wait_idle(qtbot, window)
+    assert shown_column(window, COL_OUTCOME) == ["Needs information (awaiting consultant)"]
+    assert window.count_label.text().startswith("1 ")
+    # Up to "All referrals" again: every referral is shown again.
+    while sidebar.currentItem() is not every:
+        qtbot.keyClick(sidebar, Qt.Key.Key_Up)
+    qtbot.waitUntil(lambda: window.outcome_filter.currentData() is None, timeout=5_000)
+    wait_idle(qtbot, window)
+    assert window.model.rowCount() == 5
+
+
 def test_counts_per_outcome_in_the_side_panel(
     qtbot: Any, open_window: Callable[..., MainWindow], queue_of_five: list[int]
 ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from triage_app.domain.scoring import FLAGS, OUTCOME_LABELS, OUTCOMES, RTT_FLAG
@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 KIND_ROLE = Qt.ItemDataRole.UserRole + 1
 VALUE_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+#: How long the arrow keys rest on a view before the queue shows it (holding Down does not read every view).
+FOLLOW_MS = 250
 
 
 class QueueSidebar(QTreeWidget):
@@ -71,6 +75,13 @@ class QueueSidebar(QTreeWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.itemClicked.connect(self._clicked)
         self.itemActivated.connect(self._clicked)
+        # The arrow keys move the highlight, and the queue follows it once the keys rest: before, the highlight
+        # stood on "Out of scope" while the queue still showed every referral until Enter (seen under Xvfb).
+        self._follow = QTimer(self)
+        self._follow.setSingleShot(True)
+        self._follow.setInterval(FOLLOW_MS)
+        self._follow.timeout.connect(lambda: self._choose(self.currentItem()))
+        self.currentItemChanged.connect(lambda _now, _before: self._follow.start())
 
     def _section(self, title: str) -> QTreeWidgetItem:
         item = QTreeWidgetItem([title, ""])
@@ -91,8 +102,12 @@ class QueueSidebar(QTreeWidget):
         return item
 
     def _clicked(self, item: QTreeWidgetItem, _column: int = 0) -> None:
-        kind = item.data(0, KIND_ROLE)
-        if kind:
+        self._follow.stop()  # a click or Enter chooses at once (a click also moved the highlight)
+        self._choose(item)
+
+    def _choose(self, item: QTreeWidgetItem | None) -> None:
+        kind = None if item is None else item.data(0, KIND_ROLE)
+        if kind and item is not None:
             self.view_chosen.emit(kind, item.data(0, VALUE_ROLE))
 
     def item_for(self, kind: str, value: str | int | None) -> QTreeWidgetItem | None:
